@@ -1,0 +1,72 @@
+import { Command, Flags, Interfaces } from '@oclif/core'
+import { ExitCode } from './exit-codes.js'
+import { explainConnectionError, OperatorError } from './operator-error.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>
+
+/**
+ * Every dialctl command: `--json` (oclif's JSON flag: `run()`'s return value is the output),
+ * the stage flags, and errors that say what happened and what to do next.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    stage: Flags.string({
+      description: 'where to act: "local" (the local stack) or a deployed SST stage name',
+      env: 'DIALCTL_STAGE',
+      default: 'local',
+      helpGroup: 'GLOBAL',
+    }),
+    profile: Flags.string({
+      description: 'AWS profile (AWS stages only)',
+      env: 'AWS_PROFILE',
+      helpGroup: 'GLOBAL',
+    }),
+    region: Flags.string({
+      description: 'AWS region (AWS stages only)',
+      env: 'AWS_REGION',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected flags!: BaseFlags<T>
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const { flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      args: this.ctor.args,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as BaseFlags<T>
+  }
+
+  protected override async catch(
+    error: Error & { exitCode?: number; oclif?: { exit?: number } },
+  ): Promise<unknown> {
+    const explained = error instanceof OperatorError ? error : explainConnectionError(error)
+    if (explained) {
+      if (this.jsonEnabled()) {
+        this.logJson({
+          error: { code: explained.code, message: explained.message, suggestion: explained.suggestion },
+        })
+      } else {
+        this.logToStderr(`Error: ${explained.message}\n  → ${explained.suggestion}`)
+      }
+      this.exit(explained.exitCode)
+    }
+    // oclif's parse errors (unknown flag, missing arg) are usage errors.
+    if (
+      error.oclif?.exit === 2 ||
+      /Unexpected argument|Nonexistent flag|Missing required/i.test(error.message)
+    ) {
+      error.oclif = { ...error.oclif, exit: ExitCode.Usage }
+    }
+    return super.catch(error)
+  }
+}

@@ -1,0 +1,5 @@
+export * from './campaign.js'
+export * from './errors.js'
+export * from './ivr.js'
+export * from './messages.js'
+export * from './phone.js'

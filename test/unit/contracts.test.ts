@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest'
+import {
+  Campaign,
+  DialCommand,
+  DialTask,
+  describeZodError,
+  EnrichedDialTask,
+  isE164,
+} from '../../src/contracts/index.js'
+import { maskPhone, maskPhonesIn } from '../../src/observability/mask.js'
+
+const seedTask = {
+  campaignId: 'campaign-123',
+  contactId: 'contact-456',
+  phoneNumber: '+972501234567',
+  metadata: { firstName: 'John', lastName: 'Doe' },
+  attempts: 0,
+}
+
+export const seedCampaign = {
+  id: 'campaign-123',
+  name: 'Donation Drive 2024',
+  type: 'voice',
+  status: 'active',
+  config: {
+    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+    ivrFlow: {
+      nodes: [
+        {
+          id: 'node-1',
+          type: 'play_audio',
+          audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+          nextNodeId: 'node-2',
+        },
+        {
+          id: 'node-2',
+          type: 'capture_input',
+          timeout: 10,
+          validInputs: ['1', '9'],
+          actions: {
+            '1': { type: 'trigger_donation', parameters: {} },
+            '9': { type: 'add_to_blacklist', parameters: {} },
+          },
+        },
+      ],
+      startNodeId: 'node-1',
+    },
+    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4], startHour: 9, endHour: 17 }],
+    maxConcurrentCalls: 100,
+    maxAttemptsPerContact: 3,
+  },
+  timezone: 'Asia/Jerusalem',
+}
+
+describe('contracts', () => {
+  it('accepts the seed messages exactly', () => {
+    expect(DialTask.parse(seedTask)).toEqual(seedTask)
+    expect(Campaign.parse(seedCampaign)).toMatchObject(seedCampaign)
+    const enriched = {
+      ...seedTask,
+      campaign: seedCampaign,
+      enrichedAt: '2024-01-15T10:30:00.000Z',
+      messageId: 'm-1',
+    }
+    expect(EnrichedDialTask.parse(enriched).campaign.timezone).toBe('Asia/Jerusalem')
+    const command = {
+      callId: 'call-campaign-123-contact-456-1705318245000',
+      phoneNumber: '+972501234567',
+      campaignId: 'campaign-123',
+      contactId: 'contact-456',
+      audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+      ivrFlow: seedCampaign.config.ivrFlow,
+      metadata: { firstName: 'John', lastName: 'Doe' },
+    }
+    expect(DialCommand.parse(command)).toMatchObject(command)
+  })
+
+  it('validates phone numbers against the numbering plan, not just a regex', () => {
+    expect(isE164('+972501234567')).toBe(true)
+    expect(isE164('+14155552671')).toBe(true)
+    expect(isE164('+1555')).toBe(false)
+    expect(isE164('0501234567')).toBe(false)
+    expect(isE164('+972 50 123 4567')).toBe(false)
+    expect(isE164('+99912345678')).toBe(false)
+  })
+
+  it('names the field in errors', () => {
+    const result = DialTask.safeParse({ ...seedTask, phoneNumber: '12', attempts: -1 })
+    expect(result.success).toBe(false)
+    const text = describeZodError(result.error!)
+    expect(text).toContain('phoneNumber: must be a valid E.164')
+    expect(text).toContain('attempts:')
+  })
+
+  it('rejects a bad time zone and a window that ends before it starts', () => {
+    const bad = {
+      ...seedCampaign,
+      timezone: 'Mars/Olympus',
+      config: { ...seedCampaign.config, callingWindows: [{ dayOfWeek: [1], startHour: 17, endHour: 9 }] },
+    }
+    const text = describeZodError(Campaign.safeParse(bad).error!)
+    expect(text).toContain('timezone: must be an IANA time zone')
+    expect(text).toContain('config.callingWindows.0.endHour: endHour must be after startHour')
+  })
+})
+
+describe('phone masking', () => {
+  it('masks the subscriber part', () => {
+    expect(maskPhone('+972501234567')).toBe('+97250****567')
+    expect(maskPhonesIn('dial +972501234567 failed; retry +1 (415) 555-2671')).toBe(
+      'dial +97250****567 failed; retry +14155***671',
+    )
+    expect(maskPhonesIn('call-campaign-123-contact-456-1705318245000')).toBe(
+      'call-campaign-123-contact-456-1705318245000',
+    )
+  })
+})

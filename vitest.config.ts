@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests share one PostgreSQL and one Redis; each test isolates itself
+    // with its own schema / key prefix, so files may run in parallel.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    disableConsoleIntercept: true,
+    globalSetup: ['test/global-setup.ts'],
+  },
+})
