@@ -1,0 +1,48 @@
+/**
+ * The telephony driver the IVR runner talks to. `sim` (simulated callee, local stack and tests)
+ * and `ari` (Asterisk REST Interface, production) implement it; the runner does not care which.
+ */
+export type CallOutcome = 'answered' | 'no-answer' | 'busy' | 'congestion' | 'failed'
+
+export interface OriginateRequest {
+  /** becomes the channel id on ARI, so events map back without a lookup */
+  callId: string
+  phoneNumber: string
+  callerId?: string
+  /** seconds to ring before giving up (no-answer) */
+  ringTimeoutSeconds: number
+  variables: Record<string, string>
+}
+
+export interface OriginateResult {
+  outcome: CallOutcome
+  /** Q.850 hang-up cause when the call did not connect (17 busy, 19 no answer, 34 congestion …) */
+  hangupCause?: number
+  error?: string
+}
+
+export type DigitResult = { kind: 'digit'; digit: string } | { kind: 'timeout' } | { kind: 'hangup' }
+
+export interface PlayResult {
+  /** false when the callee hung up during playback */
+  completed: boolean
+  error?: string
+}
+
+/** An answered call. Every method resolves (never rejects) once the callee has hung up. */
+export interface ActiveCall {
+  readonly callId: string
+  play(audioUrl: string): Promise<PlayResult>
+  collectDigit(timeoutSeconds: number): Promise<DigitResult>
+  hangup(): Promise<{ hangupCause?: number }>
+  readonly hungUp: boolean
+}
+
+export interface TelephonyDriver {
+  readonly name: string
+  /** rings the number; resolves with the answered call, or with why it did not connect */
+  originate(request: OriginateRequest): Promise<{ result: OriginateResult; call?: ActiveCall }>
+  /** true when the driver can place calls (ARI connected; sim always) */
+  healthy(): boolean
+  close(): Promise<void>
+}
