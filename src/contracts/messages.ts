@@ -42,3 +42,11 @@ export type DialCommand = z.infer<typeof DialCommand>
 export function dialIdempotencyKey(task: Pick<DialTask, 'campaignId' | 'contactId' | 'attempts'>): string {
   return `${task.campaignId}:${task.contactId}:${task.attempts}`
 }
+
+/**
+ * The call id of one contact attempt. Deterministic, so a redelivered task maps to the same call
+ * (the worker refuses to place it twice), and usable as the ARI channel id.
+ */
+export function callIdFor(task: Pick<DialTask, 'campaignId' | 'contactId' | 'attempts'>): string {
+  return `call-${task.campaignId}-${task.contactId}-${task.attempts}`
+}
