@@ -31,7 +31,12 @@ async function postgresReachable(url: string): Promise<boolean> {
 }
 
 async function redisReachable(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 })
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+  })
   redis.on('error', () => {})
   try {
     await redis.connect()
