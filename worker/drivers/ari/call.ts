@@ -1,0 +1,190 @@
+import type { Logger } from '../../../src/observability/logger.js'
+import type { ActiveCall, DigitResult, PlayResult } from '../../../src/telephony/driver.js'
+import type { AriClient } from './client.js'
+import type { AriEvent } from './events.js'
+import { Q850, mediaUriFor } from './outcome.js'
+
+export interface AriCallOptions {
+  /** how long hangup() waits for ChannelDestroyed to learn the cause */
+  hangupWaitMs: number
+  /** called once when the channel is gone, whatever ended it */
+  onEnded(callId: string): void
+}
+
+/**
+ * An answered ARI channel. Events reach it through the driver's channel listener. Every method
+ * resolves (never rejects); once the channel is gone they resolve at once with "hung up".
+ */
+export class AriCall implements ActiveCall {
+  private ended = false
+  private reportedEnded = false
+  private cause: number | undefined
+  private playbackSeq = 0
+  /** digits pressed while nobody was waiting (during a prompt): the next collectDigit takes them */
+  private readonly typeahead: string[] = []
+  private digitWaiter: ((result: DigitResult) => void) | undefined
+  private readonly playbacks = new Map<string, (result: PlayResult) => void>()
+  private readonly endWaiters = new Set<() => void>()
+
+  constructor(
+    readonly callId: string,
+    private readonly client: AriClient,
+    private readonly log: Logger,
+    private readonly options: AriCallOptions,
+  ) {}
+
+  get hungUp(): boolean {
+    return this.ended
+  }
+
+  get hangupCause(): number | undefined {
+    return this.cause
+  }
+
+  /** ids of playbacks still waiting for PlaybackFinished (reconciliation checks them) */
+  pendingPlaybackIds(): string[] {
+    return [...this.playbacks.keys()]
+  }
+
+  async play(audioUrl: string): Promise<PlayResult> {
+    if (this.ended) return { completed: false }
+    let media: string
+    try {
+      media = mediaUriFor(audioUrl)
+    } catch (error) {
+      return { completed: false, error: (error as Error).message }
+    }
+    const playbackId = `${this.callId}:pb${++this.playbackSeq}`
+    // Registered before the POST: PlaybackFinished may arrive before the REST answer does.
+    const finished = new Promise<PlayResult>((resolve) => this.playbacks.set(playbackId, resolve))
+    try {
+      await this.client.play(this.callId, playbackId, [media])
+    } catch (error) {
+      this.playbacks.delete(playbackId)
+      if (this.ended) return { completed: false }
+      const message = `Asterisk refused to play ${media}: ${(error as Error).message}`
+      this.log.warn('ARI play refused', { callId: this.callId, error: message })
+      return { completed: false, error: message }
+    }
+    return finished
+  }
+
+  collectDigit(timeoutSeconds: number): Promise<DigitResult> {
+    if (this.ended) return Promise.resolve({ kind: 'hangup' })
+    const buffered = this.typeahead.shift()
+    if (buffered !== undefined) return Promise.resolve({ kind: 'digit', digit: buffered })
+    // One collector at a time: a second call supersedes the first, which times out now.
+    this.digitWaiter?.({ kind: 'timeout' })
+    return new Promise<DigitResult>((resolve) => {
+      const timer = setTimeout(() => finish({ kind: 'timeout' }), Math.max(0, timeoutSeconds * 1000))
+      const finish = (result: DigitResult): void => {
+        clearTimeout(timer)
+        if (this.digitWaiter === finish) this.digitWaiter = undefined
+        resolve(result)
+      }
+      this.digitWaiter = finish
+    })
+  }
+
+  async hangup(): Promise<{ hangupCause?: number }> {
+    if (this.ended) return { hangupCause: this.cause }
+    const destroyed = new Promise<void>((resolve) => this.endWaiters.add(resolve))
+    try {
+      const existed = await this.client.hangup(this.callId, { reasonCode: Q850.NORMAL_CLEARING })
+      if (!existed) this.markEnded(this.cause)
+    } catch (error) {
+      // ARI unreachable: the channel dies with Asterisk or is reconciled on reconnect; the call is
+      // over for us either way, and the runner must not wait on it.
+      this.log.warn('ARI hangup failed; treating the call as ended', {
+        callId: this.callId,
+        error: (error as Error).message,
+      })
+      this.markEnded(this.cause ?? Q850.NORMAL_CLEARING)
+    }
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      destroyed,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.hangupWaitMs)
+      }),
+    ])
+    clearTimeout(timer)
+    if (!this.ended) this.markEnded(Q850.NORMAL_CLEARING)
+    return { hangupCause: this.cause }
+  }
+
+  /** Routed here by the driver for this channel's events after StasisStart. */
+  handle(event: AriEvent): void {
+    switch (event.type) {
+      case 'ChannelDtmfReceived': {
+        if (this.ended) return
+        const waiter = this.digitWaiter
+        if (waiter) waiter({ kind: 'digit', digit: event.digit })
+        else this.typeahead.push(event.digit)
+        return
+      }
+      case 'PlaybackFinished': {
+        const resolve = this.playbacks.get(event.playback.id)
+        if (!resolve) return
+        this.playbacks.delete(event.playback.id)
+        if (event.playback.state === 'failed') {
+          resolve({
+            completed: false,
+            error: `Asterisk could not play ${event.playback.media_uri} (playback failed: file missing, unreachable URL or unsupported format)`,
+          })
+        } else {
+          resolve({ completed: !this.ended })
+        }
+        return
+      }
+      case 'ChannelHangupRequest':
+        // The callee hung up: stop waiting now; ChannelDestroyed brings the final cause.
+        if (event.cause !== undefined) this.cause = event.cause
+        this.markHungUp()
+        return
+      case 'StasisEnd':
+        // The channel left our application (hung up or moved away): we cannot drive it any more.
+        this.markHungUp()
+        return
+      case 'ChannelDestroyed':
+        this.markEnded(event.cause)
+        return
+      default:
+        return
+    }
+  }
+
+  /** A playback whose PlaybackFinished was lost (e.g. during a reconnect) and is over. */
+  resolveLostPlayback(playbackId: string): void {
+    const resolve = this.playbacks.get(playbackId)
+    if (!resolve) return
+    this.playbacks.delete(playbackId)
+    resolve({ completed: !this.ended })
+  }
+
+  private markHungUp(): void {
+    if (this.ended) return
+    this.ended = true
+    this.releaseWaiters()
+  }
+
+  /** The channel is gone: resolve everything still waiting, tell the driver once. */
+  markEnded(cause: number | undefined): void {
+    if (cause !== undefined) this.cause = cause
+    this.ended = true
+    this.releaseWaiters()
+    for (const resolve of [...this.endWaiters]) resolve()
+    this.endWaiters.clear()
+    if (!this.reportedEnded) {
+      this.reportedEnded = true
+      this.options.onEnded(this.callId)
+    }
+  }
+
+  private releaseWaiters(): void {
+    this.digitWaiter?.({ kind: 'hangup' })
+    this.digitWaiter = undefined
+    for (const resolve of this.playbacks.values()) resolve({ completed: false })
+    this.playbacks.clear()
+  }
+}

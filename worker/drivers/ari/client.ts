@@ -1,0 +1,436 @@
+import WebSocket from 'ws'
+import type { z } from 'zod'
+import { describeZodError } from '../../../src/contracts/errors.js'
+import { createLogger, type Logger } from '../../../src/observability/logger.js'
+import { AriEvent, Channel, KNOWN_EVENT_TYPES, Playback, channelIdOf } from './events.js'
+
+/**
+ * A thin typed ARI client: fetch + Basic auth for the few REST calls the driver makes, and the
+ * events WebSocket with reconnect. We do not use `ari-client` (unmaintained since 2020, runtime
+ * Swagger discovery, per-channel listeners that leak): the surface we need is small and typed here.
+ */
+
+export interface AriClientConfig {
+  /** e.g. http://asterisk:8088 — "/ari" is appended unless the URL already ends with it */
+  url: string
+  username: string
+  password: string
+  /** the Stasis application name; registered by opening the events WebSocket */
+  app: string
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; factor?: number }
+  /** WebSocket ping interval; a missing pong by the next ping means the link is dead. 0 disables */
+  heartbeatMs?: number
+  /** per REST request */
+  requestTimeoutMs?: number
+  logger?: Logger
+}
+
+export type AriConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'replaced' | 'closed'
+
+export class AriHttpError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(`ARI ${method} ${path} answered ${status}${detail ? `: ${detail}` : ''}`)
+    this.name = 'AriHttpError'
+  }
+}
+
+export interface OriginateParams {
+  endpoint: string
+  app: string
+  appArgs?: string
+  callerId?: string
+  /** seconds to ring; Asterisk gives up after it */
+  timeout?: number
+  variables?: Record<string, string>
+  otherChannelId?: string
+}
+
+type Listener<T> = (value: T) => void
+
+export function ariBaseUrl(url: string): string {
+  const trimmed = url.replace(/\/+$/, '')
+  return trimmed.endsWith('/ari') ? trimmed : `${trimmed}/ari`
+}
+
+export class AriClient {
+  private readonly base: string
+  private readonly auth: string
+  private readonly log: Logger
+  private readonly initialDelayMs: number
+  private readonly maxDelayMs: number
+  private readonly factor: number
+  private readonly heartbeatMs: number
+  private readonly requestTimeoutMs: number
+
+  private ws: WebSocket | undefined
+  private currentState: AriConnectionState = 'idle'
+  private attempt = 0
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private readonly stateListeners = new Set<Listener<AriConnectionState>>()
+  private readonly eventListeners = new Set<Listener<AriEvent>>()
+  private readonly channelListeners = new Map<string, Set<Listener<AriEvent>>>()
+
+  constructor(private readonly config: AriClientConfig) {
+    this.base = ariBaseUrl(config.url)
+    this.auth = 'Basic ' + Buffer.from(`${config.username}:${config.password}`).toString('base64')
+    this.log = config.logger ?? createLogger('ari-client')
+    this.initialDelayMs = config.reconnect?.initialDelayMs ?? 250
+    this.maxDelayMs = config.reconnect?.maxDelayMs ?? 10_000
+    this.factor = config.reconnect?.factor ?? 2
+    this.heartbeatMs = config.heartbeatMs ?? 10_000
+    this.requestTimeoutMs = config.requestTimeoutMs ?? 5_000
+  }
+
+  get state(): AriConnectionState {
+    return this.currentState
+  }
+
+  /** true while the events WebSocket is open: without events the driver cannot follow a call */
+  healthy(): boolean {
+    return this.currentState === 'connected'
+  }
+
+  /** Opens the events WebSocket and keeps it open (reconnecting with backoff) until close(). */
+  start(): void {
+    if (this.currentState !== 'idle') return
+    this.connect()
+  }
+
+  /** Resolves true once connected, false after timeoutMs or when closed. */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    if (this.healthy()) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off()
+        resolve(false)
+      }, timeoutMs)
+      const off = this.onStateChange((state) => {
+        if (state === 'connected' || state === 'closed') {
+          clearTimeout(timer)
+          off()
+          resolve(state === 'connected')
+        }
+      })
+    })
+  }
+
+  async close(): Promise<void> {
+    this.setState('closed')
+    clearTimeout(this.reconnectTimer)
+    this.stopHeartbeat()
+    const ws = this.ws
+    this.ws = undefined
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          ws.terminate()
+          resolve()
+        }, 1_000)
+        ws.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        ws.close()
+      })
+    }
+    this.channelListeners.clear()
+    this.eventListeners.clear()
+  }
+
+  onStateChange(listener: Listener<AriConnectionState>): () => void {
+    this.stateListeners.add(listener)
+    return () => this.stateListeners.delete(listener)
+  }
+
+  /** Every parsed event, before the per-channel listeners. */
+  onEvent(listener: Listener<AriEvent>): () => void {
+    this.eventListeners.add(listener)
+    return () => this.eventListeners.delete(listener)
+  }
+
+  /**
+   * Events about one channel (playback events included, by their target). All listeners of a
+   * channel are dropped after its ChannelDestroyed, so a long-running worker does not accumulate them.
+   */
+  onChannel(channelId: string, listener: Listener<AriEvent>): () => void {
+    let set = this.channelListeners.get(channelId)
+    if (!set) {
+      set = new Set()
+      this.channelListeners.set(channelId, set)
+    }
+    set.add(listener)
+    return () => {
+      const current = this.channelListeners.get(channelId)
+      if (!current) return
+      current.delete(listener)
+      if (current.size === 0) this.channelListeners.delete(channelId)
+    }
+  }
+
+  /** For tests and /health detail: listeners per channel still registered. */
+  channelListenerCount(channelId?: string): number {
+    if (channelId !== undefined) return this.channelListeners.get(channelId)?.size ?? 0
+    let total = 0
+    for (const set of this.channelListeners.values()) total += set.size
+    return total
+  }
+
+  // ---- REST ---------------------------------------------------------------------------------
+
+  /** POST /channels/{channelId}: originate with our id, so events map back without a lookup. */
+  async originate(channelId: string, params: OriginateParams): Promise<Channel> {
+    const query: Record<string, string> = { endpoint: params.endpoint, app: params.app }
+    if (params.appArgs !== undefined) query.appArgs = params.appArgs
+    if (params.callerId !== undefined) query.callerId = params.callerId
+    if (params.timeout !== undefined) query.timeout = String(params.timeout)
+    if (params.otherChannelId !== undefined) query.otherChannelId = params.otherChannelId
+    const body = await this.request('POST', `/channels/${encodeURIComponent(channelId)}`, query, {
+      variables: params.variables ?? {},
+    })
+    return parseOr(Channel, body, 'originate response')
+  }
+
+  async answer(channelId: string): Promise<void> {
+    await this.request('POST', `/channels/${encodeURIComponent(channelId)}/answer`)
+  }
+
+  /** POST /channels/{channelId}/play/{playbackId}; `media` is a list of ARI media URIs. */
+  async play(channelId: string, playbackId: string, media: string[]): Promise<Playback> {
+    const body = await this.request(
+      'POST',
+      `/channels/${encodeURIComponent(channelId)}/play/${encodeURIComponent(playbackId)}`,
+      { media: media.join(',') },
+    )
+    return parseOr(Playback, body, 'play response')
+  }
+
+  /** GET /playbacks/{id}; undefined once the playback is over (404). */
+  async getPlayback(playbackId: string): Promise<Playback | undefined> {
+    try {
+      const body = await this.request('GET', `/playbacks/${encodeURIComponent(playbackId)}`)
+      return parseOr(Playback, body, 'playback')
+    } catch (error) {
+      if (error instanceof AriHttpError && error.status === 404) return undefined
+      throw error
+    }
+  }
+
+  /** DELETE /channels/{channelId}; false when the channel was already gone (404). */
+  async hangup(channelId: string, reason: { reasonCode?: number; reason?: string } = {}): Promise<boolean> {
+    const query: Record<string, string> = {}
+    if (reason.reasonCode !== undefined) query.reason_code = String(reason.reasonCode)
+    else if (reason.reason !== undefined) query.reason = reason.reason
+    try {
+      await this.request('DELETE', `/channels/${encodeURIComponent(channelId)}`, query)
+      return true
+    } catch (error) {
+      if (error instanceof AriHttpError && error.status === 404) return false
+      throw error
+    }
+  }
+
+  async listChannels(): Promise<Channel[]> {
+    const body = await this.request('GET', '/channels')
+    const parsed = Channel.array().safeParse(body)
+    if (!parsed.success)
+      throw new Error(`ARI channel list is not a list of channels: ${describeZodError(parsed.error)}`)
+    return parsed.data
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    body?: unknown,
+  ): Promise<unknown> {
+    const qs = new URLSearchParams(query).toString()
+    const url = `${this.base}${path}${qs ? `?${qs}` : ''}`
+    let response: Response
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          Authorization: this.auth,
+          Accept: 'application/json',
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      })
+    } catch (error) {
+      const cause = error instanceof Error ? error.message : String(error)
+      throw new AriHttpError(method, path, 0, `cannot reach ARI at ${this.base} (${cause}); check ARI_URL`)
+    }
+    const text = await response.text()
+    if (!response.ok) {
+      let detail = text
+      try {
+        const json = JSON.parse(text) as { message?: unknown; error?: unknown }
+        detail = String(json.message ?? json.error ?? text)
+      } catch {
+        // Asterisk answers plain text for some errors; keep it as is
+      }
+      if (response.status === 401)
+        detail = `${detail || 'unauthorized'}; check ARI_USER / ARI_PASSWORD and ari.conf`
+      throw new AriHttpError(method, path, response.status, detail.trim())
+    }
+    if (!text) return undefined
+    try {
+      return JSON.parse(text) as unknown
+    } catch {
+      throw new AriHttpError(method, path, response.status, 'answer is not JSON')
+    }
+  }
+
+  // ---- events WebSocket -----------------------------------------------------------------------
+
+  private eventsUrl(): string {
+    const wsBase = this.base.replace(/^http/, 'ws')
+    const qs = new URLSearchParams({
+      app: this.config.app,
+      api_key: `${this.config.username}:${this.config.password}`,
+    })
+    return `${wsBase}/events?${qs.toString()}`
+  }
+
+  private connect(): void {
+    if (this.currentState === 'closed') return
+    this.setState('connecting')
+    const ws = new WebSocket(this.eventsUrl(), { handshakeTimeout: this.requestTimeoutMs })
+    this.ws = ws
+    let replaced = false
+
+    ws.on('open', () => {
+      if (this.ws !== ws) return
+      this.attempt = 0
+      this.startHeartbeat(ws)
+      this.log.info('ARI events connected', { app: this.config.app })
+      this.setState('connected')
+    })
+    ws.on('message', (data) => {
+      if (this.ws !== ws) return
+      const event = this.parse(data.toString())
+      if (!event) return
+      if (event.type === 'ApplicationReplaced') {
+        replaced = true
+        this.log.error(
+          `another ARI connection took over the Stasis app "${this.config.app}"; each worker needs its own ARI_APP`,
+          { app: this.config.app },
+        )
+      }
+      this.dispatch(event)
+      if (replaced) ws.close()
+    })
+    ws.on('unexpected-response', (_req, res) => {
+      // Asterisk answers the upgrade with 401 on bad credentials, 503 while starting up.
+      this.log.warn('ARI events upgrade refused', { status: res.statusCode })
+      ws.terminate()
+    })
+    ws.on('pong', () => {
+      ;(ws as WebSocket & { dialctlAlive?: boolean }).dialctlAlive = true
+    })
+    ws.on('error', (error) => {
+      this.log.debug('ARI events socket error', { error: error.message })
+    })
+    ws.on('close', () => {
+      if (this.ws !== ws) return
+      this.ws = undefined
+      this.stopHeartbeat()
+      if (this.currentState === 'closed') return
+      this.setState(replaced ? 'replaced' : 'disconnected')
+      this.scheduleReconnect(replaced)
+    })
+  }
+
+  private scheduleReconnect(slow: boolean): void {
+    // Replaced: reconnecting at once would steal the app back and ping-pong with the other
+    // connection, so wait the longest delay; otherwise exponential backoff with jitter.
+    const raw = slow
+      ? this.maxDelayMs
+      : Math.min(this.maxDelayMs, this.initialDelayMs * this.factor ** this.attempt)
+    const delay = Math.round(raw * (0.8 + Math.random() * 0.4))
+    this.attempt++
+    this.log.info('ARI events reconnecting', { delayMs: delay, attempt: this.attempt })
+    clearTimeout(this.reconnectTimer)
+    this.reconnectTimer = setTimeout(() => this.connect(), delay)
+  }
+
+  private startHeartbeat(ws: WebSocket): void {
+    this.stopHeartbeat()
+    if (this.heartbeatMs <= 0) return
+    const tracked = ws as WebSocket & { dialctlAlive?: boolean }
+    tracked.dialctlAlive = true
+    this.heartbeatTimer = setInterval(() => {
+      if (!tracked.dialctlAlive) {
+        this.log.warn('ARI events socket missed a heartbeat; reconnecting')
+        ws.terminate()
+        return
+      }
+      tracked.dialctlAlive = false
+      ws.ping()
+    }, this.heartbeatMs)
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer)
+    this.heartbeatTimer = undefined
+  }
+
+  private parse(text: string): AriEvent | undefined {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      this.log.warn('ARI sent a message that is not JSON; ignored')
+      return undefined
+    }
+    const type = (json as { type?: unknown } | null)?.type
+    if (typeof type !== 'string' || !KNOWN_EVENT_TYPES.has(type)) return undefined
+    const parsed = AriEvent.safeParse(json)
+    if (!parsed.success) {
+      this.log.warn('ARI event does not match the documented shape; ignored', {
+        type,
+        issues: describeZodError(parsed.error),
+      })
+      return undefined
+    }
+    return parsed.data
+  }
+
+  private dispatch(event: AriEvent): void {
+    for (const listener of [...this.eventListeners]) this.safeCall(listener, event)
+    const channelId = channelIdOf(event)
+    if (channelId === undefined) return
+    const set = this.channelListeners.get(channelId)
+    if (set) for (const listener of [...set]) this.safeCall(listener, event)
+    if (event.type === 'ChannelDestroyed') this.channelListeners.delete(channelId)
+  }
+
+  private safeCall<T>(listener: Listener<T>, value: T): void {
+    try {
+      listener(value)
+    } catch (error) {
+      this.log.error('ARI listener threw', { error: error instanceof Error ? error.message : String(error) })
+    }
+  }
+
+  private setState(state: AriConnectionState): void {
+    if (this.currentState === state) return
+    if (this.currentState === 'closed') return
+    this.currentState = state
+    for (const listener of [...this.stateListeners]) this.safeCall(listener, state)
+  }
+}
+
+function parseOr<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value)
+  if (!parsed.success)
+    throw new Error(`ARI ${what} does not match the documented shape: ${describeZodError(parsed.error)}`)
+  return parsed.data
+}

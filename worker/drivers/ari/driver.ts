@@ -1,0 +1,331 @@
+import { createLogger, type Logger } from '../../../src/observability/logger.js'
+import { maskPhone } from '../../../src/observability/mask.js'
+import type {
+  ActiveCall,
+  CallOutcome,
+  OriginateRequest,
+  OriginateResult,
+  TelephonyDriver,
+} from '../../../src/telephony/driver.js'
+import { AriCall } from './call.js'
+import { AriClient, AriHttpError, type AriConnectionState } from './client.js'
+import { AriDriverConfig } from './config.js'
+import type { AriEvent } from './events.js'
+import { Q850, outcomeForUnanswered } from './outcome.js'
+
+export interface ReconcileReport {
+  at: Date
+  /** every channel Asterisk has now (not only ours): a restarted worker can close its stale rows */
+  liveChannelIds: string[]
+  /** calls this driver was following whose channel was gone; each already resolved */
+  ended: Array<{ callId: string; phase: 'ringing' | 'answered'; outcome?: CallOutcome }>
+}
+
+export interface AriDriver extends TelephonyDriver {
+  readonly client: AriClient
+  /** connection state, for /health detail */
+  state(): AriConnectionState
+  /** resolves true once the events WebSocket is up */
+  waitConnected(timeoutMs: number): Promise<boolean>
+  /** called after every (re)connect, once ARI's channel list has been compared with ours */
+  onReconcile(listener: (report: ReconcileReport) => void): () => void
+  /** calls being followed (ringing or answered) */
+  activeCallIds(): string[]
+}
+
+interface Tracked {
+  callId: string
+  phone: string
+  startedAt: number
+  ringMs: number
+  phase: 'ringing' | 'answered'
+  dialStatus?: string
+  call?: AriCall
+  ringTimer?: NodeJS.Timeout
+  settle?: (value: { result: OriginateResult; call?: ActiveCall }) => void
+  off(): void
+}
+
+/** Appended to Asterisk's ring timeout before we hang up ourselves; Asterisk normally ends it first. */
+const DEFAULT_RING_GRACE_MS = 2_000
+const DEFAULT_RING_TIMEOUT_S = 30
+
+/**
+ * The production telephony driver: Asterisk through ARI. callId is the channel id, so every
+ * event maps back to its call without a lookup table that could drift.
+ */
+export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger } = {}): AriDriver {
+  const config = AriDriverConfig.parse(input)
+  const log = deps.logger ?? createLogger('ari-driver')
+  const client = new AriClient({
+    url: config.url,
+    username: config.username,
+    password: config.password,
+    app: config.app,
+    reconnect: config.reconnect,
+    heartbeatMs: config.heartbeatMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    logger: log,
+  })
+  const ringGraceMs = config.ringGraceMs ?? DEFAULT_RING_GRACE_MS
+  const hangupWaitMs = config.hangupWaitMs ?? 5_000
+  const calls = new Map<string, Tracked>()
+  /** channels we gave up on but could not hang up (ARI unreachable): hung up on reconnect */
+  const abandoned = new Set<string>()
+  const reconcileListeners = new Set<(report: ReconcileReport) => void>()
+  let closed = false
+
+  const settle = (tracked: Tracked, result: OriginateResult, call?: ActiveCall): void => {
+    const resolve = tracked.settle
+    if (!resolve) return
+    tracked.settle = undefined
+    clearTimeout(tracked.ringTimer)
+    if (!call) {
+      calls.delete(tracked.callId)
+      tracked.off()
+    }
+    log.info('ARI originate settled', {
+      callId: tracked.callId,
+      outcome: result.outcome,
+      hangupCause: result.hangupCause,
+      error: result.error,
+    })
+    resolve(call ? { result, call } : { result })
+  }
+
+  const answer = (tracked: Tracked, channelState: string | undefined): AriCall => {
+    tracked.phase = 'answered'
+    const call = new AriCall(tracked.callId, client, log, {
+      hangupWaitMs,
+      onEnded: (callId) => {
+        const current = calls.get(callId)
+        if (current === tracked) {
+          calls.delete(callId)
+          tracked.off()
+        }
+      },
+    })
+    tracked.call = call
+    // An originated channel enters Stasis once the far end answers; answering again is only
+    // needed when it did not (e.g. some Local channel setups).
+    if (channelState !== undefined && channelState !== 'Up') {
+      client.answer(tracked.callId).catch((error: Error) => {
+        log.warn('ARI answer failed', { callId: tracked.callId, error: error.message })
+      })
+    }
+    settle(tracked, { outcome: 'answered' }, call)
+    return call
+  }
+
+  const onChannelEvent = (tracked: Tracked, event: AriEvent): void => {
+    if (tracked.phase === 'answered') {
+      tracked.call?.handle(event)
+      return
+    }
+    switch (event.type) {
+      case 'StasisStart':
+        answer(tracked, event.channel.state)
+        return
+      case 'Dial':
+        if (event.dialstatus) tracked.dialStatus = event.dialstatus
+        return
+      case 'ChannelDestroyed': {
+        const ringTimedOut = Date.now() - tracked.startedAt >= tracked.ringMs
+        const outcome = outcomeForUnanswered(event.cause, { dialStatus: tracked.dialStatus, ringTimedOut })
+        settle(tracked, {
+          outcome,
+          hangupCause: event.cause,
+          ...(outcome === 'failed'
+            ? { error: `channel ended before answer: ${event.cause_txt ?? 'cause ' + event.cause}` }
+            : {}),
+        })
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  const redact = (text: string, phone: string): string => {
+    const masked = maskPhone(phone)
+    const digits = phone.replace(/^\+/, '')
+    return text.split(phone).join(masked).split(digits).join(masked.replace(/^\+/, ''))
+  }
+
+  const endpointFor = (phone: string): string =>
+    config.endpointTemplate.replaceAll('{number}', phone).replaceAll('{digits}', phone.replace(/^\+/, ''))
+
+  async function originate(
+    request: OriginateRequest,
+  ): Promise<{ result: OriginateResult; call?: ActiveCall }> {
+    const { callId } = request
+    if (closed)
+      return { result: { outcome: 'failed', error: 'the ARI driver is closed (worker shutting down)' } }
+    if (!client.healthy()) {
+      return {
+        result: {
+          outcome: 'failed',
+          error: `ARI is not connected (${client.state}); the worker reports unhealthy until it reconnects to ${config.url}`,
+        },
+      }
+    }
+    if (!/^\+?\d{3,20}$/.test(request.phoneNumber)) {
+      // Anything else could change the meaning of the dial string (e.g. "&" dials a second endpoint).
+      return { result: { outcome: 'failed', error: 'phoneNumber must be digits with an optional leading +' } }
+    }
+    if (calls.has(callId)) {
+      return { result: { outcome: 'failed', error: `call ${callId} is already in progress on this worker` } }
+    }
+    if (config.maxChannels !== undefined && calls.size >= config.maxChannels) {
+      return {
+        result: {
+          outcome: 'failed',
+          error: `worker at its ARI channel cap (${config.maxChannels}); raise ARI_MAX_CHANNELS or lower the pace`,
+        },
+      }
+    }
+    const ringSeconds =
+      Number.isFinite(request.ringTimeoutSeconds) && request.ringTimeoutSeconds > 0
+        ? Math.ceil(request.ringTimeoutSeconds)
+        : (config.ringTimeoutSeconds ?? DEFAULT_RING_TIMEOUT_S)
+
+    const done = new Promise<{ result: OriginateResult; call?: ActiveCall }>((resolve) => {
+      const tracked: Tracked = {
+        callId,
+        phone: request.phoneNumber,
+        startedAt: Date.now(),
+        ringMs: ringSeconds * 1000,
+        phase: 'ringing',
+        settle: resolve,
+        off: () => {},
+      }
+      // Listen before the POST: on a fast failure ChannelDestroyed can beat the REST answer.
+      tracked.off = client.onChannel(callId, (event) => onChannelEvent(tracked, event))
+      tracked.ringTimer = setTimeout(() => {
+        if (tracked.phase !== 'ringing' || !tracked.settle) return
+        client.hangup(callId, { reasonCode: Q850.NO_ANSWER }).catch(() => abandoned.add(callId))
+        settle(tracked, { outcome: 'no-answer', hangupCause: Q850.NO_ANSWER })
+      }, tracked.ringMs + ringGraceMs)
+      calls.set(callId, tracked)
+    })
+
+    const tracked = calls.get(callId)!
+    log.info('ARI originate', { callId, phone: maskPhone(request.phoneNumber), ringSeconds })
+    try {
+      await client.originate(callId, {
+        endpoint: endpointFor(request.phoneNumber),
+        app: config.app,
+        appArgs: 'dialctl',
+        callerId: request.callerId ?? config.callerId,
+        timeout: ringSeconds,
+        variables: { ...request.variables, DIALCTL_CALL_ID: callId },
+      })
+    } catch (error) {
+      const detail =
+        error instanceof AriHttpError && error.status === 409
+          ? `a channel with id ${callId} already exists on Asterisk (duplicate dial?)`
+          : (error as Error).message
+      settle(tracked, {
+        outcome: 'failed',
+        error: redact(`originate refused: ${detail}`, request.phoneNumber),
+      })
+    }
+    return done
+  }
+
+  async function reconcile(): Promise<void> {
+    let live: Map<string, { state?: string }>
+    try {
+      live = new Map((await client.listChannels()).map((c) => [c.id, c]))
+    } catch (error) {
+      log.warn('ARI reconcile: cannot list channels', { error: (error as Error).message })
+      return
+    }
+    const ended: ReconcileReport['ended'] = []
+    for (const tracked of [...calls.values()]) {
+      const channel = live.get(tracked.callId)
+      if (tracked.phase === 'ringing') {
+        if (!channel) {
+          settle(tracked, {
+            outcome: 'failed',
+            error: 'channel gone after the ARI connection came back (Asterisk restarted?)',
+          })
+          ended.push({ callId: tracked.callId, phase: 'ringing', outcome: 'failed' })
+        } else if (channel.state === 'Up') {
+          // StasisStart was sent while we were disconnected.
+          answer(tracked, channel.state)
+        }
+        continue
+      }
+      const call = tracked.call
+      if (!call) continue
+      if (!channel) {
+        call.markEnded(undefined)
+        ended.push({ callId: tracked.callId, phase: 'answered' })
+        continue
+      }
+      for (const playbackId of call.pendingPlaybackIds()) {
+        const playback = await client.getPlayback(playbackId).catch(() => null)
+        if (playback === undefined) call.resolveLostPlayback(playbackId)
+      }
+    }
+    for (const callId of [...abandoned]) {
+      abandoned.delete(callId)
+      if (live.has(callId) && !calls.has(callId)) {
+        await client.hangup(callId, { reasonCode: Q850.NORMAL_CLEARING }).catch(() => abandoned.add(callId))
+      }
+    }
+    if (ended.length) log.warn('ARI reconcile ended calls whose channel is gone', { count: ended.length })
+    const report: ReconcileReport = { at: new Date(), liveChannelIds: [...live.keys()], ended }
+    for (const listener of [...reconcileListeners]) {
+      try {
+        listener(report)
+      } catch (error) {
+        log.error('reconcile listener threw', { error: (error as Error).message })
+      }
+    }
+  }
+
+  client.onStateChange((state) => {
+    if (state === 'connected') void reconcile()
+  })
+  client.onEvent((event) => {
+    // A channel in our app that we are not following (an abandoned originate answered late, or a
+    // dialplan sending calls to Stasis(app)): hang it up rather than leave it in silence.
+    if (event.type === 'StasisStart' && !calls.has(event.channel.id)) {
+      log.warn('ARI: unknown channel entered the app; hanging it up', { channelId: event.channel.id })
+      client.hangup(event.channel.id, { reasonCode: Q850.NORMAL_CLEARING }).catch(() => {})
+    }
+  })
+  client.start()
+
+  return {
+    name: 'ari',
+    client,
+    originate,
+    healthy: () => !closed && client.healthy(),
+    state: () => client.state,
+    waitConnected: (timeoutMs) => client.waitConnected(timeoutMs),
+    onReconcile(listener) {
+      reconcileListeners.add(listener)
+      return () => reconcileListeners.delete(listener)
+    },
+    activeCallIds: () => [...calls.keys()],
+    async close() {
+      if (closed) return
+      closed = true
+      const pending = [...calls.values()]
+      await Promise.all(
+        pending.map(async (tracked) => {
+          if (tracked.call) {
+            await tracked.call.hangup()
+          } else {
+            await client.hangup(tracked.callId, { reasonCode: Q850.NORMAL_CLEARING }).catch(() => {})
+            settle(tracked, { outcome: 'failed', error: 'the ARI driver closed while the call was ringing' })
+          }
+        }),
+      )
+      await client.close()
+    },
+  }
+}

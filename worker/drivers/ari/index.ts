@@ -1,0 +1,5 @@
+export { createAriDriver, type AriDriver, type ReconcileReport } from './driver.js'
+export { ariConfigFromEnv, AriDriverConfig } from './config.js'
+export { AriClient, AriHttpError, type AriConnectionState, type AriClientConfig } from './client.js'
+export { outcomeForUnanswered, mediaUriFor, Q850 } from './outcome.js'
+export type { AriEvent, AriEventType } from './events.js'

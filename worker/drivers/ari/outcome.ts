@@ -1,0 +1,95 @@
+import type { CallOutcome } from '../../../src/telephony/driver.js'
+
+/**
+ * How a channel that ended before it was answered maps to the recorded outcome (Q.850 causes as
+ * Asterisk reports them in ChannelDestroyed.cause; see Asterisk's "Hangup Cause Mappings").
+ */
+export const Q850 = {
+  UNKNOWN: 0,
+  UNALLOCATED: 1,
+  NORMAL_CLEARING: 16,
+  USER_BUSY: 17,
+  NO_USER_RESPONSE: 18,
+  NO_ANSWER: 19,
+  CALL_REJECTED: 21,
+  NORMAL_UNSPECIFIED: 31,
+  NORMAL_CIRCUIT_CONGESTION: 34,
+  NETWORK_OUT_OF_ORDER: 38,
+  TEMPORARY_FAILURE: 41,
+  SWITCH_CONGESTION: 42,
+  REQUESTED_CHAN_UNAVAIL: 44,
+} as const
+
+const BUSY = new Set<number>([Q850.USER_BUSY])
+// 21 (rejected): the callee declined or the phone auto-rejected; for pacing and retries it is the
+// same as not answering, and SIP 603 from a handset is usually a person pressing "decline".
+const NO_ANSWER = new Set<number>([Q850.NO_USER_RESPONSE, Q850.NO_ANSWER, Q850.CALL_REJECTED])
+const CONGESTION = new Set<number>([
+  Q850.NORMAL_CIRCUIT_CONGESTION,
+  Q850.NETWORK_OUT_OF_ORDER,
+  Q850.TEMPORARY_FAILURE,
+  Q850.SWITCH_CONGESTION,
+  Q850.REQUESTED_CHAN_UNAVAIL,
+])
+// Causes that say nothing about why (normal clearing before answer, unknown): fall back to the
+// Dial event's status, then to whether the ring time ran out.
+const AMBIGUOUS = new Set<number>([Q850.UNKNOWN, Q850.NORMAL_CLEARING, Q850.NORMAL_UNSPECIFIED])
+
+export interface UnansweredContext {
+  /** last non-empty `dialstatus` of a Dial event for the channel (BUSY, NOANSWER, CONGESTION, …) */
+  dialStatus?: string
+  /** the ring timeout had elapsed when the channel ended */
+  ringTimedOut: boolean
+}
+
+export function outcomeForUnanswered(cause: number | undefined, context: UnansweredContext): CallOutcome {
+  if (cause !== undefined && BUSY.has(cause)) return 'busy'
+  if (cause !== undefined && NO_ANSWER.has(cause)) return 'no-answer'
+  if (cause !== undefined && CONGESTION.has(cause)) return 'congestion'
+  if (cause === undefined || AMBIGUOUS.has(cause)) {
+    switch (context.dialStatus) {
+      case 'BUSY':
+        return 'busy'
+      case 'NOANSWER':
+        return 'no-answer'
+      case 'CONGESTION':
+        return 'congestion'
+      case 'CHANUNAVAIL':
+        return 'failed'
+    }
+    return context.ringTimedOut ? 'no-answer' : 'failed'
+  }
+  return 'failed'
+}
+
+/** ARI media URI schemes a flow may name directly. */
+const MEDIA_SCHEMES = ['sound:', 'recording:', 'number:', 'digits:', 'characters:', 'tone:']
+
+/**
+ * The ARI media URI for a flow's audio: ARI names are passed through; http(s) URLs are played
+ * through Asterisk's HTTP media support as `sound:<url>` (the form Asterisk's ARI media
+ * documentation gives, e.g. `sound:http://foo.com/sound.wav`; needs res_http_media_cache).
+ * Throws with what to fix when the value cannot be played.
+ */
+export function mediaUriFor(audioUrl: string): string {
+  const value = audioUrl.trim()
+  if (/^https?:\/\//i.test(value)) {
+    // ARI splits the media parameter on commas (a playlist); a URL with one would be cut in two.
+    if (value.includes(','))
+      throw new Error(`audioUrl "${value}" contains a comma; ARI would split it, rename the file`)
+    return `sound:${value}`
+  }
+  if (MEDIA_SCHEMES.some((scheme) => value.startsWith(scheme))) {
+    if (value.startsWith('sound:http') && value.includes(',')) {
+      throw new Error(`audioUrl "${value}" contains a comma; ARI would split it, rename the file`)
+    }
+    return value
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
+    throw new Error(
+      `audioUrl "${value}" uses a scheme Asterisk cannot play; use http(s)://…, or sound:<name> for a file on the Asterisk server`,
+    )
+  }
+  // A bare name ("hello-world", "custom/donate") is a sound file on the Asterisk server.
+  return `sound:${value}`
+}
