@@ -1,0 +1,74 @@
+import type { Redis } from 'ioredis'
+import { z } from 'zod'
+import { describeZodError } from '../contracts/errors.js'
+import type { Db } from '../db/pool.js'
+import type { Logger } from '../observability/logger.js'
+import { createResilientLimiter, DEFAULT_DEGRADED_CPS } from '../pacing/degraded.js'
+import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
+import { createRedisLimiter } from '../pacing/limiter.js'
+import { createRedisDialMarker } from './dial-marker.js'
+import { handleDialBatch, type DialerDeps } from './handle-batch.js'
+import { createPgOutcomeRecorder, type DialerResponse, type MetricsPort, type Sleep } from './ports.js'
+import { createWorkerClient, DEFAULT_WORKER_TIMEOUT_MS } from './worker-client.js'
+
+const PositiveInt = z.coerce.number().int().min(1)
+
+/** The dialer's environment (Lambda or local stack); errors name the variable to fix. */
+export const DialerEnv = z.object({
+  REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
+  WORKER_URL: z.url({ message: 'must be the worker base URL, e.g. http://worker.internal:8080' }),
+  WORKER_TOKEN: z.string().min(1, 'must be the bearer token the worker expects'),
+  MAX_CPS: PositiveInt.default(DEFAULT_MAX_CPS),
+  DEGRADED_CPS: PositiveInt.default(DEFAULT_DEGRADED_CPS),
+  WORKER_TIMEOUT_MS: PositiveInt.default(DEFAULT_WORKER_TIMEOUT_MS),
+  /** key prefix of the pacing state, shared with dialctl (stages sharing one Redis) */
+  DIALCTL_REDIS_PREFIX: z.string().default(''),
+})
+export type DialerEnv = z.infer<typeof DialerEnv>
+
+export function readDialerEnv(env: NodeJS.ProcessEnv = process.env): DialerEnv {
+  const parsed = DialerEnv.safeParse(env)
+  if (!parsed.success) throw new Error(`dialer configuration: ${describeZodError(parsed.error)}`)
+  return parsed.data
+}
+
+export interface DialerClients {
+  redis: Redis
+  db: Db
+  logger: Logger
+  metrics: MetricsPort
+  config: Pick<
+    DialerEnv,
+    'WORKER_URL' | 'WORKER_TOKEN' | 'MAX_CPS' | 'DEGRADED_CPS' | 'WORKER_TIMEOUT_MS' | 'DIALCTL_REDIS_PREFIX'
+  >
+  sleep?: Sleep
+}
+
+/** Wires the real adapters: Redis limiter + degraded fallback, limit store, markers, worker, PG outcomes. */
+export function dialerDeps(clients: DialerClients): DialerDeps {
+  const { redis, config } = clients
+  const prefix = config.DIALCTL_REDIS_PREFIX
+  return {
+    limiter: createResilientLimiter({
+      primary: createRedisLimiter({ redis, prefix }),
+      degradedCps: config.DEGRADED_CPS,
+      logger: clients.logger,
+    }),
+    limitStore: createLimitStore({ redis, prefix, defaultLimit: config.MAX_CPS }),
+    worker: createWorkerClient({
+      url: config.WORKER_URL,
+      token: config.WORKER_TOKEN,
+      timeoutMs: config.WORKER_TIMEOUT_MS,
+    }),
+    outcomes: createPgOutcomeRecorder(clients.db),
+    marker: createRedisDialMarker({ redis, prefix }),
+    logger: clients.logger,
+    metrics: clients.metrics,
+    ...(clients.sleep ? { sleep: clients.sleep } : {}),
+  }
+}
+
+/** The handler the Lambda and the local stack both call: `(enriched list) → batchItemFailures`. */
+export function createDialer(deps: DialerDeps): (event: unknown) => Promise<DialerResponse> {
+  return (event) => handleDialBatch(deps, event)
+}

@@ -1,0 +1,26 @@
+import type { TaskOutcome } from '../outcomes/task-outcomes.js'
+import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
+import type { Db } from '../db/pool.js'
+import type { MetricName } from '../observability/metrics.js'
+
+/** Pipes' partial batch response: the listed messages are retried, the others deleted. */
+export interface DialerResponse {
+  batchItemFailures: { itemIdentifier: string }[]
+}
+
+/** Writes task outcomes; the PostgreSQL one inserts a whole batch in one statement. */
+export interface OutcomeRecorder {
+  record(outcomes: TaskOutcome[]): Promise<void>
+}
+
+export function createPgOutcomeRecorder(db: Db): OutcomeRecorder {
+  return { record: (outcomes) => recordTaskOutcomes(db, outcomes) }
+}
+
+/** The slice of Powertools Metrics the dialer uses (EMF); tests pass an in-memory one. */
+export interface MetricsPort {
+  addMetric(name: MetricName, unit: 'Count' | 'Count/Second', value: number): unknown
+}
+
+export type Sleep = (ms: number) => Promise<void>
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,0 +1,77 @@
+import type { Logger } from '../observability/logger.js'
+import { gcraAdmit, slotDelaysMs } from './gcra.js'
+import { assertBatchSize, assertLimit, type Admission, type AdmissionLimiter } from './limiter.js'
+
+/** Per-instance CPS when Redis is unreachable (env DEGRADED_CPS). Small on purpose: N instances → N × this. */
+export const DEFAULT_DEGRADED_CPS = 5
+
+/** The same slot scheduling as the Redis script, in process memory, on the local clock. */
+export function createLocalLimiter(
+  options: { horizonMs?: number; nowMicros?: () => number } = {},
+): AdmissionLimiter {
+  const horizonMicros = (options.horizonMs ?? 1000) * 1000
+  const nowMicros =
+    options.nowMicros ?? (() => Math.round((performance.timeOrigin + performance.now()) * 1000))
+  let tat = 0
+  return {
+    async admit(n, limit) {
+      assertBatchSize(n)
+      assertLimit(limit)
+      const d = gcraAdmit(tat, nowMicros(), n, limit, horizonMicros)
+      tat = d.tatMicros
+      return { mode: 'degraded', limit, delaysMs: slotDelaysMs(d) }
+    },
+  }
+}
+
+export interface ResilientLimiterOptions {
+  primary: AdmissionLimiter
+  /** per-instance limit while Redis is unreachable; never above the live limit last seen */
+  degradedCps?: number
+  logger: Logger
+  fallback?: AdmissionLimiter
+}
+
+export interface ResilientLimiter extends AdmissionLimiter {
+  readonly mode: 'redis' | 'degraded'
+}
+
+/**
+ * The shared limiter, or — when Redis cannot be reached — a conservative local one. Never fails
+ * open at full speed (the seed's scenario 4 did). Each call tries Redis first, so the dialer
+ * recovers as soon as Redis answers again; each transition is logged once.
+ */
+export function createResilientLimiter(options: ResilientLimiterOptions): ResilientLimiter {
+  const degradedCps = options.degradedCps ?? DEFAULT_DEGRADED_CPS
+  assertLimit(degradedCps)
+  const fallback = options.fallback ?? createLocalLimiter()
+  const { logger } = options
+  let mode: 'redis' | 'degraded' = 'redis'
+  return {
+    get mode() {
+      return mode
+    },
+    async admit(n, limit) {
+      try {
+        const admission = await options.primary.admit(n, limit)
+        if (mode === 'degraded') {
+          logger.info('Redis reachable again: pacing with the shared limit', { limit })
+          mode = 'redis'
+        }
+        return admission
+      } catch (error) {
+        const local = Math.min(degradedCps, limit)
+        if (mode === 'redis') {
+          logger.error('Redis unreachable: degraded pacing with a local limit per instance', {
+            degradedCps: local,
+            error: error instanceof Error ? error.message : String(error),
+            nextStep: 'check REDIS_URL and the Redis server; the dialer recovers by itself when it answers',
+          })
+          mode = 'degraded'
+        }
+        const admission: Admission = await fallback.admit(n, local)
+        return admission
+      }
+    },
+  }
+}

@@ -1,0 +1,97 @@
+--[[
+  Admits up to n dial tasks against the calls-per-second limit, in one atomic step, and returns
+  the time slot at which each admitted task may be dialed (GCRA / slot scheduling).
+
+  Admitted slots are spaced by interval = ceil(1e6 / limit) microseconds, so any limit + 1
+  consecutive slots span at least one second: no [t, t + 1000 ms) window can hold more than
+  `limit` of them, however many dialers call concurrently. Slots are granted at most
+  `horizon` microseconds ahead of now, which spreads admissions over the second instead of
+  bursting at its start. Time comes from Redis TIME: dialers' clocks never matter.
+
+    Input:
+      KEYS[1] pacer hash:
+                tat        theoretical arrival time: the next free slot, microseconds since epoch
+                s<i>       unix second held by history bucket i (i = second % buckets)
+                a<i>       tasks admitted with a slot in that second
+                r<i>       tasks refused (rate-limited) in that second
+
+      ARGV[1] limit       calls per second, integer >= 1
+      ARGV[2] n           tasks asking for admission, integer >= 0
+      ARGV[3] horizon     how far ahead slots may be granted, microseconds
+      ARGV[4] buckets     history ring size (seconds kept)
+      ARGV[5] ttl         seconds the hash outlives the last call
+
+    Output: { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond }
+      k admitted; slot i (0 <= i < k) is at now + firstOffset + i * interval microseconds.
+      admittedThisSecond counts slots (of every dialer) falling in the current second.
+]]
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
+local buckets = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+
+if not limit or limit < 1 then
+  return redis.error_reply('ERR dialctl admit: limit must be an integer >= 1')
+end
+
+local t = redis.call('TIME')
+local nowSec = tonumber(t[1])
+local nowMicros = tonumber(t[2])
+local now = nowSec * 1000000 + nowMicros
+local interval = math.ceil(1000000 / limit)
+
+local tat = tonumber(redis.call('HGET', key, 'tat') or '0') or 0
+local start = tat
+if start < now then
+  start = now
+end
+
+local k = 0
+if n > 0 and start < now + horizon then
+  k = math.ceil((now + horizon - start) / interval)
+  if k > n then
+    k = n
+  end
+end
+
+-- Adds `count` to field prefix..bucket for `second`, resetting a bucket that held an older second.
+local function bump(field, second, count)
+  local i = second % buckets
+  local held = tonumber(redis.call('HGET', key, 's' .. i) or '-1')
+  if held ~= second then
+    redis.call('HSET', key, 's' .. i, second, 'a' .. i, 0, 'r' .. i, 0)
+  end
+  redis.call('HINCRBY', key, field .. i, count)
+end
+
+if k > 0 then
+  -- %.0f: Lua's default number formatting keeps 14 digits, too few for microseconds since 1970.
+  redis.call('HSET', key, 'tat', string.format('%.0f', start + k * interval))
+  -- The k slots cover at most two or three seconds (horizon <= a few seconds): count each one.
+  local i = 0
+  while i < k do
+    local slot = start + i * interval
+    local second = math.floor(slot / 1000000)
+    local last = math.min(k - 1, math.floor(((second + 1) * 1000000 - 1 - start) / interval))
+    bump('a', second, last - i + 1)
+    i = last + 1
+  end
+end
+if n > k then
+  bump('r', nowSec, n - k)
+end
+redis.call('EXPIRE', key, ttl)
+
+local admittedThisSecond = 0
+local cur = nowSec % buckets
+if tonumber(redis.call('HGET', key, 's' .. cur) or '-1') == nowSec then
+  admittedThisSecond = tonumber(redis.call('HGET', key, 'a' .. cur) or '0')
+end
+
+local firstOffset = 0
+if k > 0 then
+  firstOffset = start - now
+end
+return { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond }
