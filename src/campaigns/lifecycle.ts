@@ -1,0 +1,267 @@
+import type pg from 'pg'
+import { CampaignConfig, CampaignStatus, describeZodError } from '../contracts/index.js'
+import { withTransaction } from '../db/pool.js'
+
+/**
+ * The campaign lifecycle: the ONE table of allowed moves. Every status change of a campaign goes
+ * through `transitionCampaign`, which checks this table and appends a campaign_events row.
+ *
+ *   draft → active ⇄ paused → completed / cancelled
+ *   draft → cancelled (a draft that will never run), active → completed / cancelled
+ */
+export const CAMPAIGN_MOVES: Readonly<Record<CampaignStatus, readonly CampaignStatus[]>> = {
+  draft: ['active', 'cancelled'],
+  active: ['paused', 'completed', 'cancelled'],
+  paused: ['active', 'completed', 'cancelled'],
+  completed: [],
+  cancelled: [],
+}
+
+export function allowedMoves(from: CampaignStatus): readonly CampaignStatus[] {
+  return CAMPAIGN_MOVES[from]
+}
+
+export function canMove(from: CampaignStatus, to: CampaignStatus): boolean {
+  return CAMPAIGN_MOVES[from].includes(to)
+}
+
+export type CampaignTransitionErrorCode =
+  'CAMPAIGN_NOT_FOUND' | 'MOVE_REFUSED' | 'ALREADY_IN_STATE' | 'NO_CONTACTS' | 'INVALID_CONFIG'
+
+/**
+ * A refused lifecycle move. `suggestion` says what the operator can do instead, so the CLI can
+ * print it as OperatorError's second line without knowing the rules.
+ */
+export class CampaignTransitionError extends Error {
+  constructor(
+    readonly code: CampaignTransitionErrorCode,
+    message: string,
+    readonly suggestion: string,
+    readonly campaignId: string,
+    readonly from?: CampaignStatus,
+    readonly to?: CampaignStatus,
+  ) {
+    super(message)
+    this.name = 'CampaignTransitionError'
+  }
+}
+
+export interface TransitionOptions {
+  /** who asked: an operator name (`dialctl` user), 'dispatcher', 'pacer' … */
+  actor: string
+  reason?: string
+  /**
+   * Only move from these states, even when the table allows more: `start` must not silently
+   * resume a paused campaign, and the dispatcher only completes an active one.
+   */
+  from?: readonly CampaignStatus[]
+  now?: Date
+}
+
+export interface TransitionResult {
+  campaignId: string
+  from: CampaignStatus
+  to: CampaignStatus
+  at: Date
+  actor: string
+  reason: string | null
+}
+
+const COMMAND_FOR: Record<CampaignStatus, string> = {
+  draft: '',
+  active: 'dialctl campaign start (from draft) or dialctl campaign resume (from paused)',
+  paused: 'dialctl campaign pause',
+  completed: 'dialctl campaign complete',
+  cancelled: 'dialctl campaign cancel',
+}
+
+function describeAllowed(from: CampaignStatus): string {
+  const moves = allowedMoves(from)
+  return moves.length ? `allowed from ${from}: ${moves.join(', ')}` : `${from} is final: no move is allowed`
+}
+
+/**
+ * Checks and applies one move inside the caller's transaction (`client` has run BEGIN). Locks the
+ * campaign row, so two operators (or an operator and the dispatcher) cannot both move it.
+ */
+export async function transitionCampaignIn(
+  client: pg.PoolClient,
+  campaignId: string,
+  to: CampaignStatus,
+  options: TransitionOptions,
+): Promise<TransitionResult> {
+  const target = CampaignStatus.safeParse(to)
+  if (!target.success) {
+    throw new CampaignTransitionError(
+      'MOVE_REFUSED',
+      `Unknown campaign status "${String(to)}".`,
+      `Use one of: ${CampaignStatus.options.join(', ')}.`,
+      campaignId,
+    )
+  }
+  const { rows } = await client.query<{ status: CampaignStatus }>(
+    'SELECT status FROM campaigns WHERE id = $1 FOR UPDATE',
+    [campaignId],
+  )
+  const row = rows[0]
+  if (!row) {
+    throw new CampaignTransitionError(
+      'CAMPAIGN_NOT_FOUND',
+      `Campaign "${campaignId}" does not exist.`,
+      'Check the id with `dialctl campaign list`.',
+      campaignId,
+      undefined,
+      to,
+    )
+  }
+  const from = row.status
+  if (from === to) {
+    throw new CampaignTransitionError(
+      'ALREADY_IN_STATE',
+      `Campaign "${campaignId}" is already ${to}.`,
+      `Nothing to do (${describeAllowed(from)}).`,
+      campaignId,
+      from,
+      to,
+    )
+  }
+  if (!canMove(from, to) || (options.from && !options.from.includes(from))) {
+    const allowed = allowedMoves(from)
+    throw new CampaignTransitionError(
+      'MOVE_REFUSED',
+      `Campaign "${campaignId}" cannot move from ${from} to ${to}` +
+        (canMove(from, to) ? ` with this command (it accepts only ${options.from!.join(', ')}).` : '.') +
+        ` Moves ${describeAllowed(from)}.`,
+      allowed.length
+        ? `Use one of: ${allowed.map((s) => COMMAND_FOR[s]).join('; ')}.`
+        : `Create a new campaign (a ${from} campaign cannot be restarted).`,
+      campaignId,
+      from,
+      to,
+    )
+  }
+  const at = options.now ?? new Date()
+  await client.query('UPDATE campaigns SET status = $2, updated_at = $3 WHERE id = $1', [campaignId, to, at])
+  await client.query(
+    `INSERT INTO campaign_events (campaign_id, from_status, to_status, reason, actor, at)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [campaignId, from, to, options.reason ?? null, options.actor, at],
+  )
+  return { campaignId, from, to, at, actor: options.actor, reason: options.reason ?? null }
+}
+
+/** Checks the move against CAMPAIGN_MOVES, updates the status and audits it, in one transaction. */
+export async function transitionCampaign(
+  pool: pg.Pool,
+  campaignId: string,
+  to: CampaignStatus,
+  options: TransitionOptions,
+): Promise<TransitionResult> {
+  return withTransaction(pool, (client) => transitionCampaignIn(client, campaignId, to, options))
+}
+
+/**
+ * draft → active. Refuses a campaign without contacts (it would complete at once, which is
+ * never what the operator meant) or with a config that no longer parses (saved by an older
+ * version, or edited by hand in the database).
+ */
+export async function startCampaign(
+  pool: pg.Pool,
+  campaignId: string,
+  options: Omit<TransitionOptions, 'from'>,
+): Promise<TransitionResult> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ config: unknown; contacts: string }>(
+      `SELECT c.config, (SELECT count(*) FROM contacts WHERE campaign_id = c.id) AS contacts
+         FROM campaigns c WHERE c.id = $1`,
+      [campaignId],
+    )
+    const row = rows[0]
+    if (row) {
+      const parsed = CampaignConfig.safeParse(row.config)
+      if (!parsed.success) {
+        throw new CampaignTransitionError(
+          'INVALID_CONFIG',
+          `Campaign "${campaignId}" has an invalid config: ${describeZodError(parsed.error)}.`,
+          'Fix the campaign file and save it again (dialctl campaign create --file …).',
+          campaignId,
+          undefined,
+          'active',
+        )
+      }
+      if (Number(row.contacts) === 0) {
+        throw new CampaignTransitionError(
+          'NO_CONTACTS',
+          `Campaign "${campaignId}" has no contacts; starting it would complete it at once.`,
+          `Import contacts first: dialctl contacts import --campaign ${campaignId} contacts.csv`,
+          campaignId,
+          'draft',
+          'active',
+        )
+      }
+    }
+    return transitionCampaignIn(client, campaignId, 'active', { ...options, from: ['draft'] })
+  })
+}
+
+/** active → paused: the dispatcher stops queueing; enrich releases what is already queued. */
+export function pauseCampaign(pool: pg.Pool, campaignId: string, options: Omit<TransitionOptions, 'from'>) {
+  return transitionCampaign(pool, campaignId, 'paused', { ...options, from: ['active'] })
+}
+
+/** paused → active. */
+export function resumeCampaign(pool: pg.Pool, campaignId: string, options: Omit<TransitionOptions, 'from'>) {
+  return transitionCampaign(pool, campaignId, 'active', { ...options, from: ['paused'] })
+}
+
+export function cancelCampaign(pool: pg.Pool, campaignId: string, options: Omit<TransitionOptions, 'from'>) {
+  return transitionCampaign(pool, campaignId, 'cancelled', options)
+}
+
+export function completeCampaign(
+  pool: pg.Pool,
+  campaignId: string,
+  options: Omit<TransitionOptions, 'from'>,
+) {
+  return transitionCampaign(pool, campaignId, 'completed', options)
+}
+
+export interface CampaignEvent {
+  id: number
+  campaignId: string
+  from: CampaignStatus | null
+  to: CampaignStatus
+  reason: string | null
+  actor: string
+  at: Date
+}
+
+/** The audit trail, newest first. */
+export async function listCampaignEvents(
+  db: pg.Pool | pg.PoolClient,
+  campaignId: string,
+  limit = 50,
+): Promise<CampaignEvent[]> {
+  const { rows } = await db.query<{
+    id: string
+    campaign_id: string
+    from_status: CampaignStatus | null
+    to_status: CampaignStatus
+    reason: string | null
+    actor: string
+    at: Date
+  }>(
+    `SELECT id, campaign_id, from_status, to_status, reason, actor, at
+       FROM campaign_events WHERE campaign_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+    [campaignId, limit],
+  )
+  return rows.map((r) => ({
+    id: Number(r.id),
+    campaignId: r.campaign_id,
+    from: r.from_status,
+    to: r.to_status,
+    reason: r.reason,
+    actor: r.actor,
+    at: r.at,
+  }))
+}

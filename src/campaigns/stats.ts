@@ -1,0 +1,159 @@
+import { CampaignConfig, type CampaignStatus } from '../contracts/index.js'
+import type { Db } from '../db/pool.js'
+import { isWithinCallingWindow, nextWindowOpening } from './window.js'
+
+/** Call length assumed for the concurrency bound until the campaign has finished calls of its own. */
+export const DEFAULT_CALL_SECONDS = 30
+
+export interface CampaignStats {
+  campaignId: string
+  name: string
+  status: CampaignStatus
+  timezone: string
+  contacts: { total: number; pending: number; queued: number; dialing: number; done: number; failed: number }
+  /** dials placed (call_attempts rows) */
+  attempts: number
+  answered: number
+  /** answered / finished dials; null before the first finished dial */
+  answerRate: number | null
+  donations: number
+  /** contacts whose number is on the blacklist (whatever their state) */
+  blacklisted: number
+  windowOpen: boolean
+  /** now when open; null when the config has no usable window */
+  nextWindowOpening: Date | null
+  pace: {
+    cpsLimit: number
+    maxConcurrentCalls: number
+    avgCallSeconds: number
+    /** calls per second the concurrency allows: maxConcurrentCalls / avgCallSeconds */
+    concurrencyRate: number
+    /** min(cpsLimit, concurrencyRate) */
+    rate: number
+  }
+  /** dials still to place: at least one per open contact, at most its attempts left */
+  remainingAttempts: { min: number; max: number }
+  /** seconds of dialing (open windows only) to place remainingAttempts.min / .max at `pace.rate` */
+  etaSeconds: number | null
+  etaWorstSeconds: number | null
+}
+
+export class CampaignNotFoundError extends Error {
+  readonly suggestion = 'Check the id with `dialctl campaign list`.'
+  constructor(readonly campaignId: string) {
+    super(`Campaign "${campaignId}" does not exist.`)
+    this.name = 'CampaignNotFoundError'
+  }
+}
+
+/**
+ * The figures of `dialctl campaign show`, in one query: the campaign row, its contacts by state,
+ * its dials and donations. `cpsLimit` is the live limit (the caller reads the limit store).
+ */
+export async function campaignStats(
+  db: Db,
+  campaignId: string,
+  options: { cpsLimit: number; now?: Date },
+): Promise<CampaignStats> {
+  const now = options.now ?? new Date()
+  const { rows } = await db.query<{
+    name: string
+    status: CampaignStatus
+    timezone: string
+    config: unknown
+    total: string
+    pending: string
+    queued: string
+    dialing: string
+    done: string
+    failed: string
+    remaining_min: string
+    remaining_max: string | null
+    blacklisted: string
+    attempts: string
+    finished: string
+    answered: string
+    avg_ms: string | null
+    donations: string
+  }>(
+    `WITH camp AS (
+       SELECT id, name, status, timezone, config,
+              COALESCE((config->>'maxAttemptsPerContact')::int, 1) AS max_attempts
+         FROM campaigns WHERE id = $1
+     ),
+     ct AS (
+       SELECT c.status, c.attempts,
+              EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = c.phone_number) AS listed
+         FROM contacts c WHERE c.campaign_id = $1
+     ),
+     ca AS (
+       SELECT count(*) AS attempts,
+              count(*) FILTER (WHERE status <> 'dialing') AS finished,
+              count(*) FILTER (WHERE status = 'answered') AS answered,
+              avg(duration_ms) FILTER (WHERE status <> 'dialing' AND duration_ms IS NOT NULL) AS avg_ms
+         FROM call_attempts WHERE campaign_id = $1
+     )
+     SELECT camp.name, camp.status, camp.timezone, camp.config,
+            (SELECT count(*) FROM ct) AS total,
+            (SELECT count(*) FROM ct WHERE status = 'pending') AS pending,
+            (SELECT count(*) FROM ct WHERE status = 'queued') AS queued,
+            (SELECT count(*) FROM ct WHERE status = 'dialing') AS dialing,
+            (SELECT count(*) FROM ct WHERE status = 'done') AS done,
+            (SELECT count(*) FROM ct WHERE status = 'failed') AS failed,
+            (SELECT count(*) FROM ct WHERE status IN ('pending', 'queued', 'dialing') AND NOT listed) AS remaining_min,
+            (SELECT sum(greatest(camp.max_attempts - attempts, 1)) FROM ct
+              WHERE status IN ('pending', 'queued', 'dialing') AND NOT listed) AS remaining_max,
+            (SELECT count(*) FROM ct WHERE listed) AS blacklisted,
+            ca.attempts, ca.finished, ca.answered, ca.avg_ms,
+            (SELECT count(*) FROM donations WHERE campaign_id = $1) AS donations
+       FROM camp, ca`,
+    [campaignId],
+  )
+  const r = rows[0]
+  if (!r) throw new CampaignNotFoundError(campaignId)
+
+  const config = CampaignConfig.safeParse(r.config)
+  let windowOpen = false
+  let opening: Date | null = null
+  if (config.success) {
+    try {
+      windowOpen = isWithinCallingWindow(now, config.data.callingWindows, r.timezone)
+      opening = nextWindowOpening(now, config.data.callingWindows, r.timezone)
+    } catch {
+      // bad time zone or windows that never open: shown as closed, with no opening
+    }
+  }
+  const maxConcurrentCalls = config.success ? config.data.maxConcurrentCalls : 0
+  const avgCallSeconds = r.avg_ms === null ? DEFAULT_CALL_SECONDS : Math.max(Number(r.avg_ms) / 1000, 1)
+  const concurrencyRate = maxConcurrentCalls / avgCallSeconds
+  const rate = Math.min(Math.max(options.cpsLimit, 0), concurrencyRate)
+  const remaining = { min: Number(r.remaining_min), max: Number(r.remaining_max ?? 0) }
+  const eta = (n: number) => (n === 0 ? 0 : rate > 0 ? Math.ceil(n / rate) : null)
+  const finished = Number(r.finished)
+  const answered = Number(r.answered)
+  return {
+    campaignId,
+    name: r.name,
+    status: r.status,
+    timezone: r.timezone,
+    contacts: {
+      total: Number(r.total),
+      pending: Number(r.pending),
+      queued: Number(r.queued),
+      dialing: Number(r.dialing),
+      done: Number(r.done),
+      failed: Number(r.failed),
+    },
+    attempts: Number(r.attempts),
+    answered,
+    answerRate: finished > 0 ? answered / finished : null,
+    donations: Number(r.donations),
+    blacklisted: Number(r.blacklisted),
+    windowOpen,
+    nextWindowOpening: opening,
+    pace: { cpsLimit: options.cpsLimit, maxConcurrentCalls, avgCallSeconds, concurrencyRate, rate },
+    remainingAttempts: remaining,
+    etaSeconds: eta(remaining.min),
+    etaWorstSeconds: eta(remaining.max),
+  }
+}
