@@ -1,0 +1,4 @@
+export * from './port.js'
+export * from './limits.js'
+export * from './pg-queue.js'
+export * from './sqs-queue.js'
