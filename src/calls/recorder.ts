@@ -1,0 +1,190 @@
+import type { DialCommand } from '../contracts/messages.js'
+import type { Db } from '../db/pool.js'
+import type { ActionRecord } from '../ivr/runner.js'
+import type { CallOutcome } from '../telephony/driver.js'
+
+/**
+ * Call outcomes in PostgreSQL: one call_attempts row per dial of a contact attempt, and the
+ * contact's moves that belong to the worker (docs/contact-states.md):
+ *   queued → dialing (beginCall), dialing → done / pending (retry later) / failed (finishCall,
+ *   failOpenCalls).
+ */
+
+/** Defaults when the campaign's config does not say (the seed's values). */
+export const DEFAULT_MAX_ATTEMPTS = 3
+export const DEFAULT_RETRY_DELAY_MINUTES = 60
+
+export interface BeginCallResult {
+  callId: string
+  attempt: number
+  /** the (campaign, contact, attempt) already has a call: this dial is a redelivery */
+  duplicate: boolean
+}
+
+/** The attempt number a command stands for; a seed-shaped command without it counts as attempt 0. */
+export function attemptOf(cmd: Pick<DialCommand, 'attempt'>): number {
+  return cmd.attempt ?? 0
+}
+
+/**
+ * Claims the dial: inserts the call_attempts row (status 'dialing'). The unique key
+ * (campaign_id, contact_id, attempt) — and the call_id primary key — make this the idempotency
+ * authority: a redelivered dial inserts nothing and gets the existing call back.
+ */
+export async function beginCall(db: Db, cmd: DialCommand, workerId: string): Promise<BeginCallResult> {
+  const attempt = attemptOf(cmd)
+  // One statement, so no transaction is needed: the contact moves only if the insert happened.
+  // No conflict target: a clash on either unique key (call_id or the attempt triple) is a duplicate.
+  const { rows } = await db.query<{ call_id: string; inserted: boolean }>(
+    `WITH ins AS (
+       INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
+       VALUES ($1, $2, $3, $4, $5, 'dialing', $6)
+       ON CONFLICT DO NOTHING
+       RETURNING call_id
+     ), moved AS (
+       -- pending too: the dispatcher's crash recovery may have released a contact whose task was
+       -- still in the queue; dialing it now must stop the dispatcher from claiming it again.
+       UPDATE contacts SET status = 'dialing', attempts = $4 + 1, status_changed_at = now()
+       WHERE campaign_id = $2 AND id = $3 AND status IN ('queued', 'pending')
+         AND EXISTS (SELECT 1 FROM ins)
+     )
+     SELECT call_id, true AS inserted FROM ins
+     UNION ALL
+     SELECT call_id, false FROM call_attempts
+     WHERE NOT EXISTS (SELECT 1 FROM ins)
+       AND ((campaign_id = $2 AND contact_id = $3 AND attempt = $4) OR call_id = $1)`,
+    [cmd.callId, cmd.campaignId, cmd.contactId, attempt, cmd.phoneNumber, workerId],
+  )
+  const inserted = rows.find((r) => r.inserted)
+  if (inserted) return { callId: inserted.call_id, attempt, duplicate: false }
+  // Prefer the row of this attempt; a callId reused for another attempt is still a duplicate.
+  const existing = rows[0]
+  return { callId: existing?.call_id ?? cmd.callId, attempt, duplicate: true }
+}
+
+export interface FinishCall {
+  callId: string
+  campaignId: string
+  contactId: string
+  attempt: number
+  status: CallOutcome
+  hangupCause?: number
+  digit?: string
+  actions?: ActionRecord[]
+  error?: string
+  answeredAt?: Date
+  durationMs?: number
+}
+
+export interface FinishCallResult {
+  /** false when the call was already finished (or never begun): nothing changed */
+  recorded: boolean
+  /** the contact's new status, when a contact row moved */
+  contactStatus?: 'done' | 'pending' | 'failed'
+}
+
+/**
+ * The contact transition out of 'dialing', per docs/contact-states.md, reading
+ * maxAttemptsPerContact and retryDelayMinutes from the campaign's config. `$answered`,
+ * `$outcome` and the `src` relation (campaign_id, contact_id, attempt) are the caller's.
+ */
+const CONTACT_AFTER_CALL = `
+  UPDATE contacts c SET
+    status = CASE
+      WHEN src.answered THEN 'done'
+      WHEN c.attempts >= COALESCE((cp.config->>'maxAttemptsPerContact')::int, ${DEFAULT_MAX_ATTEMPTS}) THEN 'failed'
+      ELSE 'pending' END,
+    next_attempt_at = CASE
+      WHEN NOT src.answered
+        AND c.attempts < COALESCE((cp.config->>'maxAttemptsPerContact')::int, ${DEFAULT_MAX_ATTEMPTS})
+      THEN now() + make_interval(mins => COALESCE((cp.config->>'retryDelayMinutes')::int, ${DEFAULT_RETRY_DELAY_MINUTES}))
+      ELSE c.next_attempt_at END,
+    last_outcome = src.outcome,
+    status_changed_at = now()
+  FROM src, campaigns cp
+  WHERE c.campaign_id = src.campaign_id AND c.id = src.contact_id AND cp.id = c.campaign_id
+    -- only the attempt this call belongs to: a late finish must not move a newer attempt
+    AND c.status = 'dialing' AND c.attempts = src.attempt + 1
+  RETURNING c.status`
+
+/** Records how the call ended and moves the contact on. Idempotent: a second finish changes nothing. */
+export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResult> {
+  const { rows } = await db.query<{ kind: string; status: string }>(
+    `WITH upd AS (
+       UPDATE call_attempts SET
+         status = $2, hangup_cause = $3, digit = $4, actions = $5::jsonb, error = $6,
+         answered_at = $7, ended_at = now(), duration_ms = $8
+       WHERE call_id = $1 AND status = 'dialing'
+       RETURNING call_id, campaign_id, contact_id, attempt, ($2 = 'answered') AS answered, $2::text AS outcome
+     ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
+     SELECT 'call' AS kind, call_id AS status FROM upd
+     UNION ALL
+     SELECT 'contact', status FROM moved`,
+    [
+      f.callId,
+      f.status,
+      f.hangupCause ?? null,
+      f.digit ?? null,
+      JSON.stringify(f.actions ?? []),
+      f.error ?? null,
+      f.answeredAt ?? null,
+      f.durationMs === undefined ? null : Math.round(f.durationMs),
+    ],
+  )
+  const contact = rows.find((r) => r.kind === 'contact')
+  return {
+    recorded: rows.some((r) => r.kind === 'call'),
+    ...(contact ? { contactStatus: contact.status as FinishCallResult['contactStatus'] } : {}),
+  }
+}
+
+/**
+ * Crash / restart recovery: this worker's calls still 'dialing' cannot be running any more
+ * (the process that ran them is gone), so they are marked failed with `reason`, and their
+ * contacts move on as after a failed call (pending with the retry delay, or failed at max).
+ * Returns the call ids it closed.
+ */
+export async function failOpenCalls(db: Db, workerId: string, reason: string): Promise<string[]> {
+  const { rows } = await db.query<{ kind: string; id: string }>(
+    `WITH upd AS (
+       UPDATE call_attempts SET status = 'failed', error = $2, ended_at = now(),
+         duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+       WHERE worker_id = $1 AND status = 'dialing'
+       RETURNING call_id, campaign_id, contact_id, attempt, false AS answered, 'failed'::text AS outcome
+     ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
+     SELECT 'call' AS kind, call_id AS id FROM upd
+     UNION ALL
+     SELECT 'contact', status FROM moved`,
+    [workerId, reason],
+  )
+  return rows.filter((r) => r.kind === 'call').map((r) => r.id)
+}
+
+export interface CallContext {
+  callId: string
+  campaignId: string
+  contactId: string
+  phoneNumber: string
+}
+
+/** trigger_donation: one donation intent per call (a replayed digit does not double it). */
+export async function recordDonation(
+  db: Db,
+  call: CallContext,
+  parameters: Record<string, unknown>,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO donations (call_id, campaign_id, contact_id, parameters)
+     VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (call_id) DO NOTHING`,
+    [call.callId, call.campaignId, call.contactId, JSON.stringify(parameters)],
+  )
+}
+
+/** add_to_blacklist: takes effect at once, so enrich and the dispatcher never dial the number again. */
+export async function addToBlacklist(db: Db, call: CallContext, reason: string): Promise<void> {
+  await db.query(
+    `INSERT INTO blacklist (phone_number, reason, source, campaign_id)
+     VALUES ($1, $2, 'ivr', $3) ON CONFLICT (phone_number) DO NOTHING`,
+    [call.phoneNumber, reason, call.campaignId],
+  )
+}

@@ -1,0 +1,155 @@
+import type { Logger } from '@aws-lambda-powertools/logger'
+import type { IvrAction } from '../contracts/ivr.js'
+import type { DialCommand } from '../contracts/messages.js'
+import type { Db } from '../db/pool.js'
+import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
+import { maskPhone } from '../observability/mask.js'
+import type { CallOutcome, TelephonyDriver } from '../telephony/driver.js'
+import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
+
+export interface RunCallDeps {
+  db: Db
+  driver: TelephonyDriver
+  logger: Logger
+}
+
+export interface RunCallOptions {
+  /** seconds to ring before no-answer (default 30) */
+  ringTimeoutSeconds?: number
+  /** IVR step bound (default the runner's) */
+  maxSteps?: number
+  /** delays between tries to record the outcome when PostgreSQL hiccups */
+  recordRetryDelaysMs?: number[]
+}
+
+export interface CallSummary {
+  callId: string
+  status: CallOutcome
+  hangupCause?: number
+  digit?: string
+  ivr?: IvrRunResult
+  error?: string
+  durationMs: number
+  /** false when the outcome could not be written (the row stays 'dialing' until failOpenCalls) */
+  recorded: boolean
+}
+
+/** The worker's actions against PostgreSQL; flow-control actions never reach it (the runner does them). */
+export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
+  return {
+    async run(action: IvrAction, { digit }) {
+      switch (action.type) {
+        case 'trigger_donation':
+          return recordDonation(db, call, { ...action.parameters, digit })
+        case 'add_to_blacklist': {
+          const reason = typeof action.parameters.reason === 'string' ? action.parameters.reason : ''
+          return addToBlacklist(db, call, reason || `callee opted out in the IVR (pressed ${digit})`)
+        }
+        default:
+          throw new Error(
+            `unknown IVR action "${action.type}": the worker runs trigger_donation, add_to_blacklist, hangup, goto`,
+          )
+      }
+    },
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * One accepted dial, start to end: ring, run the IVR if answered, record the outcome.
+ * Never rejects: every failure ends up in the summary (and, when PostgreSQL allows, in the row).
+ */
+export async function runCall(
+  deps: RunCallDeps,
+  cmd: DialCommand,
+  attempt: number,
+  options: RunCallOptions = {},
+): Promise<CallSummary> {
+  const { db, driver, logger } = deps
+  const started = Date.now()
+  const context: CallContext = {
+    callId: cmd.callId,
+    campaignId: cmd.campaignId,
+    contactId: cmd.contactId,
+    phoneNumber: cmd.phoneNumber,
+  }
+  const summary: CallSummary = { callId: cmd.callId, status: 'failed', durationMs: 0, recorded: false }
+  let answeredAt: Date | undefined
+
+  try {
+    const { result, call } = await driver.originate({
+      callId: cmd.callId,
+      phoneNumber: cmd.phoneNumber,
+      ...(cmd.callerId ? { callerId: cmd.callerId } : {}),
+      ringTimeoutSeconds: options.ringTimeoutSeconds ?? 30,
+      variables: { CAMPAIGN_ID: cmd.campaignId, CONTACT_ID: cmd.contactId, ATTEMPT: String(attempt) },
+    })
+    summary.status = result.outcome
+    if (result.hangupCause !== undefined) summary.hangupCause = result.hangupCause
+    if (result.error) summary.error = result.error
+    if (result.outcome === 'answered' && call) {
+      answeredAt = new Date()
+      const ivr = await runIvr(cmd.ivrFlow, call, dbActionRunner(db, context), {
+        ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
+      })
+      summary.ivr = ivr
+      if (ivr.digit) summary.digit = ivr.digit
+      if (ivr.error) summary.error = ivr.error
+    } else if (result.outcome === 'answered') {
+      summary.status = 'failed'
+      summary.error = `driver ${driver.name} reported an answer without a call`
+    }
+  } catch (error) {
+    // A driver must not throw, but if it does the call still gets an outcome.
+    summary.error = `driver ${driver.name}: ${(error as Error).message}`
+    if (!answeredAt) summary.status = 'failed'
+  }
+  summary.durationMs = Date.now() - started
+
+  const record: FinishCall = {
+    callId: cmd.callId,
+    campaignId: cmd.campaignId,
+    contactId: cmd.contactId,
+    attempt,
+    status: summary.status,
+    ...(summary.hangupCause !== undefined ? { hangupCause: summary.hangupCause } : {}),
+    ...(summary.digit ? { digit: summary.digit } : {}),
+    actions: summary.ivr?.actions ?? [],
+    ...(summary.error ? { error: summary.error } : {}),
+    ...(answeredAt ? { answeredAt } : {}),
+    durationMs: summary.durationMs,
+  }
+  const delays = options.recordRetryDelaysMs ?? [200, 1000, 5000]
+  for (let tryNo = 0; ; tryNo++) {
+    try {
+      await finishCall(db, record)
+      summary.recorded = true
+      break
+    } catch (error) {
+      if (tryNo >= delays.length) {
+        logger.error('call outcome not recorded; the row stays dialing until this worker restarts', {
+          callId: cmd.callId,
+          status: summary.status,
+          error: (error as Error).message,
+        })
+        break
+      }
+      await sleep(delays[tryNo]!)
+    }
+  }
+
+  logger.info('call ended', {
+    callId: cmd.callId,
+    campaignId: cmd.campaignId,
+    contactId: cmd.contactId,
+    phoneNumber: maskPhone(cmd.phoneNumber),
+    status: summary.status,
+    digit: summary.digit,
+    actions: summary.ivr?.actions.map((a) => `${a.type}:${a.ok ? 'ok' : 'failed'}`),
+    endedBy: summary.ivr?.endedBy,
+    durationMs: summary.durationMs,
+    ...(summary.error ? { error: summary.error } : {}),
+  })
+  return summary
+}

@@ -1,0 +1,364 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { z } from 'zod'
+import { beginCall } from '../src/calls/recorder.js'
+import { runCall, type RunCallOptions } from '../src/calls/run-call.js'
+import { describeZodError } from '../src/contracts/errors.js'
+import { DialCommand } from '../src/contracts/messages.js'
+import type { Db } from '../src/db/pool.js'
+import { createLogger, type Logger } from '../src/observability/logger.js'
+import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
+import type { TelephonyDriver } from '../src/telephony/driver.js'
+import { bearerMatches } from './auth.js'
+import { WorkerStats, type WorkerMetrics } from './stats.js'
+
+export interface WorkerCaps {
+  /** calls this process runs at once (MAX_ACTIVE_CALLS) */
+  maxActiveCalls: number
+  /** Retry-After on 429 (over a cap), seconds; default 1 */
+  retryAfterSeconds?: number
+  /** Retry-After on 503 (driver down, draining, PostgreSQL unreachable), seconds; default 5 */
+  unavailableRetryAfterSeconds?: number
+}
+
+export interface CreateWorkerOptions {
+  db: Db
+  driver: TelephonyDriver
+  /** the bearer token POST /dial requires (WORKER_TOKEN) */
+  token: string
+  /** names this worker's rows in call_attempts; keep it stable across restarts (recovery uses it) */
+  workerId: string
+  caps: WorkerCaps
+  logger?: Logger
+  call?: RunCallOptions
+  /** how long close() waits for active calls before giving up on them; default 30 s */
+  drainTimeoutMs?: number
+}
+
+export interface Worker {
+  server: Server
+  /** resolves with the bound port (pass 0 for an ephemeral one) */
+  listen(port: number, host?: string): Promise<number>
+  /** stops accepting, waits for active calls (bounded by drainTimeoutMs), then closes */
+  close(): Promise<{ unfinishedCalls: number }>
+  /** resolves when no call is active (tests, the local stack's shutdown) */
+  idle(): Promise<void>
+  metrics(): WorkerMetrics
+  readonly activeCalls: number
+}
+
+/** 256 KiB, SQS's message limit: a dial command is never bigger than the task it came from. */
+const MAX_BODY_BYTES = 256 * 1024
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  })
+  res.end(text)
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(
+        413,
+        'body_too_large',
+        `body: larger than ${MAX_BODY_BYTES} bytes; send one dial command`,
+      )
+    chunks.push(chunk as Buffer)
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'body: must be a JSON DialCommand object')
+  }
+}
+
+/** Rejects after `ms` so a hung PostgreSQL cannot hang the health check. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)
+    }),
+  ])
+}
+
+/**
+ * The worker's HTTP API: POST /dial (accept a call and run it in the background), GET /health,
+ * GET /metrics. Used in-process by the local stack and by worker/main.ts in production.
+ */
+export function createWorker(options: CreateWorkerOptions): Worker {
+  const { db, driver, token, workerId, caps } = options
+  if (!token) throw new Error('worker token is empty: set WORKER_TOKEN to a long random string')
+  const logger = options.logger ?? createLogger('worker')
+  const retryAfter = String(caps.retryAfterSeconds ?? 1)
+  const unavailableRetryAfter = String(caps.unavailableRetryAfterSeconds ?? 5)
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000
+  const stats = new WorkerStats()
+
+  // A slot is taken before the first await of a dial, so concurrent requests cannot both pass
+  // the cap check; it is given back on duplicate / error, or when the call ends.
+  let active = 0
+  const activeByCampaign = new Map<string, number>()
+  const running = new Set<Promise<void>>()
+  let idleWaiters: (() => void)[] = []
+  let draining = false
+
+  const take = (campaignId: string) => {
+    active++
+    activeByCampaign.set(campaignId, (activeByCampaign.get(campaignId) ?? 0) + 1)
+  }
+  const release = (campaignId: string) => {
+    active--
+    const left = (activeByCampaign.get(campaignId) ?? 1) - 1
+    if (left <= 0) activeByCampaign.delete(campaignId)
+    else activeByCampaign.set(campaignId, left)
+    if (active === 0) {
+      const waiters = idleWaiters
+      idleWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  async function dial(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!bearerMatches(req.headers.authorization, token)) {
+      stats.rejected.unauthorized++
+      req.resume()
+      return send(
+        res,
+        401,
+        {
+          error: 'unauthorized',
+          message: 'missing or wrong bearer token: send "Authorization: Bearer <WORKER_TOKEN>"',
+        },
+        { 'www-authenticate': 'Bearer' },
+      )
+    }
+    const body = await readJson(req)
+    const parsed = DialCommand.safeParse(body)
+    if (!parsed.success) {
+      stats.rejected.invalid++
+      throw new HttpError(400, 'invalid_dial_command', describeZodError(parsed.error))
+    }
+    const cmd = parsed.data
+    if (draining || !driver.healthy()) {
+      stats.rejected.unavailable++
+      const why = draining ? 'worker is shutting down' : `telephony driver ${driver.name} is not healthy`
+      return send(
+        res,
+        503,
+        { error: 'unavailable', message: `${why}; retry later` },
+        { 'retry-after': unavailableRetryAfter },
+      )
+    }
+    if (active >= caps.maxActiveCalls) {
+      stats.rejected.capacity++
+      return send(
+        res,
+        429,
+        {
+          error: 'worker_at_capacity',
+          message: `worker runs ${active} of ${caps.maxActiveCalls} calls; retry later`,
+        },
+        { 'retry-after': retryAfter },
+      )
+    }
+    const campaignActive = activeByCampaign.get(cmd.campaignId) ?? 0
+    if (cmd.maxConcurrentCalls !== undefined && campaignActive >= cmd.maxConcurrentCalls) {
+      stats.rejected.capacity++
+      return send(
+        res,
+        429,
+        {
+          error: 'campaign_at_capacity',
+          message: `campaign ${cmd.campaignId} runs ${campaignActive} of maxConcurrentCalls ${cmd.maxConcurrentCalls} on this worker; retry later`,
+        },
+        { 'retry-after': retryAfter },
+      )
+    }
+
+    take(cmd.campaignId)
+    let begun
+    try {
+      begun = await beginCall(db, cmd, workerId)
+    } catch (error) {
+      release(cmd.campaignId)
+      stats.rejected.unavailable++
+      logger.error('could not record the call start; not dialing', {
+        callId: cmd.callId,
+        error: (error as Error).message,
+      })
+      return send(
+        res,
+        503,
+        { error: 'database_unavailable', message: 'could not record the call in PostgreSQL; retry later' },
+        { 'retry-after': unavailableRetryAfter },
+      )
+    }
+    if (begun.duplicate) {
+      release(cmd.campaignId)
+      stats.rejected.duplicate++
+      logger.info('duplicate dial ignored', {
+        callId: begun.callId,
+        campaignId: cmd.campaignId,
+        contactId: cmd.contactId,
+      })
+      return send(res, 200, { callId: begun.callId, duplicate: true })
+    }
+
+    stats.attempted++
+    logger.info('call accepted', {
+      callId: cmd.callId,
+      campaignId: cmd.campaignId,
+      contactId: cmd.contactId,
+      attempt: begun.attempt,
+      phoneNumber: maskPhone(cmd.phoneNumber),
+    })
+    const task: Promise<void> = runCall({ db, driver, logger }, cmd, begun.attempt, options.call)
+      .then((summary) => stats.callEnded(summary.status, summary.recorded))
+      .finally(() => {
+        running.delete(task)
+        release(cmd.campaignId)
+      })
+    running.add(task)
+    send(res, 202, { callId: cmd.callId, status: 'accepted' })
+  }
+
+  async function health(res: ServerResponse): Promise<void> {
+    let dbStatus: { ok: boolean; error?: string }
+    try {
+      await withTimeout(db.query('SELECT 1'), 2000, 'PostgreSQL')
+      dbStatus = { ok: true }
+    } catch (error) {
+      dbStatus = { ok: false, error: maskPhonesIn((error as Error).message) }
+    }
+    const driverOk = driver.healthy()
+    const ok = dbStatus.ok && driverOk && !draining
+    send(res, ok ? 200 : 503, {
+      status: ok ? 'ok' : 'unhealthy',
+      workerId,
+      draining,
+      driver: { name: driver.name, healthy: driverOk },
+      db: dbStatus,
+      activeCalls: active,
+    })
+  }
+
+  const snapshot = () =>
+    stats.snapshot({
+      workerId,
+      driver: driver.name,
+      activeCalls: active,
+      activeByCampaign: Object.fromEntries(activeByCampaign),
+    })
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    const route = `${req.method} ${path}`
+    const handle = async () => {
+      if (route === 'POST /dial') return dial(req, res)
+      if (route === 'GET /health') return health(res)
+      if (route === 'GET /metrics') return send(res, 200, snapshot())
+      req.resume()
+      if (['/dial', '/health', '/metrics'].includes(path ?? ''))
+        throw new HttpError(
+          405,
+          'method_not_allowed',
+          `${req.method} ${path}: use POST /dial, GET /health, GET /metrics`,
+        )
+      throw new HttpError(
+        404,
+        'not_found',
+        `${path}: the worker serves POST /dial, GET /health, GET /metrics`,
+      )
+    }
+    handle().catch((error: unknown) => {
+      if (res.headersSent) return
+      if (error instanceof HttpError)
+        return send(res, error.status, { error: error.code, message: error.message })
+      logger.error('request failed', { route, error: maskPhonesIn((error as Error).message) })
+      send(res, 500, { error: 'internal', message: 'the worker failed on this request; see its logs' })
+    })
+  })
+  // Dialers keep connections alive between batches; keep them a little longer than their idle.
+  server.keepAliveTimeout = 10_000
+
+  return {
+    server,
+    get activeCalls() {
+      return active
+    },
+    metrics: snapshot,
+    listen(port: number, host = '0.0.0.0') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve((server.address() as AddressInfo).port)
+        })
+      })
+    },
+    idle() {
+      return active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))
+    },
+    async close() {
+      draining = true
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      let timer: NodeJS.Timeout | undefined
+      const drained = await Promise.race([
+        Promise.allSettled([...running]).then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), drainTimeoutMs)
+        }),
+      ])
+      clearTimeout(timer)
+      if (!drained)
+        logger.warn(
+          'calls still active after the drain timeout; they stay dialing until this worker restarts',
+          {
+            activeCalls: active,
+            drainTimeoutMs,
+          },
+        )
+      server.closeAllConnections()
+      await closed
+      return { unfinishedCalls: drained ? 0 : active }
+    },
+  }
+}
+
+/** Env shape of worker/main.ts, exported so the local stack and docs share it. */
+export const WorkerEnv = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  WORKER_TOKEN: z.string().min(16, 'WORKER_TOKEN must be at least 16 characters (a long random string)'),
+  WORKER_ID: z.string().min(1).optional(),
+  MAX_ACTIVE_CALLS: z.coerce.number().int().positive().default(200),
+  DRIVER: z.enum(['sim', 'ari']).default('sim'),
+  RING_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(30),
+  DRAIN_TIMEOUT_SECONDS: z.coerce.number().int().nonnegative().default(30),
+})
+export type WorkerEnv = z.infer<typeof WorkerEnv>

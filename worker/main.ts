@@ -1,0 +1,119 @@
+/**
+ * The worker process: `node dist/worker/main.js` (or `tsx worker/main.ts`). Reads its settings
+ * from the environment (see WorkerEnv in worker/app.ts and docs/worker.md), closes calls a
+ * previous crash left open, then serves POST /dial, GET /health and GET /metrics.
+ */
+import os from 'node:os'
+import { failOpenCalls } from '../src/calls/recorder.js'
+import { describeZodError } from '../src/contracts/errors.js'
+import { createPool } from '../src/db/pool.js'
+import { createLogger } from '../src/observability/logger.js'
+import type { TelephonyDriver } from '../src/telephony/driver.js'
+import { createWorker, WorkerEnv } from './app.js'
+import { SimDriver, SimOptions } from './drivers/sim.js'
+
+const logger = createLogger('worker')
+
+function fail(message: string): never {
+  logger.error(message)
+  console.error(`worker: ${message}`)
+  process.exit(1)
+}
+
+/** SIM_OPTIONS (JSON, any SimOptions field) with SIM_SEED / SIM_SPEED as shortcuts. */
+function simDriverFromEnv(env: NodeJS.ProcessEnv): SimDriver {
+  let json: Record<string, unknown> = {}
+  if (env.SIM_OPTIONS) {
+    try {
+      json = JSON.parse(env.SIM_OPTIONS) as Record<string, unknown>
+    } catch {
+      fail('SIM_OPTIONS must be JSON, e.g. {"answerRate":0.6,"dtmf":{"1":0.3,"none":0.7}}')
+    }
+  }
+  if (env.SIM_SEED) json.seed = env.SIM_SEED
+  if (env.SIM_SPEED) json.speed = Number(env.SIM_SPEED)
+  const parsed = SimOptions.safeParse(json)
+  if (!parsed.success) fail(`SIM_OPTIONS / SIM_SEED / SIM_SPEED: ${describeZodError(parsed.error)}`)
+  return new SimDriver(parsed.data)
+}
+
+async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver> {
+  // A variable specifier: the ARI driver is another module's work and may be absent from a build.
+  const specifier = './drivers/ari/index.js'
+  let mod: {
+    createAriDriver?: (config: unknown) => TelephonyDriver | Promise<TelephonyDriver>
+    ariConfigFromEnv?: (env: NodeJS.ProcessEnv) => unknown
+  }
+  try {
+    mod = (await import(specifier)) as typeof mod
+  } catch (error) {
+    fail(
+      `DRIVER=ari but the ARI driver could not be loaded (${(error as Error).message}). ` +
+        'Build it (npm run build) or run with DRIVER=sim.',
+    )
+  }
+  if (typeof mod.createAriDriver !== 'function')
+    fail(
+      'DRIVER=ari but worker/drivers/ari/index does not export createAriDriver(config); run with DRIVER=sim',
+    )
+  const config = mod.ariConfigFromEnv
+    ? mod.ariConfigFromEnv(env)
+    : { url: env.ARI_URL, username: env.ARI_USERNAME, password: env.ARI_PASSWORD, app: env.ARI_APP }
+  return mod.createAriDriver(config)
+}
+
+async function main(): Promise<void> {
+  const parsed = WorkerEnv.safeParse(process.env)
+  if (!parsed.success) fail(`environment: ${describeZodError(parsed.error)}`)
+  const env = parsed.data
+  // Stable across restarts on the same host, so the next start finds this worker's open calls.
+  const workerId = env.WORKER_ID ?? os.hostname()
+
+  const db = createPool({ max: 20 })
+  const driver = env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env) : simDriverFromEnv(process.env)
+
+  try {
+    const closed = await failOpenCalls(db, workerId, 'worker restarted while the call was open')
+    if (closed.length)
+      logger.warn('closed calls left open by a previous run', { workerId, calls: closed.length })
+  } catch (error) {
+    fail(
+      `cannot reach PostgreSQL to recover open calls (${(error as Error).message}); ` +
+        'check DATABASE_URL and run `dialctl db migrate`',
+    )
+  }
+
+  const worker = createWorker({
+    db,
+    driver,
+    token: env.WORKER_TOKEN,
+    workerId,
+    caps: { maxActiveCalls: env.MAX_ACTIVE_CALLS },
+    logger,
+    call: { ringTimeoutSeconds: env.RING_TIMEOUT_SECONDS },
+    drainTimeoutMs: env.DRAIN_TIMEOUT_SECONDS * 1000,
+  })
+  const port = await worker.listen(env.PORT)
+  logger.info('worker listening', {
+    port,
+    workerId,
+    driver: driver.name,
+    maxActiveCalls: env.MAX_ACTIVE_CALLS,
+  })
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('shutting down: draining active calls', { signal, activeCalls: worker.activeCalls })
+    const { unfinishedCalls } = await worker.close()
+    await driver.close()
+    await db.end()
+    logger.info('worker stopped', { unfinishedCalls })
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+}
+
+main().catch((error: unknown) => fail((error as Error).stack ?? String(error)))
