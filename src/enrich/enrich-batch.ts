@@ -1,0 +1,237 @@
+import { z } from 'zod'
+import { failBlacklistedContacts, releaseContacts, rescheduleContacts } from '../campaigns/contacts.js'
+import type { ContactRef, RescheduleRef } from '../campaigns/contacts.js'
+import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
+import { DialTask, EnrichedDialTask, describeZodError } from '../contracts/index.js'
+import type { Campaign } from '../contracts/index.js'
+import type { Db } from '../db/pool.js'
+import type { Logger } from '../observability/logger.js'
+import { maskPhone, maskPhonesIn } from '../observability/mask.js'
+import { MetricName } from '../observability/metrics.js'
+import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
+import type { TaskOutcome } from '../outcomes/task-outcomes.js'
+import { lookupBatch } from './lookup.js'
+
+/** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
+export const PipeSqsRecord = z.object({
+  messageId: z.string().min(1),
+  body: z.string(),
+})
+
+/** Why a task was dropped; stored as task_outcomes.reason (a detail may follow after ": "). */
+export const DropReason = {
+  Malformed: 'malformed',
+  CampaignNotFound: 'campaign_not_found',
+  CampaignInvalid: 'campaign_invalid',
+  /** followed by the status: campaign_paused, campaign_completed, campaign_cancelled, campaign_draft */
+  CampaignNotActive: 'campaign_',
+  Blacklisted: 'blacklisted',
+  OutsideCallingWindow: 'outside_calling_window',
+} as const
+
+export interface EnricherDeps {
+  db: Db
+  logger: Logger
+  /** the clock; one reading per batch is used for the window checks and enrichedAt */
+  now?: () => Date
+  /** Powertools Metrics (or anything with addMetric); the shell publishes it */
+  metrics?: { addMetric(name: string, unit: 'Count', value: number): unknown }
+}
+
+export type Enricher = (batch: unknown) => Promise<EnrichedDialTask[]>
+
+/** The handler the Lambda shell and the local pipe both call. */
+export function createEnricher(deps: EnricherDeps): Enricher {
+  return (batch) => enrichBatch(batch, deps)
+}
+
+interface ValidTask {
+  index: number
+  messageId: string
+  task: DialTask
+}
+
+/**
+ * Enriches one Pipes batch: returns the tasks to dial, each with its campaign (seed shape), the
+ * time of enrichment and its source record's messageId; `[]` when nothing is left, so the pipe
+ * skips the target. Every dropped task is logged, recorded in task_outcomes and, when it names a
+ * queued contact, moved as docs/contact-states.md says.
+ *
+ * Per-message problems never throw. A database error does: the pipe then retries the whole batch,
+ * which is safe because every contact move only touches contacts still queued for that attempt.
+ *
+ * Cost per batch: one read (campaigns + blacklist), at most one UPDATE per kind of move, one
+ * INSERT of outcomes.
+ */
+export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<EnrichedDialTask[]> {
+  const { db, logger } = deps
+  // Not a list at all means the pipe is misconfigured, not a bad message: fail loudly, lose nothing.
+  if (!Array.isArray(batch))
+    throw new Error(`enrich expects the pipe's batch as an array of SQS records, got ${typeof batch}`)
+  const now = (deps.now ?? (() => new Date()))()
+  // Outcomes are recorded in the batch's order, whichever check dropped them.
+  const dropped: { index: number; outcome: TaskOutcome }[] = []
+  const drop = (index: number, outcome: Omit<TaskOutcome, 'stage' | 'outcome'>) =>
+    dropped.push({ index, outcome: { ...outcome, stage: 'enrich', outcome: 'dropped' } })
+
+  const valid: ValidTask[] = []
+  batch.forEach((raw, index) => {
+    const parsed = parseRecord(raw)
+    if (parsed.ok) return valid.push({ index, messageId: parsed.messageId, task: parsed.task })
+    const reason = `${DropReason.Malformed}: ${parsed.error}`
+    logger.error('dropping malformed dial task', {
+      messageId: parsed.messageId,
+      recordIndex: index,
+      campaignId: parsed.hint.campaignId,
+      contactId: parsed.hint.contactId,
+      reason,
+    })
+    drop(index, { messageId: parsed.messageId, ...parsed.hint, reason })
+  })
+
+  const kept: EnrichedDialTask[] = []
+  const release: ContactRef[] = []
+  const reschedule: RescheduleRef[] = []
+  const blacklist: ContactRef[] = []
+
+  if (valid.length > 0) {
+    const lookup = await lookupBatch(
+      db,
+      valid.map((v) => v.task.campaignId),
+      valid.map((v) => v.task.phoneNumber),
+    )
+    const enrichedAt = now.toISOString()
+    for (const { index, messageId, task } of valid) {
+      const ref: ContactRef = {
+        campaignId: task.campaignId,
+        contactId: task.contactId,
+        attempts: task.attempts,
+      }
+      const context = {
+        messageId,
+        campaignId: task.campaignId,
+        contactId: task.contactId,
+        attempt: task.attempts,
+      }
+      const dropTask = (reason: string, level: 'info' | 'warn' | 'error' = 'info') => {
+        logger[level]('dropping dial task', { ...context, phoneNumber: maskPhone(task.phoneNumber), reason })
+        drop(index, { ...context, reason })
+      }
+      const found = lookup.campaigns.get(task.campaignId)
+      if (!found) {
+        // Seed scenario 2: no campaign, so no contact row either (contacts reference campaigns).
+        dropTask(DropReason.CampaignNotFound, 'warn')
+        continue
+      }
+      if (!found.ok) {
+        // A stored config that no longer parses cannot be dialed; keep the contact for after the fix.
+        dropTask(`${DropReason.CampaignInvalid}: ${found.error}`, 'error')
+        release.push(ref)
+        continue
+      }
+      const campaign = found.campaign
+      if (campaign.status !== 'active') {
+        dropTask(`${DropReason.CampaignNotActive}${campaign.status}`)
+        release.push(ref)
+        continue
+      }
+      if (lookup.blacklisted.has(task.phoneNumber)) {
+        dropTask(DropReason.Blacklisted)
+        blacklist.push(ref)
+        continue
+      }
+      const windowCheck = checkWindow(now, campaign)
+      if (windowCheck.ok === false) {
+        if (windowCheck.nextOpening) {
+          dropTask(
+            `${DropReason.OutsideCallingWindow}: next opening ${windowCheck.nextOpening.toISOString()}`,
+          )
+          reschedule.push({ ...ref, nextAttemptAt: windowCheck.nextOpening })
+        } else {
+          dropTask(`${DropReason.OutsideCallingWindow}: ${windowCheck.error}`, 'error')
+          release.push(ref)
+        }
+        continue
+      }
+      kept.push(EnrichedDialTask.parse({ ...task, campaign: seedShape(campaign), enrichedAt, messageId }))
+    }
+  }
+
+  const outcomes = dropped.sort((a, b) => a.index - b.index).map((d) => d.outcome)
+  // Independent statements; a failure of any of them fails the batch (see above).
+  await Promise.all([
+    releaseContacts(db, release),
+    rescheduleContacts(db, reschedule),
+    failBlacklistedContacts(db, blacklist),
+    recordTaskOutcomes(db, outcomes),
+  ])
+
+  if (outcomes.length > 0) deps.metrics?.addMetric(MetricName.EnrichDropped, 'Count', outcomes.length)
+  logger.info('enriched batch', {
+    received: batch.length,
+    kept: kept.length,
+    dropped: outcomes.length,
+    droppedByReason: countBy(outcomes.map((o) => (o.reason ?? '').split(':')[0]!)),
+  })
+  return kept
+}
+
+type ParsedRecord =
+  | { ok: true; messageId: string; task: DialTask }
+  | { ok: false; messageId?: string; error: string; hint: { campaignId?: string; contactId?: string } }
+
+/** Record → DialTask; on failure, what was wrong (field named) and whatever ids could be read. */
+function parseRecord(raw: unknown): ParsedRecord {
+  const record = PipeSqsRecord.safeParse(raw)
+  const rawId = (raw as { messageId?: unknown } | null)?.messageId
+  const messageId = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined
+  if (!record.success)
+    return { ok: false, messageId, error: `record ${describeZodError(record.error)}`, hint: {} }
+  let body: unknown
+  try {
+    body = JSON.parse(record.data.body)
+  } catch (error) {
+    // JSON.parse messages may quote the body: mask any number it contains.
+    return {
+      ok: false,
+      messageId,
+      error: `body is not valid JSON (${maskPhonesIn((error as Error).message)})`,
+      hint: {},
+    }
+  }
+  const task = DialTask.safeParse(body)
+  if (!task.success) return { ok: false, messageId, error: describeZodError(task.error), hint: idsOf(body) }
+  return { ok: true, messageId: record.data.messageId, task: task.data }
+}
+
+function idsOf(body: unknown): { campaignId?: string; contactId?: string } {
+  const b = (body ?? {}) as { campaignId?: unknown; contactId?: unknown }
+  return {
+    ...(typeof b.campaignId === 'string' ? { campaignId: b.campaignId } : {}),
+    ...(typeof b.contactId === 'string' ? { contactId: b.contactId } : {}),
+  }
+}
+
+function checkWindow(
+  now: Date,
+  campaign: Campaign,
+): { ok: true } | { ok: false; nextOpening?: Date; error?: string } {
+  const { callingWindows } = campaign.config
+  if (isWithinCallingWindow(now, callingWindows, campaign.timezone)) return { ok: true }
+  try {
+    return { ok: false, nextOpening: nextWindowOpening(now, callingWindows, campaign.timezone) }
+  } catch (error) {
+    return { ok: false, error: (error as Error).message }
+  }
+}
+
+/** Exactly the seed's campaign keys, whatever else a row may carry. */
+function seedShape(c: Campaign): Campaign {
+  return { id: c.id, name: c.name, type: c.type, status: c.status, config: c.config, timezone: c.timezone }
+}
+
+function countBy(keys: string[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const key of keys) counts[key] = (counts[key] ?? 0) + 1
+  return counts
+}
