@@ -54,7 +54,7 @@ export class AriCall implements ActiveCall {
     } catch (error) {
       return { completed: false, error: (error as Error).message }
     }
-    const playbackId = `${this.callId}:pb${++this.playbackSeq}`
+    const playbackId = `${this.callId}-pb${++this.playbackSeq}`
     // Registered before the POST: PlaybackFinished may arrive before the REST answer does.
     const finished = new Promise<PlayResult>((resolve) => this.playbacks.set(playbackId, resolve))
     try {

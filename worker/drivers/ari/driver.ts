@@ -42,6 +42,8 @@ interface Tracked {
   dialStatus?: string
   call?: AriCall
   ringTimer?: NodeJS.Timeout
+  /** sequence number taken when Asterisk confirmed the channel exists (originate answered) */
+  confirmedSeq?: number
   settle?: (value: { result: OriginateResult; call?: ActiveCall }) => void
   off(): void
 }
@@ -74,6 +76,8 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
   const abandoned = new Set<string>()
   const reconcileListeners = new Set<(report: ReconcileReport) => void>()
   let closed = false
+  /** orders "channel confirmed" against "channel list requested" for reconciliation */
+  let seq = 0
 
   const settle = (tracked: Tracked, result: OriginateResult, call?: ActiveCall): void => {
     const resolve = tracked.settle
@@ -220,6 +224,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         timeout: ringSeconds,
         variables: { ...request.variables, DIALCTL_CALL_ID: callId },
       })
+      tracked.confirmedSeq = ++seq
     } catch (error) {
       const detail =
         error instanceof AriHttpError && error.status === 409
@@ -234,6 +239,9 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
   }
 
   async function reconcile(): Promise<void> {
+    // Only calls whose channel Asterisk had confirmed before we asked for the list can be judged
+    // by it; a call originated meanwhile would look "gone" when it is merely newer than the list.
+    const listSeq = ++seq
     let live: Map<string, { state?: string }>
     try {
       live = new Map((await client.listChannels()).map((c) => [c.id, c]))
@@ -243,6 +251,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     }
     const ended: ReconcileReport['ended'] = []
     for (const tracked of [...calls.values()]) {
+      if (tracked.confirmedSeq === undefined || tracked.confirmedSeq > listSeq) continue
       const channel = live.get(tracked.callId)
       if (tracked.phase === 'ringing') {
         if (!channel) {
