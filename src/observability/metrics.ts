@@ -10,5 +10,7 @@ export const MetricName = {
   EnrichDropped: 'EnrichDropped',
   RedisDegradedMode: 'RedisDegradedMode',
   DuplicateDials: 'DuplicateDials',
+  /** the live limit the dialer applied (the CPS alarm compares CurrentCPS against it) */
+  CpsLimit: 'CpsLimit',
 } as const
 export type MetricName = (typeof MetricName)[keyof typeof MetricName]

@@ -1,0 +1,77 @@
+/**
+ * The numbers the stacks are built from, in one place: the stacks, their tests and docs/deploy.md
+ * read them from here. Plain values (no SST globals) so tests can import them directly.
+ */
+
+/** Seed: "Batch: 10 messages, 5 second window". */
+export const BATCH_SIZE = 10
+export const BATCH_WINDOW_SECONDS = 5
+
+/** The queue moves a task to the DLQ on its 3rd receive (DESIGN: "DLQ after 3 receives"). */
+export const MAX_RECEIVE_COUNT = 3
+
+/** Seed scenario 3: the dialer gives the worker 5 s per dial command. */
+export const DIAL_HTTP_TIMEOUT_SECONDS = 5
+
+/** Worst case the dialer waits on every dial of a full batch, plus headroom for Redis and PG. */
+export const DIALER_TIMEOUT_SECONDS = DIAL_HTTP_TIMEOUT_SECONDS * BATCH_SIZE + 10
+export const ENRICH_TIMEOUT_SECONDS = 30
+export const DISPATCHER_TIMEOUT_SECONDS = 60
+export const PACER_TIMEOUT_SECONDS = 30
+
+/**
+ * A message stays invisible while the pipe works on it: batching window + enrichment + target.
+ * If it became visible earlier, a second pipe poller could dial the same contact while the first
+ * batch is still running. Six times the dialer's timeout follows AWS's advice for Lambda sources
+ * and stays well above window + enrich + dialer.
+ */
+export const VISIBILITY_TIMEOUT_SECONDS = 6 * DIALER_TIMEOUT_SECONDS
+
+/** Only the default: the live limit is in Redis (`dialctl cps set`). */
+export const DEFAULT_MAX_CPS = 100
+
+/** The pipe's filter: messages without a phone number are dropped before any Lambda runs. */
+export const FILTER_PATTERN = JSON.stringify({ phoneNumber: [{ exists: true }] })
+
+/** The pacer runs the adaptive controller this often. */
+export const PACER_SCHEDULE = 'rate(1 minute)'
+
+/** Pause between two dispatch rounds of a campaign's state machine. */
+export const DISPATCH_WAIT_SECONDS = 30
+
+/** The worker's HTTP port inside the task; the dialer calls it through Cloud Map. */
+export const WORKER_PORT = 8080
+
+/** Asterisk: SIP signalling and the RTP media range (must match worker/asterisk/rtp.conf). */
+export const SIP_PORT = 5060
+export const RTP_PORT_RANGE = { from: 10000, to: 10999 } as const
+
+/** Alarm thresholds of the seed's monitoring table. Percentages are 0–100. */
+export const ALARM = {
+  pipeFailedPercent: 5,
+  pipeThrottledCount: 10,
+  enrichErrorPercent: 5,
+  dialerErrorPercent: 5,
+  /** CurrentCPS above this share of the live limit (CpsLimit, or MAX_CPS when not published). */
+  cpsOfLimitPercent: 90,
+  rateLimitedPercent: 20,
+  /** any minute in which a dialer ran without Redis */
+  redisDegradedCount: 0,
+  periodSeconds: 60,
+  evaluationPeriods: 5,
+  datapointsToAlarm: 3,
+} as const
+
+/** Custom metrics go to one namespace per stage, so two stages in an account never mix. */
+export function metricNamespace(stage: string): string {
+  return `Dialctl/${stage}`
+}
+
+/** Service names = the `service` dimension Powertools Metrics adds to every custom metric. */
+export const SERVICE = {
+  enrich: 'enrich-dial-task',
+  dialer: 'dialer-worker',
+  dispatcher: 'dispatcher',
+  pacer: 'pacer',
+  worker: 'worker',
+} as const

@@ -1,0 +1,125 @@
+import { postgres } from './data'
+import { vpc } from './network'
+import { ariPassword, sipTrunkHost, sipTrunkPassword, sipTrunkUser, workerToken } from './secrets'
+import { RTP_PORT_RANGE, SERVICE, SIP_PORT, WORKER_PORT } from './settings'
+
+/**
+ * The Asterisk worker: one Fargate task = the Node.js worker (HTTP API for the dialer, ARI client)
+ * + Asterisk, sharing the task's network namespace so ARI stays on 127.0.0.1 and never leaves
+ * the task. The dialer reaches the worker through Cloud Map inside the VPC; only SIP and RTP
+ * are open to the outside, and only from the SIP trunk's addresses.
+ */
+export const cluster = new sst.aws.Cluster('Cluster', { vpc })
+
+/**
+ * SIP trunk address ranges, comma-separated, read at deploy time: `SIP_TRUNK_CIDRS=203.0.113.0/24`.
+ * Unset = no inbound SIP/RTP rule at all (a closed default rather than the internet on 5060).
+ */
+export function sipTrunkCidrs(raw = process.env.SIP_TRUNK_CIDRS ?? ''): string[] {
+  const cidrs = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const cidr of cidrs) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr))
+      throw new Error(
+        `SIP_TRUNK_CIDRS: "${cidr}" is not an IPv4 CIDR; set it like SIP_TRUNK_CIDRS=203.0.113.0/24,198.51.100.7/32`,
+      )
+  }
+  return cidrs
+}
+
+const trunkCidrs = sipTrunkCidrs()
+
+export const sipSecurityGroup = new aws.ec2.SecurityGroup('WorkerSipSecurityGroup', {
+  vpcId: vpc.id,
+  description: 'SIP signalling and RTP media between Asterisk and the SIP trunk',
+  ingress: trunkCidrs.length
+    ? [
+        {
+          protocol: 'udp',
+          fromPort: SIP_PORT,
+          toPort: SIP_PORT,
+          cidrBlocks: trunkCidrs,
+          description: 'SIP/UDP',
+        },
+        {
+          protocol: 'tcp',
+          fromPort: SIP_PORT,
+          toPort: SIP_PORT,
+          cidrBlocks: trunkCidrs,
+          description: 'SIP/TCP',
+        },
+        {
+          protocol: 'udp',
+          fromPort: RTP_PORT_RANGE.from,
+          toPort: RTP_PORT_RANGE.to,
+          cidrBlocks: trunkCidrs,
+          description: 'RTP media',
+        },
+      ]
+    : [],
+  egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'all out' }],
+})
+
+const ariUser = 'dialctl'
+
+export const workerService = new sst.aws.Service('Worker', {
+  cluster,
+  cpu: '1 vCPU',
+  memory: '2 GB',
+  link: [workerToken, ariPassword, postgres],
+  // ECS starts a replacement before stopping the old task, so calls in progress can finish.
+  scaling: { min: 1, max: 4, cpuUtilization: 60 },
+  containers: [
+    {
+      name: 'worker',
+      image: { context: '.', dockerfile: 'worker/Dockerfile', target: 'worker' },
+      environment: {
+        PORT: String(WORKER_PORT),
+        DRIVER: 'ari',
+        ARI_URL: 'http://127.0.0.1:8088',
+        ARI_USER: ariUser,
+        ARI_PASSWORD: ariPassword.value,
+        ARI_APP: 'dialctl',
+        ARI_ENDPOINT_TEMPLATE: 'PJSIP/{number}@trunk',
+        WORKER_TOKEN: workerToken.value,
+        DATABASE_URL: $interpolate`postgres://${postgres.username}:${postgres.password}@${postgres.host}:${postgres.port}/${postgres.database}`,
+        POWERTOOLS_SERVICE_NAME: SERVICE.worker,
+      },
+      health: {
+        command: ['CMD-SHELL', `wget -qO- http://127.0.0.1:${WORKER_PORT}/health || exit 1`],
+        startPeriod: '30 seconds',
+      },
+    },
+    {
+      name: 'asterisk',
+      image: { context: '.', dockerfile: 'worker/Dockerfile', target: 'asterisk' },
+      environment: {
+        ARI_USER: ariUser,
+        ARI_PASSWORD: ariPassword.value,
+        // The entrypoint renders these into pjsip.conf/ari.conf; nothing secret is baked into the image.
+        SIP_TRUNK_HOST: sipTrunkHost.value,
+        SIP_TRUNK_USER: sipTrunkUser.value,
+        SIP_TRUNK_PASSWORD: sipTrunkPassword.value,
+        SIP_PORT: String(SIP_PORT),
+        RTP_START: String(RTP_PORT_RANGE.from),
+        RTP_END: String(RTP_PORT_RANGE.to),
+      },
+    },
+  ],
+  transform: {
+    service: (args) => {
+      // Add the SIP/RTP group next to the VPC's own (which lets the dialer reach port 8080).
+      args.networkConfiguration = $output(args.networkConfiguration).apply((network) =>
+        sipSecurityGroup.id.apply((sipGroup) => ({
+          ...network!,
+          securityGroups: [...(network?.securityGroups ?? []), sipGroup],
+        })),
+      )
+    },
+  },
+})
+
+/** What the dialer calls: the Cloud Map name resolves to the task's private IP inside the VPC. */
+export const workerUrl = $interpolate`http://${workerService.service}:${WORKER_PORT}`
