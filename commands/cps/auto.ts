@@ -1,0 +1,77 @@
+import { Flags } from '@oclif/core'
+import { ControlCommand } from '../../src/cli/control-command.js'
+import { OperatorError } from '../../src/cli/operator-error.js'
+import { colors, parseInterval, percent } from '../../src/cli/render.js'
+import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
+import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'
+
+export interface CpsAutoResult {
+  stage: string
+  dryRun: boolean
+  steps: AutoStep[]
+}
+
+export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
+  static override summary = 'Run the adaptive pace controller (CPU tiers, answer rate, hysteresis, cooldown)'
+  static override description =
+    "Reads the worker fleet's CPU and the answer rate, applies the policy (default: the seed's table, CPU < 70% → 100, 70–85% → 50, > 85% → 25, and a cut when the answer rate is low over a minimum sample) and sets the limit. Prints each decision with its inputs and reason. --once runs one interval; otherwise it runs every --interval until Ctrl-C."
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --once --dry-run',
+    '<%= config.bin %> <%= command.id %> --interval 30s --policy pacing-policy.json',
+    '<%= config.bin %> <%= command.id %> --once --stage prod --json',
+  ]
+  static override flags = {
+    once: Flags.boolean({ description: 'one decision, then exit', exclusive: ['interval'] }),
+    interval: Flags.string({ description: 'time between decisions (e.g. 30s, 1m)', default: '30s' }),
+    'dry-run': Flags.boolean({ description: 'decide and print, do not change the limit' }),
+    policy: Flags.string({ description: 'JSON policy file (tiers, thresholds, cooldown, floor, ceiling)' }),
+    iterations: Flags.integer({ description: 'stop after this many decisions', min: 1, hidden: true }),
+  }
+
+  private stopping = false
+
+  async run(): Promise<CpsAutoResult> {
+    const { flags } = await this.parse(CpsAuto)
+    let policy: PacingPolicy
+    let intervalMs: number
+    try {
+      policy = loadPacingPolicy(flags.policy)
+      intervalMs = parseInterval(flags.interval)
+    } catch (error) {
+      throw new OperatorError((error as Error).message, 'Fix the file or flag named above.', 2, 'USAGE')
+    }
+    if (intervalMs < 1000)
+      throw new OperatorError('--interval must be at least 1s.', 'Use e.g. --interval 30s.', 2, 'USAGE')
+    const plane = await this.control()
+    let state = await initialState(plane)
+    const steps: AutoStep[] = []
+    const max = flags.once ? 1 : (flags.iterations ?? Infinity)
+    const onSignal = () => {
+      this.stopping = true
+    }
+    process.once('SIGINT', onSignal)
+    const c = colors()
+    try {
+      while (!this.stopping && steps.length < max) {
+        const next = await autoStep(plane, policy, state, { dryRun: flags['dry-run'], actor: this.actor() })
+        state = next.state
+        steps.push(next.step)
+        const s = next.step
+        const mark = s.action === 'cut' ? c.red('▼') : s.action === 'raise' ? c.green('▲') : c.dim('=')
+        this.log(
+          `${s.at} ${mark} ${s.limit} cps  cpu ${s.inputs.cpuPercent === null ? '—' : s.inputs.cpuPercent.toFixed(1) + '%'}  answer ${percent(s.inputs.answerRate)} (n=${s.inputs.answerSample})  ${s.reason}${flags['dry-run'] && s.action !== 'hold' ? c.yellow(' [dry run: not applied]') : ''}`,
+        )
+        if (steps.length < max && !this.stopping) await sleep(intervalMs, () => this.stopping)
+      }
+    } finally {
+      process.off('SIGINT', onSignal)
+    }
+    return { stage: plane.stage, dryRun: flags['dry-run'], steps }
+  }
+}
+
+/** Sleeps in short slices so Ctrl-C ends the loop promptly, after the current decision. */
+async function sleep(ms: number, stop: () => boolean): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end && !stop()) await new Promise((r) => setTimeout(r, Math.min(250, end - Date.now())))
+}

@@ -1,0 +1,34 @@
+import { ControlCommand } from '../../src/cli/control-command.js'
+import { colors, keyValues, percent, sparkline } from '../../src/cli/render.js'
+import type { PacingSnapshot } from '../../src/control/port.js'
+
+export type CpsGetResult = PacingSnapshot & { stage: string }
+
+export default class CpsGet extends ControlCommand<typeof CpsGet> {
+  static override summary = 'Show the live CPS limit, the pace now and over the last 60 seconds'
+  static override description =
+    'The limit every dialer reads (and where it comes from: Redis, or the MAX_CPS default), calls admitted in the last complete second, a sparkline of the last 60 s scaled to the limit, the share of tasks rate-limited, and whether pacing is degraded (Redis unreachable).'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --stage prod --json',
+  ]
+
+  async run(): Promise<CpsGetResult> {
+    const plane = await this.control()
+    const snap = await plane.pacing()
+    const c = colors()
+    const source = snap.limit.source === 'redis' ? 'set in Redis' : `default (MAX_CPS), Redis holds none`
+    const history = snap.last60.map((s) => s.admitted)
+    this.log(
+      keyValues([
+        ['Stage', plane.stage],
+        ['Limit', `${c.bold(String(snap.limit.limit))} cps  ${c.dim(source)}`],
+        ['Now', `${snap.cpsNow} cps`],
+        ['Last 60 s', `${sparkline(history, snap.limit.limit)}  peak ${Math.max(0, ...history)}`],
+        ['Rate-limited', percent(snap.rateLimitedShare)],
+        ['Degraded', snap.degraded ? c.red('yes: Redis unreachable, dialers on their local limit') : 'no'],
+      ]),
+    )
+    return { stage: plane.stage, ...snap }
+  }
+}

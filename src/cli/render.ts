@@ -1,0 +1,58 @@
+import { Chalk, type ChalkInstance } from 'chalk'
+import Table from 'cli-table3'
+
+/** Colour only for a person at a terminal: never when piped, never with NO_COLOR (no-color.org). */
+export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true
+  return Boolean(stream.isTTY)
+}
+
+export function colors(): ChalkInstance {
+  return new Chalk({ level: useColor() ? 3 : 0 })
+}
+
+/** A table with no colour codes of its own (cli-table3 colours headers red by default). */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const c = colors()
+  const t = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [] } })
+  for (const row of rows) t.push(row.map(String))
+  return t.toString()
+}
+
+/** `Label   value` lines, labels padded to one column (status screens; stable for snapshots). */
+export function keyValues(rows: [string, string | number][]): string {
+  const c = colors()
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return rows.map(([k, v]) => `${c.bold(k.padEnd(width))}  ${v}`).join('\n')
+}
+
+const BARS = '▁▂▃▄▅▆▇█'
+
+/** One character per value, scaled to `max` (the limit) so a full bar means "at the limit". */
+export function sparkline(values: number[], max = Math.max(1, ...values)): string {
+  return values
+    .map((v) => (v <= 0 ? '·' : BARS[Math.min(BARS.length - 1, Math.floor((v / max) * (BARS.length - 1)))]))
+    .join('')
+}
+
+export function percent(share: number | null | undefined, digits = 1): string {
+  return share === null || share === undefined ? '—' : `${(share * 100).toFixed(digits)}%`
+}
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—'
+  if (seconds < 60) return `${Math.round(seconds)}s`
+  if (seconds < 3600)
+    return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`
+}
+
+/** "30s", "2m", "1h", "500ms" or a bare number of seconds → milliseconds. */
+export function parseInterval(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
+  if (!m) throw new Error(`"${text}" is not an interval; write e.g. 30s, 2m or 500ms`)
+  const n = Number(m[1])
+  const unit = m[2] ?? 's'
+  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000)
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod'
+import { decide, INITIAL_CONTROLLER_STATE, type ControllerState } from '../pacing/controller.js'
+import type { PacingPolicy } from '../pacing/policy.js'
+import type { ControlPlane } from './port.js'
+
+export const AutoStep = z.object({
+  at: z.string(),
+  inputs: z.object({
+    cpuPercent: z.number().nullable(),
+    answerRate: z.number().nullable(),
+    answerSample: z.number().int(),
+    currentLimit: z.number().int(),
+  }),
+  action: z.enum(['cut', 'raise', 'hold']),
+  limit: z.number().int(),
+  target: z.number().int(),
+  reason: z.string(),
+  /** false with --dry-run, or when the decision is to hold */
+  applied: z.boolean(),
+})
+export type AutoStep = z.infer<typeof AutoStep>
+
+/**
+ * The controller's memory when it starts: the last change in the audit trail, so the cooldown
+ * holds across `cps auto --once` runs (cron) and after a manual `cps set`.
+ */
+export async function initialState(plane: ControlPlane): Promise<ControllerState> {
+  const [last] = await plane.limitHistory(1)
+  return { ...INITIAL_CONTROLLER_STATE, lastChangeAt: last ? Date.parse(last.at) : null }
+}
+
+/** One control interval: read the inputs, decide (src/pacing/controller.ts), apply unless dry-run. */
+export async function autoStep(
+  plane: ControlPlane,
+  policy: PacingPolicy,
+  state: ControllerState,
+  options: { dryRun: boolean; actor: string; now?: () => number },
+): Promise<{ step: AutoStep; state: ControllerState }> {
+  const [inputs, pacing] = await Promise.all([plane.controllerInputs(), plane.pacing()])
+  const now = options.now?.() ?? Date.now()
+  const currentLimit = pacing.limit.limit
+  const decision = decide(
+    {
+      cpuPercent: inputs.cpuPercent,
+      answerRate: inputs.answerRate,
+      answerSample: inputs.sample,
+      currentLimit,
+      now,
+    },
+    state,
+    policy,
+  )
+  const change = decision.limit !== currentLimit
+  if (change && !options.dryRun) await plane.setLimit(decision.limit, decision.reason, options.actor, 'auto')
+  return {
+    step: {
+      at: new Date(now).toISOString(),
+      inputs: {
+        cpuPercent: inputs.cpuPercent,
+        answerRate: inputs.answerRate,
+        answerSample: inputs.sample,
+        currentLimit,
+      },
+      action: decision.action,
+      limit: decision.limit,
+      target: decision.target,
+      reason: decision.reason,
+      applied: change && !options.dryRun,
+    },
+    // A dry run does not move the limit, so it must not start a cooldown either.
+    state: options.dryRun ? { ...decision.state, lastChangeAt: state.lastChangeAt } : decision.state,
+  }
+}

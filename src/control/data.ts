@@ -1,0 +1,269 @@
+import type pg from 'pg'
+import type { Redis } from 'ioredis'
+import { OperatorError } from '../cli/operator-error.js'
+import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
+import {
+  CampaignTransitionError,
+  pauseCampaign,
+  resumeCampaign,
+  startCampaign,
+  type TransitionResult,
+} from '../campaigns/lifecycle.js'
+import { formatIssue, validateCampaign } from '../ivr/validate.js'
+import { insertContacts } from './contacts-import.js'
+import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
+import { pacingSnapshot, readLimitHistory, writeLimit } from './pacing.js'
+import type {
+  AuditEntry,
+  CampaignInput,
+  CampaignMove,
+  CampaignSummary,
+  CampaignTransition,
+  ContactRow,
+  ImportResult,
+  PacingSnapshot,
+  RunProgress,
+} from './port.js'
+
+export interface DataPlaneOptions {
+  pool: pg.Pool
+  redis: Redis
+  /** key prefix of the pacing state (DIALCTL_REDIS_PREFIX), shared with src/pacing */
+  redisPrefix: string
+  /** MAX_CPS: the limit when Redis holds none */
+  defaultLimit: number
+  /** for error messages only */
+  redisUrl?: string
+  now?: () => Date
+}
+
+/**
+ * The part of a stage that lives in its PostgreSQL and Redis: pacing, campaigns, contacts,
+ * outcomes. Identical for the local stack and an AWS stage (only the URLs differ).
+ */
+export class DataPlane {
+  readonly pool: pg.Pool
+  readonly redis: Redis
+  private readonly now: () => Date
+
+  constructor(private readonly options: DataPlaneOptions) {
+    this.pool = options.pool
+    this.redis = options.redis
+    this.now = options.now ?? (() => new Date())
+  }
+
+  /**
+   * Connects on first use (commands that never touch Redis do not wait for it) and turns a
+   * refused connection into an operator message.
+   */
+  private async connectedRedis(): Promise<Redis> {
+    if (this.redis.status === 'wait') {
+      try {
+        await this.redis.connect()
+      } catch (error) {
+        throw new OperatorError(
+          `Redis is not reachable at ${this.options.redisUrl ?? 'REDIS_URL'} (${(error as Error).message}).`,
+          "Start it (redis-server --daemonize yes, or `dialctl dev`) or point REDIS_URL at the stage's Redis.",
+          1,
+          'REDIS_UNREACHABLE',
+        )
+      }
+    }
+    return this.redis
+  }
+
+  async pacing(): Promise<PacingSnapshot> {
+    return pacingSnapshot(await this.connectedRedis(), this.options.redisPrefix, this.options.defaultLimit)
+  }
+
+  async setLimit(limit: number, reason: string, actor: string, source = 'cli'): Promise<AuditEntry> {
+    return writeLimit(
+      await this.connectedRedis(),
+      this.pool,
+      this.options.redisPrefix,
+      this.options.defaultLimit,
+      {
+        limit,
+        reason,
+        actor,
+        source,
+      },
+    )
+  }
+
+  limitHistory(limit: number): Promise<AuditEntry[]> {
+    return readLimitHistory(this.pool, limit)
+  }
+
+  async listCampaigns(): Promise<CampaignSummary[]> {
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM campaigns ORDER BY created_at, id')
+    const cpsLimit = await this.liveLimitOrDefault()
+    const out: CampaignSummary[] = []
+    for (const r of rows) out.push(await this.summary(r.id, cpsLimit))
+    return out
+  }
+
+  async showCampaign(id: string): Promise<CampaignSummary> {
+    return this.summary(id, await this.liveLimitOrDefault())
+  }
+
+  /** The ETA uses the live limit; with Redis down the campaign figures still show, on the default. */
+  private async liveLimitOrDefault(): Promise<number> {
+    try {
+      return (await this.pacing()).limit.limit
+    } catch {
+      return this.options.defaultLimit
+    }
+  }
+
+  private async summary(id: string, cpsLimit: number): Promise<CampaignSummary> {
+    let stats: CampaignStats
+    try {
+      stats = await campaignStats(this.pool, id, { cpsLimit, now: this.now() })
+    } catch (error) {
+      if (error instanceof CampaignNotFoundError)
+        throw new OperatorError(error.message, error.suggestion, 1, 'CAMPAIGN_NOT_FOUND')
+      throw error
+    }
+    const { rows } = await this.pool.query<{ is_test: boolean }>(
+      'SELECT is_test FROM campaigns WHERE id = $1',
+      [id],
+    )
+    return {
+      ...stats,
+      isTest: rows[0]?.is_test ?? false,
+      nextWindowOpening: stats.nextWindowOpening?.toISOString() ?? null,
+    }
+  }
+
+  async transitionCampaign(
+    id: string,
+    move: CampaignMove,
+    reason: string | null,
+    actor: string,
+  ): Promise<CampaignTransition> {
+    const options = { actor, ...(reason ? { reason } : {}), now: this.now() }
+    let result: TransitionResult
+    try {
+      result =
+        move === 'start'
+          ? await startCampaign(this.pool, id, options)
+          : move === 'pause'
+            ? await pauseCampaign(this.pool, id, options)
+            : await resumeCampaign(this.pool, id, options)
+    } catch (error) {
+      if (error instanceof CampaignTransitionError)
+        throw new OperatorError(error.message, error.suggestion, 1, error.code)
+      throw error
+    }
+    return {
+      id: result.campaignId,
+      from: result.from,
+      to: result.to,
+      at: result.at.toISOString(),
+      reason: result.reason,
+      actor: result.actor,
+    }
+  }
+
+  /** Validates the whole document first (every problem listed, naming field and node), then saves as draft. */
+  async createCampaign(input: CampaignInput): Promise<CampaignSummary> {
+    const doc = { status: 'draft', type: 'voice', ...(input.campaign as object) }
+    const result = validateCampaign(doc)
+    if (!result.ok || !result.value) {
+      throw new OperatorError(
+        `The campaign file is invalid:\n${result.errors.map((e) => `  - ${formatIssue(e)}`).join('\n')}`,
+        'Fix the fields named above and run the command again.',
+        1,
+        'INVALID_CAMPAIGN',
+      )
+    }
+    const campaign = result.value
+    try {
+      await saveCampaign(this.pool, campaign, { mode: 'insert', isTest: input.isTest ?? false })
+    } catch (error) {
+      if (error instanceof CampaignExistsError)
+        throw new OperatorError(
+          `Campaign "${campaign.id}" already exists.`,
+          'Choose another id in the file, or inspect the existing one with `dialctl campaign show`.',
+          1,
+          'CAMPAIGN_EXISTS',
+        )
+      throw error
+    }
+    await this.pool.query(
+      `INSERT INTO campaign_events (campaign_id, from_status, to_status, reason, actor)
+       VALUES ($1, NULL, $2, 'created', $3)`,
+      [campaign.id, campaign.status, input.actor],
+    )
+    return this.showCampaign(campaign.id)
+  }
+
+  async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    await this.showCampaign(campaignId)
+    return insertContacts(this.pool, campaignId, rows)
+  }
+
+  /**
+   * What became of the tasks of `campaignId` pushed since `since`: outcomes from task_outcomes,
+   * send → dial latency from call_attempts.started_at against the send time of each contact.
+   */
+  async runProgress(campaignId: string, since: Date, sentAt: Map<string, number>): Promise<RunProgress> {
+    const { rows: outcomes } = await this.pool.query<{ outcome: string; n: string }>(
+      `SELECT outcome, count(*) AS n FROM task_outcomes
+        WHERE campaign_id = $1 AND at >= $2 GROUP BY outcome`,
+      [campaignId, since],
+    )
+    const count = (k: string) => Number(outcomes.find((o) => o.outcome === k)?.n ?? 0)
+    const { rows: dials } = await this.pool.query<{ contact_id: string; started_at: Date }>(
+      `SELECT contact_id, started_at FROM call_attempts
+        WHERE campaign_id = $1 AND started_at >= $2 ORDER BY started_at`,
+      [campaignId, since],
+    )
+    const sendToDialMs: number[] = []
+    for (const d of dials) {
+      const sent = sentAt.get(d.contact_id)
+      if (sent !== undefined) sendToDialMs.push(Math.max(0, d.started_at.getTime() - sent))
+    }
+    return {
+      dialed: Math.max(count('dialed'), dials.length),
+      rateLimited: count('rate_limited'),
+      failed: count('failed'),
+      dropped: count('dropped') + count('filtered'),
+      dlq: count('dlq'),
+      sendToDialMs,
+      firstDialAt: dials[0]?.started_at.toISOString() ?? null,
+      lastDialAt: dials.at(-1)?.started_at.toISOString() ?? null,
+    }
+  }
+
+  /** Answered / finished calls that ended in the last `minutes` (the controller's answer-rate input). */
+  async answerRate(minutes: number): Promise<{ answerRate: number | null; sample: number }> {
+    const { rows } = await this.pool.query<{ answered: string; finished: string }>(
+      `SELECT count(*) FILTER (WHERE status = 'answered') AS answered, count(*) AS finished
+         FROM call_attempts WHERE status <> 'dialing' AND ended_at >= $1`,
+      [new Date(this.now().getTime() - minutes * 60_000)],
+    )
+    const finished = Number(rows[0]?.finished ?? 0)
+    return { answerRate: finished > 0 ? Number(rows[0]!.answered) / finished : null, sample: finished }
+  }
+
+  async ping(): Promise<{ postgres: boolean; redis: boolean }> {
+    const postgres = await this.pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    )
+    const redis = await this.connectedRedis()
+      .then((r) => r.ping())
+      .then(
+        (r) => r === 'PONG',
+        () => false,
+      )
+    return { postgres, redis }
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect()
+    await this.pool.end()
+  }
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod'
+import { OperatorError } from '../cli/operator-error.js'
+import type { DataPlane } from './data.js'
+import type { LocalQueues, LocalPipe } from './local-modules.js'
+import { loadLocalPipe, loadLocalQueues } from './local-modules.js'
+import type {
+  Alarm,
+  AuditEntry,
+  CampaignInput,
+  CampaignMove,
+  CampaignSummary,
+  CampaignTransition,
+  ContactRow,
+  ControllerInputs,
+  ControlPlane,
+  DlqMessage,
+  ImportResult,
+  PacingSnapshot,
+  PersistResult,
+  PipeDescription,
+  PipeMetrics,
+  PushEntry,
+  PushResult,
+  QueueDepth,
+  RedriveStatus,
+  RunProgress,
+} from './port.js'
+
+export const DEFAULT_WORKER_URL = 'http://127.0.0.1:8787'
+
+/** The part of the worker's GET /metrics the controller reads (zod at the HTTP boundary). */
+const WorkerMetrics = z.object({ cpuPercent: z.number() })
+
+/**
+ * The local stack (`dialctl dev`): the queue and the pipe are tables in the same PostgreSQL,
+ * the worker is reachable over HTTP. No Lambda, no CloudWatch: what they provide on AWS comes
+ * from the worker's metrics and the recorded outcomes.
+ */
+export class LocalControlPlane implements ControlPlane {
+  readonly kind = 'local' as const
+  readonly stage = 'local'
+  private queues?: LocalQueues
+  private pipe?: LocalPipe
+
+  constructor(
+    private readonly data: DataPlane,
+    private readonly workerUrl: string = DEFAULT_WORKER_URL,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private async q(): Promise<LocalQueues> {
+    return (this.queues ??= await loadLocalQueues(this.data.pool))
+  }
+  private async p(): Promise<LocalPipe> {
+    return (this.pipe ??= await loadLocalPipe(this.data.pool))
+  }
+
+  pacing(): Promise<PacingSnapshot> {
+    return this.data.pacing()
+  }
+  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry> {
+    return this.data.setLimit(limit, reason, actor, source)
+  }
+  limitHistory(limit: number): Promise<AuditEntry[]> {
+    return this.data.limitHistory(limit)
+  }
+  async persistDefaultLimit(_limit: number): Promise<PersistResult> {
+    throw new OperatorError(
+      'The local stack has no dialer Lambda: --persist applies to AWS stages only.',
+      'Run without --persist (the local dialer reads the Redis limit), or start `dialctl dev` with MAX_CPS=N for its default.',
+      2,
+      'NOT_APPLICABLE',
+    )
+  }
+
+  async describePipe(): Promise<PipeDescription> {
+    return (await this.p()).describe()
+  }
+  async pipeMetrics(windowMinutes: number): Promise<PipeMetrics> {
+    return (await this.p()).metrics(windowMinutes)
+  }
+  async startPipe(): Promise<PipeDescription> {
+    const pipe = await this.p()
+    await pipe.setDesiredState('RUNNING')
+    return pipe.describe()
+  }
+  async stopPipe(): Promise<PipeDescription> {
+    const pipe = await this.p()
+    await pipe.setDesiredState('STOPPED')
+    return pipe.describe()
+  }
+
+  async queueDepth(): Promise<QueueDepth> {
+    return (await this.q()).main.depth()
+  }
+  async dlqDepth(): Promise<QueueDepth> {
+    return (await this.q()).dlq.depth()
+  }
+  async dlqList(limit: number): Promise<DlqMessage[]> {
+    return (await this.q()).peekDlq(limit)
+  }
+  async dlqRedrive(options: { maxPerSecond?: number }): Promise<RedriveStatus> {
+    // The local move runs inside this process, to the end (its progress is in PostgreSQL for
+    // other terminals): `--wait` or not, the command returns when it is done.
+    return (await this.q()).redrive(options.maxPerSecond)
+  }
+  async dlqRedriveStatus(): Promise<RedriveStatus | undefined> {
+    return (await this.q()).lastRedrive()
+  }
+  async dlqPurge(): Promise<number> {
+    return (await this.q()).dlq.purge()
+  }
+
+  listCampaigns(): Promise<CampaignSummary[]> {
+    return this.data.listCampaigns()
+  }
+  showCampaign(id: string): Promise<CampaignSummary> {
+    return this.data.showCampaign(id)
+  }
+  transitionCampaign(
+    id: string,
+    move: CampaignMove,
+    reason: string | null,
+    actor: string,
+  ): Promise<CampaignTransition> {
+    return this.data.transitionCampaign(id, move, reason, actor)
+  }
+  createCampaign(input: CampaignInput): Promise<CampaignSummary> {
+    return this.data.createCampaign(input)
+  }
+  importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    return this.data.importContacts(campaignId, rows)
+  }
+
+  async pushTasks(entries: PushEntry[]): Promise<PushResult> {
+    const { main } = await this.q()
+    const result: PushResult = { sent: [], failed: [] }
+    for (let i = 0; i < entries.length; i += 10) {
+      const chunk = entries.slice(i, i + 10)
+      const out = await main.sendBatch(chunk.map((e) => ({ id: e.id, body: JSON.stringify(e.task) })))
+      result.sent.push(...out.successful)
+      result.failed.push(...out.failed)
+    }
+    return result
+  }
+
+  runProgress(campaignId: string, since: Date, sentAt: Map<string, number>): Promise<RunProgress> {
+    return this.data.runProgress(campaignId, since, sentAt)
+  }
+
+  async controllerInputs(): Promise<ControllerInputs> {
+    const answers = await this.data.answerRate(5)
+    let cpuPercent: number | null = null
+    try {
+      const res = await fetch(new URL('/metrics', this.workerUrl), { signal: AbortSignal.timeout(2000) })
+      if (res.ok) {
+        const parsed = WorkerMetrics.safeParse(await res.json())
+        if (parsed.success) cpuPercent = parsed.data.cpuPercent
+      }
+    } catch {
+      // worker down: no CPU input; the controller decides on what it has (and says so)
+    }
+    return { cpuPercent, ...answers, at: this.now().toISOString() }
+  }
+
+  /** No CloudWatch locally: nothing is ever in ALARM (doctor's checks cover the same ground). */
+  async alarms(): Promise<Alarm[]> {
+    return []
+  }
+
+  async workerHealthy(): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('/health', this.workerUrl), { signal: AbortSignal.timeout(2000) })
+      return res.ok
+    } catch {
+      return false
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.data.close()
+  }
+}

@@ -1,0 +1,303 @@
+import { z } from 'zod'
+import type { DialTask } from '../contracts/index.js'
+
+/**
+ * What dialctl needs from a stage. One implementation per kind of stage: `aws.ts` (a deployed SST
+ * stage: Pipes, SQS, Lambda, CloudWatch + the stage's PostgreSQL/Redis) and `local.ts` (the local
+ * stack: PostgreSQL queue and pipe, worker HTTP metrics). Commands only talk to this interface, so
+ * one code path serves both stages.
+ *
+ * Every result type has a zod schema: the commands' `--json` output is exactly these shapes, and
+ * the tests validate it against them.
+ */
+
+export const LimitSource = z.enum(['redis', 'default'])
+export type LimitSource = z.infer<typeof LimitSource>
+
+export const LimitInfo = z.object({
+  limit: z.number().int().positive(),
+  /** redis = set by an operator or the controller; default = MAX_CPS, Redis holds none */
+  source: LimitSource,
+  defaultLimit: z.number().int().positive(),
+})
+export type LimitInfo = z.infer<typeof LimitInfo>
+
+export const AuditEntry = z.object({
+  at: z.string(),
+  actor: z.string(),
+  source: z.string(),
+  oldLimit: z.number().int().nullable(),
+  newLimit: z.number().int(),
+  reason: z.string(),
+})
+export type AuditEntry = z.infer<typeof AuditEntry>
+
+export const CpsSecond = z.object({
+  /** unix seconds */
+  second: z.number().int(),
+  admitted: z.number().int().nonnegative(),
+  rateLimited: z.number().int().nonnegative(),
+})
+export type CpsSecond = z.infer<typeof CpsSecond>
+
+export const PacingSnapshot = z.object({
+  limit: LimitInfo,
+  /** admissions in the last complete second */
+  cpsNow: z.number().nonnegative(),
+  /** oldest first, one entry per second, gaps filled with zeros */
+  last60: z.array(CpsSecond),
+  /** rate-limited / (admitted + rate-limited) over the last 60 s; 0 when idle */
+  rateLimitedShare: z.number().min(0).max(1),
+  /** a dialer ran in degraded mode (Redis unreachable) within the last minute */
+  degraded: z.boolean(),
+})
+export type PacingSnapshot = z.infer<typeof PacingSnapshot>
+
+export const PersistResult = z.object({
+  functionName: z.string(),
+  previous: z.string().nullable(),
+  maxCps: z.string(),
+  /** names of the other env variables kept as they were */
+  keptVariables: z.array(z.string()),
+})
+export type PersistResult = z.infer<typeof PersistResult>
+
+export const PIPE_STATES = [
+  'RUNNING',
+  'STOPPED',
+  'CREATING',
+  'UPDATING',
+  'DELETING',
+  'STARTING',
+  'STOPPING',
+  'CREATE_FAILED',
+  'UPDATE_FAILED',
+  'START_FAILED',
+  'STOP_FAILED',
+  'DELETE_FAILED',
+  'CREATE_ROLLBACK_FAILED',
+  'DELETE_ROLLBACK_FAILED',
+  'UPDATE_ROLLBACK_FAILED',
+  'UNKNOWN',
+] as const
+
+export const PipeDescription = z.object({
+  name: z.string(),
+  state: z.string(),
+  desiredState: z.string(),
+  stateReason: z.string().optional(),
+  source: z.string(),
+  filter: z.string().optional(),
+  batchSize: z.number().int().optional(),
+  batchWindowSeconds: z.number().optional(),
+  enrichment: z.string().optional(),
+  target: z.string(),
+})
+export type PipeDescription = z.infer<typeof PipeDescription>
+
+export const PipeMetrics = z.object({
+  windowMinutes: z.number().int().positive(),
+  executions: z.number().nonnegative(),
+  failures: z.number().nonnegative(),
+})
+export type PipeMetrics = z.infer<typeof PipeMetrics>
+
+export const QueueDepth = z.object({
+  visible: z.number().int().nonnegative(),
+  inFlight: z.number().int().nonnegative(),
+  oldestAgeSeconds: z.number().nonnegative(),
+})
+export type QueueDepth = z.infer<typeof QueueDepth>
+
+export const DlqMessage = z.object({
+  messageId: z.string(),
+  campaignId: z.string().optional(),
+  contactId: z.string().optional(),
+  /** masked: the full number never reaches a terminal or a log */
+  phone: z.string().optional(),
+  attempts: z.number().int().optional(),
+  /** set when the body is not a DialTask (e.g. bad JSON), first 80 chars, phone numbers masked */
+  bodySummary: z.string().optional(),
+  receiveCount: z.number().int().nonnegative(),
+  sentAt: z.string(),
+  firstReceivedAt: z.string().optional(),
+})
+export type DlqMessage = z.infer<typeof DlqMessage>
+
+export const RedriveStatus = z.object({
+  status: z.string(),
+  taskHandle: z.string().optional(),
+  moved: z.number().int().nonnegative(),
+  toMove: z.number().int().nonnegative().optional(),
+  maxPerSecond: z.number().int().optional(),
+  startedAt: z.string().optional(),
+  failureReason: z.string().optional(),
+})
+export type RedriveStatus = z.infer<typeof RedriveStatus>
+
+export const CONTACT_STATES = ['pending', 'queued', 'dialing', 'done', 'failed'] as const
+export const ContactsByState = z.object({
+  pending: z.number().int(),
+  queued: z.number().int(),
+  dialing: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+})
+export type ContactsByState = z.infer<typeof ContactsByState>
+
+/** `campaign show`: src/campaigns/stats.ts's figures, dates as ISO strings, plus the test flag. */
+export const CampaignSummary = z.object({
+  campaignId: z.string(),
+  name: z.string(),
+  status: z.string(),
+  isTest: z.boolean(),
+  timezone: z.string(),
+  contacts: ContactsByState.extend({ total: z.number().int() }),
+  attempts: z.number().int(),
+  answered: z.number().int(),
+  /** answered / finished dials; null before any finished */
+  answerRate: z.number().nullable(),
+  donations: z.number().int(),
+  blacklisted: z.number().int(),
+  windowOpen: z.boolean(),
+  nextWindowOpening: z.string().nullable(),
+  pace: z.object({
+    cpsLimit: z.number(),
+    maxConcurrentCalls: z.number(),
+    avgCallSeconds: z.number(),
+    concurrencyRate: z.number(),
+    rate: z.number(),
+  }),
+  remainingAttempts: z.object({ min: z.number().int(), max: z.number().int() }),
+  etaSeconds: z.number().nullable(),
+  etaWorstSeconds: z.number().nullable(),
+})
+export type CampaignSummary = z.infer<typeof CampaignSummary>
+
+export type CampaignMove = 'start' | 'pause' | 'resume'
+
+export const CampaignTransition = z.object({
+  id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  at: z.string(),
+  reason: z.string().nullable(),
+  actor: z.string(),
+})
+export type CampaignTransition = z.infer<typeof CampaignTransition>
+
+export const ControllerInputs = z.object({
+  /** average CPU of the worker fleet, 0–100; null when no data */
+  cpuPercent: z.number().nullable(),
+  /** answered / finished calls over the sample window; null when no data */
+  answerRate: z.number().nullable(),
+  /** finished calls in the window (the answer-rate rule needs a minimum sample) */
+  sample: z.number().int().nonnegative(),
+  at: z.string(),
+})
+export type ControllerInputs = z.infer<typeof ControllerInputs>
+
+export const Alarm = z.object({
+  name: z.string(),
+  state: z.string(),
+  reason: z.string().optional(),
+  updatedAt: z.string().optional(),
+})
+export type Alarm = z.infer<typeof Alarm>
+
+export const PushResult = z.object({
+  sent: z.array(z.object({ id: z.string(), messageId: z.string() })),
+  failed: z.array(z.object({ id: z.string(), code: z.string(), message: z.string() })),
+})
+export type PushResult = z.infer<typeof PushResult>
+
+/** One entry of a batch to push: `id` is the caller's (echoed back), the task is validated. */
+export interface PushEntry {
+  id: string
+  task: DialTask
+}
+
+export const RunProgress = z.object({
+  dialed: z.number().int(),
+  rateLimited: z.number().int(),
+  failed: z.number().int(),
+  dropped: z.number().int(),
+  dlq: z.number().int(),
+  /** milliseconds from send to dial, one per dialed task (for percentiles) */
+  sendToDialMs: z.array(z.number()),
+  firstDialAt: z.string().nullable(),
+  lastDialAt: z.string().nullable(),
+})
+export type RunProgress = z.infer<typeof RunProgress>
+
+export interface CampaignInput {
+  campaign: unknown
+  isTest?: boolean
+  actor: string
+}
+
+export interface ContactRow {
+  line: number
+  id: string
+  phoneNumber: string
+  metadata: Record<string, unknown>
+}
+
+export const ImportResult = z.object({
+  campaignId: z.string(),
+  imported: z.number().int(),
+  duplicates: z.number().int(),
+  blacklisted: z.array(z.object({ line: z.number().int(), contactId: z.string(), phone: z.string() })),
+  invalid: z.array(z.object({ line: z.number().int(), field: z.string(), message: z.string() })),
+})
+export type ImportResult = z.infer<typeof ImportResult>
+
+export interface ControlPlane {
+  readonly stage: string
+  readonly kind: 'local' | 'aws'
+
+  // pacing (Redis + pacing_audit in PostgreSQL, on every stage)
+  pacing(): Promise<PacingSnapshot>
+  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry>
+  limitHistory(limit: number): Promise<AuditEntry[]>
+  /** the dialer Lambda's MAX_CPS default, merged into its other variables */
+  persistDefaultLimit(limit: number): Promise<PersistResult>
+
+  // pipe
+  describePipe(): Promise<PipeDescription>
+  pipeMetrics(windowMinutes: number): Promise<PipeMetrics>
+  startPipe(): Promise<PipeDescription>
+  stopPipe(): Promise<PipeDescription>
+
+  // queues
+  queueDepth(): Promise<QueueDepth>
+  dlqDepth(): Promise<QueueDepth>
+  /** looks without consuming or reordering */
+  dlqList(limit: number): Promise<DlqMessage[]>
+  dlqRedrive(options: { maxPerSecond?: number }): Promise<RedriveStatus>
+  dlqRedriveStatus(): Promise<RedriveStatus | undefined>
+  dlqPurge(): Promise<number>
+
+  // campaigns (PostgreSQL, on every stage)
+  listCampaigns(): Promise<CampaignSummary[]>
+  showCampaign(id: string): Promise<CampaignSummary>
+  transitionCampaign(
+    id: string,
+    move: CampaignMove,
+    reason: string | null,
+    actor: string,
+  ): Promise<CampaignTransition>
+  createCampaign(input: CampaignInput): Promise<CampaignSummary>
+  importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>>
+
+  // test traffic
+  pushTasks(entries: PushEntry[]): Promise<PushResult>
+  /** what happened to the tasks of one campaign since `since` (load-test follow-up) */
+  runProgress(campaignId: string, since: Date, sentAt: Map<string, number>): Promise<RunProgress>
+
+  // health
+  controllerInputs(): Promise<ControllerInputs>
+  alarms(): Promise<Alarm[]>
+
+  close(): Promise<void>
+}
