@@ -1,0 +1,125 @@
+import net from 'node:net'
+import { once } from 'node:events'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createLogger } from '../../src/observability/logger.js'
+import { createResilientLimiter } from '../../src/pacing/degraded.js'
+import { createLimitStore } from '../../src/pacing/limit-store.js'
+import { createRedisLimiter } from '../../src/pacing/limiter.js'
+import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+
+/** A port where nothing listens: bind an ephemeral port, then close it. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+/** A TCP proxy to the real Redis that the test can take down and bring back on the same port. */
+function redisProxy(port: number) {
+  let server: net.Server | undefined
+  const sockets = new Set<net.Socket>()
+  return {
+    async up() {
+      server = net.createServer((client) => {
+        const upstream = net.connect(6379, '127.0.0.1')
+        for (const s of [client, upstream]) {
+          sockets.add(s)
+          s.on('close', () => sockets.delete(s))
+          s.on('error', () => s.destroy())
+        }
+        client.pipe(upstream).pipe(client)
+      })
+      server.listen(port, '127.0.0.1')
+      await once(server, 'listening')
+    },
+    async down() {
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => server!.close(r))
+    },
+  }
+}
+
+const clientOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  lazyConnect: true,
+  retryStrategy: () => 50,
+} as const
+
+let t: TestRedis
+beforeAll(async () => {
+  t = await createTestRedis('degraded')
+})
+afterAll(async () => {
+  await t.cleanup()
+})
+
+describe('degraded mode (Redis unreachable)', () => {
+  it('paces with the conservative local limit, never at full speed, and logs the transition once', async () => {
+    const redis = new Redis(`redis://127.0.0.1:${await closedPort()}`, clientOptions)
+    redis.on('error', () => {})
+    redis.connect().catch(() => {})
+    const logger = createLogger('test-degraded', { level: 'SILENT' })
+    const error = vi.spyOn(logger, 'error')
+    const limiter = createResilientLimiter({
+      primary: createRedisLimiter({ redis, prefix: t.prefix }),
+      degradedCps: 5,
+      logger,
+    })
+    const first = await limiter.admit(10, 100)
+    const second = await limiter.admit(10, 100)
+    expect(first.mode).toBe('degraded')
+    expect(limiter.mode).toBe('degraded')
+    // 5 per second at most (not 100, not fail-open), spread over the second
+    expect(first.delaysMs).toEqual([0, 200, 400, 600, 800].map((d) => expect.closeTo(d, 0)))
+    expect(second.delaysMs.length).toBeLessThanOrEqual(1)
+    expect(error).toHaveBeenCalledTimes(1)
+    expect(error.mock.calls[0]![0]).toMatch(/Redis unreachable: degraded pacing/)
+    // the live limit, if lower, still caps the degraded pace
+    const low = createResilientLimiter({
+      primary: createRedisLimiter({ redis, prefix: t.prefix }),
+      degradedCps: 5,
+      logger,
+    })
+    expect((await low.admit(10, 2)).delaysMs).toHaveLength(2)
+
+    // the limit store keeps serving a value (marked stale) instead of failing the batch
+    const store = createLimitStore({ redis, prefix: t.prefix, defaultLimit: 80 })
+    expect(await store.getLimit()).toEqual({ limit: 80, source: 'default', stale: true })
+    redis.disconnect()
+  })
+
+  it('recovers the shared limiter as soon as Redis answers again', async () => {
+    const port = await closedPort()
+    const proxy = redisProxy(port)
+    await proxy.up()
+    const redis = new Redis(`redis://127.0.0.1:${port}`, clientOptions)
+    redis.on('error', () => {})
+    await redis.connect()
+    const logger = createLogger('test-degraded', { level: 'SILENT' })
+    const error = vi.spyOn(logger, 'error')
+    const info = vi.spyOn(logger, 'info')
+    const limiter = createResilientLimiter({
+      primary: createRedisLimiter({ redis, prefix: `${t.prefix}r:` }),
+      degradedCps: 5,
+      logger,
+    })
+    expect((await limiter.admit(1, 100)).mode).toBe('redis')
+
+    await proxy.down()
+    expect((await limiter.admit(1, 100)).mode).toBe('degraded')
+    expect((await limiter.admit(1, 100)).mode).toBe('degraded')
+    expect(error).toHaveBeenCalledTimes(1)
+
+    await proxy.up()
+    if (redis.status !== 'ready') await once(redis, 'ready')
+    expect((await limiter.admit(1, 100)).mode).toBe('redis')
+    expect(limiter.mode).toBe('redis')
+    expect(info).toHaveBeenCalledWith('Redis reachable again: pacing with the shared limit', { limit: 100 })
+    redis.disconnect()
+    await proxy.down()
+  })
+})

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPool } from '../../src/db/pool.js'
+import { cpsFromEnv, createLimitStore, listPacingAudit } from '../../src/pacing/limit-store.js'
+import { createTestDb, type TestDb } from '../helpers/db.js'
+import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+
+let t: TestRedis
+let db: TestDb
+beforeAll(async () => {
+  ;[t, db] = await Promise.all([createTestRedis('limitstore'), createTestDb('limitstore')])
+})
+afterAll(async () => {
+  await Promise.all([t.cleanup(), db.drop()])
+})
+
+const change = { actor: 'alice', reason: 'carrier asked us to slow down', source: 'cli' }
+
+describe('live limit store', () => {
+  it('falls back to the MAX_CPS default while Redis holds no limit', async () => {
+    const store = createLimitStore({ redis: t.redis, prefix: `${t.prefix}a:`, defaultLimit: 70 })
+    expect(await store.getLimit()).toEqual({ limit: 70, source: 'default' })
+  })
+
+  it('setLimit writes Redis and the audit trail (old → new), newest first', async () => {
+    const prefix = `${t.prefix}b:`
+    const store = createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100, cacheMs: 0 })
+    const first = await store.setLimit(40, change)
+    expect(first).toMatchObject({ old: null, new: 40 })
+    expect(await t.redis.get(`${prefix}cps:limit`)).toBe('40')
+    expect(await store.getLimit()).toEqual({ limit: 40, source: 'redis' })
+    const second = await store.setLimit(60, { actor: 'bob', reason: 'back to normal', source: 'auto' })
+    expect(second).toMatchObject({ old: 40, new: 60 })
+
+    const audit = await listPacingAudit(db.pool)
+    expect(audit.map((a) => [a.actor, a.source, a.oldLimit, a.newLimit, a.reason])).toEqual([
+      ['bob', 'auto', 40, 60, 'back to normal'],
+      ['alice', 'cli', null, 40, 'carrier asked us to slow down'],
+    ])
+    expect(audit[0]!.at).toBeInstanceOf(Date)
+  })
+
+  it('caches the limit for at most the cache period (1 s by default)', async () => {
+    const prefix = `${t.prefix}c:`
+    let now = 0
+    const reader = createLimitStore({ redis: t.redis, prefix, defaultLimit: 100, nowMs: () => now })
+    const writer = createLimitStore({ redis: t.redis, prefix, db: db.pool })
+    expect((await reader.getLimit()).limit).toBe(100)
+    await writer.setLimit(20, change)
+    now = 999
+    expect((await reader.getLimit()).limit).toBe(100)
+    now = 1000
+    expect(await reader.getLimit()).toEqual({ limit: 20, source: 'redis' })
+    // a longer cache than 1 s is not allowed: `cps set` must take effect within a second
+    const lazy = createLimitStore({ redis: t.redis, prefix, cacheMs: 60_000, nowMs: () => now })
+    expect((await lazy.getLimit()).limit).toBe(20)
+    await writer.setLimit(30, change)
+    now = 2000
+    expect((await lazy.getLimit()).limit).toBe(30)
+  })
+
+  it('refuses a limit that is not a whole number >= 1, and records nothing', async () => {
+    const prefix = `${t.prefix}d:`
+    const store = createLimitStore({ redis: t.redis, prefix, db: db.pool })
+    const before = (await listPacingAudit(db.pool, { limit: 1000 })).length
+    await expect(store.setLimit(0, change)).rejects.toThrow(/limit 0 refused: \(root\): Too small/)
+    await expect(store.setLimit(2.5, change)).rejects.toThrow(/limit 2.5 refused/)
+    await expect(store.setLimit(5, { ...change, reason: '' })).rejects.toThrow(/reason:/)
+    expect(await t.redis.get(`${prefix}cps:limit`)).toBeNull()
+    expect((await listPacingAudit(db.pool, { limit: 1000 })).length).toBe(before)
+  })
+
+  it('puts the old limit back when the audit row cannot be written', async () => {
+    const prefix = `${t.prefix}e:`
+    await t.redis.set(`${prefix}cps:limit`, '33')
+    // a schema without the pacing_audit table
+    const broken = createPool({ schema: `no_such_schema_${Date.now()}`, max: 1 })
+    const store = createLimitStore({ redis: t.redis, prefix, db: broken })
+    await expect(store.setLimit(90, change)).rejects.toThrow(
+      /limit not changed: the audit row could not be written/,
+    )
+    expect(await t.redis.get(`${prefix}cps:limit`)).toBe('33')
+    await broken.end()
+  })
+
+  it('ignores a garbage value in Redis (falls back to the default)', async () => {
+    const prefix = `${t.prefix}f:`
+    await t.redis.set(`${prefix}cps:limit`, 'fast')
+    const store = createLimitStore({ redis: t.redis, prefix, defaultLimit: 12 })
+    expect(await store.getLimit()).toEqual({ limit: 12, source: 'default' })
+  })
+
+  it('reads MAX_CPS / DEGRADED_CPS from the environment, naming a bad one', () => {
+    expect(cpsFromEnv('MAX_CPS', 100, {})).toBe(100)
+    expect(cpsFromEnv('MAX_CPS', 100, { MAX_CPS: '45' })).toBe(45)
+    expect(() => cpsFromEnv('DEGRADED_CPS', 5, { DEGRADED_CPS: '-1' })).toThrow(
+      /DEGRADED_CPS="-1" is not a valid limit: set it to a whole number >= 1/,
+    )
+  })
+})
