@@ -17,7 +17,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs'
 import { OperatorError } from '../cli/operator-error.js'
-import { METRIC_NAMESPACE } from '../observability/metrics.js'
+import { METRIC_NAMESPACE, MetricName } from '../observability/metrics.js'
 import type { DataPlane } from './data.js'
 import { summarizeQueueBody } from './dlq-summary.js'
 import type {
@@ -83,6 +83,8 @@ export function createAwsClients(options: { profile?: string; region?: string })
 }
 
 const SQS_BATCH = 10
+/** functions/dialer-worker.ts's Powertools serviceName */
+export const DIALER_SERVICE = 'dialer-worker'
 
 export class AwsControlPlane implements ControlPlane {
   readonly kind = 'aws' as const
@@ -96,8 +98,33 @@ export class AwsControlPlane implements ControlPlane {
   ) {}
 
   // ---- pacing: the live limit is in the stage's Redis, the default in the Lambda env
-  pacing(): Promise<PacingSnapshot> {
-    return this.data.pacing()
+  /**
+   * The dialers cannot write "I am degraded" to the Redis they cannot reach: they emit the
+   * RedisDegradedMode metric instead, which we read from CloudWatch.
+   */
+  async pacing(): Promise<PacingSnapshot> {
+    const [snap, values] = await Promise.all([
+      this.data.pacing(),
+      this.metricData(
+        [
+          {
+            Id: 'degraded',
+            MetricStat: {
+              // Powertools Metrics adds the `service` dimension: the dialer Lambda's service name.
+              Metric: {
+                Namespace: METRIC_NAMESPACE,
+                MetricName: MetricName.RedisDegradedMode,
+                Dimensions: [{ Name: 'service', Value: DIALER_SERVICE }],
+              },
+              Period: 60,
+              Stat: 'Sum',
+            },
+          },
+        ],
+        2,
+      ),
+    ])
+    return { ...snap, degraded: snap.degraded || (values.degraded ?? 0) > 0 }
   }
   setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry> {
     return this.data.setLimit(limit, reason, actor, source)
