@@ -37,10 +37,12 @@ export const SimOptions = z
      * "none" (lets the prompt time out) and "hangup". Weights need not sum to 1.
      */
     dtmf: z
-      .record(
-        z.string().regex(/^([0-9*#]|none|hangup)$/, 'keys are DTMF digits, "none" or "hangup"'),
-        z.number().nonnegative(),
-      )
+      .record(z.string(), z.number().nonnegative())
+      .superRefine((weights, ctx) => {
+        for (const key of Object.keys(weights))
+          if (!/^([0-9*#]|none|hangup)$/.test(key))
+            ctx.addIssue({ code: 'custom', path: [key], message: 'keys are DTMF digits, "none" or "hangup"' })
+      })
       .default({ '1': 0.3, '9': 0.05, none: 0.65 }),
     /** how long the callee takes to press a key, ms [min, max] */
     digitDelayMs: Range.default([500, 3000]),

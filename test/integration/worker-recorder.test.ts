@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beginCall, failOpenCalls, finishCall } from '../../src/calls/recorder.js'
+import { createTestDb, type TestDb } from '../helpers/db.js'
+import { contactRow, dialCommand, insertCampaign, insertContact } from './worker-fixtures.js'
+
+let tdb: TestDb
+let seq = 0
+
+beforeAll(async () => {
+  tdb = await createTestDb('worker_rec')
+  await insertCampaign(tdb.pool, 'camp-1', { maxAttemptsPerContact: 3 })
+})
+afterAll(async () => {
+  await tdb.drop()
+})
+
+async function contact(state: { status?: string; attempts?: number } = {}) {
+  seq++
+  const c = { contactId: `r-${seq}`, phoneNumber: `+9725022200${String(seq).padStart(2, '0')}` }
+  await insertContact(tdb.pool, 'camp-1', c.contactId, c.phoneNumber, state)
+  return c
+}
+
+const finishOf = (cmd: ReturnType<typeof dialCommand>, status: 'answered' | 'busy' | 'failed') => ({
+  callId: cmd.callId,
+  campaignId: cmd.campaignId,
+  contactId: cmd.contactId,
+  attempt: cmd.attempt ?? 0,
+  status,
+})
+
+describe('call recorder', () => {
+  it('beginCall inserts the attempt and moves the contact queued → dialing with attempts = attempt + 1', async () => {
+    const c = await contact({ attempts: 1 })
+    const cmd = dialCommand({ ...c, attempt: 1 })
+    expect(await beginCall(tdb.pool, cmd, 'w1')).toEqual({ callId: cmd.callId, attempt: 1, duplicate: false })
+    expect(await contactRow(tdb.pool, 'camp-1', c.contactId)).toMatchObject({
+      status: 'dialing',
+      attempts: 2,
+    })
+    expect(await beginCall(tdb.pool, cmd, 'w2')).toEqual({ callId: cmd.callId, attempt: 1, duplicate: true })
+    const { rows } = await tdb.pool.query('SELECT worker_id FROM call_attempts WHERE contact_id = $1', [
+      c.contactId,
+    ])
+    expect(rows).toEqual([{ worker_id: 'w1' }])
+  })
+
+  it('concurrent begins of the same attempt: exactly one wins', async () => {
+    const c = await contact()
+    const cmd = dialCommand(c)
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => beginCall(tdb.pool, cmd, `w${i}`)))
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
+    expect(results.every((r) => r.callId === cmd.callId)).toBe(true)
+  })
+
+  it('a task for a contact without a row is still recorded (dialctl push)', async () => {
+    const cmd = dialCommand({ contactId: 'no-such-contact' })
+    expect((await beginCall(tdb.pool, cmd, 'w1')).duplicate).toBe(false)
+    expect(await finishCall(tdb.pool, finishOf(cmd, 'answered'))).toEqual({ recorded: true })
+  })
+
+  it('finishCall: answered → done; busy → pending; busy at maxAttempts → failed; a second finish changes nothing', async () => {
+    const a = await contact()
+    const cmdA = dialCommand(a)
+    await beginCall(tdb.pool, cmdA, 'w1')
+    expect(
+      await finishCall(tdb.pool, { ...finishOf(cmdA, 'answered'), digit: '1', durationMs: 1234.4 }),
+    ).toEqual({
+      recorded: true,
+      contactStatus: 'done',
+    })
+    expect(await finishCall(tdb.pool, finishOf(cmdA, 'failed'))).toEqual({ recorded: false })
+    const { rows } = await tdb.pool.query(
+      'SELECT status, digit, duration_ms FROM call_attempts WHERE call_id = $1',
+      [cmdA.callId],
+    )
+    expect(rows).toEqual([{ status: 'answered', digit: '1', duration_ms: 1234 }])
+
+    const b = await contact()
+    const cmdB = dialCommand(b)
+    await beginCall(tdb.pool, cmdB, 'w1')
+    expect(await finishCall(tdb.pool, { ...finishOf(cmdB, 'busy'), hangupCause: 17 })).toEqual({
+      recorded: true,
+      contactStatus: 'pending',
+    })
+    // default retry delay (campaign config has none): 60 minutes
+    expect(await contactRow(tdb.pool, 'camp-1', b.contactId)).toMatchObject({
+      status: 'pending',
+      last_outcome: 'busy',
+      retry_in_minutes: 60,
+    })
+
+    const last = await contact({ attempts: 2 })
+    const cmdLast = dialCommand({ ...last, attempt: 2 })
+    await beginCall(tdb.pool, cmdLast, 'w1')
+    expect((await finishCall(tdb.pool, finishOf(cmdLast, 'busy'))).contactStatus).toBe('failed')
+  })
+
+  it('a late finish of an older attempt does not move the contact', async () => {
+    const c = await contact()
+    const old = dialCommand(c)
+    await beginCall(tdb.pool, old, 'w1')
+    // The contact has moved on to attempt 1 meanwhile (e.g. recovery released and re-queued it).
+    await tdb.pool.query(`UPDATE contacts SET status = 'queued' WHERE id = $1`, [c.contactId])
+    await beginCall(tdb.pool, dialCommand({ ...c, attempt: 1 }), 'w1')
+    expect(await finishCall(tdb.pool, finishOf(old, 'answered'))).toEqual({ recorded: true })
+    expect(await contactRow(tdb.pool, 'camp-1', c.contactId)).toMatchObject({
+      status: 'dialing',
+      attempts: 2,
+    })
+  })
+
+  it("failOpenCalls closes only this worker's open calls and moves their contacts per the table", async () => {
+    const retry = await contact()
+    const exhausted = await contact({ attempts: 2 })
+    const otherWorker = await contact()
+    const finished = await contact()
+    const cmdRetry = dialCommand(retry)
+    const cmdExhausted = dialCommand({ ...exhausted, attempt: 2 })
+    const cmdOther = dialCommand(otherWorker)
+    const cmdFinished = dialCommand(finished)
+    await beginCall(tdb.pool, cmdRetry, 'w-crashed')
+    await beginCall(tdb.pool, cmdExhausted, 'w-crashed')
+    await beginCall(tdb.pool, cmdOther, 'w-alive')
+    await beginCall(tdb.pool, cmdFinished, 'w-crashed')
+    await finishCall(tdb.pool, finishOf(cmdFinished, 'answered'))
+
+    const closed = await failOpenCalls(tdb.pool, 'w-crashed', 'worker restarted')
+    expect(closed.sort()).toEqual([cmdRetry.callId, cmdExhausted.callId].sort())
+    const { rows } = await tdb.pool.query<{ call_id: string; status: string; error: string | null }>(
+      'SELECT call_id, status, error FROM call_attempts WHERE call_id = ANY($1) ORDER BY call_id',
+      [[cmdRetry.callId, cmdExhausted.callId, cmdOther.callId, cmdFinished.callId]],
+    )
+    expect(Object.fromEntries(rows.map((r) => [r.call_id, [r.status, r.error]]))).toEqual({
+      [cmdRetry.callId]: ['failed', 'worker restarted'],
+      [cmdExhausted.callId]: ['failed', 'worker restarted'],
+      [cmdOther.callId]: ['dialing', null],
+      [cmdFinished.callId]: ['answered', null],
+    })
+    expect(await contactRow(tdb.pool, 'camp-1', retry.contactId)).toMatchObject({
+      status: 'pending',
+      last_outcome: 'failed',
+      retry_in_minutes: 60,
+    })
+    expect(await contactRow(tdb.pool, 'camp-1', exhausted.contactId)).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+    })
+    expect((await contactRow(tdb.pool, 'camp-1', otherWorker.contactId))?.status).toBe('dialing')
+    expect(await failOpenCalls(tdb.pool, 'w-crashed', 'again')).toEqual([])
+  })
+})
