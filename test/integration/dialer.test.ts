@@ -1,0 +1,470 @@
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import net from 'node:net'
+import { Metrics } from '@aws-lambda-powertools/metrics'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { EnrichedDialTask } from '../../src/contracts/index.js'
+import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
+import { createDialer, dialerDeps } from '../../src/dialer/create-dialer.js'
+import type { DialerDeps } from '../../src/dialer/handle-batch.js'
+import { createPgOutcomeRecorder, realSleep, type MetricsPort } from '../../src/dialer/ports.js'
+import { createWorkerClient } from '../../src/dialer/worker-client.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { createResilientLimiter } from '../../src/pacing/degraded.js'
+import { readCpsHistory } from '../../src/pacing/history.js'
+import { createLimitStore } from '../../src/pacing/limit-store.js'
+import { createRedisLimiter } from '../../src/pacing/limiter.js'
+import { createTestDb, type TestDb } from '../helpers/db.js'
+import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+
+// ---- a tiny stand-in for the worker's POST /dial; the contact id picks its answer
+interface Received {
+  auth: string | undefined
+  body: Record<string, unknown>
+}
+let worker: Server
+let workerUrl: string
+const received: Received[] = []
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = ''
+  for await (const chunk of req) text += chunk
+  return JSON.parse(text) as Record<string, unknown>
+}
+
+function startWorker(): Promise<void> {
+  worker = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req)
+      received.push({ auth: req.headers.authorization, body })
+      const contact = String(body.contactId)
+      const reply = (status: number, json: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(json))
+      }
+      if (contact.startsWith('busy429'))
+        return reply(429, { error: 'worker_at_capacity', message: 'retry later' })
+      if (contact.startsWith('busy503')) return reply(503, { error: 'unavailable', message: 'draining' })
+      if (contact.startsWith('boom')) return reply(500, { error: 'internal', message: 'ARI down' })
+      if (contact.startsWith('dup')) return reply(200, { callId: body.callId, duplicate: true })
+      if (contact.startsWith('slow')) {
+        await new Promise((r) => setTimeout(r, 3000))
+        if (!res.destroyed) reply(202, { callId: body.callId, status: 'accepted' })
+        return
+      }
+      reply(202, { callId: body.callId, status: 'accepted' })
+    })()
+  })
+  worker.listen(0, '127.0.0.1')
+  return once(worker, 'listening').then(() => {
+    workerUrl = `http://127.0.0.1:${(worker.address() as net.AddressInfo).port}`
+  })
+}
+
+// ---- tasks
+const campaign = {
+  id: 'c1',
+  name: 'Donation Drive 2024',
+  type: 'voice' as const,
+  status: 'active' as const,
+  config: {
+    audioFileUrl: 'https://example.test/audio.mp3',
+    ivrFlow: {
+      startNodeId: 'node-1',
+      nodes: [
+        {
+          id: 'node-1',
+          type: 'play_audio' as const,
+          audioUrl: 'https://example.test/a.mp3',
+          nextNodeId: 'node-2',
+        },
+        {
+          id: 'node-2',
+          type: 'capture_input' as const,
+          timeout: 10,
+          validInputs: ['1'],
+          actions: { '1': { type: 'trigger_donation', parameters: {} } },
+        },
+      ],
+    },
+    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4, 5, 6], startHour: 0, endHour: 24 }],
+    maxConcurrentCalls: 100,
+    maxAttemptsPerContact: 3,
+  },
+  timezone: 'Asia/Jerusalem',
+}
+
+let seq = 0
+function task(contactId: string, overrides: Partial<EnrichedDialTask> = {}): EnrichedDialTask {
+  seq++
+  return {
+    campaignId: 'c1',
+    contactId,
+    phoneNumber: `+97250123${String(4000 + seq).padStart(4, '0')}`,
+    metadata: { firstName: 'John' },
+    attempts: 0,
+    campaign,
+    enrichedAt: '2024-01-15T10:30:00.000Z',
+    messageId: `m-${contactId}`,
+    ...overrides,
+  }
+}
+
+// ---- ports
+function memoryMetrics() {
+  const values: Record<string, number> = {}
+  const port: MetricsPort = {
+    addMetric(name, _unit, value) {
+      values[name] = (values[name] ?? 0) + value
+    },
+  }
+  return { port, values }
+}
+
+let t: TestRedis
+let db: TestDb
+beforeAll(async () => {
+  ;[t, db] = await Promise.all([createTestRedis('dialer'), createTestDb('dialer'), startWorker()])
+})
+afterAll(async () => {
+  worker.closeAllConnections()
+  worker.close()
+  await Promise.all([t.cleanup(), db.drop()])
+})
+
+let prefixSeq = 0
+/** Real adapters (Redis, PostgreSQL, HTTP); each test its own key prefix. */
+function setup(options: { limit?: number; timeoutMs?: number; redis?: Redis; url?: string } = {}) {
+  const prefix = `${t.prefix}${++prefixSeq}:`
+  const redis = options.redis ?? t.redis
+  const logger = createLogger('dialer-worker', { level: 'SILENT' })
+  const metrics = memoryMetrics()
+  const delays: number[] = []
+  let records = 0
+  const pg = createPgOutcomeRecorder(db.pool)
+  const deps: DialerDeps = {
+    limiter: createResilientLimiter({
+      primary: createRedisLimiter({ redis, prefix }),
+      degradedCps: 5,
+      logger,
+    }),
+    limitStore: createLimitStore({ redis, prefix, defaultLimit: options.limit ?? 100 }),
+    worker: createWorkerClient({
+      url: options.url ?? workerUrl,
+      token: 'secret-token',
+      timeoutMs: options.timeoutMs ?? 2000,
+    }),
+    outcomes: {
+      record: (o) => {
+        records++
+        return pg.record(o)
+      },
+    },
+    marker: createRedisDialMarker({ redis, prefix }),
+    logger,
+    metrics: metrics.port,
+    sleep: (ms) => {
+      delays.push(ms)
+      return realSleep(ms)
+    },
+  }
+  return {
+    deps,
+    dial: createDialer(deps),
+    logger,
+    metrics: metrics.values,
+    delays,
+    prefix,
+    records: () => records,
+  }
+}
+
+async function outcomesOf(messageIds: string[]) {
+  const { rows } = await db.pool.query<{
+    message_id: string
+    outcome: string
+    reason: string | null
+    call_id: string | null
+  }>(
+    `SELECT message_id, outcome, reason, call_id FROM task_outcomes WHERE message_id = ANY($1) ORDER BY id`,
+    [messageIds],
+  )
+  return rows
+}
+
+function postsFor(contactPrefix: string) {
+  return received.filter((r) => String(r.body.contactId).startsWith(contactPrefix))
+}
+
+describe('dialer handler', () => {
+  it('POSTs the DialCommand with the bearer token and records the tasks dialed (one insert per batch)', async () => {
+    const s = setup()
+    const info = vi.spyOn(s.logger, 'info')
+    const batch = [task('ok-a1'), task('ok-a2', { attempts: 2 }), task('ok-a3')]
+    const res = await s.dial(batch)
+
+    expect(res).toEqual({ batchItemFailures: [] })
+    const posts = postsFor('ok-a')
+    expect(posts).toHaveLength(3)
+    expect(posts.every((p) => p.auth === 'Bearer secret-token')).toBe(true)
+    const second = posts.find((p) => p.body.contactId === 'ok-a2')!.body
+    expect(second).toEqual({
+      callId: 'call-c1-ok-a2-2',
+      phoneNumber: batch[1]!.phoneNumber,
+      campaignId: 'c1',
+      contactId: 'ok-a2',
+      audioFileUrl: 'https://example.test/audio.mp3',
+      ivrFlow: campaign.config.ivrFlow,
+      metadata: { firstName: 'John' },
+      attempt: 2,
+      maxConcurrentCalls: 100,
+    })
+    expect(await outcomesOf(batch.map((b) => b.messageId))).toEqual([
+      { message_id: 'm-ok-a1', outcome: 'dialed', reason: null, call_id: 'call-c1-ok-a1-0' },
+      { message_id: 'm-ok-a2', outcome: 'dialed', reason: null, call_id: 'call-c1-ok-a2-2' },
+      { message_id: 'm-ok-a3', outcome: 'dialed', reason: null, call_id: 'call-c1-ok-a3-0' },
+    ])
+    expect(s.records()).toBe(1)
+    expect(s.metrics).toMatchObject({
+      DialedTasks: 3,
+      RateLimitedTasks: 0,
+      DialerWorkerErrors: 0,
+      RedisDegradedMode: 0,
+    })
+    expect(s.metrics.CurrentCPS).toBeGreaterThanOrEqual(1)
+    // the seed's log line, phone number masked
+    const sent = info.mock.calls.find(
+      (c) =>
+        c[0] === 'Dial command sent successfully' && (c[1] as { contactId: string }).contactId === 'ok-a2',
+    )
+    expect(sent![1]).toEqual({
+      callId: 'call-c1-ok-a2-2',
+      campaignId: 'c1',
+      contactId: 'ok-a2',
+      attempt: 2,
+      phoneNumber: batch[1]!.phoneNumber.slice(0, 6) + '****' + batch[1]!.phoneNumber.slice(-3),
+    })
+  })
+
+  it('admits k of n at the live limit, spread over the second; the rest are rate-limited and retried', async () => {
+    const s = setup()
+    await t.redis.set(`${s.prefix}cps:limit`, '3')
+    const batch = Array.from({ length: 10 }, (_, i) => task(`ok-b${i}`))
+    const res = await s.dial(batch)
+
+    expect(postsFor('ok-b').map((p) => p.body.contactId)).toEqual(['ok-b0', 'ok-b1', 'ok-b2'])
+    expect(res.batchItemFailures).toEqual(batch.slice(3).map((b) => ({ itemIdentifier: b.messageId })))
+    // slots one third of a second apart, not a burst
+    expect(s.delays.map(Math.round)).toEqual([0, 333, 667])
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.filter((r) => r.outcome === 'dialed')).toHaveLength(3)
+    expect(rows.filter((r) => r.outcome === 'rate_limited').map((r) => r.reason)).toEqual(
+      Array(7).fill('limit 3 CPS (redis)'),
+    )
+    expect(s.metrics).toMatchObject({ DialedTasks: 3, RateLimitedTasks: 7, DialerWorkerErrors: 0 })
+    const history = await readCpsHistory(t.redis, 10, { prefix: s.prefix })
+    expect(history.rateLimited).toBe(7)
+  })
+
+  it('worker 429 / 503: retried, counted as rate-limited, not as a worker error', async () => {
+    const s = setup()
+    const batch = [task('busy429-c'), task('busy503-c'), task('ok-c')]
+    const res = await s.dial(batch)
+    expect(res.batchItemFailures).toEqual([
+      { itemIdentifier: 'm-busy429-c' },
+      { itemIdentifier: 'm-busy503-c' },
+    ])
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.map((r) => [r.message_id, r.outcome, r.reason])).toEqual([
+      ['m-busy429-c', 'rate_limited', 'worker 429: worker_at_capacity: retry later'],
+      ['m-busy503-c', 'rate_limited', 'worker 503: unavailable: draining'],
+      ['m-ok-c', 'dialed', null],
+    ])
+    expect(s.metrics).toMatchObject({ DialedTasks: 1, RateLimitedTasks: 2, DialerWorkerErrors: 0 })
+  })
+
+  it('worker timeout or 5xx: that task failed and retried, the rest of the batch goes on (scenario 3)', async () => {
+    const s = setup({ timeoutMs: 300 })
+    const error = vi.spyOn(s.logger, 'error')
+    const batch = [task('slow-d'), task('boom-d'), task('ok-d')]
+    const res = await s.dial(batch)
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-slow-d' }, { itemIdentifier: 'm-boom-d' }])
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.map((r) => [r.message_id, r.outcome, r.reason])).toEqual([
+      ['m-slow-d', 'failed', 'worker did not answer POST /dial within 300 ms'],
+      ['m-boom-d', 'failed', 'worker answered 500 internal: ARI down'],
+      ['m-ok-d', 'dialed', null],
+    ])
+    expect(s.metrics).toMatchObject({ DialedTasks: 1, DialerWorkerErrors: 2 })
+    expect(error).toHaveBeenCalledWith(
+      'Dial command failed; task returned for retry',
+      expect.objectContaining({
+        callId: 'call-c1-slow-d-0',
+        error: 'worker did not answer POST /dial within 300 ms',
+      }),
+    )
+  })
+
+  it('worker unreachable: failed and retried, with where it tried', async () => {
+    const server = net.createServer().listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const port = (server.address() as net.AddressInfo).port
+    await new Promise((r) => server.close(r))
+    const s = setup({ url: `http://127.0.0.1:${port}` })
+    const res = await s.dial([task('ok-e')])
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-ok-e' }])
+    const [row] = await outcomesOf(['m-ok-e'])
+    expect(row!.outcome).toBe('failed')
+    expect(row!.reason).toBe(`worker unreachable at http://127.0.0.1:${port}/dial: ECONNREFUSED`)
+  })
+
+  it('worker says duplicate: recorded duplicate, not a failure', async () => {
+    const s = setup()
+    const res = await s.dial([task('dup-f')])
+    expect(res).toEqual({ batchItemFailures: [] })
+    const [row] = await outcomesOf(['m-dup-f'])
+    expect(row).toMatchObject({
+      outcome: 'duplicate',
+      reason: 'worker: already dialed',
+      call_id: 'call-c1-dup-f-0',
+    })
+  })
+
+  it('a redelivered batch is not dialed twice and takes no CPS slot', async () => {
+    const s = setup()
+    const batch = [task('ok-g1'), task('ok-g2')]
+    await s.dial(batch)
+    const admittedBefore = (await readCpsHistory(t.redis, 10, { prefix: s.prefix })).admitted
+    expect(admittedBefore).toBe(2)
+
+    const again = await s.dial(batch)
+    expect(again).toEqual({ batchItemFailures: [] })
+    expect(postsFor('ok-g')).toHaveLength(2)
+    expect((await readCpsHistory(t.redis, 10, { prefix: s.prefix })).admitted).toBe(2)
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.map((r) => [r.message_id, r.outcome, r.reason])).toEqual([
+      ['m-ok-g1', 'dialed', null],
+      ['m-ok-g2', 'dialed', null],
+      ['m-ok-g1', 'duplicate', 'already dialed (marker)'],
+      ['m-ok-g2', 'duplicate', 'already dialed (marker)'],
+    ])
+    // the next attempt of the same contact is a new dial
+    await s.dial([task('ok-g1', { attempts: 1, messageId: 'm-ok-g1-retry' })])
+    expect(postsFor('ok-g')).toHaveLength(3)
+  })
+
+  it('the same task twice in one batch is dialed once', async () => {
+    const s = setup()
+    const one = task('ok-h')
+    const res = await s.dial([one, { ...one, messageId: 'm-ok-h-copy' }])
+    expect(res).toEqual({ batchItemFailures: [] })
+    expect(postsFor('ok-h')).toHaveLength(1)
+    expect((await outcomesOf(['m-ok-h-copy']))[0]).toMatchObject({
+      outcome: 'duplicate',
+      reason: 'same task twice in one batch',
+    })
+  })
+
+  it('an invalid task is failed naming the field; an item without messageId fails the whole batch', async () => {
+    const s = setup()
+    const bad = { ...task('ok-i'), phoneNumber: '0501234567', messageId: 'm-bad-i' }
+    const res = await s.dial([bad, task('ok-i2')])
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-bad-i' }])
+    const [row] = await outcomesOf(['m-bad-i'])
+    expect(row!.outcome).toBe('failed')
+    expect(row!.reason).toMatch(/^invalid task: phoneNumber: must be a valid E\.164 phone number/)
+    expect(postsFor('ok-i')).toHaveLength(1)
+
+    const { messageId: _drop, ...noId } = task('ok-j')
+    await expect(s.dial([task('ok-j0'), noId])).rejects.toThrow(/item 1 has no messageId/)
+    await expect(s.dial({ Records: [] })).rejects.toThrow(/the event must be the enrichment's list of tasks/)
+    expect(postsFor('ok-j')).toHaveLength(0)
+  })
+
+  it('Redis unreachable: still dials, at the degraded pace, and reports RedisDegradedMode', async () => {
+    const probe = net.createServer().listen(0, '127.0.0.1')
+    await once(probe, 'listening')
+    const port = (probe.address() as net.AddressInfo).port
+    await new Promise((r) => probe.close(r))
+    const down = new Redis(`redis://127.0.0.1:${port}`, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: () => 1000,
+    })
+    down.on('error', () => {})
+    down.connect().catch(() => {})
+    const s = setup({ redis: down })
+    const batch = Array.from({ length: 8 }, (_, i) => task(`ok-k${i}`))
+    const res = await s.dial(batch)
+    expect(postsFor('ok-k')).toHaveLength(5)
+    expect(res.batchItemFailures).toHaveLength(3)
+    expect(s.metrics).toMatchObject({ RedisDegradedMode: 1, DialedTasks: 5, RateLimitedTasks: 3 })
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.filter((r) => r.outcome === 'rate_limited')[0]!.reason).toBe('limit 5 CPS (degraded)')
+    down.disconnect()
+  })
+
+  it('emits CloudWatch EMF through Powertools Metrics', async () => {
+    const lines: string[] = []
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk))
+      return true
+    })
+    try {
+      const metrics = new Metrics({ namespace: 'DialctlTest', serviceName: 'dialer-worker' })
+      const s = setup()
+      const deps = { ...s.deps, metrics }
+      await createDialer(deps)([task('ok-l')])
+      metrics.publishStoredMetrics()
+    } finally {
+      write.mockRestore()
+    }
+    const emf = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('_aws'))
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] }
+            [k: string]: unknown
+          },
+      )
+    expect(emf).toHaveLength(1)
+    const names = emf[0]!._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'CurrentCPS',
+        'RateLimitedTasks',
+        'DialerWorkerErrors',
+        'RedisDegradedMode',
+        'DialedTasks',
+      ]),
+    )
+    expect(emf[0]!._aws.CloudWatchMetrics[0]!.Namespace).toBe('DialctlTest')
+    expect(emf[0]!.DialedTasks).toBe(1)
+  })
+
+  it('dialerDeps wires the real adapters from the Lambda environment', async () => {
+    const logger = createLogger('dialer-worker', { level: 'SILENT' })
+    const metrics = memoryMetrics()
+    const deps = dialerDeps({
+      redis: t.redis,
+      db: db.pool,
+      logger,
+      metrics: metrics.port,
+      config: {
+        WORKER_URL: workerUrl,
+        WORKER_TOKEN: 'secret-token',
+        MAX_CPS: 100,
+        DEGRADED_CPS: 5,
+        WORKER_TIMEOUT_MS: 2000,
+        DIALCTL_REDIS_PREFIX: `${t.prefix}wired:`,
+      },
+    })
+    const res = await createDialer(deps)([task('ok-m')])
+    expect(res).toEqual({ batchItemFailures: [] })
+    expect(await t.redis.exists(`${t.prefix}wired:dial:sent:c1:ok-m:0`)).toBe(1)
+  })
+})
