@@ -1,0 +1,3 @@
+export * from './pattern.js'
+export * from './state.js'
+export * from './local-pipe.js'

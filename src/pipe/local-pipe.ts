@@ -1,0 +1,417 @@
+import { createHash } from 'node:crypto'
+import os from 'node:os'
+import type pg from 'pg'
+import { z } from 'zod'
+import { describeZodError } from '../contracts/errors.js'
+import { createLogger, type Logger } from '../observability/logger.js'
+import { recordTaskOutcomes, type TaskOutcome } from '../outcomes/task-outcomes.js'
+import type { QueueMessage, QueuePort } from '../queue/port.js'
+import { compileFilters, sqsFilterEvent } from './pattern.js'
+import {
+  addPipeCounters,
+  pipeHeartbeat,
+  recordPipeError,
+  registerPipe,
+  setPipeCurrentState,
+  type DesiredState,
+  type PipeCounters,
+} from './state.js'
+
+/** An SQS record exactly as Pipes / Lambda hand it to the enrichment and the target. */
+export interface PipeRecord {
+  messageId: string
+  receiptHandle: string
+  body: string
+  attributes: {
+    ApproximateReceiveCount: string
+    SentTimestamp: string
+    SenderId: string
+    ApproximateFirstReceiveTimestamp: string
+  }
+  messageAttributes: Record<string, never>
+  md5OfBody: string
+  eventSource: 'aws:sqs'
+  eventSourceARN: string
+  awsRegion: string
+}
+
+export interface BatchItemFailure {
+  itemIdentifier: string
+}
+export interface TargetResult {
+  batchItemFailures?: BatchItemFailure[]
+}
+
+/** Returns the items to send on; an item that is null (or whose record is missing) is dropped and deleted. */
+export type PipeEnrichment<E> = (records: PipeRecord[]) => Promise<(E | null | undefined)[]>
+export type PipeTarget<E> = (events: E[]) => Promise<TargetResult | void | null | undefined>
+
+export interface LocalPipeOptions<E> {
+  name: string
+  /** for the pipe's state, counters and task outcomes */
+  pool: pg.Pool
+  source: QueuePort
+  /** one pattern or up to 5 (ORed), EventBridge syntax on the SQS record: {"body": {...}} */
+  filter?: unknown
+  /** omitted: the target gets the SQS records themselves */
+  enrich?: PipeEnrichment<E>
+  target: PipeTarget<E>
+  /** 1–10, default 10 */
+  batchSize?: number
+  /** seconds to gather a batch after its first message, default 5 */
+  batchWindowSeconds?: number
+  /** batches in flight at once, 1–10, default 2 */
+  concurrency?: number
+  /** receive visibility timeout; default the queue's own */
+  visibilityTimeoutSeconds?: number
+  /** failed messages come back after base × 2^(receiveCount−1) s, at most max; default 1 s … 30 s */
+  retryBackoff?: { baseSeconds?: number; maxSeconds?: number }
+  /** how often the runner reads the desired state and writes its heartbeat; default 500 ms */
+  stateCheckIntervalMs?: number
+  /** desired state of a pipe created by this start; an existing pipe keeps its own. Default RUNNING */
+  initialDesiredState?: DesiredState
+  /** names shown by `pipe status` */
+  describe?: { enrichment?: string; target?: string; deadLetterQueue?: string }
+  logger?: Logger
+}
+
+const Options = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1–64 characters of A-Z, a-z, 0-9, ., - or _'),
+  batchSize: z.number().int().min(1).max(10),
+  batchWindowSeconds: z.number().min(0).max(300),
+  concurrency: z.number().int().min(1).max(10),
+  visibilityTimeoutSeconds: z.number().min(0).max(43_200).optional(),
+  baseSeconds: z.number().min(0).max(43_200),
+  maxSeconds: z.number().min(0).max(43_200),
+  stateCheckIntervalMs: z.number().int().min(10).max(60_000),
+})
+
+const TargetResultSchema = z
+  .object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.string() })).optional() })
+  .loose()
+  .nullish()
+
+const TaskIds = z.object({
+  campaignId: z.string().optional(),
+  contactId: z.string().optional(),
+  attempts: z.number().int().nonnegative().optional(),
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * The local stand-in for an EventBridge Pipe: polls the source queue, batches (size or window,
+ * whichever first), filters (non-matching messages deleted, recorded `filtered`), enriches
+ * (dropped messages deleted), invokes the target, deletes what succeeded and leaves failures to
+ * reappear with backoff until the queue's redrive policy moves them to the DLQ. A thrown
+ * enrichment or target error fails the whole batch the same way. Follows the desired state in
+ * PostgreSQL, so `dialctl pipe stop` from another process stops it within about a second.
+ */
+export class LocalPipe<E = PipeRecord> {
+  readonly name: string
+  private readonly opts: z.infer<typeof Options>
+  private readonly match: (event: unknown) => boolean
+  private readonly log: Logger
+  private readonly runnerId = `${os.hostname()}:${process.pid}`
+  private readonly arn: string
+  private control?: Promise<void>
+  private workers: Promise<void>[] = []
+  private active = false
+  private closing = false
+
+  constructor(private readonly options: LocalPipeOptions<E>) {
+    const parsed = Options.safeParse({
+      name: options.name,
+      batchSize: options.batchSize ?? 10,
+      batchWindowSeconds: options.batchWindowSeconds ?? 5,
+      concurrency: options.concurrency ?? 2,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      baseSeconds: options.retryBackoff?.baseSeconds ?? 1,
+      maxSeconds: options.retryBackoff?.maxSeconds ?? 30,
+      stateCheckIntervalMs: options.stateCheckIntervalMs ?? 500,
+    })
+    if (!parsed.success) throw new Error(`local pipe options: ${describeZodError(parsed.error)}`)
+    this.opts = parsed.data
+    this.name = parsed.data.name
+    const filters =
+      options.filter === undefined
+        ? undefined
+        : Array.isArray(options.filter)
+          ? options.filter
+          : [options.filter]
+    this.match = compileFilters(filters)
+    this.log = options.logger ?? createLogger('local-pipe')
+    this.arn = `arn:aws:sqs:local:000000000000:${options.source.name}`
+  }
+
+  /** Registers the pipe and follows its desired state until close(). */
+  async start(): Promise<void> {
+    if (this.control) return
+    await registerPipe(
+      this.options.pool,
+      this.name,
+      {
+        source: this.options.source.name,
+        ...(this.options.filter === undefined ? {} : { filter: this.options.filter }),
+        batchSize: this.opts.batchSize,
+        batchWindowSeconds: this.opts.batchWindowSeconds,
+        concurrency: this.opts.concurrency,
+        ...this.options.describe,
+      },
+      this.runnerId,
+      this.options.initialDesiredState,
+    )
+    this.closing = false
+    await this.follow()
+    this.control = this.controlLoop()
+  }
+
+  /** Stops polling, lets in-flight batches finish, reports STOPPED. The desired state is left as is. */
+  async close(): Promise<void> {
+    this.closing = true
+    await this.control
+    this.control = undefined
+    await this.deactivate('runner shut down', true)
+  }
+
+  get running(): boolean {
+    return this.active
+  }
+
+  private async controlLoop(): Promise<void> {
+    while (!this.closing) {
+      await sleep(this.opts.stateCheckIntervalMs)
+      if (this.closing) break
+      try {
+        await this.follow()
+      } catch (error) {
+        // PostgreSQL away: keep the current state and try again at the next tick
+        this.log.warn('pipe state check failed', { pipe: this.name, error: (error as Error).message })
+      }
+    }
+  }
+
+  private async follow(): Promise<void> {
+    const desired = await pipeHeartbeat(this.options.pool, this.name, this.runnerId)
+    if (desired === 'RUNNING' && !this.active) await this.activate()
+    else if (desired !== 'RUNNING' && this.active) await this.deactivate('stopped by request')
+  }
+
+  private async activate(): Promise<void> {
+    await setPipeCurrentState(this.options.pool, this.name, 'STARTING')
+    this.active = true
+    this.workers = Array.from({ length: this.opts.concurrency }, (_, i) => this.worker(i))
+    await setPipeCurrentState(this.options.pool, this.name, 'RUNNING', 'running')
+    this.log.info('pipe running', { pipe: this.name, source: this.options.source.name })
+  }
+
+  private async deactivate(reason: string, clearHeartbeat = false): Promise<void> {
+    if (this.active) {
+      await setPipeCurrentState(this.options.pool, this.name, 'STOPPING').catch(() => {})
+      this.active = false
+      await Promise.all(this.workers)
+      this.workers = []
+      this.log.info('pipe stopped', { pipe: this.name, reason })
+    }
+    await setPipeCurrentState(this.options.pool, this.name, 'STOPPED', reason, { clearHeartbeat }).catch(
+      () => {},
+    )
+  }
+
+  private async worker(index: number): Promise<void> {
+    while (this.active) {
+      try {
+        const batch = await this.collect()
+        if (batch.length > 0) await this.process(batch)
+      } catch (error) {
+        // the queue or PostgreSQL failed: note it and back off rather than spin
+        this.log.error('pipe poll failed', {
+          pipe: this.name,
+          worker: index,
+          error: (error as Error).message,
+        })
+        await recordPipeError(this.options.pool, this.name, error).catch(() => {})
+        await sleep(1000)
+      }
+    }
+  }
+
+  /** Up to batchSize messages, or what arrived within the window after the first one. */
+  private async collect(): Promise<QueueMessage[]> {
+    const messages: QueueMessage[] = []
+    let windowEnd: number | undefined
+    while (messages.length < this.opts.batchSize && this.active) {
+      const now = Date.now()
+      if (windowEnd !== undefined && now >= windowEnd) break
+      // short waits, so a stop request is noticed within about half a second
+      const wait = windowEnd === undefined ? 0.5 : Math.min(0.5, (windowEnd - now) / 1000)
+      const got = await this.options.source.receive({
+        maxMessages: this.opts.batchSize - messages.length,
+        waitTimeSeconds: wait,
+        ...(this.opts.visibilityTimeoutSeconds === undefined
+          ? {}
+          : { visibilityTimeoutSeconds: this.opts.visibilityTimeoutSeconds }),
+      })
+      if (got.length > 0 && windowEnd === undefined)
+        windowEnd = Date.now() + this.opts.batchWindowSeconds * 1000
+      messages.push(...got)
+    }
+    return messages
+  }
+
+  /** One batch through filter → enrichment → target. Exported for tests via processBatch(). */
+  async process(messages: QueueMessage[]): Promise<void> {
+    const counters: Partial<PipeCounters> = { messagesReceived: messages.length }
+    const records = messages.map((m) => this.toRecord(m))
+    const kept: PipeRecord[] = []
+    const filtered: PipeRecord[] = []
+    for (const r of records) (this.match(sqsFilterEvent(r as never)) ? kept : filtered).push(r)
+    if (filtered.length > 0) {
+      await this.deleteRecords(filtered)
+      await recordTaskOutcomes(
+        this.options.pool,
+        filtered.map((r) => this.outcome(r, 'filter', 'filtered', 'did not match the pipe filter')),
+      )
+      counters.messagesFiltered = filtered.length
+    }
+    if (kept.length === 0) return this.count(counters)
+
+    counters.executions = 1
+    let sent: PipeRecord[] = kept
+    try {
+      let events: E[]
+      if (this.options.enrich) {
+        const out = await this.options.enrich(kept)
+        if (!Array.isArray(out))
+          throw new Error(
+            `enrichment returned ${typeof out}, not a list; return one item (or null) per record`,
+          )
+        const items = out.filter((x): x is E => x !== null && x !== undefined)
+        const ids = new Set<string>()
+        items.forEach((item, i) => {
+          const id = (item as { messageId?: unknown })?.messageId
+          if (typeof id !== 'string')
+            throw new Error(
+              `enrichment output item #${i} has no messageId; each item must carry its source record's messageId`,
+            )
+          ids.add(id)
+        })
+        const dropped = kept.filter((r) => !ids.has(r.messageId))
+        sent = kept.filter((r) => ids.has(r.messageId))
+        if (dropped.length > 0) {
+          // enrich records why (campaign paused / not found); the pipe only removes them from the queue
+          await this.deleteRecords(dropped)
+          counters.messagesDropped = dropped.length
+        }
+        events = items
+      } else {
+        events = kept as unknown as E[]
+      }
+      if (events.length === 0) return this.count(counters)
+
+      const parsed = TargetResultSchema.safeParse(await this.options.target(events))
+      if (!parsed.success)
+        throw new Error(
+          `target returned an invalid result: ${describeZodError(parsed.error)}; return {batchItemFailures: [...]}`,
+        )
+      const failedIds = new Set((parsed.data?.batchItemFailures ?? []).map((f) => f.itemIdentifier))
+      const unknown = [...failedIds].filter((id) => !sent.some((r) => r.messageId === id))
+      if (unknown.length > 0)
+        // Lambda's rule: an itemIdentifier that is not in the batch fails the whole batch
+        throw new Error(`target reported failures for unknown itemIdentifier(s) ${unknown.join(', ')}`)
+      const failed = sent.filter((r) => failedIds.has(r.messageId))
+      const succeeded = sent.filter((r) => !failedIds.has(r.messageId))
+      await this.deleteRecords(succeeded)
+      await this.retryLater(failed)
+      counters.messagesSucceeded = succeeded.length
+      counters.messagesFailed = failed.length
+    } catch (error) {
+      counters.failedExecutions = 1
+      counters.messagesFailed = sent.length
+      this.log.error('pipe batch failed; its messages will be retried', {
+        pipe: this.name,
+        messages: sent.length,
+        error: (error as Error).message,
+      })
+      await recordPipeError(this.options.pool, this.name, error).catch(() => {})
+      await this.retryLater(sent)
+    }
+    await this.count(counters)
+  }
+
+  private toRecord(m: QueueMessage): PipeRecord {
+    return {
+      messageId: m.messageId,
+      receiptHandle: m.receiptHandle,
+      body: m.body,
+      attributes: {
+        ApproximateReceiveCount: String(m.receiveCount),
+        SentTimestamp: String(m.sentAt.getTime()),
+        SenderId: m.attributes?.SenderId ?? 'local',
+        ApproximateFirstReceiveTimestamp: String((m.firstReceivedAt ?? m.sentAt).getTime()),
+      },
+      messageAttributes: {},
+      md5OfBody: createHash('md5').update(m.body).digest('hex'),
+      eventSource: 'aws:sqs',
+      eventSourceARN: this.arn,
+      awsRegion: 'local',
+    }
+  }
+
+  private async deleteRecords(records: PipeRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const source = this.options.source as QueuePort & { deleteBatch?: (handles: string[]) => Promise<number> }
+    if (source.deleteBatch) await source.deleteBatch(records.map((r) => r.receiptHandle))
+    else await Promise.all(records.map((r) => source.delete(r.receiptHandle)))
+  }
+
+  /** Hide each failed message for base × 2^(n−1) s: retries spread out, then the redrive policy decides. */
+  private async retryLater(records: PipeRecord[]): Promise<void> {
+    await Promise.all(
+      records.map(async (r) => {
+        const receives = Number(r.attributes.ApproximateReceiveCount) || 1
+        const delay = Math.min(this.opts.maxSeconds, this.opts.baseSeconds * 2 ** (receives - 1))
+        try {
+          await this.options.source.changeVisibility(r.receiptHandle, delay)
+        } catch (error) {
+          // handle no longer current (visibility expired, received again): the queue already retries it
+          this.log.warn('could not delay a failed message', {
+            pipe: this.name,
+            messageId: r.messageId,
+            error: (error as Error).message,
+          })
+        }
+      }),
+    )
+  }
+
+  private outcome(
+    r: PipeRecord,
+    stage: TaskOutcome['stage'],
+    outcome: TaskOutcome['outcome'],
+    reason: string,
+  ): TaskOutcome {
+    let ids: z.infer<typeof TaskIds> = {}
+    try {
+      const parsed = TaskIds.safeParse(JSON.parse(r.body))
+      if (parsed.success) ids = parsed.data
+    } catch {
+      // not JSON: recorded without campaign/contact
+    }
+    return {
+      messageId: r.messageId,
+      ...(ids.campaignId ? { campaignId: ids.campaignId } : {}),
+      ...(ids.contactId ? { contactId: ids.contactId } : {}),
+      ...(ids.attempts !== undefined ? { attempt: ids.attempts } : {}),
+      stage,
+      outcome,
+      reason,
+    }
+  }
+
+  private async count(counters: Partial<PipeCounters>): Promise<void> {
+    await addPipeCounters(this.options.pool, this.name, counters).catch((error) =>
+      this.log.warn('pipe counters not recorded', { pipe: this.name, error: (error as Error).message }),
+    )
+  }
+}
