@@ -126,6 +126,8 @@ export async function finalizeIneligible(
 }
 
 export interface CampaignDemand {
+  /** contacts not yet done or failed and not in flight (due now or later) */
+  pending: number
   queued: number
   dialing: number
   /** a pending contact is due now and may be claimed (attempts left, number not blacklisted) */
@@ -141,12 +143,14 @@ export async function campaignDemand(
   options: { now: Date; maxAttempts: number },
 ): Promise<CampaignDemand> {
   const { rows } = await db.query<{
+    pending: string
     queued: string
     dialing: string
     eligible_now: boolean
     next_attempt_at: Date | null
   }>(
     `SELECT
+       (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'pending') AS pending,
        (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'queued') AS queued,
        (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'dialing') AS dialing,
        EXISTS (SELECT 1 FROM contacts c
@@ -158,6 +162,7 @@ export async function campaignDemand(
   )
   const r = rows[0]!
   return {
+    pending: Number(r.pending),
     queued: Number(r.queued),
     dialing: Number(r.dialing),
     eligibleNow: r.eligible_now,

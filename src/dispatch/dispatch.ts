@@ -69,6 +69,11 @@ export interface CampaignDispatchResult {
   finalized: number
   /** queued + dialing after this run */
   inflight: number
+  /**
+   * Contacts that still need a dial, now or later: pending + queued + dialing (0 once every
+   * contact is done or failed). The state machine's stop signal, with campaignStatus.
+   */
+  eligibleRemaining: number
   /** a due contact is still waiting (pacing held it back) */
   eligibleNow: boolean
   /**
@@ -147,6 +152,7 @@ function idle(
     invalid: 0,
     finalized: 0,
     inflight: 0,
+    eligibleRemaining: 0,
     eligibleNow: false,
     hasMoreEligible: false,
     nextAttemptAt: null,
@@ -291,7 +297,8 @@ async function dispatchCampaign(
 
   const demand = await campaignDemand(db, campaign.id, { now: ctx.now, maxAttempts })
   const inflight = demand.queued + demand.dialing
-  const hasMoreEligible = demand.nextAttemptAt !== null || inflight > 0
+  const eligibleRemaining = demand.pending + inflight
+  const hasMoreEligible = eligibleRemaining > 0
   let campaignStatus: CampaignStatus = campaign.status
   if (!hasMoreEligible && options.autoComplete !== false) {
     if (await completeIfFinished(db, campaign.id, ctx.now)) campaignStatus = 'completed'
@@ -333,6 +340,7 @@ async function dispatchCampaign(
     invalid,
     finalized,
     inflight,
+    eligibleRemaining,
     eligibleNow: demand.eligibleNow,
     hasMoreEligible: campaignStatus === 'active' && hasMoreEligible,
     nextAttemptAt: demand.nextAttemptAt,

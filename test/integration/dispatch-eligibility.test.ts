@@ -4,6 +4,7 @@ import type { CallingWindow, CampaignStatus } from '../../src/contracts/index.js
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import {
   contactStatus,
+  type ContactRow,
   fixedLimits,
   insertCampaign,
   insertContacts,
@@ -27,7 +28,7 @@ async function dispatchOne(options: {
   windows?: CallingWindow[]
   timezone?: string
   campaignStatus?: CampaignStatus
-  contact?: Parameters<typeof insertContacts>[3] extends (i: number) => infer R ? R : never
+  contact?: ContactRow
   maxAttempts?: number
   blacklist?: boolean
 }) {
@@ -123,7 +124,7 @@ describe('calling window (time zone, edges, day of week, DST)', () => {
     const { result, contact, queue } = await dispatchOne({
       now: new Date(at),
       timezone,
-      windows: [...windows],
+      windows: windows.map((w) => ({ ...w, dayOfWeek: [...w.dayOfWeek] })),
     })
     expect(result.windowOpen).toBe(open)
     expect(result.queued).toBe(open ? 1 : 0)
@@ -169,7 +170,7 @@ describe('contact and campaign state', () => {
     const wasQueuedHere = expected === 'queued' && !('status' in contact)
     expect(result.queued).toBe(wasQueuedHere ? 1 : 0)
     expect(queue.tasks).toHaveLength(wasQueuedHere ? 1 : 0)
-    if (wasQueuedHere) expect(queue.tasks[0]!.attempts).toBe(contact.attempts ?? 0)
+    if (wasQueuedHere) expect(queue.tasks[0]!.attempts).toBe((contact as ContactRow).attempts ?? 0)
     if (expected === 'failed' && 'attempts' in contact) expect(after.last_outcome).toBe('max_attempts')
   })
 
