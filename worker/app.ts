@@ -239,6 +239,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     })
     const task: Promise<void> = runCall({ db, driver, logger }, cmd, begun.attempt, options.call)
       .then((summary) => stats.callEnded(summary.status, summary.recorded))
+      .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))
       .finally(() => {
         running.delete(task)
         release(cmd.campaignId)

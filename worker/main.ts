@@ -37,29 +37,39 @@ function simDriverFromEnv(env: NodeJS.ProcessEnv): SimDriver {
   return new SimDriver(parsed.data)
 }
 
+interface AriModule {
+  createAriDriver?: (config: unknown, deps?: { logger?: typeof logger }) => TelephonyDriver
+  ariConfigFromEnv?: (env: NodeJS.ProcessEnv) => unknown
+}
+
 async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver> {
   // A variable specifier: the ARI driver is another module's work and may be absent from a build.
   const specifier = './drivers/ari/index.js'
-  let mod: {
-    createAriDriver?: (config: unknown) => TelephonyDriver | Promise<TelephonyDriver>
-    ariConfigFromEnv?: (env: NodeJS.ProcessEnv) => unknown
-  }
+  let mod: AriModule
   try {
-    mod = (await import(specifier)) as typeof mod
+    mod = (await import(specifier)) as AriModule
   } catch (error) {
     fail(
       `DRIVER=ari but the ARI driver could not be loaded (${(error as Error).message}). ` +
         'Build it (npm run build) or run with DRIVER=sim.',
     )
   }
-  if (typeof mod.createAriDriver !== 'function')
+  if (typeof mod.createAriDriver !== 'function' || typeof mod.ariConfigFromEnv !== 'function')
     fail(
-      'DRIVER=ari but worker/drivers/ari/index does not export createAriDriver(config); run with DRIVER=sim',
+      'DRIVER=ari but worker/drivers/ari/index does not export createAriDriver and ariConfigFromEnv; run with DRIVER=sim',
     )
-  const config = mod.ariConfigFromEnv
-    ? mod.ariConfigFromEnv(env)
-    : { url: env.ARI_URL, username: env.ARI_USERNAME, password: env.ARI_PASSWORD, app: env.ARI_APP }
-  return mod.createAriDriver(config)
+  let config: unknown
+  try {
+    config = mod.ariConfigFromEnv(env)
+  } catch (error) {
+    fail((error as Error).message)
+  }
+  const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
+  // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
+  const waitConnected = (driver as { waitConnected?: (ms: number) => Promise<boolean> }).waitConnected
+  if (waitConnected && !(await waitConnected.call(driver, 10_000)))
+    logger.warn('ARI not connected after 10 s; dials get 503 until it is', { url: String(env.ARI_URL ?? '') })
+  return driver
 }
 
 async function main(): Promise<void> {
