@@ -4,7 +4,7 @@ import { QueueError } from '../queue/limits.js'
 import { DEFAULT_DLQ_NAME, DEFAULT_QUEUE_NAME, listLocalRedrives, PgQueue } from '../queue/pg-queue.js'
 import type { QueueDepth, SendBatchEntry, SendBatchResult } from '../queue/port.js'
 import { summarizeQueueBody } from './dlq-summary.js'
-import { notAvailable } from './optional.js'
+import { getPipeState, PipeNotFoundError, pipeMetrics, setPipeDesiredState } from '../pipe/state.js'
 import type { DlqMessage, PipeDescription, PipeMetrics, RedriveStatus } from './port.js'
 
 /** What the local adapter needs from the local queue (src/queue/pg-queue.ts). */
@@ -96,6 +96,66 @@ function toStatus(task: {
   }
 }
 
-export async function loadLocalPipe(_pool: pg.Pool): Promise<LocalPipe> {
-  throw notAvailable('The local pipe (src/pipe/local-pipe)')
+/** The seed's pipe name; `dialctl dev` registers its local pipe under DIALCTL_PIPE_NAME or this. */
+export const DEFAULT_LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
+
+async function pipeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (error) {
+    if (error instanceof PipeNotFoundError)
+      throw new OperatorError(
+        error.message,
+        'Start the local stack (`dialctl dev`), or set DIALCTL_PIPE_NAME to the pipe it registered.',
+        1,
+        'PIPE_NOT_FOUND',
+      )
+    if ((error as { code?: string }).code === '42P01')
+      throw new OperatorError(
+        'The local pipe tables are missing.',
+        'Run the migrations: dialctl db migrate (or start dialctl dev).',
+        1,
+        'NOT_MIGRATED',
+      )
+    throw error
+  }
+}
+
+export async function loadLocalPipe(pool: pg.Pool, name = DEFAULT_LOCAL_PIPE_NAME): Promise<LocalPipe> {
+  return {
+    async describe() {
+      const state = await pipeCall(() => getPipeState(pool, name))
+      if (!state) return pipeCall(() => Promise.reject<PipeDescription>(new PipeNotFoundError(name)))
+      // A RUNNING row whose runner stopped heart-beating is a pipe nobody runs.
+      const dead = state.currentState !== 'STOPPED' && !state.runnerAlive
+      const filter = state.config.filter
+      return {
+        name: state.name,
+        state: dead ? 'STOPPED' : state.currentState,
+        desiredState: state.desiredState,
+        ...(dead
+          ? { stateReason: 'no pipe runner alive: is `dialctl dev` running?' }
+          : state.stateReason || state.lastError
+            ? { stateReason: [state.stateReason, state.lastError].filter(Boolean).join('; ') }
+            : {}),
+        source: state.config.source,
+        ...(filter !== undefined
+          ? { filter: typeof filter === 'string' ? filter : JSON.stringify(filter) }
+          : {}),
+        batchSize: state.config.batchSize,
+        batchWindowSeconds: state.config.batchWindowSeconds,
+        ...(state.config.enrichment ? { enrichment: state.config.enrichment } : {}),
+        target: state.config.target ?? '',
+      }
+    },
+    async metrics(windowMinutes) {
+      const m = await pipeCall(() => pipeMetrics(pool, name, windowMinutes))
+      return { windowMinutes, executions: m.executions, failures: m.failedExecutions }
+    },
+    async setDesiredState(state) {
+      await pipeCall(() =>
+        setPipeDesiredState(pool, name, state, `dialctl pipe ${state === 'RUNNING' ? 'start' : 'stop'}`),
+      )
+    },
+  }
 }

@@ -52,7 +52,7 @@ export class LocalControlPlane implements ControlPlane {
     return (this.queues ??= await loadLocalQueues(this.data.pool))
   }
   private async p(): Promise<LocalPipe> {
-    return (this.pipe ??= await loadLocalPipe(this.data.pool))
+    return (this.pipe ??= await loadLocalPipe(this.data.pool, process.env.DIALCTL_PIPE_NAME))
   }
 
   pacing(): Promise<PacingSnapshot> {

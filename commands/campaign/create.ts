@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises'
+import { Flags } from '@oclif/core'
+import { ControlCommand } from '../../src/cli/control-command.js'
+import { campaignDetail } from '../../src/cli/campaign-view.js'
+import { OperatorError } from '../../src/cli/operator-error.js'
+import type { CampaignSummary } from '../../src/control/port.js'
+
+export default class CampaignCreate extends ControlCommand<typeof CampaignCreate> {
+  static override summary = 'Create a campaign (as draft) from a JSON file'
+  static override description =
+    "The file is a campaign in the seed's shape (id, name, config {audioFileUrl, ivrFlow, callingWindows, maxConcurrentCalls, maxAttemptsPerContact}, timezone). Every problem is listed at once, naming the field and the IVR node. Start it with `dialctl campaign start ID` after importing contacts."
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --file campaign.json',
+    '<%= config.bin %> <%= command.id %> --file load-test-campaign.json --test',
+  ]
+  static override flags = {
+    file: Flags.string({ char: 'f', description: 'campaign JSON file', required: true }),
+    test: Flags.boolean({ description: 'mark it as a test campaign (the only kind load-test may use)' }),
+  }
+
+  async run(): Promise<CampaignSummary> {
+    const { flags } = await this.parse(CampaignCreate)
+    let doc: unknown
+    try {
+      doc = JSON.parse(await readFile(flags.file, 'utf8'))
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException
+      throw new OperatorError(
+        e.code ? `Cannot read ${flags.file} (${e.code}).` : `${flags.file} is not valid JSON: ${e.message}`,
+        'Check the path and the JSON syntax.',
+        1,
+        'BAD_FILE',
+      )
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+      throw new OperatorError(
+        `${flags.file} must hold one JSON object.`,
+        'See the example in docs/commands.md.',
+        1,
+      )
+    const plane = await this.control()
+    const campaign = await plane.createCampaign({ campaign: doc, isTest: flags.test, actor: this.actor() })
+    this.log(campaignDetail(campaign))
+    this.log(`Next: dialctl contacts import --campaign ${campaign.campaignId} contacts.csv`)
+    return campaign
+  }
+}

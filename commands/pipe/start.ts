@@ -1,0 +1,48 @@
+import { Flags } from '@oclif/core'
+import { ux } from '@oclif/core'
+import { ControlCommand } from '../../src/cli/control-command.js'
+import { colors } from '../../src/cli/render.js'
+import type { PipeDescription } from '../../src/control/port.js'
+import { waitForPipe } from '../../src/control/wait.js'
+
+export interface PipeChangeResult {
+  stage: string
+  pipe: PipeDescription
+  waited: boolean
+}
+
+export default class PipeStart extends ControlCommand<typeof PipeStart> {
+  static override summary = 'Start the pipe: it resumes polling the queue'
+  static override description =
+    'Sets the desired state to RUNNING. With --wait, polls the current state until it is RUNNING (or a *_FAILED state, which is an error).'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --wait --stage prod',
+  ]
+  static override flags = {
+    wait: Flags.boolean({ description: 'wait until the pipe is RUNNING' }),
+    'wait-timeout': Flags.integer({ description: 'seconds to wait at most', default: 300, min: 1 }),
+  }
+
+  async run(): Promise<PipeChangeResult> {
+    const { flags } = await this.parse(PipeStart)
+    const plane = await this.control()
+    let pipe = await plane.startPipe()
+    if (flags.wait && pipe.state !== 'RUNNING') {
+      if (!this.jsonEnabled()) ux.action.start(`Waiting for ${pipe.name} to be RUNNING`, pipe.state)
+      try {
+        pipe = await waitForPipe(plane, 'RUNNING', {
+          timeoutMs: flags['wait-timeout'] * 1000,
+          onTick: (state) => {
+            if (!this.jsonEnabled()) ux.action.status = state
+          },
+        })
+      } finally {
+        if (!this.jsonEnabled()) ux.action.stop(pipe.state)
+      }
+    }
+    const c = colors()
+    this.log(`${c.green('✓')} ${pipe.name} on ${plane.stage}: ${pipe.state} (desired ${pipe.desiredState})`)
+    return { stage: plane.stage, pipe, waited: flags.wait }
+  }
+}
