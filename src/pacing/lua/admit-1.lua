@@ -42,7 +42,18 @@ local nowMicros = tonumber(t[2])
 local now = nowSec * 1000000 + nowMicros
 local interval = math.ceil(1000000 / limit)
 
-local tat = tonumber(redis.call('HGET', key, 'tat') or '0') or 0
+-- One read for the common case (most calls under overload are refusals): the next free slot
+-- and the current second's bucket.
+local cur = nowSec % buckets
+local vals = redis.call('HMGET', key, 'tat', 's' .. cur, 'a' .. cur)
+local tat = tonumber(vals[1]) or 0
+local held = {}
+held[nowSec] = tonumber(vals[2]) == nowSec
+local admittedThisSecond = 0
+if held[nowSec] then
+  admittedThisSecond = tonumber(vals[3]) or 0
+end
+
 local start = tat
 if start < now then
   start = now
@@ -56,14 +67,24 @@ if n > 0 and start < now + horizon then
   end
 end
 
--- Adds `count` to field prefix..bucket for `second`, resetting a bucket that held an older second.
+-- Adds `count` admitted ('a') or refused ('r') tasks to `second`'s bucket, resetting a bucket
+-- that still holds an older second.
 local function bump(field, second, count)
   local i = second % buckets
-  local held = tonumber(redis.call('HGET', key, 's' .. i) or '-1')
-  if held ~= second then
-    redis.call('HSET', key, 's' .. i, second, 'a' .. i, 0, 'r' .. i, 0)
+  if held[second] == nil then
+    held[second] = tonumber(redis.call('HGET', key, 's' .. i)) == second
   end
-  redis.call('HINCRBY', key, field .. i, count)
+  if held[second] then
+    redis.call('HINCRBY', key, field .. i, count)
+  else
+    local a, r = 0, 0
+    if field == 'a' then a = count else r = count end
+    redis.call('HSET', key, 's' .. i, second, 'a' .. i, a, 'r' .. i, r)
+    held[second] = true
+  end
+  if field == 'a' and second == nowSec then
+    admittedThisSecond = admittedThisSecond + count
+  end
 end
 
 if k > 0 then
@@ -78,16 +99,12 @@ if k > 0 then
     bump('a', second, last - i + 1)
     i = last + 1
   end
+  -- Refreshed on admissions only: a refusal always follows an admission within the horizon,
+  -- so the hash never lives without a TTL.
+  redis.call('EXPIRE', key, ttl)
 end
 if n > k then
   bump('r', nowSec, n - k)
-end
-redis.call('EXPIRE', key, ttl)
-
-local admittedThisSecond = 0
-local cur = nowSec % buckets
-if tonumber(redis.call('HGET', key, 's' .. cur) or '-1') == nowSec then
-  admittedThisSecond = tonumber(redis.call('HGET', key, 'a' .. cur) or '0')
 end
 
 local firstOffset = 0
