@@ -4,6 +4,7 @@ import { describeZodError } from '../contracts/errors.js'
 import type { Db } from '../db/pool.js'
 import type { Logger } from '../observability/logger.js'
 import { createResilientLimiter, DEFAULT_DEGRADED_CPS } from '../pacing/degraded.js'
+import { recordDegradedPeriod } from '../pacing/history.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
@@ -53,6 +54,7 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
       primary: createRedisLimiter({ redis, prefix }),
       degradedCps: config.DEGRADED_CPS,
       logger: clients.logger,
+      onRecover: (period) => recordDegradedPeriod(redis, period, { prefix }),
     }),
     limitStore: createLimitStore({ redis, prefix, defaultLimit: config.MAX_CPS }),
     worker: createWorkerClient({

@@ -30,6 +30,14 @@ export interface ResilientLimiterOptions {
   degradedCps?: number
   logger: Logger
   fallback?: AdmissionLimiter
+  /** called once Redis answers again, with the degraded period (e.g. to record it for `cps get`) */
+  onRecover?: (period: DegradedPeriod) => Promise<void>
+  nowMs?: () => number
+}
+
+export interface DegradedPeriod {
+  from: string
+  to: string
 }
 
 export interface ResilientLimiter extends AdmissionLimiter {
@@ -46,7 +54,9 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
   assertLimit(degradedCps)
   const fallback = options.fallback ?? createLocalLimiter()
   const { logger } = options
+  const nowMs = options.nowMs ?? Date.now
   let mode: 'redis' | 'degraded' = 'redis'
+  let since = 0
   return {
     get mode() {
       return mode
@@ -55,8 +65,14 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
       try {
         const admission = await options.primary.admit(n, limit)
         if (mode === 'degraded') {
-          logger.info('Redis reachable again: pacing with the shared limit', { limit })
+          const period = { from: new Date(since).toISOString(), to: new Date(nowMs()).toISOString() }
+          logger.info('Redis reachable again: pacing with the shared limit', { limit, degraded: period })
           mode = 'redis'
+          await options
+            .onRecover?.(period)
+            .catch((error: Error) =>
+              logger.warn('Could not record the degraded period', { error: error.message }),
+            )
         }
         return admission
       } catch (error) {
@@ -68,6 +84,7 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
             nextStep: 'check REDIS_URL and the Redis server; the dialer recovers by itself when it answers',
           })
           mode = 'degraded'
+          since = nowMs()
         }
         const admission: Admission = await fallback.admit(n, local)
         return admission

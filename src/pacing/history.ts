@@ -52,3 +52,29 @@ export async function readCpsHistory(
   const total = admitted + rateLimited
   return { seconds: out, admitted, rateLimited, rateLimitedShare: total === 0 ? 0 : rateLimited / total }
 }
+
+/** Stores the last degraded period a dialer lived through (kept an hour), for `dialctl cps get`. */
+export async function recordDegradedPeriod(
+  redis: Redis,
+  period: { from: string; to: string },
+  options: { prefix?: string } = {},
+): Promise<void> {
+  await redis.set(pacingKeys(options.prefix).degraded, JSON.stringify(period), 'EX', 3600)
+}
+
+/** The last degraded period reported within the hour, or null. */
+export async function readLastDegraded(
+  redis: Redis,
+  options: { prefix?: string } = {},
+): Promise<{ from: Date; to: Date } | null> {
+  const raw = await redis.get(pacingKeys(options.prefix).degraded)
+  if (!raw) return null
+  try {
+    const p = JSON.parse(raw) as { from: string; to: string }
+    const from = new Date(p.from)
+    const to = new Date(p.to)
+    return Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) ? null : { from, to }
+  } catch {
+    return null
+  }
+}

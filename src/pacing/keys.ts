@@ -9,6 +9,8 @@ export interface PacingKeys {
   limit: string
   /** limiter state and the per-second admitted / rate-limited history (one hash) */
   pacer: string
+  /** the last degraded-mode period a dialer reported after Redis came back (JSON) */
+  degraded: string
   /** marker of a dial the worker accepted, by idempotency key */
   dialed(idempotencyKey: string): string
 }
@@ -17,6 +19,7 @@ export function pacingKeys(prefix = DEFAULT_PACING_PREFIX): PacingKeys {
   return {
     limit: `${prefix}cps:limit`,
     pacer: `${prefix}cps:pacer`,
+    degraded: `${prefix}cps:degraded`,
     dialed: (idempotencyKey) => `${prefix}dial:sent:${idempotencyKey}`,
   }
 }

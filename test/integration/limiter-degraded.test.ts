@@ -4,6 +4,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../../src/observability/logger.js'
 import { createResilientLimiter } from '../../src/pacing/degraded.js'
+import { readLastDegraded, recordDegradedPeriod } from '../../src/pacing/history.js'
 import { createLimitStore } from '../../src/pacing/limit-store.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
@@ -102,12 +103,15 @@ describe('degraded mode (Redis unreachable)', () => {
     const logger = createLogger('test-degraded', { level: 'SILENT' })
     const error = vi.spyOn(logger, 'error')
     const info = vi.spyOn(logger, 'info')
+    const prefix = `${t.prefix}r:`
     const limiter = createResilientLimiter({
-      primary: createRedisLimiter({ redis, prefix: `${t.prefix}r:` }),
+      primary: createRedisLimiter({ redis, prefix }),
       degradedCps: 5,
       logger,
+      onRecover: (period) => recordDegradedPeriod(redis, period, { prefix }),
     })
     expect((await limiter.admit(1, 100)).mode).toBe('redis')
+    expect(await readLastDegraded(t.redis, { prefix })).toBeNull()
 
     await proxy.down()
     expect((await limiter.admit(1, 100)).mode).toBe('degraded')
@@ -118,7 +122,14 @@ describe('degraded mode (Redis unreachable)', () => {
     if (redis.status !== 'ready') await once(redis, 'ready')
     expect((await limiter.admit(1, 100)).mode).toBe('redis')
     expect(limiter.mode).toBe('redis')
-    expect(info).toHaveBeenCalledWith('Redis reachable again: pacing with the shared limit', { limit: 100 })
+    expect(info).toHaveBeenCalledWith(
+      'Redis reachable again: pacing with the shared limit',
+      expect.objectContaining({ limit: 100 }),
+    )
+    // recorded for `dialctl cps get` ("degraded within the last minute")
+    const period = await readLastDegraded(t.redis, { prefix })
+    expect(period!.to.getTime()).toBeGreaterThanOrEqual(period!.from.getTime())
+    expect(Date.now() - period!.to.getTime()).toBeLessThan(3_600_000)
     redis.disconnect()
     await proxy.down()
   })
