@@ -28,9 +28,10 @@ export const redisUrl = $interpolate`rediss://${redis.username}:${redis.password
 /** X-Ray has no resource-level permissions. */
 const XRAY_WRITE = { actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }
 
-function common(
-  service: string,
-): Pick<sst.aws.FunctionArgs, 'runtime' | 'architecture' | 'vpc' | 'nodejs' | 'transform' | 'logging'> & {
+function common(service: string): Pick<
+  sst.aws.FunctionArgs,
+  'runtime' | 'architecture' | 'vpc' | 'nodejs' | 'transform' | 'logging'
+> & {
   environment: Record<string, $util.Input<string>>
   permissions: sst.aws.FunctionPermissionArgs[]
 } {

@@ -1,0 +1,375 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  ACCOUNT,
+  loadProgram,
+  platformInstalled,
+  REGION,
+  SKIP_REASON,
+  unsecret,
+  type LoadedProgram,
+  type RecordedResource,
+} from './harness.js'
+import {
+  ALARM,
+  BATCH_SIZE,
+  BATCH_WINDOW_SECONDS,
+  DEFAULT_MAX_CPS,
+  DIAL_HTTP_TIMEOUT_SECONDS,
+  DIALER_TIMEOUT_SECONDS,
+  ENRICH_TIMEOUT_SECONDS,
+  RTP_PORT_RANGE,
+  SIP_PORT,
+  VISIBILITY_TIMEOUT_SECONDS,
+} from '../../stacks/settings.js'
+
+if (!platformInstalled) console.warn(SKIP_REASON)
+
+interface Statement {
+  Sid?: string
+  Effect: string
+  Action: string[]
+  Resource: string[]
+}
+const statementsOf = (policy: unknown): Statement[] =>
+  (JSON.parse(unsecret<string>(policy)) as { Statement: Statement[] }).Statement
+
+const fnArn = (name: unknown) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${String(name)}`
+
+describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
+  let p: LoadedProgram
+  let o: Record<string, unknown>
+  const lambdaByName = (outputKey: string): RecordedResource => {
+    const found = p.ofType('aws:lambda/function:Function').filter((f) => f.state.name === o[outputKey])
+    expect(found).toHaveLength(1)
+    return found[0]!
+  }
+  const env = (outputKey: string) =>
+    (lambdaByName(outputKey).inputs.environment as { variables: Record<string, unknown> }).variables
+
+  beforeAll(async () => {
+    p = await loadProgram({ env: { SIP_TRUNK_CIDRS: '203.0.113.0/24, 198.51.100.7/32' } })
+    o = p.outputs
+  }, 180_000)
+  afterAll(() => p?.close())
+
+  describe('outputs dialctl reads', () => {
+    it('has every key, resolved to concrete values', () => {
+      for (const key of [
+        'pipeName',
+        'queueUrl',
+        'queueArn',
+        'dlqUrl',
+        'dlqArn',
+        'dialerFunctionName',
+        'enrichFunctionName',
+        'pacerFunctionName',
+        'stateMachineArn',
+        'redisHost',
+        'redisPort',
+        'postgresHost',
+        'postgresDatabase',
+        'workerUrl',
+        'metricNamespace',
+      ])
+        expect(o[key], key).toBeTruthy()
+      expect(o.metricNamespace).toBe('Dialctl/test')
+      expect(o.queueArn).not.toBe(o.dlqArn)
+      expect(String(o.workerUrl)).toMatch(/^http:\/\/.+:8080$/)
+    })
+  })
+
+  describe('queue', () => {
+    it('dial-tasks redrives to the DLQ after 3 receives', () => {
+      const queue = p.ofType('aws:sqs/queue:Queue').find((q) => q.state.arn === o.queueArn)!
+      const redrive = JSON.parse(String(queue.inputs.redrivePolicy)) as Record<string, unknown>
+      expect(redrive).toEqual({ deadLetterTargetArn: o.dlqArn, maxReceiveCount: 3 })
+    })
+
+    it('hides a message longer than a whole pipe execution can take', () => {
+      const queue = p.ofType('aws:sqs/queue:Queue').find((q) => q.state.arn === o.queueArn)!
+      expect(queue.inputs.visibilityTimeoutSeconds).toBe(VISIBILITY_TIMEOUT_SECONDS)
+      expect(VISIBILITY_TIMEOUT_SECONDS).toBeGreaterThan(DIAL_HTTP_TIMEOUT_SECONDS * BATCH_SIZE)
+      expect(VISIBILITY_TIMEOUT_SECONDS).toBeGreaterThan(
+        BATCH_WINDOW_SECONDS + ENRICH_TIMEOUT_SECONDS + DIALER_TIMEOUT_SECONDS,
+      )
+    })
+  })
+
+  describe('pipe', () => {
+    const pipe = () => p.find('aws:pipes/pipe:Pipe', 'DialTasksPipe')
+
+    it('polls the queue in batches of 10 or 5 s with the phoneNumber filter', () => {
+      const { inputs } = pipe()
+      expect(inputs.name).toBe(o.pipeName)
+      expect(inputs.source).toBe(o.queueArn)
+      const source = inputs.sourceParameters as {
+        sqsQueueParameters: { batchSize: number; maximumBatchingWindowInSeconds: number }
+        filterCriteria: { filters: Array<{ pattern: string }> }
+      }
+      expect(source.sqsQueueParameters).toEqual({ batchSize: 10, maximumBatchingWindowInSeconds: 5 })
+      expect(source.filterCriteria.filters).toHaveLength(1)
+      expect(JSON.parse(source.filterCriteria.filters[0]!.pattern)).toEqual({
+        phoneNumber: [{ exists: true }],
+      })
+    })
+
+    it('enriches with the enrich Lambda and targets the dialer synchronously (partial batch failures)', () => {
+      const { inputs } = pipe()
+      expect(inputs.enrichment).toBe(fnArn(o.enrichFunctionName))
+      expect(inputs.target).toBe(fnArn(o.dialerFunctionName))
+      expect(inputs.targetParameters).toEqual({
+        lambdaFunctionParameters: { invocationType: 'REQUEST_RESPONSE' },
+      })
+    })
+
+    it('logs errors to its own log group without payloads (phone numbers)', () => {
+      const log = p.find('aws:cloudwatch/logGroup:LogGroup', 'DialTasksPipeLogs')
+      const config = pipe().inputs.logConfiguration as Record<string, unknown>
+      expect(config.level).toBe('ERROR')
+      expect(config.cloudwatchLogsLogDestination).toEqual({ logGroupArn: log.state.arn })
+      expect(config.includeExecutionDatas).toBeUndefined()
+    })
+
+    it('runs as a role allowed exactly the queue, the two functions and its log group', () => {
+      const role = p.find('aws:iam/role:Role', 'DialTasksPipeRole')
+      expect(pipe().inputs.roleArn).toBe(role.state.arn)
+      expect(JSON.stringify(role.inputs.assumeRolePolicy)).toContain('pipes.amazonaws.com')
+
+      const policy = p.find('aws:iam/rolePolicy:RolePolicy', 'DialTasksPipePolicy')
+      expect(policy.inputs.role).toBe(role.state.id ?? 'DialTasksPipeRole-id')
+      const log = p.find('aws:cloudwatch/logGroup:LogGroup', 'DialTasksPipeLogs')
+      const byAction = Object.fromEntries(
+        statementsOf(policy.inputs.policy).flatMap((s) =>
+          s.Action.map((a) => [a, s.Resource.slice().sort()]),
+        ),
+      )
+      expect(byAction).toEqual({
+        'sqs:ReceiveMessage': [o.queueArn],
+        'sqs:DeleteMessage': [o.queueArn],
+        'sqs:GetQueueAttributes': [o.queueArn],
+        'lambda:InvokeFunction': [fnArn(o.dialerFunctionName), fnArn(o.enrichFunctionName)].sort(),
+        'logs:CreateLogStream': [`${String(log.state.arn)}:*`],
+        'logs:PutLogEvents': [`${String(log.state.arn)}:*`],
+      })
+      for (const s of statementsOf(policy.inputs.policy)) expect(s.Effect).toBe('Allow')
+    })
+  })
+
+  describe('functions', () => {
+    const keys = ['enrichFunctionName', 'dialerFunctionName', 'pacerFunctionName'] as const
+
+    it('all run in the VPC with X-Ray tracing, pg external, and the stage metric namespace', () => {
+      const all = p.ofType('aws:lambda/function:Function')
+      expect(all.length).toBeGreaterThanOrEqual(4)
+      for (const key of keys) {
+        const fn = lambdaByName(key)
+        expect(fn.inputs.tracingConfig, key).toEqual({ mode: 'Active' })
+        const vpc = fn.inputs.vpcConfig as { subnetIds: string[]; securityGroupIds: string[] }
+        expect(
+          vpc.subnetIds.every((s) => s.includes('PrivateSubnet')),
+          key,
+        ).toBe(true)
+        expect(env(key).POWERTOOLS_METRICS_NAMESPACE).toBe('Dialctl/test')
+      }
+    })
+
+    it('dialer: MAX_CPS default, worker URL, Redis over TLS, timeout for a full batch of dials', () => {
+      const e = env('dialerFunctionName')
+      expect(e.MAX_CPS).toBe(String(DEFAULT_MAX_CPS))
+      expect(e.WORKER_URL).toBe(o.workerUrl)
+      expect(e.DIAL_TIMEOUT_MS).toBe(String(DIAL_HTTP_TIMEOUT_SECONDS * 1000))
+      expect(unsecret<string>(e.REDIS_URL)).toMatch(
+        new RegExp(`^rediss://[^:]+:mock-password@${String(o.redisHost)}:${String(o.redisPort)}$`),
+      )
+      expect(e.POWERTOOLS_SERVICE_NAME).toBe('dialer-worker')
+      expect(lambdaByName('dialerFunctionName').inputs.timeout).toBe(DIALER_TIMEOUT_SECONDS)
+    })
+
+    it.each([
+      ['EnrichDialTask', 'functions/enrich-dial-task.handler', ['Postgres']],
+      ['DialerWorker', 'functions/dialer-worker.handler', ['Postgres', 'Redis', 'Worker', 'WorkerToken']],
+      ['Dispatcher', 'functions/dispatcher.handler', ['Postgres']],
+      ['Pacer', 'functions/pacer.handler', ['Postgres', 'Redis']],
+    ])('%s bundles %s with pg external, linked to %j', (id, handler, links) => {
+      const build = p.builds.get(id)!
+      expect(build.handler).toBe(handler)
+      // SST turns `install: ['pg']` into `{ pg: '*' }`: installed next to the bundle, not bundled.
+      expect(build.properties.install).toEqual({ pg: '*' })
+      expect(Object.keys(build.links).sort()).toEqual(links)
+    })
+
+    it('the dialer reads the worker token and Redis through `Resource`', () => {
+      const links = p.builds.get('DialerWorker')!.links
+      expect(links.WorkerToken).toMatchObject({ value: 'test-worker-token' })
+      expect(links.Redis).toMatchObject({ host: o.redisHost, port: o.redisPort, password: 'mock-password' })
+    })
+
+    it('enrich reads PostgreSQL; dispatcher may only send to the dial-tasks queue', () => {
+      expect(unsecret<string>(env('enrichFunctionName').DATABASE_URL)).toMatch(
+        new RegExp(`^postgres://[^:]+:mock-password@${String(o.postgresHost)}:5432/dialctl$`),
+      )
+      const role = p.ofType('aws:iam/role:Role').find((r) => r.name === 'DispatcherRole')!
+      const inline = role.inputs.inlinePolicies as Array<{ policy: string }>
+      expect(inline).toHaveLength(1)
+      const sqs = statementsOf(inline[0]!.policy).filter((s) => s.Action.some((a) => a.startsWith('sqs:')))
+      expect(sqs).toEqual([
+        { Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:SendMessageBatch'], Resource: [o.queueArn] },
+      ])
+    })
+
+    it('the pacer runs every minute', () => {
+      const rule = p.find('aws:cloudwatch/eventRule:EventRule', 'PacerScheduleRule')
+      expect(rule.inputs.scheduleExpression).toBe('rate(1 minute)')
+      const target = p.find('aws:cloudwatch/eventTarget:EventTarget', 'PacerScheduleTarget')
+      expect(target.inputs.arn).toBe(fnArn(o.pacerFunctionName))
+    })
+  })
+
+  describe('campaign state machine', () => {
+    it('invokes the dispatcher and may restart only itself', () => {
+      const sm = p.find('aws:sfn/stateMachine:StateMachine', 'CampaignExecution')
+      expect(sm.state.arn).toBe(o.stateMachineArn)
+      const def = JSON.parse(String(sm.inputs.definition)) as {
+        States: Record<string, { Parameters?: { FunctionName?: string } }>
+      }
+      const policy = p.find('aws:iam/rolePolicy:RolePolicy', 'CampaignExecutionPolicy')
+      const byAction = Object.fromEntries(
+        statementsOf(policy.inputs.policy).flatMap((s) => s.Action.map((a) => [a, s.Resource])),
+      )
+      const dispatcher = p
+        .ofType('aws:lambda/function:Function')
+        .find((f) => f.name === 'DispatcherFunction')!
+      expect(def.States.Dispatch!.Parameters!.FunctionName).toBe(dispatcher.state.arn)
+      expect(byAction['lambda:InvokeFunction']).toEqual([
+        dispatcher.state.arn,
+        `${String(dispatcher.state.arn)}:*`,
+      ])
+      expect(byAction['states:StartExecution']).toEqual([o.stateMachineArn])
+    })
+  })
+
+  describe('worker', () => {
+    const containers = () =>
+      JSON.parse(
+        unsecret<string>(
+          p.find('aws:ecs/taskDefinition:TaskDefinition', 'WorkerTask').inputs.containerDefinitions,
+        ),
+      ) as Array<{ name: string; environment: Array<{ name: string; value: string }> }>
+    const envOf = (name: string) =>
+      Object.fromEntries(
+        containers()
+          .find((c) => c.name === name)!
+          .environment.map((e) => [e.name, e.value]),
+      )
+
+    it('runs the Node worker and Asterisk in one task, ARI on localhost, token from the secret', () => {
+      expect(containers().map((c) => c.name)).toEqual(['worker', 'asterisk'])
+      const w = envOf('worker')
+      expect(w).toMatchObject({
+        PORT: '8080',
+        DRIVER: 'ari',
+        ARI_URL: 'http://127.0.0.1:8088',
+        WORKER_TOKEN: 'test-worker-token',
+        ARI_PASSWORD: 'test-ari-password',
+      })
+      expect(envOf('asterisk')).toMatchObject({
+        ARI_PASSWORD: 'test-ari-password',
+        SIP_TRUNK_USER: 'trunk-user',
+      })
+    })
+
+    it('opens SIP and RTP only to the trunk CIDRs, on top of the VPC group', () => {
+      const sg = p.find('aws:ec2/securityGroup:SecurityGroup', 'WorkerSipSecurityGroup')
+      const cidrs = ['203.0.113.0/24', '198.51.100.7/32']
+      expect(sg.inputs.ingress).toEqual([
+        expect.objectContaining({ protocol: 'udp', fromPort: SIP_PORT, toPort: SIP_PORT, cidrBlocks: cidrs }),
+        expect.objectContaining({ protocol: 'tcp', fromPort: SIP_PORT, toPort: SIP_PORT, cidrBlocks: cidrs }),
+        expect.objectContaining({
+          protocol: 'udp',
+          fromPort: RTP_PORT_RANGE.from,
+          toPort: RTP_PORT_RANGE.to,
+          cidrBlocks: cidrs,
+        }),
+      ])
+      const service = p.find('aws:ecs/service:Service', 'WorkerService')
+      const network = service.inputs.networkConfiguration as { securityGroups: string[] }
+      expect(network.securityGroups).toContain(sg.state.id ?? 'WorkerSipSecurityGroup-id')
+      expect(network.securityGroups.length).toBe(2)
+    })
+  })
+
+  describe('alarms', () => {
+    const alarm = (key: string) => p.find('aws:cloudwatch/metricAlarm:MetricAlarm', `Alarm${key}`).inputs
+    type Q = {
+      id: string
+      expression?: string
+      returnData?: boolean
+      metric?: { namespace: string; metricName: string; dimensions: Record<string, string>; stat: string }
+    }
+    const queries = (key: string) => alarm(key).metricQueries as Q[]
+    const topic = () => p.find('aws:sns/topic:Topic', 'AlertsTopic').state.arn
+
+    it.each([
+      ['PipeFailedPercent', ALARM.pipeFailedPercent, 5],
+      ['PipeThrottled', ALARM.pipeThrottledCount, 10],
+      ['EnrichErrorPercent', ALARM.enrichErrorPercent, 5],
+      ['DialerErrorPercent', ALARM.dialerErrorPercent, 5],
+      ['CpsNearLimit', ALARM.cpsOfLimitPercent, 90],
+      ['RateLimitedPercent', ALARM.rateLimitedPercent, 20],
+      ['RedisDegraded', ALARM.redisDegradedCount, 0],
+    ])('%s alarms above %d (seed: %d) and notifies on-call', (key, threshold, seed) => {
+      expect(threshold).toBe(seed)
+      const a = alarm(key)
+      expect(a.threshold).toBe(seed)
+      expect(a.comparisonOperator).toBe('GreaterThanThreshold')
+      expect(a.name).toBe(`dialctl-test-${key}`)
+      expect(a.alarmActions).toEqual([topic()])
+      expect(queries(key).filter((q) => q.returnData)).toHaveLength(1)
+    })
+
+    it('pipe failure rate is failed/invocations of this pipe', () => {
+      const q = queries('PipeFailedPercent')
+      expect(q.find((x) => x.id === 'failed')!.metric).toMatchObject({
+        namespace: 'AWS/EventBridge/Pipes',
+        metricName: 'ExecutionFailed',
+        dimensions: { PipeName: o.pipeName },
+        stat: 'Sum',
+      })
+      expect(q.find((x) => x.id === 'invocations')!.metric!.metricName).toBe('Invocations')
+      expect(q.find((x) => x.returnData)!.expression).toBe(
+        'IF(invocations > 0, 100 * failed / invocations, 0)',
+      )
+    })
+
+    it('error rates watch the right functions', () => {
+      expect(queries('EnrichErrorPercent')[0]!.metric!.dimensions).toEqual({
+        FunctionName: o.enrichFunctionName,
+      })
+      expect(queries('DialerErrorPercent')[0]!.metric!.dimensions).toEqual({
+        FunctionName: o.dialerFunctionName,
+      })
+    })
+
+    it('custom metrics come from the dialer in the stage namespace', () => {
+      for (const key of ['CpsNearLimit', 'RateLimitedPercent', 'RedisDegraded']) {
+        for (const q of queries(key).filter((x) => x.metric))
+          expect(q.metric, key).toMatchObject({
+            namespace: 'Dialctl/test',
+            dimensions: { service: 'dialer-worker' },
+          })
+      }
+      expect(queries('CpsNearLimit').find((x) => x.returnData)!.expression).toBe(
+        `100 * cps / FILL(limit, ${DEFAULT_MAX_CPS})`,
+      )
+      expect(alarm('RedisDegraded').evaluationPeriods).toBe(1)
+    })
+
+    it('the dashboard shows every alarm', () => {
+      const body = JSON.parse(
+        String(p.find('aws:cloudwatch/dashboard:Dashboard', 'Dashboard').inputs.dashboardBody),
+      )
+      const arns = p.ofType('aws:cloudwatch/metricAlarm:MetricAlarm').map((a) => a.state.arn)
+      expect(body.widgets[0].properties.alarms.slice().sort()).toEqual(arns.slice().sort())
+    })
+  })
+})
