@@ -187,6 +187,15 @@ export class FakeAriServer {
     this.down = false
   }
 
+  /**
+   * A network partition between worker and Asterisk: WebSockets dropped, REST and upgrades refused
+   * (503) until `partition(false)`; channels and their timers live on (their events are lost).
+   */
+  partition(on: boolean): void {
+    this.down = on
+    if (on) this.dropSockets()
+  }
+
   /** Drops the WebSockets only (a network blip): channels live on. */
   dropSockets(): void {
     for (const ws of this.sockets.keys()) ws.terminate()

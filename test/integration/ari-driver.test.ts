@@ -240,6 +240,52 @@ describe('ARI driver against the fake Asterisk', () => {
     await call!.hangup()
   })
 
+  it('a PlaybackFinished lost while disconnected is recovered on reconnect (GET /playbacks/{id} → 404)', async () => {
+    await driver.close()
+    await fake.stop()
+    fake = await startFakeAri({ playbackMs: 150 })
+    driver = makeDriver(fake)
+    expect(await driver.waitConnected(5_000)).toBe(true)
+    const callId = nextCallId()
+    fake.onNumber(PHONE, { kind: 'answer', afterMs: 10 })
+    const { call } = await driver.originate(request(callId))
+    const played = call!.play('sound:long-prompt')
+    await until(() => fake.requests.some((r) => r.path.includes('/play/')), 'the play request')
+    fake.partition(true)
+    // the playback ends (150 ms) while nobody listens: its PlaybackFinished is lost
+    await until(
+      () => fake.sentEvents.some((e) => e.type === 'PlaybackFinished'),
+      'the playback to end unheard',
+    )
+    expect(driver.healthy()).toBe(false)
+    fake.partition(false)
+    expect(await played).toEqual({ completed: true })
+    expect(fake.requests.some((r) => r.method === 'GET' && r.path === `/ari/playbacks/${callId}-pb1`)).toBe(
+      true,
+    )
+    await call!.hangup()
+  })
+
+  it('ring timer firing during a partition → failed (not no-answer); the channel is hung up after the reconnect', async () => {
+    const callId = nextCallId()
+    fake.onNumber(PHONE, { kind: 'no-answer', ignoreTimeout: true })
+    const ringing = driver.originate(request(callId, 1))
+    await until(() => fake.channelIds().includes(callId), 'the call to ring')
+    // partitioned for longer than the ring time: the driver's hang-up cannot reach Asterisk
+    fake.partition(true)
+    const { result } = await ringing
+    expect(result.outcome).toBe('failed')
+    expect(result.error).toMatch(/lost the ARI connection while ringing/)
+    // the driver's DELETE reached Asterisk during the partition and was refused
+    await until(() => fake.requests.some((r) => r.method === 'DELETE'), 'the refused hang-up')
+    expect(fake.channelIds()).toContain(callId)
+    fake.partition(false)
+    expect(await driver.waitConnected(5_000)).toBe(true)
+    // reconciliation hangs up the channel we gave up on
+    await until(() => !fake.channelIds().includes(callId), 'the abandoned channel to be hung up')
+    expect(fake.requests.filter((r) => r.method === 'DELETE').at(-1)?.query).toEqual({ reason_code: '16' })
+  })
+
   it('ApplicationReplaced: another connection takes the app → unhealthy "replaced", then re-registers', async () => {
     const intruder = new WebSocket(
       `${fake.url.replace('http', 'ws')}/ari/events?app=dialctl-test&api_key=${fake.username}:${fake.password}`,

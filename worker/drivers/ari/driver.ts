@@ -208,6 +208,15 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       tracked.ringTimer = setTimeout(() => {
         if (tracked.phase !== 'ringing' || !tracked.settle) return
         client.hangup(callId, { reasonCode: Q850.NO_ANSWER }).catch(() => abandoned.add(callId))
+        if (!client.healthy()) {
+          // Without events we cannot tell "nobody answered" from "Asterisk went away".
+          settle(tracked, {
+            outcome: 'failed',
+            error:
+              'lost the ARI connection while ringing; the channel is hung up on reconnect if it still exists',
+          })
+          return
+        }
         settle(tracked, { outcome: 'no-answer', hangupCause: Q850.NO_ANSWER })
       }, tracked.ringMs + ringGraceMs)
       calls.set(callId, tracked)
