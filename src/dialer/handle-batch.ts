@@ -38,6 +38,8 @@ export interface DialerDeps {
 type Fate = 'dialed' | 'duplicate' | 'rate_limited' | 'busy' | 'failed'
 
 interface Item {
+  /** position in the batch: outcomes and failures are reported in batch order */
+  index: number
   messageId: string
   task?: Task
   invalid?: string
@@ -57,8 +59,8 @@ function readEvent(event: unknown): Item[] {
       throw new Error(`dialer: item ${index} has no messageId; enrichment must keep each record's messageId`)
     const parsed = EnrichedDialTask.safeParse(raw)
     return parsed.success
-      ? { messageId, task: parsed.data }
-      : { messageId, invalid: describeZodError(parsed.error) }
+      ? { index, messageId, task: parsed.data }
+      : { index, messageId, invalid: describeZodError(parsed.error) }
   })
 }
 
@@ -73,24 +75,26 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const sleep = deps.sleep ?? realSleep
   const maxWaitMs = deps.maxWaitMs ?? 1100
   const items = readEvent(event)
-  const outcomes: TaskOutcome[] = []
-  const failures: string[] = []
+  const decided: { index: number; outcome: TaskOutcome; retry: boolean }[] = []
   const counts: Record<Fate, number> = { dialed: 0, duplicate: 0, rate_limited: 0, busy: 0, failed: 0 }
 
   const record = (item: Item, fate: Fate, reason?: string, callId?: string) => {
     counts[fate]++
-    if (fate !== 'dialed' && fate !== 'duplicate') failures.push(item.messageId)
     const t = item.task
-    outcomes.push({
-      messageId: item.messageId,
-      campaignId: t?.campaignId,
-      contactId: t?.contactId,
-      attempt: t?.attempts,
-      stage: 'dialer',
-      // busy workers are a retry like the limiter's; `reason` tells them apart
-      outcome: fate === 'busy' ? 'rate_limited' : fate,
-      reason,
-      callId,
+    decided.push({
+      index: item.index,
+      retry: fate !== 'dialed' && fate !== 'duplicate',
+      outcome: {
+        messageId: item.messageId,
+        campaignId: t?.campaignId,
+        contactId: t?.contactId,
+        attempt: t?.attempts,
+        stage: 'dialer',
+        // busy workers are a retry like the limiter's; `reason` tells them apart
+        outcome: fate === 'busy' ? 'rate_limited' : fate,
+        reason,
+        callId,
+      },
     })
   }
 
@@ -148,60 +152,60 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
       mode: admission.mode,
     })
 
-  const results = await Promise.all(
+  // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
+  const accepted: string[] = []
+  await Promise.all(
     admitted.map(async (item, i) => {
       await sleep(Math.min(admission.delaysMs[i]!, maxWaitMs))
-      const command = dialCommandFor(item.task!)
+      const t = item.task!
+      const command = dialCommandFor(t)
       let result: WorkerDialResult
       try {
         result = await deps.worker.dial(command)
       } catch (error) {
         result = { kind: 'error', message: (error as Error).message }
       }
-      return { item, command, result }
+      const context = {
+        callId: command.callId,
+        campaignId: t.campaignId,
+        contactId: t.contactId,
+        attempt: t.attempts,
+        phoneNumber: maskPhone(t.phoneNumber),
+      }
+      switch (result.kind) {
+        case 'accepted':
+          logger.info('Dial command sent successfully', context)
+          accepted.push(dialIdempotencyKey(t))
+          record(item, 'dialed', undefined, command.callId)
+          break
+        case 'duplicate':
+          logger.info('Worker reports this attempt was dialed already', context)
+          accepted.push(dialIdempotencyKey(t))
+          record(item, 'duplicate', 'worker: already dialed', command.callId)
+          break
+        case 'busy':
+          logger.warn('Worker busy; task returned for retry', {
+            ...context,
+            status: result.status,
+            error: result.message,
+          })
+          record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
+          break
+        case 'error':
+          logger.error('Dial command failed; task returned for retry', {
+            ...context,
+            status: result.status,
+            error: result.message,
+          })
+          record(item, 'failed', result.message, command.callId)
+          break
+      }
     }),
   )
 
-  const accepted: string[] = []
-  for (const { item, command, result } of results) {
-    const t = item.task!
-    const context = {
-      callId: command.callId,
-      campaignId: t.campaignId,
-      contactId: t.contactId,
-      attempt: t.attempts,
-      phoneNumber: maskPhone(t.phoneNumber),
-    }
-    switch (result.kind) {
-      case 'accepted':
-        logger.info('Dial command sent successfully', context)
-        accepted.push(dialIdempotencyKey(t))
-        record(item, 'dialed', undefined, command.callId)
-        break
-      case 'duplicate':
-        logger.info('Worker reports this attempt was dialed already', context)
-        accepted.push(dialIdempotencyKey(t))
-        record(item, 'duplicate', 'worker: already dialed', command.callId)
-        break
-      case 'busy':
-        logger.warn('Worker busy; task returned for retry', {
-          ...context,
-          status: result.status,
-          error: result.message,
-        })
-        record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
-        break
-      case 'error':
-        logger.error('Dial command failed; task returned for retry', {
-          ...context,
-          status: result.status,
-          error: result.message,
-        })
-        record(item, 'failed', result.message, command.callId)
-        break
-    }
-  }
-
+  decided.sort((a, b) => a.index - b.index)
+  const outcomes = decided.map((d) => d.outcome)
+  const failures = decided.filter((d) => d.retry).map((d) => d.outcome.messageId!)
   try {
     await deps.marker.mark(accepted)
   } catch (error) {
