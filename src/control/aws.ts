@@ -381,8 +381,13 @@ export class AwsControlPlane implements ControlPlane {
     return result
   }
 
-  runProgress(campaignId: string, since: Date, sentAt: Map<string, number>): Promise<RunProgress> {
-    return this.data.runProgress(campaignId, since, sentAt)
+  runProgress(
+    campaignId: string,
+    contactPrefix: string,
+    since: Date,
+    sentAt: Map<string, number>,
+  ): Promise<RunProgress> {
+    return this.data.runProgress(campaignId, contactPrefix, since, sentAt)
   }
 
   // ---- health

@@ -208,17 +208,22 @@ export class DataPlane {
    * What became of the tasks of `campaignId` pushed since `since`: outcomes from task_outcomes,
    * send → dial latency from call_attempts.started_at against the send time of each contact.
    */
-  async runProgress(campaignId: string, since: Date, sentAt: Map<string, number>): Promise<RunProgress> {
+  async runProgress(
+    campaignId: string,
+    contactPrefix: string,
+    since: Date,
+    sentAt: Map<string, number>,
+  ): Promise<RunProgress> {
     const { rows: outcomes } = await this.pool.query<{ outcome: string; n: string }>(
       `SELECT outcome, count(*) AS n FROM task_outcomes
-        WHERE campaign_id = $1 AND at >= $2 GROUP BY outcome`,
-      [campaignId, since],
+        WHERE campaign_id = $1 AND at >= $2 AND starts_with(contact_id, $3) GROUP BY outcome`,
+      [campaignId, since, contactPrefix],
     )
     const count = (k: string) => Number(outcomes.find((o) => o.outcome === k)?.n ?? 0)
     const { rows: dials } = await this.pool.query<{ contact_id: string; started_at: Date }>(
       `SELECT contact_id, started_at FROM call_attempts
-        WHERE campaign_id = $1 AND started_at >= $2 ORDER BY started_at`,
-      [campaignId, since],
+        WHERE campaign_id = $1 AND started_at >= $2 AND starts_with(contact_id, $3) ORDER BY started_at`,
+      [campaignId, since, contactPrefix],
     )
     const sendToDialMs: number[] = []
     for (const d of dials) {

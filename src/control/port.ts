@@ -292,8 +292,13 @@ export interface ControlPlane {
 
   // test traffic
   pushTasks(entries: PushEntry[]): Promise<PushResult>
-  /** what happened to the tasks of one campaign since `since` (load-test follow-up) */
-  runProgress(campaignId: string, since: Date, sentAt: Map<string, number>): Promise<RunProgress>
+  /** what happened to the tasks of one run (contact ids starting with contactPrefix) since `since` */
+  runProgress(
+    campaignId: string,
+    contactPrefix: string,
+    since: Date,
+    sentAt: Map<string, number>,
+  ): Promise<RunProgress>
 
   // health
   controllerInputs(): Promise<ControllerInputs>

@@ -1,0 +1,150 @@
+import { Flags } from '@oclif/core'
+import cliProgress from 'cli-progress'
+import { ControlCommand } from '../src/cli/control-command.js'
+import { OperatorError } from '../src/cli/operator-error.js'
+import { colors, table } from '../src/cli/render.js'
+import {
+  LoadTestSummary,
+  newRunId,
+  sendLoad,
+  summarize,
+  testCampaignFor,
+  type LoadPlan,
+} from '../src/control/load-test.js'
+import type { RunProgress } from '../src/control/port.js'
+import { RESERVED_TEST_NUMBERS } from '../src/control/test-numbers.js'
+
+export default class LoadTest extends ControlCommand<typeof LoadTest> {
+  static override summary =
+    'Send N test dial tasks (reserved test numbers, test campaign) and measure the run'
+  static override description = `Never dials real numbers: every task uses a number from the ranges Ofcom reserves for drama/testing (${RESERVED_TEST_NUMBERS} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use). Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, rate-limited, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, rate-limited retries, DLQ, achieved CPS, p50/p99 time from send to dial.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> -n 1000',
+    '<%= config.bin %> <%= command.id %> -n 5000 --rate 200 --campaign my-test-campaign',
+    '<%= config.bin %> <%= command.id %> -n 100 --stage staging --json',
+  ]
+  static override flags = {
+    count: Flags.integer({ char: 'n', description: 'tasks to send', default: 1000, min: 1, max: 100_000 }),
+    rate: Flags.integer({ description: 'send at most this many tasks per second', min: 1 }),
+    campaign: Flags.string({
+      description: 'a campaign marked as test (default: the built-in load-test campaign)',
+    }),
+    concurrency: Flags.integer({
+      description: 'SendMessageBatch calls in flight',
+      default: 8,
+      min: 1,
+      max: 64,
+    }),
+    follow: Flags.boolean({
+      description: 'follow the run until every task has an outcome',
+      default: true,
+      allowNo: true,
+    }),
+    'idle-timeout': Flags.integer({
+      description: 'stop following after this many seconds without progress',
+      default: 30,
+      min: 1,
+    }),
+  }
+
+  async run(): Promise<LoadTestSummary> {
+    const { flags } = await this.parse(LoadTest)
+    const plane = await this.control()
+    const campaign = await testCampaignFor(plane, flags.campaign, this.actor())
+    if (campaign.status !== 'active')
+      throw new OperatorError(
+        `Test campaign "${campaign.campaignId}" is ${campaign.status}: its tasks would be released, not dialed.`,
+        `Activate it: dialctl campaign ${campaign.status === 'paused' ? 'resume' : 'start'} ${campaign.campaignId}`,
+        1,
+        'CAMPAIGN_NOT_ACTIVE',
+      )
+    const plan: LoadPlan = {
+      runId: newRunId(),
+      campaignId: campaign.campaignId,
+      count: flags.count,
+      ...(flags.rate ? { rate: flags.rate } : {}),
+      concurrency: flags.concurrency,
+    }
+    const [pacing, dlqBefore] = await Promise.all([plane.pacing(), plane.dlqDepth()])
+    const since = new Date(Date.now() - 60_000) // clock skew margin: the run id isolates our tasks
+    const interactive = !this.jsonEnabled() && Boolean(process.stderr.isTTY)
+    const c = colors()
+    this.log(
+      `Run ${plan.runId}: ${plan.count} tasks → ${plane.stage}, campaign ${plan.campaignId}, limit ${pacing.limit.limit} cps`,
+    )
+
+    const bar = interactive
+      ? new cliProgress.SingleBar(
+          { format: 'Sending  {bar} {value}/{total}  {rate}/s', stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined
+    bar?.start(plan.count, 0, { rate: 0 })
+    const sendStart = Date.now()
+    const send = await sendLoad(plane, plan, (sent) =>
+      bar?.update(sent, {
+        rate: Math.round(sent / Math.max(0.001, (Date.now() - sendStart) / 1000)),
+      }),
+    )
+    bar?.stop()
+    if (send.failed.length)
+      this.warn(
+        `${send.failed.length} task(s) were not accepted by the queue, e.g. ${send.failed[0]!.code}: ${send.failed[0]!.message}`,
+      )
+
+    const prefix = `lt-${plan.runId}-`
+    let progress: RunProgress = await plane.runProgress(plan.campaignId, prefix, since, send.sentAt)
+    let dlqGrowth = 0
+    if (flags.follow) {
+      let lastMoveAt = Date.now()
+      let lastKey = ''
+      for (;;) {
+        const [p, snap, dlq] = await Promise.all([
+          plane.runProgress(plan.campaignId, prefix, since, send.sentAt),
+          plane.pacing(),
+          plane.dlqDepth(),
+        ])
+        progress = p
+        dlqGrowth = Math.max(0, dlq.visible + dlq.inFlight - (dlqBefore.visible + dlqBefore.inFlight))
+        const key = `${p.dialed}/${p.rateLimited}/${p.dropped}/${dlqGrowth}`
+        if (key !== lastKey) {
+          lastKey = key
+          lastMoveAt = Date.now()
+        }
+        const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  rate-limited ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
+        if (interactive) process.stderr.write(`\r${line}   `)
+        const done = p.dialed + p.dropped + Math.max(p.dlq, dlqGrowth) >= send.sent
+        if (done || Date.now() - lastMoveAt > flags['idle-timeout'] * 1000) {
+          if (interactive) process.stderr.write('\n')
+          if (!done)
+            this.warn(
+              `No progress for ${flags['idle-timeout']} s: stopped following. Is the pipeline running? (dialctl status)`,
+            )
+          break
+        }
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    }
+    const summary = summarize(plan, send, progress, { dlqGrowth, limit: pacing.limit.limit })
+    const ms = (v: number | null) => (v === null ? '—' : `${Math.round(v)} ms`)
+    this.log(
+      table(
+        ['Sent', 'Dialed', 'Rate-limited retries', 'DLQ', 'Achieved CPS', 'p50 send→dial', 'p99 send→dial'],
+        [
+          [
+            `${summary.sent}/${summary.requested}`,
+            summary.dialed,
+            summary.rateLimitedRetries,
+            summary.dlq,
+            summary.achievedCps === null ? '—' : `${summary.achievedCps.toFixed(1)} (limit ${summary.limit})`,
+            ms(summary.sendToDialMs.p50),
+            ms(summary.sendToDialMs.p99),
+          ],
+        ],
+      ),
+    )
+    if (!summary.complete && flags.follow)
+      this.log(c.yellow('Incomplete: not every task reached an outcome.'))
+    return summary
+  }
+}

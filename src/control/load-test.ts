@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { OperatorError } from '../cli/operator-error.js'
+import type { DialTask } from '../contracts/index.js'
+import type { CampaignSummary, ControlPlane, PushEntry, RunProgress } from './port.js'
+import { testNumber } from './test-numbers.js'
+
+export const DEFAULT_TEST_CAMPAIGN_ID = 'load-test'
+
+/** The campaign `load-test` uses when none is given: a test campaign, always in its window. */
+export function defaultTestCampaign(id = DEFAULT_TEST_CAMPAIGN_ID) {
+  return {
+    id,
+    name: 'Load test (reserved test numbers only)',
+    type: 'voice',
+    status: 'active',
+    timezone: 'UTC',
+    config: {
+      audioFileUrl: 'https://example.invalid/load-test.wav',
+      ivrFlow: {
+        startNodeId: 'play',
+        nodes: [{ id: 'play', type: 'play_audio', audioUrl: 'https://example.invalid/load-test.wav' }],
+      },
+      callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4, 5, 6], startHour: 0, endHour: 24 }],
+      maxConcurrentCalls: 1000,
+      maxAttemptsPerContact: 1,
+    },
+  }
+}
+
+/**
+ * The campaign of a load test: the given one if it is marked as a test campaign (refused
+ * otherwise: a load test must never dial a real campaign's audience), else the default one,
+ * created on first use.
+ */
+export async function testCampaignFor(
+  plane: ControlPlane,
+  campaignId: string | undefined,
+  actor: string,
+): Promise<CampaignSummary> {
+  if (campaignId) {
+    const campaign = await plane.showCampaign(campaignId)
+    if (!campaign.isTest)
+      throw new OperatorError(
+        `Campaign "${campaignId}" is not marked as a test campaign; load-test refuses to use it.`,
+        'Create one with `dialctl campaign create --file FILE --test`, or omit --campaign to use the built-in load-test campaign.',
+        2,
+        'NOT_A_TEST_CAMPAIGN',
+      )
+    return campaign
+  }
+  try {
+    return await plane.showCampaign(DEFAULT_TEST_CAMPAIGN_ID)
+  } catch (error) {
+    if ((error as OperatorError).code !== 'CAMPAIGN_NOT_FOUND') throw error
+    return plane.createCampaign({ campaign: defaultTestCampaign(), isTest: true, actor })
+  }
+}
+
+export interface LoadPlan {
+  runId: string
+  campaignId: string
+  count: number
+  /** messages per second at most; undefined = as fast as the queue takes them */
+  rate?: number
+  /** SendMessageBatch calls in flight at once */
+  concurrency: number
+}
+
+/** Task i of a run: a reserved test number, a contact id unique to the run (no contact row). */
+export function loadTask(plan: Pick<LoadPlan, 'runId' | 'campaignId'>, i: number): DialTask {
+  return {
+    campaignId: plan.campaignId,
+    contactId: `lt-${plan.runId}-${i}`,
+    phoneNumber: testNumber(i),
+    metadata: { loadTest: plan.runId },
+    attempts: 0,
+  }
+}
+
+export function newRunId(): string {
+  return randomBytes(4).toString('hex')
+}
+
+export interface SendOutcome {
+  sent: number
+  failed: { id: string; code: string; message: string }[]
+  /** contactId → ms since epoch when its batch was accepted */
+  sentAt: Map<string, number>
+  startedAt: number
+  finishedAt: number
+}
+
+/**
+ * Sends the run's tasks in batches of 10 (SendMessageBatch), `concurrency` batches at a time,
+ * never faster than `rate` messages per second.
+ */
+export async function sendLoad(
+  plane: ControlPlane,
+  plan: LoadPlan,
+  onProgress: (sent: number) => void = () => {},
+): Promise<SendOutcome> {
+  const batches: PushEntry[][] = []
+  for (let i = 0; i < plan.count; i += 10) {
+    const batch: PushEntry[] = []
+    for (let j = i; j < Math.min(i + 10, plan.count); j++)
+      batch.push({ id: String(j), task: loadTask(plan, j) })
+    batches.push(batch)
+  }
+  const startedAt = Date.now()
+  const sentAt = new Map<string, number>()
+  const failed: SendOutcome['failed'] = []
+  let next = 0
+  let sent = 0
+  const worker = async () => {
+    for (;;) {
+      const index = next++
+      const batch = batches[index]
+      if (!batch) return
+      if (plan.rate) {
+        // batch k may start once k*10 messages fit in the elapsed time at `rate`
+        const due = startedAt + ((index * 10) / plan.rate) * 1000
+        const wait = due - Date.now()
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      }
+      const result = await plane.pushTasks(batch)
+      const at = Date.now()
+      for (const ok of result.sent) sentAt.set(batch[Number(ok.id) % 10]!.task.contactId, at)
+      failed.push(...result.failed)
+      sent += result.sent.length
+      onProgress(sent)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, worker))
+  return { sent, failed, sentAt, startedAt, finishedAt: Date.now() }
+}
+
+export const LoadTestSummary = z.object({
+  runId: z.string(),
+  campaignId: z.string(),
+  requested: z.number().int(),
+  sent: z.number().int(),
+  sendFailures: z.number().int(),
+  sendSeconds: z.number(),
+  dialed: z.number().int(),
+  rateLimitedRetries: z.number().int(),
+  failed: z.number().int(),
+  dropped: z.number().int(),
+  dlq: z.number().int(),
+  /** dialed / seconds between the first and the last dial */
+  achievedCps: z.number().nullable(),
+  limit: z.number().int(),
+  sendToDialMs: z.object({ p50: z.number().nullable(), p99: z.number().nullable() }),
+  /** every task reached an outcome before the follow-up ended */
+  complete: z.boolean(),
+})
+export type LoadTestSummary = z.infer<typeof LoadTestSummary>
+
+export function percentileOf(values: number[], p: number): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+export function summarize(
+  plan: LoadPlan,
+  send: SendOutcome,
+  progress: RunProgress,
+  extra: { dlqGrowth: number; limit: number },
+): LoadTestSummary {
+  const first = progress.firstDialAt ? Date.parse(progress.firstDialAt) : null
+  const last = progress.lastDialAt ? Date.parse(progress.lastDialAt) : null
+  const spanSeconds = first !== null && last !== null ? (last - first) / 1000 : 0
+  const dlq = Math.max(progress.dlq, extra.dlqGrowth)
+  return {
+    runId: plan.runId,
+    campaignId: plan.campaignId,
+    requested: plan.count,
+    sent: send.sent,
+    sendFailures: send.failed.length,
+    sendSeconds: (send.finishedAt - send.startedAt) / 1000,
+    dialed: progress.dialed,
+    rateLimitedRetries: progress.rateLimited,
+    failed: progress.failed,
+    dropped: progress.dropped,
+    dlq,
+    achievedCps: spanSeconds > 0 ? progress.dialed / spanSeconds : null,
+    limit: extra.limit,
+    sendToDialMs: {
+      p50: percentileOf(progress.sendToDialMs, 50),
+      p99: percentileOf(progress.sendToDialMs, 99),
+    },
+    complete: progress.dialed + progress.dropped + dlq >= send.sent,
+  }
+}
