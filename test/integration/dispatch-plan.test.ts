@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CLAIM_SQL } from '../../src/dispatch/contacts.js'
+import { createTestDb, type TestDb } from '../helpers/db.js'
+import { insertCampaign } from './dispatch-fixtures.js'
+
+/** The dispatcher's queries must use indexes, not scan a campaign's contacts, on a table of real size. */
+let t: TestDb
+beforeAll(async () => {
+  t = await createTestDb('dispplan')
+  await insertCampaign(t.pool, 'big')
+  await insertCampaign(t.pool, 'other')
+  // 50k contacts of the campaign (30 % already done, some queued / dialing), 50k of another.
+  await t.pool.query(
+    `INSERT INTO contacts (campaign_id, id, phone_number, status, next_attempt_at)
+     SELECT c, 'ct-' || g, '+9725' || lpad((g + CASE WHEN c = 'big' THEN 0 ELSE 5000000 END)::text, 8, '0'),
+            CASE WHEN g % 10 < 3 THEN 'done' WHEN g % 100 = 3 THEN 'queued' WHEN g % 100 = 4 THEN 'dialing' ELSE 'pending' END,
+            now() - interval '1 hour' + (g % 7200) * interval '1 second'
+       FROM generate_series(1, 50000) g, unnest(ARRAY['big', 'other']) c`,
+  )
+  await t.pool.query(
+    `INSERT INTO blacklist (phone_number, reason, source)
+     SELECT '+9725' || lpad(g::text, 8, '0'), 'opt-out', 'test' FROM generate_series(1, 50000, 97) g`,
+  )
+  await t.pool.query('ANALYZE contacts')
+  await t.pool.query('ANALYZE blacklist')
+}, 120_000)
+afterAll(async () => {
+  await t?.drop()
+})
+
+interface PlanNode {
+  'Node Type': string
+  'Relation Name'?: string
+  'Index Name'?: string
+  Plans?: PlanNode[]
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+}
+
+async function explain(sql: string, params: unknown[]): Promise<PlanNode[]> {
+  // A transaction rolled back: EXPLAIN does not execute, but keep the data untouched regardless.
+  const client = await t.pool.connect()
+  try {
+    await client.query('BEGIN')
+    const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)
+    await client.query('ROLLBACK')
+    return nodes((rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan)
+  } finally {
+    client.release()
+  }
+}
+
+const onContacts = (plan: PlanNode[]) => plan.filter((n) => n['Relation Name'] === 'contacts')
+
+describe('query plans on 100k contacts', () => {
+  it('the eligibility claim reads contacts through contacts_eligible_idx, never a sequential scan', async () => {
+    const plan = await explain(CLAIM_SQL, ['big', new Date(), 3, 500])
+    const reads = onContacts(plan)
+    expect(reads.some((n) => n['Index Name'] === 'contacts_eligible_idx')).toBe(true)
+    expect(reads.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([])
+    // the blacklist is probed by its primary key
+    const blacklist = plan.filter((n) => n['Relation Name'] === 'blacklist')
+    expect(blacklist.every((n) => n['Index Name'] === 'blacklist_pkey')).toBe(true)
+  })
+
+  it('the per-campaign in-flight count uses contacts_campaign_inflight_idx', async () => {
+    const plan = await explain(
+      `SELECT count(*) AS n FROM contacts WHERE campaign_id = $1 AND status IN ('queued', 'dialing')`,
+      ['big'],
+    )
+    expect(onContacts(plan).map((n) => n['Index Name'])).toEqual(['contacts_campaign_inflight_idx'])
+  })
+})
