@@ -69,12 +69,14 @@ describe('ariConfigFromEnv', () => {
     })
   })
   it('errors name the variable to set', () => {
-    expect(() => ariConfigFromEnv({ ...env, ARI_URL: 'asterisk' })).toThrow(
+    expect(() => ariConfigFromEnv({ ...env, ARI_URL: 'asterisk:8088' })).toThrow(
       /ARI_URL: must be the ARI base URL/,
     )
     expect(() => ariConfigFromEnv({ ...env, ARI_ENDPOINT_TEMPLATE: 'PJSIP/trunk' })).toThrow(
       /ARI_ENDPOINT_TEMPLATE: must contain \{number\} or \{digits\}/,
     )
-    expect(() => ariConfigFromEnv({ ...env, ARI_PASSWORD: undefined })).toThrow(/ARI_PASSWORD/)
+    expect(() => ariConfigFromEnv({ ...env, ARI_PASSWORD: undefined })).toThrow(
+      /ARI_PASSWORD: must be the ari.conf user's password/,
+    )
   })
 })

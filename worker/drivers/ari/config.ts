@@ -3,9 +3,11 @@ import { describeZodError } from '../../../src/contracts/errors.js'
 
 export const AriDriverConfig = z.object({
   /** ARI base, e.g. http://asterisk:8088 ("/ari" appended unless present) */
-  url: z.url({ message: 'must be the ARI base URL, e.g. http://asterisk:8088' }),
-  username: z.string().min(1, 'must name the ari.conf user'),
-  password: z.string().min(1, "must be the ari.conf user's password"),
+  url: z.url({ protocol: /^https?$/, error: 'must be the ARI base URL, e.g. http://asterisk:8088' }),
+  username: z.string({ error: 'must name the ari.conf user' }).min(1, 'must name the ari.conf user'),
+  password: z
+    .string({ error: "must be the ari.conf user's password" })
+    .min(1, "must be the ari.conf user's password"),
   /** Stasis application name; one per worker (a second connection replaces the first) */
   app: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a Stasis app name: letters, digits, _ . -'),
   /** dial string; {number} = E.164 with "+", {digits} = without it. e.g. PJSIP/{digits}@trunk */
