@@ -133,11 +133,13 @@ export function decide(
         },
       }
     }
+    // Up in steps: a cut can be deep at once, a recovery climbs (at most ×maxRaiseFactor per cooldown).
+    const step = Math.min(target, Math.max(current + 1, Math.floor(current * policy.maxRaiseFactor)))
     return {
-      limit: target,
+      limit: step,
       target,
       action: 'raise',
-      reason: `raise ${current} → ${target}: ${why}`,
+      reason: `raise ${current} → ${step}${step < target ? ` (toward ${target})` : ''}: ${why}`,
       state: { tier, answerLow, lastChangeAt: now },
     }
   }

@@ -41,6 +41,8 @@ export const PacingPolicy = z
     answerRate: AnswerRatePolicy.default(AnswerRatePolicy.parse({})),
     /** seconds after any change before the limit may rise again; cuts are never delayed */
     increaseCooldownSeconds: z.number().min(0).default(120),
+    /** one raise at most multiplies the limit by this (25 → 50 → 100 with the seed's tiers) */
+    maxRaiseFactor: z.number().gt(1).default(2),
     floor: z.number().int().min(1).default(5),
     ceiling: z.number().int().min(1).default(100),
   })

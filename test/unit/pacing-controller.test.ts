@@ -95,6 +95,19 @@ describe('adaptive controller on recorded traces', () => {
     expect(r.decisions[4]!.action).toBe('raise')
   })
 
+  it('climbs back at most ×2 per cooldown even when the target jumps several tiers', () => {
+    const r = replay([
+      { cpu: 62, answerRate: 0.31, sample: 180 },
+      { cpu: 71.3, answerRate: 0.29, sample: 190 },
+      { cpu: 68.9, answerRate: 0.3, sample: 200 },
+      { cpu: 90.2, answerRate: 0.28, sample: 150 },
+      { cpu: 60, answerRate: 0.12, sample: 160 },
+      ...Array.from({ length: 8 }, () => ({ cpu: 50, answerRate: 0.3, sample: 150 })),
+    ])
+    expect(r.limits).toEqual([100, 50, 50, 25, 25, 25, 25, 50, 50, 50, 50, 100, 100])
+    expect(r.decisions[7]!.reason).toMatch(/^raise 25 → 50 \(toward 100\)/)
+  })
+
   it('holds in the hysteresis band: 84% after 90% stays at 25 until CPU < 80%', () => {
     const r = replay([{ cpu: 90 }, ...Array.from({ length: 8 }, () => ({ cpu: 84 })), { cpu: 79 }])
     expect(r.limits.slice(0, 9)).toEqual(Array(9).fill(25))
