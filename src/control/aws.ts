@@ -32,6 +32,8 @@ import type {
   ControlPlane,
   DlqMessage,
   ImportResult,
+  OutcomeCount,
+  Reachability,
   PacingSnapshot,
   PersistResult,
   PipeDescription,
@@ -391,6 +393,13 @@ export class AwsControlPlane implements ControlPlane {
   }
 
   // ---- health
+  ping(): Promise<Reachability> {
+    return this.data.ping()
+  }
+  recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
+    return this.data.recentOutcomes(minutes)
+  }
+
   async controllerInputs(): Promise<ControllerInputs> {
     let cpuPercent: number | null = null
     const { workerClusterName, workerServiceName } = this.resources

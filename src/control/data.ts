@@ -21,6 +21,7 @@ import type {
   CampaignTransition,
   ContactRow,
   ImportResult,
+  OutcomeCount,
   PacingSnapshot,
   RunProgress,
 } from './port.js'
@@ -251,6 +252,27 @@ export class DataPlane {
     )
     const finished = Number(rows[0]?.finished ?? 0)
     return { answerRate: finished > 0 ? Number(rows[0]!.answered) / finished : null, sample: finished }
+  }
+
+  async recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
+    const { rows } = await this.pool.query<{
+      stage: string
+      outcome: string
+      reason: string | null
+      campaign_id: string | null
+      n: string
+    }>(
+      `SELECT stage, outcome, reason, campaign_id, count(*) AS n FROM task_outcomes
+        WHERE at >= $1 GROUP BY stage, outcome, reason, campaign_id ORDER BY count(*) DESC LIMIT 200`,
+      [new Date(this.now().getTime() - minutes * 60_000)],
+    )
+    return rows.map((r) => ({
+      stage: r.stage,
+      outcome: r.outcome,
+      reason: r.reason,
+      campaignId: r.campaign_id,
+      count: Number(r.n),
+    }))
   }
 
   async ping(): Promise<{ postgres: boolean; redis: boolean }> {

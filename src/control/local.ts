@@ -15,6 +15,8 @@ import type {
   ControlPlane,
   DlqMessage,
   ImportResult,
+  OutcomeCount,
+  Reachability,
   PacingSnapshot,
   PersistResult,
   PipeDescription,
@@ -151,6 +153,14 @@ export class LocalControlPlane implements ControlPlane {
     sentAt: Map<string, number>,
   ): Promise<RunProgress> {
     return this.data.runProgress(campaignId, contactPrefix, since, sentAt)
+  }
+
+  async ping(): Promise<Reachability> {
+    const [data, worker] = await Promise.all([this.data.ping(), this.workerHealthy()])
+    return { ...data, worker }
+  }
+  recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
+    return this.data.recentOutcomes(minutes)
   }
 
   async controllerInputs(): Promise<ControllerInputs> {

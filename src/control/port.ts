@@ -252,6 +252,23 @@ export const ImportResult = z.object({
 })
 export type ImportResult = z.infer<typeof ImportResult>
 
+export const OutcomeCount = z.object({
+  stage: z.string(),
+  outcome: z.string(),
+  reason: z.string().nullable(),
+  campaignId: z.string().nullable(),
+  count: z.number().int(),
+})
+export type OutcomeCount = z.infer<typeof OutcomeCount>
+
+export const Reachability = z.object({
+  postgres: z.boolean(),
+  redis: z.boolean(),
+  /** local stack only: the worker's GET /health */
+  worker: z.boolean().optional(),
+})
+export type Reachability = z.infer<typeof Reachability>
+
 export interface ControlPlane {
   readonly stage: string
   readonly kind: 'local' | 'aws'
@@ -301,6 +318,9 @@ export interface ControlPlane {
   ): Promise<RunProgress>
 
   // health
+  ping(): Promise<Reachability>
+  /** task outcomes of the last `minutes`, grouped (doctor: enrichment drops, dialer failures) */
+  recentOutcomes(minutes: number): Promise<OutcomeCount[]>
   controllerInputs(): Promise<ControllerInputs>
   alarms(): Promise<Alarm[]>
 

@@ -1,0 +1,367 @@
+import { z } from 'zod'
+import { OperatorError } from '../cli/operator-error.js'
+import { maskPhonesIn } from '../observability/mask.js'
+import { pipeHealth } from './health.js'
+import type {
+  Alarm,
+  CampaignSummary,
+  ControlPlane,
+  OutcomeCount,
+  PacingSnapshot,
+  PipeDescription,
+  PipeMetrics,
+  QueueDepth,
+  Reachability,
+} from './port.js'
+
+export const CheckStatus = z.enum(['ok', 'warn', 'fail', 'skip'])
+export const Check = z.object({
+  id: z.string(),
+  /** the seed's troubleshooting issue this check belongs to */
+  issue: z.enum([
+    'connectivity',
+    'messages-stuck',
+    'high-rate-limiting',
+    'enrichment-failures',
+    'dlq',
+    'alarms',
+  ]),
+  title: z.string(),
+  status: CheckStatus,
+  detail: z.string(),
+  /** the likely cause, when not ok */
+  cause: z.string().optional(),
+  /** the command (or step) that fixes it */
+  fix: z.string().optional(),
+})
+export type Check = z.infer<typeof Check>
+
+export const DoctorReport = z.object({
+  stage: z.string(),
+  healthy: z.boolean(),
+  checks: z.array(Check),
+})
+export type DoctorReport = z.infer<typeof DoctorReport>
+
+/** Share of rate-limited tasks above which the seed's alarm fires. */
+export const RATE_LIMITED_ALARM = 0.2
+/** Share of enrich drops over all enrich outcomes that is worth a look. */
+export const DROP_SHARE_WARN = 0.05
+
+export interface Observations {
+  stage: string
+  kind: 'local' | 'aws'
+  reach: Reachability | Error
+  pipe: PipeDescription | Error
+  pipeMetrics: PipeMetrics | Error
+  queue: QueueDepth | Error
+  dlq: QueueDepth | Error
+  pacing: PacingSnapshot | Error
+  campaigns: CampaignSummary[] | Error
+  outcomes: OutcomeCount[] | Error
+  alarms: Alarm[] | Error
+}
+
+const settle = <T>(p: Promise<T>): Promise<T | Error> =>
+  p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))
+
+/** Everything the checks need, gathered in parallel; a failed read is kept as its error. */
+export async function observe(plane: ControlPlane): Promise<Observations> {
+  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms] = await Promise.all([
+    settle(plane.ping()),
+    settle(plane.describePipe()),
+    settle(plane.pipeMetrics(5)),
+    settle(plane.queueDepth()),
+    settle(plane.dlqDepth()),
+    settle(plane.pacing()),
+    settle(plane.listCampaigns()),
+    settle(plane.recentOutcomes(15)),
+    settle(plane.alarms()),
+  ])
+  return {
+    stage: plane.stage,
+    kind: plane.kind,
+    reach,
+    pipe,
+    pipeMetrics,
+    queue,
+    dlq,
+    pacing,
+    campaigns,
+    outcomes,
+    alarms,
+  }
+}
+
+function errorText(e: Error): string {
+  return maskPhonesIn(e instanceof OperatorError ? `${e.message} (${e.suggestion})` : e.message)
+}
+
+const PERMISSION = /AccessDenied|not authorized|permission|UnauthorizedOperation|KMS/i
+
+/**
+ * The seed's troubleshooting guide as checks: "messages stuck in SQS" (pipe disabled, consumer
+ * errors, IAM permissions), "high rate limiting" (limit vs demand, campaigns running),
+ * "enrichment failures" (PostgreSQL, campaign not found). Pure: observations in, verdicts out.
+ */
+export function diagnose(o: Observations): DoctorReport {
+  const checks: Check[] = []
+  const add = (c: Check) => checks.push(c)
+  const logsHint =
+    o.kind === 'aws'
+      ? `aws logs tail /aws/lambda/<dialer or enrich function of stage ${o.stage}> --follow`
+      : 'read the `dialctl dev` log'
+
+  // --- connectivity (enrichment failures: PostgreSQL connectivity)
+  if (o.reach instanceof Error) {
+    add({
+      id: 'stores',
+      issue: 'connectivity',
+      title: 'PostgreSQL and Redis',
+      status: 'fail',
+      detail: errorText(o.reach),
+    })
+  } else {
+    add({
+      id: 'postgres',
+      issue: 'enrichment-failures',
+      title: 'PostgreSQL reachable',
+      status: o.reach.postgres ? 'ok' : 'fail',
+      detail: o.reach.postgres ? 'answers' : 'does not answer',
+      ...(o.reach.postgres
+        ? {}
+        : {
+            cause: 'enrich cannot load campaigns: every task is dropped or retried',
+            fix: 'start PostgreSQL or fix DATABASE_URL; then `dialctl doctor` again',
+          }),
+    })
+    add({
+      id: 'redis',
+      issue: 'high-rate-limiting',
+      title: 'Redis reachable',
+      status: o.reach.redis ? 'ok' : 'fail',
+      detail: o.reach.redis ? 'answers' : 'does not answer',
+      ...(o.reach.redis
+        ? {}
+        : {
+            cause: 'dialers fall back to their small local limit (degraded mode): throughput collapses',
+            fix: 'start Redis or fix REDIS_URL (redis-server --daemonize yes)',
+          }),
+    })
+    if (o.reach.worker !== undefined)
+      add({
+        id: 'worker',
+        issue: 'messages-stuck',
+        title: 'Worker reachable',
+        status: o.reach.worker ? 'ok' : 'fail',
+        detail: o.reach.worker ? 'GET /health ok' : 'GET /health failed (DIALCTL_WORKER_URL)',
+        ...(o.reach.worker
+          ? {}
+          : { cause: 'no worker to place the calls: dialer tasks fail and retry', fix: 'dialctl dev' }),
+      })
+  }
+
+  // --- messages stuck: pipe disabled / consumer errors / permissions
+  if (o.pipe instanceof Error) {
+    const denied = PERMISSION.test(o.pipe.message)
+    add({
+      id: 'pipe-state',
+      issue: 'messages-stuck',
+      title: 'Pipe state',
+      status: 'fail',
+      detail: errorText(o.pipe),
+      cause: denied ? 'your credentials may not describe the pipe' : 'the pipe cannot be read',
+      fix:
+        o.kind === 'local'
+          ? 'dialctl dev'
+          : `check --stage/--region/--profile; sst deploy --stage ${o.stage}`,
+    })
+  } else {
+    const pipe = o.pipe
+    const running = pipe.state === 'RUNNING'
+    const permission = pipe.stateReason !== undefined && PERMISSION.test(pipe.stateReason)
+    add({
+      id: 'pipe-state',
+      issue: 'messages-stuck',
+      title: 'Pipe running',
+      status: running ? 'ok' : 'fail',
+      detail: `${pipe.state} (desired ${pipe.desiredState})${pipe.stateReason ? `: ${pipe.stateReason}` : ''}`,
+      ...(running
+        ? {}
+        : permission
+          ? {
+              cause: "the pipe's role lacks a permission on its source, enrichment or target",
+              fix: `redeploy the stage's IAM (sst deploy --stage ${o.stage}), then dialctl pipe start --wait`,
+            }
+          : pipe.desiredState === 'STOPPED'
+            ? {
+                cause: 'the pipe was stopped (disabled)',
+                fix: `dialctl pipe start --wait --stage ${o.stage}`,
+              }
+            : pipe.state.endsWith('FAILED')
+              ? {
+                  cause: `the pipe is ${pipe.state}`,
+                  fix: `read the reason above; sst deploy --stage ${o.stage}`,
+                }
+              : o.kind === 'local'
+                ? { cause: 'no local pipe runner', fix: 'dialctl dev' }
+                : { cause: `the pipe is ${pipe.state}`, fix: 'wait, then dialctl pipe status' }),
+    })
+    if (!(o.pipeMetrics instanceof Error)) {
+      const m = o.pipeMetrics
+      const rate = m.executions > 0 ? m.failures / m.executions : 0
+      add({
+        id: 'pipe-failures',
+        issue: 'messages-stuck',
+        title: 'Consumer errors (pipe executions failing)',
+        status: rate > 0.05 ? 'fail' : 'ok',
+        detail: `${m.failures} of ${m.executions} executions failed in the last ${m.windowMinutes} min`,
+        ...(rate > 0.05
+          ? {
+              cause: 'the enrich or dialer function throws: whole batches are retried, then sent to the DLQ',
+              fix: logsHint,
+            }
+          : {}),
+      })
+    }
+    if (!(o.queue instanceof Error)) {
+      const health = pipeHealth(pipe, undefined, o.queue, undefined)
+      const stuck = health.problems.find((p) => p.includes('not consuming'))
+      add({
+        id: 'queue-age',
+        issue: 'messages-stuck',
+        title: 'Queue draining',
+        status: stuck ? 'fail' : 'ok',
+        detail: `${o.queue.visible} visible, ${o.queue.inFlight} in flight, oldest ${Math.round(o.queue.oldestAgeSeconds)} s`,
+        ...(stuck
+          ? {
+              cause: 'the pipe runs but does not consume: consumer errors or missing permissions',
+              fix: `${logsHint}; check the pipe role (sst deploy --stage ${o.stage})`,
+            }
+          : {}),
+      })
+    }
+  }
+
+  // --- high rate limiting: limit vs demand, campaigns running
+  if (o.pacing instanceof Error) {
+    add({
+      id: 'rate-limiting',
+      issue: 'high-rate-limiting',
+      title: 'Rate limiting',
+      status: 'fail',
+      detail: errorText(o.pacing),
+    })
+  } else {
+    const p = o.pacing
+    const active = o.campaigns instanceof Error ? [] : o.campaigns.filter((c) => c.status === 'active')
+    const high = p.rateLimitedShare > RATE_LIMITED_ALARM
+    add({
+      id: 'rate-limiting',
+      issue: 'high-rate-limiting',
+      title: 'Rate-limited share (last 60 s)',
+      status: high ? 'fail' : 'ok',
+      detail: `${(p.rateLimitedShare * 100).toFixed(1)}% rate-limited, limit ${p.limit.limit} cps (${p.limit.source}), ${active.length} active campaign(s)`,
+      ...(high
+        ? active.length > 1
+          ? {
+              cause: `${active.length} campaigns share the limit (${active.map((c) => c.campaignId).join(', ')})`,
+              fix: `dialctl campaign pause <lower-priority id> --reason "share the limit", or dialctl cps set N --reason "…" if the trunk and workers can take more`,
+            }
+          : {
+              cause: `demand is above the limit of ${p.limit.limit} cps (MAX_CPS too low for this campaign)`,
+              fix: 'dialctl cps set N --reason "…" (check worker CPU first: dialctl cps auto --once --dry-run)',
+            }
+        : {}),
+    })
+    add({
+      id: 'degraded',
+      issue: 'high-rate-limiting',
+      title: 'Pacing not degraded',
+      status: p.degraded ? 'fail' : 'ok',
+      detail: p.degraded
+        ? 'dialers pace on their local fallback limit'
+        : 'dialers pace on the shared Redis limit',
+      ...(p.degraded
+        ? {
+            cause: 'dialers cannot reach Redis',
+            fix: 'restore Redis (check the endpoint and security groups)',
+          }
+        : {}),
+    })
+  }
+
+  // --- enrichment failures: campaign not found / invalid
+  if (!(o.outcomes instanceof Error)) {
+    const enrich = o.outcomes.filter((x) => x.stage === 'enrich')
+    const total = enrich.reduce((s, x) => s + x.count, 0)
+    const notFound = enrich.filter((x) => x.reason === 'campaign_not_found')
+    const invalid = enrich.filter((x) => x.reason?.startsWith('campaign_invalid') || x.reason === 'malformed')
+    const bad = [...notFound, ...invalid]
+    const badCount = bad.reduce((s, x) => s + x.count, 0)
+    add({
+      id: 'enrichment',
+      issue: 'enrichment-failures',
+      title: 'Enrichment finds its campaigns (last 15 min)',
+      status: badCount === 0 ? 'ok' : badCount / Math.max(total, 1) > DROP_SHARE_WARN ? 'fail' : 'warn',
+      detail:
+        badCount === 0
+          ? `${total} enrich outcomes, none for a missing or invalid campaign`
+          : bad.map((x) => `${x.count} × ${x.reason} (${x.campaignId ?? 'no campaign'})`).join(', '),
+      ...(badCount === 0
+        ? {}
+        : notFound.length
+          ? {
+              cause: `tasks name campaigns that do not exist: ${[...new Set(notFound.map((x) => x.campaignId))].join(', ')}`,
+              fix: 'dialctl campaign list; create the campaign (dialctl campaign create --file …) or fix the producer of these tasks',
+            }
+          : {
+              cause: 'a stored campaign or the tasks do not match the schema',
+              fix: 'dialctl campaign show ID; re-save it with dialctl campaign create --file …',
+            }),
+    })
+  }
+
+  // --- DLQ
+  if (!(o.dlq instanceof Error)) {
+    const n = o.dlq.visible + o.dlq.inFlight
+    add({
+      id: 'dlq',
+      issue: 'dlq',
+      title: 'Dead-letter queue empty',
+      status: n === 0 ? 'ok' : 'warn',
+      detail: `${n} message(s)`,
+      ...(n === 0
+        ? {}
+        : {
+            cause: 'tasks failed 3 receives (rate limited or consumer errors)',
+            fix: 'dialctl dlq list; after fixing the cause: dialctl dlq redrive --wait',
+          }),
+    })
+  }
+
+  // --- alarms
+  if (o.kind === 'aws') {
+    if (o.alarms instanceof Error)
+      add({
+        id: 'alarms',
+        issue: 'alarms',
+        title: 'CloudWatch alarms',
+        status: 'fail',
+        detail: errorText(o.alarms),
+      })
+    else
+      add({
+        id: 'alarms',
+        issue: 'alarms',
+        title: 'No CloudWatch alarm in ALARM',
+        status: o.alarms.length === 0 ? 'ok' : 'fail',
+        detail: o.alarms.length === 0 ? 'none' : o.alarms.map((a) => a.name).join(', '),
+        ...(o.alarms.length
+          ? { cause: o.alarms[0]!.reason ?? 'see the alarm', fix: 'dialctl status; the checks above' }
+          : {}),
+      })
+  }
+
+  return { stage: o.stage, healthy: checks.every((c) => c.status !== 'fail'), checks }
+}
