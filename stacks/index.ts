@@ -14,6 +14,8 @@ import { metricNamespace } from './settings'
 import { cluster, workerService, workerUrl } from './worker'
 
 export const outputs = {
+  /** `.sst/outputs.json` holds the last deployed stage only: this tells dialctl which one. */
+  stage: $app.stage,
   pipeName: pipe.name,
   queueUrl: dialTasks.url,
   queueArn: dialTasks.arn,

@@ -75,3 +75,25 @@ export const SERVICE = {
   pacer: 'pacer',
   worker: 'worker',
 } as const
+
+/**
+ * SIP trunk address ranges, comma-separated, read at deploy time: `SIP_TRUNK_CIDRS=203.0.113.0/24`.
+ * Unset = no inbound SIP/RTP rule at all (a closed default rather than the internet on 5060).
+ */
+export function sipTrunkCidrs(raw = process.env.SIP_TRUNK_CIDRS ?? ''): string[] {
+  const cidrs = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const cidr of cidrs) {
+    const [ip, bits] = cidr.split('/')
+    const octets = (ip ?? '').split('.').map(Number)
+    const valid =
+      /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) && octets.every((o) => o <= 255) && Number(bits) <= 32
+    if (!valid)
+      throw new Error(
+        `SIP_TRUNK_CIDRS: "${cidr}" is not an IPv4 CIDR; set it like SIP_TRUNK_CIDRS=203.0.113.0/24,198.51.100.7/32`,
+      )
+  }
+  return cidrs
+}

@@ -1,7 +1,7 @@
 import { postgres } from './data'
 import { vpc } from './network'
 import { ariPassword, sipTrunkHost, sipTrunkPassword, sipTrunkUser, workerToken } from './secrets'
-import { RTP_PORT_RANGE, SERVICE, SIP_PORT, WORKER_PORT } from './settings'
+import { RTP_PORT_RANGE, SERVICE, SIP_PORT, sipTrunkCidrs, WORKER_PORT } from './settings'
 
 /**
  * The Asterisk worker: one Fargate task = the Node.js worker (HTTP API for the dialer, ARI client)
@@ -10,24 +10,6 @@ import { RTP_PORT_RANGE, SERVICE, SIP_PORT, WORKER_PORT } from './settings'
  * are open to the outside, and only from the SIP trunk's addresses.
  */
 export const cluster = new sst.aws.Cluster('Cluster', { vpc })
-
-/**
- * SIP trunk address ranges, comma-separated, read at deploy time: `SIP_TRUNK_CIDRS=203.0.113.0/24`.
- * Unset = no inbound SIP/RTP rule at all (a closed default rather than the internet on 5060).
- */
-export function sipTrunkCidrs(raw = process.env.SIP_TRUNK_CIDRS ?? ''): string[] {
-  const cidrs = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-  for (const cidr of cidrs) {
-    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr))
-      throw new Error(
-        `SIP_TRUNK_CIDRS: "${cidr}" is not an IPv4 CIDR; set it like SIP_TRUNK_CIDRS=203.0.113.0/24,198.51.100.7/32`,
-      )
-  }
-  return cidrs
-}
 
 const trunkCidrs = sipTrunkCidrs()
 

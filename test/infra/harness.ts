@@ -64,7 +64,8 @@ interface PulumiSdk {
 /** Pulumi marks secret values in mocked inputs as `{<secret signature>: …, value}`. */
 const SECRET_SIG = '4dabf18193072939515e22adb298388d'
 export function unsecret<T = unknown>(value: unknown): T {
-  if (value && typeof value === 'object' && SECRET_SIG in value) return (value as { value: T }).value
+  if (value && typeof value === 'object' && SECRET_SIG in value)
+    return (value as unknown as { value: T }).value
   return value as T
 }
 

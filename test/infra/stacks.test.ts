@@ -9,6 +9,7 @@ import {
   type LoadedProgram,
   type RecordedResource,
 } from './harness.js'
+import { StageOutputs } from '../../src/control/stage-outputs.js'
 import {
   ALARM,
   BATCH_SIZE,
@@ -73,6 +74,8 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       ])
         expect(o[key], key).toBeTruthy()
       expect(o.metricNamespace).toBe('Dialctl/test')
+      // the loader dialctl uses accepts exactly what the stacks export
+      expect(StageOutputs.parse(o).stage).toBe('test')
       expect(o.queueArn).not.toBe(o.dlqArn)
       expect(String(o.workerUrl)).toMatch(/^http:\/\/.+:8080$/)
     })
