@@ -286,6 +286,27 @@ describe('ARI driver against the fake Asterisk', () => {
     expect(fake.requests.filter((r) => r.method === 'DELETE').at(-1)?.query).toEqual({ reason_code: '16' })
   })
 
+  it('ARI gone longer than disconnectGraceMs: a playback waiting for its event is given up, the call ends', async () => {
+    await driver.close()
+    await fake.stop()
+    fake = await startFakeAri({ playbackMs: 60_000 })
+    driver = makeDriver(fake, { disconnectGraceMs: 300 })
+    expect(await driver.waitConnected(5_000)).toBe(true)
+    const callId = nextCallId()
+    fake.onNumber(PHONE, { kind: 'answer', afterMs: 10 })
+    const { call } = await driver.originate(request(callId))
+    const played = call!.play('sound:very-long-prompt')
+    await until(() => fake.requests.some((r) => r.path.includes('/play/')), 'the play request')
+    fake.partition(true)
+    expect(await played).toEqual({ completed: false })
+    expect(call!.hungUp).toBe(true)
+    expect(driver.activeCallIds()).toEqual([])
+    // when ARI is back, the channel we gave up on is hung up
+    fake.partition(false)
+    expect(await driver.waitConnected(5_000)).toBe(true)
+    await until(() => !fake.channelIds().includes(callId), 'the given-up channel to be hung up')
+  })
+
   it('ApplicationReplaced: another connection takes the app → unhealthy "replaced", then re-registers', async () => {
     const intruder = new WebSocket(
       `${fake.url.replace('http', 'ws')}/ari/events?app=dialctl-test&api_key=${fake.username}:${fake.password}`,

@@ -32,6 +32,11 @@ export const AriDriverConfig = z.object({
   ringGraceMs: z.number().nonnegative().optional(),
   /** how long hangup() waits for ChannelDestroyed */
   hangupWaitMs: z.number().nonnegative().optional(),
+  /**
+   * ARI unreachable this long: every call in progress is given up (ringing → failed, answered →
+   * ended), so the IVR and the recorder move on even if Asterisk never comes back
+   */
+  disconnectGraceMs: z.number().nonnegative().optional(),
 })
 export type AriDriverConfig = z.input<typeof AriDriverConfig>
 

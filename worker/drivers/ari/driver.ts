@@ -71,6 +71,8 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
   })
   const ringGraceMs = config.ringGraceMs ?? DEFAULT_RING_GRACE_MS
   const hangupWaitMs = config.hangupWaitMs ?? 5_000
+  const disconnectGraceMs = config.disconnectGraceMs ?? 30_000
+  let disconnectTimer: NodeJS.Timeout | undefined
   const calls = new Map<string, Tracked>()
   /** channels we gave up on but could not hang up (ARI unreachable): hung up on reconnect */
   const abandoned = new Set<string>()
@@ -304,8 +306,41 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     }
   }
 
+  /**
+   * ARI has been gone for disconnectGraceMs: without events a play() or a ringing call would wait
+   * forever, so give every call up now. Channels that still exist are hung up on reconnect.
+   */
+  const giveUpAll = (): void => {
+    const ended: ReconcileReport['ended'] = []
+    for (const tracked of [...calls.values()]) {
+      abandoned.add(tracked.callId)
+      if (tracked.phase === 'ringing') {
+        settle(tracked, {
+          outcome: 'failed',
+          error: `ARI unreachable for ${Math.round(disconnectGraceMs / 1000)} s while ringing; call given up`,
+        })
+        ended.push({ callId: tracked.callId, phase: 'ringing', outcome: 'failed' })
+      } else if (tracked.call) {
+        tracked.call.markEnded(undefined)
+        ended.push({ callId: tracked.callId, phase: 'answered' })
+      }
+    }
+    if (ended.length) log.error('ARI unreachable: calls in progress given up', { count: ended.length })
+  }
+
   client.onStateChange((state) => {
-    if (state === 'connected') void reconcile()
+    if (state === 'connected') {
+      clearTimeout(disconnectTimer)
+      disconnectTimer = undefined
+      void reconcile()
+    } else if (state === 'closed') {
+      clearTimeout(disconnectTimer)
+    } else if (!disconnectTimer && client.state !== 'idle') {
+      disconnectTimer = setTimeout(() => {
+        disconnectTimer = undefined
+        if (!client.healthy() && !closed) giveUpAll()
+      }, disconnectGraceMs)
+    }
   })
   client.onEvent((event) => {
     // A channel in our app that we are not following (an abandoned originate answered late, or a
