@@ -1,14 +1,11 @@
 import os from 'node:os'
 import { Redis } from 'ioredis'
-import { z } from 'zod'
-import { OperatorError } from '../cli/operator-error.js'
-import { describeZodError } from '../contracts/errors.js'
 import { createPool } from '../db/pool.js'
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { AwsControlPlane, createAwsClients, type AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
 import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
-import { loadOptional } from './optional.js'
+import { loadStageOutputs } from './stage-outputs.js'
 import type { ControlPlane } from './port.js'
 
 export type { ControlPlane } from './port.js'
@@ -20,21 +17,6 @@ export interface StageFlags {
   profile?: string
   region?: string
 }
-
-/** The resources dialctl needs from the SST outputs; checked, so a missing one is named. */
-const StageResources = z.object({
-  pipeName: z.string().min(1),
-  queueUrl: z.string().min(1),
-  queueArn: z.string().min(1),
-  dlqUrl: z.string().min(1),
-  dlqArn: z.string().min(1),
-  dialerFunctionName: z.string().min(1),
-  workerClusterName: z.string().optional(),
-  workerServiceName: z.string().optional(),
-  alarmPrefix: z.string().optional(),
-  databaseUrl: z.string().optional(),
-  redisUrl: z.string().optional(),
-})
 
 /** Who is acting, for the audit trails: DIALCTL_ACTOR, else user@host. */
 export function currentActor(): string {
@@ -81,31 +63,35 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
   if (flags.stage === 'local') {
     return new LocalControlPlane(dataPlane({}), process.env.DIALCTL_WORKER_URL ?? DEFAULT_WORKER_URL)
   }
-  const outputsModule = await loadOptional<{
-    loadStageOutputs: (stage: string, options?: { profile?: string; region?: string }) => Promise<unknown>
-  }>('./stage-outputs.js', 'Reading the SST stage outputs')
-  const outputs = await outputsModule.loadStageOutputs(flags.stage, {
+  const outputs = await loadStageOutputs(flags.stage, {
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.region ? { region: flags.region } : {}),
   })
-  const parsed = StageResources.safeParse(outputs)
-  if (!parsed.success) {
-    throw new OperatorError(
-      `The outputs of stage "${flags.stage}" lack what dialctl needs: ${describeZodError(parsed.error)}.`,
-      `Redeploy the stage (sst deploy --stage ${flags.stage}) so it exports these outputs.`,
-      1,
-      'STAGE_OUTPUTS',
-    )
+  const resources: AwsResources = {
+    pipeName: outputs.pipeName,
+    queueUrl: outputs.queueUrl,
+    queueArn: outputs.queueArn,
+    dlqUrl: outputs.dlqUrl,
+    dlqArn: outputs.dlqArn,
+    dialerFunctionName: outputs.dialerFunctionName,
+    ...(outputs.workerClusterName ? { workerClusterName: outputs.workerClusterName } : {}),
+    ...(outputs.workerServiceName ? { workerServiceName: outputs.workerServiceName } : {}),
+    ...(outputs.alarmPrefix ? { alarmPrefix: outputs.alarmPrefix } : {}),
   }
-  const r = parsed.data
-  const resources: AwsResources = r
-  return new AwsControlPlane(
+  // The stores sit in the stage's VPC: reachable through a tunnel or from a bastion. DATABASE_URL /
+  // REDIS_URL win (credentials never come from the outputs); else the endpoints from the outputs,
+  // with PGUSER/PGPASSWORD from the environment and TLS for Redis (SST's default).
+  const scheme = process.env.DIALCTL_REDIS_TLS === '0' ? 'redis' : 'rediss'
+  const plane = new AwsControlPlane(
     flags.stage,
     resources,
     createAwsClients(flags),
     dataPlane({
-      ...(process.env.DATABASE_URL ? {} : r.databaseUrl ? { databaseUrl: r.databaseUrl } : {}),
-      ...(process.env.REDIS_URL ? {} : r.redisUrl ? { redisUrl: r.redisUrl } : {}),
+      databaseUrl:
+        process.env.DATABASE_URL ??
+        `postgres://${encodeURIComponent(process.env.PGUSER ?? 'postgres')}@${outputs.postgresHost}:${outputs.postgresPort}/${outputs.postgresDatabase}`,
+      redisUrl: process.env.REDIS_URL ?? `${scheme}://${outputs.redisHost}:${outputs.redisPort}`,
     }),
   )
+  return plane
 }
