@@ -5,8 +5,10 @@
  *
  * Contract with functions/dispatcher.handler (input and output of one round):
  *   in:  { campaignId: string }
- *   out: { campaignStatus: string, eligibleRemaining: number, ... }
- *        eligibleRemaining = contacts that still need a dial, now or later (0 ends the run).
+ *   out: { campaignStatus: string, eligibleRemaining: number, waitSeconds: number, ... }
+ *        eligibleRemaining = contacts that still need a dial, now or later (0 ends the run);
+ *        waitSeconds = when the next round is worth it (e.g. the calling window opens). Below 1
+ *        the machine waits its fixed `waitSeconds` instead, so it can never spin.
  * A dispatcher result without those two fields fails the execution (visible, alarmed) rather
  * than looping blindly.
  *
@@ -39,6 +41,7 @@ export function dispatchDefinition(options: DispatchDefinitionOptions): Record<s
         ResultSelector: {
           'campaignStatus.$': '$.Payload.campaignStatus',
           'eligibleRemaining.$': '$.Payload.eligibleRemaining',
+          'waitSeconds.$': '$.Payload.waitSeconds',
         },
         ResultPath: '$.dispatch',
         Retry: [
@@ -65,9 +68,11 @@ export function dispatchDefinition(options: DispatchDefinitionOptions): Record<s
           },
           { Variable: '$.dispatch.eligibleRemaining', NumericLessThanEquals: 0, Next: 'NoEligibleContacts' },
           { Variable: '$.round', NumericGreaterThanEquals: maxRounds, Next: 'ContinueAsNew' },
+          { Variable: '$.dispatch.waitSeconds', NumericGreaterThanEquals: 1, Next: 'WaitAsAsked' },
         ],
         Default: 'Wait',
       },
+      WaitAsAsked: { Type: 'Wait', SecondsPath: '$.dispatch.waitSeconds', Next: 'NextRound' },
       Wait: { Type: 'Wait', Seconds: options.waitSeconds, Next: 'NextRound' },
       NextRound: {
         Type: 'Pass',

@@ -80,7 +80,9 @@ export const dialer = new sst.aws.Function('DialerWorker', {
     // The default only: the live limit is in Redis (`dialctl cps set`), read every batch.
     MAX_CPS: String(DEFAULT_MAX_CPS),
     WORKER_URL: workerUrl,
-    DIAL_TIMEOUT_MS: String(DIAL_HTTP_TIMEOUT_SECONDS * 1000),
+    // src/dialer/create-dialer.ts reads the token from the env (also linked for `Resource`).
+    WORKER_TOKEN: workerToken.value,
+    WORKER_TIMEOUT_MS: String(DIAL_HTTP_TIMEOUT_SECONDS * 1000),
   }),
   handler: 'functions/dialer-worker.handler',
   timeout: `${DIALER_TIMEOUT_SECONDS} seconds`,
@@ -89,11 +91,17 @@ export const dialer = new sst.aws.Function('DialerWorker', {
 })
 
 export const dispatcher = new sst.aws.Function('Dispatcher', {
-  ...withEnv(common(SERVICE.dispatcher), { DATABASE_URL: databaseUrl, QUEUE_URL: dialTasks.url }),
+  ...withEnv(common(SERVICE.dispatcher), {
+    DATABASE_URL: databaseUrl,
+    QUEUE_URL: dialTasks.url,
+    // The dispatcher claims no more contacts than the live limit can dial (src/dispatch/env.ts).
+    REDIS_URL: redisUrl,
+    MAX_CPS: String(DEFAULT_MAX_CPS),
+  }),
   handler: 'functions/dispatcher.handler',
   timeout: `${DISPATCHER_TIMEOUT_SECONDS} seconds`,
   memory: '512 MB',
-  link: [postgres],
+  link: [postgres, redis],
   // Not linked: SST's queue link grants sqs:* — the dispatcher only ever sends.
   permissions: [
     XRAY_WRITE,

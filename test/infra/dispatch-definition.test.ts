@@ -51,6 +51,7 @@ interface Run {
   end: string
   dispatches: number
   waits: number
+  waitedSeconds: number[]
   startedExecution?: Json
 }
 
@@ -64,7 +65,7 @@ function run(
   const context = { StateMachine: { Id: 'arn:sm' }, Execution: { Id: 'arn:exec:1' } }
   let name = String(definition.StartAt)
   let doc: unknown = input
-  const result: Run = { end: '', dispatches: 0, waits: 0 }
+  const result: Run = { end: '', dispatches: 0, waits: 0, waitedSeconds: [] }
   for (let step = 0; step < maxSteps; step++) {
     const s = states[name]!
     switch (s.Type) {
@@ -91,6 +92,7 @@ function run(
       }
       case 'Wait':
         result.waits++
+        result.waitedSeconds.push(Number(s.SecondsPath ? path(doc, String(s.SecondsPath)) : s.Seconds))
         break
       case 'Succeed':
         result.end = name
@@ -119,10 +121,17 @@ describe('campaign state machine definition', () => {
       (res, p) => {
         expect(res).toBe('arn:aws:states:::lambda:invoke')
         seen.push(p)
-        return { Payload: { campaignStatus: 'active', eligibleRemaining: remaining.shift(), enqueued: 10 } }
+        return {
+          Payload: {
+            campaignStatus: 'active',
+            eligibleRemaining: remaining.shift(),
+            waitSeconds: 2,
+            queued: 10,
+          },
+        }
       },
     )
-    expect(r).toMatchObject({ end: 'NoEligibleContacts', dispatches: 4, waits: 3 })
+    expect(r).toMatchObject({ end: 'NoEligibleContacts', dispatches: 4, waits: 3, waitedSeconds: [2, 2, 2] })
     expect(seen.every((p) => p.FunctionName === ARN)).toBe(true)
     expect(seen[3]).toEqual({ FunctionName: ARN, Payload: { campaignId: 'c1' } })
   })
@@ -130,7 +139,7 @@ describe('campaign state machine definition', () => {
   it('stops as soon as the campaign is no longer active, even with contacts left', () => {
     const statuses = ['active', 'paused']
     const r = run(dispatchDefinition({ dispatcherArn: ARN, waitSeconds: 5 }), { campaignId: 'c1' }, () => ({
-      Payload: { campaignStatus: statuses.shift(), eligibleRemaining: 500 },
+      Payload: { campaignStatus: statuses.shift(), eligibleRemaining: 500, waitSeconds: 600 },
     }))
     expect(r).toMatchObject({ end: 'CampaignNotActive', dispatches: 2, waits: 1 })
   })
@@ -139,7 +148,7 @@ describe('campaign state machine definition', () => {
     const r = run(
       dispatchDefinition({ dispatcherArn: ARN, waitSeconds: 1, maxRounds: 3 }),
       { campaignId: 'c9' },
-      () => ({ Payload: { campaignStatus: 'active', eligibleRemaining: 1 } }),
+      () => ({ Payload: { campaignStatus: 'active', eligibleRemaining: 1, waitSeconds: 1 } }),
     )
     expect(r.end).toBe('ContinueAsNew')
     expect(r.dispatches).toBe(4)
@@ -147,6 +156,15 @@ describe('campaign state machine definition', () => {
       StateMachineArn: 'arn:sm',
       Input: { campaignId: 'c9', AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:exec:1' },
     })
+  })
+
+  it("waits the dispatcher's waitSeconds (window closed: long), never less than 1 s", () => {
+    const waits = [3600, 0, 5]
+    const remaining = [9, 9, 9, 0]
+    const r = run(dispatchDefinition({ dispatcherArn: ARN, waitSeconds: 30 }), { campaignId: 'c1' }, () => ({
+      Payload: { campaignStatus: 'active', eligibleRemaining: remaining.shift(), waitSeconds: waits.shift() },
+    }))
+    expect(r.waitedSeconds).toEqual([3600, 30, 5])
   })
 
   it('fails loudly when the dispatcher breaks the contract instead of looping blindly', () => {

@@ -180,7 +180,8 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       const e = env('dialerFunctionName')
       expect(e.MAX_CPS).toBe(String(DEFAULT_MAX_CPS))
       expect(e.WORKER_URL).toBe(o.workerUrl)
-      expect(e.DIAL_TIMEOUT_MS).toBe(String(DIAL_HTTP_TIMEOUT_SECONDS * 1000))
+      expect(e.WORKER_TIMEOUT_MS).toBe(String(DIAL_HTTP_TIMEOUT_SECONDS * 1000))
+      expect(e.WORKER_TOKEN).toBe('test-worker-token')
       expect(unsecret<string>(e.REDIS_URL)).toMatch(
         new RegExp(`^rediss://[^:]+:mock-password@${String(o.redisHost)}:${String(o.redisPort)}$`),
       )
@@ -191,7 +192,7 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
     it.each([
       ['EnrichDialTask', 'functions/enrich-dial-task.handler', ['Postgres']],
       ['DialerWorker', 'functions/dialer-worker.handler', ['Postgres', 'Redis', 'Worker', 'WorkerToken']],
-      ['Dispatcher', 'functions/dispatcher.handler', ['Postgres']],
+      ['Dispatcher', 'functions/dispatcher.handler', ['Postgres', 'Redis']],
       ['Pacer', 'functions/pacer.handler', ['Postgres', 'Redis']],
     ])('%s bundles %s with pg external, linked to %j', (id, handler, links) => {
       const build = p.builds.get(id)!
