@@ -1,5 +1,5 @@
 import type { Command } from '@oclif/core'
-import { explainAwsError } from '../control/aws.js'
+import { explainAwsError } from '../control/aws-errors.js'
 import { controlPlaneFor, currentActor } from '../control/index.js'
 import type { ControlPlane } from '../control/port.js'
 import { BaseCommand } from './base-command.js'

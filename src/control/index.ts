@@ -2,7 +2,7 @@ import os from 'node:os'
 import { Redis } from 'ioredis'
 import { createPool } from '../db/pool.js'
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
-import { AwsControlPlane, createAwsClients, type AwsResources } from './aws.js'
+import type { AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
 import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
 import { loadStageOutputs } from './stage-outputs.js'
@@ -81,6 +81,8 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
   // The stores sit in the stage's VPC: reachable through a tunnel or from a bastion. DATABASE_URL /
   // REDIS_URL win (credentials never come from the outputs); else the endpoints from the outputs,
   // with PGUSER/PGPASSWORD from the environment and TLS for Redis (SST's default).
+  // Loaded only for AWS stages: the SDK clients are most of the CLI's start-up time.
+  const { AwsControlPlane, createAwsClients } = await import('./aws.js')
   const scheme = process.env.DIALCTL_REDIS_TLS === '0' ? 'redis' : 'rediss'
   const plane = new AwsControlPlane(
     flags.stage,
