@@ -17,25 +17,26 @@ export interface ClaimedContact {
  * pending → queued for up to `limit` eligible contacts of one campaign, oldest due first.
  * FOR UPDATE SKIP LOCKED: rows another transaction holds are skipped, not waited for, and a row
  * another dispatcher has just queued fails the re-checked `status = 'pending'`, so no contact is
- * claimed twice. Uses contacts_eligible_idx (campaign_id, next_attempt_at) WHERE status = 'pending'.
+ * claimed twice. The picked rows are addressed by ctid (a Tid Scan): joining back on the primary key
+ * made the planner hash the whole contacts table for a 10,000-row claim. The rows are locked by this
+ * statement, so their ctid cannot change before the UPDATE; the outer status check is a second guard.
+ * Uses contacts_eligible_idx (campaign_id, next_attempt_at) WHERE status = 'pending'.
  */
 export const CLAIM_SQL = `
-WITH picked AS (
-  SELECT c.campaign_id, c.id
-    FROM contacts c
-   WHERE c.campaign_id = $1
-     AND c.status = 'pending'
-     AND c.next_attempt_at <= $2
-     AND c.attempts < $3
-     AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = c.phone_number)
-   ORDER BY c.next_attempt_at
-   LIMIT $4
-   FOR UPDATE SKIP LOCKED
-)
 UPDATE contacts c
    SET status = 'queued', status_changed_at = $2
-  FROM picked
- WHERE c.campaign_id = picked.campaign_id AND c.id = picked.id
+ WHERE c.ctid = ANY (ARRAY(
+         SELECT e.ctid
+           FROM contacts e
+          WHERE e.campaign_id = $1
+            AND e.status = 'pending'
+            AND e.next_attempt_at <= $2
+            AND e.attempts < $3
+            AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = e.phone_number)
+          ORDER BY e.next_attempt_at
+          LIMIT $4
+          FOR UPDATE SKIP LOCKED))
+   AND c.campaign_id = $1 AND c.status = 'pending'
 RETURNING c.id, c.phone_number, c.metadata, c.attempts`
 
 export async function claimEligible(

@@ -56,13 +56,12 @@ const onContacts = (plan: PlanNode[]) => plan.filter((n) => n['Relation Name'] =
 
 describe('query plans on 100k contacts', () => {
   it('the eligibility claim reads contacts through contacts_eligible_idx, never a sequential scan', async () => {
-    const plan = await explain(CLAIM_SQL, ['big', new Date(), 3, 500])
-    const reads = onContacts(plan)
-    expect(reads.some((n) => n['Index Name'] === 'contacts_eligible_idx')).toBe(true)
-    expect(reads.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([])
-    // the blacklist is probed by its primary key
-    const blacklist = plan.filter((n) => n['Relation Name'] === 'blacklist')
-    expect(blacklist.every((n) => n['Index Name'] === 'blacklist_pkey')).toBe(true)
+    // 10,000 = the default maxPerRun: at that size a join back on the primary key hashed the table.
+    const plan = await explain(CLAIM_SQL, ['big', new Date(), 3, 10_000])
+    // Index Scan, or Bitmap Index Scan + Bitmap Heap Scan: either way through the partial index.
+    expect(plan.map((n) => n['Index Name'])).toContain('contacts_eligible_idx')
+    expect(onContacts(plan).filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([])
+    expect(onContacts(plan).map((n) => n['Node Type'])).toContain('Tid Scan')
   })
 
   it('the per-campaign in-flight count uses contacts_campaign_inflight_idx', async () => {
