@@ -97,6 +97,9 @@ const TaskIds = z.object({
   attempts: z.number().int().nonnegative().optional(),
 })
 
+const MIN_THROTTLE_MS = 250
+const MAX_THROTTLE_MS = 4000
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -219,10 +222,16 @@ export class LocalPipe<E = PipeRecord> {
   }
 
   private async worker(index: number): Promise<void> {
+    // Like Lambda's SQS poller, a poller whose target keeps failing (rate-limited, worker full)
+    // slows down instead of burning the messages' receive counts on retries that cannot succeed.
+    let throttleMs = 0
     while (this.active) {
       try {
         const batch = await this.collect()
-        if (batch.length > 0) await this.process(batch)
+        if (batch.length === 0) continue
+        const failed = await this.process(batch)
+        throttleMs = failed > 0 ? Math.min(MAX_THROTTLE_MS, Math.max(MIN_THROTTLE_MS, throttleMs * 2)) : 0
+        if (throttleMs > 0) await sleep(throttleMs)
       } catch (error) {
         // the queue or PostgreSQL failed: note it and back off rather than spin
         this.log.error('pipe poll failed', {
@@ -259,8 +268,8 @@ export class LocalPipe<E = PipeRecord> {
     return messages
   }
 
-  /** One batch through filter → enrichment → target. Exported for tests via processBatch(). */
-  async process(messages: QueueMessage[]): Promise<void> {
+  /** One batch through filter → enrichment → target; returns how many messages failed. */
+  async process(messages: QueueMessage[]): Promise<number> {
     const counters: Partial<PipeCounters> = { messagesReceived: messages.length }
     const records = messages.map((m) => this.toRecord(m))
     const kept: PipeRecord[] = []
@@ -274,7 +283,10 @@ export class LocalPipe<E = PipeRecord> {
       )
       counters.messagesFiltered = filtered.length
     }
-    if (kept.length === 0) return this.count(counters)
+    if (kept.length === 0) {
+      await this.count(counters)
+      return 0
+    }
 
     counters.executions = 1
     let sent: PipeRecord[] = kept
@@ -307,7 +319,10 @@ export class LocalPipe<E = PipeRecord> {
       } else {
         events = kept as unknown as E[]
       }
-      if (events.length === 0) return this.count(counters)
+      if (events.length === 0) {
+        await this.count(counters)
+        return 0
+      }
 
       const parsed = TargetResultSchema.safeParse(await this.options.target(events))
       if (!parsed.success)
@@ -337,6 +352,7 @@ export class LocalPipe<E = PipeRecord> {
       await this.retryLater(sent)
     }
     await this.count(counters)
+    return counters.messagesFailed ?? 0
   }
 
   private toRecord(m: QueueMessage): PipeRecord {

@@ -1,0 +1,105 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../src/cli/base-command.js'
+import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
+import { startLocalStack, type LocalStackStatus } from '../src/local-stack/stack.js'
+import { redactUrl } from '../src/local-stack/services.js'
+
+export default class Dev extends BaseCommand<typeof Dev> {
+  static override summary = 'Run the whole pipeline on this machine (the local stack)'
+  static override description = `Starts, in one process, the same pipeline as on AWS: the local dial-tasks queue and its DLQ
+(PostgreSQL, SQS semantics), the local pipe (filter, batch 10 / 5 s, enrich, dialer), the dialer's
+Redis limiter, the worker with a simulated callee, and the dispatcher. Uses DATABASE_URL / REDIS_URL,
+else the local servers, else an embedded PostgreSQL (PGlite, under .dialctl/) and a private
+redis-server. Every other dialctl command (--stage local) works against it from another terminal.
+Ctrl-C stops it cleanly: in-flight batches and calls finish, nothing queued is lost.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --demo 50 --max-cps 5',
+    '<%= config.bin %> <%= command.id %> --answer-rate 0.3 --seed 7 --port 8788',
+  ]
+  static override flags = {
+    port: Flags.integer({ description: 'worker HTTP port', default: 8787 }),
+    'max-cps': Flags.integer({
+      description: 'default CPS limit when Redis holds none (MAX_CPS)',
+      env: 'MAX_CPS',
+    }),
+    demo: Flags.integer({
+      description: 'add this many demo contacts (reserved test numbers) to the demo campaign',
+      default: 0,
+    }),
+    'answer-rate': Flags.string({
+      description: 'simulated callee: share of calls answered (0–1)',
+      default: '0.6',
+    }),
+    seed: Flags.integer({ description: 'simulated callee: random seed, for reproducible runs', default: 1 }),
+    speed: Flags.string({
+      description: 'simulated callee: time factor (1 real time, 0 instant)',
+      default: '1',
+    }),
+    'batch-window': Flags.integer({ description: 'pipe batching window, seconds', default: 5 }),
+    dispatcher: Flags.boolean({ description: 'run the dispatcher loop', default: true, allowNo: true }),
+    'status-every': Flags.integer({ description: 'seconds between status lines', default: 2 }),
+  }
+
+  async run(): Promise<{ stopped: true; last?: LocalStackStatus }> {
+    const { flags } = this
+    const stack = await startLocalStack({
+      workerPort: flags.port,
+      ...(flags['max-cps'] ? { maxCps: flags['max-cps'] } : {}),
+      batchWindowSeconds: flags['batch-window'],
+      dispatcher: flags.dispatcher,
+      sim: { answerRate: Number(flags['answer-rate']), seed: flags.seed, speed: Number(flags.speed) },
+    })
+    this.logToStderr(
+      [
+        'dialctl local stack is running.',
+        `  PostgreSQL  ${redactUrl(stack.databaseUrl)} (${stack.services[0]?.kind})`,
+        `  Redis       ${redactUrl(stack.redisUrl)} (${stack.services[1]?.kind})`,
+        `  worker      ${stack.workerUrl} (simulated callee)`,
+        `  pipe        dial-tasks → filter → enrich → dialer → worker`,
+        stack.demoSeeded
+          ? `  demo campaign "${DEMO_CAMPAIGN_ID}" created`
+          : `  demo campaign "${DEMO_CAMPAIGN_ID}" ready`,
+        `Try, in another terminal: dialctl push --campaign ${DEMO_CAMPAIGN_ID} --phone +12125550100`,
+        'Ctrl-C to stop.',
+      ].join('\n'),
+    )
+    if (flags.demo > 0) {
+      const added = await addDemoContacts(stack.pool, flags.demo)
+      this.logToStderr(
+        `Added ${added} demo contacts to "${DEMO_CAMPAIGN_ID}"; the dispatcher queues them now.`,
+      )
+    }
+
+    let last: LocalStackStatus | undefined
+    const timer = setInterval(() => {
+      void stack
+        .status()
+        .then((s) => {
+          last = s
+          this.logToStderr(formatStatus(s))
+        })
+        .catch(() => {})
+    }, flags['status-every'] * 1000)
+
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    clearInterval(timer)
+    this.logToStderr('Stopping: finishing in-flight batches and calls…')
+    await stack.stop()
+    this.logToStderr(
+      'Stopped. Nothing queued was lost: it waits in the local queue for the next `dialctl dev`.',
+    )
+    return { stopped: true, ...(last ? { last } : {}) }
+  }
+}
+
+export function formatStatus(s: LocalStackStatus): string {
+  return (
+    `CPS ${s.cpsNow}/${s.cpsLimit} (${s.limitSource}) · queue ${s.queueVisible} visible, ${s.queueInFlight} in flight` +
+    ` · DLQ ${s.dlqDepth} · calls active ${s.activeCalls} · finished ${s.finished} (answered ${s.answered})`
+  )
+}

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type pg from 'pg'
+import { createDialer, dialerDeps } from '../dialer/create-dialer.js'
+import type { MetricsPort } from '../dialer/ports.js'
+import { createDispatcherLoop, type DispatcherLoop } from '../dispatch/loop.js'
+import { createEnricher } from '../enrich/enrich-batch.js'
+import { migrate } from '../db/migrate.js'
+import { createPool } from '../db/pool.js'
+import { createLogger } from '../observability/logger.js'
+import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
+import { readCpsHistory } from '../pacing/history.js'
+import { LocalPipe } from '../pipe/local-pipe.js'
+import { ensureLocalQueues, type PgQueue } from '../queue/pg-queue.js'
+import { createWorker, type Worker } from '../../worker/app.js'
+import { SimDriver, type SimOptionsInput } from '../../worker/drivers/sim.js'
+import { seedDemoCampaign } from './demo.js'
+import { ensurePostgres, ensureRedis, type ServiceHandle } from './services.js'
+import { localDataDir, removeStackFile, writeStackFile } from './stack-file.js'
+
+/** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
+export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
+/** The seed's filter: tasks without a phone number never reach enrichment. */
+export const PIPE_FILTER = { body: { phoneNumber: [{ exists: true }] } }
+
+export interface LocalStackOptions {
+  workerPort?: number
+  maxCps?: number
+  batchSize?: number
+  batchWindowSeconds?: number
+  pipeConcurrency?: number
+  /** queue visibility timeout; failures come back after it (with backoff) */
+  visibilityTimeoutSeconds?: number
+  sim?: SimOptionsInput
+  dispatcher?: boolean
+  dispatchIntervalMs?: number
+  /** key prefix of the pacing state (tests isolate runs with it) */
+  redisPrefix?: string
+  /** PostgreSQL schema (tests isolate runs with it) */
+  schema?: string
+  dataDir?: string
+  /** write .dialctl/stack.json so other terminals find this stack; default true */
+  announce?: boolean
+  maxActiveCalls?: number
+}
+
+export interface LocalStackStatus {
+  cpsNow: number
+  cpsLimit: number
+  limitSource: string
+  queueVisible: number
+  queueInFlight: number
+  dlqDepth: number
+  activeCalls: number
+  answered: number
+  finished: number
+}
+
+export interface LocalStack {
+  databaseUrl: string
+  redisUrl: string
+  workerUrl: string
+  services: ServiceHandle[]
+  pool: pg.Pool
+  redis: Redis
+  queue: PgQueue
+  dlq: PgQueue
+  worker: Worker
+  pipe: LocalPipe<unknown>
+  dispatcher?: DispatcherLoop
+  demoSeeded: boolean
+  status(): Promise<LocalStackStatus>
+  /** stops taking work, lets in-flight batches and calls finish, closes everything */
+  stop(): Promise<void>
+}
+
+const noMetrics: MetricsPort = { addMetric: () => undefined }
+
+/**
+ * The seed's pipeline on one machine, with the Lambdas' own handler code: local queue (SQS
+ * semantics, PostgreSQL) → local pipe (filter, batch, enrich, target) → dialer (limiter) →
+ * worker with a simulated callee → outcomes in PostgreSQL; the dispatcher feeds the queue.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const dataDir = options.dataDir ?? localDataDir()
+  const logger = createLogger('local-stack')
+  const services: ServiceHandle[] = []
+  const stopServices = async () => {
+    for (const s of services.reverse()) await s.stop().catch(() => {})
+  }
+  try {
+    const postgres = await ensurePostgres(dataDir)
+    services.push(postgres)
+    const redisService = await ensureRedis()
+    services.push(redisService)
+
+    const schema = options.schema ?? process.env.DATABASE_SCHEMA
+    await migrate({ connectionString: postgres.url, ...(schema ? { schema } : {}) })
+    // One pool for every component: an embedded PostgreSQL serves few connections well.
+    const pool = createPool({ connectionString: postgres.url, ...(schema ? { schema } : {}), max: 10 })
+    const redis = new Redis(redisService.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    redis.on('error', () => {}) // the limiter's degraded mode reports it
+
+    const { queue, dlq } = await ensureLocalQueues(pool, {
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    })
+    const demoSeeded = await seedDemoCampaign(pool)
+
+    const token = process.env.WORKER_TOKEN ?? randomBytes(24).toString('base64url')
+    const worker = createWorker({
+      db: pool,
+      driver: new SimDriver(options.sim ?? {}),
+      token,
+      workerId: 'local-worker',
+      caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
+      logger: createLogger('worker'),
+    })
+    const port = await worker.listen(options.workerPort ?? 8787, '127.0.0.1')
+    const workerUrl = `http://127.0.0.1:${port}`
+
+    const prefix = options.redisPrefix ?? process.env.DIALCTL_REDIS_PREFIX ?? ''
+    const maxCps = options.maxCps ?? Number(process.env.MAX_CPS ?? DEFAULT_MAX_CPS)
+    const dialer = createDialer(
+      dialerDeps({
+        redis,
+        db: pool,
+        logger: createLogger('dialer-worker'),
+        metrics: noMetrics,
+        config: {
+          WORKER_URL: workerUrl,
+          WORKER_TOKEN: token,
+          MAX_CPS: maxCps,
+          DEGRADED_CPS: Number(process.env.DEGRADED_CPS ?? 5),
+          WORKER_TIMEOUT_MS: 5000,
+          DIALCTL_REDIS_PREFIX: prefix,
+        },
+      }),
+    )
+    const enrich = createEnricher({ db: pool, logger: createLogger('enrich-dial-task') })
+
+    const pipe = new LocalPipe<unknown>({
+      name: LOCAL_PIPE_NAME,
+      pool,
+      source: queue,
+      filter: PIPE_FILTER,
+      enrich: (records) => enrich(records),
+      target: async (events) => dialer(events),
+      batchSize: options.batchSize ?? 10,
+      batchWindowSeconds: options.batchWindowSeconds ?? 5,
+      concurrency: options.pipeConcurrency ?? 4,
+      describe: {
+        enrichment: 'enrich-dial-task (in-process)',
+        target: 'dialer-worker (in-process)',
+        deadLetterQueue: dlq.name,
+      },
+      logger: createLogger('pipe'),
+    })
+    await pipe.start()
+
+    const limitStore = createLimitStore({ redis, prefix, defaultLimit: maxCps })
+    let dispatcher: DispatcherLoop | undefined
+    if (options.dispatcher !== false) {
+      dispatcher = createDispatcherLoop({
+        db: pool,
+        queue,
+        limits: { getLimit: async () => (await limitStore.getLimit()).limit },
+        logger: createLogger('dispatcher'),
+        intervalMs: options.dispatchIntervalMs ?? 2000,
+      })
+      dispatcher.start()
+    }
+
+    if (options.announce !== false) {
+      writeStackFile(
+        {
+          pid: process.pid,
+          startedAt: new Date().toISOString(),
+          databaseUrl: postgres.url,
+          redisUrl: redisService.url,
+          workerUrl,
+          pipeName: LOCAL_PIPE_NAME,
+        },
+        dataDir,
+      )
+    }
+
+    let stopped = false
+    return {
+      databaseUrl: postgres.url,
+      redisUrl: redisService.url,
+      workerUrl,
+      services,
+      pool,
+      redis,
+      queue,
+      dlq,
+      worker,
+      pipe,
+      ...(dispatcher ? { dispatcher } : {}),
+      demoSeeded,
+      async status() {
+        const [history, limit, depth, dlqDepth] = await Promise.all([
+          readCpsHistory(redis, 2, { prefix }).catch(() => undefined),
+          limitStore.getLimit().catch(() => ({ limit: maxCps, source: 'default' as const })),
+          queue.depth(),
+          dlq.depth(),
+        ])
+        const metrics = worker.metrics()
+        // the last bucket is the second still filling: the one before it is "now"
+        const secs = history?.seconds ?? []
+        return {
+          cpsNow: secs.length >= 2 ? secs[secs.length - 2]!.admitted : 0,
+          cpsLimit: limit.limit,
+          limitSource: limit.source,
+          queueVisible: depth.visible,
+          queueInFlight: depth.inFlight,
+          dlqDepth: dlqDepth.visible + dlqDepth.inFlight,
+          activeCalls: metrics.activeCalls,
+          answered: metrics.answered,
+          finished: metrics.finished,
+        }
+      },
+      async stop() {
+        if (stopped) return
+        stopped = true
+        // Order matters: no new tasks, then no new batches (in-flight ones finish and are
+        // deleted or left for redelivery), then the calls already placed, then the stores.
+        await dispatcher?.stop()
+        await pipe.close()
+        await worker.close()
+        if (options.announce !== false) removeStackFile(dataDir)
+        redis.disconnect()
+        await pool.end()
+        await stopServices()
+      },
+    }
+  } catch (error) {
+    logger.error('local stack failed to start', error as Error)
+    await stopServices()
+    throw error
+  }
+}
