@@ -13,7 +13,7 @@ import {
   PACER_TIMEOUT_SECONDS,
   SERVICE,
 } from './settings'
-import { workerService, workerUrl } from './worker'
+import { cluster, workerService, workerUrl } from './worker'
 
 /**
  * The four Lambdas. Each is linked to exactly the resources its code uses (read with
@@ -114,6 +114,9 @@ export const pacer = new sst.aws.Function('Pacer', {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     MAX_CPS: String(DEFAULT_MAX_CPS),
+    // The controller's CPU input: AWS/ECS CPUUtilization of the worker service.
+    WORKER_CLUSTER_NAME: cluster.nodes.cluster.name,
+    WORKER_SERVICE_NAME: workerService.nodes.service.name,
   }),
   handler: 'functions/pacer.handler',
   timeout: `${PACER_TIMEOUT_SECONDS} seconds`,

@@ -70,7 +70,13 @@ export const workerService = new sst.aws.Service('Worker', {
         POWERTOOLS_SERVICE_NAME: SERVICE.worker,
       },
       health: {
-        command: ['CMD-SHELL', `wget -qO- http://127.0.0.1:${WORKER_PORT}/health || exit 1`],
+        // node:*-slim has no curl/wget: node itself asks /health.
+        command: [
+          'CMD',
+          'node',
+          '-e',
+          `fetch('http://127.0.0.1:${WORKER_PORT}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+        ],
         startPeriod: '30 seconds',
       },
     },

@@ -221,6 +221,13 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       ])
     })
 
+    it('the pacer reads the worker service CPU (cluster/service names) and writes the limit to Redis', () => {
+      const e = env('pacerFunctionName')
+      expect(e.WORKER_CLUSTER_NAME).toBe(o.workerClusterName)
+      expect(e.WORKER_SERVICE_NAME).toBe(o.workerServiceName)
+      expect(String(e.REDIS_URL)).toMatch(/^rediss:\/\//)
+    })
+
     it('the pacer runs every minute', () => {
       const rule = p.find('aws:cloudwatch/eventRule:EventRule', 'PacerScheduleRule')
       expect(rule.inputs.scheduleExpression).toBe('rate(1 minute)')
