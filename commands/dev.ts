@@ -6,12 +6,7 @@ import { redactUrl } from '../src/local-stack/services.js'
 
 export default class Dev extends BaseCommand<typeof Dev> {
   static override summary = 'Run the whole pipeline on this machine (the local stack)'
-  static override description = `Starts, in one process, the same pipeline as on AWS: the local dial-tasks queue and its DLQ
-(PostgreSQL, SQS semantics), the local pipe (filter, batch 10 / 5 s, enrich, dialer), the dialer's
-Redis limiter, the worker with a simulated callee, and the dispatcher. Uses DATABASE_URL / REDIS_URL,
-else the local servers, else an embedded PostgreSQL (PGlite, under .dialctl/) and a private
-redis-server. Every other dialctl command (--stage local) works against it from another terminal.
-Ctrl-C stops it cleanly: in-flight batches and calls finish, nothing queued is lost.`
+  static override description = `Starts, in one process, the same pipeline as on AWS: the local dial-tasks queue and its DLQ (PostgreSQL, SQS semantics), the local pipe (filter, batch 10 / 5 s, enrich, dialer), the dialer's Redis limiter, the worker with a simulated callee, and the dispatcher. Uses DATABASE_URL / REDIS_URL, else the local servers, else an embedded PostgreSQL (PGlite, under .dialctl/) and a private redis-server. Every other dialctl command (--stage local) works against it from another terminal. Ctrl-C stops it cleanly: in-flight batches and calls finish, nothing queued is lost.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --demo 50 --max-cps 5',

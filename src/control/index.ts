@@ -4,6 +4,7 @@ import { createPool } from '../db/pool.js'
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import type { AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
+import { runningLocalStack } from '../local-stack/stack-file.js'
 import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
 import { loadStageOutputs } from './stage-outputs.js'
 import type { ControlPlane } from './port.js'
@@ -61,7 +62,16 @@ function dataPlane(urls: { databaseUrl?: string; redisUrl?: string }): DataPlane
  */
 export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> {
   if (flags.stage === 'local') {
-    return new LocalControlPlane(dataPlane({}), process.env.DIALCTL_WORKER_URL ?? DEFAULT_WORKER_URL)
+    // Environment first; else the endpoints a running `dialctl dev` announced (its PostgreSQL and
+    // Redis may be embedded on private ports); else the default local servers.
+    const running = runningLocalStack()
+    return new LocalControlPlane(
+      dataPlane({
+        ...(!process.env.DATABASE_URL && running ? { databaseUrl: running.databaseUrl } : {}),
+        ...(!process.env.REDIS_URL && running ? { redisUrl: running.redisUrl } : {}),
+      }),
+      process.env.DIALCTL_WORKER_URL ?? running?.workerUrl ?? DEFAULT_WORKER_URL,
+    )
   }
   const outputs = await loadStageOutputs(flags.stage, {
     ...(flags.profile ? { profile: flags.profile } : {}),

@@ -1,0 +1,68 @@
+import { Flags } from '@oclif/core'
+import { ControlCommand } from '../src/cli/control-command.js'
+import { OperatorError } from '../src/cli/operator-error.js'
+import { maskPhone } from '../src/observability/mask.js'
+import { buildDialTask } from '../src/tasks/build-task.js'
+
+export interface PushOutput {
+  messageId: string
+  campaignId: string
+  contactId: string
+  phoneNumber: string
+  stage: string
+}
+
+export default class Push extends ControlCommand<typeof Push> {
+  static override summary = 'Send one dial task to the dial-tasks queue'
+  static override description = `Builds a DialTask (validated: E.164 phone, campaign, contact) and sends it to the stage's dial-tasks queue (SQS SendMessage on AWS, the local queue with --stage local). With the local stack running, the call's outcome appears in its log and in call_attempts.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --campaign demo --phone +12125550100',
+    '<%= config.bin %> <%= command.id %> --campaign campaign-123 --phone +972501234567 --contact contact-456 --metadata firstName=John --metadata lastName=Doe',
+    '<%= config.bin %> <%= command.id %> --stage prod --campaign campaign-123 --phone +972501234567 --json',
+  ]
+  static override flags = {
+    campaign: Flags.string({ description: 'campaign id', required: true }),
+    phone: Flags.string({ description: 'phone number in E.164, e.g. +972501234567', required: true }),
+    contact: Flags.string({ description: 'contact id (default: a generated push-… id)' }),
+    metadata: Flags.string({
+      description: 'key=value added to the task metadata (repeatable)',
+      multiple: true,
+    }),
+    attempts: Flags.integer({
+      description: 'attempts made so far (the task attempt number)',
+      default: 0,
+      min: 0,
+    }),
+  }
+
+  async run(): Promise<PushOutput> {
+    const { flags } = this
+    const task = buildDialTask({
+      campaignId: flags.campaign,
+      phoneNumber: flags.phone,
+      attempts: flags.attempts,
+      ...(flags.contact ? { contactId: flags.contact } : {}),
+      ...(flags.metadata ? { metadata: flags.metadata } : {}),
+    })
+    const plane = await this.control()
+    const result = await plane.pushTasks([{ id: '0', task }])
+    const failure = result.failed[0]
+    if (failure || !result.sent[0]) {
+      throw new OperatorError(
+        `The queue refused the task: ${failure?.code ?? 'unknown'} ${failure?.message ?? ''}`.trim(),
+        'Check the queue with `dialctl status`; on AWS, check your credentials and the queue policy.',
+      )
+    }
+    const out: PushOutput = {
+      messageId: result.sent[0].messageId,
+      campaignId: task.campaignId,
+      contactId: task.contactId,
+      phoneNumber: maskPhone(task.phoneNumber),
+      stage: this.flags.stage,
+    }
+    this.log(
+      `Sent dial task ${out.messageId} (campaign ${out.campaignId}, contact ${out.contactId}, ${out.phoneNumber}) to stage ${out.stage}.`,
+    )
+    return out
+  }
+}
