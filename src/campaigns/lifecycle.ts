@@ -67,12 +67,20 @@ export interface TransitionResult {
   reason: string | null
 }
 
-const COMMAND_FOR: Record<CampaignStatus, string> = {
-  draft: '',
-  active: 'dialctl campaign start (from draft) or dialctl campaign resume (from paused)',
-  paused: 'dialctl campaign pause',
-  completed: 'dialctl campaign complete',
-  cancelled: 'dialctl campaign cancel',
+/** The dialctl command for a move, where one exists (completing / cancelling has none yet). */
+function commandFor(from: CampaignStatus, to: CampaignStatus, id: string): string | undefined {
+  if (to === 'active')
+    return from === 'draft' ? `dialctl campaign start ${id}` : `dialctl campaign resume ${id}`
+  if (to === 'paused') return `dialctl campaign pause ${id}`
+  return undefined
+}
+
+function suggestMoves(from: CampaignStatus, id: string): string {
+  const moves = allowedMoves(from).map((to) => {
+    const cmd = commandFor(from, to, id)
+    return cmd ? `${to} (${cmd})` : to
+  })
+  return `From ${from} the campaign can move to: ${moves.join(', ')}.`
 }
 
 function describeAllowed(from: CampaignStatus): string {
@@ -133,7 +141,7 @@ export async function transitionCampaignIn(
         (canMove(from, to) ? ` with this command (it accepts only ${options.from!.join(', ')}).` : '.') +
         ` Moves ${describeAllowed(from)}.`,
       allowed.length
-        ? `Use one of: ${allowed.map((s) => COMMAND_FOR[s]).join('; ')}.`
+        ? suggestMoves(from, campaignId)
         : `Create a new campaign (a ${from} campaign cannot be restarted).`,
       campaignId,
       from,
