@@ -2,7 +2,7 @@
 # CI for the infrastructure code, offline (no AWS account, only the npm registry):
 #   1. `sst install` writes .sst/platform (SST's components + @pulumi/* from npm) and config.d.ts;
 #   2. type-check sst.config.ts and stacks/ against those types;
-#   3. run the stack unit tests (Pulumi mocks) in test/infra.
+#   (the stack unit tests in test/infra, Pulumi mocks, then run with the rest under `npm test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,3 @@ test -f .sst/platform/config.d.ts || { echo "infra: sst install did not write .s
 
 echo "infra: type-check sst.config.ts + stacks/"
 npx --no-install tsc -p stacks/tsconfig.json
-
-echo "infra: stack unit tests (Pulumi mocks)"
-npx --no-install vitest run test/infra

@@ -3,6 +3,8 @@
  * read them from here. Plain values (no SST globals) so tests can import them directly.
  */
 
+import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter'
+
 /** Seed: "Batch: 10 messages, 5 second window". */
 export const BATCH_SIZE = 10
 export const BATCH_WINDOW_SECONDS = 5
@@ -31,7 +33,7 @@ export const VISIBILITY_TIMEOUT_SECONDS = 6 * DIALER_TIMEOUT_SECONDS
 export const DEFAULT_MAX_CPS = 100
 
 /** The pipe's filter: messages without a phone number are dropped before any Lambda runs. */
-export const FILTER_PATTERN = JSON.stringify({ phoneNumber: [{ exists: true }] })
+export const FILTER_PATTERN = JSON.stringify(DIAL_TASKS_FILTER)
 
 /** The pacer runs the adaptive controller this often. */
 export const PACER_SCHEDULE = 'rate(1 minute)'

@@ -10,6 +10,7 @@ import { createPool } from '../db/pool.js'
 import { createLogger } from '../observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { readCpsHistory } from '../pacing/history.js'
+import { DIAL_TASKS_FILTER } from '../pipe/dial-tasks-filter.js'
 import { LocalPipe } from '../pipe/local-pipe.js'
 import { ensureLocalQueues, type PgQueue } from '../queue/pg-queue.js'
 import { createWorker, type Worker } from '../../worker/app.js'
@@ -20,8 +21,6 @@ import { localDataDir, removeStackFile, writeStackFile } from './stack-file.js'
 
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
 export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
-/** The seed's filter: tasks without a phone number never reach enrichment. */
-export const PIPE_FILTER = { body: { phoneNumber: [{ exists: true }] } }
 
 export interface LocalStackOptions {
   workerPort?: number
@@ -142,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       name: LOCAL_PIPE_NAME,
       pool,
       source: queue,
-      filter: PIPE_FILTER,
+      filter: DIAL_TASKS_FILTER,
       enrich: (records) => enrich(records),
       target: async (events) => dialer(events),
       batchSize: options.batchSize ?? 10,

@@ -111,8 +111,9 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       }
       expect(source.sqsQueueParameters).toEqual({ batchSize: 10, maximumBatchingWindowInSeconds: 5 })
       expect(source.filterCriteria.filters).toHaveLength(1)
+      // Pipes filters SQS records, whose JSON body is under "body"
       expect(JSON.parse(source.filterCriteria.filters[0]!.pattern)).toEqual({
-        phoneNumber: [{ exists: true }],
+        body: { phoneNumber: [{ exists: true }] },
       })
     })
 
