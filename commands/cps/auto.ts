@@ -66,7 +66,7 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
     } finally {
       process.off('SIGINT', onSignal)
     }
-    return { stage: plane.stage, dryRun: flags['dry-run'], steps }
+    return { stage: plane.stage, dryRun: Boolean(flags['dry-run']), steps }
   }
 }
 

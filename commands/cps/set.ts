@@ -50,6 +50,8 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
     if (flags.reason.trim() === '')
       throw new OperatorError('--reason is empty.', 'Say why, e.g. --reason "carrier asked"', 2, 'USAGE')
     const plane = await this.control()
+    // Refuse before changing anything: a half-applied `--persist` would surprise.
+    if (flags.persist && plane.kind === 'local') await plane.persistDefaultLimit(args.limit)
     const change = await plane.setLimit(args.limit, flags.reason, this.actor())
     const c = colors()
     this.log(

@@ -43,6 +43,6 @@ export default class PipeStop extends ControlCommand<typeof PipeStop> {
     }
     const c = colors()
     this.log(`${c.green('✓')} ${pipe.name} on ${plane.stage}: ${pipe.state} (desired ${pipe.desiredState})`)
-    return { stage: plane.stage, pipe, waited: flags.wait }
+    return { stage: plane.stage, pipe, waited: Boolean(flags.wait) }
   }
 }

@@ -49,6 +49,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async catch(
     error: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {
+    // `this.exit(n)` inside run() (e.g. exit 3 "unhealthy" after printing the result): not an
+    // error to report; oclif's own catch would print an error document under --json.
+    if ((error as { code?: string }).code === 'EEXIT') throw error
     const explained = error instanceof OperatorError ? error : explainConnectionError(error)
     if (explained) {
       if (this.jsonEnabled()) {
@@ -66,6 +69,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       /Unexpected argument|Nonexistent flag|Missing required/i.test(error.message)
     ) {
       error.oclif = { ...error.oclif, exit: ExitCode.Usage }
+    }
+    // Under --json, a short error document and the right exit code (oclif's default dumps the
+    // whole error object, config included, and exits 0 from a parse error).
+    if (this.jsonEnabled()) {
+      const usage = error.oclif?.exit === ExitCode.Usage
+      this.logJson({
+        error: {
+          code: usage ? 'USAGE' : ((error as { code?: string }).code ?? 'ERROR'),
+          message: error.message,
+        },
+      })
+      this.exit(usage ? ExitCode.Usage : ExitCode.Error)
     }
     return super.catch(error)
   }

@@ -1,3 +1,4 @@
+import './quiet-logs.js'
 import type { Command } from '@oclif/core'
 import { explainAwsError } from '../control/aws-errors.js'
 import { controlPlaneFor, currentActor } from '../control/index.js'

@@ -9,6 +9,12 @@ export interface ParsedCsv {
   invalid: ImportResult['invalid']
 }
 
+/** Masks what the operator typed, without pretending it is E.164 (no '+' added). */
+function maskRaw(text: string): string {
+  if (text.startsWith('+')) return text.length > 6 ? maskPhone(text) : text
+  return text.length > 6 ? text.slice(0, 4) + '*'.repeat(text.length - 7) + text.slice(-3) : text
+}
+
 /** One CSV line into fields: RFC 4180 quotes ("a, b" and "" for a quote), no multi-line fields. */
 export function splitCsvLine(line: string): string[] {
   const out: string[] = []
@@ -74,7 +80,7 @@ export function parseContactsCsv(text: string): ParsedCsv {
       invalid.push({
         line,
         field: originalHeader[phoneCol]!,
-        message: `"${phone.length > 6 ? maskPhone(phone) : phone}" is not a valid E.164 number (e.g. +972501234567)`,
+        message: `"${maskRaw(phone)}" is not a valid E.164 number (e.g. +972501234567)`,
       })
       continue
     }

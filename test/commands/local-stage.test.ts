@@ -1,0 +1,469 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { AutoStep } from '../../src/control/auto.js'
+import { Check, DoctorReport } from '../../src/control/doctor.js'
+import { LoadTestSummary } from '../../src/control/load-test.js'
+import {
+  AuditEntry,
+  CampaignSummary,
+  CampaignTransition,
+  DlqMessage,
+  ImportResult,
+  PacingSnapshot,
+  PipeDescription,
+  QueueDepth,
+  RedriveStatus,
+} from '../../src/control/port.js'
+import { isReservedTestNumber } from '../../src/control/test-numbers.js'
+import { createRedisLimiter } from '../../src/pacing/limiter.js'
+import { registerPipe, setPipeCurrentState } from '../../src/pipe/state.js'
+import { createTestDb, type TestDb } from '../helpers/db.js'
+import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+import { dialctl, jsonOf, normalize } from './helpers.js'
+
+let db: TestDb
+let ensureLocalQueues: typeof import('../../src/queue/pg-queue.js').ensureLocalQueues
+let redis: TestRedis
+let dir: string
+const saved = { ...process.env }
+
+const campaignDoc = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  name: 'Donation Drive 2024',
+  timezone: 'UTC',
+  config: {
+    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+    ivrFlow: {
+      startNodeId: 'node-1',
+      nodes: [
+        {
+          id: 'node-1',
+          type: 'play_audio',
+          audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+          nextNodeId: 'node-2',
+        },
+        {
+          id: 'node-2',
+          type: 'capture_input',
+          timeout: 10,
+          validInputs: ['1', '9'],
+          actions: {
+            '1': { type: 'trigger_donation', parameters: {} },
+            '9': { type: 'add_to_blacklist', parameters: {} },
+          },
+        },
+      ],
+    },
+    // always open, whatever the day and hour the test runs at: stable output
+    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4, 5, 6], startHour: 0, endHour: 24 }],
+    maxConcurrentCalls: 100,
+    maxAttemptsPerContact: 3,
+  },
+  ...extra,
+})
+
+function file(name: string, content: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, content)
+  return path
+}
+
+beforeAll(async () => {
+  db = await createTestDb('cmdlocal')
+  redis = await createTestRedis('cmdlocal')
+  dir = mkdtempSync(join(tmpdir(), 'dialctl-cmd-'))
+  // The commands share this process (and, run from source, its modules): quiet the pipeline's
+  // INFO logs as the CLI does, before the local queue module (and its logger) is loaded.
+  process.env.POWERTOOLS_LOG_LEVEL = 'WARN'
+  ;({ ensureLocalQueues } = await import('../../src/queue/pg-queue.js'))
+  Object.assign(process.env, {
+    ...db.env,
+    DIALCTL_REDIS_PREFIX: redis.prefix,
+    DIALCTL_STAGE: 'local',
+    DIALCTL_ACTOR: 'tester',
+    // nothing listens there: the worker is "down" for this test
+    DIALCTL_WORKER_URL: 'http://127.0.0.1:9',
+    DIALCTL_PIPE_NAME: 'test-pipe',
+    NO_COLOR: '1',
+    MAX_CPS: '100',
+  })
+  delete process.env.DIALCTL_CPS_CEILING
+})
+
+afterAll(async () => {
+  process.env = saved
+  await redis.cleanup()
+  await db.drop()
+})
+
+describe('cps (local stack)', () => {
+  it('cps get: the default limit when Redis holds none', async () => {
+    const run = await dialctl(['cps', 'get', '--json'])
+    expect(run.exitCode).toBe(0)
+    const out = PacingSnapshot.extend({ stage: z.literal('local') }).parse(jsonOf(run))
+    expect(out.limit).toEqual({ limit: 100, source: 'default', defaultLimit: 100 })
+    expect(out.last60).toHaveLength(60)
+  })
+
+  it('cps set refuses N <= 0 and N above the ceiling without --force (usage, exit 2)', async () => {
+    const zero = await dialctl(['cps', 'set', '0', '--reason', 'x'])
+    expect(zero.exitCode).toBe(2)
+    expect(zero.stderr).toContain('at least 1 call per second')
+    const high = await dialctl(['cps', 'set', '501', '--reason', 'x', '--json'])
+    expect(high.exitCode).toBe(2)
+    expect(jsonOf(high)).toMatchObject({ error: { code: 'ABOVE_CEILING' } })
+    expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBeNull()
+    const noReason = await dialctl(['cps', 'set', '50'])
+    expect(noReason.exitCode).toBe(2)
+  })
+
+  it('cps set --persist is refused locally before anything changes', async () => {
+    const run = await dialctl(['cps', 'set', '50', '--reason', 'x', '--persist'])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toContain('--persist applies to AWS stages only')
+    expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBeNull()
+  })
+
+  it('cps set writes the live limit and the audit trail; get and history show it', async () => {
+    const run = await dialctl(['cps', 'set', '40', '--reason', 'carrier asked', '--json'])
+    expect(run.exitCode).toBe(0)
+    const out = z.object({ stage: z.string(), change: AuditEntry }).parse(jsonOf(run))
+    expect(out.change).toMatchObject({
+      oldLimit: null,
+      newLimit: 40,
+      actor: 'tester',
+      source: 'cli',
+      reason: 'carrier asked',
+    })
+    expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBe('40')
+
+    const forced = await dialctl(['cps', 'set', '600', '--reason', 'load test', '--force'])
+    expect(forced.exitCode).toBe(0)
+    expect(forced.stdout).toContain('CPS limit 40 → 600')
+    await dialctl(['cps', 'set', '40', '--reason', 'back to normal'])
+
+    const limiter = createRedisLimiter({ redis: redis.redis, prefix: redis.prefix })
+    const admission = await limiter.admit(5, 40)
+    expect(admission.delaysMs).toHaveLength(5)
+    // admissions are spread over the coming slots: wait until the last one is in the past
+    await new Promise((r) => setTimeout(r, Math.max(...admission.delaysMs) + 50))
+    const get = PacingSnapshot.extend({ stage: z.string() }).parse(
+      jsonOf(await dialctl(['cps', 'get', '--json'])),
+    )
+    expect(get.limit).toEqual({ limit: 40, source: 'redis', defaultLimit: 100 })
+    expect(get.last60.reduce((s, x) => s + x.admitted, 0)).toBe(5)
+
+    const history = await dialctl(['cps', 'history', '--json'])
+    const entries = z.array(AuditEntry).parse(jsonOf(history))
+    expect(entries.map((e) => [e.oldLimit, e.newLimit, e.reason])).toEqual([
+      [600, 40, 'back to normal'],
+      [40, 600, 'load test'],
+      [null, 40, 'carrier asked'],
+    ])
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM pacing_audit')
+    expect(rows[0].n).toBe(3)
+    const table = await dialctl(['cps', 'history'])
+    expect(normalize(table.stdout)).toMatchSnapshot()
+  })
+
+  it('cps auto --once --dry-run prints the decision and its inputs and changes nothing', async () => {
+    const run = await dialctl(['cps', 'auto', '--once', '--dry-run', '--json'])
+    expect(run.exitCode).toBe(0)
+    const out = z
+      .object({ stage: z.string(), dryRun: z.literal(true), steps: z.array(AutoStep).length(1) })
+      .parse(jsonOf(run))
+    const step = out.steps[0]!
+    // worker unreachable: no CPU reading; no calls: no answer rate → the policy holds
+    expect(step.inputs).toEqual({ cpuPercent: null, answerRate: null, answerSample: 0, currentLimit: 40 })
+    expect(step.reason).toContain('no CPU reading')
+    expect(step.applied).toBe(false)
+    expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBe('40')
+  })
+
+  it('cps auto --policy with an invalid file names the field (exit 2)', async () => {
+    const policy = file('policy.json', JSON.stringify({ floor: 50, ceiling: 10 }))
+    const run = await dialctl(['cps', 'auto', '--once', '--policy', policy])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toMatch(/floor: must not exceed ceiling/)
+  })
+})
+
+describe('campaigns and contacts (local stack)', () => {
+  it('campaign create lists every problem, naming the field and the node', async () => {
+    const bad = campaignDoc('bad-1')
+    ;(bad.config.ivrFlow.nodes[1] as { validInputs: string[] }).validInputs = ['1', '9', '5']
+    bad.config.maxConcurrentCalls = -3
+    const run = await dialctl(['campaign', 'create', '--file', file('bad.json', JSON.stringify(bad))])
+    expect(run.exitCode).toBe(1)
+    expect(run.stderr).toContain('config.maxConcurrentCalls')
+    expect(run.stderr).toMatch(/node "node-2" .*5/)
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM campaigns')
+    expect(rows[0].n).toBe(0)
+  })
+
+  it('campaign create saves a draft; list, show, start, pause, resume with an audit trail', async () => {
+    const created = await dialctl([
+      'campaign',
+      'create',
+      '--file',
+      file('c.json', JSON.stringify(campaignDoc('camp-1'))),
+      '--json',
+    ])
+    expect(created.exitCode).toBe(0)
+    expect(CampaignSummary.parse(jsonOf(created))).toMatchObject({
+      campaignId: 'camp-1',
+      status: 'draft',
+      isTest: false,
+    })
+
+    const again = await dialctl(['campaign', 'create', '--file', join(dir, 'c.json')])
+    expect(again.exitCode).toBe(1)
+    expect(again.stderr).toContain('already exists')
+
+    const noContacts = await dialctl(['campaign', 'start', 'camp-1'])
+    expect(noContacts.exitCode).toBe(1)
+    expect(noContacts.stderr).toContain('dialctl contacts import --campaign camp-1')
+
+    await db.pool.query(
+      `INSERT INTO blacklist (phone_number, reason, source) VALUES ('+442079460003', 'asked', 'ivr')`,
+    )
+    const csv = file(
+      'contacts.csv',
+      [
+        'id,phone_number,firstName',
+        'k1,+442079460001,John',
+        'k2,0501234567,NoPlus',
+        'k3,+442079460003,Listed',
+        'k1,+442079460004,SameId',
+        'k5,+442079460001,SameNumber',
+        'k6,+442079460006',
+        '"k7","+442079460007","Quoted, Name"',
+      ].join('\n'),
+    )
+    const imported = await dialctl(['contacts', 'import', '--campaign', 'camp-1', csv, '--json'])
+    expect(imported.exitCode).toBe(0)
+    const result = ImportResult.parse(jsonOf(imported))
+    expect(result).toMatchObject({ campaignId: 'camp-1', imported: 3, duplicates: 2 })
+    expect(result.invalid.map((i) => [i.line, i.field])).toEqual([
+      [3, 'phone_number'],
+      [7, 'row'],
+    ])
+    expect(result.blacklisted).toEqual([{ line: 4, contactId: 'k3', phone: '+44207****003' }])
+    const { rows: k7 } = await db.pool.query(`SELECT metadata FROM contacts WHERE id = 'k7'`)
+    expect(k7[0].metadata).toEqual({ firstName: 'Quoted, Name' })
+    const human = await dialctl(['contacts', 'import', '--campaign', 'camp-1', csv])
+    expect(normalize(human.stdout)).toMatchSnapshot()
+
+    const missing = await dialctl(['contacts', 'import', '--campaign', 'nope', csv])
+    expect(missing.exitCode).toBe(1)
+    expect(missing.stderr).toContain('dialctl campaign list')
+
+    const start = await dialctl(['campaign', 'start', 'camp-1', '--json'])
+    expect(CampaignTransition.parse(jsonOf(start))).toMatchObject({
+      from: 'draft',
+      to: 'active',
+      actor: 'tester',
+    })
+
+    const pauseNoReason = await dialctl(['campaign', 'pause', 'camp-1'])
+    expect(pauseNoReason.exitCode).toBe(2)
+    const pause = await dialctl(['campaign', 'pause', 'camp-1', '--reason', 'carrier complaint'])
+    expect(pause.exitCode).toBe(0)
+    expect(pause.stdout).toContain('camp-1: active → paused (by tester: carrier complaint)')
+    const pauseAgain = await dialctl(['campaign', 'pause', 'camp-1', '--reason', 'again'])
+    expect(pauseAgain.exitCode).toBe(1)
+    const resume = await dialctl(['campaign', 'resume', 'camp-1'])
+    expect(resume.exitCode).toBe(0)
+    const { rows: events } = await db.pool.query(
+      `SELECT from_status, to_status, reason, actor FROM campaign_events WHERE campaign_id = 'camp-1' ORDER BY id`,
+    )
+    expect(events).toEqual([
+      { from_status: null, to_status: 'draft', reason: 'created', actor: 'tester' },
+      { from_status: 'draft', to_status: 'active', reason: null, actor: 'tester' },
+      { from_status: 'active', to_status: 'paused', reason: 'carrier complaint', actor: 'tester' },
+      { from_status: 'paused', to_status: 'active', reason: null, actor: 'tester' },
+    ])
+
+    const show = CampaignSummary.parse(jsonOf(await dialctl(['campaign', 'show', 'camp-1', '--json'])))
+    expect(show).toMatchObject({
+      status: 'active',
+      windowOpen: true,
+      contacts: { total: 3, pending: 3, queued: 0, dialing: 0, done: 0, failed: 0 },
+      blacklisted: 1,
+      answerRate: null,
+    })
+    const list = await dialctl(['campaign', 'list'])
+    expect(list.exitCode).toBe(0)
+    expect(normalize(list.stdout)).toMatchSnapshot()
+    const detail = await dialctl(['campaign', 'show', 'camp-1'])
+    expect(normalize(detail.stdout)).toMatchSnapshot()
+    const unknown = await dialctl(['campaign', 'show', 'nope', '--json'])
+    expect(unknown.exitCode).toBe(1)
+    expect(jsonOf(unknown)).toMatchObject({ error: { code: 'CAMPAIGN_NOT_FOUND' } })
+  })
+})
+
+describe('queues, pipe, load test, status, doctor (local stack)', () => {
+  it('dlq list peeks without consuming; redrive moves back; purge needs --force', async () => {
+    const { queue, dlq } = await ensureLocalQueues(db.pool)
+    for (let i = 0; i < 3; i++)
+      await dlq.send(
+        JSON.stringify({
+          campaignId: 'camp-1',
+          contactId: `d${i}`,
+          phoneNumber: `+44207946010${i}`,
+          attempts: 2,
+        }),
+      )
+    await dlq.send('not json +972501234567')
+
+    const first = await dialctl(['dlq', 'list', '--json'])
+    const list = z.array(DlqMessage).parse(jsonOf(first))
+    expect(list.map((m) => m.contactId ?? m.bodySummary)).toEqual([
+      'd0',
+      'd1',
+      'd2',
+      'not json +97250****567',
+    ])
+    expect(list[0]!.phone).toBe('+44207****100')
+    expect(first.stdout).not.toContain('2079460100')
+    const second = z.array(DlqMessage).parse(jsonOf(await dialctl(['dlq', 'list', '--json'])))
+    expect(second).toEqual(list)
+    expect(
+      normalize((await dialctl(['dlq', 'list', '--limit', '2'])).stdout).replace(
+        /│ [0-9a-f-]{36} /g,
+        '│ <id> ',
+      ),
+    ).toMatchSnapshot()
+
+    const redrive = await dialctl(['dlq', 'redrive', '--max-per-second', '100', '--wait', '--json'])
+    expect(redrive.exitCode).toBe(0)
+    const r = z.object({ stage: z.string(), redrive: RedriveStatus }).parse(jsonOf(redrive))
+    expect(r.redrive).toMatchObject({ status: 'COMPLETED', moved: 4, toMove: 4 })
+    expect((await queue.depth()).visible).toBe(4)
+    const status = await dialctl(['dlq', 'redrive', '--status', '--json'])
+    expect(jsonOf(status)).toMatchObject({ redrive: { status: 'COMPLETED', moved: 4 } })
+    const empty = await dialctl(['dlq', 'redrive'])
+    expect(empty.exitCode).toBe(1)
+    expect(empty.stderr).toContain('DLQ is empty')
+
+    await dlq.send('{"campaignId":"x"}')
+    const refused = await dialctl(['dlq', 'purge'])
+    expect(refused.exitCode).toBe(2)
+    expect((await dlq.depth()).visible).toBe(1)
+    const purge = await dialctl(['dlq', 'purge', '--force', '--json'])
+    expect(jsonOf(purge)).toEqual({ stage: 'local', purged: 1 })
+    expect((await dlq.depth()).visible).toBe(0)
+    await queue.purge()
+  })
+
+  it('pipe status: exit 0 while running, 3 once stopped; pipe stop/start set the desired state', async () => {
+    await registerPipe(
+      db.pool,
+      'test-pipe',
+      {
+        source: 'dial-tasks',
+        filter: { phoneNumber: [{ exists: true }] },
+        batchSize: 10,
+        batchWindowSeconds: 5,
+        concurrency: 1,
+        enrichment: 'enrich-dial-task',
+        target: 'dialer-worker',
+      },
+      'test-runner',
+    )
+    await setPipeCurrentState(db.pool, 'test-pipe', 'RUNNING')
+    const heartbeat = () => db.pool.query(`UPDATE pipes SET heartbeat_at = now() WHERE name = 'test-pipe'`)
+    await heartbeat()
+    const ok = await dialctl(['pipe', 'status', '--json'])
+    expect(ok.exitCode).toBe(0)
+    const status = z
+      .object({
+        pipe: PipeDescription,
+        queue: QueueDepth,
+        dlq: QueueDepth,
+        health: z.object({ healthy: z.boolean() }),
+      })
+      .parse(jsonOf(ok))
+    expect(status.pipe).toMatchObject({
+      name: 'test-pipe',
+      state: 'RUNNING',
+      desiredState: 'RUNNING',
+      batchSize: 10,
+    })
+    expect(status.pipe.filter).toBe('{"phoneNumber":[{"exists":true}]}')
+    expect(status.health.healthy).toBe(true)
+
+    const stop = await dialctl(['pipe', 'stop', '--json'])
+    expect(stop.exitCode).toBe(0)
+    expect(jsonOf(stop)).toMatchObject({ pipe: { desiredState: 'STOPPED' }, waited: false })
+    const { rows } = await db.pool.query(`SELECT desired_state FROM pipes WHERE name = 'test-pipe'`)
+    expect(rows[0].desired_state).toBe('STOPPED')
+
+    // the runner follows: current state STOPPED → unhealthy, exit 3, with the JSON still printed
+    await setPipeCurrentState(db.pool, 'test-pipe', 'STOPPED')
+    const stopped = await dialctl(['pipe', 'status', '--json'])
+    expect(stopped.exitCode).toBe(3)
+    expect(jsonOf(stopped)).toMatchObject({
+      health: { healthy: false, problems: ['pipe is STOPPED: dialctl pipe stop'] },
+    })
+    const human = await dialctl(['pipe', 'status'])
+    expect(human.exitCode).toBe(3)
+    expect(human.stdout).toContain('UNHEALTHY: pipe is STOPPED')
+
+    // --wait with nobody to follow the desired state times out with a clear message
+    const start = await dialctl(['pipe', 'start', '--wait', '--wait-timeout', '1'])
+    expect(start.exitCode).toBe(1)
+    expect(start.stderr).toContain('still STOPPED after 1 s')
+  })
+
+  it('load-test refuses a campaign not marked as test; sends reserved test numbers in batches', async () => {
+    const refused = await dialctl(['load-test', '-n', '5', '--campaign', 'camp-1', '--no-follow'])
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr).toContain('not marked as a test campaign')
+
+    const { queue } = await ensureLocalQueues(db.pool)
+    const run = await dialctl(['load-test', '-n', '25', '--no-follow', '--json'])
+    expect(run.exitCode).toBe(0)
+    const summary = LoadTestSummary.parse(jsonOf(run))
+    expect(summary).toMatchObject({
+      campaignId: 'load-test',
+      requested: 25,
+      sent: 25,
+      sendFailures: 0,
+      dialed: 0,
+      limit: 40,
+    })
+    const { rows } = await db.pool.query(`SELECT is_test, status FROM campaigns WHERE id = 'load-test'`)
+    expect(rows[0]).toEqual({ is_test: true, status: 'active' })
+    const messages = await queue.peek(100)
+    expect(messages).toHaveLength(25)
+    const tasks = messages.map((m) => JSON.parse(m.body) as { phoneNumber: string; contactId: string })
+    expect(tasks.every((t) => isReservedTestNumber(t.phoneNumber))).toBe(true)
+    expect(new Set(tasks.map((t) => t.contactId)).size).toBe(25)
+    await queue.purge()
+  })
+
+  it('status and doctor: exit 3 and name the cause and the fix when something is wrong', async () => {
+    expect((await dialctl(['pipe', 'stop'])).exitCode).toBe(0)
+    await setPipeCurrentState(db.pool, 'test-pipe', 'STOPPED')
+    const status = await dialctl(['status', '--json'])
+    expect(status.exitCode).toBe(3)
+    expect(jsonOf(status)).toMatchObject({ stage: 'local', healthy: false })
+
+    const doctor = await dialctl(['doctor', '--json'])
+    expect(doctor.exitCode).toBe(3)
+    const report = DoctorReport.parse(jsonOf(doctor))
+    const byId = Object.fromEntries(report.checks.map((c: z.infer<typeof Check>) => [c.id, c]))
+    expect(byId.postgres!.status).toBe('ok')
+    expect(byId.redis!.status).toBe('ok')
+    expect(byId.worker).toMatchObject({ status: 'fail', fix: 'dialctl dev' })
+    expect(byId['pipe-state']).toMatchObject({ status: 'fail', cause: 'the pipe was stopped (disabled)' })
+    expect(byId['pipe-state']!.fix).toContain('dialctl pipe start --wait')
+    const human = await dialctl(['doctor'])
+    expect(human.stdout).toContain('fix:   dialctl pipe start --wait --stage local')
+  })
+})
