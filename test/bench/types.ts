@@ -5,7 +5,14 @@ export interface BenchSection {
   markdown: string
   /** the same figures, machine-readable */
   json: Record<string, unknown>
+  /** one-line headline figures / comparisons, gathered at the top of the report */
+  summary?: string[]
+  /** extra files (e.g. SVG charts) the runner writes next to report.md, by file name */
+  files?: Record<string, string>
 }
+
+/** BENCH_QUICK=1: smaller counts and fewer runs, for a quick look (figures are noisier). */
+export const QUICK = process.env.BENCH_QUICK === '1'
 
 export interface Stats {
   median: number
