@@ -117,7 +117,7 @@ describe('commands against an AWS stage (SDK mocked, stores real)', () => {
     const described = (state: PipeState) => ({
       Name: 'prod-dial-tasks-pipe',
       CurrentState: state,
-      DesiredState: 'STOPPED',
+      DesiredState: 'STOPPED' as const,
       Source: outputs.queueArn,
       Target: 'arn:aws:lambda:eu-west-1:123456789012:function:prod-dialer-worker',
     })
