@@ -1,0 +1,315 @@
+import { describe, expect, it } from 'vitest'
+import { parseInterval, sparkline, useColor } from '../../src/cli/render.js'
+import { autoStep, initialState } from '../../src/control/auto.js'
+import { parseContactsCsv, splitCsvLine } from '../../src/control/contacts-import.js'
+import { diagnose, type Observations } from '../../src/control/doctor.js'
+import { summarizeQueueBody } from '../../src/control/dlq-summary.js'
+import { pipeHealth } from '../../src/control/health.js'
+import { loadTask, percentileOf, summarize } from '../../src/control/load-test.js'
+import type { AuditEntry, CampaignSummary, ControlPlane, PipeDescription } from '../../src/control/port.js'
+import { isReservedTestNumber, RESERVED_TEST_NUMBERS, testNumber } from '../../src/control/test-numbers.js'
+import { DEFAULT_PACING_POLICY } from '../../src/pacing/policy.js'
+
+const running: PipeDescription = {
+  name: 'p',
+  state: 'RUNNING',
+  desiredState: 'RUNNING',
+  source: 'arn:aws:sqs:eu-west-1:1:q',
+  target: 'arn:aws:lambda:eu-west-1:1:function:dialer',
+}
+const emptyQueue = { visible: 0, inFlight: 0, oldestAgeSeconds: 0 }
+const pacing = (share: number, degraded = false) => ({
+  limit: { limit: 100, source: 'redis' as const, defaultLimit: 100 },
+  cpsNow: 90,
+  last60: [],
+  rateLimitedShare: share,
+  degraded,
+})
+const campaign = (id: string, status = 'active') => ({ campaignId: id, status }) as CampaignSummary
+
+function observations(over: Partial<Observations> = {}): Observations {
+  return {
+    stage: 'prod',
+    kind: 'aws',
+    reach: { postgres: true, redis: true },
+    pipe: running,
+    pipeMetrics: { windowMinutes: 5, executions: 100, failures: 0 },
+    queue: emptyQueue,
+    dlq: emptyQueue,
+    pacing: pacing(0),
+    campaigns: [campaign('c1')],
+    outcomes: [],
+    alarms: [],
+    ...over,
+  }
+}
+const check = (o: Observations, id: string) => diagnose(o).checks.find((c) => c.id === id)
+
+describe('doctor: the seed troubleshooting guide as checks', () => {
+  it('all green → healthy', () => {
+    const report = diagnose(observations())
+    expect(report.healthy).toBe(true)
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([])
+  })
+
+  it('messages stuck, pipe disabled → pipe start', () => {
+    const c = check(
+      observations({ pipe: { ...running, state: 'STOPPED', desiredState: 'STOPPED' } }),
+      'pipe-state',
+    )
+    expect(c).toMatchObject({ status: 'fail', cause: 'the pipe was stopped (disabled)' })
+    expect(c!.fix).toBe('dialctl pipe start --wait --stage prod')
+  })
+
+  it('messages stuck, permissions → redeploy the pipe role', () => {
+    const c = check(
+      observations({
+        pipe: { ...running, state: 'START_FAILED', stateReason: 'AccessDenied on sqs:ReceiveMessage' },
+      }),
+      'pipe-state',
+    )
+    expect(c!.cause).toMatch(/role lacks a permission/)
+    expect(c!.fix).toMatch(/sst deploy --stage prod/)
+  })
+
+  it('messages stuck, consumer errors: failed executions above 5% and an old queue', () => {
+    const o = observations({
+      pipeMetrics: { windowMinutes: 5, executions: 100, failures: 6 },
+      queue: { visible: 500, inFlight: 0, oldestAgeSeconds: 900 },
+    })
+    expect(check(o, 'pipe-failures')).toMatchObject({ status: 'fail' })
+    expect(check(o, 'pipe-failures')!.fix).toMatch(/aws logs tail/)
+    expect(check(o, 'queue-age')).toMatchObject({ status: 'fail' })
+    expect(
+      check(
+        observations({ pipeMetrics: { windowMinutes: 5, executions: 100, failures: 5 } }),
+        'pipe-failures',
+      )!.status,
+    ).toBe('ok')
+  })
+
+  it('high rate limiting: several campaigns → pause one; one campaign → raise the limit', () => {
+    const many = check(
+      observations({
+        pacing: pacing(0.35),
+        campaigns: [campaign('a'), campaign('b'), campaign('c', 'paused')],
+      }),
+      'rate-limiting',
+    )
+    expect(many!.status).toBe('fail')
+    expect(many!.cause).toContain('2 campaigns share the limit (a, b)')
+    expect(many!.fix).toMatch(/^dialctl campaign pause/)
+    const one = check(observations({ pacing: pacing(0.35) }), 'rate-limiting')
+    expect(one!.fix).toMatch(/^dialctl cps set N/)
+    expect(check(observations({ pacing: pacing(0.2) }), 'rate-limiting')!.status).toBe('ok')
+  })
+
+  it('degraded pacing and unreachable stores fail with the fix', () => {
+    expect(check(observations({ pacing: pacing(0, true) }), 'degraded')!.status).toBe('fail')
+    const o = observations({ reach: { postgres: false, redis: true } })
+    expect(check(o, 'postgres')).toMatchObject({ status: 'fail', issue: 'enrichment-failures' })
+  })
+
+  it('enrichment failures: campaign not found names the campaigns', () => {
+    const c = check(
+      observations({
+        outcomes: [
+          {
+            stage: 'enrich',
+            outcome: 'dropped',
+            reason: 'campaign_not_found',
+            campaignId: 'ghost',
+            count: 40,
+          },
+          { stage: 'enrich', outcome: 'dropped', reason: 'campaign_paused', campaignId: 'c1', count: 10 },
+          { stage: 'dialer', outcome: 'dialed', reason: null, campaignId: 'c1', count: 500 },
+        ],
+      }),
+      'enrichment',
+    )
+    expect(c).toMatchObject({ status: 'fail' })
+    expect(c!.cause).toContain('ghost')
+    expect(c!.fix).toMatch(/dialctl campaign list/)
+  })
+
+  it('a read that failed is a failed check, not a crash; alarms in ALARM fail', () => {
+    const report = diagnose(
+      observations({
+        pipe: new Error('User is not authorized to perform pipes:DescribePipe'),
+        alarms: [{ name: 'a1', state: 'ALARM' }],
+      }),
+    )
+    expect(report.healthy).toBe(false)
+    expect(report.checks.find((c) => c.id === 'pipe-state')!.cause).toMatch(/credentials/)
+    expect(report.checks.find((c) => c.id === 'alarms')!.status).toBe('fail')
+  })
+})
+
+describe('pipe health', () => {
+  it('running with messages waiting too long is unhealthy; a DLQ is only a warning', () => {
+    expect(
+      pipeHealth(running, undefined, { visible: 3, inFlight: 0, oldestAgeSeconds: 301 }, undefined).healthy,
+    ).toBe(false)
+    const h = pipeHealth(running, undefined, emptyQueue, { visible: 2, inFlight: 0, oldestAgeSeconds: 10 })
+    expect(h).toEqual({ healthy: true, problems: [], warnings: ['2 messages in the DLQ (dialctl dlq list)'] })
+  })
+})
+
+describe('contacts CSV', () => {
+  it('splits quoted fields', () => {
+    expect(splitCsvLine('a,"b, c","d ""q"""')).toEqual(['a', 'b, c', 'd "q"'])
+  })
+  it('reports line numbers (header = 1, blank lines counted) and takes phone/id column aliases', () => {
+    const { rows, invalid } = parseContactsCsv(
+      'phoneNumber,name\n+442079460001,A\n\nnot-a-number,B\n+442079460002,C\n',
+    )
+    expect(rows.map((r) => [r.line, r.id, r.metadata])).toEqual([
+      [2, 'c-442079460001', { name: 'A' }],
+      [5, 'c-442079460002', { name: 'C' }],
+    ])
+    expect(invalid).toEqual([
+      { line: 4, field: 'phoneNumber', message: expect.stringContaining('not a valid E.164') },
+    ])
+  })
+  it('a file without a phone column is one error on line 1', () => {
+    expect(parseContactsCsv('id,name\n1,a').invalid).toEqual([
+      { line: 1, field: 'header', message: expect.stringContaining('no phone column') },
+    ])
+  })
+})
+
+describe('load test', () => {
+  it('uses only reserved test numbers, all valid E.164', () => {
+    for (let i = 0; i < RESERVED_TEST_NUMBERS; i += 97) expect(isReservedTestNumber(testNumber(i))).toBe(true)
+    expect(isReservedTestNumber('+972501234567')).toBe(false)
+    expect(isReservedTestNumber('+442079461000')).toBe(false)
+    const task = loadTask({ runId: 'r1', campaignId: 'load-test' }, 12)
+    expect(task).toEqual({
+      campaignId: 'load-test',
+      contactId: 'lt-r1-12',
+      phoneNumber: testNumber(12),
+      metadata: { loadTest: 'r1' },
+      attempts: 0,
+    })
+  })
+
+  it('summary: achieved CPS over the dial span, nearest-rank percentiles', () => {
+    expect(percentileOf([5, 1, 3, 2, 4], 50)).toBe(3)
+    expect(
+      percentileOf(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        99,
+      ),
+    ).toBe(99)
+    expect(percentileOf([], 50)).toBeNull()
+    const s = summarize(
+      { runId: 'r', campaignId: 'c', count: 100, concurrency: 8 },
+      { sent: 100, failed: [], sentAt: new Map(), startedAt: 0, finishedAt: 2000 },
+      {
+        dialed: 100,
+        rateLimited: 30,
+        failed: 0,
+        dropped: 0,
+        dlq: 0,
+        sendToDialMs: [100, 200],
+        firstDialAt: '2026-01-01T00:00:00.000Z',
+        lastDialAt: '2026-01-01T00:00:04.000Z',
+      },
+      { dlqGrowth: 0, limit: 25 },
+    )
+    expect(s).toMatchObject({
+      achievedCps: 25,
+      sendSeconds: 2,
+      complete: true,
+      sendToDialMs: { p50: 100, p99: 200 },
+    })
+  })
+})
+
+describe('cli rendering', () => {
+  it('sparkline scales to the limit; zero is a dot', () => {
+    expect(sparkline([0, 50, 100, 200], 100)).toBe('·▄██')
+  })
+  it('parses intervals', () => {
+    expect([parseInterval('30s'), parseInterval('2m'), parseInterval('500ms'), parseInterval('5')]).toEqual([
+      30_000, 120_000, 500, 5000,
+    ])
+    expect(() => parseInterval('soon')).toThrow(/30s/)
+  })
+  it('no colour with NO_COLOR, even on a TTY', () => {
+    const saved = process.env.NO_COLOR
+    process.env.NO_COLOR = '1'
+    expect(useColor({ isTTY: true } as NodeJS.WriteStream)).toBe(false)
+    delete process.env.NO_COLOR
+    expect(useColor({ isTTY: false } as NodeJS.WriteStream)).toBe(false)
+    if (saved !== undefined) process.env.NO_COLOR = saved
+  })
+  it('summarises DLQ bodies with the phone masked', () => {
+    expect(
+      summarizeQueueBody('{"campaignId":"c","contactId":"k","phoneNumber":"+972501234567","attempts":3}'),
+    ).toEqual({
+      campaignId: 'c',
+      contactId: 'k',
+      phone: '+97250****567',
+      attempts: 3,
+    })
+    expect(summarizeQueueBody('oops +972501234567')).toEqual({ bodySummary: 'oops +97250****567' })
+  })
+})
+
+describe('cps auto step (controller from src/pacing, applied through the port)', () => {
+  function fakePlane(cpu: number | null, limit: number, history: AuditEntry[] = []) {
+    const sets: { limit: number; reason: string; source?: string }[] = []
+    const plane = {
+      stage: 'local',
+      kind: 'local',
+      controllerInputs: async () => ({ cpuPercent: cpu, answerRate: null, sample: 0, at: '' }),
+      pacing: async () => ({ ...pacing(0), limit: { limit, source: 'redis', defaultLimit: 100 } }),
+      setLimit: async (l: number, reason: string, _actor: string, source?: string) => {
+        sets.push({ limit: l, reason, source })
+        return {} as AuditEntry
+      },
+      limitHistory: async () => history,
+    } as unknown as ControlPlane
+    return { plane, sets }
+  }
+
+  it('CPU 90% cuts to 25 in one step, audited as source auto', async () => {
+    const { plane, sets } = fakePlane(90, 100)
+    const { step } = await autoStep(plane, DEFAULT_PACING_POLICY, await initialState(plane), {
+      dryRun: false,
+      actor: 'a',
+      now: () => 1_000_000,
+    })
+    expect(step).toMatchObject({ action: 'cut', limit: 25, applied: true })
+    expect(sets).toEqual([{ limit: 25, reason: step.reason, source: 'auto' }])
+  })
+
+  it('dry run decides without applying and starts no cooldown', async () => {
+    const { plane, sets } = fakePlane(90, 100)
+    const state = await initialState(plane)
+    const next = await autoStep(plane, DEFAULT_PACING_POLICY, state, {
+      dryRun: true,
+      actor: 'a',
+      now: () => 1_000_000,
+    })
+    expect(next.step).toMatchObject({ action: 'cut', applied: false })
+    expect(sets).toEqual([])
+    expect(next.state.lastChangeAt).toBeNull()
+  })
+
+  it('the cooldown starts from the last change in the audit trail (cron-run --once keeps it)', async () => {
+    const at = new Date(1_000_000).toISOString()
+    const { plane, sets } = fakePlane(40, 25, [
+      { at, actor: 'x', source: 'auto', oldLimit: 100, newLimit: 25, reason: 'r' },
+    ])
+    const { step } = await autoStep(plane, DEFAULT_PACING_POLICY, await initialState(plane), {
+      dryRun: false,
+      actor: 'a',
+      now: () => 1_000_000 + 30_000,
+    })
+    expect(step.action).toBe('hold')
+    expect(step.reason).toMatch(/cooldown/)
+    expect(sets).toEqual([])
+  })
+})
