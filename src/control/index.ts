@@ -71,6 +71,7 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
         ...(!process.env.REDIS_URL && running ? { redisUrl: running.redisUrl } : {}),
       }),
       process.env.DIALCTL_WORKER_URL ?? running?.workerUrl ?? DEFAULT_WORKER_URL,
+      process.env.DIALCTL_PIPE_NAME ?? running?.pipeName,
     )
   }
   const outputs = await loadStageOutputs(flags.stage, {

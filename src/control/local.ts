@@ -47,6 +47,8 @@ export class LocalControlPlane implements ControlPlane {
   constructor(
     private readonly data: DataPlane,
     private readonly workerUrl: string = DEFAULT_WORKER_URL,
+    /** the pipe `dialctl dev` registered; default DEFAULT_LOCAL_PIPE_NAME */
+    private readonly pipeName?: string,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -54,7 +56,7 @@ export class LocalControlPlane implements ControlPlane {
     return (this.queues ??= await loadLocalQueues(this.data.pool))
   }
   private async p(): Promise<LocalPipe> {
-    return (this.pipe ??= await loadLocalPipe(this.data.pool, process.env.DIALCTL_PIPE_NAME))
+    return (this.pipe ??= await loadLocalPipe(this.data.pool, this.pipeName))
   }
 
   pacing(): Promise<PacingSnapshot> {
