@@ -34,6 +34,11 @@ export default class Dev extends BaseCommand<typeof Dev> {
     'batch-window': Flags.integer({ description: 'pipe batching window, seconds', default: 5 }),
     dispatcher: Flags.boolean({ description: 'run the dispatcher loop', default: true, allowNo: true }),
     'status-every': Flags.integer({ description: 'seconds between status lines', default: 2 }),
+    'log-level': Flags.string({
+      description: 'level of the pipeline logs (JSON lines on stdout)',
+      options: ['DEBUG', 'INFO', 'WARN', 'ERROR'],
+      default: 'INFO',
+    }),
   }
 
   async run(): Promise<{ stopped: true; last?: LocalStackStatus }> {
@@ -43,6 +48,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
       ...(flags['max-cps'] ? { maxCps: flags['max-cps'] } : {}),
       batchWindowSeconds: flags['batch-window'],
       dispatcher: flags.dispatcher,
+      logLevel: flags['log-level'],
       sim: { answerRate: Number(flags['answer-rate']), seed: flags.seed, speed: Number(flags.speed) },
     })
     this.logToStderr(

@@ -3,7 +3,7 @@
  * read them from here. Plain values (no SST globals) so tests can import them directly.
  */
 
-import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter'
+import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 
 /** Seed: "Batch: 10 messages, 5 second window". */
 export const BATCH_SIZE = 10

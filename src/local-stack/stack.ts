@@ -41,6 +41,10 @@ export interface LocalStackOptions {
   /** write .dialctl/stack.json so other terminals find this stack; default true */
   announce?: boolean
   maxActiveCalls?: number
+  /** first retry delay of a failed task (doubling per receive); default 5 s */
+  retryBaseSeconds?: number
+  /** log level of the pipeline's components (JSON lines on stdout); default INFO */
+  logLevel?: string
 }
 
 export interface LocalStackStatus {
@@ -82,7 +86,9 @@ const noMetrics: MetricsPort = { addMetric: () => undefined }
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const dataDir = options.dataDir ?? localDataDir()
-  const logger = createLogger('local-stack')
+  const level = { level: options.logLevel ?? 'INFO' }
+  const log = (component: string) => createLogger(component, level)
+  const logger = log('local-stack')
   const services: ServiceHandle[] = []
   const stopServices = async () => {
     for (const s of services.reverse()) await s.stop().catch(() => {})
@@ -112,7 +118,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       token,
       workerId: 'local-worker',
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
-      logger: createLogger('worker'),
+      logger: log('worker'),
     })
     const port = await worker.listen(options.workerPort ?? 8787, '127.0.0.1')
     const workerUrl = `http://127.0.0.1:${port}`
@@ -123,7 +129,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dialerDeps({
         redis,
         db: pool,
-        logger: createLogger('dialer-worker'),
+        logger: log('dialer-worker'),
         metrics: noMetrics,
         config: {
           WORKER_URL: workerUrl,
@@ -135,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         },
       }),
     )
-    const enrich = createEnricher({ db: pool, logger: createLogger('enrich-dial-task') })
+    const enrich = createEnricher({ db: pool, logger: log('enrich-dial-task') })
 
     const pipe = new LocalPipe<unknown>({
       name: LOCAL_PIPE_NAME,
@@ -147,12 +153,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchSize: options.batchSize ?? 10,
       batchWindowSeconds: options.batchWindowSeconds ?? 5,
       concurrency: options.pipeConcurrency ?? 4,
+      // On AWS a failed message reappears after the queue's visibility timeout (minutes); a 1 s
+      // retry would spend a rate-limited task's three receives within seconds and send it to the
+      // DLQ while the limiter is merely pacing. 5 s, 10 s, … keeps the seed's "3 tries then DLQ"
+      // for real failures without DLQ-ing a burst the limit can drain.
+      retryBackoff: { baseSeconds: options.retryBaseSeconds ?? 5, maxSeconds: 60 },
       describe: {
         enrichment: 'enrich-dial-task (in-process)',
         target: 'dialer-worker (in-process)',
         deadLetterQueue: dlq.name,
       },
-      logger: createLogger('pipe'),
+      logger: log('pipe'),
     })
     await pipe.start()
 
@@ -163,7 +174,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         db: pool,
         queue,
         limits: { getLimit: async () => (await limitStore.getLimit()).limit },
-        logger: createLogger('dispatcher'),
+        logger: log('dispatcher'),
         intervalMs: options.dispatchIntervalMs ?? 2000,
       })
       dispatcher.start()
