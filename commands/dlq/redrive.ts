@@ -48,16 +48,16 @@ export default class DlqRedrive extends ControlCommand<typeof DlqRedrive> {
       flags['max-per-second'] ? { maxPerSecond: flags['max-per-second'] } : {},
     )
     if (flags.wait && status.status === 'RUNNING') {
-      if (!this.jsonEnabled()) ux.action.start('Redriving', status.status)
+      if (this.spinner()) ux.action.start('Redriving', status.status)
       try {
         status = await waitForRedrive(plane, {
           timeoutMs: flags['wait-timeout'] * 1000,
           onTick: (text) => {
-            if (!this.jsonEnabled()) ux.action.status = text
+            if (this.spinner()) ux.action.status = text
           },
         })
       } finally {
-        if (!this.jsonEnabled()) ux.action.stop(status.status)
+        if (this.spinner()) ux.action.stop(status.status)
       }
     }
     this.log(`${c.green('✓')} ${describe(status)}`)

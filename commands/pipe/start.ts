@@ -29,16 +29,16 @@ export default class PipeStart extends ControlCommand<typeof PipeStart> {
     const plane = await this.control()
     let pipe = await plane.startPipe()
     if (flags.wait && pipe.state !== 'RUNNING') {
-      if (!this.jsonEnabled()) ux.action.start(`Waiting for ${pipe.name} to be RUNNING`, pipe.state)
+      if (this.spinner()) ux.action.start(`Waiting for ${pipe.name} to be RUNNING`, pipe.state)
       try {
         pipe = await waitForPipe(plane, 'RUNNING', {
           timeoutMs: flags['wait-timeout'] * 1000,
           onTick: (state) => {
-            if (!this.jsonEnabled()) ux.action.status = state
+            if (this.spinner()) ux.action.status = state
           },
         })
       } finally {
-        if (!this.jsonEnabled()) ux.action.stop(pipe.state)
+        if (this.spinner()) ux.action.stop(pipe.state)
       }
     }
     const c = colors()

@@ -29,16 +29,16 @@ export default class PipeStop extends ControlCommand<typeof PipeStop> {
     const plane = await this.control()
     let pipe = await plane.stopPipe()
     if (flags.wait && pipe.state !== 'STOPPED') {
-      if (!this.jsonEnabled()) ux.action.start(`Waiting for ${pipe.name} to be STOPPED`, pipe.state)
+      if (this.spinner()) ux.action.start(`Waiting for ${pipe.name} to be STOPPED`, pipe.state)
       try {
         pipe = await waitForPipe(plane, 'STOPPED', {
           timeoutMs: flags['wait-timeout'] * 1000,
           onTick: (state) => {
-            if (!this.jsonEnabled()) ux.action.status = state
+            if (this.spinner()) ux.action.status = state
           },
         })
       } finally {
-        if (!this.jsonEnabled()) ux.action.stop(pipe.state)
+        if (this.spinner()) ux.action.stop(pipe.state)
       }
     }
     const c = colors()

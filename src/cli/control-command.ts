@@ -16,6 +16,11 @@ export abstract class ControlCommand<T extends typeof Command> extends BaseComma
     return (this.plane ??= await controlPlaneFor(this.flags))
   }
 
+  /** A spinner only for a person at a terminal: not under --json, not when stderr is piped. */
+  protected spinner(): boolean {
+    return !this.jsonEnabled() && Boolean(process.stderr.isTTY)
+  }
+
   protected actor(): string {
     return currentActor()
   }
