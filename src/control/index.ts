@@ -31,7 +31,7 @@ export function currentActor(): string {
   return `${user}@${os.hostname()}`
 }
 
-function dataPlane(urls: { databaseUrl?: string; redisUrl?: string }): DataPlane {
+function dataPlane(urls: { databaseUrl?: string; redisUrl?: string; defaultLimit?: number }): DataPlane {
   const redisUrl = urls.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
   const pool = createPool({
     ...(urls.databaseUrl ? { connectionString: urls.databaseUrl } : {}),
@@ -51,7 +51,7 @@ function dataPlane(urls: { databaseUrl?: string; redisUrl?: string }): DataPlane
     redis,
     redisUrl: redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
     redisPrefix: process.env.DIALCTL_REDIS_PREFIX ?? '',
-    defaultLimit: cpsFromEnv('MAX_CPS', DEFAULT_MAX_CPS),
+    defaultLimit: cpsFromEnv('MAX_CPS', urls.defaultLimit ?? DEFAULT_MAX_CPS),
   })
 }
 
@@ -69,6 +69,7 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
       dataPlane({
         ...(!process.env.DATABASE_URL && running ? { databaseUrl: running.databaseUrl } : {}),
         ...(!process.env.REDIS_URL && running ? { redisUrl: running.redisUrl } : {}),
+        ...(running?.maxCps ? { defaultLimit: running.maxCps } : {}),
       }),
       process.env.DIALCTL_WORKER_URL ?? running?.workerUrl ?? DEFAULT_WORKER_URL,
       process.env.DIALCTL_PIPE_NAME ?? running?.pipeName,

@@ -13,6 +13,8 @@ export const StackFile = z.object({
   redisUrl: z.string(),
   workerUrl: z.string(),
   pipeName: z.string(),
+  /** the stack's default limit (`dev --max-cps`), used while Redis holds none */
+  maxCps: z.number().int().positive().optional(),
 })
 export type StackFile = z.infer<typeof StackFile>
 

@@ -189,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           redisUrl: redisService.url,
           workerUrl,
           pipeName: LOCAL_PIPE_NAME,
+          maxCps,
         },
         dataDir,
       )
