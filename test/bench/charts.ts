@@ -14,6 +14,8 @@ export interface Series {
   dashed?: boolean
   /** draw a dot at every point (sparse measured values) */
   dots?: boolean
+  /** line width (default 2): a wide pale line under a thin one keeps both visible where they agree */
+  width?: number
 }
 
 export interface Panel {
@@ -136,14 +138,17 @@ export function lineChart(spec: ChartSpec): string {
           coords.push(`${sx(x)},${sy(y)}`)
         })
         out.push(
-          `<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${coords.join(' ')}"/>`,
+          `<polyline fill="none" stroke="${color}" stroke-width="${s.width ?? 2}"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${coords.join(' ')}"/>`,
         )
         if (s.dots)
-          for (const [x, y] of pts) out.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="2.5" fill="${color}"/>`)
+          for (const [x, y] of pts)
+            out.push(
+              `<circle cx="${sx(x)}" cy="${sy(y)}" r="${Math.max(2.5, (s.width ?? 2) * 0.9)}" fill="${color}"/>`,
+            )
       }
       if (!s.name) continue // unnamed: a guide line drawn without a legend entry
       legend.push(
-        `<line x1="${legendX}" y1="${r1(top - 10)}" x2="${legendX + 22}" y2="${r1(top - 10)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+        `<line x1="${legendX}" y1="${r1(top - 10)}" x2="${legendX + 22}" y2="${r1(top - 10)}" stroke="${color}" stroke-width="${s.width ?? 2}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
         `<text x="${legendX + 28}" y="${r1(top - 6)}" ${FONT} font-size="12" fill="#222">${escapeXml(s.name)}</text>`,
       )
       legendX += 40 + 7 * s.name.length

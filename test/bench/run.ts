@@ -118,6 +118,18 @@ function derivedSummary(section: BenchSection): string[] {
             ? `; receive + delete with 4 consumers ${fmt(j.receiveDelete4)}/s.`
             : '.'),
       ]
+    if (typeof j.ms === 'object' && j.ms !== null) {
+      const rows = Object.entries(j.ms as Record<string, unknown>).filter(([, v]) => isStats(v)) as Array<
+        [string, Stats]
+      >
+      const base = rows.find(([name]) => name.startsWith('node '))
+      const others = rows.filter((r) => r !== base)
+      if (base && others.length)
+        return [
+          `CLI wall time: ${others.map(([name, s]) => `\`${name}\` ${fmt(s)} ms`).join(', ')} vs ` +
+            `\`${base[0]}\` ${fmt(base[1])} ms.`,
+        ]
+    }
     if (isStats(j.contactsPerSecond)) return [`Dispatcher: ${fmt(j.contactsPerSecond)} contacts queued/s.`]
     if (typeof j.capacity === 'object' && j.capacity !== null) {
       const cap = j.capacity as Record<string, Record<string, Stats>>
