@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis'
 import { OperatorError } from '../cli/operator-error.js'
 import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
 import {
+  cancelCampaign,
+  completeCampaign,
   CampaignTransitionError,
   pauseCampaign,
   resumeCampaign,
@@ -146,12 +148,14 @@ export class DataPlane {
     const options = { actor, ...(reason ? { reason } : {}), now: this.now() }
     let result: TransitionResult
     try {
-      result =
-        move === 'start'
-          ? await startCampaign(this.pool, id, options)
-          : move === 'pause'
-            ? await pauseCampaign(this.pool, id, options)
-            : await resumeCampaign(this.pool, id, options)
+      const moves = {
+        start: startCampaign,
+        pause: pauseCampaign,
+        resume: resumeCampaign,
+        complete: completeCampaign,
+        cancel: cancelCampaign,
+      } as const
+      result = await moves[move](this.pool, id, options)
     } catch (error) {
       if (error instanceof CampaignTransitionError)
         throw new OperatorError(error.message, error.suggestion, 1, error.code)

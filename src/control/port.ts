@@ -174,7 +174,7 @@ export const CampaignSummary = z.object({
 })
 export type CampaignSummary = z.infer<typeof CampaignSummary>
 
-export type CampaignMove = 'start' | 'pause' | 'resume'
+export type CampaignMove = 'start' | 'pause' | 'resume' | 'complete' | 'cancel'
 
 export const CampaignTransition = z.object({
   id: z.string(),

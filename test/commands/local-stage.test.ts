@@ -300,6 +300,19 @@ describe('campaigns and contacts (local stack)', () => {
     expect(normalize(list.stdout)).toMatchSnapshot()
     const detail = await dialctl(['campaign', 'show', 'camp-1'])
     expect(normalize(detail.stdout)).toMatchSnapshot()
+    // cancel: final, audited with its reason
+    await dialctl(['campaign', 'create', '--file', file('c2.json', JSON.stringify(campaignDoc('camp-2')))])
+    expect((await dialctl(['campaign', 'cancel', 'camp-2'])).exitCode).toBe(2)
+    const cancel = await dialctl(['campaign', 'cancel', 'camp-2', '--reason', 'never launched', '--json'])
+    expect(CampaignTransition.parse(jsonOf(cancel))).toMatchObject({
+      from: 'draft',
+      to: 'cancelled',
+      reason: 'never launched',
+    })
+    const restart = await dialctl(['campaign', 'resume', 'camp-2'])
+    expect(restart.exitCode).toBe(1)
+    expect(restart.stderr).toContain('cancelled is final')
+
     const unknown = await dialctl(['campaign', 'show', 'nope', '--json'])
     expect(unknown.exitCode).toBe(1)
     expect(jsonOf(unknown)).toMatchObject({ error: { code: 'CAMPAIGN_NOT_FOUND' } })
