@@ -12,12 +12,12 @@ import {
   type LoadPlan,
 } from '../src/control/load-test.js'
 import type { RunProgress } from '../src/control/port.js'
-import { RESERVED_TEST_NUMBERS } from '../src/control/test-numbers.js'
+import { TEST_NUMBER_COUNT } from '../src/tasks/test-numbers.js'
 
 export default class LoadTest extends ControlCommand<typeof LoadTest> {
   static override summary =
     'Send N test dial tasks (reserved test numbers, test campaign) and measure the run'
-  static override description = `Never dials real numbers: every task uses a number from the ranges Ofcom reserves for drama/testing (${RESERVED_TEST_NUMBERS} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use). Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, rate-limited, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, rate-limited retries, DLQ, achieved CPS, p50/p99 time from send to dial.`
+  static override description = `Never dials real numbers: every task uses a number reserved for fiction, NANP 555-0100…0199 in every area code (${TEST_NUMBER_COUNT} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use). Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, rate-limited, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, rate-limited retries, DLQ, achieved CPS, p50/p99 time from send to dial.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> -n 1000',
     '<%= config.bin %> <%= command.id %> -n 5000 --rate 200 --campaign my-test-campaign',

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { OperatorError } from '../cli/operator-error.js'
 import type { DialTask } from '../contracts/index.js'
 import type { CampaignSummary, ControlPlane, PushEntry, RunProgress } from './port.js'
-import { testNumber } from './test-numbers.js'
+import { testNumber } from '../tasks/test-numbers.js'
 
 export const DEFAULT_TEST_CAMPAIGN_ID = 'load-test'
 

@@ -17,7 +17,7 @@ import {
   QueueDepth,
   RedriveStatus,
 } from '../../src/control/port.js'
-import { isReservedTestNumber } from '../../src/control/test-numbers.js'
+import { isReservedTestNumber } from '../../src/tasks/test-numbers.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { registerPipe, setPipeCurrentState } from '../../src/pipe/state.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'

@@ -7,7 +7,7 @@ import { summarizeQueueBody } from '../../src/control/dlq-summary.js'
 import { pipeHealth } from '../../src/control/health.js'
 import { loadTask, percentileOf, summarize } from '../../src/control/load-test.js'
 import type { AuditEntry, CampaignSummary, ControlPlane, PipeDescription } from '../../src/control/port.js'
-import { isReservedTestNumber, RESERVED_TEST_NUMBERS, testNumber } from '../../src/control/test-numbers.js'
+import { isReservedTestNumber, TEST_NUMBER_COUNT, testNumber } from '../../src/tasks/test-numbers.js'
 import { DEFAULT_PACING_POLICY } from '../../src/pacing/policy.js'
 
 const running: PipeDescription = {
@@ -180,7 +180,7 @@ describe('contacts CSV', () => {
 
 describe('load test', () => {
   it('uses only reserved test numbers, all valid E.164', () => {
-    for (let i = 0; i < RESERVED_TEST_NUMBERS; i += 97) expect(isReservedTestNumber(testNumber(i))).toBe(true)
+    for (let i = 0; i < TEST_NUMBER_COUNT; i += 97) expect(isReservedTestNumber(testNumber(i))).toBe(true)
     expect(isReservedTestNumber('+972501234567')).toBe(false)
     expect(isReservedTestNumber('+442079461000')).toBe(false)
     const task = loadTask({ runId: 'r1', campaignId: 'load-test' }, 12)
