@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import type pg from 'pg'
 import { DEMO_CAMPAIGN_ID } from '../../../src/local-stack/demo.js'
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../src/local-stack/stack.js'
@@ -201,6 +202,8 @@ export interface Conservation {
   remaining: number
   /** drop reasons seen, by task key */
   reasons: Map<string, string>
+  /** for every lost / duplicated / conflicting task: its outcome history and call rows */
+  details: string
 }
 
 /**
@@ -247,6 +250,7 @@ export async function checkConservation(db: pg.Pool, pushed: Pushed[]): Promise<
     openCalls: (await queueState(db)).openCalls,
     remaining: Number(left[0]!.n),
     reasons: new Map(),
+    details: '',
   }
   for (const [key, ids] of byTask) {
     const kinds = new Set<string>()
@@ -265,7 +269,33 @@ export async function checkConservation(db: pg.Pool, pushed: Pushed[]): Promise<
     const final = kinds.has('dialed') ? 'dialed' : [...kinds][0]
     if (final) result.outcomes[final] = (result.outcomes[final] ?? 0) + 1
   }
+  const suspects = [...new Set([...result.lost, ...result.duplicated, ...result.conflicts])]
+  if (suspects.length > 0) {
+    result.details = await explainTasks(db, suspects, byTask)
+    // straight to fd 2: scenarios capture process.stdout / stderr
+    writeSync(2, `[faults] suspect tasks:\n${result.details}\n`)
+  }
   return result
+}
+
+/** Outcome history and call rows of some tasks, to say why the law failed for them. */
+async function explainTasks(db: pg.Pool, keys: string[], byTask: Map<string, string[]>): Promise<string> {
+  const lines: string[] = []
+  for (const key of keys.slice(0, 10)) {
+    const ids = byTask.get(key) ?? []
+    const { rows: outcomes } = await db.query(
+      `SELECT at, message_id, stage, outcome, reason FROM task_outcomes
+        WHERE message_id = ANY($1::text[]) OR campaign_id || ':' || contact_id = $2 ORDER BY id`,
+      [ids, key],
+    )
+    const { rows: calls } = await db.query(
+      `SELECT call_id, status, error, started_at, ended_at FROM call_attempts WHERE campaign_id || ':' || contact_id = $1`,
+      [key],
+    )
+    lines.push(`${key} messages ${ids.join(', ')}`, ...outcomes.map((o) => `  outcome ${JSON.stringify(o)}`))
+    lines.push(...calls.map((c) => `  call ${JSON.stringify(c)}`))
+  }
+  return lines.join('\n')
 }
 
 /** Admissions per sliding 1000 ms window, from the worker's call rows (started_at). */
