@@ -170,12 +170,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const limitStore = createLimitStore({ redis, prefix, defaultLimit: maxCps })
     let dispatcher: DispatcherLoop | undefined
     if (options.dispatcher !== false) {
+      const dispatchLog = log('dispatcher')
       dispatcher = createDispatcherLoop({
         db: pool,
         queue,
         limits: { getLimit: async () => (await limitStore.getLimit()).limit },
-        logger: log('dispatcher'),
+        logger: dispatchLog,
         intervalMs: options.dispatchIntervalMs ?? 2000,
+        onRound: (round) =>
+          dispatchLog.debug('dispatch round', {
+            queued: round.queued,
+            eligibleRemaining: round.eligibleRemaining,
+            waitSeconds: round.waitSeconds,
+          }),
       })
       dispatcher.start()
     }
