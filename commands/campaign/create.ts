@@ -35,7 +35,7 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
       throw new OperatorError(
         `${flags.file} must hold one JSON object.`,
-        'See the example in docs/commands.md.',
+        'See the example in README.md (Campaigns and contacts).',
         1,
       )
     const plane = await this.control()
