@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { IvrFlow } from '../../src/contracts/ivr.js'
+import { IvrFlow } from '../../src/contracts/ivr.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createWorker, type Worker } from '../../worker/app.js'
 import { createAriDriver, type AriDriver } from '../../worker/drivers/ari/index.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { startFakeAri, type FakeAriServer } from '../helpers/fake-ari-server.js'
+import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
 /**
  * The whole worker path on ARI: POST /dial → runCall → IVR runner → ARI driver → (fake) Asterisk,
@@ -13,33 +14,11 @@ import { startFakeAri, type FakeAriServer } from '../helpers/fake-ari-server.js'
 
 const TOKEN = 'ari-test-token-0123456789abcdef'
 const CAMPAIGN = 'camp-ari'
-const SEED_FLOW: IvrFlow = {
-  nodes: [
-    {
-      id: 'node-1',
-      type: 'play_audio',
-      audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-      nextNodeId: 'node-2',
-    },
-    {
-      id: 'node-2',
-      type: 'capture_input',
-      timeout: 10,
-      validInputs: ['1', '9'],
-      actions: {
-        '1': { type: 'trigger_donation', parameters: {} },
-        '9': { type: 'add_to_blacklist', parameters: {} },
-      },
-    },
-  ],
-  startNodeId: 'node-1',
-}
+const SEED_FLOW: IvrFlow = IvrFlow.parse(seedFlow())
 const SEED_CONFIG = {
-  audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+  ...seedCampaign().config,
   ivrFlow: SEED_FLOW,
   callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4, 5, 6], startHour: 0, endHour: 24 }],
-  maxConcurrentCalls: 100,
-  maxAttemptsPerContact: 3,
 }
 const quiet = (component: string) => createLogger(component, { level: 'SILENT' })
 

@@ -19,42 +19,7 @@ import {
 import type { Db } from '../../src/db/pool.js'
 import { createTestDb } from '../helpers/db.js'
 import type { TestDb } from '../helpers/db.js'
-
-const seedCampaign = (overrides: Record<string, unknown> = {}) => ({
-  id: 'campaign-123',
-  name: 'Donation Drive 2024',
-  type: 'voice',
-  status: 'active',
-  config: {
-    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-    ivrFlow: {
-      nodes: [
-        {
-          id: 'node-1',
-          type: 'play_audio',
-          audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-          nextNodeId: 'node-2',
-        },
-        {
-          id: 'node-2',
-          type: 'capture_input',
-          timeout: 10,
-          validInputs: ['1', '9'],
-          actions: {
-            '1': { type: 'trigger_donation', parameters: {} },
-            '9': { type: 'add_to_blacklist', parameters: {} },
-          },
-        },
-      ],
-      startNodeId: 'node-1',
-    },
-    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4], startHour: 9, endHour: 17 }],
-    maxConcurrentCalls: 100,
-    maxAttemptsPerContact: 3,
-  },
-  timezone: 'Asia/Jerusalem',
-  ...overrides,
-})
+import { seedCampaign } from '../helpers/fixtures.js'
 
 /** Counts statements, to hold the batch functions to one query each. */
 function counting(db: Db): { db: Db; statements: string[] } {

@@ -8,6 +8,7 @@ import {
   isE164,
 } from '../../src/contracts/index.js'
 import { maskPhone, maskPhonesIn } from '../../src/observability/mask.js'
+import { seedCampaign as seedCampaignDoc } from '../helpers/fixtures.js'
 
 const seedTask = {
   campaignId: 'campaign-123',
@@ -17,40 +18,7 @@ const seedTask = {
   attempts: 0,
 }
 
-export const seedCampaign = {
-  id: 'campaign-123',
-  name: 'Donation Drive 2024',
-  type: 'voice',
-  status: 'active',
-  config: {
-    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-    ivrFlow: {
-      nodes: [
-        {
-          id: 'node-1',
-          type: 'play_audio',
-          audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-          nextNodeId: 'node-2',
-        },
-        {
-          id: 'node-2',
-          type: 'capture_input',
-          timeout: 10,
-          validInputs: ['1', '9'],
-          actions: {
-            '1': { type: 'trigger_donation', parameters: {} },
-            '9': { type: 'add_to_blacklist', parameters: {} },
-          },
-        },
-      ],
-      startNodeId: 'node-1',
-    },
-    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4], startHour: 9, endHour: 17 }],
-    maxConcurrentCalls: 100,
-    maxAttemptsPerContact: 3,
-  },
-  timezone: 'Asia/Jerusalem',
-}
+const seedCampaign = seedCampaignDoc()
 
 describe('contracts', () => {
   it('accepts the seed messages exactly', () => {

@@ -1,42 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { formatIssue, formatIssues, validateCampaign, validateIvrFlow } from '../../src/ivr/validate.js'
-
-const seedFlow = () => ({
-  nodes: [
-    {
-      id: 'node-1',
-      type: 'play_audio',
-      audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-      nextNodeId: 'node-2',
-    },
-    {
-      id: 'node-2',
-      type: 'capture_input',
-      timeout: 10,
-      validInputs: ['1', '9'],
-      actions: {
-        '1': { type: 'trigger_donation', parameters: {} },
-        '9': { type: 'add_to_blacklist', parameters: {} },
-      },
-    },
-  ] as Record<string, unknown>[],
-  startNodeId: 'node-1',
-})
-
-const seedCampaign = () => ({
-  id: 'campaign-123',
-  name: 'Donation Drive 2024',
-  type: 'voice',
-  status: 'active',
-  config: {
-    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-    ivrFlow: seedFlow(),
-    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4], startHour: 9, endHour: 17 }],
-    maxConcurrentCalls: 100,
-    maxAttemptsPerContact: 3,
-  },
-  timezone: 'Asia/Jerusalem',
-})
+import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
 const lines = (flow: unknown) => formatIssues(validateIvrFlow(flow).errors).split('\n')
 
