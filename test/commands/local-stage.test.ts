@@ -17,6 +17,7 @@ import {
   QueueDepth,
   RedriveStatus,
 } from '../../src/control/port.js'
+import { demoCampaign } from '../../src/local-stack/demo.js'
 import { isReservedTestNumber } from '../../src/tasks/test-numbers.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { registerPipe, setPipeCurrentState } from '../../src/pipe/state.js'
@@ -30,38 +31,13 @@ let redis: TestRedis
 let dir: string
 const saved = { ...process.env }
 
+// The demo campaign's config (the seed flow, always open whatever the day and hour the test runs
+// at: stable output), under a name of its own; a copy, as a test may break a field of it.
 const campaignDoc = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
   name: 'Donation Drive 2024',
   timezone: 'UTC',
-  config: {
-    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-    ivrFlow: {
-      startNodeId: 'node-1',
-      nodes: [
-        {
-          id: 'node-1',
-          type: 'play_audio',
-          audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
-          nextNodeId: 'node-2',
-        },
-        {
-          id: 'node-2',
-          type: 'capture_input',
-          timeout: 10,
-          validInputs: ['1', '9'],
-          actions: {
-            '1': { type: 'trigger_donation', parameters: {} },
-            '9': { type: 'add_to_blacklist', parameters: {} },
-          },
-        },
-      ],
-    },
-    // always open, whatever the day and hour the test runs at: stable output
-    callingWindows: [{ dayOfWeek: [0, 1, 2, 3, 4, 5, 6], startHour: 0, endHour: 24 }],
-    maxConcurrentCalls: 100,
-    maxAttemptsPerContact: 3,
-  },
+  config: structuredClone(demoCampaign.config),
   ...extra,
 })
 
