@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
-import { beginCall } from '../src/calls/recorder.js'
+import { adoptOrphanCall, beginCall } from '../src/calls/recorder.js'
 import { runCall, type RunCallOptions } from '../src/calls/run-call.js'
 import { describeZodError } from '../src/contracts/errors.js'
 import { DialCommand } from '../src/contracts/messages.js'
@@ -126,6 +126,11 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const running = new Set<Promise<void>>()
   let idleWaiters: (() => void)[] = []
   let draining = false
+  // Call ids whose beginCall failed here: its INSERT may have committed all the same (reply lost),
+  // leaving a 'dialing' row no call runs for. When the task comes back, that row is ours to adopt.
+  const uncertainBegins = new Set<string>()
+  const MAX_UNCERTAIN = 10_000
+  const runningCallIds = new Set<string>()
 
   const take = (campaignId: string) => {
     active++
@@ -206,6 +211,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       begun = await beginCall(db, cmd, workerId)
     } catch (error) {
       release(cmd.campaignId)
+      if (uncertainBegins.size >= MAX_UNCERTAIN)
+        uncertainBegins.delete(uncertainBegins.values().next().value!)
+      uncertainBegins.add(cmd.callId)
       stats.rejected.unavailable++
       logger.error('could not record the call start; not dialing', {
         callId: cmd.callId,
@@ -217,6 +225,32 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         { error: 'database_unavailable', message: 'could not record the call in PostgreSQL; retry later' },
         { 'retry-after': unavailableRetryAfter },
       )
+    }
+    // Deleted before any await: of two concurrent redeliveries, only one may adopt the row.
+    const uncertain = uncertainBegins.delete(cmd.callId)
+    if (begun.duplicate && uncertain && begun.callId === cmd.callId && !runningCallIds.has(cmd.callId)) {
+      let adopted = false
+      try {
+        adopted = await adoptOrphanCall(db, cmd.callId, workerId)
+      } catch (error) {
+        uncertainBegins.add(cmd.callId)
+        release(cmd.campaignId)
+        stats.rejected.unavailable++
+        logger.error('could not check the call row left by a failed start; not dialing', {
+          callId: cmd.callId,
+          error: (error as Error).message,
+        })
+        return send(
+          res,
+          503,
+          { error: 'database_unavailable', message: 'could not record the call in PostgreSQL; retry later' },
+          { 'retry-after': unavailableRetryAfter },
+        )
+      }
+      if (adopted) {
+        logger.warn('call row left by a failed start adopted: placing the call now', { callId: cmd.callId })
+        begun = { ...begun, duplicate: false }
+      }
     }
     if (begun.duplicate) {
       release(cmd.campaignId)
@@ -237,11 +271,13 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       attempt: begun.attempt,
       phoneNumber: maskPhone(cmd.phoneNumber),
     })
+    runningCallIds.add(cmd.callId)
     const task: Promise<void> = runCall({ db, driver, logger }, cmd, begun.attempt, options.call)
       .then((summary) => stats.callEnded(summary.status, summary.recorded))
       .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))
       .finally(() => {
         running.delete(task)
+        runningCallIds.delete(cmd.callId)
         release(cmd.campaignId)
       })
     running.add(task)

@@ -62,6 +62,22 @@ export async function beginCall(db: Db, cmd: DialCommand, workerId: string): Pro
   return { callId: existing?.call_id ?? cmd.callId, attempt, duplicate: true }
 }
 
+/**
+ * Takes over a call row this worker began but never ran: beginCall's INSERT committed while its
+ * reply was lost (PostgreSQL cut mid-statement), so the worker answered 503 and placed no call, yet
+ * the row says 'dialing' and the redelivered task now looks like a duplicate. Only the worker that
+ * saw its own beginCall fail may adopt the row (it knows no call runs for it); the UPDATE is the
+ * claim. Returns false when the row is not (or no longer) this worker's open call.
+ */
+export async function adoptOrphanCall(db: Db, callId: string, workerId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE call_attempts SET started_at = now()
+     WHERE call_id = $1 AND worker_id = $2 AND status = 'dialing'`,
+    [callId, workerId],
+  )
+  return (rowCount ?? 0) > 0
+}
+
 export interface FinishCall {
   callId: string
   campaignId: string

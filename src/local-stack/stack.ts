@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
+import { failOpenCalls } from '../calls/recorder.js'
 import { createDialer, dialerDeps } from '../dialer/create-dialer.js'
 import type { MetricsPort } from '../dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../dispatch/loop.js'
@@ -19,6 +20,8 @@ import { seedDemoCampaign } from './demo.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from './services.js'
 import { localDataDir, removeStackFile, writeStackFile } from './stack-file.js'
 
+/** The in-process worker's id in call_attempts; stable across restarts so recovery finds its calls. */
+export const LOCAL_WORKER_ID = 'local-worker'
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
 export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
 
@@ -111,12 +114,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     const demoSeeded = await seedDemoCampaign(pool)
 
+    // A previous run killed mid-call (SIGKILL, crash, power loss) left its calls 'dialing': no
+    // process runs them any more. Close them as worker/main.ts does at start, so their contacts
+    // move on (retry later) instead of staying 'dialing' for good.
+    const orphans = await failOpenCalls(
+      pool,
+      LOCAL_WORKER_ID,
+      'dialctl dev restarted while the call was open',
+    )
+    if (orphans.length) logger.warn('closed calls left open by a previous run', { calls: orphans.length })
+
     const token = process.env.WORKER_TOKEN ?? randomBytes(24).toString('base64url')
     const worker = createWorker({
       db: pool,
       driver: new SimDriver(options.sim ?? {}),
       token,
-      workerId: 'local-worker',
+      workerId: LOCAL_WORKER_ID,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
       logger: log('worker'),
     })
