@@ -1,15 +1,6 @@
 import { Flags } from '@oclif/core'
-import { ux } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { colors } from '../../src/cli/render.js'
-import type { PipeDescription } from '../../src/control/port.js'
-import { waitForPipe } from '../../src/control/wait.js'
-
-export interface PipeChangeResult {
-  stage: string
-  pipe: PipeDescription
-  waited: boolean
-}
+import { changePipe, type PipeChangeResult } from '../../src/cli/pipe-change.js'
 
 export default class PipeStop extends ControlCommand<typeof PipeStop> {
   static override summary = 'Stop the pipe: messages stay in the queue until it starts again'
@@ -26,23 +17,11 @@ export default class PipeStop extends ControlCommand<typeof PipeStop> {
 
   async run(): Promise<PipeChangeResult> {
     const { flags } = await this.parse(PipeStop)
-    const plane = await this.control()
-    let pipe = await plane.stopPipe()
-    if (flags.wait && pipe.state !== 'STOPPED') {
-      if (this.spinner()) ux.action.start(`Waiting for ${pipe.name} to be STOPPED`, pipe.state)
-      try {
-        pipe = await waitForPipe(plane, 'STOPPED', {
-          timeoutMs: flags['wait-timeout'] * 1000,
-          onTick: (state) => {
-            if (this.spinner()) ux.action.status = state
-          },
-        })
-      } finally {
-        if (this.spinner()) ux.action.stop(pipe.state)
-      }
-    }
-    const c = colors()
-    this.log(`${c.green('✓')} ${pipe.name} on ${plane.stage}: ${pipe.state} (desired ${pipe.desiredState})`)
-    return { stage: plane.stage, pipe, waited: Boolean(flags.wait) }
+    return changePipe(await this.control(), 'STOPPED', {
+      wait: Boolean(flags.wait),
+      waitTimeoutSeconds: flags['wait-timeout'],
+      spinner: this.spinner(),
+      log: (line) => this.log(line),
+    })
   }
 }
