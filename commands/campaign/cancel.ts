@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { colors } from '../../src/cli/render.js'
+import { transitionLine } from '../../src/cli/campaign-view.js'
 import type { CampaignTransition } from '../../src/control/port.js'
 
 export default class CampaignCancel extends ControlCommand<typeof CampaignCancel> {
@@ -17,9 +17,7 @@ export default class CampaignCancel extends ControlCommand<typeof CampaignCancel
     const { args, flags } = await this.parse(CampaignCancel)
     const plane = await this.control()
     const move = await plane.transitionCampaign(args.id, 'cancel', flags.reason, this.actor())
-    this.log(
-      `${colors().green('✓')} Campaign ${move.id}: ${move.from} → ${move.to} (by ${move.actor}: ${move.reason})`,
-    )
+    this.log(transitionLine(move))
     return move
   }
 }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { colors } from '../../src/cli/render.js'
+import { transitionLine } from '../../src/cli/campaign-view.js'
 import type { CampaignTransition } from '../../src/control/port.js'
 
 export default class CampaignPause extends ControlCommand<typeof CampaignPause> {
@@ -20,9 +20,7 @@ export default class CampaignPause extends ControlCommand<typeof CampaignPause> 
     const { args, flags } = await this.parse(CampaignPause)
     const plane = await this.control()
     const move = await plane.transitionCampaign(args.id, 'pause', flags.reason ?? null, this.actor())
-    this.log(
-      `${colors().green('✓')} Campaign ${move.id}: ${move.from} → ${move.to} (by ${move.actor}${move.reason ? `: ${move.reason}` : ''})`,
-    )
+    this.log(transitionLine(move))
     return move
   }
 }

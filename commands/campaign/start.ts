@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { colors } from '../../src/cli/render.js'
+import { transitionLine } from '../../src/cli/campaign-view.js'
 import type { CampaignTransition } from '../../src/control/port.js'
 
 export default class CampaignStart extends ControlCommand<typeof CampaignStart> {
@@ -17,9 +17,7 @@ export default class CampaignStart extends ControlCommand<typeof CampaignStart> 
     const { args, flags } = await this.parse(CampaignStart)
     const plane = await this.control()
     const move = await plane.transitionCampaign(args.id, 'start', flags.reason ?? null, this.actor())
-    this.log(
-      `${colors().green('✓')} Campaign ${move.id}: ${move.from} → ${move.to} (by ${move.actor}${move.reason ? `: ${move.reason}` : ''})`,
-    )
+    this.log(transitionLine(move))
     return move
   }
 }

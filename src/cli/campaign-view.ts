@@ -1,5 +1,5 @@
-import type { CampaignSummary } from '../control/port.js'
-import { duration, keyValues, percent, table } from './render.js'
+import type { CampaignSummary, CampaignTransition } from '../control/port.js'
+import { colors, duration, keyValues, percent, table } from './render.js'
 
 /** `campaign list`: one line per campaign. */
 export function campaignTable(campaigns: CampaignSummary[]): string {
@@ -59,4 +59,9 @@ export function campaignDetail(c: CampaignSummary): string {
       `${duration(c.etaSeconds)} of open window (worst case ${duration(c.etaWorstSeconds)}), ${c.remainingAttempts.min}–${c.remainingAttempts.max} dials left`,
     ],
   ])
+}
+
+/** `campaign start|pause|resume|complete|cancel`: the move made, by whom and why. */
+export function transitionLine(move: CampaignTransition): string {
+  return `${colors().green('✓')} Campaign ${move.id}: ${move.from} → ${move.to} (by ${move.actor}${move.reason ? `: ${move.reason}` : ''})`
 }
