@@ -17,6 +17,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs'
 import { METRIC_NAMESPACE, MetricName } from '../observability/metrics.js'
+import { SQS_MAX_BATCH } from '../queue/port.js'
 import type { DataPlane } from './data.js'
 import { summarizeQueueBody } from './dlq-summary.js'
 import type {
@@ -83,7 +84,6 @@ export function createAwsClients(options: { profile?: string; region?: string })
   }
 }
 
-const SQS_BATCH = 10
 /** functions/dialer-worker.ts's Powertools serviceName */
 export const DIALER_SERVICE = 'dialer-worker'
 
@@ -259,11 +259,11 @@ export class AwsControlPlane implements ControlPlane {
    */
   async dlqList(limit: number): Promise<DlqMessage[]> {
     const seen = new Map<string, DlqMessage>()
-    for (let round = 0; round < Math.ceil(limit / SQS_BATCH) + 3 && seen.size < limit; round++) {
+    for (let round = 0; round < Math.ceil(limit / SQS_MAX_BATCH) + 3 && seen.size < limit; round++) {
       const out = await this.clients.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: this.resources.dlqUrl,
-          MaxNumberOfMessages: Math.min(SQS_BATCH, limit - seen.size),
+          MaxNumberOfMessages: Math.min(SQS_MAX_BATCH, limit - seen.size),
           VisibilityTimeout: 0,
           WaitTimeSeconds: 0,
           MessageSystemAttributeNames: ['All'],
@@ -367,8 +367,8 @@ export class AwsControlPlane implements ControlPlane {
       result.sent.push({ id: only!.id, messageId: out.MessageId ?? '' })
       return result
     }
-    for (let i = 0; i < entries.length; i += SQS_BATCH) {
-      const chunk = entries.slice(i, i + SQS_BATCH)
+    for (let i = 0; i < entries.length; i += SQS_MAX_BATCH) {
+      const chunk = entries.slice(i, i + SQS_MAX_BATCH)
       const out = await this.clients.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.resources.queueUrl,

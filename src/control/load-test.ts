@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { OperatorError } from '../cli/operator-error.js'
 import type { DialTask } from '../contracts/index.js'
 import type { CampaignSummary, ControlPlane, PushEntry, RunProgress } from './port.js'
+import { SQS_MAX_BATCH } from '../queue/port.js'
 import { testNumber } from '../tasks/test-numbers.js'
 
 export const DEFAULT_TEST_CAMPAIGN_ID = 'load-test'
@@ -101,9 +102,9 @@ export async function sendLoad(
   onProgress: (sent: number) => void = () => {},
 ): Promise<SendOutcome> {
   const batches: PushEntry[][] = []
-  for (let i = 0; i < plan.count; i += 10) {
+  for (let i = 0; i < plan.count; i += SQS_MAX_BATCH) {
     const batch: PushEntry[] = []
-    for (let j = i; j < Math.min(i + 10, plan.count); j++)
+    for (let j = i; j < Math.min(i + SQS_MAX_BATCH, plan.count); j++)
       batch.push({ id: String(j), task: loadTask(plan, j) })
     batches.push(batch)
   }

@@ -3,6 +3,7 @@ import { OperatorError } from '../cli/operator-error.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { loadLocalPipe, loadLocalQueues } from './local-modules.js'
+import { SQS_MAX_BATCH } from '../queue/port.js'
 import type {
   Alarm,
   AuditEntry,
@@ -139,8 +140,8 @@ export class LocalControlPlane implements ControlPlane {
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {
     const { main } = await this.q()
     const result: PushResult = { sent: [], failed: [] }
-    for (let i = 0; i < entries.length; i += 10) {
-      const chunk = entries.slice(i, i + 10)
+    for (let i = 0; i < entries.length; i += SQS_MAX_BATCH) {
+      const chunk = entries.slice(i, i + SQS_MAX_BATCH)
       const out = await main.sendBatch(chunk.map((e) => ({ id: e.id, body: JSON.stringify(e.task) })))
       result.sent.push(...out.successful)
       result.failed.push(...out.failed)
