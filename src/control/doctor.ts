@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { OperatorError } from '../cli/operator-error.js'
 import { maskPhonesIn } from '../observability/mask.js'
-import { pipeHealth } from './health.js'
+import { PIPE_FAILURE_RATE_ALARM, pipeFailureRate, pipeHealth } from './health.js'
 import type {
   Alarm,
   CampaignSummary,
@@ -209,14 +209,14 @@ export function diagnose(o: Observations): DoctorReport {
     })
     if (!(o.pipeMetrics instanceof Error)) {
       const m = o.pipeMetrics
-      const rate = m.executions > 0 ? m.failures / m.executions : 0
+      const failing = pipeFailureRate(m) > PIPE_FAILURE_RATE_ALARM
       add({
         id: 'pipe-failures',
         issue: 'messages-stuck',
         title: 'Consumer errors (pipe executions failing)',
-        status: rate > 0.05 ? 'fail' : 'ok',
+        status: failing ? 'fail' : 'ok',
         detail: `${m.failures} of ${m.executions} executions failed in the last ${m.windowMinutes} min`,
-        ...(rate > 0.05
+        ...(failing
           ? {
               cause: 'the enrich or dialer function throws: whole batches are retried, then sent to the DLQ',
               fix: logsHint,

@@ -5,6 +5,11 @@ export const PIPE_FAILURE_RATE_ALARM = 0.05
 /** A message older than this while the pipe runs means nothing consumes the queue. */
 export const STUCK_AGE_SECONDS = 300
 
+/** Failed executions over executions in the metrics' window; 0 when there were none. */
+export function pipeFailureRate(metrics: PipeMetrics): number {
+  return metrics.executions > 0 ? metrics.failures / metrics.executions : 0
+}
+
 export interface Health {
   healthy: boolean
   /** why it is unhealthy (empty when healthy) */
@@ -31,8 +36,8 @@ export function pipeHealth(
   } else if (pipe.desiredState !== 'RUNNING') {
     warnings.push(`pipe is RUNNING but its desired state is ${pipe.desiredState}`)
   }
-  if (metrics && metrics.executions > 0) {
-    const rate = metrics.failures / metrics.executions
+  if (metrics) {
+    const rate = pipeFailureRate(metrics)
     if (rate > PIPE_FAILURE_RATE_ALARM)
       problems.push(
         `${metrics.failures} of ${metrics.executions} executions failed in the last ${metrics.windowMinutes} min (${(rate * 100).toFixed(1)}% > ${PIPE_FAILURE_RATE_ALARM * 100}%)`,
