@@ -94,6 +94,15 @@ export function checkMaxMessages(n: number | undefined): number {
   return value
 }
 
+/** peek's limit (dialctl's own operation, not an SQS call): an integer from 1 to 1000. */
+export function checkPeekLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new QueueError(
+      'InvalidParameterValue',
+      `peek: limit is ${limit}; it must be an integer from 1 to 1000`,
+    )
+}
+
 /** Fractional seconds are accepted here (tests use short timeouts); the SQS adapter rounds up. */
 export function checkVisibility(seconds: number, label = 'visibilityTimeoutSeconds'): number {
   if (

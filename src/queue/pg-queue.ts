@@ -3,7 +3,15 @@ import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Db } from '../db/pool.js'
 import { createLogger } from '../observability/logger.js'
-import { QueueError, checkBatch, checkBody, checkMaxMessages, checkVisibility, checkWait } from './limits.js'
+import {
+  QueueError,
+  checkBatch,
+  checkBody,
+  checkMaxMessages,
+  checkPeekLimit,
+  checkVisibility,
+  checkWait,
+} from './limits.js'
 import {
   DEFAULT_MAX_RECEIVE_COUNT,
   type QueueDepth,
@@ -359,11 +367,7 @@ export class PgQueue implements QueuePort {
    * queue order (send order) kept. receiptHandle is '' — a peeked message cannot be deleted.
    */
   async peek(limit: number): Promise<QueueMessage[]> {
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw new QueueError(
-        'InvalidParameterValue',
-        `peek: limit is ${limit}; it must be an integer from 1 to 1000`,
-      )
+    checkPeekLimit(limit)
     await this.assertExists()
     const { rows } = await this.pool.query<MessageRow>(
       `SELECT message_id, NULL AS receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,

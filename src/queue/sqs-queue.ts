@@ -21,6 +21,7 @@ import {
   checkBatch,
   checkBody,
   checkMaxMessages,
+  checkPeekLimit,
   checkVisibility,
   checkWait,
 } from './limits.js'
@@ -198,11 +199,7 @@ export class SqsQueue implements QueuePort {
    * where it would push messages toward the DLQ. receiptHandle is '' as on the local queue.
    */
   async peek(limit: number): Promise<QueueMessage[]> {
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw new QueueError(
-        'InvalidParameterValue',
-        `peek: limit is ${limit}; it must be an integer from 1 to 1000`,
-      )
+    checkPeekLimit(limit)
     const seen = new Map<string, QueueMessage>()
     const handles: string[] = []
     try {
