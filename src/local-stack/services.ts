@@ -6,6 +6,7 @@ import pg from 'pg'
 import { Redis } from 'ioredis'
 import { OperatorError } from '../cli/operator-error.js'
 import { DEFAULT_DATABASE_URL } from '../db/pool.js'
+import { PgliteWireServer } from './pglite-server.js'
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
@@ -66,9 +67,12 @@ async function freePort(preferred: number): Promise<number> {
  * server, else an embedded PGlite persisted under `<dataDir>/pgdata` and served over the wire
  * protocol, so every component keeps using the same `pg` code path.
  */
-export async function ensurePostgres(dataDir: string): Promise<ServiceHandle> {
+export async function ensurePostgres(
+  dataDir: string,
+  options: { defaultUrl?: string | undefined } = {},
+): Promise<ServiceHandle> {
   const explicit = process.env.DATABASE_URL
-  const url = explicit ?? DEFAULT_DATABASE_URL
+  const url = explicit ?? options.defaultUrl ?? DEFAULT_DATABASE_URL
   if (await postgresReachable(url)) {
     return { url, kind: 'external', description: `PostgreSQL at ${redactUrl(url)}`, stop: async () => {} }
   }
@@ -80,20 +84,18 @@ export async function ensurePostgres(dataDir: string): Promise<ServiceHandle> {
   }
   try {
     const { PGlite } = await import('@electric-sql/pglite')
-    const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
     const dir = join(dataDir, 'pgdata')
     mkdirSync(dir, { recursive: true })
     const db = await PGlite.create(dir)
-    const port = await freePort(54329)
-    const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 16 })
-    await server.start()
+    const server = new PgliteWireServer(db)
+    const port = await server.listen(await freePort(54329))
     const embeddedUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
     return {
       url: embeddedUrl,
       kind: 'embedded',
       description: `embedded PostgreSQL (PGlite, data in ${dir}) at 127.0.0.1:${port}`,
       async stop() {
-        await server.stop()
+        await server.close()
         await db.close()
       },
     }
@@ -110,9 +112,9 @@ export async function ensurePostgres(dataDir: string): Promise<ServiceHandle> {
  * else a private `redis-server` from PATH on a free port (nothing persisted: the limiter's
  * state is short-lived by design).
  */
-export async function ensureRedis(): Promise<ServiceHandle> {
+export async function ensureRedis(options: { defaultUrl?: string | undefined } = {}): Promise<ServiceHandle> {
   const explicit = process.env.REDIS_URL
-  const url = explicit ?? DEFAULT_REDIS_URL
+  const url = explicit ?? options.defaultUrl ?? DEFAULT_REDIS_URL
   if (await redisReachable(url)) {
     return { url, kind: 'external', description: `Redis at ${redactUrl(url)}`, stop: async () => {} }
   }

@@ -44,6 +44,8 @@ export interface LocalStackOptions {
   /** write .dialctl/stack.json so other terminals find this stack; default true */
   announce?: boolean
   maxActiveCalls?: number
+  /** where to look before falling back to embedded services (tests point these at nothing) */
+  fallbackFrom?: { databaseUrl?: string; redisUrl?: string }
   /** first retry delay of a failed task (doubling per receive); default 5 s */
   retryBaseSeconds?: number
   /** log level of the pipeline's components (JSON lines on stdout); default INFO */
@@ -97,9 +99,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const s of services.reverse()) await s.stop().catch(() => {})
   }
   try {
-    const postgres = await ensurePostgres(dataDir)
+    const postgres = await ensurePostgres(dataDir, { defaultUrl: options.fallbackFrom?.databaseUrl })
     services.push(postgres)
-    const redisService = await ensureRedis()
+    const redisService = await ensureRedis({ defaultUrl: options.fallbackFrom?.redisUrl })
     services.push(redisService)
 
     const schema = options.schema ?? process.env.DATABASE_SCHEMA
