@@ -63,10 +63,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
       this.exit(explained.exitCode)
     }
-    // oclif's parse errors (unknown flag, missing arg) are usage errors.
+    // oclif's parse errors (unknown flag, missing arg, a value of the wrong kind such as
+    // `cps set 2.5` → "Expected an integer but received: 2.5") are usage errors.
     if (
       error.oclif?.exit === 2 ||
-      /Unexpected argument|Nonexistent flag|Missing required/i.test(error.message)
+      /Unexpected argument|Nonexistent flag|Missing required|Expected an integer|Expected .+ to be one of/i.test(
+        error.message,
+      )
     ) {
       error.oclif = { ...error.oclif, exit: ExitCode.Usage }
     }

@@ -34,7 +34,7 @@ describe('fault: every message delivered twice', () => {
     env = await openScenario('redeliver')
     stack = await startStack(
       env,
-      { maxCps: 50, pipeConcurrency: 4, visibilityTimeoutSeconds: 10 },
+      { maxCps: 50, pipeConcurrency: 4, visibilityTimeoutSeconds: 10, retryBaseSeconds: 1 },
       { WORKER_TOKEN: token },
     )
   })
@@ -88,8 +88,12 @@ describe('fault: every message delivered twice', () => {
     expect(c.conflicts).toEqual([])
     expect(c.remaining).toBe(0)
     expect(c.outcomes).toEqual({ dialed: 80 })
-    // every second copy was recognised (marker, same batch, or the worker's row), none dialed
-    expect(duplicates).toBe(80)
+    // every second copy was recognised (marker, same batch, or the worker's row), none dialed —
+    // or dropped as blacklisted when the first copy's callee pressed the opt-out key
+    const { rows: optOut } = await env.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM task_outcomes WHERE contact_id LIKE 'twice-%' AND outcome = 'dropped' AND reason = 'blacklisted'`,
+    )
+    expect(duplicates + Number(optOut[0]!.n)).toBe(80)
   })
 
   it('visibility timeout shorter than the processing: dialed once', async () => {

@@ -241,6 +241,14 @@ export async function checkConservation(db: pg.Pool, pushed: Pushed[]): Promise<
     [DEFAULT_QUEUE_NAME, messageIds],
   )
 
+  // A callee who pressed the opt-out key was blacklisted by that very call: a redelivered copy of
+  // the task is then dropped as blacklisted. That drop follows the dial, it is not a second fate.
+  const { rows: opted } = await db.query<{ key: string }>(
+    `SELECT a.campaign_id || ':' || a.contact_id AS key FROM call_attempts a
+       JOIN blacklist b ON b.phone_number = a.phone_number AND b.source = 'ivr'`,
+  )
+  const optedOut = new Set(opted.map((r) => r.key))
+
   const result: Conservation = {
     tasks: byTask.size,
     outcomes: {},
@@ -259,6 +267,7 @@ export async function checkConservation(db: pg.Pool, pushed: Pushed[]): Promise<
     if (n > 1) result.duplicated.push(key)
     for (const id of ids) {
       for (const f of finalByMessage.get(id) ?? []) {
+        if (n > 0 && optedOut.has(key) && f.outcome === 'dropped' && f.reason === 'blacklisted') continue
         kinds.add(f.outcome)
         if (f.reason && f.outcome !== 'dlq') result.reasons.set(key, f.reason)
       }
