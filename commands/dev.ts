@@ -78,7 +78,9 @@ export default class Dev extends BaseCommand<typeof Dev> {
         .status()
         .then((s) => {
           last = s
-          this.logToStderr(formatStatus(s))
+          // On a terminal the status is one live line, redrawn in place; piped, one line per tick.
+          if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
+          else this.logToStderr(formatStatus(s))
         })
         .catch(() => {})
     }, flags['status-every'] * 1000)
@@ -89,6 +91,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
       process.once('SIGTERM', stop)
     })
     clearInterval(timer)
+    if (process.stderr.isTTY) process.stderr.write('\n')
     this.logToStderr('Stopping: finishing in-flight batches and calls…')
     await stack.stop()
     this.logToStderr(
