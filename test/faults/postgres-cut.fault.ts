@@ -74,7 +74,7 @@ describe('fault: PostgreSQL cut mid-batch', () => {
         .text()
         .split('\n')
         .filter((l) => ids.some((id) => l.includes(id)))
-      writeSync(2, `DEBUG open: ${JSON.stringify(rows)}\n${related.join('\n')}\n`)
+      writeSync(2, `[faults] calls still open: ${JSON.stringify(rows)}\n${related.join('\n')}\n`)
       throw error
     })
     await stack!.worker.idle()
