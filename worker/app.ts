@@ -252,6 +252,21 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         begun = { ...begun, duplicate: false }
       }
     }
+    if (begun.blacklisted) {
+      release(cmd.campaignId)
+      stats.rejected.blacklisted++
+      logger.warn('number on the blacklist: not dialing', {
+        callId: cmd.callId,
+        campaignId: cmd.campaignId,
+        contactId: cmd.contactId,
+        phoneNumber: maskPhone(cmd.phoneNumber),
+      })
+      return send(res, 409, {
+        callId: cmd.callId,
+        error: 'blacklisted',
+        message: 'the number is on the blacklist; it is never dialed',
+      })
+    }
     if (begun.duplicate) {
       release(cmd.campaignId)
       stats.rejected.duplicate++

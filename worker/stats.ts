@@ -1,7 +1,7 @@
 import os from 'node:os'
 import type { CallOutcome } from '../src/telephony/driver.js'
 
-export type Rejection = 'unauthorized' | 'invalid' | 'capacity' | 'unavailable' | 'duplicate'
+export type Rejection = 'unauthorized' | 'invalid' | 'capacity' | 'unavailable' | 'duplicate' | 'blacklisted'
 
 /** Counters behind GET /metrics; also what the local stack's status line and the pacer read. */
 export class WorkerStats {
@@ -21,6 +21,7 @@ export class WorkerStats {
     capacity: 0,
     unavailable: 0,
     duplicate: 0,
+    blacklisted: 0,
   }
   private cpuSample = { at: process.hrtime.bigint(), usage: process.cpuUsage() }
   private lastCpuPercent = 0

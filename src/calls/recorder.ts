@@ -19,6 +19,8 @@ export interface BeginCallResult {
   attempt: number
   /** the (campaign, contact, attempt) already has a call: this dial is a redelivery */
   duplicate: boolean
+  /** the number is on the blacklist: nothing was inserted, the contact moved to failed */
+  blacklisted?: boolean
 }
 
 /** The attempt number a command stands for; a seed-shaped command without it counts as attempt 0. */
@@ -35,10 +37,14 @@ export async function beginCall(db: Db, cmd: DialCommand, workerId: string): Pro
   const attempt = attemptOf(cmd)
   // One statement, so no transaction is needed: the contact moves only if the insert happened.
   // No conflict target: a clash on either unique key (call_id or the attempt triple) is a duplicate.
-  const { rows } = await db.query<{ call_id: string; inserted: boolean }>(
-    `WITH ins AS (
+  const { rows } = await db.query<{ call_id: string | null; inserted: boolean; blacklisted: boolean }>(
+    `WITH bl AS (
+       -- checked in the same statement as the claim: a number blacklisted after enrich looked
+       -- (a callee pressed 9 a moment ago) is still never dialed
+       SELECT 1 FROM blacklist WHERE phone_number = $5
+     ), ins AS (
        INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
-       VALUES ($1, $2, $3, $4, $5, 'dialing', $6)
+       SELECT $1, $2, $3, $4, $5, 'dialing', $6 WHERE NOT EXISTS (SELECT 1 FROM bl)
        ON CONFLICT DO NOTHING
        RETURNING call_id
      ), moved AS (
@@ -47,19 +53,28 @@ export async function beginCall(db: Db, cmd: DialCommand, workerId: string): Pro
        UPDATE contacts SET status = 'dialing', attempts = $4 + 1, status_changed_at = now()
        WHERE campaign_id = $2 AND id = $3 AND status IN ('queued', 'pending')
          AND EXISTS (SELECT 1 FROM ins)
+     ), refused AS (
+       UPDATE contacts SET status = 'failed', last_outcome = 'blacklisted', status_changed_at = now()
+       WHERE campaign_id = $2 AND id = $3 AND status IN ('queued', 'pending')
+         AND EXISTS (SELECT 1 FROM bl)
      )
-     SELECT call_id, true AS inserted FROM ins
+     SELECT call_id, true AS inserted, false AS blacklisted FROM ins
      UNION ALL
-     SELECT call_id, false FROM call_attempts
+     SELECT call_id, false, false FROM call_attempts
      WHERE NOT EXISTS (SELECT 1 FROM ins)
-       AND ((campaign_id = $2 AND contact_id = $3 AND attempt = $4) OR call_id = $1)`,
+       AND ((campaign_id = $2 AND contact_id = $3 AND attempt = $4) OR call_id = $1)
+     UNION ALL
+     SELECT NULL, false, true WHERE EXISTS (SELECT 1 FROM bl)`,
     [cmd.callId, cmd.campaignId, cmd.contactId, attempt, cmd.phoneNumber, workerId],
   )
   const inserted = rows.find((r) => r.inserted)
-  if (inserted) return { callId: inserted.call_id, attempt, duplicate: false }
+  if (inserted?.call_id) return { callId: inserted.call_id, attempt, duplicate: false }
   // Prefer the row of this attempt; a callId reused for another attempt is still a duplicate.
-  const existing = rows[0]
-  return { callId: existing?.call_id ?? cmd.callId, attempt, duplicate: true }
+  const existing = rows.find((r) => r.call_id !== null)
+  if (existing?.call_id) return { callId: existing.call_id, attempt, duplicate: true }
+  if (rows.some((r) => r.blacklisted))
+    return { callId: cmd.callId, attempt, duplicate: false, blacklisted: true }
+  return { callId: cmd.callId, attempt, duplicate: true }
 }
 
 /**

@@ -35,7 +35,7 @@ export interface DialerDeps {
   maxWaitMs?: number
 }
 
-type Fate = 'dialed' | 'duplicate' | 'rate_limited' | 'busy' | 'failed'
+type Fate = 'dialed' | 'duplicate' | 'dropped' | 'rate_limited' | 'busy' | 'failed'
 
 interface Item {
   /** position in the batch: outcomes and failures are reported in batch order */
@@ -76,14 +76,21 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const maxWaitMs = deps.maxWaitMs ?? 1100
   const items = readEvent(event)
   const decided: { index: number; outcome: TaskOutcome; retry: boolean }[] = []
-  const counts: Record<Fate, number> = { dialed: 0, duplicate: 0, rate_limited: 0, busy: 0, failed: 0 }
+  const counts: Record<Fate, number> = {
+    dialed: 0,
+    duplicate: 0,
+    dropped: 0,
+    rate_limited: 0,
+    busy: 0,
+    failed: 0,
+  }
 
   const record = (item: Item, fate: Fate, reason?: string, callId?: string) => {
     counts[fate]++
     const t = item.task
     decided.push({
       index: item.index,
-      retry: fate !== 'dialed' && fate !== 'duplicate',
+      retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped',
       outcome: {
         messageId: item.messageId,
         campaignId: t?.campaignId,
@@ -182,6 +189,10 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
           logger.info('Worker reports this attempt was dialed already', context)
           accepted.push(dialIdempotencyKey(t))
           record(item, 'duplicate', 'worker: already dialed', command.callId)
+          break
+        case 'refused':
+          logger.warn('Worker refused the dial for good; task dropped', { ...context, reason: result.reason })
+          record(item, 'dropped', result.reason, command.callId)
           break
         case 'busy':
           logger.warn('Worker busy; task returned for retry', {

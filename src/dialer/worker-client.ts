@@ -12,6 +12,8 @@ export type WorkerDialResult =
   | { kind: 'duplicate'; status: number; callId: string }
   /** 429 / 503: worker or campaign at capacity, or draining: retry later, not an error */
   | { kind: 'busy'; status: number; message: string }
+  /** the worker refused for good (409: number on the blacklist): not retried */
+  | { kind: 'refused'; status: number; reason: string }
   /** timeout, network error, 5xx, or a 4xx that says our request or token is wrong */
   | { kind: 'error'; status?: number; message: string }
 
@@ -91,6 +93,8 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
       const detail = maskPhonesIn(
         err.success ? [err.data.error, err.data.message].filter(Boolean).join(': ') : '',
       )
+      if (res.status === 409)
+        return { kind: 'refused', status: 409, reason: (err.success && err.data.error) || 'refused' }
       if (res.status === 429 || res.status === 503)
         return { kind: 'busy', status: res.status, message: detail || `worker answered ${res.status}` }
       const hint =

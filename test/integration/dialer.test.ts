@@ -48,6 +48,8 @@ function startWorker(): Promise<void> {
       if (contact.startsWith('busy503')) return reply(503, { error: 'unavailable', message: 'draining' })
       if (contact.startsWith('boom')) return reply(500, { error: 'internal', message: 'ARI down' })
       if (contact.startsWith('dup')) return reply(200, { callId: body.callId, duplicate: true })
+      if (contact.startsWith('black'))
+        return reply(409, { callId: body.callId, error: 'blacklisted', message: 'never dialed' })
       if (contact.startsWith('slow')) {
         await new Promise((r) => setTimeout(r, 3000))
         if (!res.destroyed) reply(202, { callId: body.callId, status: 'accepted' })
@@ -329,6 +331,14 @@ describe('dialer handler', () => {
       reason: 'worker: already dialed',
       call_id: 'call-c1-dup-f-0',
     })
+  })
+
+  it('worker refuses a blacklisted number (409): dropped with the reason, not retried', async () => {
+    const s = setup()
+    const res = await s.dial([task('black-z'), task('ok-z')])
+    expect(res).toEqual({ batchItemFailures: [] })
+    const [row] = await outcomesOf(['m-black-z'])
+    expect(row).toMatchObject({ outcome: 'dropped', reason: 'blacklisted', call_id: 'call-c1-black-z-0' })
   })
 
   it('a redelivered batch is not dialed twice and takes no CPS slot', async () => {

@@ -156,6 +156,23 @@ describe('worker HTTP API', () => {
     expect((await callRows(c.contactId))[0]).toMatchObject({ status: 'answered', digit: '9' })
   })
 
+  it('a number already on the blacklist: 409, nothing dialed or recorded, contact failed', async () => {
+    const driver = new GatedDriver(new SimDriver(instant))
+    const w = await start(driver)
+    const c = await newContact()
+    await tdb.pool.query(
+      `INSERT INTO blacklist (phone_number, reason, source) VALUES ($1, 'pressed 9', 'ivr')`,
+      [c.phoneNumber],
+    )
+    const res = await post(dialCommand(c))
+    expect(res.status).toBe(409)
+    expect(res.body).toMatchObject({ error: 'blacklisted' })
+    expect(await callRows(c.contactId)).toEqual([])
+    expect(driver.started).toEqual([])
+    expect(await contactRow(tdb.pool, 'camp-1', c.contactId)).toMatchObject({ status: 'failed' })
+    expect(w.metrics().rejected.blacklisted).toBe(1)
+  })
+
   it('no-answer moves the contact back to pending with the retry delay, then failed at maxAttempts', async () => {
     const w = await start(new SimDriver({ speed: 0, answerRate: 0, busyRate: 0 }))
     const c = await newContact()

@@ -45,6 +45,24 @@ describe('call recorder', () => {
     expect(rows).toEqual([{ worker_id: 'w1' }])
   })
 
+  it('beginCall refuses a blacklisted number: no call row, the contact fails as blacklisted', async () => {
+    const c = await contact()
+    await tdb.pool.query(
+      `INSERT INTO blacklist (phone_number, reason, source) VALUES ($1, 'pressed 9', 'ivr')`,
+      [c.phoneNumber],
+    )
+    const cmd = dialCommand(c)
+    expect(await beginCall(tdb.pool, cmd, 'w1')).toEqual({
+      callId: cmd.callId,
+      attempt: 0,
+      duplicate: false,
+      blacklisted: true,
+    })
+    const { rows } = await tdb.pool.query('SELECT 1 FROM call_attempts WHERE contact_id = $1', [c.contactId])
+    expect(rows).toEqual([])
+    expect(await contactRow(tdb.pool, 'camp-1', c.contactId)).toMatchObject({ status: 'failed' })
+  })
+
   it('concurrent begins of the same attempt: exactly one wins', async () => {
     const c = await contact()
     const cmd = dialCommand(c)
