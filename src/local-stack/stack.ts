@@ -6,6 +6,7 @@ import { createDialer, dialerDeps } from '../dialer/create-dialer.js'
 import type { MetricsPort } from '../dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../dispatch/loop.js'
 import { createEnricher } from '../enrich/enrich-batch.js'
+import { OperatorError } from '../cli/operator-error.js'
 import { migrate } from '../db/migrate.js'
 import { createPool } from '../db/pool.js'
 import { createLogger } from '../observability/logger.js'
@@ -95,6 +96,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const log = (component: string) => createLogger(component, level)
   const logger = log('local-stack')
   const services: ServiceHandle[] = []
+  // what to undo if the start fails half-way, newest first
+  const undo: (() => Promise<unknown> | void)[] = []
   const stopServices = async () => {
     for (const s of services.reverse()) await s.stop().catch(() => {})
   }
@@ -110,6 +113,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const pool = createPool({ connectionString: postgres.url, ...(schema ? { schema } : {}), max: 10 })
     const redis = new Redis(redisService.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
     redis.on('error', () => {}) // the limiter's degraded mode reports it
+    undo.push(
+      () => pool.end(),
+      () => redis.disconnect(),
+    )
 
     const { queue, dlq } = await ensureLocalQueues(pool, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
@@ -135,7 +142,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
       logger: log('worker'),
     })
-    const port = await worker.listen(options.workerPort ?? 8787, '127.0.0.1')
+    const wantedPort = options.workerPort ?? 8787
+    const port = await worker.listen(wantedPort, '127.0.0.1').catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') throw error
+      throw new OperatorError(
+        `Port ${wantedPort} on 127.0.0.1 is in use, so the worker cannot listen there.`,
+        'Another `dialctl dev` may be running (stop it with Ctrl-C), or pick a free port with --port.',
+      )
+    })
+    undo.push(() => worker.close())
     const workerUrl = `http://127.0.0.1:${port}`
 
     const prefix = options.redisPrefix ?? process.env.DIALCTL_REDIS_PREFIX ?? ''
@@ -268,7 +283,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     }
   } catch (error) {
-    logger.error('local stack failed to start', error as Error)
+    // an OperatorError is shown to the operator by the CLI; anything else is worth the stack trace
+    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', error as Error)
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {})
     await stopServices()
     throw error
   }
