@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../src/cli/base-command.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
-import { startLocalStack, type LocalStackStatus } from '../src/local-stack/stack.js'
+import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
 import { redactUrl } from '../src/local-stack/services.js'
 
 export default class Dev extends BaseCommand<typeof Dev> {

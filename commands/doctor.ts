@@ -1,5 +1,5 @@
 import { ControlCommand } from '../src/cli/control-command.js'
-import { ExitCode } from '../src/cli/exit-codes.js'
+import { ExitCode } from '../src/exit-codes.js'
 import { colors } from '../src/cli/render.js'
 import { diagnose, observe, type DoctorReport } from '../src/control/doctor.js'
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import cliProgress from 'cli-progress'
 import { ControlCommand } from '../src/cli/control-command.js'
-import { OperatorError } from '../src/cli/operator-error.js'
+import { OperatorError } from '../src/errors.js'
 import { colors, table } from '../src/cli/render.js'
 import {
   LoadTestSummary,

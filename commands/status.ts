@@ -1,5 +1,5 @@
 import { ControlCommand } from '../src/cli/control-command.js'
-import { ExitCode } from '../src/cli/exit-codes.js'
+import { ExitCode } from '../src/exit-codes.js'
 import { colors, duration, keyValues, percent, sparkline } from '../src/cli/render.js'
 import { observe } from '../src/control/doctor.js'
 import { pipeHealth } from '../src/control/health.js'

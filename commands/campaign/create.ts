@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { campaignDetail } from '../../src/cli/campaign-view.js'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import type { CampaignSummary } from '../../src/control/port.js'
 
 export default class CampaignCreate extends ControlCommand<typeof CampaignCreate> {

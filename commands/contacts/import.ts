@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { colors, table } from '../../src/cli/render.js'
 import { parseContactsCsv } from '../../src/control/contacts-import.js'
 import type { ImportResult } from '../../src/control/port.js'

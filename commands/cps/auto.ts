@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { colors, parseInterval, percent } from '../../src/cli/render.js'
 import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
 import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'

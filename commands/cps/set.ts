@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { ExitCode } from '../../src/cli/exit-codes.js'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { ExitCode } from '../../src/exit-codes.js'
+import { OperatorError } from '../../src/errors.js'
 import { colors } from '../../src/cli/render.js'
 import type { AuditEntry, PersistResult } from '../../src/control/port.js'
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { colors } from '../../src/cli/render.js'
 
 export interface DlqPurgeResult {

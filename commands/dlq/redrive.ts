@@ -1,6 +1,6 @@
 import { Flags, ux } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { colors } from '../../src/cli/render.js'
 import type { RedriveStatus } from '../../src/control/port.js'
 import { waitForRedrive } from '../../src/control/wait.js'

@@ -1,5 +1,5 @@
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { ExitCode } from '../../src/cli/exit-codes.js'
+import { ExitCode } from '../../src/exit-codes.js'
 import { colors, duration, keyValues } from '../../src/cli/render.js'
 import { pipeHealth, type Health } from '../../src/control/health.js'
 import type { PipeDescription, PipeMetrics, QueueDepth } from '../../src/control/port.js'

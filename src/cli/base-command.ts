@@ -1,6 +1,6 @@
 import { Command, Flags, Interfaces } from '@oclif/core'
-import { ExitCode } from './exit-codes.js'
-import { explainConnectionError, OperatorError } from './operator-error.js'
+import { ExitCode } from '../exit-codes.js'
+import { explainConnectionError, OperatorError } from '../errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']

@@ -1,4 +1,4 @@
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 
 /** Turns AWS SDK errors into what an operator can act on. */
 export function explainAwsError(error: unknown): OperatorError | undefined {

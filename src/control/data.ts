@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
 import {
   cancelCampaign,

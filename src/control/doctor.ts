@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import { maskPhonesIn } from '../observability/mask.js'
 import { PIPE_FAILURE_RATE_ALARM, pipeFailureRate, pipeHealth } from './health.js'
 import type {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import type { DialTask } from '../contracts/index.js'
 import type { CampaignSummary, ControlPlane, PushEntry, RunProgress } from './port.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import { QueueError } from '../queue/limits.js'
 import { DEFAULT_DLQ_NAME, DEFAULT_QUEUE_NAME, listLocalRedrives, PgQueue } from '../queue/pg-queue.js'
 import type { QueueDepth, SendBatchEntry, SendBatchResult } from '../queue/port.js'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { loadLocalPipe, loadLocalQueues } from './local-modules.js'

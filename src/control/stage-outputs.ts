@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import { describeZodError } from '../contracts/errors.js'
 
 /**

@@ -1,4 +1,4 @@
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import type { ControlPlane, PipeDescription, RedriveStatus } from './port.js'
 
 export interface WaitOptions {

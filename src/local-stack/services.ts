@@ -4,7 +4,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 import { DEFAULT_DATABASE_URL } from '../db/pool.js'
 import { PgliteWireServer } from './pglite-server.js'
 

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 import { z } from 'zod'
-import { assetPath } from '../db/paths.js'
+import { ADMIT_LUA } from './admit-script.js'
 import { slotDelaysMs } from './gcra.js'
 import { HISTORY_BUCKETS, pacingKeys } from './keys.js'
 
@@ -37,12 +36,10 @@ export interface RedisLimiterOptions {
 }
 
 const COMMAND = 'dialctlAdmit'
-let luaSource: string | undefined
 
-/** The Lua source, read once from src/pacing/lua (works from source and from dist/). */
+/** The Lua source (inlined in src/pacing/admit-script.ts so a single-file bundle carries it). */
 export function admitScript(): string {
-  luaSource ??= readFileSync(assetPath('src', 'pacing', 'lua', 'admit-1.lua'), 'utf8')
-  return luaSource
+  return ADMIT_LUA
 }
 
 type AdmitCommand = (

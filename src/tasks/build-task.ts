@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { DialTask, describeZodError } from '../contracts/index.js'
-import { OperatorError } from '../cli/operator-error.js'
+import { OperatorError } from '../errors.js'
 
 export interface TaskInput {
   campaignId: string

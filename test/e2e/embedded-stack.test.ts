@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
-import { startLocalStack, type LocalStack } from '../../src/local-stack/stack.js'
+import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { startLocalStack, type LocalStack } from '../../src/local-stack/stack.js'
+import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
 import { readCpsHistory } from '../../src/pacing/history.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addToBlacklist } from '../../src/campaigns/contacts.js'
-import { LOCAL_PIPE_NAME, type LocalStack } from '../../src/local-stack/stack.js'
+import { LOCAL_PIPE_NAME, type LocalStack } from '../../local/stack.js'
 import { setPipeDesiredState, waitForPipeState } from '../../src/pipe/state.js'
 import {
   captureOutput,

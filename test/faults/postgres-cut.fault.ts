@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { LocalStack } from '../../src/local-stack/stack.js'
+import type { LocalStack } from '../../local/stack.js'
 import {
   captureOutput,
   checkConservation,

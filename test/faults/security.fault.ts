@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { demoCampaign } from '../../src/local-stack/demo.js'
-import type { LocalStack } from '../../src/local-stack/stack.js'
+import type { LocalStack } from '../../local/stack.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
 import {
   captureOutput,

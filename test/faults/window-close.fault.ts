@@ -4,7 +4,7 @@ import { saveCampaign } from '../../src/campaigns/repository.js'
 import { nextWindowOpening } from '../../src/campaigns/window.js'
 import type { CallingWindow } from '../../src/contracts/index.js'
 import { demoCampaign } from '../../src/local-stack/demo.js'
-import type { LocalStack } from '../../src/local-stack/stack.js'
+import type { LocalStack } from '../../local/stack.js'
 import {
   captureOutput,
   checkConservation,

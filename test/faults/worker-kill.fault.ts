@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { LocalStack } from '../../src/local-stack/stack.js'
+import type { LocalStack } from '../../local/stack.js'
 import { databaseUrl } from '../../src/db/pool.js'
 import {
   captureOutput,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { loadStageOutputs, outputsFilePath } from '../../src/control/stage-outputs.js'
 
 /** What `sst deploy --stage prod` writes to .sst/outputs.json for this app (values shortened). */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { migrate } from '../../src/db/migrate.js'
 import { ensurePostgres, ensureRedis } from '../../src/local-stack/services.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { OperatorError } from '../../src/cli/operator-error.js'
+import { OperatorError } from '../../src/errors.js'
 import { buildDialTask, parseMetadataPairs } from '../../src/tasks/build-task.js'
 
 describe('buildDialTask', () => {

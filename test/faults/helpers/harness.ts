@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs'
 import type pg from 'pg'
 import { DEMO_CAMPAIGN_ID } from '../../../src/local-stack/demo.js'
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../src/local-stack/stack.js'
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../local/stack.js'
 import type { DialTask } from '../../../src/contracts/index.js'
 import { DEFAULT_DLQ_NAME, DEFAULT_QUEUE_NAME } from '../../../src/queue/pg-queue.js'
 import type { QueuePort } from '../../../src/queue/port.js'

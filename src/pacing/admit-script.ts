@@ -1,11 +1,18 @@
---[[
+/**
+ * The limiter's Redis script (GCRA slot scheduling), as source text.
+ *
+ * Kept in a TypeScript module, not a .lua file read at run time, because a Lambda ships as one
+ * bundle with no other files (SST's esbuild bundle): the script must travel inside the code.
+ * Edit it here; docs/pacing.md explains the algorithm.
+ */
+export const ADMIT_LUA = String.raw`--[[
   Admits up to n dial tasks against the calls-per-second limit, in one atomic step, and returns
   the time slot at which each admitted task may be dialed (GCRA / slot scheduling).
 
   Admitted slots are spaced by interval = ceil(1e6 / limit) microseconds, so any limit + 1
   consecutive slots span at least one second: no [t, t + 1000 ms) window can hold more than
-  `limit` of them, however many dialers call concurrently. Slots are granted at most
-  `horizon` microseconds ahead of now, which spreads admissions over the second instead of
+  'limit' of them, however many dialers call concurrently. Slots are granted at most
+  'horizon' microseconds ahead of now, which spreads admissions over the second instead of
   bursting at its start. Time comes from Redis TIME: dialers' clocks never matter.
 
     Input:
@@ -67,7 +74,7 @@ if n > 0 and start < now + horizon then
   end
 end
 
--- Adds `count` admitted ('a') or refused ('r') tasks to `second`'s bucket, resetting a bucket
+-- Adds 'count' admitted ('a') or refused ('r') tasks to 'second''s bucket, resetting a bucket
 -- that still holds an older second.
 local function bump(field, second, count)
   local i = second % buckets
@@ -112,3 +119,4 @@ if k > 0 then
   firstOffset = start - now
 end
 return { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond }
+`
