@@ -197,15 +197,18 @@ export async function campaignDemand(
   }
 }
 
+// eligible_now is ORDER BY … LIMIT 1 rather than EXISTS: EXISTS let the planner pick a sequential
+// scan that reads every done contact at the head of the table; the order pins contacts_eligible_idx.
 export const DEMAND_SQL = `
 SELECT
   (SELECT sum(n) FROM contact_counts WHERE campaign_id = $1 AND status = 'pending') AS pending,
   (SELECT sum(n) FROM contact_counts WHERE campaign_id = $1 AND status = 'queued') AS queued,
   (SELECT sum(n) FROM contact_counts WHERE campaign_id = $1 AND status = 'dialing') AS dialing,
-  EXISTS (SELECT 1 FROM contacts c
-           WHERE c.campaign_id = $1 AND c.status = 'pending' AND c.next_attempt_at <= $2
-             AND c.attempts < $3
-             AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = c.phone_number)) AS eligible_now,
+  coalesce((SELECT true FROM contacts c
+              WHERE c.campaign_id = $1 AND c.status = 'pending' AND c.next_attempt_at <= $2
+                AND c.attempts < $3
+                AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = c.phone_number)
+              ORDER BY c.next_attempt_at LIMIT 1), false) AS eligible_now,
   (SELECT min(next_attempt_at) FROM contacts WHERE campaign_id = $1 AND status = 'pending') AS next_attempt_at`
 
 /** Contacts of one campaign queued or dialing (contact_counts). */

@@ -28,12 +28,6 @@ if (files.length === 0) {
   process.exit(2)
 }
 
-if (QUICK) {
-  // the dispatcher bench reads its sizes from the environment; a quick run loads less
-  process.env.BENCH_DISPATCH_CONTACTS ??= '200000'
-  process.env.BENCH_DISPATCH_PER_RUN ??= '20000'
-}
-
 function gitRevision(): string {
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim()
