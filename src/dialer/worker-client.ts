@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { callIdFor, DialCommand, type EnrichedDialTask } from '../contracts/index.js'
+import { callIdFor, type DialCommand, type EnrichedDialTask } from '../contracts/index.js'
 import { maskPhonesIn } from '../observability/mask.js'
 
 export const DEFAULT_WORKER_TIMEOUT_MS = 5000
@@ -30,10 +30,14 @@ export interface WorkerClientOptions {
   fetch?: typeof fetch
 }
 
-/** The DialCommand of a task (seed "Dial Command"), with the deterministic call id and the attempt. */
+/**
+ * The DialCommand of a task (seed "Dial Command"), with the deterministic call id and the attempt.
+ * Built from the parsed EnrichedDialTask, so it is typed, not parsed: the worker parses it where
+ * it enters (the POST /dial body).
+ */
 export function dialCommandFor(task: EnrichedDialTask): DialCommand {
   const config = task.campaign.config
-  return DialCommand.parse({
+  return {
     callId: callIdFor(task),
     phoneNumber: task.phoneNumber,
     campaignId: task.campaignId,
@@ -44,7 +48,7 @@ export function dialCommandFor(task: EnrichedDialTask): DialCommand {
     attempt: task.attempts,
     ...(config.callerId ? { callerId: config.callerId } : {}),
     maxConcurrentCalls: config.maxConcurrentCalls,
-  })
+  }
 }
 
 const AcceptedBody = z.object({ callId: z.string().optional(), duplicate: z.boolean().optional() }).loose()
