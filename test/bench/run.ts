@@ -6,6 +6,7 @@
  *   npm run bench                  every bench
  *   npm run bench -- limiter cli   only the benches whose file name contains "limiter" or "cli"
  *   BENCH_QUICK=1 npm run bench    smaller counts and fewer runs (a quick look; noisier figures)
+ *   BENCH_OUT=dir npm run bench    write the report to dir instead of bench-report/
  *
  * A bench that throws does not stop the others: the report shows it as FAILED with the error,
  * and the command exits 1 after writing the report.
@@ -151,7 +152,8 @@ const summary = ran.flatMap((r) => {
 
 // ---- report ----
 
-const outDir = join(here, '..', '..', 'bench-report')
+// BENCH_OUT: another directory, so two runs (or a run and a report being read) do not collide
+const outDir = process.env.BENCH_OUT ?? join(here, '..', '..', 'bench-report')
 mkdirSync(outDir, { recursive: true })
 const written: string[] = []
 for (const r of ran)
