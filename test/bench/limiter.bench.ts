@@ -296,7 +296,7 @@ export async function run(): Promise<BenchSection> {
           .map((r) =>
             r.admits
               ? `${r.name} ${fmt(r.s.decisionsPerSec)} decisions/s, worst 1000 ms window ${r.s.worst.max}`
-              : `${r.name} through ioredis ${fmt(r.s.decisionsPerSec)} calls/s`,
+              : `${r.name} ${fmt(r.s.decisionsPerSec)} calls/s`,
           )
           .join('; ') +
         `. Redis alone (redis-benchmark, pipelined): trivial EVALSHA ${fmt(trivial)}/s, our script ${fmt(ours)}/s. ` +
