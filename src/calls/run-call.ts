@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
+import { sleep } from '../clock.js'
 import type { IvrAction } from '../contracts/ivr.js'
 import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
@@ -53,8 +54,6 @@ export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
     },
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * One accepted dial, start to end: ring, run the IVR if answered, record the outcome.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import os from 'node:os'
 import type pg from 'pg'
 import { z } from 'zod'
+import { sleep } from '../clock.js'
 import { describeZodError } from '../contracts/errors.js'
 import { createLogger, type Logger } from '../observability/logger.js'
 import { recordTaskOutcomes, type TaskOutcome } from '../outcomes/task-outcomes.js'
@@ -99,8 +100,6 @@ const TaskIds = z.object({
 
 const MIN_THROTTLE_MS = 250
 const MAX_THROTTLE_MS = 4000
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * The local stand-in for an EventBridge Pipe: polls the source queue, batches (size or window,

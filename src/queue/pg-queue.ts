@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
+import { sleep } from '../clock.js'
 import type { Db } from '../db/pool.js'
 import { createLogger } from '../observability/logger.js'
 import {
@@ -487,8 +488,6 @@ function toTask(row: MoveTaskRow): MoveTask {
     ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Moves the messages that are in `dlqName` when it starts back to their source queue (or to
