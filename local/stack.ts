@@ -6,7 +6,7 @@ import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
-import { OperatorError } from '../src/errors.js'
+import { asError, bestEffort, OperatorError } from '../src/errors.js'
 import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -99,7 +99,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // what to undo if the start fails half-way, newest first
   const undo: (() => Promise<unknown> | void)[] = []
   const stopServices = async () => {
-    for (const s of services.reverse()) await s.stop().catch(() => {})
+    for (const s of services.reverse())
+      await bestEffort(s.stop(), 'stop the other services whatever this one does')
   }
   try {
     const postgres = await ensurePostgres(dataDir, { defaultUrl: options.fallbackFrom?.databaseUrl })
@@ -248,7 +249,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       demoSeeded,
       async status() {
         const [history, limit, depth, dlqDepth] = await Promise.all([
-          readCpsHistory(redis, 2, { prefix }).catch(() => undefined),
+          bestEffort(
+            readCpsHistory(redis, 2, { prefix }),
+            'the status line shows no rate while Redis is away',
+          ),
           limitStore.getLimit().catch(() => ({ limit: maxCps, source: 'default' as const })),
           queue.depth(),
           dlq.depth(),
@@ -284,8 +288,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   } catch (error) {
     // an OperatorError is shown to the operator by the CLI; anything else is worth the stack trace
-    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', error as Error)
-    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {})
+    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', asError(error))
+    for (const step of undo.reverse())
+      await bestEffort(
+        async () => step(),
+        'the start failure is rethrown; undo the other steps whatever this one does',
+      )
     await stopServices()
     throw error
   }

@@ -11,6 +11,7 @@ import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { bearerMatches } from './auth.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
+import { errorMessage } from '../src/errors.js'
 
 export interface WorkerCaps {
   /** calls this process runs at once (MAX_ACTIVE_CALLS) */
@@ -217,7 +218,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       stats.rejected.unavailable++
       logger.error('could not record the call start; not dialing', {
         callId: cmd.callId,
-        error: (error as Error).message,
+        error: errorMessage(error),
       })
       return send(
         res,
@@ -238,7 +239,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         stats.rejected.unavailable++
         logger.error('could not check the call row left by a failed start; not dialing', {
           callId: cmd.callId,
-          error: (error as Error).message,
+          error: errorMessage(error),
         })
         return send(
           res,
@@ -305,7 +306,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       await withTimeout(db.query('SELECT 1'), 2000, 'PostgreSQL')
       dbStatus = { ok: true }
     } catch (error) {
-      dbStatus = { ok: false, error: maskPhonesIn((error as Error).message) }
+      dbStatus = { ok: false, error: maskPhonesIn(errorMessage(error)) }
     }
     const driverOk = driver.healthy()
     const ok = dbStatus.ok && driverOk && !draining
@@ -351,7 +352,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       if (res.headersSent) return
       if (error instanceof HttpError)
         return send(res, error.status, { error: error.code, message: error.message })
-      logger.error('request failed', { route, error: maskPhonesIn((error as Error).message) })
+      logger.error('request failed', { route, error: maskPhonesIn(errorMessage(error)) })
       send(res, 500, { error: 'internal', message: 'the worker failed on this request; see its logs' })
     })
   })

@@ -11,6 +11,7 @@ import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
 import { SimDriver, SimOptions } from './drivers/sim.js'
+import { asError, errorMessage } from '../src/errors.js'
 
 const logger = createLogger('worker')
 
@@ -50,7 +51,7 @@ async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver
     mod = (await import(specifier)) as AriModule
   } catch (error) {
     fail(
-      `DRIVER=ari but the ARI driver could not be loaded (${(error as Error).message}). ` +
+      `DRIVER=ari but the ARI driver could not be loaded (${errorMessage(error)}). ` +
         'Build it (npm run build) or run with DRIVER=sim.',
     )
   }
@@ -62,7 +63,7 @@ async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver
   try {
     config = mod.ariConfigFromEnv(env)
   } catch (error) {
-    fail((error as Error).message)
+    fail(errorMessage(error))
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
   // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
       logger.warn('closed calls left open by a previous run', { workerId, calls: closed.length })
   } catch (error) {
     fail(
-      `cannot reach PostgreSQL to recover open calls (${(error as Error).message}); ` +
+      `cannot reach PostgreSQL to recover open calls (${errorMessage(error)}); ` +
         'check DATABASE_URL and run `dialctl db migrate`',
     )
   }
@@ -126,4 +127,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'))
 }
 
-main().catch((error: unknown) => fail((error as Error).stack ?? String(error)))
+main().catch((error: unknown) => fail(asError(error).stack ?? String(error)))

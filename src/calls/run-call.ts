@@ -7,6 +7,7 @@ import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
 import { maskPhone } from '../observability/mask.js'
 import type { CallOutcome, TelephonyDriver } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
+import { errorMessage } from '../errors.js'
 
 export interface RunCallDeps {
   db: Db
@@ -101,7 +102,7 @@ export async function runCall(
     }
   } catch (error) {
     // A driver must not throw, but if it does the call still gets an outcome.
-    summary.error = `driver ${driver.name}: ${(error as Error).message}`
+    summary.error = `driver ${driver.name}: ${errorMessage(error)}`
     if (!answeredAt) summary.status = 'failed'
   }
   summary.durationMs = Date.now() - started
@@ -130,7 +131,7 @@ export async function runCall(
         logger.error('call outcome not recorded; the row stays dialing until this worker restarts', {
           callId: cmd.callId,
           status: summary.status,
-          error: (error as Error).message,
+          error: errorMessage(error),
         })
         break
       }

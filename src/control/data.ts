@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
-import { OperatorError } from '../errors.js'
+import { errorMessage, OperatorError } from '../errors.js'
 import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
 import {
   cancelCampaign,
@@ -65,7 +65,7 @@ export class DataPlane {
         await this.redis.connect()
       } catch (error) {
         throw new OperatorError(
-          `Redis is not reachable at ${this.options.redisUrl ?? 'REDIS_URL'} (${(error as Error).message}).`,
+          `Redis is not reachable at ${this.options.redisUrl ?? 'REDIS_URL'} (${errorMessage(error)}).`,
           "Start it (redis-server --daemonize yes, or `dialctl dev`) or point REDIS_URL at the stage's Redis.",
           1,
           'REDIS_UNREACHABLE',

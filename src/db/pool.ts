@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { bestEffort } from '../errors.js'
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -50,7 +51,10 @@ export async function withTransaction<T>(
     await client.query('COMMIT')
     return result
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
+    await bestEffort(
+      client.query('ROLLBACK'),
+      'the original error is rethrown; a broken connection rolls back anyway',
+    )
     throw error
   } finally {
     client.release()

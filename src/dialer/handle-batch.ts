@@ -20,6 +20,7 @@ import {
   type Sleep,
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
+import { errorMessage } from '../errors.js'
 
 export interface DialerDeps {
   /** the resilient limiter (Redis, degraded fallback) */
@@ -123,7 +124,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     marked = await deps.marker.marked(keys)
   } catch (error) {
     logger.warn('Dial markers unreadable; the worker still refuses double dials', {
-      error: (error as Error).message,
+      error: errorMessage(error),
     })
   }
   const seen = new Set<string>()
@@ -170,7 +171,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
       try {
         result = await deps.worker.dial(command)
       } catch (error) {
-        result = { kind: 'error', message: (error as Error).message }
+        result = { kind: 'error', message: errorMessage(error) }
       }
       const context = {
         callId: command.callId,
@@ -221,7 +222,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     await deps.marker.mark(accepted)
   } catch (error) {
     logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
-      error: (error as Error).message,
+      error: errorMessage(error),
     })
   }
   try {
@@ -229,7 +230,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   } catch (error) {
     // The dials happened; failing the batch now would only redeliver them. Say so loudly.
     logger.error('Task outcomes not recorded (PostgreSQL?)', {
-      error: (error as Error).message,
+      error: errorMessage(error),
       outcomes: outcomes.length,
     })
   }

@@ -4,7 +4,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
-import { OperatorError } from '../errors.js'
+import { bestEffort, errorMessage, OperatorError } from '../errors.js'
 import { DEFAULT_DATABASE_URL } from '../db/pool.js'
 import { PgliteWireServer } from './pglite-server.js'
 
@@ -27,7 +27,7 @@ async function postgresReachable(url: string): Promise<boolean> {
   } catch {
     return false
   } finally {
-    await client.end().catch(() => {})
+    await bestEffort(client.end(), 'a probe connection: its answer is already known')
   }
 }
 
@@ -101,7 +101,7 @@ export async function ensurePostgres(
     }
   } catch (error) {
     throw new OperatorError(
-      `PostgreSQL is not reachable at ${redactUrl(url)} and the embedded PostgreSQL (PGlite) failed to start: ${(error as Error).message}`,
+      `PostgreSQL is not reachable at ${redactUrl(url)} and the embedded PostgreSQL (PGlite) failed to start: ${errorMessage(error)}`,
       'Install and start PostgreSQL (apt-get install -y postgresql && pg_ctlcluster 15 main start) or set DATABASE_URL.',
     )
   }

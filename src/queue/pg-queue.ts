@@ -24,6 +24,7 @@ import {
   type SendBatchResult,
   type SendResult,
 } from './port.js'
+import { bestEffort, errorMessage } from '../errors.js'
 
 const logger = createLogger('local-queue')
 
@@ -622,12 +623,13 @@ export async function redriveLocal(
       await sleep(200)
     }
   } catch (error) {
-    await pool
-      .query(
+    await bestEffort(
+      pool.query(
         `UPDATE queue_move_tasks SET status = 'FAILED', failure_reason = $2, finished_at = now() WHERE task_handle = $1`,
-        [task.task_handle, (error as Error).message],
-      )
-      .catch(() => {})
+        [task.task_handle, errorMessage(error)],
+      ),
+      'the error itself is rethrown to the caller; the row only records it',
+    )
     throw error
   }
   const result = toTask(task)
