@@ -43,6 +43,8 @@ function dataPlane(stores: { postgres: PgSettings; redis: RedisSettings; default
     max: 4,
     // An operator waiting on a silent PostgreSQL wants the error within seconds, not a spinner.
     connectTimeoutMs: 3000,
+    // ...and once: a command's later queries fail with the same error instead of waiting again
+    failFastMs: 10_000,
   })
   // fail fast: the CLI role bounds connect, ready check and every command to seconds
   const redis = createRedisClient(stores.redis, { role: 'cli' })

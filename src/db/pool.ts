@@ -38,6 +38,12 @@ export interface PoolOptions {
   connectTimeoutMs?: number
   /** any one query, ms (default 30000) */
   queryTimeoutMs?: number
+  /**
+   * After a failed connect, fail every checkout at once with that error for this long (ms) instead
+   * of waiting out the connect bound again: for the CLI, whose commands run several queries in
+   * sequence and promise an answer within seconds. Unset: every checkout tries (services).
+   */
+  failFastMs?: number
 }
 
 export function databaseUrl(): string {
@@ -162,7 +168,51 @@ export function createPool(target: PgSettings | string | PoolOptions = {}, extra
   pool.on('connect', (client) => {
     client.on('error', () => {})
   })
+  if (options.failFastMs) failFast(pool, options.failFastMs)
   return pool
+}
+
+type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?: () => void) => void
+
+/**
+ * See PoolOptions.failFastMs. Until the pool has connected once, checkouts wait for the first
+ * attempt instead of each opening (and waiting out) a connection of its own, so a command's
+ * parallel queries share one bound. pg-pool's `query` checks out through `this.connect`, so both go
+ * through here.
+ */
+function failFast(pool: pg.Pool, ms: number): void {
+  let downUntil = 0
+  let lastError: Error | undefined
+  let healthy = false
+  let gate: Promise<void> | undefined
+  const original = pool.connect.bind(pool) as () => Promise<pg.PoolClient>
+  const note = (error: Error) => {
+    downUntil = Date.now() + ms
+    lastError = error
+    throw error
+  }
+  const checkout = (): Promise<pg.PoolClient> => {
+    if (lastError && Date.now() < downUntil) return Promise.reject(lastError)
+    if (healthy) return original().catch(note)
+    if (gate) return gate.then(checkout)
+    const first = original().catch(note)
+    gate = first.then(
+      () => {
+        healthy = true
+      },
+      () => {},
+    )
+    void gate.finally(() => (gate = undefined))
+    return first
+  }
+  ;(pool as unknown as { connect: (cb?: ConnectCallback) => unknown }).connect = (cb?: ConnectCallback) => {
+    if (!cb) return checkout()
+    checkout().then(
+      (client) => cb(undefined, client, () => client.release()),
+      (error: Error) => cb(error),
+    )
+    return undefined
+  }
 }
 
 export function quoteIdent(name: string): string {
