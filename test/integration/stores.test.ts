@@ -18,7 +18,10 @@ import {
 } from '../../src/stores/redis.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
-import { startSilentServer, type SilentServer } from '../helpers/silent-server.js'
+import { startFreezableProxy, startSilentServer, type SilentServer } from '../helpers/silent-server.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { createResilientLimiter } from '../../src/pacing/degraded.js'
+import { createRedisLimiter } from '../../src/pacing/limiter.js'
 
 // The alphabets of generated secrets: letters and digits, ElastiCache's allowed specials
 // (`!&#$^<>-`, AWS ElastiCache AUTH docs) and the URL-breaking ones a random password generator
@@ -198,6 +201,37 @@ describe('bounded waits on a silent store (#15)', () => {
       expect(Date.now() - started).toBeLessThan(5000)
     } finally {
       await pool.end()
+    }
+  })
+})
+
+describe('the dialer role on a Redis that freezes mid-session (#15)', () => {
+  it('the limiter the Lambda and the local stack build enters degraded mode within a second and recovers', async () => {
+    const proxy = await startFreezableProxy(6379)
+    const redis = createRedisClient({ host: '127.0.0.1', port: proxy.port, tls: false }, { role: 'dialer' })
+    const logger = createLogger('test-frozen', { level: 'SILENT' })
+    const limiter = createResilientLimiter({
+      primary: createRedisLimiter({ redis, prefix: `${r.prefix}frozen:` }),
+      degradedCps: 5,
+      logger,
+    })
+    try {
+      await vi.waitFor(() => expect(redis.status).toBe('ready'))
+      expect((await limiter.admit(1, 100)).mode).toBe('redis')
+      proxy.freeze()
+      const started = Date.now()
+      const admitted = await limiter.admit(3, 100)
+      expect(admitted.mode).toBe('degraded')
+      // the command bound of the dialer role (1 s), not the 40 s the issue saw
+      expect(Date.now() - started).toBeLessThan(2500)
+      proxy.thaw()
+      // the frozen socket was torn down (socket timeout); the client reconnects and pacing is shared again
+      await vi.waitFor(async () => expect((await limiter.admit(1, 100)).mode).toBe('redis'), {
+        timeout: 10_000,
+      })
+    } finally {
+      redis.disconnect()
+      await proxy.close()
     }
   })
 })
