@@ -13,7 +13,7 @@ export type WorkerDialResult =
   | { kind: 'duplicate'; status: number; callId: string }
   /** 429 / 503: worker or campaign at capacity, or draining: retry later, not an error */
   | { kind: 'busy'; status: number; message: string }
-  /** the worker refused for good (409: number on the blacklist): not retried */
+  /** the dial gate refused for good (409: blacklisted, paused, window closed, stale …): not retried */
   | { kind: 'refused'; status: number; reason: string }
   /** timeout, network error, 5xx, or a 4xx that says our request or token is wrong */
   | { kind: 'error'; status?: number; message: string }
@@ -65,7 +65,9 @@ export function dialCommandFor(task: EnrichedDialTask): DialCommand {
 }
 
 const AcceptedBody = z.object({ callId: z.string().optional(), duplicate: z.boolean().optional() }).loose()
-const ErrorBody = z.object({ error: z.string().optional(), message: z.string().optional() }).loose()
+const ErrorBody = z
+  .object({ error: z.string().optional(), message: z.string().optional(), reason: z.string().optional() })
+  .loose()
 
 function readBody(text: string): unknown {
   try {
@@ -115,7 +117,12 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
         err.success ? [err.data.error, err.data.message].filter(Boolean).join(': ') : '',
       )
       if (res.status === 409)
-        return { kind: 'refused', status: 409, reason: (err.success && err.data.error) || 'refused' }
+        // the dial gate's recorded reason (`<code>: <detail>`), or the bare code of an older worker
+        return {
+          kind: 'refused',
+          status: 409,
+          reason: maskPhonesIn((err.success && (err.data.reason ?? err.data.error)) || 'refused'),
+        }
       if (res.status === 429 || res.status === 503)
         return { kind: 'busy', status: res.status, message: detail || `worker answered ${res.status}` }
       const hint =

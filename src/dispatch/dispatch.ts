@@ -21,6 +21,7 @@ import {
 } from './contacts.js'
 import { campaignCapacity, globalBudget } from './pacing.js'
 import { sendDialTasks } from './send.js'
+import { errorMessage } from '../errors.js'
 
 export interface DispatchLimits {
   /** the live CPS limit (the pacing limit store in Redis; MAX_CPS when it holds none) */
@@ -181,7 +182,7 @@ async function dispatchCampaign(
     try {
       windowOpen = isWithinCallingWindow(ctx.now, config.callingWindows, campaign.timezone)
     } catch (error) {
-      windowError = (error as Error).message
+      windowError = errorMessage(error)
     }
   }
   if (!config || windowError) {

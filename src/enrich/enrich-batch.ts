@@ -11,6 +11,7 @@ import { MetricName } from '../observability/metrics.js'
 import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { lookupBatch } from './lookup.js'
+import { errorMessage } from '../errors.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
 export const PipeSqsRecord = z.object({
@@ -198,7 +199,7 @@ function parseRecord(raw: unknown): ParsedRecord {
     return {
       ok: false,
       messageId,
-      error: `body is not valid JSON (${maskPhonesIn((error as Error).message)})`,
+      error: `body is not valid JSON (${maskPhonesIn(errorMessage(error))})`,
       hint: {},
     }
   }
@@ -224,7 +225,7 @@ function checkWindow(
   try {
     return { ok: false, nextOpening: nextWindowOpening(now, callingWindows, campaign.timezone) }
   } catch (error) {
-    return { ok: false, error: (error as Error).message }
+    return { ok: false, error: errorMessage(error) }
   }
 }
 
