@@ -39,7 +39,11 @@ export interface Worker {
   server: Server
   /** resolves with the bound port (pass 0 for an ephemeral one) */
   listen(port: number, host?: string): Promise<number>
-  /** stops accepting, waits for active calls (bounded by drainTimeoutMs), then closes */
+  /**
+   * Drains: keeps listening and answers POST /dial with 503 + Retry-After (so dialers retry
+   * elsewhere instead of seeing "connection refused"), waits for active calls (bounded by
+   * drainTimeoutMs), then closes the listener.
+   */
   close(): Promise<{ unfinishedCalls: number }>
   /** resolves when no call is active (tests, the local stack's shutdown) */
   idle(): Promise<void>
@@ -378,8 +382,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     },
     async close() {
       draining = true
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
       let timer: NodeJS.Timeout | undefined
       const drained = await Promise.race([
         Promise.allSettled([...running]).then(() => true),
@@ -396,8 +398,11 @@ export function createWorker(options: CreateWorkerOptions): Worker {
             drainTimeoutMs,
           },
         )
-      server.closeAllConnections()
-      await closed
+      if (server.listening) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeAllConnections()
+        await closed
+      }
       return { unfinishedCalls: drained ? 0 : active }
     },
   }

@@ -4,9 +4,9 @@
  * previous crash left open, then serves POST /dial, GET /health and GET /metrics.
  */
 import os from 'node:os'
-import { failOpenCalls } from '../src/calls/recorder.js'
+import { failOpenCalls, finishOrphanCall } from '../src/calls/recorder.js'
 import { describeZodError } from '../src/contracts/errors.js'
-import { createPool } from '../src/db/pool.js'
+import { createPool, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
@@ -37,12 +37,25 @@ function simDriverFromEnv(env: NodeJS.ProcessEnv): SimDriver {
   return new SimDriver(parsed.data)
 }
 
-interface AriModule {
-  createAriDriver?: (config: unknown, deps?: { logger?: typeof logger }) => TelephonyDriver
-  ariConfigFromEnv?: (env: NodeJS.ProcessEnv) => unknown
+interface AriDriverLike extends TelephonyDriver {
+  waitConnected(timeoutMs: number): Promise<boolean>
+  refusal(): string | undefined
+  onOrphans(listener: (orphans: Array<{ channelId: string; state: string }>) => Promise<void>): () => void
+  firstReconcile(timeoutMs: number): Promise<unknown>
 }
 
-async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver> {
+interface AriModule {
+  createAriDriver?: (config: unknown, deps?: { logger?: typeof logger }) => AriDriverLike
+  ariConfigFromEnv?: (env: NodeJS.ProcessEnv, options?: { workerId?: string }) => unknown
+}
+
+/**
+ * The ARI driver, connected and reconciled: channels a crashed run of this worker left in its
+ * Stasis app are hung up and their rows closed with the outcome Asterisk's state implies before
+ * failOpenCalls closes the rest (so an answered callee is never re-dialed). Exits non-zero when
+ * Asterisk refuses the credentials: that never fixes itself.
+ */
+async function ariDriverFromEnv(env: NodeJS.ProcessEnv, workerId: string, db: Db): Promise<TelephonyDriver> {
   // A variable specifier: the ARI driver is another module's work and may be absent from a build.
   const specifier = './drivers/ari/index.js'
   let mod: AriModule
@@ -60,15 +73,33 @@ async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver
     )
   let config: unknown
   try {
-    config = mod.ariConfigFromEnv(env)
+    config = mod.ariConfigFromEnv(env, { workerId })
   } catch (error) {
     fail((error as Error).message)
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
-  // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
-  const waitConnected = (driver as { waitConnected?: (ms: number) => Promise<boolean> }).waitConnected
-  if (waitConnected && !(await waitConnected.call(driver, 10_000)))
+  driver.onOrphans(async (orphans) => {
+    let answered = 0
+    for (const orphan of orphans) {
+      const up = orphan.state === 'Up'
+      if (await finishOrphanCall(db, orphan.channelId, up)) answered += up ? 1 : 0
+    }
+    logger.warn('channels left by a previous run hung up; their calls closed', {
+      channels: orphans.length,
+      answered,
+    })
+  })
+  if (!(await driver.waitConnected(10_000))) {
+    const refusal = driver.refusal()
+    if (refusal) {
+      await driver.close()
+      fail(`ARI credentials refused (401 from ${String(env.ARI_URL ?? '')}): ${refusal}`)
+    }
+    // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
     logger.warn('ARI not connected after 10 s; dials get 503 until it is', { url: String(env.ARI_URL ?? '') })
+  } else if (!(await driver.firstReconcile(10_000))) {
+    logger.warn('ARI channel list not reconciled within 10 s; orphan channels are handled when it is')
+  }
   return driver
 }
 
@@ -80,7 +111,8 @@ async function main(): Promise<void> {
   const workerId = env.WORKER_ID ?? os.hostname()
 
   const db = createPool({ max: 20 })
-  const driver = env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env) : simDriverFromEnv(process.env)
+  const driver =
+    env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env, workerId, db) : simDriverFromEnv(process.env)
 
   try {
     const closed = await failOpenCalls(db, workerId, 'worker restarted while the call was open')
