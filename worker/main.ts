@@ -4,7 +4,7 @@
  * previous crash left open, then serves POST /dial, GET /health and GET /metrics.
  */
 import os from 'node:os'
-import { failOpenCalls, finishOrphanCall } from '../src/calls/recorder.js'
+import { failOpenCalls, finishOrphanCall, openCallIdsOf } from '../src/calls/recorder.js'
 import { describeZodError } from '../src/contracts/errors.js'
 import { createPool, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -42,6 +42,7 @@ interface AriDriverLike extends TelephonyDriver {
   refusal(): string | undefined
   onOrphans(listener: (orphans: Array<{ channelId: string; state: string }>) => Promise<void>): () => void
   firstReconcile(timeoutMs: number): Promise<unknown>
+  setChannelOwner(lookup: (channelIds: string[]) => Promise<Set<string>>): void
 }
 
 interface AriModule {
@@ -78,6 +79,7 @@ async function ariDriverFromEnv(env: NodeJS.ProcessEnv, workerId: string, db: Db
     fail((error as Error).message)
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
+  driver.setChannelOwner((channelIds) => openCallIdsOf(db, workerId, channelIds))
   driver.onOrphans(async (orphans) => {
     let answered = 0
     for (const orphan of orphans) {

@@ -232,6 +232,15 @@ export async function finishOrphanCall(
   return rows.length > 0
 }
 
+/** Of `callIds`, those that are open ('dialing') calls of worker `workerId`. */
+export async function openCallIdsOf(db: Db, workerId: string, callIds: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ call_id: string }>(
+    `SELECT call_id FROM call_attempts WHERE worker_id = $1 AND status = 'dialing' AND call_id = ANY($2::text[])`,
+    [workerId, callIds],
+  )
+  return new Set(rows.map((r) => r.call_id))
+}
+
 export interface CallContext {
   callId: string
   campaignId: string

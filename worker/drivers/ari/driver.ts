@@ -50,6 +50,12 @@ export interface AriDriver extends TelephonyDriver {
    * hung up: the worker records their rows' outcomes here, before anything else closes them.
    */
   onOrphans(listener: (orphans: OrphanChannel[]) => Promise<void>): () => void
+  /**
+   * How reconcile recognises this worker's channels that are not (yet) in its Stasis app — a
+   * ringing channel enters the app only when answered: given channel ids, resolves the ones that
+   * are open calls of this worker (its call_attempts rows still dialing).
+   */
+  setChannelOwner(lookup: (channelIds: string[]) => Promise<Set<string>>): void
   /** resolves with the first reconcile's report (orphan listeners done), or undefined on timeout */
   firstReconcile(timeoutMs: number): Promise<ReconcileReport | undefined>
   /** why the connection cannot be made (credentials refused), if that is the reason */
@@ -113,6 +119,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
   const abandoned = new Set<string>()
   const reconcileListeners = new Set<(report: ReconcileReport) => void>()
   const orphanListeners = new Set<(orphans: OrphanChannel[]) => Promise<void>>()
+  let ownerLookup: ((channelIds: string[]) => Promise<Set<string>>) | undefined
   let firstReport: ReconcileReport | undefined
   const firstReportWaiters = new Set<(report: ReconcileReport) => void>()
   let closed = false
@@ -346,8 +353,16 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     // Channels in our app that no call of this process follows: a previous run of this worker
     // died mid-call (same WORKER_ID → same app). Left alone they stay up, silent and billing.
     const orphans: OrphanChannel[] = []
-    for (const channel of live.values()) {
-      if (calls.has(channel.id) || abandoned.has(channel.id) || !inStasisApp(channel, config.app)) continue
+    const untracked = [...live.values()].filter((c) => !calls.has(c.id) && !abandoned.has(c.id))
+    let owned = new Set<string>()
+    if (ownerLookup && untracked.length) {
+      owned = await ownerLookup(untracked.map((c) => c.id)).catch((error: unknown) => {
+        log.warn('ARI reconcile: cannot look up which channels are ours', { error: (error as Error).message })
+        return new Set<string>()
+      })
+    }
+    for (const channel of untracked) {
+      if (!owned.has(channel.id) && !inStasisApp(channel, config.app)) continue
       let hungUp = true
       try {
         await client.hangup(channel.id, { reasonCode: Q850.NORMAL_CLEARING })
@@ -454,6 +469,9 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       return () => reconcileListeners.delete(listener)
     },
     activeCallIds: () => [...calls.keys()],
+    setChannelOwner(lookup) {
+      ownerLookup = lookup
+    },
     onOrphans(listener) {
       orphanListeners.add(listener)
       return () => orphanListeners.delete(listener)
