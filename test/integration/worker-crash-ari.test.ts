@@ -52,7 +52,7 @@ function startMain(env: Record<string, string>): {
   })
   const lines: string[] = []
   const exit = new Promise<number | null>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))),
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
   )
   const listening = new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l))
@@ -141,7 +141,7 @@ describe('worker crash mid-call, two worker processes in turn against the fake A
     } finally {
       second.child.kill('SIGTERM')
       const code = await second.exit
-      if (code !== 0) console.log(second.lines.join("\n"))
+      if (code !== 0) console.log(second.lines.join('\n'))
       expect(code).toBe(0)
     }
     expect([...first.lines, ...second.lines].join('\n')).not.toMatch(/\+?97250333001\d/)
