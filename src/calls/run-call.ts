@@ -97,6 +97,7 @@ export async function runCall(
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       })
       summary.ivr = ivr
+      if (call.hangupCause !== undefined) summary.hangupCause = call.hangupCause
       if (ivr.digit) summary.digit = ivr.digit
       if (ivr.error) summary.error = ivr.error
       if (ivr.endedBy === 'media-failure') {

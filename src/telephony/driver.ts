@@ -55,6 +55,8 @@ export interface ActiveCall {
   collectDigit(timeoutSeconds: number): Promise<DigitResult>
   hangup(): Promise<{ hangupCause?: number }>
   readonly hungUp: boolean
+  /** Q.850 cause once the channel is gone (16 normal clearing, …), when the driver knows it */
+  readonly hangupCause?: number
   /** set when the call was cut by the telephony side going away rather than by the callee */
   readonly endReason?: CallEndReason
 }
