@@ -17,6 +17,13 @@ import { LocalPipe } from '../src/pipe/local-pipe.js'
 import { ensureLocalQueues, type PgQueue } from '../src/queue/pg-queue.js'
 import { createWorker, type Worker } from '../worker/app.js'
 import { SimDriver, type SimOptionsInput } from '../worker/drivers/sim.js'
+import {
+  ariConfigFromEnv,
+  connectAri,
+  createAriDriver,
+  wireCrashRecovery,
+} from '../worker/drivers/ari/index.js'
+import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
@@ -35,6 +42,11 @@ export interface LocalStackOptions {
   /** queue visibility timeout; failures come back after it (with backoff) */
   visibilityTimeoutSeconds?: number
   sim?: SimOptionsInput
+  /**
+   * `ari`: the worker calls through a real Asterisk, configured by the ARI_* variables
+   * (docs/asterisk.md); default `sim`, the simulated callee
+   */
+  driver?: 'sim' | 'ari'
   dispatcher?: boolean
   dispatchIntervalMs?: number
   /** key prefix of the pacing state (tests isolate runs with it) */
@@ -123,6 +135,37 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     const demoSeeded = await seedDemoCampaign(pool)
 
+    let driver: TelephonyDriver
+    if (options.driver === 'ari') {
+      let config
+      try {
+        config = ariConfigFromEnv(process.env, { workerId: LOCAL_WORKER_ID })
+      } catch (error) {
+        throw new OperatorError(
+          (error as Error).message,
+          'Set the ARI_* variables (docs/asterisk.md, "Worker environment"), or run `dialctl dev` without --driver ari.',
+        )
+      }
+      const ari = createAriDriver(config, { logger: log('ari-driver') })
+      undo.push(() => ari.close())
+      // before failOpenCalls below: a channel left Up by a killed run is recorded answered
+      wireCrashRecovery(ari, pool, LOCAL_WORKER_ID, log('worker'))
+      const { refused, warning } = await connectAri(ari, 10_000)
+      if (refused)
+        throw new OperatorError(
+          `ARI refused the credentials: ${refused}.`,
+          'Fix ARI_USER / ARI_PASSWORD, then run `dialctl dev --driver ari` again.',
+        )
+      if (warning)
+        throw new OperatorError(
+          `${warning} (ARI_URL ${config.url}).`,
+          `Check that Asterisk runs and serves ARI: curl -u "$ARI_USER" ${config.url.replace(/\/+$/, '')}/ari/asterisk/info`,
+        )
+      driver = ari
+    } else {
+      driver = new SimDriver(options.sim ?? {})
+    }
+
     // A previous run killed mid-call (SIGKILL, crash, power loss) left its calls 'dialing': no
     // process runs them any more. Close them as worker/main.ts does at start, so their contacts
     // move on (retry later) instead of staying 'dialing' for good.
@@ -136,7 +179,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const token = process.env.WORKER_TOKEN ?? randomBytes(24).toString('base64url')
     const worker = createWorker({
       db: pool,
-      driver: new SimDriver(options.sim ?? {}),
+      driver,
       token,
       workerId: LOCAL_WORKER_ID,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
@@ -276,6 +319,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await dispatcher?.stop()
         await pipe.close()
         await worker.close()
+        await driver.close()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()
         await pool.end()

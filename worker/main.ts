@@ -4,7 +4,7 @@
  * previous crash left open, then serves POST /dial, GET /health and GET /metrics.
  */
 import os from 'node:os'
-import { failOpenCalls, finishOrphanCall, openCallIdsOf } from '../src/calls/recorder.js'
+import { failOpenCalls } from '../src/calls/recorder.js'
 import { describeZodError } from '../src/contracts/errors.js'
 import { createPool, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -37,19 +37,6 @@ function simDriverFromEnv(env: NodeJS.ProcessEnv): SimDriver {
   return new SimDriver(parsed.data)
 }
 
-interface AriDriverLike extends TelephonyDriver {
-  waitConnected(timeoutMs: number): Promise<boolean>
-  refusal(): string | undefined
-  onOrphans(listener: (orphans: Array<{ channelId: string; state: string }>) => Promise<void>): () => void
-  firstReconcile(timeoutMs: number): Promise<unknown>
-  setChannelOwner(lookup: (channelIds: string[]) => Promise<Set<string>>): void
-}
-
-interface AriModule {
-  createAriDriver?: (config: unknown, deps?: { logger?: typeof logger }) => AriDriverLike
-  ariConfigFromEnv?: (env: NodeJS.ProcessEnv, options?: { workerId?: string }) => unknown
-}
-
 /**
  * The ARI driver, connected and reconciled: channels a crashed run of this worker left in its
  * Stasis app are hung up and their rows closed with the outcome Asterisk's state implies before
@@ -59,49 +46,30 @@ interface AriModule {
 async function ariDriverFromEnv(env: NodeJS.ProcessEnv, workerId: string, db: Db): Promise<TelephonyDriver> {
   // A variable specifier: the ARI driver is another module's work and may be absent from a build.
   const specifier = './drivers/ari/index.js'
-  let mod: AriModule
+  let mod: typeof import('./drivers/ari/index.js')
   try {
-    mod = (await import(specifier)) as AriModule
+    mod = (await import(specifier)) as typeof import('./drivers/ari/index.js')
   } catch (error) {
     fail(
       `DRIVER=ari but the ARI driver could not be loaded (${(error as Error).message}). ` +
         'Build it (npm run build) or run with DRIVER=sim.',
     )
   }
-  if (typeof mod.createAriDriver !== 'function' || typeof mod.ariConfigFromEnv !== 'function')
-    fail(
-      'DRIVER=ari but worker/drivers/ari/index does not export createAriDriver and ariConfigFromEnv; run with DRIVER=sim',
-    )
-  let config: unknown
+  let config: ReturnType<typeof mod.ariConfigFromEnv>
   try {
     config = mod.ariConfigFromEnv(env, { workerId })
   } catch (error) {
     fail((error as Error).message)
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
-  driver.setChannelOwner((channelIds) => openCallIdsOf(db, workerId, channelIds))
-  driver.onOrphans(async (orphans) => {
-    let answered = 0
-    for (const orphan of orphans) {
-      const up = orphan.state === 'Up'
-      if (await finishOrphanCall(db, orphan.channelId, up)) answered += up ? 1 : 0
-    }
-    logger.warn('channels left by a previous run hung up; their calls closed', {
-      channels: orphans.length,
-      answered,
-    })
-  })
-  if (!(await driver.waitConnected(10_000))) {
-    const refusal = driver.refusal()
-    if (refusal) {
-      await driver.close()
-      fail(`ARI credentials refused (401 from ${String(env.ARI_URL ?? '')}): ${refusal}`)
-    }
-    // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
-    logger.warn('ARI not connected after 10 s; dials get 503 until it is', { url: String(env.ARI_URL ?? '') })
-  } else if (!(await driver.firstReconcile(10_000))) {
-    logger.warn('ARI channel list not reconciled within 10 s; orphan channels are handled when it is')
+  mod.wireCrashRecovery(driver, db, workerId, logger)
+  const { refused, warning } = await mod.connectAri(driver, 10_000)
+  if (refused) {
+    await driver.close()
+    fail(`ARI credentials refused (401 from ${String(env.ARI_URL ?? '')}): ${refused}`)
   }
+  // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
+  if (warning) logger.warn(warning, { url: String(env.ARI_URL ?? '') })
   return driver
 }
 

@@ -204,11 +204,7 @@ export async function failOpenCalls(db: Db, workerId: string, reason: string): P
  * picked up because our process crashed; otherwise the call failed (retryable). Only a row still
  * 'dialing' moves. Returns whether it did.
  */
-export async function finishOrphanCall(
-  db: Db,
-  callId: string,
-  answered: boolean,
-): Promise<boolean> {
+export async function finishOrphanCall(db: Db, callId: string, answered: boolean): Promise<boolean> {
   const { rows } = await db.query<{ kind: string }>(
     `WITH upd AS (
        UPDATE call_attempts SET

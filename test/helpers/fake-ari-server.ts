@@ -191,7 +191,11 @@ export class FakeAriServer {
         this.emit(ch.app, 'ChannelHangupRequest', { cause: 4, soft: true, channel: this.snapshot(ch) })
         if (ch.state !== 'Up') {
           ch.dialStatus = 'NOANSWER'
-          this.emit(ch.app, 'Dial', { peer: this.snapshot(ch), dialstring: ch.endpoint, dialstatus: 'NOANSWER' })
+          this.emit(ch.app, 'Dial', {
+            peer: this.snapshot(ch),
+            dialstring: ch.endpoint,
+            dialstatus: 'NOANSWER',
+          })
         }
         this.destroy(ch, 0, { hangupRequest: true, causeTxt: 'Unknown' })
       }

@@ -76,7 +76,10 @@ const CAUSE_OF_DIAL_STATUS: Record<string, number> = {
  * from Asterisk 22: `Dial` BUSY then `ChannelDestroyed` cause 0), so an ambiguous cause is replaced
  * by the one the dial status implies (17 busy, 34 congestion, 19 no answer, 44 unavailable).
  */
-export function causeForUnanswered(cause: number | undefined, dialStatus: string | undefined): number | undefined {
+export function causeForUnanswered(
+  cause: number | undefined,
+  dialStatus: string | undefined,
+): number | undefined {
   if (cause !== undefined && !AMBIGUOUS.has(cause)) return cause
   const implied = dialStatus ? CAUSE_OF_DIAL_STATUS[dialStatus] : undefined
   return implied ?? cause
