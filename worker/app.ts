@@ -9,6 +9,7 @@ import type { Db } from '../src/db/pool.js'
 import { createLogger, type Logger } from '../src/observability/logger.js'
 import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
+import { guardCampaignMedia, type MediaGuardPolicy } from '../src/telephony/media-health.js'
 import { bearerMatches } from './auth.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 
@@ -33,6 +34,8 @@ export interface CreateWorkerOptions {
   call?: RunCallOptions
   /** how long close() waits for active calls before giving up on them; default 30 s */
   drainTimeoutMs?: number
+  /** pause a campaign whose audio keeps failing (default DEFAULT_MEDIA_GUARD); false: never */
+  mediaGuard?: MediaGuardPolicy | false
 }
 
 export interface Worker {
@@ -292,7 +295,21 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     })
     runningCallIds.add(cmd.callId)
     const task: Promise<void> = runCall({ db, driver, logger }, cmd, begun.attempt, options.call)
-      .then((summary) => stats.callEnded(summary.status, summary.recorded))
+      .then(async (summary) => {
+        stats.callEnded(summary.status, summary.recorded, summary.reason)
+        if (summary.reason !== 'media' || options.mediaGuard === false || !('totalCount' in db)) return
+        const { paused, health } = await guardCampaignMedia(
+          db,
+          cmd.campaignId,
+          options.mediaGuard || undefined,
+        )
+        if (paused)
+          logger.error('campaign paused: its audio keeps failing', {
+            campaignId: cmd.campaignId,
+            mediaFailures: health.mediaFailures,
+            pickedUp: health.pickedUp,
+          })
+      })
       .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))
       .finally(() => {
         running.delete(task)

@@ -45,7 +45,7 @@ afterAll(async () => {
 })
 
 beforeEach(async () => {
-  fake = await startFakeAri({ playbackMs: 40, failMedia: (uri) => uri.includes('.mp3') })
+  fake = await startFakeAri({ playbackMs: 300, failMedia: (uri) => uri.includes('.mp3') })
   driver = createAriDriver(
     {
       url: fake.url,
@@ -180,10 +180,18 @@ describe('outcome table against the fake Asterisk (recorded sequences)', () => {
     expect(fake.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(callIdOf(contactId)))).toBe(
       true,
     )
+    // the metric doctor and alarms read
+    const metrics = (await (await fetch(`${base}/metrics`)).json()) as { mediaFailures: number }
+    expect(metrics.mediaFailures).toBe(1)
   })
 
   it('callee hangs up during the prompt (PlaybackFinished "failed" after the hang-up): answered, not a media failure', async () => {
-    const contactId = await dialWith({ kind: 'answer', afterMs: 10, hangupAfterMs: 10 })
+    const contactId = await dialWith({ kind: 'answer', afterMs: 10 })
+    const playing = (e: Record<string, unknown>) =>
+      e.type === 'PlaybackStarted' &&
+      (e.playback as { target_uri: string }).target_uri === `channel:${callIdOf(contactId)}`
+    await vi.waitFor(() => expect(fake.sentEvents.some(playing)).toBe(true))
+    fake.calleeHangup(callIdOf(contactId))
     await worker.idle()
     expect(await outcome(contactId)).toMatchObject({
       status: 'answered',
