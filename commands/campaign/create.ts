@@ -4,6 +4,7 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { campaignDetail } from '../../src/cli/campaign-view.js'
 import { OperatorError } from '../../src/errors.js'
 import type { CampaignSummary } from '../../src/control/port.js'
+import { audioUrlsOf, checkAudioUrl, describeAudioChecks } from '../../src/telephony/audio-check.js'
 
 export default class CampaignCreate extends ControlCommand<typeof CampaignCreate> {
   static override summary = 'Create a campaign (as draft) from a JSON file'
@@ -16,6 +17,12 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
   static override flags = {
     file: Flags.string({ char: 'f', description: 'campaign JSON file', required: true }),
     test: Flags.boolean({ description: 'mark it as a test campaign (the only kind load-test may use)' }),
+    'audio-check': Flags.boolean({
+      description:
+        'fetch each audio URL as Asterisk will: reachable, a format it plays (not mp3), cache headers, a URL long enough for its media cache',
+      default: true,
+      allowNo: true,
+    }),
   }
 
   async run(): Promise<CampaignSummary> {
@@ -41,6 +48,19 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
     const plane = await this.control()
     const campaign = await plane.createCampaign({ campaign: doc, isTest: flags.test, actor: this.actor() })
     this.log(campaignDetail(campaign))
+    if (flags['audio-check']) {
+      const config = (doc as { config?: unknown }).config
+      const checks = await Promise.all(audioUrlsOf(config).map((url) => checkAudioUrl(url)))
+      const lines = describeAudioChecks(checks)
+      if (checks.some((c) => c.status === 'fail'))
+        throw new OperatorError(
+          `Campaign ${campaign.campaignId} is saved as a draft, but its audio will not play on Asterisk:\n${lines.join('\n')}`,
+          `Fix the audio in ${flags.file} and run \`dialctl campaign create --file ${flags.file}\` again before \`dialctl campaign start\`. (--no-audio-check skips this when this machine cannot reach the media server.)`,
+          1,
+          'AUDIO_CHECK_FAILED',
+        )
+      for (const line of lines) this.logToStderr(line)
+    }
     this.log(`Next: dialctl contacts import --campaign ${campaign.campaignId} contacts.csv`)
     return campaign
   }

@@ -180,6 +180,24 @@ describe('campaigns and contacts (local stack)', () => {
     expect(rows[0].n).toBe(0)
   })
 
+  it('campaign create checks each audio URL as Asterisk will fetch it: the seed mp3 is refused with what to fix', async () => {
+    const run = await dialctl([
+      'campaign',
+      'create',
+      '--file',
+      file('mp3.json', JSON.stringify(campaignDoc('camp-mp3'))),
+    ])
+    expect(run.exitCode).toBe(1)
+    expect(run.stderr).toContain('saved as a draft, but its audio will not play on Asterisk')
+    expect(run.stderr).toMatch(
+      /audio\.mp3: mp3: a default Asterisk cannot play it \(needs format_mp3\) — convert it to 8 kHz mono WAV/,
+    )
+    expect(run.stderr).toContain('--no-audio-check')
+    // the draft stays (harmless until started); out of the way of the list snapshots below
+    await db.pool.query(`DELETE FROM campaign_events WHERE campaign_id = 'camp-mp3'`)
+    await db.pool.query(`DELETE FROM campaigns WHERE id = 'camp-mp3'`)
+  })
+
   it('campaign create saves a draft; list, show, start, pause, resume with an audit trail', async () => {
     const created = await dialctl([
       'campaign',
@@ -187,6 +205,8 @@ describe('campaigns and contacts (local stack)', () => {
       '--file',
       file('c.json', JSON.stringify(campaignDoc('camp-1'))),
       '--json',
+      // its audio is a URL this sandbox cannot reach (audio-check.test.ts covers the check)
+      '--no-audio-check',
     ])
     expect(created.exitCode).toBe(0)
     expect(CampaignSummary.parse(jsonOf(created))).toMatchObject({
@@ -277,7 +297,13 @@ describe('campaigns and contacts (local stack)', () => {
     const detail = await dialctl(['campaign', 'show', 'camp-1'])
     expect(normalize(detail.stdout)).toMatchSnapshot()
     // cancel: final, audited with its reason
-    await dialctl(['campaign', 'create', '--file', file('c2.json', JSON.stringify(campaignDoc('camp-2')))])
+    await dialctl([
+      'campaign',
+      'create',
+      '--file',
+      file('c2.json', JSON.stringify(campaignDoc('camp-2'))),
+      '--no-audio-check',
+    ])
     expect((await dialctl(['campaign', 'cancel', 'camp-2'])).exitCode).toBe(2)
     const cancel = await dialctl(['campaign', 'cancel', 'camp-2', '--reason', 'never launched', '--json'])
     expect(CampaignTransition.parse(jsonOf(cancel))).toMatchObject({
