@@ -56,10 +56,10 @@ describe('local stack with --driver ari', () => {
     delete process.env.ARI_APP
   }
 
-  it('places the pipeline call through ARI on the app dialctl-local-worker and records the outcome', async () => {
+  it('places the pipeline call through ARI on the app dialctl-<stack worker id> and records the outcome', async () => {
     ariEnv(fake.password)
     stack = await start()
-    expect(fake.connectedApps()).toEqual(['dialctl-local-worker'])
+    expect(fake.connectedApps()).toEqual([expect.stringMatching(/^dialctl-local-stack-/)])
     const task = buildDialTask({
       campaignId: DEMO_CAMPAIGN_ID,
       contactId: 'ari-1',
@@ -80,7 +80,7 @@ describe('local stack with --driver ari', () => {
       (r) => r.method === 'POST' && /^\/ari\/channels\/[^/]+$/.test(r.path),
     )
     expect(originate?.query).toMatchObject({
-      app: 'dialctl-local-worker',
+      app: expect.stringMatching(/^dialctl-local-stack-/),
       endpoint: expect.stringMatching(/^Local\/\d+@dialctl-test$/),
     })
   })

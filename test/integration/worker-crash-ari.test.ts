@@ -110,9 +110,17 @@ describe('worker crash mid-call, two worker processes in turn against the fake A
     expect(fake.channelIds().sort()).toEqual([ringingId, upId].sort())
     expect((await callRow('up')).status).toBe('dialing')
 
-    const second = startMain({})
+    // h1's worker identity: the killed process is dead once its heartbeat is older than 30 s (what
+    // an orchestrator's restart takes); its successor gets a generated id, hence another app name,
+    // and must still find the channels through the dead worker's open rows.
+    await tdb.pool.query(
+      `UPDATE workers SET heartbeat_at = now() - interval '1 minute' WHERE worker_id = $1`,
+      [WORKER_ID],
+    )
+    const second = startMain({ WORKER_ID: '' })
     try {
       await second.listening
+      expect(fake.connectedApps()).toEqual([expect.stringMatching(/^dialctl-worker-/)])
       // reconciled before it listens: the channels are gone, the rows closed
       expect(fake.channelIds()).toEqual([])
       const deletes = fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)

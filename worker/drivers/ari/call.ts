@@ -3,6 +3,7 @@ import type { ActiveCall, CallEndReason, DigitResult, PlayResult } from '../../.
 import { AriHttpError, type AriClient } from './client.js'
 import type { AriEvent } from './events.js'
 import { Q850, SOFT_HANGUP, mediaUriFor } from './outcome.js'
+import { errorMessage } from '../../../src/errors.js'
 
 export interface AriCallOptions {
   /** how long hangup() waits for ChannelDestroyed to learn the cause */
@@ -57,7 +58,7 @@ export class AriCall implements ActiveCall {
     try {
       media = mediaUriFor(audioUrl)
     } catch (error) {
-      return { completed: false, mediaFailed: true, error: (error as Error).message }
+      return { completed: false, mediaFailed: true, error: errorMessage(error) }
     }
     const playbackId = `${this.callId}-pb${++this.playbackSeq}`
     // Registered before the POST: PlaybackFinished may arrive before the REST answer does.
@@ -67,7 +68,7 @@ export class AriCall implements ActiveCall {
     } catch (error) {
       this.playbacks.delete(playbackId)
       if (this.ended) return { completed: false }
-      const message = `Asterisk refused to play ${media}: ${(error as Error).message}`
+      const message = `Asterisk refused to play ${media}: ${errorMessage(error)}`
       this.log.warn('ARI play refused', { callId: this.callId, error: message })
       // 400/422: Asterisk rejected the media URI itself; anything else (409 not in Stasis, 404
       // channel gone, ARI unreachable) is about the channel, not the audio.
@@ -105,7 +106,7 @@ export class AriCall implements ActiveCall {
       // over for us either way, and the runner must not wait on it.
       this.log.warn('ARI hangup failed; treating the call as ended', {
         callId: this.callId,
-        error: (error as Error).message,
+        error: errorMessage(error),
       })
       this.markEnded(this.cause ?? Q850.NORMAL_CLEARING)
     }
