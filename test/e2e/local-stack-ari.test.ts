@@ -60,6 +60,11 @@ describe('local stack with --driver ari', () => {
     ariEnv(fake.password)
     stack = await start()
     expect(fake.connectedApps()).toEqual([expect.stringMatching(/^dialctl-local-stack-/)])
+    // the dial gate dials only a contact it can claim
+    await stack.pool.query(
+      `INSERT INTO contacts (campaign_id, id, phone_number, status) VALUES ($1, 'ari-1', $2, 'queued')`,
+      [DEMO_CAMPAIGN_ID, testNumber(1)],
+    )
     const task = buildDialTask({
       campaignId: DEMO_CAMPAIGN_ID,
       contactId: 'ari-1',

@@ -33,21 +33,24 @@ function startMain(env: Record<string, string>): {
   listening: Promise<number>
   exit: Promise<number | null>
 } {
+  const merged: Record<string, string | undefined> = {
+    ...process.env,
+    ...tdb.env,
+    PORT: '0',
+    WORKER_TOKEN: TOKEN,
+    WORKER_ID,
+    DRIVER: 'ari',
+    ARI_URL: fake.url,
+    ARI_USER: fake.username,
+    ARI_PASSWORD: fake.password,
+    ARI_ENDPOINT_TEMPLATE: 'PJSIP/{digits}@trunk',
+    RING_TIMEOUT_SECONDS: '60',
+    ...env,
+  }
+  // an empty value means "unset" (WORKER_ID: '' → a generated id)
+  for (const [key, value] of Object.entries(merged)) if (value === '') delete merged[key]
   const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    env: {
-      ...process.env,
-      ...tdb.env,
-      PORT: '0',
-      WORKER_TOKEN: TOKEN,
-      WORKER_ID,
-      DRIVER: 'ari',
-      ARI_URL: fake.url,
-      ARI_USER: fake.username,
-      ARI_PASSWORD: fake.password,
-      ARI_ENDPOINT_TEMPLATE: 'PJSIP/{digits}@trunk',
-      RING_TIMEOUT_SECONDS: '60',
-      ...env,
-    },
+    env: merged,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: string[] = []
