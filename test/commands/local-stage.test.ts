@@ -192,14 +192,13 @@ describe('campaigns and contacts (local stack)', () => {
       file('mp3.json', JSON.stringify(campaignDoc('camp-mp3'))),
     ])
     expect(run.exitCode).toBe(1)
-    expect(run.stderr).toContain('saved as a draft, but its audio will not play on Asterisk')
+    expect(run.stderr).toContain("The campaign's audio will not play on Asterisk (nothing saved)")
     expect(run.stderr).toMatch(
       /audio\.mp3: mp3: a default Asterisk cannot play it \(needs format_mp3\) — convert it to 8 kHz mono WAV/,
     )
     expect(run.stderr).toContain('--no-audio-check')
-    // the draft stays (harmless until started); out of the way of the list snapshots below
-    await db.pool.query(`DELETE FROM campaign_events WHERE campaign_id = 'camp-mp3'`)
-    await db.pool.query(`DELETE FROM campaigns WHERE id = 'camp-mp3'`)
+    const { rows } = await db.pool.query(`SELECT 1 FROM campaigns WHERE id = 'camp-mp3'`)
+    expect(rows).toEqual([])
   })
 
   it('campaign create saves a draft; list, show, start, pause, resume with an audit trail', async () => {
