@@ -218,7 +218,7 @@ describe('campaigns and contacts (local stack)', () => {
       isTest: false,
     })
 
-    const again = await dialctl(['campaign', 'create', '--file', join(dir, 'c.json')])
+    const again = await dialctl(['campaign', 'create', '--file', join(dir, 'c.json'), '--no-audio-check'])
     expect(again.exitCode).toBe(1)
     expect(again.stderr).toContain('already exists')
 
