@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../src/observability/logger.js'
 import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { bearerMatches } from './auth.js'
+import { waitForSlot } from '../src/pacing/slot-wait.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 
 export interface WorkerCaps {
@@ -287,7 +288,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       phoneNumber: maskPhone(cmd.phoneNumber),
     })
     runningCallIds.add(cmd.callId)
-    const task: Promise<void> = runCall({ db, driver, logger }, cmd, begun.attempt, options.call)
+    // Originate at the limiter's slot, not when the POST happened to arrive (src/pacing/slot-wait.ts).
+    const task: Promise<void> = waitForSlot(cmd.notBefore)
+      .then(() => runCall({ db, driver, logger }, cmd, begun.attempt, options.call))
       .then((summary) => stats.callEnded(summary.status, summary.recorded))
       .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))
       .finally(() => {

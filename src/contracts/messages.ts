@@ -35,6 +35,12 @@ export const DialCommand = z.object({
   attempt: z.number().int().nonnegative().optional(),
   callerId: z.string().optional(),
   maxConcurrentCalls: z.number().int().positive().optional(),
+  /**
+   * Additive (h2, pacing): epoch ms of the limiter's slot for this call. The worker originates
+   * no earlier than this, so the instants calls leave keep the limiter's spacing however the
+   * POSTs bunch on the way.
+   */
+  notBefore: z.number().positive().optional(),
 })
 export type DialCommand = z.infer<typeof DialCommand>
 

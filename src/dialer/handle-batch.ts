@@ -2,6 +2,7 @@ import {
   callIdFor,
   describeZodError,
   dialIdempotencyKey,
+  DialTask,
   EnrichedDialTask,
   type EnrichedDialTask as Task,
 } from '../contracts/index.js'
@@ -9,12 +10,14 @@ import type { Logger } from '../observability/logger.js'
 import { maskPhone } from '../observability/mask.js'
 import { MetricName } from '../observability/metrics.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
-import type { AdmissionLimiter } from '../pacing/limiter.js'
+import type { Admission, AdmissionLimiter } from '../pacing/limiter.js'
 import type { LimitStore } from '../pacing/limit-store.js'
 import type { DialMarker } from './dial-marker.js'
 import {
+  delaySecondsFor,
   realSleep,
   type DialerResponse,
+  type TaskRequeue,
   type MetricsPort,
   type OutcomeRecorder,
   type Sleep,
@@ -33,9 +36,24 @@ export interface DialerDeps {
   sleep?: Sleep
   /** a slot never makes the dialer wait longer than this (the limiter's horizon is 1 s) */
   maxWaitMs?: number
+  /**
+   * Where tasks the limiter cannot admit go back, delayed to their next slot (deferral: no
+   * receive spent). Without it they are returned as failures, as before (and can reach the DLQ).
+   */
+  requeue?: TaskRequeue
+  /** epoch ms now; the DialCommand's notBefore of a degraded-mode slot is computed from it */
+  nowMs?: () => number
+  /**
+   * POST this long before the slot (ms, default 200): the worker holds the call until the
+   * command's notBefore, so the slot's instant is kept where the call leaves, whatever the
+   * lateness of this process's timers or of the network.
+   */
+  leadMs?: number
 }
 
-type Fate = 'dialed' | 'duplicate' | 'dropped' | 'rate_limited' | 'busy' | 'failed'
+export const DEFAULT_LEAD_MS = 200
+
+type Fate = 'dialed' | 'duplicate' | 'dropped' | 'deferred' | 'rate_limited' | 'busy' | 'failed'
 
 interface Item {
   /** position in the batch: outcomes and failures are reported in batch order */
@@ -74,12 +92,14 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const { logger, metrics } = deps
   const sleep = deps.sleep ?? realSleep
   const maxWaitMs = deps.maxWaitMs ?? 1100
+  const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
   const items = readEvent(event)
   const decided: { index: number; outcome: TaskOutcome; retry: boolean }[] = []
   const counts: Record<Fate, number> = {
     dialed: 0,
     duplicate: 0,
     dropped: 0,
+    deferred: 0,
     rate_limited: 0,
     busy: 0,
     failed: 0,
@@ -90,7 +110,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     const t = item.task
     decided.push({
       index: item.index,
-      retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped',
+      retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped' && fate !== 'deferred',
       outcome: {
         messageId: item.messageId,
         campaignId: t?.campaignId,
@@ -144,15 +164,23 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   })
 
   const { limit, source } = await deps.limitStore.getLimit()
-  const admission = todo.length
+  const admission: Admission = todo.length
     ? await deps.limiter.admit(todo.length, limit)
-    : { delaysMs: [], mode: 'redis' as const, limit }
+    : { delaysMs: [], deferDelaysMs: [], mode: 'redis', limit }
+  const decidedAtMs = (deps.nowMs ?? Date.now)()
   const admitted = todo.slice(0, admission.delaysMs.length)
   const refused = todo.slice(admission.delaysMs.length)
-  for (const item of refused) record(item, 'rate_limited', `limit ${admission.limit} CPS (${admission.mode})`)
+  const deferred = await defer(deps, refused, admission)
+  refused.forEach((item) => {
+    const why = `limit ${admission.limit} CPS (${admission.mode})`
+    const delay = deferred.get(item.messageId)
+    if (delay === undefined) record(item, 'rate_limited', why)
+    else record(item, 'deferred', `${why}: back in ${delay} s at its next slot`)
+  })
   if (refused.length)
-    logger.info('Rate limit reached: tasks returned to the queue for retry', {
-      rateLimited: refused.length,
+    logger.info('Rate limit reached: tasks deferred to their next slot', {
+      deferred: deferred.size,
+      returnedForRetry: refused.length - deferred.size,
       admitted: admitted.length,
       limit: admission.limit,
       limitSource: source,
@@ -163,9 +191,13 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const accepted: string[] = []
   await Promise.all(
     admitted.map(async (item, i) => {
-      await sleep(Math.min(admission.delaysMs[i]!, maxWaitMs))
+      await sleep(Math.min(Math.max(0, admission.delaysMs[i]! - leadMs), maxWaitMs))
       const t = item.task!
-      const command = dialCommandFor(t)
+      // The slot's absolute time (Redis clock; the local clock in degraded mode): the worker
+      // originates at it, so late or bunched wake-ups here do not bunch calls at the trunk.
+      const slotMicros = admission.slotsMicros?.[i]
+      const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + admission.delaysMs[i]!
+      const command = { ...dialCommandFor(t), notBefore }
       let result: WorkerDialResult
       try {
         result = await deps.worker.dial(command)
@@ -237,7 +269,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   if (admission.admittedThisSecond !== undefined)
     metrics.addMetric(MetricName.CurrentCPS, 'Count', admission.admittedThisSecond)
   metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
-  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.rate_limited + counts.busy)
+  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited + counts.busy)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
@@ -249,4 +281,38 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     mode: admission.mode,
   })
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) }
+}
+
+/**
+ * Re-queues the refused tasks with their deferral delays (the limiter's next free slots). Returns
+ * messageId → delay (s) of those re-sent; the others stay ordinary retries. Never throws: a
+ * queue that cannot take them leaves them to the pipe's retry, which is what happened before.
+ */
+async function defer(deps: DialerDeps, refused: Item[], admission: Admission): Promise<Map<string, number>> {
+  const done = new Map<string, number>()
+  if (!deps.requeue || refused.length === 0) return done
+  const entries = refused.map((item, j) => ({
+    id: `t${j}`,
+    // The task as the queue carried it (enrichment fields stripped): attempts unchanged, since
+    // a deferral is not an attempt.
+    body: JSON.stringify(DialTask.parse(item.task)),
+    delaySeconds: delaySecondsFor(admission.deferDelaysMs[j] ?? 0),
+  }))
+  try {
+    const { failed } = await deps.requeue.requeue(entries)
+    const bad = new Set(failed)
+    entries.forEach((e, j) => {
+      if (!bad.has(e.id)) done.set(refused[j]!.messageId, e.delaySeconds)
+    })
+    if (failed.length)
+      deps.logger.warn('Some deferred tasks could not be re-queued; they are returned for retry', {
+        failed: failed.length,
+      })
+  } catch (error) {
+    deps.logger.error('Deferred tasks could not be re-queued; they are returned for retry', {
+      tasks: entries.length,
+      error: (error as Error).message,
+    })
+  }
+  return done
 }
