@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../src/observability/logger.js'
 import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { bearerMatches } from './auth.js'
-import { waitForSlot } from '../src/pacing/slot-wait.js'
+import { createTrunkGate } from '../src/pacing/slot-wait.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 
 export interface WorkerCaps {
@@ -119,6 +119,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const unavailableRetryAfter = String(caps.unavailableRetryAfterSeconds ?? 5)
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000
   const stats = new WorkerStats()
+  // originations leave at their slot and never more than the limit in any 1000 ms (#12)
+  const trunk = createTrunkGate()
 
   // A slot is taken before the first await of a dial, so concurrent requests cannot both pass
   // the cap check; it is given back on duplicate / error, or when the call ends.
@@ -289,7 +291,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     })
     runningCallIds.add(cmd.callId)
     // Originate at the limiter's slot, not when the POST happened to arrive (src/pacing/slot-wait.ts).
-    const task: Promise<void> = waitForSlot(cmd.notBefore)
+    const task: Promise<void> = trunk
+      .pass(cmd.notBefore, cmd.cpsLimit)
       .then(() => runCall({ db, driver, logger }, cmd, begun.attempt, options.call))
       .then((summary) => stats.callEnded(summary.status, summary.recorded))
       .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))

@@ -41,6 +41,8 @@ export const DialCommand = z.object({
    * POSTs bunch on the way.
    */
   notBefore: z.number().positive().optional(),
+  /** Additive (h2, pacing): the CPS limit the slot was granted under; the worker's trunk gate keeps it. */
+  cpsLimit: z.number().int().positive().optional(),
 })
 export type DialCommand = z.infer<typeof DialCommand>
 

@@ -197,7 +197,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
       // originates at it, so late or bunched wake-ups here do not bunch calls at the trunk.
       const slotMicros = admission.slotsMicros?.[i]
       const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + admission.delaysMs[i]!
-      const command = { ...dialCommandFor(t), notBefore }
+      const command = { ...dialCommandFor(t), notBefore, cpsLimit: admission.limit }
       let result: WorkerDialResult
       try {
         result = await deps.worker.dial(command)

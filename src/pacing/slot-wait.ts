@@ -29,3 +29,41 @@ export function waitForSlot(notBefore: number | undefined, options: SlotWaitOpti
   const setTimer = options.setTimer ?? setTimeout
   return new Promise((resolve) => void setTimer(resolve, ms))
 }
+
+export interface TrunkGate {
+  /**
+   * Resolves when this call may start originating: at its slot (`notBefore`), and — when the
+   * command says under which `limit` its slot was granted — never while `limit` calls already
+   * left this worker in the last 1000 ms. Returns the instant (epoch ms) it let the call go.
+   */
+  pass(notBefore: number | undefined, limit: number | undefined): Promise<number>
+}
+
+/**
+ * Spacing enforced where the call leaves (issue #12): timers fire late by different amounts
+ * (a few ms on a busy event loop), so exact slots alone can put limit + 1 originations in a
+ * 1000 ms window. The gate checks the instants calls actually left, at the moment they leave,
+ * and holds a call the few ms it takes for the oldest to fall out of the window. Per worker
+ * process: with several workers each keeps its own share within the limit, and the slots keep
+ * the sum.
+ */
+export function createTrunkGate(options: { nowMs?: () => number } = {}): TrunkGate {
+  const nowMs = options.nowMs ?? (() => performance.timeOrigin + performance.now())
+  // instants (ms) calls left, ascending; only the last second matters
+  const left: number[] = []
+  return {
+    async pass(notBefore, limit) {
+      await waitForSlot(notBefore, { nowMs })
+      for (;;) {
+        const now = nowMs()
+        while (left.length > 0 && left[0]! <= now - 1000) left.shift()
+        if (limit === undefined || left.length < limit) {
+          left.push(now)
+          return now
+        }
+        const wait = left[left.length - limit]! + 1000 - now
+        await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(wait))))
+      }
+    },
+  }
+}
