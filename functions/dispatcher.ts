@@ -23,6 +23,7 @@ let deps: DispatcherDeps | undefined
 function lambdaDeps(): DispatcherDeps {
   if (deps) return deps
   const env = readDispatcherEnv()
+  const db = createPool({ max: 2 })
   let getLimit = async () => env.MAX_CPS
   if (env.REDIS_URL) {
     const redis = new Redis(env.REDIS_URL, {
@@ -31,11 +32,12 @@ function lambdaDeps(): DispatcherDeps {
       commandTimeout: 1000,
     })
     redis.on('error', () => {}) // the limit store falls back to its last value / MAX_CPS
-    const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, defaultLimit: env.MAX_CPS })
+    // with the database: the operator's limit even when Redis lost it (the dialers' limit too)
+    const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, db, defaultLimit: env.MAX_CPS })
     getLimit = async () => (await store.getLimit()).limit
   }
   deps = {
-    db: createPool({ max: 2 }),
+    db,
     queue: new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL }),
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
     logger,

@@ -201,7 +201,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     await pipe.start()
 
-    const limitStore = createLimitStore({ redis, prefix, defaultLimit: maxCps })
+    const limitStore = createLimitStore({ redis, prefix, db: pool, defaultLimit: maxCps })
     let dispatcher: DispatcherLoop | undefined
     if (options.dispatcher !== false) {
       const dispatchLog = log('dispatcher')

@@ -14,7 +14,8 @@ import {
 import { formatIssue, validateCampaign } from '../ivr/validate.js'
 import { insertContacts } from './contacts-import.js'
 import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
-import { pacingSnapshot, readLimitHistory, writeLimit } from './pacing.js'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
+import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -76,22 +77,33 @@ export class DataPlane {
   }
 
   async pacing(): Promise<PacingSnapshot> {
-    return pacingSnapshot(await this.connectedRedis(), this.options.redisPrefix, this.options.defaultLimit)
+    return pacingSnapshot(
+      await this.connectedRedis(),
+      this.options.redisPrefix,
+      this.options.defaultLimit,
+      this.pool,
+    )
   }
 
-  async setLimit(limit: number, reason: string, actor: string, source = 'cli'): Promise<AuditEntry> {
+  async setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source = 'cli',
+    options: SetLimitOptions = {},
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
     return writeLimit(
       await this.connectedRedis(),
       this.pool,
       this.options.redisPrefix,
       this.options.defaultLimit,
-      {
-        limit,
-        reason,
-        actor,
-        source,
-      },
+      { limit, reason, actor, source },
+      options,
     )
+  }
+
+  async resumeAuto(reason: string, actor: string): Promise<boolean> {
+    return resumeAuto(await this.connectedRedis(), this.pool, this.options.redisPrefix, { reason, actor })
   }
 
   limitHistory(limit: number): Promise<AuditEntry[]> {

@@ -70,7 +70,8 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
       logger: clients.logger,
       onRecover: (period) => recordDegradedPeriod(redis, period, { prefix }),
     }),
-    limitStore: createLimitStore({ redis, prefix, defaultLimit: config.MAX_CPS }),
+    // the database restores the operator's limit when Redis lost it (MAX_CPS only if never set)
+    limitStore: createLimitStore({ redis, prefix, db: clients.db, defaultLimit: config.MAX_CPS }),
     worker: createWorkerClient({
       url: config.WORKER_URL,
       token: config.WORKER_TOKEN,
