@@ -22,6 +22,7 @@ import { isReservedTestNumber } from '../../src/tasks/test-numbers.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { registerPipe, setPipeCurrentState } from '../../src/pipe/state.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
+import { primeLimiter } from '../helpers/pacing.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
 import { dialctl, jsonOf, normalize } from './helpers.js'
 
@@ -121,6 +122,8 @@ describe('cps (local stack)', () => {
     expect(forced.stdout).toContain('CPS limit 40 → 600')
     await dialctl(['cps', 'set', '40', '--reason', 'back to normal'])
 
+    // a limiter that has been running (a fresh one pauses a horizon first: limiter.test.ts)
+    await primeLimiter(redis.redis, redis.prefix)
     const limiter = createRedisLimiter({ redis: redis.redis, prefix: redis.prefix })
     const admission = await limiter.admit(5, 40)
     expect(admission.delaysMs).toHaveLength(5)
