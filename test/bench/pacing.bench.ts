@@ -1,6 +1,6 @@
 /**
  * Pacing at the trunk (issue #12), on the Lambdas' own code path: the local queue (PgQueue, SQS
- * semantics) → LocalPipe (batch 10, 4 pollers) → the dialer handler (limiter, deferral, slot
+ * semantics) → LocalPipe (batch 10, 4 pollers as `dialctl dev`) → the dialer handler (limiter, deferral, slot
  * POSTs) → a stand-in worker that originates through the real worker's trunk gate
  * (src/pacing/slot-wait.ts) and records the instant each call leaves. Real PostgreSQL and Redis,
  * own schema and key prefix.
@@ -38,7 +38,13 @@ import { lineChart } from './charts.js'
 import { QUICK, type BenchSection } from './types.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const LIMITS = QUICK ? [5, 25] : [5, 25, 50, 200]
+const LIMITS = process.env.BENCH_PACING_LIMITS
+  ? process.env.BENCH_PACING_LIMITS.split(',').map(Number)
+  : QUICK
+    ? [5, 25]
+    : [5, 25, 50, 200]
+/** pipe pollers (batches in flight), as the local stack runs it; the local pipe allows up to 10 */
+const POLLERS = Number(process.env.BENCH_PACING_POLLERS ?? 4)
 const BACKLOG_FACTOR = 20
 const silent = () => createLogger('bench', { level: 'SILENT' })
 
@@ -200,7 +206,7 @@ async function main(): Promise<BenchSection> {
         })),
       target: (events) => dial(events),
       batchWindowSeconds: 0.2,
-      concurrency: 4,
+      concurrency: POLLERS,
       retryBackoff: { baseSeconds: 1, maxSeconds: 10 },
       logger,
     })
@@ -326,7 +332,7 @@ async function main(): Promise<BenchSection> {
   return {
     title: 'Pacing at the trunk (deferral, slot-timed origination)',
     markdown: [
-      "Local pipeline with the Lambdas' code (PgQueue → LocalPipe, batch 10, 4 pollers → dialer → limiter), a worker stand-in that originates through the real trunk gate. Goals: achieved ÷ limit ≥ 0.98, run ÷ ideal ≤ 1.03, worst window ≤ limit, DLQ 0.",
+      `Local pipeline with the Lambdas' code (PgQueue → LocalPipe, batch 10, ${POLLERS} pollers → dialer → limiter), a worker stand-in that originates through the real trunk gate. Goals: achieved ÷ limit ≥ 0.98, run ÷ ideal ≤ 1.03, worst window ≤ limit, DLQ 0.`,
       '',
       '| limiter | limit | tasks | achieved ÷ limit | run ÷ ideal | worst 1000 ms at worker | deferrals | DLQ | each dialed once |',
       '|---|---|---|---|---|---|---|---|---|',
