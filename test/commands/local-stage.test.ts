@@ -162,6 +162,47 @@ describe('cps (local stack)', () => {
     expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBe('40')
   })
 
+  it('cps set holds the limit (--for), get shows the mode and the last change, Redis loss restores it, auto --resume hands back (#12)', async () => {
+    const held = await dialctl([
+      'cps',
+      'set',
+      '30',
+      '--for',
+      '2h',
+      '--reason',
+      'carrier maintenance',
+      '--json',
+    ])
+    expect(held.exitCode).toBe(0)
+    await redis.redis.del(`${redis.prefix}cps:limit`)
+    const get = PacingSnapshot.extend({ stage: z.string() }).parse(
+      jsonOf(await dialctl(['cps', 'get', '--json'])),
+    )
+    expect(get.limit).toEqual({ limit: 30, source: 'postgres', defaultLimit: 100 })
+    expect(get.control).toMatchObject({
+      mode: 'held',
+      heldBy: 'tester',
+      holdReason: 'carrier maintenance',
+      lastChange: { actor: 'tester', source: 'cli', reason: 'carrier maintenance' },
+    })
+    expect(Date.parse(get.control!.heldUntil!) - Date.now()).toBeGreaterThan(7100_000)
+    expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBe('30')
+    const text = await dialctl(['cps', 'get'])
+    expect(text.stdout).toContain('held by tester until')
+    const bad = await dialctl(['cps', 'set', '30', '--for', 'soon', '--reason', 'x'])
+    expect(bad.exitCode).toBe(2)
+    const resume = await dialctl(['cps', 'auto', '--resume', '--reason', 'maintenance over'])
+    expect(resume.exitCode).toBe(0)
+    expect(resume.stdout).toContain('hold ended')
+    const after = PacingSnapshot.extend({ stage: z.string() }).parse(
+      jsonOf(await dialctl(['cps', 'get', '--json'])),
+    )
+    expect(after.control).toMatchObject({ mode: 'auto' })
+    // leave the limit as the next tests expect it
+    await dialctl(['cps', 'set', '40', '--reason', 'back to normal'])
+    await dialctl(['cps', 'auto', '--resume'])
+  })
+
   it('cps auto --policy with an invalid file names the field (exit 2)', async () => {
     const policy = file('policy.json', JSON.stringify({ floor: 50, ceiling: 10 }))
     const run = await dialctl(['cps', 'auto', '--once', '--policy', policy])
