@@ -4,8 +4,8 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics'
 import { SQSClient } from '@aws-sdk/client-sqs'
-import { Redis } from 'ioredis'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createRedisClient, redisSettingsFromEnv } from '../src/stores/redis.js'
 import { createDialer, dialerDeps, readDialerEnv } from '../src/dialer/create-dialer.js'
 import type { DialerResponse } from '../src/dialer/ports.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -16,18 +16,10 @@ const config = readDialerEnv()
 const logger = createLogger('dialer-worker')
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'dialer-worker' })
 
-const redis = new Redis(config.REDIS_URL, {
-  // Fail a command at once while disconnected (→ degraded pacing) instead of queueing it
-  // until the Lambda times out; ioredis keeps reconnecting in the background.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  commandTimeout: 1000,
-  connectTimeout: 2000,
-  retryStrategy: (times) => Math.min(times * 200, 2000),
-})
-redis.on('error', () => {
-  // Reported through degraded mode (one log line per transition), not once per reconnect attempt.
-})
+// The dialer role fails a command at once while disconnected (→ degraded pacing) instead of
+// queueing it until the Lambda times out; errors are reported through degraded mode (one log line
+// per transition), not once per reconnect attempt.
+const redis = createRedisClient(redisSettingsFromEnv(process.env, config.REDIS_URL), { role: 'dialer' })
 // The cold start waits (bounded) for the first connection, so it does not start degraded.
 const firstConnection = new Promise<void>((resolve) => {
   const timer = setTimeout(resolve, 2000)
@@ -37,7 +29,7 @@ const firstConnection = new Promise<void>((resolve) => {
   })
 })
 
-const pool = createPool({ max: 2 })
+const pool = createPool(pgSettingsFromEnv(), { max: 2 })
 // Deferred tasks go back to the pipe's own source queue, delayed to their next slot.
 const queue = config.DIAL_TASKS_QUEUE_URL
   ? new SqsQueue({ client: new SQSClient({}), queueUrl: config.DIAL_TASKS_QUEUE_URL })

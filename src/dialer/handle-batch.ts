@@ -23,6 +23,7 @@ import {
   type Sleep,
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
+import { errorMessage } from '../errors.js'
 
 export interface DialerDeps {
   /** the resilient limiter (Redis, degraded fallback) */
@@ -55,21 +56,25 @@ export const DEFAULT_LEAD_MS = 200
 
 type Fate = 'dialed' | 'duplicate' | 'dropped' | 'deferred' | 'rate_limited' | 'busy' | 'failed'
 
-interface Item {
-  /** position in the batch: outcomes and failures are reported in batch order */
+/** One record of the batch after parsing: a task to dial, or why it is not one. */
+type Item =
+  | { kind: 'task'; index: number; messageId: string; task: Task; key: string }
+  | { kind: 'invalid'; index: number; messageId: string; error: string }
+type TaskItem = Extract<Item, { kind: 'task' }>
+
+interface Decision {
   index: number
-  messageId: string
-  task?: Task
-  invalid?: string
+  outcome: TaskOutcome
+  retry: boolean
 }
 
-/** Splits the Pipes event into tasks; a record without messageId cannot be reported alone. */
+/** Phase 1: splits the Pipes event into tasks; a record without messageId cannot be reported alone. */
 function readEvent(event: unknown): Item[] {
   if (!Array.isArray(event))
     throw new Error(
       `dialer: the event must be the enrichment's list of tasks (got ${event === null ? 'null' : typeof event}); check the pipe's target input`,
     )
-  return event.map((raw: unknown, index) => {
+  return event.map((raw: unknown, index): Item => {
     const messageId = (raw as { messageId?: unknown } | null)?.messageId
     if (typeof messageId !== 'string' || messageId.length === 0)
       // Throwing fails the whole batch (retried, then DLQ): better than dropping a task we
@@ -77,25 +82,15 @@ function readEvent(event: unknown): Item[] {
       throw new Error(`dialer: item ${index} has no messageId; enrichment must keep each record's messageId`)
     const parsed = EnrichedDialTask.safeParse(raw)
     return parsed.success
-      ? { index, messageId, task: parsed.data }
-      : { index, messageId, invalid: describeZodError(parsed.error) }
+      ? { kind: 'task', index, messageId, task: parsed.data, key: dialIdempotencyKey(parsed.data) }
+      : { kind: 'invalid', index, messageId, error: describeZodError(parsed.error) }
   })
 }
 
-/**
- * The dialer target of the pipe. Per task: already accepted (marker) → duplicate, no CPS used;
- * not admitted by the limiter → rate_limited, retried; admitted → waits for its slot, POST /dial.
- * Worker 202 → dialed; 200 duplicate → duplicate; 429 / 503 → retried; timeout / 5xx / network →
- * failed and retried, the rest of the batch goes on (seed scenario 3).
- */
-export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise<DialerResponse> {
-  const { logger, metrics } = deps
-  const sleep = deps.sleep ?? realSleep
-  const maxWaitMs = deps.maxWaitMs ?? 1100
-  const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
-  const items = readEvent(event)
-  const decided: { index: number; outcome: TaskOutcome; retry: boolean }[] = []
-  const counts: Record<Fate, number> = {
+/** Collects one decision per record, counted by fate; outcomes come out in batch order. */
+class Ledger {
+  readonly decided: Decision[] = []
+  readonly counts: Record<Fate, number> = {
     dialed: 0,
     duplicate: 0,
     dropped: 0,
@@ -104,11 +99,13 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     busy: 0,
     failed: 0,
   }
+  /** idempotency keys of dials the worker accepted (or had accepted): marked in Redis after */
+  readonly accepted: string[] = []
 
-  const record = (item: Item, fate: Fate, reason?: string, callId?: string) => {
-    counts[fate]++
-    const t = item.task
-    decided.push({
+  record(item: Item, fate: Fate, reason?: string, callId?: string): void {
+    this.counts[fate]++
+    const t = item.kind === 'task' ? item.task : undefined
+    this.decided.push({
       index: item.index,
       retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped' && fate !== 'deferred',
       outcome: {
@@ -125,44 +122,57 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     })
   }
 
-  const valid: Item[] = []
-  for (const item of items) {
-    if (item.invalid) {
-      logger.error('Invalid dial task; returned for retry (it will reach the DLQ)', {
-        messageId: item.messageId,
-        error: item.invalid,
-      })
-      record(item, 'failed', `invalid task: ${item.invalid}`)
-    } else valid.push(item)
+  ordered(): Decision[] {
+    return [...this.decided].sort((a, b) => a.index - b.index)
   }
+}
 
-  // Redelivered tasks whose dial was accepted already: no slot, no POST.
-  const keys = valid.map((i) => dialIdempotencyKey(i.task!))
-  let marked = keys.map(() => false)
+/** Phase 2: invalid records are failed (retried, then DLQ) without touching the others. */
+function rejectInvalid(items: Item[], ledger: Ledger, logger: Logger): TaskItem[] {
+  const valid: TaskItem[] = []
+  for (const item of items) {
+    if (item.kind === 'task') {
+      valid.push(item)
+      continue
+    }
+    logger.error('Invalid dial task; returned for retry (it will reach the DLQ)', {
+      messageId: item.messageId,
+      error: item.error,
+    })
+    ledger.record(item, 'failed', `invalid task: ${item.error}`)
+  }
+  return valid
+}
+
+/** Phase 3: redelivered tasks whose dial was accepted already take no slot and no POST. */
+async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): Promise<TaskItem[]> {
+  let marked = valid.map(() => false)
   try {
-    marked = await deps.marker.marked(keys)
+    marked = await deps.marker.marked(valid.map((i) => i.key))
   } catch (error) {
-    logger.warn('Dial markers unreadable; the worker still refuses double dials', {
-      error: (error as Error).message,
+    deps.logger.warn('Dial markers unreadable; the worker still refuses double dials', {
+      error: errorMessage(error),
     })
   }
   const seen = new Set<string>()
-  const todo: Item[] = []
+  const todo: TaskItem[] = []
   valid.forEach((item, i) => {
-    const key = keys[i]!
-    if (marked[i] || seen.has(key)) {
-      record(
-        item,
-        'duplicate',
-        marked[i] ? 'already dialed (marker)' : 'same task twice in one batch',
-        callIdFor(item.task!),
-      )
-    } else {
-      seen.add(key)
-      todo.push(item)
+    if (marked[i] || seen.has(item.key)) {
+      const why = marked[i] ? 'already dialed (marker)' : 'same task twice in one batch'
+      ledger.record(item, 'duplicate', why, callIdFor(item.task))
+      return
     }
+    seen.add(item.key)
+    todo.push(item)
   })
+  return todo
+}
 
+/**
+ * Phase 4: the limiter admits a prefix of the tasks, each with its slot; the rest are deferred to
+ * their next slot (re-queued delayed), or retried when the queue cannot take them.
+ */
+async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger) {
   const { limit, source } = await deps.limitStore.getLimit()
   const admission: Admission = todo.length
     ? await deps.limiter.admit(todo.length, limit)
@@ -171,14 +181,14 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const admitted = todo.slice(0, admission.delaysMs.length)
   const refused = todo.slice(admission.delaysMs.length)
   const deferred = await defer(deps, refused, admission)
-  refused.forEach((item) => {
+  for (const item of refused) {
     const why = `limit ${admission.limit} CPS (${admission.mode})`
     const delay = deferred.get(item.messageId)
-    if (delay === undefined) record(item, 'rate_limited', why)
-    else record(item, 'deferred', `${why}: back in ${delay} s at its next slot`)
-  })
+    if (delay === undefined) ledger.record(item, 'rate_limited', why)
+    else ledger.record(item, 'deferred', `${why}: back in ${delay} s at its next slot`)
+  }
   if (refused.length)
-    logger.info('Rate limit reached: tasks deferred to their next slot', {
+    deps.logger.info('Rate limit reached: tasks deferred to their next slot', {
       deferred: deferred.size,
       returnedForRetry: refused.length - deferred.size,
       admitted: admitted.length,
@@ -186,101 +196,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
       limitSource: source,
       mode: admission.mode,
     })
-
-  // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
-  const accepted: string[] = []
-  await Promise.all(
-    admitted.map(async (item, i) => {
-      await sleep(Math.min(Math.max(0, admission.delaysMs[i]! - leadMs), maxWaitMs))
-      const t = item.task!
-      // The slot's absolute time (Redis clock; the local clock in degraded mode): the worker
-      // originates at it, so late or bunched wake-ups here do not bunch calls at the trunk.
-      const slotMicros = admission.slotsMicros?.[i]
-      const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + admission.delaysMs[i]!
-      const command = { ...dialCommandFor(t), notBefore, cpsLimit: admission.limit }
-      let result: WorkerDialResult
-      try {
-        result = await deps.worker.dial(command)
-      } catch (error) {
-        result = { kind: 'error', message: (error as Error).message }
-      }
-      const context = {
-        callId: command.callId,
-        campaignId: t.campaignId,
-        contactId: t.contactId,
-        attempt: t.attempts,
-        phoneNumber: maskPhone(t.phoneNumber),
-      }
-      switch (result.kind) {
-        case 'accepted':
-          logger.info('Dial command sent successfully', context)
-          accepted.push(dialIdempotencyKey(t))
-          record(item, 'dialed', undefined, command.callId)
-          break
-        case 'duplicate':
-          logger.info('Worker reports this attempt was dialed already', context)
-          accepted.push(dialIdempotencyKey(t))
-          record(item, 'duplicate', 'worker: already dialed', command.callId)
-          break
-        case 'refused':
-          logger.warn('Worker refused the dial for good; task dropped', { ...context, reason: result.reason })
-          record(item, 'dropped', result.reason, command.callId)
-          break
-        case 'busy':
-          logger.warn('Worker busy; task returned for retry', {
-            ...context,
-            status: result.status,
-            error: result.message,
-          })
-          record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
-          break
-        case 'error':
-          logger.error('Dial command failed; task returned for retry', {
-            ...context,
-            status: result.status,
-            error: result.message,
-          })
-          record(item, 'failed', result.message, command.callId)
-          break
-      }
-    }),
-  )
-
-  decided.sort((a, b) => a.index - b.index)
-  const outcomes = decided.map((d) => d.outcome)
-  const failures = decided.filter((d) => d.retry).map((d) => d.outcome.messageId!)
-  try {
-    await deps.marker.mark(accepted)
-  } catch (error) {
-    logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
-      error: (error as Error).message,
-    })
-  }
-  try {
-    await deps.outcomes.record(outcomes)
-  } catch (error) {
-    // The dials happened; failing the batch now would only redeliver them. Say so loudly.
-    logger.error('Task outcomes not recorded (PostgreSQL?)', {
-      error: (error as Error).message,
-      outcomes: outcomes.length,
-    })
-  }
-
-  if (admission.admittedThisSecond !== undefined)
-    metrics.addMetric(MetricName.CurrentCPS, 'Count', admission.admittedThisSecond)
-  metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
-  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited + counts.busy)
-  metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
-  metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
-  metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
-
-  logger.info('Dial batch done', {
-    tasks: items.length,
-    ...counts,
-    limit: admission.limit,
-    mode: admission.mode,
-  })
-  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) }
+  return { admission, admitted, decidedAtMs }
 }
 
 /**
@@ -288,7 +204,11 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
  * messageId → delay (s) of those re-sent; the others stay ordinary retries. Never throws: a
  * queue that cannot take them leaves them to the pipe's retry, which is what happened before.
  */
-async function defer(deps: DialerDeps, refused: Item[], admission: Admission): Promise<Map<string, number>> {
+async function defer(
+  deps: DialerDeps,
+  refused: TaskItem[],
+  admission: Admission,
+): Promise<Map<string, number>> {
   const done = new Map<string, number>()
   if (!deps.requeue || refused.length === 0) return done
   const entries = refused.map((item, j) => ({
@@ -311,8 +231,138 @@ async function defer(deps: DialerDeps, refused: Item[], admission: Admission): P
   } catch (error) {
     deps.logger.error('Deferred tasks could not be re-queued; they are returned for retry', {
       tasks: entries.length,
-      error: (error as Error).message,
+      error: errorMessage(error),
     })
   }
   return done
+}
+
+/**
+ * Phase 5, per task: POSTs `leadMs` before its slot with the slot's absolute time (`notBefore`,
+ * Redis clock; the local clock in degraded mode) and the limit, so the worker originates at the
+ * slot; records what the worker answered.
+ */
+async function dialOne(
+  deps: DialerDeps,
+  item: TaskItem,
+  slot: { delayMs: number; notBefore: number; limit: number },
+  ledger: Ledger,
+): Promise<void> {
+  const { logger } = deps
+  const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
+  await (deps.sleep ?? realSleep)(Math.min(Math.max(0, slot.delayMs - leadMs), deps.maxWaitMs ?? 1100))
+  const t = item.task
+  const command = { ...dialCommandFor(t), notBefore: slot.notBefore, cpsLimit: slot.limit }
+  let result: WorkerDialResult
+  try {
+    result = await deps.worker.dial(command)
+  } catch (error) {
+    result = { kind: 'error', message: errorMessage(error) }
+  }
+  const context = {
+    callId: command.callId,
+    campaignId: t.campaignId,
+    contactId: t.contactId,
+    attempt: t.attempts,
+    phoneNumber: maskPhone(t.phoneNumber),
+  }
+  switch (result.kind) {
+    case 'accepted':
+      logger.info('Dial command sent successfully', context)
+      ledger.accepted.push(item.key)
+      return ledger.record(item, 'dialed', undefined, command.callId)
+    case 'duplicate':
+      logger.info('Worker reports this attempt was dialed already', context)
+      ledger.accepted.push(item.key)
+      return ledger.record(item, 'duplicate', 'worker: already dialed', command.callId)
+    case 'refused':
+      // The dial gate's decision is final: recorded with its reason, never retried.
+      logger.warn('Dial gate refused the dial; task dropped', { ...context, reason: result.reason })
+      return ledger.record(item, 'dropped', result.reason, command.callId)
+    case 'busy':
+      logger.warn('Worker busy; task returned for retry', {
+        ...context,
+        status: result.status,
+        error: result.message,
+      })
+      return ledger.record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
+    case 'error':
+      logger.error('Dial command failed; task returned for retry', {
+        ...context,
+        status: result.status,
+        error: result.message,
+      })
+      return ledger.record(item, 'failed', result.message, command.callId)
+  }
+}
+
+/** Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. */
+async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]): Promise<void> {
+  try {
+    await deps.marker.mark(ledger.accepted)
+  } catch (error) {
+    deps.logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
+      error: errorMessage(error),
+    })
+  }
+  try {
+    await deps.outcomes.record(outcomes)
+  } catch (error) {
+    // The dials happened; failing the batch now would only redeliver them. Say so loudly.
+    deps.logger.error('Task outcomes not recorded (PostgreSQL?)', {
+      error: errorMessage(error),
+      outcomes: outcomes.length,
+    })
+  }
+}
+
+/**
+ * The dialer target of the pipe. Per task: already accepted (marker) → duplicate, no CPS used;
+ * not admitted by the limiter → deferred (re-queued delayed to its next slot, not a failure);
+ * admitted → POST /dial ahead of its slot, which the worker originates at.
+ * Worker 202 → dialed; 200 duplicate → duplicate; 409 (the dial gate refused: paused, window
+ * closed, blacklisted, stale …) → dropped with the gate's reason, not retried; 429 / 503 →
+ * retried; timeout / 5xx / network → failed and retried, the rest of the batch goes on (seed
+ * scenario 3). Returns Pipes' partial batch response (the retried messageIds).
+ */
+export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise<DialerResponse> {
+  const { logger, metrics } = deps
+  const items = readEvent(event)
+  const ledger = new Ledger()
+  const valid = rejectInvalid(items, ledger, logger)
+  const todo = await skipMarked(deps, valid, ledger)
+  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger)
+  // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
+  await Promise.all(
+    admitted.map((item, i) => {
+      const delayMs = admission.delaysMs[i] ?? 0
+      const slotMicros = admission.slotsMicros?.[i]
+      const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + delayMs
+      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger)
+    }),
+  )
+
+  const decided = ledger.ordered()
+  const outcomes = decided.map((d) => d.outcome)
+  await persist(deps, ledger, outcomes)
+
+  const { counts } = ledger
+  if (admission.admittedThisSecond !== undefined)
+    metrics.addMetric(MetricName.CurrentCPS, 'Count', admission.admittedThisSecond)
+  metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
+  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited + counts.busy)
+  metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
+  metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
+  metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
+  logger.info('Dial batch done', {
+    tasks: items.length,
+    ...counts,
+    limit: admission.limit,
+    mode: admission.mode,
+  })
+  return {
+    batchItemFailures: decided
+      .filter((d) => d.retry)
+      .map((d) => ({ itemIdentifier: d.outcome.messageId ?? '' })),
+  }
 }

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import type { Db } from '../db/pool.js'
 import { pacingKeys } from './keys.js'
+import { errorMessage } from '../errors.js'
 
 export const DEFAULT_MAX_CPS = 100
 
@@ -255,10 +256,10 @@ export function createLimitStore(options: LimitStoreOptions): LimitStore {
           [who.data.actor, who.data.source, old, limit.data, reason],
         )
         return { old, new: limit.data, at: rows[0]!.at, reason }
-      }).catch((error: Error) => {
+      }).catch((error: unknown) => {
         // PostgreSQL first: when it cannot record the change, nothing changed anywhere.
         throw new Error(
-          `limit not changed: the audit row could not be written (${error.message}); check PostgreSQL and retry`,
+          `limit not changed: the audit row could not be written (${errorMessage(error)}); check PostgreSQL and retry`,
         )
       })
       if (result.skipped) return result
@@ -266,7 +267,7 @@ export function createLimitStore(options: LimitStoreOptions): LimitStore {
         await options.redis.set(key, String(limit.data))
       } catch (error) {
         throw new Error(
-          `limit ${limit.data} saved in PostgreSQL and audited, but Redis could not be updated (${(error as Error).message}): ` +
+          `limit ${limit.data} saved in PostgreSQL and audited, but Redis could not be updated (${errorMessage(error)}): ` +
             'dialers keep the old limit until Redis answers; run `dialctl cps set` again then',
         )
       }

@@ -1,5 +1,7 @@
 import type pg from 'pg'
 import type { Db } from '../../db/pool.js'
+import { sleep } from '../../clock.js'
+import { bestEffort, errorMessage } from '../../errors.js'
 import { createLogger } from '../../observability/logger.js'
 import { QueueError } from '../limits.js'
 import type { RedriveResult } from '../port.js'
@@ -64,8 +66,6 @@ function toTask(row: MoveTaskRow): MoveTask {
     ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Moves the messages that are in `dlqName` when it starts back to their source queue (or to
@@ -200,12 +200,13 @@ export async function redriveLocal(
       await sleep(200)
     }
   } catch (error) {
-    await pool
-      .query(
+    await bestEffort(
+      pool.query(
         `UPDATE queue_move_tasks SET status = 'FAILED', failure_reason = $2, finished_at = now() WHERE task_handle = $1`,
-        [task.task_handle, (error as Error).message],
-      )
-      .catch(() => {})
+        [task.task_handle, errorMessage(error)],
+      ),
+      'the error itself is rethrown to the caller; the row only records it',
+    )
     throw error
   }
   const result = toTask(task)
