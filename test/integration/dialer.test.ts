@@ -234,8 +234,10 @@ describe('dialer handler', () => {
       metadata: { firstName: 'John' },
       attempt: 2,
       maxConcurrentCalls: 100,
-      // added with #12: the slot's absolute time (epoch ms), the worker originates at it
+      // added with #12: the slot's absolute time (epoch ms) and its limit; the worker originates
+      // at the slot through its trunk gate
       notBefore: expect.any(Number) as number,
+      cpsLimit: 100,
     })
     expect(await outcomesOf(batch.map((b) => b.messageId))).toEqual([
       { message_id: 'm-ok-a1', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-a1.0' },
