@@ -12,6 +12,7 @@ import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { guardCampaignMedia, type MediaGuardPolicy } from '../src/telephony/media-health.js'
 import { bearerMatches } from './auth.js'
+import { createTrunkGate } from '../src/pacing/slot-wait.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 import { errorMessage } from '../src/errors.js'
 
@@ -138,6 +139,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000
   const stats = new WorkerStats()
   const now = options.now ?? (() => new Date())
+  // originations leave at their slot and never more than the limit in any 1000 ms (#12)
+  const trunk = createTrunkGate()
 
   // A slot is taken before the first await of a dial, so concurrent requests cannot both pass
   // the cap check; it is given back on duplicate / error, or when the call ends.
@@ -321,6 +324,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       phoneNumber: maskPhone(cmd.phoneNumber),
     })
     runningCallIds.add(cmd.callId)
+    // The trunk gate (slot wait) ran before the claim, so the dial gate's verdict is the last word
+    // before origination (issue #11) and the instants keep the limiter's spacing (issue #12).
     const task: Promise<void> = runCall({ db, driver, logger }, cmd, attempt, options.call)
       .then(async (summary) => {
         stats.callEnded(summary.status, summary.recorded, summary.reason)
@@ -350,6 +355,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   async function dial(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cmd = await readCommand(req, res)
     if (!cmd || !admitLocally(cmd, res)) return
+    // Originate at the limiter's slot, not when the POST happened to arrive (src/pacing/slot-wait.ts);
+    // the wait comes before the claim so the dial gate decides at the moment of the dial.
+    await trunk.pass(cmd.notBefore, cmd.cpsLimit)
     const result = await claim(cmd)
     if (result.kind !== 'claimed') return answerNoCall(cmd, result, res)
     placeCall(cmd, result.attempt, res)
