@@ -240,6 +240,8 @@ export interface ContactRow {
   line: number
   id: string
   phoneNumber: string
+  /** the callee's explicit IANA zone (CSV `timezone` column); else the number's zone is used */
+  timezone?: string
   metadata: Record<string, unknown>
 }
 
