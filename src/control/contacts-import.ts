@@ -3,7 +3,8 @@ import { PhoneNumber } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
-import { maskPhone, maskPhonesIn } from '../observability/mask.js'
+import { maskPhone } from '../observability/mask.js'
+import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
 
 export interface ParsedCsv {
@@ -49,7 +50,7 @@ const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
 
 /** Masks what the operator typed, without pretending it is E.164 (no '+' added). */
 function maskRaw(text: string): string {
-  return maskPhonesIn(text).replace(/\d(?=\d{2})/g, '•')
+  return maskPhone(text)
 }
 
 /**
@@ -181,6 +182,15 @@ class ContactRecords {
     this.header.forEach((h, j) => {
       if (j !== this.phoneCol && j !== this.idCol && j !== this.tzCol) metadata[h] = fields[j]
     })
+    // the task the dispatcher will build from this contact must fit what the worker accepts
+    const tooBig = taskSizeProblem({
+      campaignId: '',
+      contactId: id,
+      phoneNumber: phone,
+      metadata,
+      attempts: 0,
+    })
+    if (tooBig) return { invalid: { line, field: 'row', message: tooBig } }
     return { row: { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata } }
   }
 }
