@@ -255,10 +255,10 @@ describe('cli rendering', () => {
     ).toEqual({
       campaignId: 'c',
       contactId: 'k',
-      phone: '+97250****567',
+      phone: '+**********67',
       attempts: 3,
     })
-    expect(summarizeQueueBody('oops +972501234567')).toEqual({ bodySummary: 'oops +97250****567' })
+    expect(summarizeQueueBody('oops +972501234567')).toEqual({ bodySummary: 'oops +**********67' })
   })
 })
 
