@@ -11,6 +11,7 @@ import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { bearerMatches } from './auth.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
+import { WORKER_MAX_BODY_BYTES } from '../src/tasks/limits.js'
 
 export interface WorkerCaps {
   /** calls this process runs at once (MAX_ACTIVE_CALLS) */
@@ -33,6 +34,25 @@ export interface CreateWorkerOptions {
   call?: RunCallOptions
   /** how long close() waits for active calls before giving up on them; default 30 s */
   drainTimeoutMs?: number
+  /** HTTP server bounds, ms; default WORKER_HTTP_TIMEOUTS */
+  http?: Partial<typeof WORKER_HTTP_TIMEOUTS>
+}
+
+/**
+ * What an operator expects of an internal API whose requests are a few hundred bytes answered in
+ * milliseconds (Node's defaults — 300 s per request, 60 s for headers — let a slow-body
+ * "slowloris" connection hold a socket for 5 minutes, issue #15):
+ * - headers within 10 s, the whole request (body included) within 15 s — 3× the dialer's 5 s
+ *   timeout (src/dialer/worker-client.ts), so a slow but honest dialer is never cut first;
+ * - idle keep-alive 10 s: longer than a dialer's gap between batches, short enough to shed idle
+ *   sockets; headers timeout above it, as Node advises, so a reused socket never races it;
+ * - the expiry check every second (Node checks every 30 s by default).
+ */
+export const WORKER_HTTP_TIMEOUTS = {
+  headersTimeoutMs: 11_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 10_000,
+  checkIntervalMs: 1_000,
 }
 
 export interface Worker {
@@ -47,8 +67,8 @@ export interface Worker {
   readonly activeCalls: number
 }
 
-/** 256 KiB, SQS's message limit: a dial command is never bigger than the task it came from. */
-const MAX_BODY_BYTES = 256 * 1024
+/** What POST /dial accepts; tasks are sized against it where they are made (src/tasks/limits.ts). */
+const MAX_BODY_BYTES = WORKER_MAX_BODY_BYTES
 
 class HttpError extends Error {
   constructor(
@@ -327,7 +347,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       activeByCampaign: Object.fromEntries(activeByCampaign),
     })
 
-  const server = createServer((req, res) => {
+  const http = { ...WORKER_HTTP_TIMEOUTS, ...options.http }
+  const server = createServer({ connectionsCheckingInterval: http.checkIntervalMs }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     const route = `${req.method} ${path}`
     const handle = async () => {
@@ -355,8 +376,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       send(res, 500, { error: 'internal', message: 'the worker failed on this request; see its logs' })
     })
   })
-  // Dialers keep connections alive between batches; keep them a little longer than their idle.
-  server.keepAliveTimeout = 10_000
+  server.headersTimeout = http.headersTimeoutMs
+  server.requestTimeout = http.requestTimeoutMs
+  server.keepAliveTimeout = http.keepAliveTimeoutMs
 
   return {
     server,
