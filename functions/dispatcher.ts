@@ -13,6 +13,7 @@ import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from '../s
 import { createLogger } from '../src/observability/logger.js'
 import { createLimitStore } from '../src/pacing/limit-store.js'
 import { SqsQueue } from '../src/queue/sqs-queue.js'
+import { asError } from '../src/errors.js'
 
 export { createDispatcherLoop } from '../src/dispatch/loop.js'
 export type { DispatcherLoop, DispatcherLoopOptions } from '../src/dispatch/loop.js'
@@ -46,7 +47,7 @@ export async function handler(event: unknown, context?: Context): Promise<Dispat
     return await handleDispatch(event, lambdaDeps())
   } catch (error) {
     // Thrown on purpose: the execution fails visibly (alarmed) rather than ending as "done".
-    logger.error('dispatch round failed', error as Error)
+    logger.error('dispatch round failed', asError(error))
     throw error
   }
 }

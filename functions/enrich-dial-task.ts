@@ -5,6 +5,7 @@ import { createEnricher } from '../src/enrich/enrich-batch.js'
 import type { EnrichedDialTask } from '../src/contracts/index.js'
 import { createLogger } from '../src/observability/logger.js'
 import { METRIC_NAMESPACE, MetricName } from '../src/observability/metrics.js'
+import { asError } from '../src/errors.js'
 
 /**
  * EventBridge Pipes enrichment: SQS records in, enriched dial tasks out (`[]` skips the target).
@@ -23,7 +24,7 @@ export async function handler(event: unknown, context?: Context): Promise<Enrich
   } catch (error) {
     // Thrown on purpose (database unreachable, not a batch): the pipe retries, nothing is lost.
     metrics.addMetric(MetricName.EnrichLambdaErrors, 'Count', 1)
-    logger.error('enrich batch failed; the pipe will retry it', error as Error)
+    logger.error('enrich batch failed; the pipe will retry it', asError(error))
     throw error
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics()

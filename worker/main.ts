@@ -3,14 +3,21 @@
  * from the environment (see WorkerEnv in worker/app.ts and docs/worker.md), closes calls a
  * previous crash left open, then serves POST /dial, GET /health and GET /metrics.
  */
-import os from 'node:os'
-import { failOpenCalls } from '../src/calls/recorder.js'
+import {
+  markWorkerStopped,
+  recoverOpenCalls,
+  registerWorker,
+  resolveWorkerId,
+  startHeartbeat,
+  WorkerIdInUseError,
+} from '../src/calls/workers.js'
 import { describeZodError } from '../src/contracts/errors.js'
-import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
 import { SimDriver, SimOptions } from './drivers/sim.js'
+import { asError, errorMessage } from '../src/errors.js'
 
 const logger = createLogger('worker')
 
@@ -37,38 +44,39 @@ function simDriverFromEnv(env: NodeJS.ProcessEnv): SimDriver {
   return new SimDriver(parsed.data)
 }
 
-interface AriModule {
-  createAriDriver?: (config: unknown, deps?: { logger?: typeof logger }) => TelephonyDriver
-  ariConfigFromEnv?: (env: NodeJS.ProcessEnv) => unknown
-}
-
-async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver> {
+/**
+ * The ARI driver, connected and reconciled: channels a crashed run of this worker left in its
+ * Stasis app are hung up and their rows closed with the outcome Asterisk's state implies before
+ * failOpenCalls closes the rest (so an answered callee is never re-dialed). Exits non-zero when
+ * Asterisk refuses the credentials: that never fixes itself.
+ */
+async function ariDriverFromEnv(env: NodeJS.ProcessEnv, workerId: string, db: Db): Promise<TelephonyDriver> {
   // A variable specifier: the ARI driver is another module's work and may be absent from a build.
   const specifier = './drivers/ari/index.js'
-  let mod: AriModule
+  let mod: typeof import('./drivers/ari/index.js')
   try {
-    mod = (await import(specifier)) as AriModule
+    mod = (await import(specifier)) as typeof import('./drivers/ari/index.js')
   } catch (error) {
     fail(
-      `DRIVER=ari but the ARI driver could not be loaded (${(error as Error).message}). ` +
+      `DRIVER=ari but the ARI driver could not be loaded (${errorMessage(error)}). ` +
         'Build it (npm run build) or run with DRIVER=sim.',
     )
   }
-  if (typeof mod.createAriDriver !== 'function' || typeof mod.ariConfigFromEnv !== 'function')
-    fail(
-      'DRIVER=ari but worker/drivers/ari/index does not export createAriDriver and ariConfigFromEnv; run with DRIVER=sim',
-    )
-  let config: unknown
+  let config: ReturnType<typeof mod.ariConfigFromEnv>
   try {
-    config = mod.ariConfigFromEnv(env)
+    config = mod.ariConfigFromEnv(env, { workerId })
   } catch (error) {
-    fail((error as Error).message)
+    fail(errorMessage(error))
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
+  mod.wireCrashRecovery(driver, db, workerId, logger)
+  const { refused, warning } = await mod.connectAri(driver, 10_000)
+  if (refused) {
+    await driver.close()
+    fail(`ARI credentials refused (401 from ${String(env.ARI_URL ?? '')}): ${refused}`)
+  }
   // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
-  const waitConnected = (driver as { waitConnected?: (ms: number) => Promise<boolean> }).waitConnected
-  if (waitConnected && !(await waitConnected.call(driver, 10_000)))
-    logger.warn('ARI not connected after 10 s; dials get 503 until it is', { url: String(env.ARI_URL ?? '') })
+  if (warning) logger.warn(warning, { url: String(env.ARI_URL ?? '') })
   return driver
 }
 
@@ -76,22 +84,53 @@ async function main(): Promise<void> {
   const parsed = WorkerEnv.safeParse(process.env)
   if (!parsed.success) fail(`environment: ${describeZodError(parsed.error)}`)
   const env = parsed.data
-  // Stable across restarts on the same host, so the next start finds this worker's open calls.
-  const workerId = env.WORKER_ID ?? os.hostname()
+  // Unique per process unless WORKER_ID pins it; recovery finds a dead predecessor's calls by its
+  // stopped heartbeat, whatever its id was.
+  const workerId = resolveWorkerId('worker')
 
   const db = createPool(pgSettingsFromEnv(), { max: 20 })
-  const driver = env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env) : simDriverFromEnv(process.env)
-
+  // Registered before the ARI driver connects: its reconcile hangs up channels of this id, which
+  // must not belong to a live process holding the same WORKER_ID.
   try {
-    const closed = await failOpenCalls(db, workerId, 'worker restarted while the call was open')
-    if (closed.length)
-      logger.warn('closed calls left open by a previous run', { workerId, calls: closed.length })
+    await registerWorker(db, workerId, 'worker')
   } catch (error) {
+    if (error instanceof WorkerIdInUseError)
+      fail(
+        `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
+      )
     fail(
-      `cannot reach PostgreSQL to recover open calls (${(error as Error).message}); ` +
+      `cannot reach PostgreSQL to register the worker (${errorMessage(error)}); ` +
         'check DATABASE_URL and run `dialctl db migrate`',
     )
   }
+  const driver =
+    env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env, workerId, db) : simDriverFromEnv(process.env)
+
+  try {
+    const { closed, deadWorkers } = await recoverOpenCalls(
+      db,
+      workerId,
+      'worker restarted while the call was open',
+    )
+    if (closed.length)
+      logger.warn('closed calls left open by a previous run', {
+        workerId,
+        calls: closed.length,
+        deadWorkers,
+      })
+  } catch (error) {
+    if (error instanceof WorkerIdInUseError)
+      fail(
+        `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
+      )
+    fail(
+      `cannot reach PostgreSQL to recover open calls (${errorMessage(error)}); ` +
+        'check DATABASE_URL and run `dialctl db migrate`',
+    )
+  }
+  const stopHeartbeat = startHeartbeat(db, workerId, {
+    onError: (error) => logger.warn('heartbeat not written', { workerId, error: error.message }),
+  })
 
   const worker = createWorker({
     db,
@@ -117,6 +156,8 @@ async function main(): Promise<void> {
     stopping = true
     logger.info('shutting down: draining active calls', { signal, activeCalls: worker.activeCalls })
     const { unfinishedCalls } = await worker.close()
+    stopHeartbeat()
+    await markWorkerStopped(db, workerId).catch(() => {})
     await driver.close()
     await db.end()
     logger.info('worker stopped', { unfinishedCalls })
@@ -126,4 +167,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'))
 }
 
-main().catch((error: unknown) => fail((error as Error).stack ?? String(error)))
+main().catch((error: unknown) => fail(asError(error).stack ?? String(error)))
