@@ -294,7 +294,7 @@ describe('campaigns and contacts (local stack)', () => {
       [3, 'phone_number'],
       [7, 'row'],
     ])
-    expect(result.blacklisted).toEqual([{ line: 4, contactId: 'k3', phone: '+44207****003' }])
+    expect(result.blacklisted).toEqual([{ line: 4, contactId: 'k3', phone: '+**********03' }])
     const { rows: k7 } = await db.pool.query(`SELECT metadata FROM contacts WHERE id = 'k7'`)
     expect(k7[0].metadata).toEqual({ firstName: 'Quoted, Name' })
     const human = await dialctl(['contacts', 'import', '--campaign', 'camp-1', csv])
@@ -388,9 +388,9 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
       'd0',
       'd1',
       'd2',
-      'not json +97250****567',
+      'not json +**********67',
     ])
-    expect(list[0]!.phone).toBe('+44207****100')
+    expect(list[0]!.phone).toBe('+**********00')
     expect(first.stdout).not.toContain('2079460100')
     const second = z.array(DlqMessage).parse(jsonOf(await dialctl(['dlq', 'list', '--json'])))
     expect(second).toEqual(list)

@@ -262,7 +262,7 @@ describe('dialer handler', () => {
       campaignId: 'c1',
       contactId: 'ok-a2',
       attempt: 2,
-      phoneNumber: batch[1]!.phoneNumber.slice(0, 6) + '****' + batch[1]!.phoneNumber.slice(-3),
+      phoneNumber: '+' + '*'.repeat(batch[1]!.phoneNumber.length - 3) + batch[1]!.phoneNumber.slice(-2),
     })
   })
 

@@ -279,7 +279,7 @@ describe('LocalPipe failures, retries and the DLQ', () => {
     expect(calls[1]!.ids).toEqual(calls[0]!.ids)
     expect(calls[1]!.receiveCounts).toEqual(['2', '2'])
     const state = await getPipeState(db.pool, name)
-    expect(state!.lastError).toBe('Error: worker unreachable while dialing +97250****567')
+    expect(state!.lastError).toBe('Error: worker unreachable while dialing +**********67')
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m).toMatchObject({ executions: 2, failedExecutions: 1, messagesSucceeded: 2 })
   })
