@@ -1,31 +1,22 @@
 /**
  * Lambda entry point: the dial-tasks pipe's target. Clients live at module scope so warm
  * invocations reuse them (one Redis connection, a small pg pool); the logic is in src/dialer.
+ * Stores and the worker token come from the function's SST links (src/lambda/links.ts).
  */
-import { Metrics } from '@aws-lambda-powertools/metrics'
-import { Redis } from 'ioredis'
+import type { Context, SQSBatchResponse } from 'aws-lambda'
 import { createPool } from '../src/db/pool.js'
 import { createDialer, dialerDeps, readDialerEnv } from '../src/dialer/create-dialer.js'
-import type { DialerResponse } from '../src/dialer/ports.js'
-import { createLogger } from '../src/observability/logger.js'
-import { METRIC_NAMESPACE } from '../src/observability/metrics.js'
+import { linkedPostgres, linkedRedis, linkedWorkerToken } from '../src/lambda/links.js'
+import { lambdaRuntime } from '../src/lambda/runtime.js'
+import { SERVICE } from '../src/observability/metrics.js'
+import { createRedisClient } from '../src/stores/redis.js'
 
-const config = readDialerEnv()
-const logger = createLogger('dialer-worker')
-const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'dialer-worker' })
+const rt = lambdaRuntime(SERVICE.dialer)
+const config = readDialerEnv({ ...process.env, WORKER_TOKEN: linkedWorkerToken() })
 
-const redis = new Redis(config.REDIS_URL, {
-  // Fail a command at once while disconnected (→ degraded pacing) instead of queueing it
-  // until the Lambda times out; ioredis keeps reconnecting in the background.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  commandTimeout: 1000,
-  connectTimeout: 2000,
-  retryStrategy: (times) => Math.min(times * 200, 2000),
-})
-redis.on('error', () => {
-  // Reported through degraded mode (one log line per transition), not once per reconnect attempt.
-})
+// The dial path's client: a command fails at once while disconnected (→ degraded pacing) instead
+// of queueing until the Lambda times out; it keeps reconnecting in the background.
+const redis = createRedisClient(linkedRedis(), { role: 'dialer' })
 // The cold start waits (bounded) for the first connection, so it does not start degraded.
 const firstConnection = new Promise<void>((resolve) => {
   const timer = setTimeout(resolve, 2000)
@@ -35,14 +26,10 @@ const firstConnection = new Promise<void>((resolve) => {
   })
 })
 
-const pool = createPool({ max: 2 })
-const dial = createDialer(dialerDeps({ redis, db: pool, logger, metrics, config }))
+const pool = createPool(linkedPostgres(), { max: 2 })
+const dial = createDialer(dialerDeps({ redis, db: pool, logger: rt.logger, metrics: rt.metrics, config }))
 
-export async function handler(event: unknown): Promise<DialerResponse> {
+export const handler = rt.wrap(async (event: unknown, _context?: Context): Promise<SQSBatchResponse> => {
   await firstConnection
-  try {
-    return await dial(event)
-  } finally {
-    metrics.publishStoredMetrics()
-  }
-}
+  return dial(event)
+})

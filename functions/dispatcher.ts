@@ -4,53 +4,50 @@
  * queued, …}` (src/dispatch/handler.ts). Clients are created on the first invocation and reused,
  * so importing this module (the local stack does, for createDispatcherLoop) needs no AWS env.
  */
-import { SQSClient } from '@aws-sdk/client-sqs'
 import type { Context } from 'aws-lambda'
-import { Redis } from 'ioredis'
+import { SQSClient } from '@aws-sdk/client-sqs'
 import { createPool } from '../src/db/pool.js'
 import { readDispatcherEnv } from '../src/dispatch/env.js'
 import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from '../src/dispatch/handler.js'
-import { createLogger } from '../src/observability/logger.js'
+import { hasRedis, linkedPostgres, linkedRedis } from '../src/lambda/links.js'
+import { lambdaRuntime } from '../src/lambda/runtime.js'
+import { SERVICE } from '../src/observability/metrics.js'
 import { createLimitStore } from '../src/pacing/limit-store.js'
 import { SqsQueue } from '../src/queue/sqs-queue.js'
+import { createRedisClient } from '../src/stores/redis.js'
 
 export { createDispatcherLoop } from '../src/dispatch/loop.js'
 export type { DispatcherLoop, DispatcherLoopOptions } from '../src/dispatch/loop.js'
 
-const logger = createLogger('dispatcher')
+const rt = lambdaRuntime(SERVICE.dispatcher)
 let deps: DispatcherDeps | undefined
 
 function lambdaDeps(): DispatcherDeps {
   if (deps) return deps
   const env = readDispatcherEnv()
   let getLimit = async () => env.MAX_CPS
-  if (env.REDIS_URL) {
-    const redis = new Redis(env.REDIS_URL, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 1000,
-    })
-    redis.on('error', () => {}) // the limit store falls back to its last value / MAX_CPS
+  if (hasRedis()) {
+    // The limit store falls back to its last value / MAX_CPS when Redis does not answer.
+    const redis = createRedisClient(linkedRedis(), { role: 'service' })
     const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, defaultLimit: env.MAX_CPS })
     getLimit = async () => (await store.getLimit()).limit
   }
   deps = {
-    db: createPool({ max: 2 }),
+    db: createPool(linkedPostgres(), { max: 2 }),
     queue: new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL }),
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
-    logger,
+    logger: rt.logger,
     stuckAfterSeconds: env.DISPATCH_STUCK_AFTER_SECONDS,
   }
   return deps
 }
 
-export async function handler(event: unknown, context?: Context): Promise<DispatcherOutput> {
-  if (context) logger.addContext(context)
+export const handler = rt.wrap(async (event: unknown, _context?: Context): Promise<DispatcherOutput> => {
   try {
     return await handleDispatch(event, lambdaDeps())
   } catch (error) {
     // Thrown on purpose: the execution fails visibly (alarmed) rather than ending as "done".
-    logger.error('dispatch round failed', error as Error)
+    rt.logger.error('dispatch round failed', error as Error)
     throw error
   }
-}
+})
