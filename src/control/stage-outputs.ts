@@ -5,6 +5,9 @@ import { DescribeParametersCommand, GetParameterCommand, type SSMClient } from '
 import { z } from 'zod'
 import { OperatorError } from '../errors.js'
 import { describeZodError } from '../contracts/errors.js'
+import { OUTPUTS_PARAMETER_PREFIX, outputsParameterName } from './stage-parameter.js'
+
+export { outputsParameterName } from './stage-parameter.js'
 
 /**
  * What a deployed stage exports (stacks/index.ts `outputs`). The stack publishes it to SSM
@@ -41,11 +44,6 @@ export const StageOutputs = z.object({
 })
 export type StageOutputs = z.infer<typeof StageOutputs>
 
-/** The SSM parameter a stage publishes its outputs to (one per stage; stacks/index.ts). */
-export const OUTPUTS_PARAMETER_PREFIX = '/dialctl/'
-export function outputsParameterName(stage: string): string {
-  return `${OUTPUTS_PARAMETER_PREFIX}${stage}/outputs`
-}
 
 export interface LoadOptions {
   /** read the stage from SSM when no outputs file applies */

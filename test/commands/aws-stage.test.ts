@@ -197,6 +197,8 @@ describe('commands against an AWS stage (SDK mocked, stores real)', () => {
     const run = await dialctl(['cps', 'get', '--stage', 'staging'])
     expect(run.exitCode).toBe(1)
     expect(run.stderr).toContain('not "staging"')
-    expect(run.stderr).toContain('sst deploy --stage staging')
+    // Changed by issue #13: the fix names the override and SSM, never a deploy.
+    expect(run.stderr).toContain('DIALCTL_OUTPUTS_FILE')
+    expect(run.stderr).not.toMatch(/sst deploy/)
   })
 })
