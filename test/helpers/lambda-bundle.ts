@@ -74,7 +74,7 @@ export function invokeBundle(
   artifact: LambdaArtifact,
   event: unknown,
   env: Record<string, string>,
-): Promise<{ result?: unknown; error?: string; stderr: string }> {
+): Promise<{ result?: unknown; error?: string; stdout: string; stderr: string }> {
   const out = path.join(artifact.dir, `result-${Date.now()}-${Math.random().toString(16).slice(2)}.json`)
   const script = `
 import { writeFileSync } from 'node:fs'
@@ -104,10 +104,40 @@ process.exit(0)
         },
         timeout: 20_000,
       },
-      (_error, _stdout, stderr) => {
-        if (!existsSync(out)) return resolve({ error: `the process wrote no result: ${stderr}`, stderr })
-        resolve({ ...(JSON.parse(readFileSync(out, 'utf8')) as object), stderr })
+      (_error, stdout, stderr) => {
+        if (!existsSync(out))
+          return resolve({ error: `the process wrote no result: ${stderr}`, stdout, stderr })
+        resolve({ ...(JSON.parse(readFileSync(out, 'utf8')) as object), stdout, stderr })
       },
     )
   })
+}
+
+/** A metric as CloudWatch stores it from an EMF line: namespace, name, dimension values. */
+export interface EmittedMetric {
+  namespace: string
+  name: string
+  dimensions: Record<string, string>
+}
+
+/** The metrics in the Embedded Metric Format lines of a Lambda's stdout (what CloudWatch ingests). */
+export function emfMetrics(stdout: string): EmittedMetric[] {
+  const found: EmittedMetric[] = []
+  for (const line of stdout.split('\n')) {
+    if (!line.includes('"_aws"')) continue
+    const doc = JSON.parse(line) as Record<string, unknown> & {
+      _aws: {
+        CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[]
+      }
+    }
+    for (const d of doc._aws.CloudWatchMetrics)
+      for (const set of d.Dimensions.length ? d.Dimensions : [[]])
+        for (const m of d.Metrics)
+          found.push({
+            namespace: d.Namespace,
+            name: m.Name,
+            dimensions: Object.fromEntries(set.map((k) => [k, String(doc[k])])),
+          })
+  }
+  return found
 }

@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDb, type TestDb } from '../helpers/db.js'
-import { bundleLambda, invokeBundle, type LambdaArtifact } from '../helpers/lambda-bundle.js'
+import {
+  bundleLambda,
+  emfMetrics,
+  invokeBundle,
+  type EmittedMetric,
+  type LambdaArtifact,
+} from '../helpers/lambda-bundle.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
 import { insertCampaign, insertContacts, phoneFor } from './dispatch-fixtures.js'
 
@@ -31,6 +37,8 @@ const sqsRequests: {
   body: { QueueUrl: string; Entries: { Id: string; MessageBody: string }[] }
 }[] = []
 const artifacts = new Map<string, LambdaArtifact>()
+/** every metric the bundles emitted (EMF on stdout), across the tests below */
+const emitted: EmittedMetric[] = []
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   let text = ''
@@ -160,6 +168,7 @@ async function invoke(name: string, event: unknown, env: Record<string, string> 
   const artifact = artifacts.get(name)
   if (!artifact) throw new Error(`no artifact for ${name}`)
   const out = await invokeBundle(artifact, event, stageEnv(env))
+  emitted.push(...emfMetrics(out.stdout))
   // The whole error, so a failure here says which file or variable the bundle lacked.
   expect(out.error).toBeUndefined()
   return out.result
@@ -222,5 +231,47 @@ describe('Lambda artifacts as SST ships them', () => {
     })) as { ok: boolean; result: { limit: { limit: number } } }
     expect(out).toEqual(expect.objectContaining({ ok: true }))
     expect(out.result.limit.limit).toBeGreaterThan(0)
+  })
+})
+
+describe('metric registry: what is read or alarmed on is what the bundles emit', () => {
+  const key = (m: EmittedMetric) => `${m.namespace} ${m.name} ${JSON.stringify(m.dimensions)}`
+
+  it('every custom metric stacks/monitoring.ts alarms on or charts is emitted, same namespace and dimensions', async () => {
+    const { customMetric, MetricName } = await import('../../src/observability/metrics.js')
+    const monitoring = readFileSync(path.resolve(import.meta.dirname, '../../stacks/monitoring.ts'), 'utf8')
+    const used = [...new Set([...monitoring.matchAll(/MetricName\.(\w+)/g)].map((m) => m[1]!))].sort()
+    expect(used).toEqual(['CpsLimit', 'CurrentCPS', 'DialedTasks', 'RateLimitedTasks', 'RedisDegradedMode'])
+    const seen = new Set(emitted.map(key))
+    for (const name of used) {
+      const m = customMetric('bundle', MetricName[name as keyof typeof MetricName])
+      expect(seen, name).toContain(key({ namespace: m.namespace, name: m.name, dimensions: m.dimensions }))
+    }
+  })
+
+  it("the CLI's degraded read asks CloudWatch for exactly an emitted metric", async () => {
+    const { CloudWatchClient, GetMetricDataCommand } = await import('@aws-sdk/client-cloudwatch')
+    const { mockClient } = await import('aws-sdk-client-mock')
+    const { dialerDegraded } = await import('../../src/control/aws-cloudwatch.js')
+    const cw = mockClient(CloudWatchClient)
+    try {
+      cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] })
+      await dialerDegraded(new CloudWatchClient({ region: 'eu-west-1' }), 'bundle', new Date())
+      const stat = cw.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries![0]!.MetricStat!
+      const read = {
+        namespace: stat.Metric!.Namespace!,
+        name: stat.Metric!.MetricName!,
+        dimensions: Object.fromEntries(stat.Metric!.Dimensions!.map((d) => [d.Name!, d.Value!])),
+      }
+      expect(new Set(emitted.map(key))).toContain(key(read))
+    } finally {
+      cw.restore()
+    }
+  })
+
+  it('the dialer publishes the live limit it applied (CpsLimit), so CpsNearLimit compares with it', () => {
+    expect(emitted.filter((m) => m.name === 'CpsLimit')).toEqual([
+      { namespace: 'Dialctl/bundle', name: 'CpsLimit', dimensions: { service: 'dialer-worker' } },
+    ])
   })
 })
