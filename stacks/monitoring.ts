@@ -101,7 +101,13 @@ export const alarms = {
     threshold: ALARM.pipeThrottledCount,
     queries: [
       {
-        ...metric('throttled', AwsMetric.pipes.namespace, AwsMetric.pipes.ExecutionThrottled, pipeDims, 'Sum'),
+        ...metric(
+          'throttled',
+          AwsMetric.pipes.namespace,
+          AwsMetric.pipes.ExecutionThrottled,
+          pipeDims,
+          'Sum',
+        ),
         returnData: true,
       },
     ],
@@ -143,9 +149,7 @@ export const alarms = {
     description: 'A dialer ran without Redis (conservative local limit): check the Redis cluster and the VPC',
     threshold: ALARM.redisDegradedCount,
     immediate: true,
-    queries: [
-      { ...custom('degraded', MetricName.RedisDegradedMode, 'Sum'), returnData: true },
-    ],
+    queries: [{ ...custom('degraded', MetricName.RedisDegradedMode, 'Sum'), returnData: true }],
   }),
   dlqNotEmpty: alarm({
     key: 'DlqNotEmpty',
