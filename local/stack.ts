@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { failOpenCalls } from '../src/calls/recorder.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
@@ -9,6 +8,8 @@ import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { OperatorError } from '../src/errors.js'
 import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
+import type { Redis } from 'ioredis'
+import { createRedisClient, parseRedisUrl } from '../src/stores/redis.js'
 import { createLogger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
@@ -111,8 +112,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await migrate({ connectionString: postgres.url, ...(schema ? { schema } : {}) })
     // One pool for every component: an embedded PostgreSQL serves few connections well.
     const pool = createPool({ connectionString: postgres.url, ...(schema ? { schema } : {}), max: 10 })
-    const redis = new Redis(redisService.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    redis.on('error', () => {}) // the limiter's degraded mode reports it
+    // The dialer's role, as in the Lambda: a frozen Redis fails commands within a second, so the
+    // limiter enters its degraded mode; its errors are reported by that mode, not per reconnect.
+    const redis = createRedisClient(parseRedisUrl(redisService.url), { role: 'dialer' })
     undo.push(
       () => pool.end(),
       () => redis.disconnect(),

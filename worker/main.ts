@@ -6,7 +6,7 @@
 import os from 'node:os'
 import { failOpenCalls } from '../src/calls/recorder.js'
 import { describeZodError } from '../src/contracts/errors.js'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   // Stable across restarts on the same host, so the next start finds this worker's open calls.
   const workerId = env.WORKER_ID ?? os.hostname()
 
-  const db = createPool({ max: 20 })
+  const db = createPool(pgSettingsFromEnv(), { max: 20 })
   const driver = env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env) : simDriverFromEnv(process.env)
 
   try {

@@ -1,6 +1,12 @@
 import os from 'node:os'
-import { Redis } from 'ioredis'
-import { createPool } from '../db/pool.js'
+import { createPool, parseDatabaseUrl, pgSettingsFromEnv, type PgSettings } from '../db/pool.js'
+import {
+  createRedisClient,
+  describeRedis,
+  parseRedisUrl,
+  redisSettingsFromEnv,
+  type RedisSettings,
+} from '../stores/redis.js'
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import type { AwsClients, AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
@@ -12,7 +18,7 @@ import type { ControlPlane, DataPort } from './port.js'
 
 export type { ControlPlane } from './port.js'
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
+export { DEFAULT_REDIS_URL } from '../stores/redis.js'
 
 export interface StageFlags {
   stage: string
@@ -32,27 +38,23 @@ export function currentActor(): string {
   return `${user}@${os.hostname()}`
 }
 
-function dataPlane(urls: { databaseUrl?: string; redisUrl?: string; defaultLimit?: number }): DataPlane {
-  const redisUrl = urls.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
-  const pool = createPool({
-    ...(urls.databaseUrl ? { connectionString: urls.databaseUrl } : {}),
+function dataPlane(stores: { postgres: PgSettings; redis: RedisSettings; defaultLimit?: number }): DataPlane {
+  const pool = createPool(stores.postgres, {
     // A CLI run needs few connections; keep the stage's PostgreSQL for the pipeline.
     max: 4,
+    // An operator waiting on a silent PostgreSQL wants the error within seconds, not a spinner.
+    connectTimeoutMs: 3000,
+    // ...and once: a command's later queries fail with the same error instead of waiting again
+    failFastMs: 10_000,
   })
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: 3000,
-    maxRetriesPerRequest: 1,
-    // fail fast: an operator waiting on a dead Redis wants the error, not a spinner
-    retryStrategy: (times) => (times > 2 ? null : 200),
-  })
-  redis.on('error', () => {})
+  // fail fast: the CLI role bounds connect, ready check and every command to seconds
+  const redis = createRedisClient(stores.redis, { role: 'cli' })
   return new DataPlane({
     pool,
     redis,
-    redisUrl: redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+    redisUrl: describeRedis(stores.redis),
     redisPrefix: process.env.DIALCTL_REDIS_PREFIX ?? '',
-    defaultLimit: cpsFromEnv('MAX_CPS', urls.defaultLimit ?? DEFAULT_MAX_CPS),
+    defaultLimit: cpsFromEnv('MAX_CPS', stores.defaultLimit ?? DEFAULT_MAX_CPS),
   })
 }
 
@@ -68,8 +70,14 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     const running = runningLocalStack()
     return new LocalControlPlane(
       dataPlane({
-        ...(!process.env.DATABASE_URL && running ? { databaseUrl: running.databaseUrl } : {}),
-        ...(!process.env.REDIS_URL && running ? { redisUrl: running.redisUrl } : {}),
+        postgres:
+          !process.env.DATABASE_URL && !process.env.PGHOST && running
+            ? parseDatabaseUrl(running.databaseUrl, 'the running dialctl dev')
+            : pgSettingsFromEnv(),
+        redis:
+          !process.env.REDIS_URL && !process.env.REDIS_HOST && running
+            ? parseRedisUrl(running.redisUrl, 'the running dialctl dev')
+            : redisSettingsFromEnv(),
         ...(running?.maxCps ? { defaultLimit: running.maxCps } : {}),
       }),
       process.env.DIALCTL_WORKER_URL ?? running?.workerUrl ?? DEFAULT_WORKER_URL,
@@ -106,12 +114,33 @@ async function awsDataPort(
   outputs: StageOutputs,
   clients: Pick<AwsClients, 'lambda' | 'sts'>,
 ): Promise<DataPort> {
-  if (process.env.DATABASE_URL || process.env.REDIS_URL) {
+  const direct = ['DATABASE_URL', 'PGHOST', 'REDIS_URL', 'REDIS_HOST'].some((v) => process.env[v])
+  if (direct) {
+    // PG*/REDIS_* parts or the URLs win (credentials never come from the outputs); else the
+    // endpoints from the outputs as parts, PGUSER/PGPASSWORD and REDIS_USERNAME/REDIS_PASSWORD from
+    // the environment, TLS for Redis (SST's default) — no URL is spliced from a secret.
     return dataPlane({
-      databaseUrl:
-        process.env.DATABASE_URL ??
-        `postgres://${encodeURIComponent(process.env.PGUSER ?? 'postgres')}@${outputs.postgresHost}:${outputs.postgresPort}/${outputs.postgresDatabase}`,
-      redisUrl: process.env.REDIS_URL ?? `rediss://${outputs.redisHost}:${outputs.redisPort}`,
+      postgres:
+        process.env.DATABASE_URL || process.env.PGHOST
+          ? pgSettingsFromEnv()
+          : {
+              host: outputs.postgresHost,
+              port: Number(outputs.postgresPort),
+              user: process.env.PGUSER ?? 'postgres',
+              database: outputs.postgresDatabase,
+              ssl: /^(1|true|yes|require)$/i.test(process.env.PGSSL ?? ''),
+              ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {}),
+            },
+      redis:
+        process.env.REDIS_URL || process.env.REDIS_HOST
+          ? redisSettingsFromEnv()
+          : {
+              host: outputs.redisHost,
+              port: Number(outputs.redisPort),
+              tls: process.env.DIALCTL_REDIS_TLS !== '0',
+              ...(process.env.REDIS_USERNAME ? { username: process.env.REDIS_USERNAME } : {}),
+              ...(process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {}),
+            },
     })
   }
   if (!outputs.controlFunctionName)

@@ -38,6 +38,12 @@ export interface PoolOptions {
   connectTimeoutMs?: number
   /** any one query, ms (default 30000) */
   queryTimeoutMs?: number
+  /**
+   * After a failed connect, fail every checkout at once with that error for this long (ms) instead
+   * of waiting out the connect bound again: for the CLI, whose commands run several queries in
+   * sequence and promise an answer within seconds. Unset: every checkout tries (services).
+   */
+  failFastMs?: number
 }
 
 export function databaseUrl(): string {
@@ -60,7 +66,8 @@ export function parseDatabaseUrl(url: string, source = 'DATABASE_URL'): PgSettin
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
     throw new Error(`${source} must start with postgres://, not ${parsed.protocol}//`)
-  const sslmode = parsed.searchParams.get('sslmode') ?? (parsed.searchParams.get('ssl') === 'true' ? 'require' : '')
+  const sslmode =
+    parsed.searchParams.get('sslmode') ?? (parsed.searchParams.get('ssl') === 'true' ? 'require' : '')
   const settings: PgSettings = {
     host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 5432,
@@ -76,7 +83,9 @@ function decode(part: string, source: string): string {
   try {
     return decodeURIComponent(part)
   } catch {
-    throw new Error(`${source} holds a credential with a bare "%"; percent-encode it or give the parts instead`)
+    throw new Error(
+      `${source} holds a credential with a bare "%"; percent-encode it or give the parts instead`,
+    )
   }
 }
 
@@ -100,7 +109,10 @@ export function pgSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): PgSetti
     if (env.PGPASSWORD) settings.password = env.PGPASSWORD
     return settings
   }
-  return parseDatabaseUrl(env.DATABASE_URL ?? DEFAULT_DATABASE_URL, env.DATABASE_URL ? 'DATABASE_URL' : 'the default database URL')
+  return parseDatabaseUrl(
+    env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    env.DATABASE_URL ? 'DATABASE_URL' : 'the default database URL',
+  )
 }
 
 /** `postgres://user@host:port/database` with no password: safe for logs and error messages. */
@@ -128,7 +140,8 @@ export function resolvePgSettings(target?: PgSettings | string | PoolOptions): P
  * the environment by default). Created once per process and reused across invocations.
  */
 export function createPool(target: PgSettings | string | PoolOptions = {}, extra: PoolOptions = {}): pg.Pool {
-  const options: PoolOptions = typeof target === 'object' && !isPgSettings(target) ? { ...target, ...extra } : extra
+  const options: PoolOptions =
+    typeof target === 'object' && !isPgSettings(target) ? { ...target, ...extra } : extra
   const settings = resolvePgSettings(target)
   const schema = options.schema ?? process.env.DATABASE_SCHEMA
   const queryTimeout = options.queryTimeoutMs ?? 30_000
@@ -155,7 +168,51 @@ export function createPool(target: PgSettings | string | PoolOptions = {}, extra
   pool.on('connect', (client) => {
     client.on('error', () => {})
   })
+  if (options.failFastMs) failFast(pool, options.failFastMs)
   return pool
+}
+
+type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?: () => void) => void
+
+/**
+ * See PoolOptions.failFastMs. Until the pool has connected once, checkouts wait for the first
+ * attempt instead of each opening (and waiting out) a connection of its own, so a command's
+ * parallel queries share one bound. pg-pool's `query` checks out through `this.connect`, so both go
+ * through here.
+ */
+function failFast(pool: pg.Pool, ms: number): void {
+  let downUntil = 0
+  let lastError: Error | undefined
+  let healthy = false
+  let gate: Promise<void> | undefined
+  const original = pool.connect.bind(pool) as () => Promise<pg.PoolClient>
+  const note = (error: Error) => {
+    downUntil = Date.now() + ms
+    lastError = error
+    throw error
+  }
+  const checkout = (): Promise<pg.PoolClient> => {
+    if (lastError && Date.now() < downUntil) return Promise.reject(lastError)
+    if (healthy) return original().catch(note)
+    if (gate) return gate.then(checkout)
+    const first = original().catch(note)
+    gate = first.then(
+      () => {
+        healthy = true
+      },
+      () => {},
+    )
+    void gate.finally(() => (gate = undefined))
+    return first
+  }
+  ;(pool as unknown as { connect: (cb?: ConnectCallback) => unknown }).connect = (cb?: ConnectCallback) => {
+    if (!cb) return checkout()
+    checkout().then(
+      (client) => cb(undefined, client, () => client.release()),
+      (error: Error) => cb(error),
+    )
+    return undefined
+  }
 }
 
 export function quoteIdent(name: string): string {

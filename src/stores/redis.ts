@@ -124,7 +124,9 @@ function decode(part: string, source: string): string {
   try {
     return decodeURIComponent(part)
   } catch {
-    throw new Error(`${source} holds a credential with a bare "%"; percent-encode it or give the parts instead`)
+    throw new Error(
+      `${source} holds a credential with a bare "%"; percent-encode it or give the parts instead`,
+    )
   }
 }
 
@@ -200,7 +202,11 @@ export function createRedisClient(settings: RedisSettings, options: RedisClientO
     clearTimeout(readyTimer)
     readyTimer = setTimeout(() => {
       if (redis.status !== 'ready')
-        redis.stream?.destroy(new Error(`Redis at ${describeRedis(settings)} accepted the connection but did not answer within ${readyTimeout} ms`))
+        redis.stream?.destroy(
+          new Error(
+            `Redis at ${describeRedis(settings)} accepted the connection but did not answer within ${readyTimeout} ms`,
+          ),
+        )
     }, readyTimeout)
     readyTimer.unref()
   })
