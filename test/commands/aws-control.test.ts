@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { seedCampaign } from '../helpers/fixtures.js'
+import { linkedStoresEnv } from '../helpers/lambda-bundle.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
 import { dialctl, jsonOf } from './helpers.js'
 
@@ -64,7 +65,6 @@ beforeAll(async () => {
   redis = await createTestRedis('ctlfn')
   dir = mkdtempSync(join(tmpdir(), 'dialctl-ctlfn-'))
   writeFileSync(join(dir, 'outputs.json'), JSON.stringify(PROD_OUTPUTS))
-  const pg = new URL(db.env.DATABASE_URL)
   delete process.env.DATABASE_URL
   delete process.env.REDIS_URL
   Object.assign(process.env, {
@@ -77,18 +77,11 @@ beforeAll(async () => {
     // The in-process function logs to this process's stdout; on AWS its lines go to CloudWatch.
     POWERTOOLS_LOG_LEVEL: 'WARN',
     // What the control function's own environment holds on AWS (the links), for the in-process handler.
-    DATABASE_SCHEMA: db.schema,
-    DIALCTL_REDIS_PREFIX: redis.prefix,
-    DIALCTL_STORES_TLS: 'false',
-    SST_RESOURCE_App: JSON.stringify({ name: 'dialctl', stage: 'prod' }),
-    SST_RESOURCE_Postgres: JSON.stringify({
-      host: pg.hostname,
-      port: Number(pg.port || 5432),
-      username: decodeURIComponent(pg.username || 'postgres'),
-      password: '',
-      database: pg.pathname.slice(1),
+    ...linkedStoresEnv('prod', {
+      databaseUrl: db.env.DATABASE_URL,
+      schema: db.schema,
+      redisPrefix: redis.prefix,
     }),
-    SST_RESOURCE_Redis: JSON.stringify({ host: '127.0.0.1', port: 6379, username: 'default', password: '' }),
   })
   const { handler } = await import('../../functions/control.js')
   lambda.on(InvokeCommand).callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => {

@@ -141,3 +141,30 @@ export function emfMetrics(stdout: string): EmittedMetric[] {
   }
   return found
 }
+
+/**
+ * The environment a linked function gets on AWS, pointed at this machine's stores: the links as
+ * SST_RESOURCE_<Name> JSON (what `Resource.X` reads), the test's schema and key prefix, and TLS
+ * off (the local servers speak neither TLS nor passwords; AWS's do, and the stack sets neither).
+ */
+export function linkedStoresEnv(
+  stage: string,
+  stores: { databaseUrl: string; schema: string; redisPrefix: string },
+): Record<string, string> {
+  const pg = new URL(stores.databaseUrl)
+  return {
+    DIALCTL_STAGE: stage,
+    DATABASE_SCHEMA: stores.schema,
+    DIALCTL_REDIS_PREFIX: stores.redisPrefix,
+    DIALCTL_STORES_TLS: 'false',
+    SST_RESOURCE_App: JSON.stringify({ name: 'dialctl', stage }),
+    SST_RESOURCE_Postgres: JSON.stringify({
+      host: pg.hostname,
+      port: Number(pg.port || 5432),
+      username: decodeURIComponent(pg.username || 'postgres'),
+      password: '',
+      database: pg.pathname.slice(1),
+    }),
+    SST_RESOURCE_Redis: JSON.stringify({ host: '127.0.0.1', port: 6379, username: 'default', password: '' }),
+  }
+}

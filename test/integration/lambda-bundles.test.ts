@@ -9,6 +9,7 @@ import {
   bundleLambda,
   emfMetrics,
   invokeBundle,
+  linkedStoresEnv,
   type EmittedMetric,
   type LambdaArtifact,
 } from '../helpers/lambda-bundle.js'
@@ -61,7 +62,6 @@ let sqsUrl = ''
 
 /** The environment SST gives a linked function: links as SST_RESOURCE_<Name> JSON. */
 function stageEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const pg = new URL(db.env.DATABASE_URL)
   return {
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDBUNDLETEST',
@@ -69,20 +69,11 @@ function stageEnv(extra: Record<string, string> = {}): Record<string, string> {
     AWS_LAMBDA_FUNCTION_NAME: 'bundle-test',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_NAMESPACE: 'Dialctl/bundle',
-    DIALCTL_STAGE: 'bundle',
-    DATABASE_SCHEMA: db.schema,
-    DIALCTL_REDIS_PREFIX: redis.prefix,
-    // This machine's stores speak neither TLS nor passwords; AWS's do (the stack sets neither).
-    DIALCTL_STORES_TLS: 'false',
-    SST_RESOURCE_App: JSON.stringify({ name: 'dialctl', stage: 'bundle' }),
-    SST_RESOURCE_Postgres: JSON.stringify({
-      host: pg.hostname,
-      port: Number(pg.port || 5432),
-      username: decodeURIComponent(pg.username || 'postgres'),
-      password: '',
-      database: pg.pathname.slice(1),
+    ...linkedStoresEnv('bundle', {
+      databaseUrl: db.env.DATABASE_URL,
+      schema: db.schema,
+      redisPrefix: redis.prefix,
     }),
-    SST_RESOURCE_Redis: JSON.stringify({ host: '127.0.0.1', port: 6379, username: 'default', password: '' }),
     SST_RESOURCE_WorkerToken: JSON.stringify({ value: 'bundle-token' }),
     ...extra,
   }
