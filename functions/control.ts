@@ -8,6 +8,7 @@ import type { Context } from 'aws-lambda'
 import { serveControl, type ControlResponse } from '../src/control/control-api.js'
 import { lambdaDataPlane } from '../src/lambda/data.js'
 import { readControlEnv } from '../src/lambda/env.js'
+import { asError } from '../src/errors.js'
 import { lambdaRuntime } from '../src/lambda/runtime.js'
 import { SERVICE } from '../src/observability/metrics.js'
 
@@ -16,7 +17,7 @@ const data = lambdaDataPlane(readControlEnv(process.env, 'control'))
 
 export const handler = rt.wrap(async (event: unknown, _context?: Context): Promise<ControlResponse> => {
   const response = await serveControl(data, event, (error) =>
-    rt.logger.error('control call failed', error as Error),
+    rt.logger.error('control call failed', asError(error)),
   )
   const op = (event as { op?: unknown } | null)?.op
   const caller = (event as { caller?: { arn?: unknown } } | null)?.caller?.arn

@@ -10,6 +10,7 @@ import { createPool } from '../src/db/pool.js'
 import { readDispatcherEnv } from '../src/dispatch/env.js'
 import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from '../src/dispatch/handler.js'
 import { hasRedis, linkedPostgres, linkedRedis } from '../src/lambda/links.js'
+import { asError } from '../src/errors.js'
 import { lambdaRuntime } from '../src/lambda/runtime.js'
 import { SERVICE } from '../src/observability/metrics.js'
 import { createLimitStore } from '../src/pacing/limit-store.js'
@@ -47,7 +48,7 @@ export const handler = rt.wrap(async (event: unknown, _context?: Context): Promi
     return await handleDispatch(event, lambdaDeps())
   } catch (error) {
     // Thrown on purpose: the execution fails visibly (alarmed) rather than ending as "done".
-    rt.logger.error('dispatch round failed', error as Error)
+    rt.logger.error('dispatch round failed', asError(error))
     throw error
   }
 })

@@ -8,6 +8,7 @@ import type { EnrichedDialTask } from '../src/contracts/index.js'
 import { createPool } from '../src/db/pool.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { linkedPostgres } from '../src/lambda/links.js'
+import { asError } from '../src/errors.js'
 import { lambdaRuntime } from '../src/lambda/runtime.js'
 import { MetricName, SERVICE } from '../src/observability/metrics.js'
 
@@ -22,7 +23,7 @@ export const handler = rt.wrap(
     } catch (error) {
       // Thrown on purpose (database unreachable, not a batch): the pipe retries, nothing is lost.
       rt.metrics.addMetric(MetricName.EnrichLambdaErrors, 'Count', 1)
-      rt.logger.error('enrich batch failed; the pipe will retry it', error as Error)
+      rt.logger.error('enrich batch failed; the pipe will retry it', asError(error))
       throw error
     }
   },

@@ -1,3 +1,5 @@
+import { ExitCode } from './exit-codes.js'
+
 /**
  * An error meant for the person at the terminal: what happened and what to do next.
  * Commands throw it; the base command prints both parts and exits with `exitCode`.
@@ -52,4 +54,52 @@ export function explainConnectionError(error: unknown): OperatorError | undefine
   if (e instanceof Error && PG_CONNECTION_FAILURE.test(e.message ?? ''))
     return new StoreUnavailableError('PostgreSQL', undefined, e.message)
   return undefined
+}
+
+/**
+ * A request that cannot run as given — a flag, an argument or an input file is wrong: exit 2
+ * (`ExitCode.Usage`), like oclif's own parse errors. `code` is the `--json` error code.
+ */
+export function usageError(message: string, suggestion: string, code = 'USAGE'): OperatorError {
+  return new OperatorError(message, suggestion, ExitCode.Usage, code)
+}
+
+/** What happened could not be done (a peer refused, a state forbids it): exit 1 (`ExitCode.Error`). */
+export function operatorError(message: string, suggestion: string, code?: string): OperatorError {
+  return new OperatorError(message, suggestion, ExitCode.Error, code)
+}
+
+/** The message of anything thrown: an Error's message, a string as is, anything else as JSON. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message
+  if (typeof error === 'string') return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+/** Anything thrown, as an Error (for loggers and callbacks that take one); Errors pass as they are. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error))
+}
+
+/**
+ * Waits for `work` and ignores its failure, on purpose and on the record: `why` says why the
+ * caller may go on without it (it is the reason a reader needs; `log`, if given, receives it with
+ * the error, e.g. a logger's debug). Resolves to the result, or `undefined` when `work` failed.
+ * Never rejects. Use it only where the failure truly changes nothing the caller must act on.
+ */
+export async function bestEffort<T>(
+  work: Promise<T> | (() => Promise<T>),
+  why: string,
+  log?: (message: string, detail: { why: string; error: string }) => void,
+): Promise<T | undefined> {
+  try {
+    return await (typeof work === 'function' ? work() : work)
+  } catch (error) {
+    log?.('best-effort step failed', { why, error: errorMessage(error) })
+    return undefined
+  }
 }

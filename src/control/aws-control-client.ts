@@ -17,6 +17,7 @@ import {
   type CampaignMove,
   type ContactRow,
   type DataPort,
+  type PushEntry,
 } from './port.js'
 
 /**
@@ -148,6 +149,9 @@ export class LambdaDataPort implements DataPort {
       total.blacklisted.push(...part.blacklisted)
     }
     return total
+  }
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
+    return this.call('contacts.registerPushed', [entries], z.number().int())
   }
   runProgress(
     campaignId: string,

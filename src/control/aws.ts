@@ -94,7 +94,9 @@ export class AwsControlPlane extends DataBackedPlane implements ControlPlane {
   dlqPurge(): Promise<number> {
     return this.queues.dlqPurge()
   }
-  pushTasks(entries: PushEntry[]): Promise<PushResult> {
+  async pushTasks(entries: PushEntry[]): Promise<PushResult> {
+    // The dial gate dials only contacts that exist: a pushed task brings its contact row.
+    await this.data.registerPushedContacts(entries)
     return this.queues.push(entries)
   }
 

@@ -40,8 +40,18 @@ export const OPS = {
   'contacts.import': z.tuple([
     text,
     z.array(
-      z.object({ line: int, id: text, phoneNumber: text, metadata: z.record(z.string(), z.unknown()) }),
+      z.object({
+        line: int,
+        id: text,
+        phoneNumber: text,
+        metadata: z.record(z.string(), z.unknown()),
+        timezone: text.optional(),
+      }),
     ),
+  ]),
+  // The task is validated again where it is used (DialTask at the dial gate); here it is carried.
+  'contacts.registerPushed': z.tuple([
+    z.array(z.object({ id: text, task: z.record(z.string(), z.unknown()), timezone: text.optional() })),
   ]),
   'run.progress': z.tuple([text, text, z.iso.datetime(), z.array(z.tuple([text, z.number()]))]),
   'outcomes.answerRate': z.tuple([int.positive()]),
@@ -104,6 +114,8 @@ async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], caller: C
     }
     case 'contacts.import':
       return data.importContacts(a[0] as string, a[1] as Parameters<DataPort['importContacts']>[1])
+    case 'contacts.registerPushed':
+      return data.registerPushedContacts(a[0] as Parameters<DataPort['registerPushedContacts']>[0])
     case 'run.progress':
       return data.runProgress(
         a[0] as string,

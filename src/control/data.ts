@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
-import { OperatorError, StoreUnavailableError } from '../errors.js'
+import { errorMessage, OperatorError, StoreUnavailableError } from '../errors.js'
 import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
 import {
   cancelCampaign,
@@ -12,7 +12,7 @@ import {
   type TransitionResult,
 } from '../campaigns/lifecycle.js'
 import { formatIssue, validateCampaign } from '../ivr/validate.js'
-import { insertContacts } from './contacts-import.js'
+import { insertContacts, registerPushedContacts } from './contacts-import.js'
 import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
 import { pacingSnapshot, readLimitHistory, writeLimit } from './pacing.js'
 import type {
@@ -26,6 +26,7 @@ import type {
   ImportResult,
   OutcomeCount,
   PacingSnapshot,
+  PushEntry,
   Reachability,
   RunProgress,
 } from './port.js'
@@ -68,7 +69,7 @@ export class DataPlane implements DataPort {
       if (this.redis.status === 'wait') await this.redis.connect()
       return await fn(this.redis)
     } catch (error) {
-      const message = (error as Error).message ?? String(error)
+      const message = errorMessage(error)
       // writeLimit also writes PostgreSQL: only Redis's own failures are named as Redis's
       const redisFailed =
         this.redis.status !== 'ready' ||
@@ -208,6 +209,16 @@ export class DataPlane implements DataPort {
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     await this.showCampaign(campaignId)
     return insertContacts(this.pool, campaignId, rows)
+  }
+
+  /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
+  async registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
+    let created = 0
+    for (const zone of new Set(entries.map((e) => e.timezone))) {
+      const tasks = entries.filter((e) => e.timezone === zone).map((e) => e.task)
+      created += await registerPushedContacts(this.pool, tasks, zone)
+    }
+    return created
   }
 
   /**

@@ -206,6 +206,8 @@ export type PushResult = z.infer<typeof PushResult>
 export interface PushEntry {
   id: string
   task: DialTask
+  /** explicit IANA zone of the callee (`push --timezone`), stored on the contact push creates */
+  timezone?: string
 }
 
 export const RunProgress = z.object({
@@ -232,6 +234,8 @@ export interface ContactRow {
   id: string
   phoneNumber: string
   metadata: Record<string, unknown>
+  /** explicit IANA zone of the callee (CSV column `timezone`); else the number's zones apply */
+  timezone?: string
 }
 
 export const ImportResult = z.object({
@@ -281,6 +285,8 @@ export interface DataPort {
   ): Promise<CampaignTransition>
   createCampaign(input: CampaignInput): Promise<CampaignSummary>
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>>
+  /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts); rows created */
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<number>
 
   /** what happened to the tasks of one run (contact ids starting with contactPrefix) since `since` */
   runProgress(
@@ -322,7 +328,7 @@ export interface StagePort {
  * What dialctl needs from a stage: the shared data layer plus the stage-specific part. Commands
  * only talk to this interface, so one code path serves every stage.
  */
-export interface ControlPlane extends Omit<DataPort, 'answerRate'>, StagePort {
+export interface ControlPlane extends Omit<DataPort, 'answerRate' | 'registerPushedContacts'>, StagePort {
   readonly stage: string
   readonly kind: 'local' | 'aws'
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { DescribeParametersCommand, GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm'
 import { z } from 'zod'
-import { OperatorError } from '../errors.js'
+import { errorMessage, OperatorError } from '../errors.js'
 import { describeZodError } from '../contracts/errors.js'
 import { OUTPUTS_PARAMETER_PREFIX, outputsParameterName } from './stage-parameter.js'
 
@@ -43,7 +43,6 @@ export const StageOutputs = z.object({
   vpcId: z.string().optional(),
 })
 export type StageOutputs = z.infer<typeof StageOutputs>
-
 
 export interface LoadOptions {
   /** read the stage from SSM when no outputs file applies */
@@ -99,7 +98,7 @@ async function readOutputsFile(stage: string, file: string): Promise<StageOutput
     json = JSON.parse(text)
   } catch (error) {
     throw new OperatorError(
-      `${file} is not valid JSON (${(error as Error).message}).`,
+      `${file} is not valid JSON (${errorMessage(error)}).`,
       fileHint(stage),
       1,
       'STAGE_OUTPUTS',

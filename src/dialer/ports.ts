@@ -1,3 +1,4 @@
+import { sleep } from '../clock.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { createOutcomeWriter } from '../outcomes/task-outcomes.js'
 import type { Db } from '../db/pool.js'
@@ -25,4 +26,4 @@ export interface MetricsPort {
 }
 
 export type Sleep = (ms: number) => Promise<void>
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+export const realSleep: Sleep = (ms) => sleep(ms)

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { OperatorError } from '../errors.js'
+import { bestEffort, errorMessage, OperatorError } from '../errors.js'
 import { createPool, DEFAULT_DATABASE_URL } from '../db/pool.js'
 import { createRedisClient, DEFAULT_REDIS_URL, parseRedisUrl } from '../stores/redis.js'
 import { PgliteWireServer } from './pglite-server.js'
@@ -25,7 +25,7 @@ async function postgresReachable(url: string): Promise<boolean> {
   } catch {
     return false
   } finally {
-    await pool.end().catch(() => {})
+    await bestEffort(pool.end(), 'a probe connection: its answer is already known')
   }
 }
 
@@ -93,7 +93,7 @@ export async function ensurePostgres(
     }
   } catch (error) {
     throw new OperatorError(
-      `PostgreSQL is not reachable at ${redactUrl(url)} and the embedded PostgreSQL (PGlite) failed to start: ${(error as Error).message}`,
+      `PostgreSQL is not reachable at ${redactUrl(url)} and the embedded PostgreSQL (PGlite) failed to start: ${errorMessage(error)}`,
       'Install and start PostgreSQL (apt-get install -y postgresql && pg_ctlcluster 15 main start) or set DATABASE_URL.',
     )
   }

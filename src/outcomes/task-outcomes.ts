@@ -19,20 +19,30 @@ export interface TaskOutcome {
   callId?: string
 }
 
-/** One INSERT for the whole list: the handlers record a batch in one round trip. */
+/** PostgreSQL text refuses NUL: one such byte in a forged id would abort the whole batch's INSERT. */
+const text = (value: string | undefined): string | null =>
+  value === undefined ? null : value.replaceAll('\u0000', '\uFFFD')
+/** integer column: a forged attempts (2147483647 + 1, 1e300) is stored as unknown, not an error */
+const int4 = (value: number | undefined): number | null =>
+  value !== undefined && Number.isInteger(value) && Math.abs(value) <= 2_147_483_647 ? value : null
+
+/**
+ * One INSERT for the whole list: the handlers record a batch in one round trip. Every value is
+ * made storable first (see text, int4), so one bad record cannot make the others' rows fail.
+ */
 export async function recordTaskOutcomes(db: Db, outcomes: TaskOutcome[]): Promise<void> {
   if (outcomes.length === 0) return
   const values: unknown[] = []
   const rows = outcomes.map((o, i) => {
     values.push(
-      o.messageId ?? null,
-      o.campaignId ?? null,
-      o.contactId ?? null,
-      o.attempt ?? null,
+      text(o.messageId),
+      text(o.campaignId),
+      text(o.contactId),
+      int4(o.attempt),
       o.stage,
       o.outcome,
-      o.reason ?? null,
-      o.callId ?? null,
+      text(o.reason),
+      text(o.callId),
     )
     const b = i * 8
     return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`
