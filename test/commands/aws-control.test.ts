@@ -12,6 +12,7 @@ import { createTestDb, type TestDb } from '../helpers/db.js'
 import { seedCampaign } from '../helpers/fixtures.js'
 import { linkedStoresEnv } from '../helpers/lambda-bundle.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+import { PROD_OUTPUTS as OUTPUTS } from '../helpers/stage-outputs.js'
 import { dialctl, jsonOf } from './helpers.js'
 
 /**
@@ -21,27 +22,7 @@ import { dialctl, jsonOf } from './helpers.js'
  * PostgreSQL and Redis, configured through SST links as on AWS.
  */
 const CONTROL = 'dialctl-prod-ControlFunction-xyz'
-const PROD_OUTPUTS = {
-  stage: 'prod',
-  pipeName: 'dialctl-prod-dial-tasks',
-  queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dialctl-prod-DialTasksQueue-abc',
-  queueArn: 'arn:aws:sqs:eu-west-1:123456789012:dialctl-prod-DialTasksQueue-abc',
-  dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dialctl-prod-DialTasksDlqQueue-def',
-  dlqArn: 'arn:aws:sqs:eu-west-1:123456789012:dialctl-prod-DialTasksDlqQueue-def',
-  dialerFunctionName: 'dialctl-prod-DialerWorkerFunction-ghi',
-  enrichFunctionName: 'dialctl-prod-EnrichDialTaskFunction-jkl',
-  pacerFunctionName: 'dialctl-prod-PacerFunction-mno',
-  controlFunctionName: CONTROL,
-  stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:dialctl-prod-campaign-execution',
-  redisHost: 'master.dialctl-prod-redis.abc.euw1.cache.amazonaws.com',
-  redisPort: 6379,
-  postgresHost: 'dialctl-prod-postgresproxy.proxy-abc.eu-west-1.rds.amazonaws.com',
-  postgresPort: 5432,
-  postgresDatabase: 'dialctl',
-  workerUrl: 'http://Worker.prod.dialctl.sst:8080',
-  metricNamespace: 'Dialctl/prod',
-  alarmPrefix: 'dialctl-prod-',
-}
+const PROD_OUTPUTS = { ...OUTPUTS, controlFunctionName: CONTROL }
 const CALLER = {
   Arn: 'arn:aws:sts::123456789012:assumed-role/oncall/jane',
   Account: '123456789012',
