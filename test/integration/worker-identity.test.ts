@@ -88,3 +88,22 @@ describe('worker identity', () => {
     expect((await recoverOpenCalls(tdb.pool, 'me', 'restart')).closed).toEqual([young])
   })
 })
+
+describe('worker identity after a crash on this host', () => {
+  it('a dead pid on this host frees its pinned id at once, and its calls are recovered at once', async () => {
+    const os = await import('node:os')
+    // pid 2^22 + 1 is above Linux's pid_max: no such process
+    const deadPid = 4_194_305
+    await tdb.pool.query(
+      `INSERT INTO workers (worker_id, kind, host, pid) VALUES ('crashed-here', 'worker', $1, $2)`,
+      [os.hostname(), deadPid],
+    )
+    const call = await openCall('crashed-here', 'k-1', '+972504460001')
+    await expect(registerWorker(tdb.pool, 'crashed-here', 'worker')).resolves.toBeUndefined()
+    await tdb.pool.query(`UPDATE workers SET pid = $1 WHERE worker_id = 'crashed-here'`, [deadPid])
+    expect(await recoverOpenCalls(tdb.pool, 'someone-else', 'restart')).toEqual({
+      closed: [call],
+      deadWorkers: ['crashed-here'],
+    })
+  })
+})
