@@ -7,6 +7,7 @@ import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
 import { handleDialBatch, type DialerDeps } from '../../src/dialer/handle-batch.js'
 import { createPgOutcomeRecorder } from '../../src/dialer/ports.js'
 import { createWorkerClient, dialCommandFor } from '../../src/dialer/worker-client.js'
+import { holdClosedCallees } from '../../src/dispatch/callee-window.js'
 import { createLogger } from '../../src/observability/logger.js'
 import type { OriginateRequest, TelephonyDriver } from '../../src/telephony/driver.js'
 import { createWorker, type Worker } from '../../worker/app.js'
@@ -279,6 +280,42 @@ describe('the dial gate: rules at the claim', () => {
     expect(results.map((r) => r.kind)).toEqual(['claimed', 'claimed', 'claimed', 'claimed'])
     const again = await Promise.all(cmds.map((c) => claimCall(tdb.pool, c, 'w2')))
     expect(again.map((r) => r.kind)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate'])
+  })
+})
+
+describe('the dispatcher applies the same callee rule', () => {
+  it('of claimed contacts, a Honolulu one waits for its own opening; a New York one is sent', async () => {
+    await campaign('d-tz', { tz: 'America/New_York', windows: NINE_TO_NINE })
+    await contact('d-tz', 'ny', '+12125550171')
+    await contact('d-tz', 'hnl', '+18085550172')
+    const claimed = [
+      {
+        id: 'ny',
+        phoneNumber: '+12125550171',
+        metadata: {},
+        attempts: 0,
+        numberTimezones: zonesOfNumber('+12125550171'),
+      },
+      {
+        id: 'hnl',
+        phoneNumber: '+18085550172',
+        metadata: {},
+        attempts: 0,
+        numberTimezones: zonesOfNumber('+18085550172'),
+      },
+    ]
+    const out = await holdClosedCallees(tdb.pool, 'd-tz', claimed, {
+      now: new Date('2026-06-15T13:30:00Z'),
+      windows: NINE_TO_NINE,
+      campaignTimezone: 'America/New_York',
+    })
+    expect(out.send.map((c) => c.id)).toEqual(['ny'])
+    expect(out.held).toBe(1)
+    expect(await contactState('d-tz', 'hnl')).toMatchObject({ status: 'pending' })
+    expect((await contactState('d-tz', 'hnl'))?.next_attempt_at.toISOString()).toBe(
+      '2026-06-15T19:00:00.000Z',
+    )
+    expect(await contactState('d-tz', 'ny')).toMatchObject({ status: 'queued' })
   })
 })
 
