@@ -3,6 +3,7 @@ import { BaseCommand } from '../src/cli/base-command.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
 import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
 import { redactUrl } from '../src/local-stack/services.js'
+import { bestEffort } from '../src/errors.js'
 
 export default class Dev extends BaseCommand<typeof Dev> {
   static override summary = 'Run the whole pipeline on this machine (the local stack)'
@@ -11,6 +12,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --demo 50 --max-cps 5',
     '<%= config.bin %> <%= command.id %> --answer-rate 0.3 --seed 7 --port 8788',
+    'ARI_URL=http://127.0.0.1:8088 ARI_USER=dialctl ARI_PASSWORD=… ARI_ENDPOINT_TEMPLATE=Local/{digits}@dialctl-test <%= config.bin %> <%= command.id %> --driver ari',
   ]
   static override flags = {
     port: Flags.integer({ description: 'worker HTTP port', default: 8787 }),
@@ -21,6 +23,12 @@ export default class Dev extends BaseCommand<typeof Dev> {
     demo: Flags.integer({
       description: 'add this many demo contacts (reserved test numbers) to the demo campaign',
       default: 0,
+    }),
+    driver: Flags.string({
+      description:
+        'telephony: sim (simulated callee) or ari (a real Asterisk, from ARI_URL / ARI_USER / ARI_PASSWORD / ARI_ENDPOINT_TEMPLATE; docs/asterisk.md)',
+      options: ['sim', 'ari'],
+      default: 'sim',
     }),
     'answer-rate': Flags.string({
       description: 'simulated callee: share of calls answered (0–1)',
@@ -50,13 +58,14 @@ export default class Dev extends BaseCommand<typeof Dev> {
       dispatcher: flags.dispatcher,
       logLevel: flags['log-level'],
       sim: { answerRate: Number(flags['answer-rate']), seed: flags.seed, speed: Number(flags.speed) },
+      driver: flags.driver as 'sim' | 'ari',
     })
     this.logToStderr(
       [
         'dialctl local stack is running.',
         `  PostgreSQL  ${redactUrl(stack.databaseUrl)} (${stack.services[0]?.kind})`,
         `  Redis       ${redactUrl(stack.redisUrl)} (${stack.services[1]?.kind})`,
-        `  worker      ${stack.workerUrl} (simulated callee)`,
+        `  worker      ${stack.workerUrl} (${flags.driver === 'ari' ? `Asterisk at ${process.env.ARI_URL ?? ''}` : 'simulated callee'})`,
         `  pipe        dial-tasks → filter → enrich → dialer → worker`,
         stack.demoSeeded
           ? `  demo campaign "${DEMO_CAMPAIGN_ID}" created`
@@ -74,15 +83,13 @@ export default class Dev extends BaseCommand<typeof Dev> {
 
     let last: LocalStackStatus | undefined
     const timer = setInterval(() => {
-      void stack
-        .status()
-        .then((s) => {
-          last = s
-          // On a terminal the status is one live line, redrawn in place; piped, one line per tick.
-          if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
-          else this.logToStderr(formatStatus(s))
-        })
-        .catch(() => {})
+      const update = stack.status().then((s) => {
+        last = s
+        // On a terminal the status is one live line, redrawn in place; piped, one line per tick.
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
+        else this.logToStderr(formatStatus(s))
+      })
+      void bestEffort(update, 'a status line is skipped; the next tick draws one')
     }, flags['status-every'] * 1000)
 
     await new Promise<void>((resolve) => {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import type pg from 'pg'
 import {
   markWorkerStopped,
@@ -12,9 +11,11 @@ import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
-import { OperatorError } from '../src/errors.js'
+import { asError, bestEffort, OperatorError } from '../src/errors.js'
 import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
+import type { Redis } from 'ioredis'
+import { createRedisClient, parseRedisUrl } from '../src/stores/redis.js'
 import { createLogger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
@@ -23,6 +24,13 @@ import { LocalPipe } from '../src/pipe/local-pipe.js'
 import { ensureLocalQueues, type PgQueue } from '../src/queue/pg-queue.js'
 import { createWorker, type Worker } from '../worker/app.js'
 import { SimDriver, type SimOptionsInput } from '../worker/drivers/sim.js'
+import {
+  ariConfigFromEnv,
+  connectAri,
+  createAriDriver,
+  wireCrashRecovery,
+} from '../worker/drivers/ari/index.js'
+import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
@@ -39,6 +47,11 @@ export interface LocalStackOptions {
   /** queue visibility timeout; failures come back after it (with backoff) */
   visibilityTimeoutSeconds?: number
   sim?: SimOptionsInput
+  /**
+   * `ari`: the worker calls through a real Asterisk, configured by the ARI_* variables
+   * (docs/asterisk.md); default `sim`, the simulated callee
+   */
+  driver?: 'sim' | 'ari'
   dispatcher?: boolean
   dispatchIntervalMs?: number
   /** key prefix of the pacing state (tests isolate runs with it) */
@@ -103,7 +116,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // what to undo if the start fails half-way, newest first
   const undo: (() => Promise<unknown> | void)[] = []
   const stopServices = async () => {
-    for (const s of services.reverse()) await s.stop().catch(() => {})
+    for (const s of services.reverse())
+      await bestEffort(s.stop(), 'stop the other services whatever this one does')
   }
   try {
     const postgres = await ensurePostgres(dataDir, { defaultUrl: options.fallbackFrom?.databaseUrl })
@@ -115,8 +129,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await migrate({ connectionString: postgres.url, ...(schema ? { schema } : {}) })
     // One pool for every component: an embedded PostgreSQL serves few connections well.
     const pool = createPool({ connectionString: postgres.url, ...(schema ? { schema } : {}), max: 10 })
-    const redis = new Redis(redisService.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    redis.on('error', () => {}) // the limiter's degraded mode reports it
+    // The dialer's role, as in the Lambda: a frozen Redis fails commands within a second, so the
+    // limiter enters its degraded mode; its errors are reported by that mode, not per reconnect.
+    const redis = createRedisClient(parseRedisUrl(redisService.url), { role: 'dialer' })
     undo.push(
       () => pool.end(),
       () => redis.disconnect(),
@@ -143,6 +158,37 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await markWorkerStopped(pool, workerId).catch(() => {})
     }
     undo.push(deregister)
+    let driver: TelephonyDriver
+    if (options.driver === 'ari') {
+      let config
+      try {
+        config = ariConfigFromEnv(process.env, { workerId })
+      } catch (error) {
+        throw new OperatorError(
+          (error as Error).message,
+          'Set the ARI_* variables (docs/asterisk.md, "Worker environment"), or run `dialctl dev` without --driver ari.',
+        )
+      }
+      const ari = createAriDriver(config, { logger: log('ari-driver') })
+      undo.push(() => ari.close())
+      // before recoverOpenCalls below: a channel left Up by a killed run is recorded answered
+      wireCrashRecovery(ari, pool, workerId, log('worker'))
+      const { refused, warning } = await connectAri(ari, 10_000)
+      if (refused)
+        throw new OperatorError(
+          `ARI refused the credentials: ${refused}.`,
+          'Fix ARI_USER / ARI_PASSWORD, then run `dialctl dev --driver ari` again.',
+        )
+      if (warning)
+        throw new OperatorError(
+          `${warning} (ARI_URL ${config.url}).`,
+          `Check that Asterisk runs and serves ARI: curl -u "$ARI_USER" ${config.url.replace(/\/+$/, '')}/ari/asterisk/info`,
+        )
+      driver = ari
+    } else {
+      driver = new SimDriver(options.sim ?? {})
+    }
+
     const recovered = await recoverOpenCalls(pool, workerId, 'dialctl dev restarted while the call was open')
     if (recovered.closed.length)
       logger.warn('closed calls left open by a previous run', {
@@ -153,7 +199,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const token = process.env.WORKER_TOKEN ?? randomBytes(24).toString('base64url')
     const worker = createWorker({
       db: pool,
-      driver: new SimDriver(options.sim ?? {}),
+      driver,
       token,
       workerId,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
@@ -265,7 +311,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       demoSeeded,
       async status() {
         const [history, limit, depth, dlqDepth] = await Promise.all([
-          readCpsHistory(redis, 2, { prefix }).catch(() => undefined),
+          bestEffort(
+            readCpsHistory(redis, 2, { prefix }),
+            'the status line shows no rate while Redis is away',
+          ),
           limitStore.getLimit().catch(() => ({ limit: maxCps, source: 'default' as const })),
           queue.depth(),
           dlq.depth(),
@@ -293,6 +342,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await dispatcher?.stop()
         await pipe.close()
         await worker.close()
+        await driver.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()
@@ -302,8 +352,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   } catch (error) {
     // an OperatorError is shown to the operator by the CLI; anything else is worth the stack trace
-    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', error as Error)
-    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {})
+    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', asError(error))
+    for (const step of undo.reverse())
+      await bestEffort(
+        async () => step(),
+        'the start failure is rethrown; undo the other steps whatever this one does',
+      )
     await stopServices()
     throw error
   }

@@ -1,11 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
+import { sleep } from '../clock.js'
 import type { IvrAction } from '../contracts/ivr.js'
 import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
 import { maskPhone } from '../observability/mask.js'
-import type { CallOutcome, TelephonyDriver } from '../telephony/driver.js'
+import type { CallEndReason, CallOutcome, TelephonyDriver } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
+import { errorMessage } from '../errors.js'
 
 export interface RunCallDeps {
   db: Db
@@ -29,6 +31,8 @@ export interface CallSummary {
   digit?: string
   ivr?: IvrRunResult
   error?: string
+  /** why a failed call failed (media, telephony-restart, …) */
+  reason?: CallEndReason
   durationMs: number
   /** false when the outcome could not be written (the row stays 'dialing' until failOpenCalls) */
   recorded: boolean
@@ -53,8 +57,6 @@ export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
     },
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * One accepted dial, start to end: ring, run the IVR if answered, record the outcome.
@@ -88,21 +90,31 @@ export async function runCall(
     summary.status = result.outcome
     if (result.hangupCause !== undefined) summary.hangupCause = result.hangupCause
     if (result.error) summary.error = result.error
+    if (result.reason) summary.reason = result.reason
     if (result.outcome === 'answered' && call) {
       answeredAt = new Date()
       const ivr = await runIvr(cmd.ivrFlow, call, dbActionRunner(db, context), {
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       })
       summary.ivr = ivr
+      if (call.hangupCause !== undefined) summary.hangupCause = call.hangupCause
       if (ivr.digit) summary.digit = ivr.digit
       if (ivr.error) summary.error = ivr.error
+      if (ivr.endedBy === 'media-failure') {
+        // Picked up but heard nothing: not a finished call. Failed (retryable within the attempt
+        // limit) with reason media, so the contact is called again and the campaign's audio counted.
+        summary.status = 'failed'
+        summary.reason = 'media'
+      } else if (ivr.endedBy === 'telephony-restart') {
+        summary.reason = 'telephony-restart'
+      }
     } else if (result.outcome === 'answered') {
       summary.status = 'failed'
       summary.error = `driver ${driver.name} reported an answer without a call`
     }
   } catch (error) {
     // A driver must not throw, but if it does the call still gets an outcome.
-    summary.error = `driver ${driver.name}: ${(error as Error).message}`
+    summary.error = `driver ${driver.name}: ${errorMessage(error)}`
     if (!answeredAt) summary.status = 'failed'
   }
   summary.durationMs = Date.now() - started
@@ -117,10 +129,14 @@ export async function runCall(
     ...(summary.digit ? { digit: summary.digit } : {}),
     actions: summary.ivr?.actions ?? [],
     ...(summary.error ? { error: summary.error } : {}),
+    ...(summary.reason ? { reason: summary.reason } : {}),
+    ...(summary.ivr ? { endedBy: summary.ivr.endedBy } : {}),
     ...(answeredAt ? { answeredAt } : {}),
     durationMs: summary.durationMs,
   }
-  const delays = options.recordRetryDelaysMs ?? [200, 1000, 5000]
+  // ~70 s of backoff: a worker pool exhausted under load (issue #15) frees up well within it, and the
+  // call keeps its active slot meanwhile — backpressure on new dials rather than a row left dialing.
+  const delays = options.recordRetryDelaysMs ?? [200, 1000, 2000, 5000, 10_000, 20_000, 30_000]
   for (let tryNo = 0; ; tryNo++) {
     try {
       await finishCall(db, record)
@@ -131,7 +147,7 @@ export async function runCall(
         logger.error('call outcome not recorded; the row stays dialing until this worker restarts', {
           callId: cmd.callId,
           status: summary.status,
-          error: (error as Error).message,
+          error: errorMessage(error),
         })
         break
       }
@@ -148,6 +164,7 @@ export async function runCall(
     digit: summary.digit,
     actions: summary.ivr?.actions.map((a) => `${a.type}:${a.ok ? 'ok' : 'failed'}`),
     endedBy: summary.ivr?.endedBy,
+    reason: summary.reason,
     durationMs: summary.durationMs,
     ...(summary.error ? { error: summary.error } : {}),
   })

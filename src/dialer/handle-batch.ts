@@ -20,6 +20,7 @@ import {
   type Sleep,
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
+import { errorMessage } from '../errors.js'
 
 export interface DialerDeps {
   /** the resilient limiter (Redis, degraded fallback) */
@@ -131,7 +132,7 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
     marked = await deps.marker.marked(valid.map((i) => i.key))
   } catch (error) {
     deps.logger.warn('Dial markers unreadable; the worker still refuses double dials', {
-      error: (error as Error).message,
+      error: errorMessage(error),
     })
   }
   const seen = new Set<string>()
@@ -179,7 +180,7 @@ async function dialOne(deps: DialerDeps, item: TaskItem, delayMs: number, ledger
   try {
     result = await deps.worker.dial(command)
   } catch (error) {
-    result = { kind: 'error', message: (error as Error).message }
+    result = { kind: 'error', message: errorMessage(error) }
   }
   const context = {
     callId: command.callId,
@@ -224,7 +225,7 @@ async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]
     await deps.marker.mark(ledger.accepted)
   } catch (error) {
     deps.logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
-      error: (error as Error).message,
+      error: errorMessage(error),
     })
   }
   try {
@@ -232,7 +233,7 @@ async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]
   } catch (error) {
     // The dials happened; failing the batch now would only redeliver them. Say so loudly.
     deps.logger.error('Task outcomes not recorded (PostgreSQL?)', {
-      error: (error as Error).message,
+      error: errorMessage(error),
       outcomes: outcomes.length,
     })
   }

@@ -8,7 +8,7 @@ import {
   nextCalleeOpening,
   type CalleeZones,
 } from '../campaigns/window.js'
-import { DialTask, EnrichedDialTask, describeZodError } from '../contracts/index.js'
+import { DialTask, describeZodError, type EnrichedDialTask } from '../contracts/index.js'
 import type { Campaign } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
 import type { Logger } from '../observability/logger.js'
@@ -17,6 +17,7 @@ import { MetricName } from '../observability/metrics.js'
 import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { contactKey, lookupBatch } from './lookup.js'
+import { errorMessage } from '../errors.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
 export const PipeSqsRecord = z.object({
@@ -164,7 +165,10 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
         }
         continue
       }
-      kept.push(EnrichedDialTask.parse({ ...task, campaign: seedShape(campaign), enrichedAt, messageId }))
+      // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
+      // parsed again. The dialer parses it once more where it enters (the pipe's target input).
+      const enriched: EnrichedDialTask = { ...task, campaign: seedShape(campaign), enrichedAt, messageId }
+      kept.push(enriched)
     }
   }
 
@@ -206,7 +210,7 @@ function parseRecord(raw: unknown): ParsedRecord {
     return {
       ok: false,
       messageId,
-      error: `body is not valid JSON (${maskPhonesIn((error as Error).message)})`,
+      error: `body is not valid JSON (${maskPhonesIn(errorMessage(error))})`,
       hint: {},
     }
   }
@@ -239,7 +243,7 @@ function checkWindow(
       error: `no calling window opens in every zone of the callee (${describeZones(callee)})`,
     }
   } catch (error) {
-    return { ok: false, error: (error as Error).message }
+    return { ok: false, error: errorMessage(error) }
   }
 }
 

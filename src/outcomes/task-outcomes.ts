@@ -53,3 +53,54 @@ export async function recordTaskOutcomes(db: Db, outcomes: TaskOutcome[]): Promi
     values,
   )
 }
+
+/** Backoff between attempts of an outcome write, ms: ~8 s in all, within any visibility timeout. */
+export const OUTCOME_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000] as const
+
+export interface OutcomeWriter {
+  /**
+   * Writes `outcomes` (and any left from an earlier call first, in order), retrying with backoff
+   * while PostgreSQL refuses, drops or has no free connection (pool exhausted). The caller waits:
+   * that wait is the backpressure on the pipe. Rejects only when every attempt failed; the
+   * outcomes then stay pending and are written by the next call — never dropped.
+   */
+  record(outcomes: TaskOutcome[]): Promise<void>
+  /** outcomes not yet written */
+  pending(): number
+}
+
+/**
+ * Outcome writes that survive pool exhaustion and short PostgreSQL outages (issue #15: 61 dialed
+ * tasks without an outcome row when connections ran out). One writer per process; concurrent
+ * calls are serialised so a later batch's rows never overtake an earlier one's.
+ */
+export function createOutcomeWriter(
+  db: Db,
+  options: { retryDelaysMs?: readonly number[]; sleep?: (ms: number) => Promise<void> } = {},
+): OutcomeWriter {
+  const delays = options.retryDelaysMs ?? OUTCOME_RETRY_DELAYS_MS
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+  const outbox: TaskOutcome[] = []
+  let chain: Promise<void> = Promise.resolve()
+  const flush = async () => {
+    for (let tryNo = 0; outbox.length; tryNo++) {
+      const batch = outbox.slice()
+      try {
+        await recordTaskOutcomes(db, batch)
+        outbox.splice(0, batch.length)
+      } catch (error) {
+        if (tryNo >= delays.length) throw error
+        await sleep(delays[tryNo]!)
+      }
+    }
+  }
+  return {
+    record(outcomes) {
+      outbox.push(...outcomes)
+      const run = chain.then(flush)
+      chain = run.catch(() => {})
+      return run
+    },
+    pending: () => outbox.length,
+  }
+}

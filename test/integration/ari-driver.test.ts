@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import { createAriDriver, type AriDriver, type ReconcileReport } from '../../worker/drivers/ari/index.js'
 import { startFakeAri, type FakeAriServer } from '../helpers/fake-ari-server.js'
@@ -34,11 +34,9 @@ const request = (callId: string, ringTimeoutSeconds = 5) => ({
 })
 
 async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await vi.waitUntil(check, { timeout: timeoutMs, interval: 10 }).catch(() => {
+    throw new Error(`timed out waiting for ${what}`)
+  })
 }
 
 describe('ARI driver against the fake Asterisk', () => {
@@ -131,11 +129,12 @@ describe('ARI driver against the fake Asterisk', () => {
       hangupCause: 1,
       error: 'channel ended before answer: Unallocated (unassigned) number',
     })
-    // normal clearing before answer says nothing by itself: the Dial status decides
+    // normal clearing before answer says nothing by itself: the Dial status decides, outcome and
+    // recorded cause alike (#14: the cause the dial status implies, 17, not the ambiguous 16)
     fake.onNumber(PHONE, { kind: 'reject', cause: 16, dialStatus: 'BUSY' })
     expect((await driver.originate(request(nextCallId()))).result).toEqual({
       outcome: 'busy',
-      hangupCause: 16,
+      hangupCause: 17,
     })
   })
 

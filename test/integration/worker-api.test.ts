@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { TelephonyDriver } from '../../src/telephony/driver.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createWorker, type Worker } from '../../worker/app.js'
@@ -310,7 +310,8 @@ describe('worker HTTP API', () => {
       closed = true
       return r
     })
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // the call is at the driver, held there: close() must wait for it
+    await vi.waitFor(() => expect(driver.started).toHaveLength(1))
     expect(closed).toBe(false)
     expect((await callRows(c.contactId))[0]?.status).toBe('dialing')
     driver.open()
