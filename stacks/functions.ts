@@ -13,6 +13,7 @@ import {
   PACER_SCHEDULE,
   PACER_TIMEOUT_SECONDS,
   SERVICE,
+  TIME_ZONE_DATA,
 } from './settings'
 import { cluster, workerService, workerUrl } from './worker'
 
@@ -141,6 +142,8 @@ export const control = new sst.aws.Function('Control', {
     MAX_CPS: String(DEFAULT_MAX_CPS),
   }),
   handler: 'functions/control.handler',
+  // contacts import derives callee zones from libphonenumber's data file (src/campaigns/callee-zones.ts)
+  copyFiles: [{ from: TIME_ZONE_DATA.package, to: TIME_ZONE_DATA.bundled }],
   timeout: `${CONTROL_TIMEOUT_SECONDS} seconds`,
   memory: '512 MB',
   link: [redis, postgres],

@@ -6,6 +6,7 @@
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 
 export { metricNamespace, SERVICE } from '../src/observability/metrics.js'
+export { TIME_ZONE_DATA } from '../src/campaigns/time-zone-data.js'
 
 /** Seed: "Batch: 10 messages, 5 second window". */
 export const BATCH_SIZE = 10

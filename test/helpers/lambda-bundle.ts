@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { build } from 'esbuild'
@@ -42,7 +51,11 @@ export interface LambdaArtifact {
   remove(): void
 }
 
-export async function bundleLambda(name: string): Promise<LambdaArtifact> {
+export async function bundleLambda(
+  name: string,
+  /** SST's `copyFiles` of the function (paths relative to the repository, then to the artifact) */
+  copyFiles: readonly { from: string; to: string }[] = [],
+): Promise<LambdaArtifact> {
   const dir = mkdtempSync(path.join(tmpdir(), `dialctl-lambda-${name}-`))
   await build({
     entryPoints: [path.join(root, 'functions', `${name}.ts`)],
@@ -56,6 +69,10 @@ export async function bundleLambda(name: string): Promise<LambdaArtifact> {
     logLevel: 'silent',
   })
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }))
+  for (const file of copyFiles) {
+    mkdirSync(path.dirname(path.join(dir, file.to)), { recursive: true })
+    copyFileSync(path.join(root, file.from), path.join(dir, file.to))
+  }
   mkdirSync(path.join(dir, 'node_modules'))
   for (const pkg of closure(INSTALLED)) {
     const target = path.join(dir, 'node_modules', pkg)

@@ -15,6 +15,9 @@ import {
   type LambdaArtifact,
 } from '../helpers/lambda-bundle.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+import { TIME_ZONE_DATA } from '../../src/campaigns/time-zone-data.js'
+
+const CONTROL_COPY_FILES = [{ from: TIME_ZONE_DATA.package, to: TIME_ZONE_DATA.bundled }]
 import { insertCampaign, insertContacts, phoneFor } from './dispatch-fixtures.js'
 
 /**
@@ -118,7 +121,8 @@ beforeAll(async () => {
   ;[workerUrl, sqsUrl] = await Promise.all([listen(worker), listen(sqs)])
   await Promise.all(
     FUNCTIONS.map(async (name) => {
-      artifacts.set(name, await bundleLambda(name))
+      // the control function ships libphonenumber's time-zone data as stacks/functions.ts copies it
+      artifacts.set(name, await bundleLambda(name, name === 'control' ? CONTROL_COPY_FILES : []))
     }),
   )
 })
@@ -225,6 +229,20 @@ describe('Lambda artifacts as SST ships them', () => {
     })) as { ok: boolean; result: { limit: { limit: number } } }
     expect(out).toEqual(expect.objectContaining({ ok: true }))
     expect(out.result.limit.limit).toBeGreaterThan(0)
+  })
+
+  it('control: contacts import stores the callee zones from the data file the bundle carries', async () => {
+    await insertCampaign(db.pool, 'bundle-z')
+    const out = (await invoke('control', {
+      op: 'contacts.import',
+      args: ['bundle-z', [{ line: 2, id: 'hnl', phoneNumber: '+18085550123', metadata: {} }]],
+      caller: { arn: 'arn:aws:iam::123456789012:user/oncall', account: '123456789012', userId: 'AIDA' },
+    })) as { ok: boolean }
+    expect(out).toEqual(expect.objectContaining({ ok: true }))
+    const { rows } = await db.pool.query(
+      `SELECT number_timezones FROM contacts WHERE campaign_id = 'bundle-z' AND id = 'hnl'`,
+    )
+    expect(rows).toEqual([{ number_timezones: ['Pacific/Honolulu'] }])
   })
 })
 
