@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { OperatorError } from '../errors.js'
+import { usageError } from '../errors.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { loadLocalPipe, loadLocalQueues } from './local-modules.js'
@@ -70,10 +70,9 @@ export class LocalControlPlane implements ControlPlane {
     return this.data.limitHistory(limit)
   }
   async persistDefaultLimit(_limit: number): Promise<PersistResult> {
-    throw new OperatorError(
+    throw usageError(
       'The local stack has no dialer Lambda: --persist applies to AWS stages only.',
       'Run without --persist (the local dialer reads the Redis limit), or start `dialctl dev` with MAX_CPS=N for its default.',
-      2,
       'NOT_APPLICABLE',
     )
   }
