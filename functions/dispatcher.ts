@@ -6,8 +6,8 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs'
 import type { Context } from 'aws-lambda'
-import { Redis } from 'ioredis'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createRedisClient, redisSettingsFromEnv } from '../src/stores/redis.js'
 import { readDispatcherEnv } from '../src/dispatch/env.js'
 import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from '../src/dispatch/handler.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -25,18 +25,14 @@ function lambdaDeps(): DispatcherDeps {
   if (deps) return deps
   const env = readDispatcherEnv()
   let getLimit = async () => env.MAX_CPS
-  if (env.REDIS_URL) {
-    const redis = new Redis(env.REDIS_URL, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 1000,
-    })
-    redis.on('error', () => {}) // the limit store falls back to its last value / MAX_CPS
+  if (env.REDIS_URL || process.env.REDIS_HOST) {
+    // the limit store falls back to its last value / MAX_CPS when Redis fails
+    const redis = createRedisClient(redisSettingsFromEnv(), { role: 'service' })
     const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, defaultLimit: env.MAX_CPS })
     getLimit = async () => (await store.getLimit()).limit
   }
   deps = {
-    db: createPool({ max: 2 }),
+    db: createPool(pgSettingsFromEnv(), { max: 2 }),
     queue: new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL }),
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
     logger,

@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics'
 import type { Context } from 'aws-lambda'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import type { EnrichedDialTask } from '../src/contracts/index.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -9,12 +9,12 @@ import { asError } from '../src/errors.js'
 
 /**
  * EventBridge Pipes enrichment: SQS records in, enriched dial tasks out (`[]` skips the target).
- * Logger, metrics and the pool (max 10, from DATABASE_URL) live at module scope, so a warm
+ * Logger, metrics and the pool (max 10, from PGHOST… parts or DATABASE_URL) live at module scope, so a warm
  * Lambda reuses its connections across invocations instead of reconnecting per batch.
  */
 const logger = createLogger('enrich-dial-task')
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'enrich-dial-task' })
-const pool = createPool({ max: 10 })
+const pool = createPool(pgSettingsFromEnv(), { max: 10 })
 const enrich = createEnricher({ db: pool, logger, metrics })
 
 export async function handler(event: unknown, context?: Context): Promise<EnrichedDialTask[]> {

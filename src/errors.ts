@@ -16,22 +16,43 @@ export class OperatorError extends Error {
   }
 }
 
+/**
+ * A store (Redis, PostgreSQL) refused, dropped or did not answer within its bound
+ * (src/stores/redis.ts, src/db/pool.ts). Exit code 3 ("unhealthy", src/exit-codes.ts): the command
+ * was fine, the system is not — a runbook branches on it like on `doctor`'s verdict.
+ */
+export class StoreUnavailableError extends OperatorError {
+  constructor(
+    readonly store: 'Redis' | 'PostgreSQL',
+    where: string | undefined,
+    reason: string,
+  ) {
+    super(
+      `${store} ${where ? `at ${where} ` : ''}is not available: ${reason}.`,
+      store === 'Redis'
+        ? `Check that it answers (redis-cli${where ? ` -u ${where}` : ''} ping) and that REDIS_URL / REDIS_HOST point at it; then run \`dialctl doctor\`.`
+        : `Check that it answers (pg_isready) and that DATABASE_URL / PGHOST point at it; then run \`dialctl doctor\`.`,
+      3,
+      store === 'Redis' ? 'REDIS_UNAVAILABLE' : 'POSTGRES_UNAVAILABLE',
+    )
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/** pg's messages for a connection that failed, dropped or timed out (node-postgres, pg-pool). */
+const PG_CONNECTION_FAILURE =
+  /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout|terminating connection/i
+
 /** Turns a low-level connection error into what an operator can act on. */
 export function explainConnectionError(error: unknown): OperatorError | undefined {
   const e = error as { code?: string; address?: string; port?: number; message?: string }
   if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT') {
-    const where = e.address ? `${e.address}:${e.port ?? ''}` : (e.message ?? 'the server')
-    if (e.port === 6379 || /redis/i.test(e.message ?? '')) {
-      return new OperatorError(
-        `Redis is not reachable at ${where} (${e.code}).`,
-        'Start it (redis-server --daemonize yes) or point REDIS_URL at a running Redis.',
-      )
-    }
-    return new OperatorError(
-      `PostgreSQL is not reachable at ${where} (${e.code}).`,
-      'Start it (pg_ctlcluster 15 main start, or run `dialctl dev`) or point DATABASE_URL at a running PostgreSQL.',
-    )
+    const where = e.address ? `${e.address}:${e.port ?? ''}` : undefined
+    const store = e.port === 6379 || /redis/i.test(e.message ?? '') ? 'Redis' : 'PostgreSQL'
+    return new StoreUnavailableError(store, where, `connection failed (${e.code})`)
   }
+  if (e instanceof Error && PG_CONNECTION_FAILURE.test(e.message ?? ''))
+    return new StoreUnavailableError('PostgreSQL', undefined, e.message)
   return undefined
 }
 

@@ -120,7 +120,9 @@ export async function runCall(
     ...(answeredAt ? { answeredAt } : {}),
     durationMs: summary.durationMs,
   }
-  const delays = options.recordRetryDelaysMs ?? [200, 1000, 5000]
+  // ~70 s of backoff: a worker pool exhausted under load (issue #15) frees up well within it, and the
+  // call keeps its active slot meanwhile — backpressure on new dials rather than a row left dialing.
+  const delays = options.recordRetryDelaysMs ?? [200, 1000, 2000, 5000, 10_000, 20_000, 30_000]
   for (let tryNo = 0; ; tryNo++) {
     try {
       await finishCall(db, record)

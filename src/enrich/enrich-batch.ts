@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { failBlacklistedContacts, releaseContacts, rescheduleContacts } from '../campaigns/contacts.js'
 import type { ContactRef, RescheduleRef } from '../campaigns/contacts.js'
 import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
-import { DialTask, EnrichedDialTask, describeZodError } from '../contracts/index.js'
+import { DialTask, describeZodError, type EnrichedDialTask } from '../contracts/index.js'
 import type { Campaign } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
 import type { Logger } from '../observability/logger.js'
@@ -154,7 +154,10 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
         }
         continue
       }
-      kept.push(EnrichedDialTask.parse({ ...task, campaign: seedShape(campaign), enrichedAt, messageId }))
+      // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
+      // parsed again. The dialer parses it once more where it enters (the pipe's target input).
+      const enriched: EnrichedDialTask = { ...task, campaign: seedShape(campaign), enrichedAt, messageId }
+      kept.push(enriched)
     }
   }
 

@@ -6,7 +6,7 @@ import { createTestDb, type TestDb } from '../helpers/db.js'
  * plus views, functions and triggers. A migration's effect shows in review as a diff of
  * __snapshots__/migrated-schema.txt. After adding or changing a migration, regenerate it:
  *
- *   npx vitest run -u test/integration/schema.test.ts
+ *   npx vitest run test/integration/schema.test.ts --update
  *
  * and commit the file with the migration (see CONTRIBUTING.md, "Adding a migration").
  */
@@ -91,7 +91,7 @@ async function dumpSchema(): Promise<string> {
     .replaceAll(db.schema, '<schema>')
 }
 
-it('the migrated schema matches __snapshots__/migrated-schema.txt (regenerate with -u after a migration)', async () => {
+it('the migrated schema matches __snapshots__/migrated-schema.txt (regenerate with --update after a migration)', async () => {
   const dump = await dumpSchema()
   expect(dump).toContain('table contacts')
   await expect(dump).toMatchFileSnapshot('__snapshots__/migrated-schema.txt')
