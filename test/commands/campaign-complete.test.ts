@@ -19,7 +19,8 @@ async function createCampaign(id: string): Promise<void> {
     path,
     JSON.stringify({ id, name: id, timezone: 'UTC', config: structuredClone(demoCampaign.config) }),
   )
-  expect((await dialctl(['campaign', 'create', '--file', path])).exitCode).toBe(0)
+  // its audio is a URL this sandbox cannot reach (audio-check.test.ts covers the check)
+  expect((await dialctl(['campaign', 'create', '--file', path, '--no-audio-check'])).exitCode).toBe(0)
   // a campaign starts only with contacts
   const csv = join(dir, `${id}.csv`)
   writeFileSync(csv, 'id,phone_number\nk1,+442079460001\n')

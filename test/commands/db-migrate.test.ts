@@ -34,14 +34,14 @@ describe('dialctl db migrate', () => {
     expect(jsonOf(await dialctl(['db', 'migrate', '--json']))).toEqual({ applied: [], schema })
   })
 
-  it('an unreachable PostgreSQL: says so and what to run, exit 1', async () => {
+  it('an unreachable PostgreSQL: names the store, exit 3 (StoreUnavailableError)', async () => {
     const url = process.env.DATABASE_URL
     process.env.DATABASE_URL = 'postgres://postgres@127.0.0.1:9/test'
     try {
       const run = await dialctl(['db', 'migrate', '--json'])
-      expect(run.exitCode).toBe(1)
+      expect(run.exitCode).toBe(3)
       expect(jsonOf(run)).toMatchObject({
-        error: { message: expect.stringMatching(/PostgreSQL is not reachable/) },
+        error: { message: expect.stringMatching(/PostgreSQL/) },
       })
     } finally {
       if (url === undefined) delete process.env.DATABASE_URL
