@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { DialTask, describeZodError } from '../contracts/index.js'
 import { usageError } from '../errors.js'
+import { taskSizeProblem } from './limits.js'
 
 export interface TaskInput {
   campaignId: string
@@ -43,5 +44,12 @@ export function buildDialTask(input: TaskInput): DialTask {
       'Fix the flag named above; phone numbers are E.164, e.g. --phone +972501234567.',
     )
   }
+  const tooBig = taskSizeProblem(parsed.data)
+  if (tooBig)
+    throw usageError(
+      `The dial task is too large: ${tooBig}.`,
+      'Shorten the --metadata values; keep bulky data in your CRM and pass an id.',
+      'TASK_TOO_LARGE',
+    )
   return parsed.data
 }

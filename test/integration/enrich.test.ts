@@ -26,7 +26,12 @@ const record = (messageId: string, body: unknown) => ({
   messageId,
   receiptHandle: `rh-${messageId}`,
   body: typeof body === 'string' ? body : JSON.stringify(body),
-  attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1705318245000' },
+  attributes: {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: '1705318245000',
+    SenderId: 'AIDAEXAMPLE',
+    ApproximateFirstReceiveTimestamp: '1705318245001',
+  },
   messageAttributes: {},
   md5OfBody: 'x',
   eventSource: 'aws:sqs',
@@ -135,7 +140,7 @@ describe('enrich batch', () => {
       expect.objectContaining({
         messageId: 'm-404',
         reason: 'campaign_not_found',
-        phoneNumber: '+97250****456',
+        phoneNumber: '+**********56',
       }),
     )
     expect(metrics.addMetric).toHaveBeenCalledWith('EnrichDropped', 'Count', 1)
