@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { IanaTimeZone, MAX_TASK_ATTEMPTS } from '../src/contracts/index.js'
-import { OperatorError } from '../src/errors.js'
+import { OperatorError, usageError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
 
@@ -52,11 +52,9 @@ export default class Push extends ControlCommand<typeof Push> {
       ...(flags.metadata ? { metadata: flags.metadata } : {}),
     })
     if (flags.timezone !== undefined && !IanaTimeZone.safeParse(flags.timezone).success)
-      throw new OperatorError(
+      throw usageError(
         `--timezone "${flags.timezone}" is not an IANA time zone.`,
         'Use a zone name such as --timezone America/New_York.',
-        2,
-        'USAGE',
       )
     const plane = await this.control()
     // The queue takes any task; enrich later drops one whose campaign is missing or not active.

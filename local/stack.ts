@@ -11,7 +11,7 @@ import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
-import { asError, bestEffort, OperatorError } from '../src/errors.js'
+import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
 import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
 import type { Redis } from 'ioredis'
@@ -157,7 +157,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     const deregister = async () => {
       stopHeartbeat()
-      await markWorkerStopped(pool, workerId).catch(() => {})
+      await bestEffort(markWorkerStopped(pool, workerId), 'a missed heartbeat marks the worker dead anyway')
     }
     undo.push(deregister)
     let driver: TelephonyDriver
@@ -167,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         config = ariConfigFromEnv(process.env, { workerId })
       } catch (error) {
         throw new OperatorError(
-          (error as Error).message,
+          errorMessage(error),
           'Set the ARI_* variables (docs/asterisk.md, "Worker environment"), or run `dialctl dev` without --driver ari.',
         )
       }

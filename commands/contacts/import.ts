@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import { Args, Flags } from '@oclif/core'
 import cliProgress from 'cli-progress'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/errors.js'
+import { OperatorError, usageError } from '../../src/errors.js'
 import { colors, table } from '../../src/cli/render.js'
 import {
   CsvHeaderError,
@@ -39,11 +39,9 @@ export default class ContactsImport extends ControlCommand<typeof ContactsImport
     if (flags.delimiter !== undefined) {
       flags.delimiter = flags.delimiter === '\\t' || flags.delimiter === 'tab' ? '\t' : flags.delimiter
       if ([...flags.delimiter].length !== 1 || /["\r\n]/.test(flags.delimiter))
-        throw new OperatorError(
+        throw usageError(
           `--delimiter "${flags.delimiter}" must be one character other than a quote or a line break.`,
           'Use e.g. --delimiter ";" or --delimiter tab.',
-          2,
-          'USAGE',
         )
     }
     let size: number

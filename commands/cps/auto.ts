@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { sleep } from '../../src/clock.js'
-import { errorMessage, OperatorError } from '../../src/errors.js'
+import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval, percent } from '../../src/cli/render.js'
 import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
 import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'
@@ -42,19 +42,13 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
       policy = loadPacingPolicy(flags.policy)
       intervalMs = parseInterval(flags.interval)
     } catch (error) {
-      throw new OperatorError(errorMessage(error), 'Fix the file or flag named above.', 2, 'USAGE')
+      throw usageError(errorMessage(error), 'Fix the file or flag named above.')
     }
-    if (intervalMs < 1000)
-      throw new OperatorError('--interval must be at least 1s.', 'Use e.g. --interval 30s.', 2, 'USAGE')
+    if (intervalMs < 1000) throw usageError('--interval must be at least 1s.', 'Use e.g. --interval 30s.')
     const plane = await this.control()
     if (flags.resume) {
       if (flags.reason.trim() === '')
-        throw new OperatorError(
-          '--reason is empty.',
-          'Say why, e.g. --reason "carrier is fine again"',
-          2,
-          'USAGE',
-        )
+        throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier is fine again"')
       const ended = await plane.resumeAuto(flags.reason, this.actor())
       this.log(
         ended

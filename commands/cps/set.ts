@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { ExitCode } from '../../src/exit-codes.js'
-import { OperatorError } from '../../src/errors.js'
+import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval } from '../../src/cli/render.js'
 import type { AuditEntry } from '../../src/control/port.js'
 
@@ -37,32 +36,24 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
     const { args, flags } = await this.parse(CpsSet)
     const ceiling = Number(process.env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
     if (args.limit <= 0)
-      throw new OperatorError(
+      throw usageError(
         `The limit must be at least 1 call per second (got ${args.limit}).`,
         'To stop dialing, pause the campaigns (dialctl campaign pause ID --reason …) or stop the pipe (dialctl pipe stop).',
-        ExitCode.Usage,
-        'USAGE',
       )
     if (args.limit > ceiling && !flags.force)
-      throw new OperatorError(
+      throw usageError(
         `${args.limit} cps is above the ceiling of ${ceiling}.`,
         'Check the trunk can take it, then add --force (or raise DIALCTL_CPS_CEILING).',
-        ExitCode.Usage,
         'ABOVE_CEILING',
       )
     if (flags.reason.trim() === '')
-      throw new OperatorError('--reason is empty.', 'Say why, e.g. --reason "carrier asked"', 2, 'USAGE')
+      throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier asked"')
     let holdMs: number | undefined
     if (flags.for !== undefined) {
       try {
         holdMs = parseInterval(flags.for)
       } catch (error) {
-        throw new OperatorError(
-          `--for: ${(error as Error).message}`,
-          'Use e.g. --for 30m or --for 2h.',
-          2,
-          'USAGE',
-        )
+        throw usageError(`--for: ${errorMessage(error)}`, 'Use e.g. --for 30m or --for 2h.')
       }
     }
     const plane = await this.control()

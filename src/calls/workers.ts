@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import type { Db } from '../db/pool.js'
 import { failOpenCalls } from './recorder.js'
+import { asError } from '../errors.js'
 
 /**
  * Worker identity: every worker process and every local stack has its own id (env WORKER_ID, else
@@ -121,7 +122,7 @@ export function startHeartbeat(
 ): () => void {
   const timer = setInterval(() => {
     db.query('UPDATE workers SET heartbeat_at = now() WHERE worker_id = $1', [workerId]).catch(
-      (error: unknown) => options.onError?.(error as Error),
+      (error: unknown) => options.onError?.(asError(error)),
     )
   }, options.intervalMs ?? HEARTBEAT_INTERVAL_MS)
   timer.unref()

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { deserialize } from 'bson'
 import { IanaTimeZone } from '../contracts/index.js'
+import { errorMessage } from '../errors.js'
 import { TIME_ZONE_DATA } from './time-zone-data.js'
 
 export { TIME_ZONE_DATA }
@@ -41,7 +42,7 @@ function loadTable(): Record<string, unknown> {
     table = deserialize(readFileSync(file)) as Record<string, unknown>
   } catch (error) {
     throw new Error(
-      `libphonenumber time-zone data could not be read from ${file} (${(error as Error).message}); reinstall dependencies (npm ci) and retry`,
+      `libphonenumber time-zone data could not be read from ${file} (${errorMessage(error)}); reinstall dependencies (npm ci) and retry`,
     )
   }
   return table

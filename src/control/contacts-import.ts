@@ -7,6 +7,7 @@ import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
 import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
+import { asError, errorMessage } from '../errors.js'
 
 export interface ParsedCsv {
   rows: ContactRow[]
@@ -256,7 +257,7 @@ export function parseContactsCsv(text: string, options: ContactsCsvOptions = {})
       },
     }) as unknown as { record: string[]; info: { lines: number } }[]
   } catch (error) {
-    invalid.push({ line: 1, field: 'file', message: `unreadable CSV: ${(error as Error).message}` })
+    invalid.push({ line: 1, field: 'file', message: `unreadable CSV: ${errorMessage(error)}` })
     return { rows, invalid }
   }
   const reader = new ContactRecords(options)
@@ -333,7 +334,7 @@ export async function* streamContactsCsv(
       for await (const part of source) if (!p.write(part)) await new Promise((r) => p.once('drain', r))
       p.end()
     } catch (error) {
-      p.destroy(error as Error)
+      p.destroy(asError(error))
     }
   })()
   for await (const item of p as AsyncIterable<{ record: string[]; info: { lines: number } }>) {

@@ -1,4 +1,5 @@
 import type { Db } from '../db/pool.js'
+import { bestEffort } from '../errors.js'
 
 /**
  * The fate of each dial task, written once per decision so nothing is lost silently.
@@ -99,7 +100,7 @@ export function createOutcomeWriter(
     record(outcomes) {
       outbox.push(...outcomes)
       const run = chain.then(flush)
-      chain = run.catch(() => {})
+      chain = bestEffort(run, 'the caller of record() sees the error; the next flush must still run')
       return run
     },
     pending: () => outbox.length,

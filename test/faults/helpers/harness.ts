@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs'
 import type pg from 'pg'
+import { sleep } from '../../../src/clock.js'
 import { DEMO_CAMPAIGN_ID } from '../../../src/local-stack/demo.js'
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../local/stack.js'
 import type { DialTask } from '../../../src/contracts/index.js'
@@ -9,7 +10,8 @@ import { testNumber } from '../../../src/tasks/test-numbers.js'
 import { createTestDb, type TestDb } from '../../helpers/db.js'
 import { createTestRedis, type TestRedis } from '../../helpers/redis.js'
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** The outage lengths of the scenarios (a fault lasts this long); waits for conditions poll below. */
+export { sleep }
 
 /**
  * One scenario's private world: its own PostgreSQL schema and Redis key prefix on the shared
