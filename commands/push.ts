@@ -1,8 +1,29 @@
 import { Flags } from '@oclif/core'
+import type { CampaignStatus } from '../src/contracts/index.js'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { OperatorError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
+import { closedCampaignError } from '../src/campaigns/lifecycle.js'
+import type { ControlPlane } from '../src/control/port.js'
+
+/**
+ * Refuses a push to a completed or cancelled campaign before anything is sent: enrich would drop
+ * the task (recorded as campaign_completed / campaign_cancelled), but the operator should hear it
+ * now, with the command that helps. An unknown campaign is let through: enrich records it as
+ * "campaign not found", and test traffic may name one on purpose.
+ */
+async function refuseClosedCampaign(plane: ControlPlane, campaignId: string): Promise<void> {
+  let status: CampaignStatus
+  try {
+    status = (await plane.showCampaign(campaignId)).status as CampaignStatus
+  } catch (error) {
+    if (error instanceof OperatorError && error.code === 'CAMPAIGN_NOT_FOUND') return
+    throw error
+  }
+  const refusal = closedCampaignError(campaignId, status, 'push a task to')
+  if (refusal) throw new OperatorError(refusal.message, refusal.suggestion, 1, refusal.code)
+}
 
 export interface PushOutput {
   messageId: string
@@ -45,6 +66,7 @@ export default class Push extends ControlCommand<typeof Push> {
       ...(flags.metadata ? { metadata: flags.metadata } : {}),
     })
     const plane = await this.control()
+    await refuseClosedCampaign(plane, task.campaignId)
     const result = await plane.pushTasks([{ id: '0', task }])
     const failure = result.failed[0]
     if (failure || !result.sent[0]) {

@@ -26,6 +26,12 @@ export const CampaignConfig = z.object({
   retryDelayMinutes: z.number().int().nonnegative().optional(),
   /** caller ID presented on the trunk (additive) */
   callerId: z.string().optional(),
+  /**
+   * Complete the campaign by itself once every contact is done or failed (additive). Off by
+   * default: running out of contacts is not the end, an operator may import more; a campaign that
+   * is finished stays active (reported as "all contacts finished") until `dialctl campaign complete`.
+   */
+  autoComplete: z.boolean().optional(),
 })
 export type CampaignConfig = z.infer<typeof CampaignConfig>
 

@@ -6,11 +6,13 @@ import {
   cancelCampaign,
   completeCampaign,
   CampaignTransitionError,
+  lockOpenForContacts,
   pauseCampaign,
   resumeCampaign,
   startCampaign,
   type TransitionResult,
 } from '../campaigns/lifecycle.js'
+import { withTransaction } from '../db/pool.js'
 import { formatIssue, validateCampaign } from '../ivr/validate.js'
 import { insertContacts } from './contacts-import.js'
 import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
@@ -204,10 +206,23 @@ export class DataPlane {
     return this.showCampaign(campaign.id)
   }
 
+  /** Refused for an unknown campaign and for a completed or cancelled one (nothing would dial them). */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
-    await this.showCampaign(campaignId)
-    return insertContacts(this.pool, campaignId, rows)
+    try {
+      return await withTransaction(this.pool, async (client) => {
+        const status = await lockOpenForContacts(client, campaignId, 'import contacts into')
+        if (status === undefined) throw new CampaignNotFoundError(campaignId)
+        return insertContacts(client, campaignId, rows)
+      })
+    } catch (error) {
+      if (error instanceof CampaignNotFoundError)
+        throw new OperatorError(error.message, error.suggestion, 1, 'CAMPAIGN_NOT_FOUND')
+      if (error instanceof CampaignTransitionError)
+        throw new OperatorError(error.message, error.suggestion, 1, error.code)
+      throw error
+    }
   }
+
 
   /**
    * What became of the tasks of `campaignId` pushed since `since`: outcomes from task_outcomes,

@@ -154,9 +154,13 @@ export const CampaignSummary = z.object({
   timezone: z.string(),
   contacts: ContactsByState.extend({ total: z.number().int() }),
   attempts: z.number().int(),
+  /** dials that ended: the answer rate's denominator */
+  finishedDials: z.number().int(),
   answered: z.number().int(),
-  /** answered / finished dials; null before any finished */
+  /** answered / finishedDials; null before any finished */
   answerRate: z.number().nullable(),
+  /** every contact is done or failed; the campaign stays open to imports until completed */
+  allContactsFinished: z.boolean(),
   donations: z.number().int(),
   blacklisted: z.number().int(),
   windowOpen: z.boolean(),
@@ -166,7 +170,9 @@ export const CampaignSummary = z.object({
     maxConcurrentCalls: z.number(),
     avgCallSeconds: z.number(),
     concurrencyRate: z.number(),
+    observedRate: z.number().nullable(),
     rate: z.number(),
+    rateSource: z.enum(['observed', 'configured']),
   }),
   remainingAttempts: z.object({ min: z.number().int(), max: z.number().int() }),
   etaSeconds: z.number().nullable(),
