@@ -45,7 +45,7 @@ export function percent(share: number | null | undefined, digits = 1): string {
  * "42.0% of 24 finished dials". "—" (and the denominator) when nothing was counted yet.
  */
 export function shareOf(part: number, whole: number, what: string): string {
-  return whole > 0 ? `${percent(part / whole)} of ${whole} ${what}` : `— (0 ${what})`
+  return whole > 0 ? `${percent(part / whole)} of ${whole} ${what}` : `no ${what} yet`
 }
 
 /**

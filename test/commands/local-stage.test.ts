@@ -288,6 +288,21 @@ describe('campaigns and contacts (local stack)', () => {
     const restart = await dialctl(['campaign', 'resume', 'camp-2'])
     expect(restart.exitCode).toBe(1)
     expect(restart.stderr).toContain('cancelled is final')
+    // A final campaign takes no contacts and no pushed tasks: refused before anything is written.
+    const lateImport = await dialctl(['contacts', 'import', '--campaign', 'camp-2', csv, '--json'])
+    expect(lateImport.exitCode).toBe(1)
+    expect(jsonOf(lateImport)).toMatchObject({ error: { code: 'CAMPAIGN_CLOSED' } })
+    const lateImportText = await dialctl(['contacts', 'import', '--campaign', 'camp-2', csv])
+    expect(lateImportText.stderr).toContain('it is cancelled, which is final')
+    expect(lateImportText.stderr).toContain('→ Create a new campaign (dialctl campaign create --file')
+    const { rows: none } = await db.pool.query(`SELECT 1 FROM contacts WHERE campaign_id = 'camp-2'`)
+    expect(none).toEqual([])
+    const depth = (await ensureLocalQueues(db.pool)).queue
+    const before = (await depth.depth()).visible
+    const latePush = await dialctl(['push', '--campaign', 'camp-2', '--phone', '+12125550100'])
+    expect(latePush.exitCode).toBe(1)
+    expect(latePush.stderr).toContain('Cannot push a task to campaign "camp-2"')
+    expect((await depth.depth()).visible).toBe(before)
 
     const unknown = await dialctl(['campaign', 'show', 'nope', '--json'])
     expect(unknown.exitCode).toBe(1)
