@@ -154,7 +154,8 @@ export async function campaignStats(
   // A campaign that is dialing shows what it really achieves (retries, queue wait, call length);
   // before its first dials the configured bound is all there is.
   const rateSource = observedRate !== null && r.status === 'active' ? 'observed' : 'configured'
-  const rate = rateSource === 'observed' ? Math.min(observedRate!, configuredRate || observedRate!) : configuredRate
+  const rate =
+    rateSource === 'observed' ? Math.min(observedRate!, configuredRate || observedRate!) : configuredRate
   const remaining = { min: Number(r.remaining_min), max: Number(r.remaining_max ?? 0) }
   const open = Number(r.pending) + Number(r.queued) + Number(r.dialing)
   // Placing the last dial is not the end: its call still runs for about one average call.

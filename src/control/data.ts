@@ -223,7 +223,6 @@ export class DataPlane {
     }
   }
 
-
   /**
    * What became of the tasks of `campaignId` pushed since `since`: outcomes from task_outcomes,
    * send → dial latency from call_attempts.started_at against the send time of each contact.

@@ -36,7 +36,11 @@ describe('pause mid-campaign, then resume', () => {
   it('dials nothing while paused, loses no contact, and every contact ends done or failed exactly once', async () => {
     await insertCampaign(t.pool, 'pr', {
       config: {
-        autoComplete: true, maxConcurrentCalls: 20, maxAttemptsPerContact: MAX_ATTEMPTS, retryDelayMinutes: 0 },
+        autoComplete: true,
+        maxConcurrentCalls: 20,
+        maxAttemptsPerContact: MAX_ATTEMPTS,
+        retryDelayMinutes: 0,
+      },
     })
     await insertContacts(t.pool, 'pr', CONTACTS)
     const queue = new MemoryQueue()
