@@ -1,4 +1,5 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { MetricDataQuery } from '@aws-sdk/client-cloudwatch'
 import {
   GetFunctionConfigurationCommand,
@@ -351,6 +352,14 @@ export class AwsControlPlane implements ControlPlane {
   }
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     return this.data.importContacts(campaignId, rows)
+  }
+
+  campaignReport(id: string): Promise<CampaignReport> {
+    return this.data.campaignReport(id)
+  }
+
+  contactResults(id: string): AsyncIterable<ContactResult> {
+    return this.data.contactResults(id)
   }
 
   // ---- test traffic

@@ -13,6 +13,7 @@ import {
   type TransitionResult,
 } from '../campaigns/lifecycle.js'
 import { withTransaction } from '../db/pool.js'
+import { campaignReport, contactResults, type CampaignReport, type ContactResult } from '../campaigns/report.js'
 import { formatIssue, validateCampaign } from '../ivr/validate.js'
 import { insertContacts } from './contacts-import.js'
 import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
@@ -221,6 +222,20 @@ export class DataPlane {
         throw new OperatorError(error.message, error.suggestion, 1, error.code)
       throw error
     }
+  }
+
+  async campaignReport(id: string): Promise<CampaignReport> {
+    try {
+      return await campaignReport(this.pool, id, this.now())
+    } catch (error) {
+      if (error instanceof CampaignNotFoundError)
+        throw new OperatorError(error.message, error.suggestion, 1, 'CAMPAIGN_NOT_FOUND')
+      throw error
+    }
+  }
+
+  contactResults(id: string): AsyncIterable<ContactResult> {
+    return contactResults(this.pool, id)
   }
 
   /**

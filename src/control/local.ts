@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { OperatorError } from '../errors.js'
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { loadLocalPipe, loadLocalQueues } from './local-modules.js'
@@ -135,6 +136,14 @@ export class LocalControlPlane implements ControlPlane {
   }
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     return this.data.importContacts(campaignId, rows)
+  }
+
+  campaignReport(id: string): Promise<CampaignReport> {
+    return this.data.campaignReport(id)
+  }
+
+  contactResults(id: string): AsyncIterable<ContactResult> {
+    return this.data.contactResults(id)
   }
 
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {

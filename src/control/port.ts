@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DialTask } from '../contracts/index.js'
 
 /**
@@ -312,6 +313,10 @@ export interface ControlPlane {
   ): Promise<CampaignTransition>
   createCampaign(input: CampaignInput): Promise<CampaignSummary>
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>>
+  /** results of one campaign: outcomes, rates with their denominators, donations, opt-outs */
+  campaignReport(id: string): Promise<CampaignReport>
+  /** every contact's results, in id order, paged (the per-contact export) */
+  contactResults(id: string): AsyncIterable<ContactResult>
 
   // test traffic
   pushTasks(entries: PushEntry[]): Promise<PushResult>
