@@ -31,10 +31,17 @@ export function currentActor(): string {
   return `${user}@${os.hostname()}`
 }
 
-function dataPlane(urls: { databaseUrl?: string; redisUrl?: string; defaultLimit?: number }): DataPlane {
+function dataPlane(urls: {
+  databaseUrl?: string
+  redisUrl?: string
+  defaultLimit?: number
+  schema?: string
+  redisPrefix?: string
+}): DataPlane {
   const redisUrl = urls.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
   const pool = createPool({
     ...(urls.databaseUrl ? { connectionString: urls.databaseUrl } : {}),
+    ...(urls.schema ? { schema: urls.schema } : {}),
     // A CLI run needs few connections; keep the stage's PostgreSQL for the pipeline.
     max: 4,
   })
@@ -50,7 +57,7 @@ function dataPlane(urls: { databaseUrl?: string; redisUrl?: string; defaultLimit
     pool,
     redis,
     redisUrl: redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
-    redisPrefix: process.env.DIALCTL_REDIS_PREFIX ?? '',
+    redisPrefix: urls.redisPrefix ?? process.env.DIALCTL_REDIS_PREFIX ?? '',
     defaultLimit: cpsFromEnv('MAX_CPS', urls.defaultLimit ?? DEFAULT_MAX_CPS),
   })
 }
@@ -63,12 +70,17 @@ function dataPlane(urls: { databaseUrl?: string; redisUrl?: string; defaultLimit
 export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> {
   if (flags.stage === 'local') {
     // Environment first; else the endpoints a running `dialctl dev` announced (its PostgreSQL and
-    // Redis may be embedded on private ports); else the default local servers.
+    // Redis may be embedded on private ports, its data in a schema and key prefix of its own:
+    // a second terminal without the same exports must act on the same data); else the defaults.
     const running = runningLocalStack()
     return new LocalControlPlane(
       dataPlane({
         ...(!process.env.DATABASE_URL && running ? { databaseUrl: running.databaseUrl } : {}),
         ...(!process.env.REDIS_URL && running ? { redisUrl: running.redisUrl } : {}),
+        ...(!process.env.DATABASE_SCHEMA && running?.schema ? { schema: running.schema } : {}),
+        ...(process.env.DIALCTL_REDIS_PREFIX === undefined && running?.redisPrefix !== undefined
+          ? { redisPrefix: running.redisPrefix }
+          : {}),
         ...(running?.maxCps ? { defaultLimit: running.maxCps } : {}),
       }),
       process.env.DIALCTL_WORKER_URL ?? running?.workerUrl ?? DEFAULT_WORKER_URL,
