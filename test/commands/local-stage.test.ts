@@ -451,6 +451,19 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     await queue.purge()
   })
 
+  it('status --watch redraws whole screens: CPS vs limit, queue, DLQ, calls, answer rate, last changes', async () => {
+    const run = await dialctl(['status', '--watch', '--count', '2', '--interval', '1'])
+    expect(run.exitCode).toBe(0)
+    const frames = run.stdout.split(/^dialctl status --watch · every 1s · .* UTC · Ctrl-C to stop$/m).slice(1)
+    expect(frames).toHaveLength(2)
+    for (const frame of frames) {
+      expect(frame).toMatch(/^CPS +\d+ \/ \d+ cps/m)
+      expect(frame).toMatch(/^DLQ +\d+ visible/m)
+      expect(frame).toMatch(/^Calls +\d+ in progress · answered /m)
+      expect(frame).toMatch(/^Last changes +(\d\d:\d\d:\d\d UTC limit|no limit change)/m)
+    }
+  })
+
   it('status and doctor: exit 3 and name the cause and the fix when something is wrong', async () => {
     expect((await dialctl(['pipe', 'stop'])).exitCode).toBe(0)
     await setPipeCurrentState(db.pool, 'test-pipe', 'STOPPED')
