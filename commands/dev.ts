@@ -82,7 +82,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
         `  pipe        dial-tasks → filter → enrich → dialer → worker`,
         `  schema      ${stack.schema ?? 'default search_path (public)'} · Redis prefix ${stack.redisPrefix === '' ? '(none)' : JSON.stringify(stack.redisPrefix)}`,
         `  logs        ${logFile ? `${relative(process.cwd(), logFile) || logFile} (follow: tail -f ${relative(process.cwd(), logFile) || logFile}, or run with --logs)` : 'stdout (JSON lines)'}`,
-        '  Other terminals in this directory use these (from .dialctl/stack.json); no exports needed.',
+        `  Other terminals in this directory use these (${relative(process.cwd(), join(dataDir, 'stack.json')) || 'stack.json'}); no exports needed.`,
         stack.demoSeeded
           ? `  demo campaign "${DEMO_CAMPAIGN_ID}" created`
           : `  demo campaign "${DEMO_CAMPAIGN_ID}" ready`,
@@ -148,6 +148,6 @@ export default class Dev extends BaseCommand<typeof Dev> {
 export function formatStatus(s: LocalStackStatus): string {
   return (
     `CPS ${s.cpsNow}/${s.cpsLimit} (${s.limitSource}) · queue ${s.queueVisible} visible, ${s.queueInFlight} in flight` +
-    ` · DLQ ${s.dlqDepth} · calls active ${s.activeCalls} · finished ${s.finished} (answered ${s.answered})`
+    ` · DLQ ${s.dlqDepth} · calls active ${s.activeCalls} · answered ${s.answered} of ${s.finished} finished`
   )
 }

@@ -174,7 +174,7 @@ export default class Status extends ControlCommand<typeof Status> {
                     ? `${x.campaignId} (all contacts finished: ${finishedAdvice(x.campaignId)})`
                     : `${x.campaignId} (${x.contacts.pending} pending, ${x.contacts.dialing} dialing, answered ${x.answered} of ${x.finishedDials} finished dials${x.windowOpen ? '' : ', window closed'})`,
                 )
-                .join('\n' + ' '.repeat(11)),
+                .join('\n' + ' '.repeat(14)),
       ],
       [
         'Alarms',
