@@ -94,6 +94,19 @@ describe('cps (local stack)', () => {
     expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBeNull()
     const noReason = await dialctl(['cps', 'set', '50'])
     expect(noReason.exitCode).toBe(2)
+    // A value that does not parse: one line naming the argument, then the → line.
+    const abc = await dialctl(['cps', 'set', 'abc', '--reason', 'x'])
+    expect(abc.exitCode).toBe(2)
+    expect(abc.stderr.trim().split('\n')).toEqual([
+      'Error: LIMIT: Expected an integer but received: abc',
+      expect.stringMatching(
+        /^  → Run `dialctl cps set --help` for the arguments; e\.g\. dialctl cps set 50 /,
+      ),
+    ])
+    const flag = await dialctl(['cps', 'history', '--limit', 'x'])
+    expect(flag.stderr).toContain(
+      'Error: --limit: Expected an integer but received: x\n  → Run `dialctl cps history --help`',
+    )
   })
 
   it('cps set --persist is refused locally before anything changes', async () => {
