@@ -100,7 +100,7 @@ describe('cps (local stack)', () => {
     expect(abc.stderr.trim().split('\n')).toEqual([
       'Error: LIMIT: Expected an integer but received: abc',
       expect.stringMatching(
-        /^  → Run `dialctl cps set --help` for the arguments; e\.g\. dialctl cps set 50 /,
+        /^ {2}→ Run `dialctl cps set --help` for the arguments; e\.g\. dialctl cps set 50 /,
       ),
     ])
     const flag = await dialctl(['cps', 'history', '--limit', 'x'])
