@@ -1,22 +1,10 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import { OperatorError } from '../errors.js'
-import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
-import {
-  cancelCampaign,
-  completeCampaign,
-  CampaignTransitionError,
-  lockOpenForContacts,
-  pauseCampaign,
-  resumeCampaign,
-  startCampaign,
-  type TransitionResult,
-} from '../campaigns/lifecycle.js'
+import type { CampaignStats } from '../campaigns/stats.js'
+import type { TransitionResult } from '../campaigns/lifecycle.js'
 import { withTransaction } from '../db/pool.js'
-import { campaignReport, contactResults, type CampaignReport, type ContactResult } from '../campaigns/report.js'
-import { formatIssue, validateCampaign } from '../ivr/validate.js'
-import { insertContacts } from './contacts-import.js'
-import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import { pacingSnapshot, readLimitHistory, writeLimit } from './pacing.js'
 import type {
   AuditEntry,
@@ -30,6 +18,23 @@ import type {
   PacingSnapshot,
   RunProgress,
 } from './port.js'
+
+/**
+ * The campaign modules (zod contracts, IVR validation, lifecycle, CSV, report), loaded on first
+ * use: a Redis-only command such as `cps get` does not pay for them at start-up (issue #16: within
+ * 2× a bare Node process reading the same keys; measured in test/bench/cli.bench.ts).
+ */
+async function campaignModules() {
+  const [stats, lifecycle, validate, contactsImport, repository, report] = await Promise.all([
+    import('../campaigns/stats.js'),
+    import('../campaigns/lifecycle.js'),
+    import('../ivr/validate.js'),
+    import('./contacts-import.js'),
+    import('../campaigns/repository.js'),
+    import('../campaigns/report.js'),
+  ])
+  return { ...stats, ...lifecycle, ...validate, ...contactsImport, ...repository, ...report }
+}
 
 export interface DataPlaneOptions {
   pool: pg.Pool
@@ -123,6 +128,7 @@ export class DataPlane {
   }
 
   private async summary(id: string, cpsLimit: number): Promise<CampaignSummary> {
+    const { campaignStats, CampaignNotFoundError } = await campaignModules()
     let stats: CampaignStats
     try {
       stats = await campaignStats(this.pool, id, { cpsLimit, now: this.now() })
@@ -149,6 +155,14 @@ export class DataPlane {
     actor: string,
   ): Promise<CampaignTransition> {
     const options = { actor, ...(reason ? { reason } : {}), now: this.now() }
+    const {
+      startCampaign,
+      pauseCampaign,
+      resumeCampaign,
+      completeCampaign,
+      cancelCampaign,
+      CampaignTransitionError,
+    } = await campaignModules()
     let result: TransitionResult
     try {
       const moves = {
@@ -177,6 +191,7 @@ export class DataPlane {
   /** Validates the whole document first (every problem listed, naming field and node), then saves as draft. */
   async createCampaign(input: CampaignInput): Promise<CampaignSummary> {
     const doc = { status: 'draft', type: 'voice', ...(input.campaign as object) }
+    const { validateCampaign, formatIssue, saveCampaign, CampaignExistsError } = await campaignModules()
     const result = validateCampaign(doc)
     if (!result.ok || !result.value) {
       throw new OperatorError(
@@ -209,6 +224,8 @@ export class DataPlane {
 
   /** Refused for an unknown campaign and for a completed or cancelled one (nothing would dial them). */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    const { lockOpenForContacts, insertContacts, CampaignNotFoundError, CampaignTransitionError } =
+      await campaignModules()
     try {
       return await withTransaction(this.pool, async (client) => {
         const status = await lockOpenForContacts(client, campaignId, 'import contacts into')
@@ -225,6 +242,7 @@ export class DataPlane {
   }
 
   async campaignReport(id: string): Promise<CampaignReport> {
+    const { campaignReport, CampaignNotFoundError } = await campaignModules()
     try {
       return await campaignReport(this.pool, id, this.now())
     } catch (error) {
@@ -234,8 +252,9 @@ export class DataPlane {
     }
   }
 
-  contactResults(id: string): AsyncIterable<ContactResult> {
-    return contactResults(this.pool, id)
+  async *contactResults(id: string): AsyncIterable<ContactResult> {
+    const { contactResults } = await campaignModules()
+    yield* contactResults(this.pool, id)
   }
 
   /**
