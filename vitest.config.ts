@@ -7,7 +7,10 @@ export default defineConfig({
     // with its own schema / key prefix, so files may run in parallel.
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // @oclif/test captures a command's output from process.stdout; test/quiet-output.ts keeps a
+    // passing run quiet and replays a failing test's output.
     disableConsoleIntercept: true,
+    setupFiles: ['test/quiet-output.ts'],
     globalSetup: ['test/global-setup.ts'],
   },
 })

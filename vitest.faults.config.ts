@@ -11,7 +11,10 @@ export default defineConfig({
     include: ['test/faults/**/*.fault.ts'],
     testTimeout: 150_000,
     hookTimeout: 60_000,
+    // @oclif/test captures a command's output from process.stdout; test/quiet-output.ts keeps a
+    // passing run quiet and replays a failing test's output.
     disableConsoleIntercept: true,
+    setupFiles: ['test/quiet-output.ts'],
     maxWorkers: 2,
     globalSetup: ['test/global-setup.ts', 'test/faults/report-setup.ts'],
   },

@@ -8,6 +8,7 @@ import { BaseCommand } from '../src/cli/base-command.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
 import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
 import { redactUrl } from '../src/local-stack/services.js'
+import { bestEffort } from '../src/errors.js'
 
 export default class Dev extends BaseCommand<typeof Dev> {
   static override summary = 'Run the whole pipeline on this machine (the local stack)'
@@ -99,16 +100,14 @@ export default class Dev extends BaseCommand<typeof Dev> {
 
     let last: LocalStackStatus | undefined
     const timer = setInterval(() => {
-      void stack
-        .status()
-        .then((s) => {
-          last = s
-          // On a terminal without logs the status is one live line, redrawn in place; else one
-          // whole line per tick.
-          if (live) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
-          else this.logToStderr(formatStatus(s))
-        })
-        .catch(() => {})
+      const update = stack.status().then((s) => {
+        last = s
+        // On a terminal without logs the status is one live line, redrawn in place; else one
+        // whole line per tick.
+        if (live) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
+        else this.logToStderr(formatStatus(s))
+      })
+      void bestEffort(update, 'a status line is skipped; the next tick draws one')
     }, flags['status-every'] * 1000)
 
     await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import type { CampaignStatus } from '../src/contracts/index.js'
 import { ControlCommand } from '../src/cli/control-command.js'
+import { IanaTimeZone, MAX_TASK_ATTEMPTS } from '../src/contracts/index.js'
 import { OperatorError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
@@ -40,6 +41,7 @@ export default class Push extends ControlCommand<typeof Push> {
     '<%= config.bin %> <%= command.id %> --campaign demo --phone +12125550100',
     '<%= config.bin %> <%= command.id %> --campaign campaign-123 --phone +972501234567 --contact contact-456 --metadata firstName=John --metadata lastName=Doe',
     '<%= config.bin %> <%= command.id %> --stage prod --campaign campaign-123 --phone +972501234567 --json',
+    '<%= config.bin %> <%= command.id %> --campaign demo --phone +18085550100 --timezone Pacific/Honolulu',
   ]
   static override flags = {
     campaign: Flags.string({ description: 'campaign id', required: true }),
@@ -53,6 +55,11 @@ export default class Push extends ControlCommand<typeof Push> {
       description: 'attempts made so far (the task attempt number)',
       default: 0,
       min: 0,
+      max: MAX_TASK_ATTEMPTS,
+    }),
+    timezone: Flags.string({
+      description:
+        "the callee's IANA time zone, e.g. Pacific/Honolulu (default: the zones of the number, else the campaign's)",
     }),
   }
 
@@ -65,9 +72,18 @@ export default class Push extends ControlCommand<typeof Push> {
       ...(flags.contact ? { contactId: flags.contact } : {}),
       ...(flags.metadata ? { metadata: flags.metadata } : {}),
     })
+    if (flags.timezone !== undefined && !IanaTimeZone.safeParse(flags.timezone).success)
+      throw new OperatorError(
+        `--timezone "${flags.timezone}" is not an IANA time zone.`,
+        'Use a zone name such as --timezone America/New_York.',
+        2,
+        'USAGE',
+      )
     const plane = await this.control()
     await refuseClosedCampaign(plane, task.campaignId)
-    const result = await plane.pushTasks([{ id: '0', task }])
+    const result = await plane.pushTasks([
+      { id: '0', task, ...(flags.timezone ? { timezone: flags.timezone } : {}) },
+    ])
     const failure = result.failed[0]
     if (failure || !result.sent[0]) {
       throw new OperatorError(

@@ -3,8 +3,8 @@
  * invocations reuse them (one Redis connection, a small pg pool); the logic is in src/dialer.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics'
-import { Redis } from 'ioredis'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createRedisClient, redisSettingsFromEnv } from '../src/stores/redis.js'
 import { createDialer, dialerDeps, readDialerEnv } from '../src/dialer/create-dialer.js'
 import type { DialerResponse } from '../src/dialer/ports.js'
 import { createLogger } from '../src/observability/logger.js'
@@ -14,18 +14,10 @@ const config = readDialerEnv()
 const logger = createLogger('dialer-worker')
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'dialer-worker' })
 
-const redis = new Redis(config.REDIS_URL, {
-  // Fail a command at once while disconnected (→ degraded pacing) instead of queueing it
-  // until the Lambda times out; ioredis keeps reconnecting in the background.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  commandTimeout: 1000,
-  connectTimeout: 2000,
-  retryStrategy: (times) => Math.min(times * 200, 2000),
-})
-redis.on('error', () => {
-  // Reported through degraded mode (one log line per transition), not once per reconnect attempt.
-})
+// The dialer role fails a command at once while disconnected (→ degraded pacing) instead of
+// queueing it until the Lambda times out; errors are reported through degraded mode (one log line
+// per transition), not once per reconnect attempt.
+const redis = createRedisClient(redisSettingsFromEnv(process.env, config.REDIS_URL), { role: 'dialer' })
 // The cold start waits (bounded) for the first connection, so it does not start degraded.
 const firstConnection = new Promise<void>((resolve) => {
   const timer = setTimeout(resolve, 2000)
@@ -35,7 +27,7 @@ const firstConnection = new Promise<void>((resolve) => {
   })
 })
 
-const pool = createPool({ max: 2 })
+const pool = createPool(pgSettingsFromEnv(), { max: 2 })
 const dial = createDialer(dialerDeps({ redis, db: pool, logger, metrics, config }))
 
 export async function handler(event: unknown): Promise<DialerResponse> {

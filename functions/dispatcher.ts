@@ -6,13 +6,14 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs'
 import type { Context } from 'aws-lambda'
-import { Redis } from 'ioredis'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createRedisClient, redisSettingsFromEnv } from '../src/stores/redis.js'
 import { readDispatcherEnv } from '../src/dispatch/env.js'
 import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from '../src/dispatch/handler.js'
 import { createLogger } from '../src/observability/logger.js'
 import { createLimitStore } from '../src/pacing/limit-store.js'
 import { SqsQueue } from '../src/queue/sqs-queue.js'
+import { asError } from '../src/errors.js'
 
 export { createDispatcherLoop } from '../src/dispatch/loop.js'
 export type { DispatcherLoop, DispatcherLoopOptions } from '../src/dispatch/loop.js'
@@ -24,18 +25,14 @@ function lambdaDeps(): DispatcherDeps {
   if (deps) return deps
   const env = readDispatcherEnv()
   let getLimit = async () => env.MAX_CPS
-  if (env.REDIS_URL) {
-    const redis = new Redis(env.REDIS_URL, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 1000,
-    })
-    redis.on('error', () => {}) // the limit store falls back to its last value / MAX_CPS
+  if (env.REDIS_URL || process.env.REDIS_HOST) {
+    // the limit store falls back to its last value / MAX_CPS when Redis fails
+    const redis = createRedisClient(redisSettingsFromEnv(), { role: 'service' })
     const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, defaultLimit: env.MAX_CPS })
     getLimit = async () => (await store.getLimit()).limit
   }
   deps = {
-    db: createPool({ max: 2 }),
+    db: createPool(pgSettingsFromEnv(), { max: 2 }),
     queue: new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL }),
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
     logger,
@@ -50,7 +47,7 @@ export async function handler(event: unknown, context?: Context): Promise<Dispat
     return await handleDispatch(event, lambdaDeps())
   } catch (error) {
     // Thrown on purpose: the execution fails visibly (alarmed) rather than ending as "done".
-    logger.error('dispatch round failed', error as Error)
+    logger.error('dispatch round failed', asError(error))
     throw error
   }
 }

@@ -5,13 +5,13 @@
  * answer rate (PostgreSQL); the new limit goes to Redis with an audit entry (actor "pacer").
  * Clients are created on the first invocation and reused while the container is warm.
  */
-import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { autoStep, initialState, type AutoStep } from '../src/control/auto.js'
 import { AwsControlPlane, createAwsClients } from '../src/control/aws.js'
 import { DataPlane } from '../src/control/data.js'
 import { describeZodError } from '../src/contracts/errors.js'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createRedisClient, redisSettingsFromEnv } from '../src/stores/redis.js'
 import { createLogger } from '../src/observability/logger.js'
 import { DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { DEFAULT_PACING_POLICY, parsePacingPolicy } from '../src/pacing/policy.js'
@@ -21,7 +21,9 @@ const logger = createLogger('pacer')
 /** Set by stacks/functions.ts; names the field and the fix when one is missing. */
 export const PacerEnv = z.object({
   DIALCTL_STAGE: z.string().min(1),
-  REDIS_URL: z.string().min(1),
+  /** the local form; in AWS the parts REDIS_HOST/REDIS_PORT/REDIS_PASSWORD/REDIS_TLS (src/stores/redis.ts) */
+  REDIS_URL: z.string().min(1).optional(),
+  REDIS_HOST: z.string().min(1).optional(),
   DIALCTL_REDIS_PREFIX: z.string().default(''),
   MAX_CPS: z.coerce.number().int().positive().default(DEFAULT_MAX_CPS),
   WORKER_CLUSTER_NAME: z.string().min(1).optional(),
@@ -38,10 +40,13 @@ function controlPlane(): AwsControlPlane {
   if (!parsed.success)
     throw new Error(`pacer environment invalid: ${describeZodError(parsed.error)}; set it on the function`)
   const env = parsed.data
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 3000 })
-  redis.on('error', () => {})
+  if (!env.REDIS_URL && !env.REDIS_HOST)
+    throw new Error(
+      'pacer environment invalid: REDIS_HOST (or REDIS_URL) is required; set it on the function',
+    )
+  const redis = createRedisClient(redisSettingsFromEnv(), { role: 'service' })
   const data = new DataPlane({
-    pool: createPool({ max: 2 }),
+    pool: createPool(pgSettingsFromEnv(), { max: 2 }),
     redis,
     redisPrefix: env.DIALCTL_REDIS_PREFIX,
     defaultLimit: env.MAX_CPS,

@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import type pg from 'pg'
+import {
+  markWorkerStopped,
+  recoverOpenCalls,
+  registerWorker,
+  resolveWorkerId,
+  startHeartbeat,
+} from '../src/calls/workers.js'
 import { failOpenCalls } from '../src/calls/recorder.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
-import { OperatorError } from '../src/errors.js'
+import { asError, bestEffort, OperatorError } from '../src/errors.js'
 import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
+import type { Redis } from 'ioredis'
+import { createRedisClient, parseRedisUrl } from '../src/stores/redis.js'
 import { createLogger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
@@ -21,8 +29,6 @@ import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
 
-/** The in-process worker's id in call_attempts; stable across restarts so recovery finds its calls. */
-export const LOCAL_WORKER_ID = 'local-worker'
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
 export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
 
@@ -111,7 +117,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // what to undo if the start fails half-way, newest first
   const undo: (() => Promise<unknown> | void)[] = []
   const stopServices = async () => {
-    for (const s of services.reverse()) await s.stop().catch(() => {})
+    for (const s of services.reverse())
+      await bestEffort(s.stop(), 'stop the other services whatever this one does')
   }
   try {
     const postgres = await ensurePostgres(dataDir, { defaultUrl: options.fallbackFrom?.databaseUrl })
@@ -123,8 +130,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await migrate({ connectionString: postgres.url, ...(schema ? { schema } : {}) })
     // One pool for every component: an embedded PostgreSQL serves few connections well.
     const pool = createPool({ connectionString: postgres.url, ...(schema ? { schema } : {}), max: 10 })
-    const redis = new Redis(redisService.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    redis.on('error', () => {}) // the limiter's degraded mode reports it
+    // The dialer's role, as in the Lambda: a frozen Redis fails commands within a second, so the
+    // limiter enters its degraded mode; its errors are reported by that mode, not per reconnect.
+    const redis = createRedisClient(parseRedisUrl(redisService.url), { role: 'dialer' })
     undo.push(
       () => pool.end(),
       () => redis.disconnect(),
@@ -138,19 +146,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // A previous run killed mid-call (SIGKILL, crash, power loss) left its calls 'dialing': no
     // process runs them any more. Close them as worker/main.ts does at start, so their contacts
     // move on (retry later) instead of staying 'dialing' for good.
-    const orphans = await failOpenCalls(
-      pool,
-      LOCAL_WORKER_ID,
-      'dialctl dev restarted while the call was open',
-    )
-    if (orphans.length) logger.warn('closed calls left open by a previous run', { calls: orphans.length })
+    // Each stack has its own worker id with a heartbeat: only its own calls and those of stacks or
+    // workers proven dead are closed, so a second `dialctl dev` on this database leaves a running
+    // one's calls alone (both then run; each dials only what its own gate claims).
+    const workerId = resolveWorkerId('local-stack')
+    await registerWorker(pool, workerId, 'local-stack')
+    const stopHeartbeat = startHeartbeat(pool, workerId, {
+      onError: (error) => logger.warn('heartbeat not written', { workerId, error: error.message }),
+    })
+    const deregister = async () => {
+      stopHeartbeat()
+      await markWorkerStopped(pool, workerId).catch(() => {})
+    }
+    undo.push(deregister)
+    const recovered = await recoverOpenCalls(pool, workerId, 'dialctl dev restarted while the call was open')
+    if (recovered.closed.length)
+      logger.warn('closed calls left open by a previous run', {
+        calls: recovered.closed.length,
+        deadWorkers: recovered.deadWorkers,
+      })
 
     const token = process.env.WORKER_TOKEN ?? randomBytes(24).toString('base64url')
     const worker = createWorker({
       db: pool,
       driver: new SimDriver(options.sim ?? {}),
       token,
-      workerId: LOCAL_WORKER_ID,
+      workerId,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
       logger: log('worker'),
     })
@@ -266,7 +287,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       demoSeeded,
       async status() {
         const [history, limit, depth, dlqDepth] = await Promise.all([
-          readCpsHistory(redis, 2, { prefix }).catch(() => undefined),
+          bestEffort(
+            readCpsHistory(redis, 2, { prefix }),
+            'the status line shows no rate while Redis is away',
+          ),
           limitStore.getLimit().catch(() => ({ limit: maxCps, source: 'default' as const })),
           queue.depth(),
           dlq.depth(),
@@ -297,7 +321,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await bounded(Promise.all([dispatcher?.stop(), pipe.close()]))
         // The calls stay in the simulated driver's memory only: closing their rows is what keeps
         // the database true. Their contacts move on as after any failed call (retry later).
-        const closed = await failOpenCalls(pool, LOCAL_WORKER_ID, reason).catch(() => [])
+        const closed = await failOpenCalls(pool, workerId, reason).catch(() => [])
+        await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()
         await pool.end().catch(() => {})
@@ -312,6 +337,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await dispatcher?.stop()
         await pipe.close()
         await worker.close()
+        await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()
         await pool.end()
@@ -320,8 +346,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   } catch (error) {
     // an OperatorError is shown to the operator by the CLI; anything else is worth the stack trace
-    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', error as Error)
-    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {})
+    if (!(error instanceof OperatorError)) logger.error('local stack failed to start', asError(error))
+    for (const step of undo.reverse())
+      await bestEffort(
+        async () => step(),
+        'the start failure is rethrown; undo the other steps whatever this one does',
+      )
     await stopServices()
     throw error
   }

@@ -33,7 +33,10 @@ export default async function setup(): Promise<void> {
     redis.disconnect()
   }
   // Type errors do not block the emit (CI type-checks separately); a failed build still shows here.
-  const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' })
+  // Its output shows only when it fails: a passing run prints the summary only.
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { encoding: 'utf8' })
   if (build.status !== 0)
-    console.warn('global-setup: `npm run build` reported errors; CLI tests run the emitted code')
+    console.warn(
+      `${build.stdout}${build.stderr}\nglobal-setup: \`npm run build\` reported errors; CLI tests run the emitted code`,
+    )
 }

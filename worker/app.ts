@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
-import { adoptOrphanCall, beginCall } from '../src/calls/recorder.js'
+import { refusalReason, type ClaimResult } from '../src/calls/gate.js'
+import { adoptOrphanCall, claimCall } from '../src/calls/recorder.js'
 import { runCall, type RunCallOptions } from '../src/calls/run-call.js'
 import { describeZodError } from '../src/contracts/errors.js'
 import { DialCommand } from '../src/contracts/messages.js'
@@ -11,6 +12,7 @@ import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { bearerMatches } from './auth.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
+import { errorMessage } from '../src/errors.js'
 
 export interface WorkerCaps {
   /** calls this process runs at once (MAX_ACTIVE_CALLS) */
@@ -33,6 +35,8 @@ export interface CreateWorkerOptions {
   call?: RunCallOptions
   /** how long close() waits for active calls before giving up on them; default 30 s */
   drainTimeoutMs?: number
+  /** the dial gate's clock (calling windows); default the system clock */
+  now?: () => Date
 }
 
 export interface Worker {
@@ -49,6 +53,14 @@ export interface Worker {
 
 /** 256 KiB, SQS's message limit: a dial command is never bigger than the task it came from. */
 const MAX_BODY_BYTES = 256 * 1024
+
+/** What the claim phase decided: the gate's answer, or PostgreSQL could not be asked. */
+type Claim =
+  | { kind: 'claimed'; callId: string; attempt: number; adopted?: boolean }
+  | Exclude<ClaimResult, { kind: 'claimed' }>
+  | { kind: 'unavailable'; error: string }
+
+const errorText = (error: unknown) => maskPhonesIn(error instanceof Error ? error.message : String(error))
 
 class HttpError extends Error {
   constructor(
@@ -118,6 +130,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const unavailableRetryAfter = String(caps.unavailableRetryAfterSeconds ?? 5)
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000
   const stats = new WorkerStats()
+  const now = options.now ?? (() => new Date())
 
   // A slot is taken before the first await of a dial, so concurrent requests cannot both pass
   // the cap check; it is given back on duplicate / error, or when the call ends.
@@ -148,11 +161,21 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     }
   }
 
-  async function dial(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** 503 with Retry-After: PostgreSQL did not answer the claim; nothing was dialed. */
+  const dbUnavailable = (res: ServerResponse) =>
+    send(
+      res,
+      503,
+      { error: 'database_unavailable', message: 'could not record the call in PostgreSQL; retry later' },
+      { 'retry-after': unavailableRetryAfter },
+    )
+
+  /** Phase 1: who may dial, and is the body a DialCommand. */
+  async function readCommand(req: IncomingMessage, res: ServerResponse): Promise<DialCommand | null> {
     if (!bearerMatches(req.headers.authorization, token)) {
       stats.rejected.unauthorized++
       req.resume()
-      return send(
+      send(
         res,
         401,
         {
@@ -161,133 +184,137 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         },
         { 'www-authenticate': 'Bearer' },
       )
+      return null
     }
-    const body = await readJson(req)
-    const parsed = DialCommand.safeParse(body)
+    const parsed = DialCommand.safeParse(await readJson(req))
     if (!parsed.success) {
       stats.rejected.invalid++
       throw new HttpError(400, 'invalid_dial_command', describeZodError(parsed.error))
     }
-    const cmd = parsed.data
+    return parsed.data
+  }
+
+  /** Phase 2: local capacity; a slot is taken here, before the first await of the claim. */
+  function admitLocally(cmd: DialCommand, res: ServerResponse): boolean {
     if (draining || !driver.healthy()) {
       stats.rejected.unavailable++
       const why = draining ? 'worker is shutting down' : `telephony driver ${driver.name} is not healthy`
-      return send(
+      send(
         res,
         503,
         { error: 'unavailable', message: `${why}; retry later` },
         { 'retry-after': unavailableRetryAfter },
       )
-    }
-    if (active >= caps.maxActiveCalls) {
-      stats.rejected.capacity++
-      return send(
-        res,
-        429,
-        {
-          error: 'worker_at_capacity',
-          message: `worker runs ${active} of ${caps.maxActiveCalls} calls; retry later`,
-        },
-        { 'retry-after': retryAfter },
-      )
+      return false
     }
     const campaignActive = activeByCampaign.get(cmd.campaignId) ?? 0
-    if (cmd.maxConcurrentCalls !== undefined && campaignActive >= cmd.maxConcurrentCalls) {
+    const full =
+      active >= caps.maxActiveCalls
+        ? {
+            error: 'worker_at_capacity',
+            message: `worker runs ${active} of ${caps.maxActiveCalls} calls; retry later`,
+          }
+        : cmd.maxConcurrentCalls !== undefined && campaignActive >= cmd.maxConcurrentCalls
+          ? {
+              error: 'campaign_at_capacity',
+              message: `campaign ${cmd.campaignId} runs ${campaignActive} of maxConcurrentCalls ${cmd.maxConcurrentCalls} on this worker; retry later`,
+            }
+          : null
+    if (full) {
       stats.rejected.capacity++
-      return send(
-        res,
-        429,
-        {
-          error: 'campaign_at_capacity',
-          message: `campaign ${cmd.campaignId} runs ${campaignActive} of maxConcurrentCalls ${cmd.maxConcurrentCalls} on this worker; retry later`,
-        },
-        { 'retry-after': retryAfter },
-      )
+      send(res, 429, full, { 'retry-after': retryAfter })
+      return false
     }
-
     take(cmd.campaignId)
-    let begun
+    return true
+  }
+
+  /**
+   * Phase 3: the dial gate (claimCall), plus adoption of a call row left by a claim whose reply
+   * was lost here. `unavailable` when PostgreSQL failed: the claim may or may not have committed.
+   */
+  async function claim(cmd: DialCommand): Promise<Claim> {
+    let result: ClaimResult
     try {
-      begun = await beginCall(db, cmd, workerId)
+      result = await claimCall(db, cmd, workerId, { now })
     } catch (error) {
-      release(cmd.campaignId)
-      if (uncertainBegins.size >= MAX_UNCERTAIN)
-        uncertainBegins.delete(uncertainBegins.values().next().value!)
+      if (uncertainBegins.size >= MAX_UNCERTAIN) {
+        const oldest = uncertainBegins.values().next()
+        if (!oldest.done) uncertainBegins.delete(oldest.value)
+      }
       uncertainBegins.add(cmd.callId)
-      stats.rejected.unavailable++
-      logger.error('could not record the call start; not dialing', {
-        callId: cmd.callId,
-        error: (error as Error).message,
-      })
-      return send(
-        res,
-        503,
-        { error: 'database_unavailable', message: 'could not record the call in PostgreSQL; retry later' },
-        { 'retry-after': unavailableRetryAfter },
-      )
+      return { kind: 'unavailable', error: errorText(error) }
     }
     // Deleted before any await: of two concurrent redeliveries, only one may adopt the row.
     const uncertain = uncertainBegins.delete(cmd.callId)
-    if (begun.duplicate && uncertain && begun.callId === cmd.callId && !runningCallIds.has(cmd.callId)) {
-      let adopted = false
-      try {
-        adopted = await adoptOrphanCall(db, cmd.callId, workerId)
-      } catch (error) {
-        uncertainBegins.add(cmd.callId)
-        release(cmd.campaignId)
-        stats.rejected.unavailable++
-        logger.error('could not check the call row left by a failed start; not dialing', {
-          callId: cmd.callId,
-          error: (error as Error).message,
-        })
-        return send(
-          res,
-          503,
-          { error: 'database_unavailable', message: 'could not record the call in PostgreSQL; retry later' },
-          { 'retry-after': unavailableRetryAfter },
-        )
-      }
-      if (adopted) {
+    if (
+      result.kind !== 'duplicate' ||
+      !uncertain ||
+      result.callId !== cmd.callId ||
+      runningCallIds.has(cmd.callId)
+    )
+      return result
+    try {
+      if (await adoptOrphanCall(db, cmd.callId, workerId)) {
         logger.warn('call row left by a failed start adopted: placing the call now', { callId: cmd.callId })
-        begun = { ...begun, duplicate: false }
+        return { kind: 'claimed', callId: result.callId, attempt: result.attempt, adopted: true }
+      }
+      return result
+    } catch (error) {
+      uncertainBegins.add(cmd.callId)
+      return { kind: 'unavailable', error: errorText(error) }
+    }
+  }
+
+  /** Phase 4: answer a claim that places no call; gives the slot back. */
+  function answerNoCall(cmd: DialCommand, result: Exclude<Claim, { kind: 'claimed' }>, res: ServerResponse) {
+    release(cmd.campaignId)
+    const ids = { callId: cmd.callId, campaignId: cmd.campaignId, contactId: cmd.contactId }
+    switch (result.kind) {
+      case 'unavailable':
+        stats.rejected.unavailable++
+        logger.error('could not record the call start; not dialing', { ...ids, error: result.error })
+        return dbUnavailable(res)
+      case 'duplicate':
+        stats.rejected.duplicate++
+        logger.info('duplicate dial ignored', { ...ids, callId: result.callId })
+        return send(res, 200, { callId: result.callId, duplicate: true })
+      case 'refused': {
+        if (result.reason === 'blacklisted') stats.rejected.blacklisted++
+        else stats.rejected.gate++
+        const reason = result.reason === 'blacklisted' ? 'blacklisted' : refusalReason(result)
+        logger.warn('dial gate refused the dial: not dialing', {
+          ...ids,
+          attempt: result.attempt,
+          reason,
+          contact: result.effect.kind,
+          phoneNumber: maskPhone(cmd.phoneNumber),
+        })
+        return send(res, 409, {
+          callId: cmd.callId,
+          error: result.reason,
+          reason,
+          message:
+            result.reason === 'blacklisted'
+              ? 'the number is on the blacklist; it is never dialed'
+              : result.detail,
+        })
       }
     }
-    if (begun.blacklisted) {
-      release(cmd.campaignId)
-      stats.rejected.blacklisted++
-      logger.warn('number on the blacklist: not dialing', {
-        callId: cmd.callId,
-        campaignId: cmd.campaignId,
-        contactId: cmd.contactId,
-        phoneNumber: maskPhone(cmd.phoneNumber),
-      })
-      return send(res, 409, {
-        callId: cmd.callId,
-        error: 'blacklisted',
-        message: 'the number is on the blacklist; it is never dialed',
-      })
-    }
-    if (begun.duplicate) {
-      release(cmd.campaignId)
-      stats.rejected.duplicate++
-      logger.info('duplicate dial ignored', {
-        callId: begun.callId,
-        campaignId: cmd.campaignId,
-        contactId: cmd.contactId,
-      })
-      return send(res, 200, { callId: begun.callId, duplicate: true })
-    }
+  }
 
+  /** Phase 5: the claim holds; run the call in the background and answer 202. */
+  function placeCall(cmd: DialCommand, attempt: number, res: ServerResponse) {
     stats.attempted++
     logger.info('call accepted', {
       callId: cmd.callId,
       campaignId: cmd.campaignId,
       contactId: cmd.contactId,
-      attempt: begun.attempt,
+      attempt,
       phoneNumber: maskPhone(cmd.phoneNumber),
     })
     runningCallIds.add(cmd.callId)
-    const task: Promise<void> = runCall({ db, driver, logger }, cmd, begun.attempt, options.call)
+    const task: Promise<void> = runCall({ db, driver, logger }, cmd, attempt, options.call)
       .then((summary) => stats.callEnded(summary.status, summary.recorded))
       .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))
       .finally(() => {
@@ -299,13 +326,21 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     send(res, 202, { callId: cmd.callId, status: 'accepted' })
   }
 
+  async function dial(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const cmd = await readCommand(req, res)
+    if (!cmd || !admitLocally(cmd, res)) return
+    const result = await claim(cmd)
+    if (result.kind !== 'claimed') return answerNoCall(cmd, result, res)
+    placeCall(cmd, result.attempt, res)
+  }
+
   async function health(res: ServerResponse): Promise<void> {
     let dbStatus: { ok: boolean; error?: string }
     try {
       await withTimeout(db.query('SELECT 1'), 2000, 'PostgreSQL')
       dbStatus = { ok: true }
     } catch (error) {
-      dbStatus = { ok: false, error: maskPhonesIn((error as Error).message) }
+      dbStatus = { ok: false, error: maskPhonesIn(errorMessage(error)) }
     }
     const driverOk = driver.healthy()
     const ok = dbStatus.ok && driverOk && !draining
@@ -351,7 +386,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       if (res.headersSent) return
       if (error instanceof HttpError)
         return send(res, error.status, { error: error.code, message: error.message })
-      logger.error('request failed', { route, error: maskPhonesIn((error as Error).message) })
+      logger.error('request failed', { route, error: maskPhonesIn(errorMessage(error)) })
       send(res, 500, { error: 'internal', message: 'the worker failed on this request; see its logs' })
     })
   })

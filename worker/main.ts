@@ -3,14 +3,21 @@
  * from the environment (see WorkerEnv in worker/app.ts and docs/worker.md), closes calls a
  * previous crash left open, then serves POST /dial, GET /health and GET /metrics.
  */
-import os from 'node:os'
-import { failOpenCalls } from '../src/calls/recorder.js'
+import {
+  markWorkerStopped,
+  recoverOpenCalls,
+  registerWorker,
+  resolveWorkerId,
+  startHeartbeat,
+  WorkerIdInUseError,
+} from '../src/calls/workers.js'
 import { describeZodError } from '../src/contracts/errors.js'
-import { createPool } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
 import { SimDriver, SimOptions } from './drivers/sim.js'
+import { asError, errorMessage } from '../src/errors.js'
 
 const logger = createLogger('worker')
 
@@ -50,7 +57,7 @@ async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver
     mod = (await import(specifier)) as AriModule
   } catch (error) {
     fail(
-      `DRIVER=ari but the ARI driver could not be loaded (${(error as Error).message}). ` +
+      `DRIVER=ari but the ARI driver could not be loaded (${errorMessage(error)}). ` +
         'Build it (npm run build) or run with DRIVER=sim.',
     )
   }
@@ -62,7 +69,7 @@ async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver
   try {
     config = mod.ariConfigFromEnv(env)
   } catch (error) {
-    fail((error as Error).message)
+    fail(errorMessage(error))
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
   // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
@@ -76,22 +83,39 @@ async function main(): Promise<void> {
   const parsed = WorkerEnv.safeParse(process.env)
   if (!parsed.success) fail(`environment: ${describeZodError(parsed.error)}`)
   const env = parsed.data
-  // Stable across restarts on the same host, so the next start finds this worker's open calls.
-  const workerId = env.WORKER_ID ?? os.hostname()
+  // Unique per process unless WORKER_ID pins it; recovery finds a dead predecessor's calls by its
+  // stopped heartbeat, whatever its id was.
+  const workerId = resolveWorkerId('worker')
 
-  const db = createPool({ max: 20 })
+  const db = createPool(pgSettingsFromEnv(), { max: 20 })
   const driver = env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env) : simDriverFromEnv(process.env)
 
   try {
-    const closed = await failOpenCalls(db, workerId, 'worker restarted while the call was open')
+    await registerWorker(db, workerId, 'worker')
+    const { closed, deadWorkers } = await recoverOpenCalls(
+      db,
+      workerId,
+      'worker restarted while the call was open',
+    )
     if (closed.length)
-      logger.warn('closed calls left open by a previous run', { workerId, calls: closed.length })
+      logger.warn('closed calls left open by a previous run', {
+        workerId,
+        calls: closed.length,
+        deadWorkers,
+      })
   } catch (error) {
+    if (error instanceof WorkerIdInUseError)
+      fail(
+        `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
+      )
     fail(
-      `cannot reach PostgreSQL to recover open calls (${(error as Error).message}); ` +
+      `cannot reach PostgreSQL to recover open calls (${errorMessage(error)}); ` +
         'check DATABASE_URL and run `dialctl db migrate`',
     )
   }
+  const stopHeartbeat = startHeartbeat(db, workerId, {
+    onError: (error) => logger.warn('heartbeat not written', { workerId, error: error.message }),
+  })
 
   const worker = createWorker({
     db,
@@ -117,6 +141,8 @@ async function main(): Promise<void> {
     stopping = true
     logger.info('shutting down: draining active calls', { signal, activeCalls: worker.activeCalls })
     const { unfinishedCalls } = await worker.close()
+    stopHeartbeat()
+    await markWorkerStopped(db, workerId).catch(() => {})
     await driver.close()
     await db.end()
     logger.info('worker stopped', { unfinishedCalls })
@@ -126,4 +152,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'))
 }
 
-main().catch((error: unknown) => fail((error as Error).stack ?? String(error)))
+main().catch((error: unknown) => fail(asError(error).stack ?? String(error)))

@@ -1,7 +1,9 @@
 import os from 'node:os'
 import type { CallOutcome } from '../src/telephony/driver.js'
 
-export type Rejection = 'unauthorized' | 'invalid' | 'capacity' | 'unavailable' | 'duplicate' | 'blacklisted'
+/** why POST /dial placed no call; `gate`: the dial gate refused for a reason other than the blacklist */
+export type Rejection =
+  'unauthorized' | 'invalid' | 'capacity' | 'unavailable' | 'duplicate' | 'blacklisted' | 'gate'
 
 /** Counters behind GET /metrics; also what the local stack's status line and the pacer read. */
 export class WorkerStats {
@@ -22,6 +24,7 @@ export class WorkerStats {
     unavailable: 0,
     duplicate: 0,
     blacklisted: 0,
+    gate: 0,
   }
   private cpuSample = { at: process.hrtime.bigint(), usage: process.cpuUsage() }
   private lastCpuPercent = 0

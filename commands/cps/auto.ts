@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/errors.js'
+import { sleep } from '../../src/clock.js'
+import { errorMessage, OperatorError } from '../../src/errors.js'
 import { colors, parseInterval, percent } from '../../src/cli/render.js'
 import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
 import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'
@@ -28,8 +29,6 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
     iterations: Flags.integer({ description: 'stop after this many decisions', min: 1, hidden: true }),
   }
 
-  private stopping = false
-
   async run(): Promise<CpsAutoResult> {
     const { flags } = await this.parse(CpsAuto)
     let policy: PacingPolicy
@@ -38,7 +37,7 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
       policy = loadPacingPolicy(flags.policy)
       intervalMs = parseInterval(flags.interval)
     } catch (error) {
-      throw new OperatorError((error as Error).message, 'Fix the file or flag named above.', 2, 'USAGE')
+      throw new OperatorError(errorMessage(error), 'Fix the file or flag named above.', 2, 'USAGE')
     }
     if (intervalMs < 1000)
       throw new OperatorError('--interval must be at least 1s.', 'Use e.g. --interval 30s.', 2, 'USAGE')
@@ -46,13 +45,13 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
     let state = await initialState(plane)
     const steps: AutoStep[] = []
     const max = flags.once ? 1 : (flags.iterations ?? Infinity)
-    const onSignal = () => {
-      this.stopping = true
-    }
+    // Ctrl-C ends the loop after the current decision; it also cuts the wait short.
+    const stop = new AbortController()
+    const onSignal = () => stop.abort()
     process.once('SIGINT', onSignal)
     const c = colors()
     try {
-      while (!this.stopping && steps.length < max) {
+      while (!stop.signal.aborted && steps.length < max) {
         const next = await autoStep(plane, policy, state, { dryRun: flags['dry-run'], actor: this.actor() })
         state = next.state
         steps.push(next.step)
@@ -61,17 +60,11 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
         this.log(
           `${s.at} ${mark} ${s.limit} cps  cpu ${s.inputs.cpuPercent === null ? '—' : s.inputs.cpuPercent.toFixed(1) + '%'}  answer ${percent(s.inputs.answerRate)} (n=${s.inputs.answerSample})  ${s.reason}${flags['dry-run'] && s.action !== 'hold' ? c.yellow(' [dry run: not applied]') : ''}`,
         )
-        if (steps.length < max && !this.stopping) await sleep(intervalMs, () => this.stopping)
+        if (steps.length < max && !stop.signal.aborted) await sleep(intervalMs, stop.signal)
       }
     } finally {
       process.off('SIGINT', onSignal)
     }
     return { stage: plane.stage, dryRun: Boolean(flags['dry-run']), steps }
   }
-}
-
-/** Sleeps in short slices so Ctrl-C ends the loop promptly, after the current decision. */
-async function sleep(ms: number, stop: () => boolean): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end && !stop()) await new Promise((r) => setTimeout(r, Math.min(250, end - Date.now())))
 }

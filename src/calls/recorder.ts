@@ -3,11 +3,12 @@ import type { Db } from '../db/pool.js'
 import type { ActionRecord } from '../ivr/runner.js'
 import type { CallOutcome } from '../telephony/driver.js'
 import { isReservedTestNumber } from '../tasks/test-numbers.js'
+import { claimDial, type ClaimResult, type GateRefusal } from './gate.js'
 
 /**
  * Call outcomes in PostgreSQL: one call_attempts row per dial of a contact attempt, and the
  * contact's moves that belong to the worker (docs/contact-states.md):
- *   queued → dialing (beginCall), dialing → done / pending (retry later) / failed (finishCall,
+ *   queued → dialing (claimCall: the dial gate, gate.ts), dialing → done / pending (retry later) / failed (finishCall,
  *   failOpenCalls).
  */
 
@@ -22,6 +23,8 @@ export interface BeginCallResult {
   duplicate: boolean
   /** the number is on the blacklist: nothing was inserted, the contact moved to failed */
   blacklisted?: boolean
+  /** the dial gate refused for another reason (see gate.ts); nothing was inserted */
+  refused?: { reason: GateRefusal; detail: string }
 }
 
 /** The attempt number a command stands for; a seed-shaped command without it counts as attempt 0. */
@@ -30,52 +33,45 @@ export function attemptOf(cmd: Pick<DialCommand, 'attempt'>): number {
 }
 
 /**
- * Claims the dial: inserts the call_attempts row (status 'dialing'). The unique key
- * (campaign_id, contact_id, attempt) — and the call_id primary key — make this the idempotency
- * authority: a redelivered dial inserts nothing and gets the existing call back.
+ * The dial gate (gate.ts: claimDial) with the campaign defaults of this module: claims the dial
+ * (call_attempts row 'dialing', contact → dialing) when every rule holds at `options.now`, else
+ * refuses with a reason and moves the contact as docs/contact-states.md says.
  */
-export async function beginCall(db: Db, cmd: DialCommand, workerId: string): Promise<BeginCallResult> {
-  const attempt = attemptOf(cmd)
-  // One statement, so no transaction is needed: the contact moves only if the insert happened.
-  // No conflict target: a clash on either unique key (call_id or the attempt triple) is a duplicate.
-  const { rows } = await db.query<{ call_id: string | null; inserted: boolean; blacklisted: boolean }>(
-    `WITH bl AS (
-       -- checked in the same statement as the claim: a number blacklisted after enrich looked
-       -- (a callee pressed 9 a moment ago) is still never dialed
-       SELECT 1 FROM blacklist WHERE phone_number = $5
-     ), ins AS (
-       INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
-       SELECT $1, $2, $3, $4, $5, 'dialing', $6 WHERE NOT EXISTS (SELECT 1 FROM bl)
-       ON CONFLICT DO NOTHING
-       RETURNING call_id
-     ), moved AS (
-       -- pending too: the dispatcher's crash recovery may have released a contact whose task was
-       -- still in the queue; dialing it now must stop the dispatcher from claiming it again.
-       UPDATE contacts SET status = 'dialing', attempts = $4 + 1, status_changed_at = now()
-       WHERE campaign_id = $2 AND id = $3 AND status IN ('queued', 'pending')
-         AND EXISTS (SELECT 1 FROM ins)
-     ), refused AS (
-       UPDATE contacts SET status = 'failed', last_outcome = 'blacklisted', status_changed_at = now()
-       WHERE campaign_id = $2 AND id = $3 AND status IN ('queued', 'pending')
-         AND EXISTS (SELECT 1 FROM bl)
-     )
-     SELECT call_id, true AS inserted, false AS blacklisted FROM ins
-     UNION ALL
-     SELECT call_id, false, false FROM call_attempts
-     WHERE NOT EXISTS (SELECT 1 FROM ins)
-       AND ((campaign_id = $2 AND contact_id = $3 AND attempt = $4) OR call_id = $1)
-     UNION ALL
-     SELECT NULL, false, true WHERE EXISTS (SELECT 1 FROM bl)`,
-    [cmd.callId, cmd.campaignId, cmd.contactId, attempt, cmd.phoneNumber, workerId],
-  )
-  const inserted = rows.find((r) => r.inserted)
-  if (inserted?.call_id) return { callId: inserted.call_id, attempt, duplicate: false }
-  // Prefer the row of this attempt; a callId reused for another attempt is still a duplicate.
-  const existing = rows.find((r) => r.call_id !== null)
-  if (existing?.call_id) return { callId: existing.call_id, attempt, duplicate: true }
-  if (rows.some((r) => r.blacklisted))
-    return { callId: cmd.callId, attempt, duplicate: false, blacklisted: true }
-  return { callId: cmd.callId, attempt, duplicate: true }
+export function claimCall(
+  db: Db,
+  cmd: DialCommand,
+  workerId: string,
+  options: { now?: () => Date } = {},
+): Promise<ClaimResult> {
+  return claimDial(db, cmd, attemptOf(cmd), workerId, {
+    defaultMaxAttempts: DEFAULT_MAX_ATTEMPTS,
+    ...(options.now ? { now: options.now } : {}),
+  })
+}
+
+/** claimCall in the older flat shape (tests and the pause scenario read it this way). */
+export async function beginCall(
+  db: Db,
+  cmd: DialCommand,
+  workerId: string,
+  options: { now?: () => Date } = {},
+): Promise<BeginCallResult> {
+  const result = await claimCall(db, cmd, workerId, options)
+  switch (result.kind) {
+    case 'claimed':
+      return { callId: result.callId, attempt: result.attempt, duplicate: false }
+    case 'duplicate':
+      return { callId: result.callId, attempt: result.attempt, duplicate: true }
+    case 'refused':
+      if (result.reason === 'blacklisted')
+        return { callId: cmd.callId, attempt: result.attempt, duplicate: false, blacklisted: true }
+      return {
+        callId: cmd.callId,
+        attempt: result.attempt,
+        duplicate: false,
+        refused: { reason: result.reason, detail: result.detail },
+      }
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
+import { sleep } from '../clock.js'
 import type { IvrAction } from '../contracts/ivr.js'
 import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
@@ -6,6 +7,7 @@ import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
 import { maskPhone } from '../observability/mask.js'
 import type { CallOutcome, TelephonyDriver } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
+import { errorMessage } from '../errors.js'
 
 export interface RunCallDeps {
   db: Db
@@ -55,8 +57,6 @@ export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /**
  * One accepted dial, start to end: ring, run the IVR if answered, record the outcome.
  * Never rejects: every failure ends up in the summary (and, when PostgreSQL allows, in the row).
@@ -103,7 +103,7 @@ export async function runCall(
     }
   } catch (error) {
     // A driver must not throw, but if it does the call still gets an outcome.
-    summary.error = `driver ${driver.name}: ${(error as Error).message}`
+    summary.error = `driver ${driver.name}: ${errorMessage(error)}`
     if (!answeredAt) summary.status = 'failed'
   }
   summary.durationMs = Date.now() - started
@@ -121,7 +121,9 @@ export async function runCall(
     ...(answeredAt ? { answeredAt } : {}),
     durationMs: summary.durationMs,
   }
-  const delays = options.recordRetryDelaysMs ?? [200, 1000, 5000]
+  // ~70 s of backoff: a worker pool exhausted under load (issue #15) frees up well within it, and the
+  // call keeps its active slot meanwhile — backpressure on new dials rather than a row left dialing.
+  const delays = options.recordRetryDelaysMs ?? [200, 1000, 2000, 5000, 10_000, 20_000, 30_000]
   for (let tryNo = 0; ; tryNo++) {
     try {
       await finishCall(db, record)
@@ -132,7 +134,7 @@ export async function runCall(
         logger.error('call outcome not recorded; the row stays dialing until this worker restarts', {
           callId: cmd.callId,
           status: summary.status,
-          error: (error as Error).message,
+          error: errorMessage(error),
         })
         break
       }

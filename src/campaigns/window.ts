@@ -68,3 +68,79 @@ export function nextWindowOpening(now: Date, windows: readonly CallingWindow[], 
     )
   return best.toJSDate()
 }
+
+/**
+ * Where the callee's local time comes from, strongest first: an IANA zone stored on the contact
+ * (CSV column `timezone`, `push --timezone`), else the zones libphonenumber maps the number's
+ * prefix to (stored on the contact at import, see callee-zones.ts), else the campaign's zone.
+ */
+export interface CalleeZones {
+  zones: string[]
+  source: 'contact' | 'number' | 'campaign'
+}
+
+/** The contact fields the callee rule reads (contacts.timezone, contacts.number_timezones). */
+export interface ContactZoneFields {
+  timezone?: string | null
+  numberTimezones?: readonly string[] | null
+}
+
+export function calleeZones(contact: ContactZoneFields, campaignTimezone: string): CalleeZones {
+  if (contact.timezone) return { zones: [contact.timezone], source: 'contact' }
+  if (contact.numberTimezones && contact.numberTimezones.length > 0)
+    return { zones: [...contact.numberTimezones], source: 'number' }
+  return { zones: [campaignTimezone], source: 'campaign' }
+}
+
+/** "Pacific/Honolulu (number)", "America/Adak+America/Anchorage (number)": for reasons and listings. */
+export function describeZones(callee: CalleeZones, max = 3): string {
+  const shown = callee.zones.slice(0, max).join('+')
+  const more = callee.zones.length > max ? `+${callee.zones.length - max} more` : ''
+  return `${shown}${more} (${callee.source})`
+}
+
+/**
+ * THE calling-window rule, used by the dispatcher's eligibility, enrich and the dial gate alike:
+ * open only when `now` is inside a window in EVERY candidate zone of the callee. A number whose
+ * prefix spans two zones (+1 907: Anchorage and Adak) is called only while it is calling time in
+ * both: the rule must hold wherever the callee may be (TCPA 8 am–9 pm; VICIdial's local call time).
+ */
+export function isCalleeWindowOpen(
+  now: Date,
+  windows: readonly CallingWindow[],
+  callee: CalleeZones,
+): boolean {
+  return callee.zones.every((tz) => isWithinCallingWindow(now, windows, tz))
+}
+
+/**
+ * The first instant at or after `now` when the window is open in every candidate zone, or null
+ * when no such instant comes within LOOKAHEAD_DAYS (e.g. a toll-free +1 800 number maps to zones
+ * from Guam to Adak, whose windows never overlap: give such contacts an explicit timezone).
+ * Each round moves to the latest of the zones' next openings, so the instant only grows; it stops
+ * at the first instant open everywhere.
+ */
+export function nextCalleeOpening(
+  now: Date,
+  windows: readonly CallingWindow[],
+  callee: CalleeZones,
+): Date | null {
+  const limit = now.getTime() + LOOKAHEAD_DAYS * 24 * 3600 * 1000
+  let at = now
+  for (let round = 0; round < 1000 && at.getTime() <= limit; round++) {
+    if (isCalleeWindowOpen(at, windows, callee)) return at
+    let latest = at
+    for (const tz of callee.zones) {
+      let opening: Date
+      try {
+        opening = nextWindowOpening(at, windows, tz)
+      } catch {
+        return null
+      }
+      if (opening > latest) latest = opening
+    }
+    // Every zone is open at `at` yet the rule said closed cannot happen; guard the loop anyway.
+    at = latest.getTime() === at.getTime() ? new Date(at.getTime() + 60_000) : latest
+  }
+  return null
+}

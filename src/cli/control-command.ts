@@ -4,6 +4,7 @@ import { explainAwsError } from '../control/aws-errors.js'
 import { controlPlaneFor, currentActor } from '../control/index.js'
 import type { ControlPlane } from '../control/port.js'
 import { BaseCommand } from './base-command.js'
+import { bestEffort } from '../errors.js'
 
 /**
  * A command that acts on a stage through its control plane (local stack or AWS). The plane is
@@ -32,7 +33,8 @@ export abstract class ControlCommand<T extends typeof Command> extends BaseComma
   protected override async finally(error: Error | undefined): Promise<unknown> {
     const plane = this.plane
     this.plane = undefined
-    await plane?.close().catch(() => {})
+    if (plane)
+      await bestEffort(plane.close(), 'the command is done; a failed close must not change its result')
     return super.finally(error)
   }
 }

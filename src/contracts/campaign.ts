@@ -59,17 +59,26 @@ export const CampaignConfig = z.object({
 })
 export type CampaignConfig = z.infer<typeof CampaignConfig>
 
-export const IanaTimeZone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz })
-      return true
-    } catch {
-      return false
-    }
-  },
-  { message: 'must be an IANA time zone such as Asia/Jerusalem' },
-)
+// Zones found valid: building an Intl.DateTimeFormat was 59–83 µs of a 105–176 µs campaign parse,
+// and every task's campaign is parsed. Only valid zones are kept (a few hundred exist), so bad
+// input cannot grow the set.
+const validZones = new Set<string>()
+
+/** true when `tz` names a time zone this runtime's ICU knows (IANA, e.g. Asia/Jerusalem). */
+export function isValidTimeZone(tz: string): boolean {
+  if (validZones.has(tz)) return true
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz })
+  } catch {
+    return false
+  }
+  validZones.add(tz)
+  return true
+}
+
+export const IanaTimeZone = z
+  .string()
+  .refine(isValidTimeZone, { message: 'must be an IANA time zone such as Asia/Jerusalem' })
 
 export const Campaign = z.object({
   id: z.string().min(1),

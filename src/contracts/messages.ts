@@ -1,17 +1,49 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { Campaign } from './campaign.js'
 import { IvrFlow } from './ivr.js'
 import { PhoneNumber } from './phone.js'
 
-export const Metadata = z.record(z.string(), z.unknown())
+/**
+ * C0 controls (NUL, ESC, …) and DEL. PostgreSQL's text and jsonb refuse NUL outright, and an
+ * escape sequence in an id would reach the operator's terminal: both are refused at the edge,
+ * naming the field, instead of failing a whole batch's database write later.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
+
+/** An id: non-empty, at most 200 characters, no control characters. */
+export const SafeId = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((s) => !CONTROL_CHARS.test(s), { message: 'must not contain control characters (NUL, ESC, …)' })
+
+function hasControlChars(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return CONTROL_CHARS.test(value)
+  if (depth > 32 || value === null || typeof value !== 'object') return false
+  if (Array.isArray(value)) return value.some((v) => hasControlChars(v, depth + 1))
+  return Object.entries(value).some(([k, v]) => CONTROL_CHARS.test(k) || hasControlChars(v, depth + 1))
+}
+
+/** Free-form contact data; no key or string value may carry a control character (jsonb refuses NUL). */
+export const Metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => !hasControlChars(m), { message: 'must not contain control characters (NUL, ESC, …)' })
+
+/**
+ * Upper bound of DialTask.attempts. maxAttemptsPerContact is single digits in practice; the bound
+ * only keeps a forged value from overflowing PostgreSQL's integer (attempts + 1) in the claim.
+ */
+export const MAX_TASK_ATTEMPTS = 1000
 
 /** The body of an SQS dial-tasks message (seed, "Initial Message"). */
 export const DialTask = z.object({
-  campaignId: z.string().min(1),
-  contactId: z.string().min(1),
+  campaignId: SafeId,
+  contactId: SafeId,
   phoneNumber: PhoneNumber,
   metadata: Metadata.optional(),
-  attempts: z.number().int().nonnegative(),
+  attempts: z.number().int().nonnegative().max(MAX_TASK_ATTEMPTS),
 })
 export type DialTask = z.infer<typeof DialTask>
 
@@ -25,28 +57,56 @@ export type EnrichedDialTask = z.infer<typeof EnrichedDialTask>
 
 /** POST /dial body (seed, "Dial Command"). `attempt` is additive: the idempotency key's third part. */
 export const DialCommand = z.object({
-  callId: z.string().min(1),
+  callId: SafeId,
   phoneNumber: PhoneNumber,
-  campaignId: z.string().min(1),
-  contactId: z.string().min(1),
+  campaignId: SafeId,
+  contactId: SafeId,
   audioFileUrl: z.string().min(1),
   ivrFlow: IvrFlow,
   metadata: Metadata.optional().default({}),
-  attempt: z.number().int().nonnegative().optional(),
+  attempt: z.number().int().nonnegative().max(MAX_TASK_ATTEMPTS).optional(),
   callerId: z.string().optional(),
   maxConcurrentCalls: z.number().int().positive().optional(),
 })
 export type DialCommand = z.infer<typeof DialCommand>
 
-/** Deterministic per (campaign, contact, attempt): a redelivered task maps to the same call. */
-export function dialIdempotencyKey(task: Pick<DialTask, 'campaignId' | 'contactId' | 'attempts'>): string {
-  return `${task.campaignId}:${task.contactId}:${task.attempts}`
+/** Longest readable call id; longer ids fall back to the hashed form (Asterisk keeps 150 bytes). */
+const MAX_READABLE_CALL_ID = 120
+
+/** Keeps [A-Za-z0-9-]; every other UTF-8 byte (including "_" and ".") becomes _XX (hex). */
+function escapeIdPart(value: string): string {
+  let out = ''
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const c = String.fromCharCode(byte)
+    out += /[A-Za-z0-9-]/.test(c) ? c : `_${byte.toString(16).padStart(2, '0')}`
+  }
+  return out
 }
 
 /**
- * The call id of one contact attempt. Deterministic, so a redelivered task maps to the same call
- * (the worker refuses to place it twice), and usable as the ARI channel id.
+ * The call id of one contact attempt: deterministic, so a redelivered task maps to the same call,
+ * and injective in (campaign, contact, attempt), so two contacts never share one.
+ *
+ * Shape: `call.<campaign>.<contact>.<attempt>`, each id escaped (see escapeIdPart): "." never
+ * occurs inside an escaped part, so the parts can be read back and distinct triples give distinct
+ * strings (the old `call-<campaign>-<contact>-<attempt>` made gala/2026-17 and gala-2026/17 one
+ * call). Only [A-Za-z0-9._-] appear, all safe in an ARI channel id, a Redis key and a log line.
+ * When the escaped form would pass 120 characters (Asterisk stores a uniqueid in at most 150
+ * bytes), the id is `callh.<sha256 of the length-prefixed triple>` instead: distinct prefixes keep
+ * the two forms apart, and a SHA-256 collision is not a practical concern. Readable ids were kept
+ * because operators grep logs and `ari channels` for them.
  */
 export function callIdFor(task: Pick<DialTask, 'campaignId' | 'contactId' | 'attempts'>): string {
-  return `call-${task.campaignId}-${task.contactId}-${task.attempts}`
+  const readable = `call.${escapeIdPart(task.campaignId)}.${escapeIdPart(task.contactId)}.${task.attempts}`
+  if (readable.length <= MAX_READABLE_CALL_ID) return readable
+  const triple = `${task.campaignId.length}:${task.campaignId}${task.contactId.length}:${task.contactId}${task.attempts}`
+  return `callh.${createHash('sha256').update(triple, 'utf8').digest('hex')}`
+}
+
+/**
+ * The dial's idempotency key (Redis dial markers): the call id, so it is injective in
+ * (campaign, contact, attempt) too — a ":" inside an id can no longer make two tasks one key.
+ */
+export function dialIdempotencyKey(task: Pick<DialTask, 'campaignId' | 'contactId' | 'attempts'>): string {
+  return callIdFor(task)
 }

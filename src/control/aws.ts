@@ -364,6 +364,8 @@ export class AwsControlPlane implements ControlPlane {
 
   // ---- test traffic
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {
+    // The dial gate dials only contacts that exist: a pushed task brings its contact row.
+    await this.data.registerPushedContacts(entries)
     const result: PushResult = { sent: [], failed: [] }
     if (entries.length === 1) {
       const [only] = entries

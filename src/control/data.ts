@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
-import { OperatorError } from '../errors.js'
+import { errorMessage, OperatorError, StoreUnavailableError } from '../errors.js'
 import type { CampaignStats } from '../campaigns/stats.js'
 import type { TransitionResult } from '../campaigns/lifecycle.js'
 import { withTransaction } from '../db/pool.js'
@@ -16,6 +16,7 @@ import type {
   ImportResult,
   OutcomeCount,
   PacingSnapshot,
+  PushEntry,
   RunProgress,
 } from './port.js'
 
@@ -64,41 +65,40 @@ export class DataPlane {
   }
 
   /**
-   * Connects on first use (commands that never touch Redis do not wait for it) and turns a
-   * refused connection into an operator message.
+   * Runs `fn` on Redis, connecting on first use (commands that never touch Redis do not wait for
+   * it). A refused, dropped or silent Redis (every wait is bounded by the client's role, see
+   * src/stores/redis.ts) becomes a StoreUnavailableError naming it; a reply error (a bug, a wrong
+   * key type) stays what it is.
    */
-  private async connectedRedis(): Promise<Redis> {
-    if (this.redis.status === 'wait') {
-      try {
-        await this.redis.connect()
-      } catch (error) {
-        throw new OperatorError(
-          `Redis is not reachable at ${this.options.redisUrl ?? 'REDIS_URL'} (${(error as Error).message}).`,
-          "Start it (redis-server --daemonize yes, or `dialctl dev`) or point REDIS_URL at the stage's Redis.",
-          1,
-          'REDIS_UNREACHABLE',
+  private async onRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
+    try {
+      if (this.redis.status === 'wait') await this.redis.connect()
+      return await fn(this.redis)
+    } catch (error) {
+      const message = errorMessage(error)
+      // writeLimit also writes PostgreSQL: only Redis's own failures are named as Redis's
+      const redisFailed =
+        this.redis.status !== 'ready' ||
+        /Command timed out|Connection is closed|Stream isn't writeable|max retries|Socket timeout/i.test(
+          message,
         )
-      }
+      if (error instanceof OperatorError || !redisFailed) throw error
+      throw new StoreUnavailableError('Redis', this.options.redisUrl, message)
     }
-    return this.redis
   }
 
   async pacing(): Promise<PacingSnapshot> {
-    return pacingSnapshot(await this.connectedRedis(), this.options.redisPrefix, this.options.defaultLimit)
+    return this.onRedis((redis) => pacingSnapshot(redis, this.options.redisPrefix, this.options.defaultLimit))
   }
 
   async setLimit(limit: number, reason: string, actor: string, source = 'cli'): Promise<AuditEntry> {
-    return writeLimit(
-      await this.connectedRedis(),
-      this.pool,
-      this.options.redisPrefix,
-      this.options.defaultLimit,
-      {
+    return this.onRedis((redis) =>
+      writeLimit(redis, this.pool, this.options.redisPrefix, this.options.defaultLimit, {
         limit,
         reason,
         actor,
         source,
-      },
+      }),
     )
   }
 
@@ -257,6 +257,17 @@ export class DataPlane {
     yield* contactResults(this.pool, id)
   }
 
+  /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
+  async registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
+    const { registerPushedContacts } = await campaignModules()
+    let created = 0
+    for (const zone of new Set(entries.map((e) => e.timezone))) {
+      const tasks = entries.filter((e) => e.timezone === zone).map((e) => e.task)
+      created += await registerPushedContacts(this.pool, tasks, zone)
+    }
+    return created
+  }
+
   /**
    * What became of the tasks of `campaignId` pushed since `since`: outcomes from task_outcomes,
    * send → dial latency from call_attempts.started_at against the send time of each contact.
@@ -332,12 +343,10 @@ export class DataPlane {
       () => true,
       () => false,
     )
-    const redis = await this.connectedRedis()
-      .then((r) => r.ping())
-      .then(
-        (r) => r === 'PONG',
-        () => false,
-      )
+    const redis = await this.onRedis((r) => r.ping()).then(
+      (r) => r === 'PONG',
+      () => false,
+    )
     return { postgres, redis }
   }
 

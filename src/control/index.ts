@@ -1,6 +1,12 @@
 import os from 'node:os'
-import { Redis } from 'ioredis'
-import { createPool } from '../db/pool.js'
+import { createPool, parseDatabaseUrl, pgSettingsFromEnv, type PgSettings } from '../db/pool.js'
+import {
+  createRedisClient,
+  describeRedis,
+  parseRedisUrl,
+  redisSettingsFromEnv,
+  type RedisSettings,
+} from '../stores/redis.js'
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import type { AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
@@ -11,7 +17,7 @@ import type { ControlPlane } from './port.js'
 
 export type { ControlPlane } from './port.js'
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
+export { DEFAULT_REDIS_URL } from '../stores/redis.js'
 
 export interface StageFlags {
   stage: string
@@ -31,34 +37,31 @@ export function currentActor(): string {
   return `${user}@${os.hostname()}`
 }
 
-function dataPlane(urls: {
-  databaseUrl?: string
-  redisUrl?: string
+function dataPlane(stores: {
+  postgres: PgSettings
+  redis: RedisSettings
   defaultLimit?: number
+  /** the running stack's schema and key prefix (stack.json), when the environment names none */
   schema?: string
   redisPrefix?: string
 }): DataPlane {
-  const redisUrl = urls.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
-  const pool = createPool({
-    ...(urls.databaseUrl ? { connectionString: urls.databaseUrl } : {}),
-    ...(urls.schema ? { schema: urls.schema } : {}),
+  const pool = createPool(stores.postgres, {
+    ...(stores.schema ? { schema: stores.schema } : {}),
     // A CLI run needs few connections; keep the stage's PostgreSQL for the pipeline.
     max: 4,
+    // An operator waiting on a silent PostgreSQL wants the error within seconds, not a spinner.
+    connectTimeoutMs: 3000,
+    // ...and once: a command's later queries fail with the same error instead of waiting again
+    failFastMs: 10_000,
   })
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: 3000,
-    maxRetriesPerRequest: 1,
-    // fail fast: an operator waiting on a dead Redis wants the error, not a spinner
-    retryStrategy: (times) => (times > 2 ? null : 200),
-  })
-  redis.on('error', () => {})
+  // fail fast: the CLI role bounds connect, ready check and every command to seconds
+  const redis = createRedisClient(stores.redis, { role: 'cli' })
   return new DataPlane({
     pool,
     redis,
-    redisUrl: redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
-    redisPrefix: urls.redisPrefix ?? process.env.DIALCTL_REDIS_PREFIX ?? '',
-    defaultLimit: cpsFromEnv('MAX_CPS', urls.defaultLimit ?? DEFAULT_MAX_CPS),
+    redisUrl: describeRedis(stores.redis),
+    redisPrefix: stores.redisPrefix ?? process.env.DIALCTL_REDIS_PREFIX ?? '',
+    defaultLimit: cpsFromEnv('MAX_CPS', stores.defaultLimit ?? DEFAULT_MAX_CPS),
   })
 }
 
@@ -75,8 +78,14 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     const running = runningLocalStack()
     return new LocalControlPlane(
       dataPlane({
-        ...(!process.env.DATABASE_URL && running ? { databaseUrl: running.databaseUrl } : {}),
-        ...(!process.env.REDIS_URL && running ? { redisUrl: running.redisUrl } : {}),
+        postgres:
+          !process.env.DATABASE_URL && !process.env.PGHOST && running
+            ? parseDatabaseUrl(running.databaseUrl, 'the running dialctl dev')
+            : pgSettingsFromEnv(),
+        redis:
+          !process.env.REDIS_URL && !process.env.REDIS_HOST && running
+            ? parseRedisUrl(running.redisUrl, 'the running dialctl dev')
+            : redisSettingsFromEnv(),
         ...(!process.env.DATABASE_SCHEMA && running?.schema ? { schema: running.schema } : {}),
         ...(process.env.DIALCTL_REDIS_PREFIX === undefined && running?.redisPrefix !== undefined
           ? { redisPrefix: running.redisPrefix }
@@ -102,21 +111,38 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     ...(outputs.workerServiceName ? { workerServiceName: outputs.workerServiceName } : {}),
     ...(outputs.alarmPrefix ? { alarmPrefix: outputs.alarmPrefix } : {}),
   }
-  // The stores sit in the stage's VPC: reachable through a tunnel or from a bastion. DATABASE_URL /
-  // REDIS_URL win (credentials never come from the outputs); else the endpoints from the outputs,
-  // with PGUSER/PGPASSWORD from the environment and TLS for Redis (SST's default).
+  // The stores sit in the stage's VPC: reachable through a tunnel or from a bastion. PG*/REDIS_*
+  // parts or DATABASE_URL / REDIS_URL win (credentials never come from the outputs); else the
+  // endpoints from the outputs as parts, with PGUSER/PGPASSWORD and REDIS_USERNAME/REDIS_PASSWORD
+  // from the environment and TLS for Redis (SST's default) — no URL is spliced from a secret.
   // Loaded only for AWS stages: the SDK clients are most of the CLI's start-up time.
   const { AwsControlPlane, createAwsClients } = await import('./aws.js')
-  const scheme = process.env.DIALCTL_REDIS_TLS === '0' ? 'redis' : 'rediss'
   const plane = new AwsControlPlane(
     flags.stage,
     resources,
     createAwsClients(flags),
     dataPlane({
-      databaseUrl:
-        process.env.DATABASE_URL ??
-        `postgres://${encodeURIComponent(process.env.PGUSER ?? 'postgres')}@${outputs.postgresHost}:${outputs.postgresPort}/${outputs.postgresDatabase}`,
-      redisUrl: process.env.REDIS_URL ?? `${scheme}://${outputs.redisHost}:${outputs.redisPort}`,
+      postgres:
+        process.env.DATABASE_URL || process.env.PGHOST
+          ? pgSettingsFromEnv()
+          : {
+              host: outputs.postgresHost,
+              port: Number(outputs.postgresPort),
+              user: process.env.PGUSER ?? 'postgres',
+              database: outputs.postgresDatabase,
+              ssl: /^(1|true|yes|require)$/i.test(process.env.PGSSL ?? ''),
+              ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {}),
+            },
+      redis:
+        process.env.REDIS_URL || process.env.REDIS_HOST
+          ? redisSettingsFromEnv()
+          : {
+              host: outputs.redisHost,
+              port: Number(outputs.redisPort),
+              tls: process.env.DIALCTL_REDIS_TLS !== '0',
+              ...(process.env.REDIS_USERNAME ? { username: process.env.REDIS_USERNAME } : {}),
+              ...(process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {}),
+            },
     }),
   )
   return plane

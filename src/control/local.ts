@@ -147,6 +147,8 @@ export class LocalControlPlane implements ControlPlane {
   }
 
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {
+    // The dial gate dials only contacts that exist: a pushed task brings its contact row.
+    await this.data.registerPushedContacts(entries)
     const { main } = await this.q()
     const result: PushResult = { sent: [], failed: [] }
     for (let i = 0; i < entries.length; i += SQS_MAX_BATCH) {

@@ -222,6 +222,8 @@ export type PushResult = z.infer<typeof PushResult>
 export interface PushEntry {
   id: string
   task: DialTask
+  /** explicit IANA zone of the callee (`push --timezone`), stored on the contact push creates */
+  timezone?: string
 }
 
 export const RunProgress = z.object({
@@ -248,6 +250,8 @@ export interface ContactRow {
   id: string
   phoneNumber: string
   metadata: Record<string, unknown>
+  /** explicit IANA zone of the callee (CSV column `timezone`); else the number's zones apply */
+  timezone?: string
 }
 
 export const ImportResult = z.object({

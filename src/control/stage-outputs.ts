@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
-import { OperatorError } from '../errors.js'
+import { errorMessage, OperatorError } from '../errors.js'
 import { describeZodError } from '../contracts/errors.js'
 
 /**
@@ -76,7 +76,7 @@ export async function loadStageOutputs(stage: string, options: LoadOptions = {})
     json = JSON.parse(text)
   } catch (error) {
     throw new OperatorError(
-      `${file} is not valid JSON (${(error as Error).message}).`,
+      `${file} is not valid JSON (${errorMessage(error)}).`,
       deployHint(stage),
       1,
       'STAGE_OUTPUTS',

@@ -20,6 +20,7 @@ import {
   type Sleep,
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
+import { errorMessage } from '../errors.js'
 
 export interface DialerDeps {
   /** the resilient limiter (Redis, degraded fallback) */
@@ -37,21 +38,25 @@ export interface DialerDeps {
 
 type Fate = 'dialed' | 'duplicate' | 'dropped' | 'rate_limited' | 'busy' | 'failed'
 
-interface Item {
-  /** position in the batch: outcomes and failures are reported in batch order */
+/** One record of the batch after parsing: a task to dial, or why it is not one. */
+type Item =
+  | { kind: 'task'; index: number; messageId: string; task: Task; key: string }
+  | { kind: 'invalid'; index: number; messageId: string; error: string }
+type TaskItem = Extract<Item, { kind: 'task' }>
+
+interface Decision {
   index: number
-  messageId: string
-  task?: Task
-  invalid?: string
+  outcome: TaskOutcome
+  retry: boolean
 }
 
-/** Splits the Pipes event into tasks; a record without messageId cannot be reported alone. */
+/** Phase 1: splits the Pipes event into tasks; a record without messageId cannot be reported alone. */
 function readEvent(event: unknown): Item[] {
   if (!Array.isArray(event))
     throw new Error(
       `dialer: the event must be the enrichment's list of tasks (got ${event === null ? 'null' : typeof event}); check the pipe's target input`,
     )
-  return event.map((raw: unknown, index) => {
+  return event.map((raw: unknown, index): Item => {
     const messageId = (raw as { messageId?: unknown } | null)?.messageId
     if (typeof messageId !== 'string' || messageId.length === 0)
       // Throwing fails the whole batch (retried, then DLQ): better than dropping a task we
@@ -59,24 +64,15 @@ function readEvent(event: unknown): Item[] {
       throw new Error(`dialer: item ${index} has no messageId; enrichment must keep each record's messageId`)
     const parsed = EnrichedDialTask.safeParse(raw)
     return parsed.success
-      ? { index, messageId, task: parsed.data }
-      : { index, messageId, invalid: describeZodError(parsed.error) }
+      ? { kind: 'task', index, messageId, task: parsed.data, key: dialIdempotencyKey(parsed.data) }
+      : { kind: 'invalid', index, messageId, error: describeZodError(parsed.error) }
   })
 }
 
-/**
- * The dialer target of the pipe. Per task: already accepted (marker) → duplicate, no CPS used;
- * not admitted by the limiter → rate_limited, retried; admitted → waits for its slot, POST /dial.
- * Worker 202 → dialed; 200 duplicate → duplicate; 429 / 503 → retried; timeout / 5xx / network →
- * failed and retried, the rest of the batch goes on (seed scenario 3).
- */
-export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise<DialerResponse> {
-  const { logger, metrics } = deps
-  const sleep = deps.sleep ?? realSleep
-  const maxWaitMs = deps.maxWaitMs ?? 1100
-  const items = readEvent(event)
-  const decided: { index: number; outcome: TaskOutcome; retry: boolean }[] = []
-  const counts: Record<Fate, number> = {
+/** Collects one decision per record, counted by fate; outcomes come out in batch order. */
+class Ledger {
+  readonly decided: Decision[] = []
+  readonly counts: Record<Fate, number> = {
     dialed: 0,
     duplicate: 0,
     dropped: 0,
@@ -84,11 +80,13 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     busy: 0,
     failed: 0,
   }
+  /** idempotency keys of dials the worker accepted (or had accepted): marked in Redis after */
+  readonly accepted: string[] = []
 
-  const record = (item: Item, fate: Fate, reason?: string, callId?: string) => {
-    counts[fate]++
-    const t = item.task
-    decided.push({
+  record(item: Item, fate: Fate, reason?: string, callId?: string): void {
+    this.counts[fate]++
+    const t = item.kind === 'task' ? item.task : undefined
+    this.decided.push({
       index: item.index,
       retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped',
       outcome: {
@@ -105,135 +103,165 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
     })
   }
 
-  const valid: Item[] = []
-  for (const item of items) {
-    if (item.invalid) {
-      logger.error('Invalid dial task; returned for retry (it will reach the DLQ)', {
-        messageId: item.messageId,
-        error: item.invalid,
-      })
-      record(item, 'failed', `invalid task: ${item.invalid}`)
-    } else valid.push(item)
+  ordered(): Decision[] {
+    return [...this.decided].sort((a, b) => a.index - b.index)
   }
+}
 
-  // Redelivered tasks whose dial was accepted already: no slot, no POST.
-  const keys = valid.map((i) => dialIdempotencyKey(i.task!))
-  let marked = keys.map(() => false)
+/** Phase 2: invalid records are failed (retried, then DLQ) without touching the others. */
+function rejectInvalid(items: Item[], ledger: Ledger, logger: Logger): TaskItem[] {
+  const valid: TaskItem[] = []
+  for (const item of items) {
+    if (item.kind === 'task') {
+      valid.push(item)
+      continue
+    }
+    logger.error('Invalid dial task; returned for retry (it will reach the DLQ)', {
+      messageId: item.messageId,
+      error: item.error,
+    })
+    ledger.record(item, 'failed', `invalid task: ${item.error}`)
+  }
+  return valid
+}
+
+/** Phase 3: redelivered tasks whose dial was accepted already take no slot and no POST. */
+async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): Promise<TaskItem[]> {
+  let marked = valid.map(() => false)
   try {
-    marked = await deps.marker.marked(keys)
+    marked = await deps.marker.marked(valid.map((i) => i.key))
   } catch (error) {
-    logger.warn('Dial markers unreadable; the worker still refuses double dials', {
-      error: (error as Error).message,
+    deps.logger.warn('Dial markers unreadable; the worker still refuses double dials', {
+      error: errorMessage(error),
     })
   }
   const seen = new Set<string>()
-  const todo: Item[] = []
+  const todo: TaskItem[] = []
   valid.forEach((item, i) => {
-    const key = keys[i]!
-    if (marked[i] || seen.has(key)) {
-      record(
-        item,
-        'duplicate',
-        marked[i] ? 'already dialed (marker)' : 'same task twice in one batch',
-        callIdFor(item.task!),
-      )
-    } else {
-      seen.add(key)
-      todo.push(item)
+    if (marked[i] || seen.has(item.key)) {
+      const why = marked[i] ? 'already dialed (marker)' : 'same task twice in one batch'
+      ledger.record(item, 'duplicate', why, callIdFor(item.task))
+      return
     }
+    seen.add(item.key)
+    todo.push(item)
   })
+  return todo
+}
 
+/** Phase 4: the limiter admits a prefix of the tasks, each with its slot delay; the rest retry. */
+async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger) {
   const { limit, source } = await deps.limitStore.getLimit()
   const admission = todo.length
     ? await deps.limiter.admit(todo.length, limit)
     : { delaysMs: [], mode: 'redis' as const, limit }
   const admitted = todo.slice(0, admission.delaysMs.length)
   const refused = todo.slice(admission.delaysMs.length)
-  for (const item of refused) record(item, 'rate_limited', `limit ${admission.limit} CPS (${admission.mode})`)
+  for (const item of refused)
+    ledger.record(item, 'rate_limited', `limit ${admission.limit} CPS (${admission.mode})`)
   if (refused.length)
-    logger.info('Rate limit reached: tasks returned to the queue for retry', {
+    deps.logger.info('Rate limit reached: tasks returned to the queue for retry', {
       rateLimited: refused.length,
       admitted: admitted.length,
       limit: admission.limit,
       limitSource: source,
       mode: admission.mode,
     })
+  return { admission, admitted }
+}
 
-  // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
-  const accepted: string[] = []
-  await Promise.all(
-    admitted.map(async (item, i) => {
-      await sleep(Math.min(admission.delaysMs[i]!, maxWaitMs))
-      const t = item.task!
-      const command = dialCommandFor(t)
-      let result: WorkerDialResult
-      try {
-        result = await deps.worker.dial(command)
-      } catch (error) {
-        result = { kind: 'error', message: (error as Error).message }
-      }
-      const context = {
-        callId: command.callId,
-        campaignId: t.campaignId,
-        contactId: t.contactId,
-        attempt: t.attempts,
-        phoneNumber: maskPhone(t.phoneNumber),
-      }
-      switch (result.kind) {
-        case 'accepted':
-          logger.info('Dial command sent successfully', context)
-          accepted.push(dialIdempotencyKey(t))
-          record(item, 'dialed', undefined, command.callId)
-          break
-        case 'duplicate':
-          logger.info('Worker reports this attempt was dialed already', context)
-          accepted.push(dialIdempotencyKey(t))
-          record(item, 'duplicate', 'worker: already dialed', command.callId)
-          break
-        case 'refused':
-          logger.warn('Worker refused the dial for good; task dropped', { ...context, reason: result.reason })
-          record(item, 'dropped', result.reason, command.callId)
-          break
-        case 'busy':
-          logger.warn('Worker busy; task returned for retry', {
-            ...context,
-            status: result.status,
-            error: result.message,
-          })
-          record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
-          break
-        case 'error':
-          logger.error('Dial command failed; task returned for retry', {
-            ...context,
-            status: result.status,
-            error: result.message,
-          })
-          record(item, 'failed', result.message, command.callId)
-          break
-      }
-    }),
-  )
-
-  decided.sort((a, b) => a.index - b.index)
-  const outcomes = decided.map((d) => d.outcome)
-  const failures = decided.filter((d) => d.retry).map((d) => d.outcome.messageId!)
+/** Phase 5, per task: waits for its slot, POST /dial, records what the worker answered. */
+async function dialOne(deps: DialerDeps, item: TaskItem, delayMs: number, ledger: Ledger): Promise<void> {
+  const { logger } = deps
+  await (deps.sleep ?? realSleep)(Math.min(delayMs, deps.maxWaitMs ?? 1100))
+  const t = item.task
+  const command = dialCommandFor(t)
+  let result: WorkerDialResult
   try {
-    await deps.marker.mark(accepted)
+    result = await deps.worker.dial(command)
   } catch (error) {
-    logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
-      error: (error as Error).message,
+    result = { kind: 'error', message: errorMessage(error) }
+  }
+  const context = {
+    callId: command.callId,
+    campaignId: t.campaignId,
+    contactId: t.contactId,
+    attempt: t.attempts,
+    phoneNumber: maskPhone(t.phoneNumber),
+  }
+  switch (result.kind) {
+    case 'accepted':
+      logger.info('Dial command sent successfully', context)
+      ledger.accepted.push(item.key)
+      return ledger.record(item, 'dialed', undefined, command.callId)
+    case 'duplicate':
+      logger.info('Worker reports this attempt was dialed already', context)
+      ledger.accepted.push(item.key)
+      return ledger.record(item, 'duplicate', 'worker: already dialed', command.callId)
+    case 'refused':
+      // The dial gate's decision is final: recorded with its reason, never retried.
+      logger.warn('Dial gate refused the dial; task dropped', { ...context, reason: result.reason })
+      return ledger.record(item, 'dropped', result.reason, command.callId)
+    case 'busy':
+      logger.warn('Worker busy; task returned for retry', {
+        ...context,
+        status: result.status,
+        error: result.message,
+      })
+      return ledger.record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
+    case 'error':
+      logger.error('Dial command failed; task returned for retry', {
+        ...context,
+        status: result.status,
+        error: result.message,
+      })
+      return ledger.record(item, 'failed', result.message, command.callId)
+  }
+}
+
+/** Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. */
+async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]): Promise<void> {
+  try {
+    await deps.marker.mark(ledger.accepted)
+  } catch (error) {
+    deps.logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
+      error: errorMessage(error),
     })
   }
   try {
     await deps.outcomes.record(outcomes)
   } catch (error) {
     // The dials happened; failing the batch now would only redeliver them. Say so loudly.
-    logger.error('Task outcomes not recorded (PostgreSQL?)', {
-      error: (error as Error).message,
+    deps.logger.error('Task outcomes not recorded (PostgreSQL?)', {
+      error: errorMessage(error),
       outcomes: outcomes.length,
     })
   }
+}
 
+/**
+ * The dialer target of the pipe. Per task: already accepted (marker) → duplicate, no CPS used;
+ * not admitted by the limiter → rate_limited, retried; admitted → waits for its slot, POST /dial.
+ * Worker 202 → dialed; 200 duplicate → duplicate; 409 (the dial gate refused: paused, window
+ * closed, blacklisted, stale …) → dropped with the gate's reason, not retried; 429 / 503 →
+ * retried; timeout / 5xx / network → failed and retried, the rest of the batch goes on (seed
+ * scenario 3). Returns Pipes' partial batch response (the retried messageIds).
+ */
+export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise<DialerResponse> {
+  const { logger, metrics } = deps
+  const items = readEvent(event)
+  const ledger = new Ledger()
+  const valid = rejectInvalid(items, ledger, logger)
+  const todo = await skipMarked(deps, valid, ledger)
+  const { admission, admitted } = await admit(deps, todo, ledger)
+  // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
+  await Promise.all(admitted.map((item, i) => dialOne(deps, item, admission.delaysMs[i] ?? 0, ledger)))
+
+  const decided = ledger.ordered()
+  const outcomes = decided.map((d) => d.outcome)
+  await persist(deps, ledger, outcomes)
+
+  const { counts } = ledger
   if (admission.admittedThisSecond !== undefined)
     metrics.addMetric(MetricName.CurrentCPS, 'Count', admission.admittedThisSecond)
   metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
@@ -241,12 +269,15 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
-
   logger.info('Dial batch done', {
     tasks: items.length,
     ...counts,
     limit: admission.limit,
     mode: admission.mode,
   })
-  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) }
+  return {
+    batchItemFailures: decided
+      .filter((d) => d.retry)
+      .map((d) => ({ itemIdentifier: d.outcome.messageId ?? '' })),
+  }
 }

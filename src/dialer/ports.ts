@@ -1,5 +1,6 @@
+import { sleep } from '../clock.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
-import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
+import { createOutcomeWriter } from '../outcomes/task-outcomes.js'
 import type { Db } from '../db/pool.js'
 import type { MetricName } from '../observability/metrics.js'
 
@@ -13,8 +14,10 @@ export interface OutcomeRecorder {
   record(outcomes: TaskOutcome[]): Promise<void>
 }
 
-export function createPgOutcomeRecorder(db: Db): OutcomeRecorder {
-  return { record: (outcomes) => recordTaskOutcomes(db, outcomes) }
+/** Retries with backoff under pool exhaustion; what still fails is kept for the next batch (createOutcomeWriter). */
+export function createPgOutcomeRecorder(db: Db, retryDelaysMs?: readonly number[]): OutcomeRecorder {
+  const writer = createOutcomeWriter(db, retryDelaysMs ? { retryDelaysMs } : {})
+  return { record: (outcomes) => writer.record(outcomes) }
 }
 
 /** The slice of Powertools Metrics the dialer uses (EMF); tests pass an in-memory one. */
@@ -23,4 +26,4 @@ export interface MetricsPort {
 }
 
 export type Sleep = (ms: number) => Promise<void>
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+export const realSleep: Sleep = (ms) => sleep(ms)

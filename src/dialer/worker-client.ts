@@ -1,5 +1,6 @@
+import { Agent, request, type Dispatcher } from 'undici'
 import { z } from 'zod'
-import { callIdFor, DialCommand, type EnrichedDialTask } from '../contracts/index.js'
+import { callIdFor, type DialCommand, type EnrichedDialTask } from '../contracts/index.js'
 import { maskPhonesIn } from '../observability/mask.js'
 
 export const DEFAULT_WORKER_TIMEOUT_MS = 5000
@@ -12,7 +13,7 @@ export type WorkerDialResult =
   | { kind: 'duplicate'; status: number; callId: string }
   /** 429 / 503: worker or campaign at capacity, or draining: retry later, not an error */
   | { kind: 'busy'; status: number; message: string }
-  /** the worker refused for good (409: number on the blacklist): not retried */
+  /** the dial gate refused for good (409: blacklisted, paused, window closed, stale …): not retried */
   | { kind: 'refused'; status: number; reason: string }
   /** timeout, network error, 5xx, or a 4xx that says our request or token is wrong */
   | { kind: 'error'; status?: number; message: string }
@@ -27,13 +28,29 @@ export interface WorkerClientOptions {
   /** sent as `Authorization: Bearer <token>` */
   token: string
   timeoutMs?: number
-  fetch?: typeof fetch
+  /** HTTP connection pool (undici); default: one keep-alive Agent per client */
+  dispatcher?: Dispatcher
 }
 
-/** The DialCommand of a task (seed "Dial Command"), with the deterministic call id and the attempt. */
+/**
+ * The worker client's connection pool. Keep-alive, so a POST /dial reuses a warm connection (a
+ * Lambda keeps it across warm invocations) instead of a TCP handshake per call. undici honours the
+ * server's `Keep-Alive: timeout=` hint minus 1 s, so it does not reuse a socket the worker is about
+ * to close; a POST lost to such a race anyway is an `error` result and the task is retried — the
+ * worker's call id makes the retry a duplicate, not a second dial.
+ */
+export function workerAgent(): Agent {
+  return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 })
+}
+
+/**
+ * The DialCommand of a task (seed "Dial Command"), with the deterministic call id and the attempt.
+ * Built from the parsed EnrichedDialTask, so it is typed, not parsed: the worker parses it where
+ * it enters (the POST /dial body).
+ */
 export function dialCommandFor(task: EnrichedDialTask): DialCommand {
   const config = task.campaign.config
-  return DialCommand.parse({
+  return {
     callId: callIdFor(task),
     phoneNumber: task.phoneNumber,
     campaignId: task.campaignId,
@@ -44,14 +61,15 @@ export function dialCommandFor(task: EnrichedDialTask): DialCommand {
     attempt: task.attempts,
     ...(config.callerId ? { callerId: config.callerId } : {}),
     maxConcurrentCalls: config.maxConcurrentCalls,
-  })
+  }
 }
 
 const AcceptedBody = z.object({ callId: z.string().optional(), duplicate: z.boolean().optional() }).loose()
-const ErrorBody = z.object({ error: z.string().optional(), message: z.string().optional() }).loose()
+const ErrorBody = z
+  .object({ error: z.string().optional(), message: z.string().optional(), reason: z.string().optional() })
+  .loose()
 
-async function readBody(res: Response): Promise<unknown> {
-  const text = await res.text()
+function readBody(text: string): unknown {
   try {
     return JSON.parse(text) as unknown
   } catch {
@@ -62,25 +80,30 @@ async function readBody(res: Response): Promise<unknown> {
 export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
   const endpoint = new URL('/dial', options.url).toString()
   const timeoutMs = options.timeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS
-  const doFetch = options.fetch ?? fetch
+  const dispatcher = options.dispatcher ?? workerAgent()
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${options.token}` }
   return {
     async dial(command) {
-      let res: Response
+      let res: { status: number }
       let body: unknown
+      const signal = AbortSignal.timeout(timeoutMs)
       try {
-        res = await doFetch(endpoint, {
+        // undici's request rather than fetch: same pool, a fraction of fetch's per-call CPU
+        // (fetch was 18 % of the local pipeline's CPU), and the whole exchange bounded by `signal`.
+        const answer = await request(endpoint, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+          headers,
           body: JSON.stringify(command),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal,
+          dispatcher,
         })
-        body = await readBody(res)
+        res = { status: answer.statusCode }
+        body = readBody(await answer.body.text())
       } catch (error) {
-        const e = error as Error & { cause?: { code?: string } }
-        const message =
-          e.name === 'TimeoutError' || e.name === 'AbortError'
-            ? `worker did not answer POST /dial within ${timeoutMs} ms`
-            : `worker unreachable at ${endpoint}: ${e.cause?.code ?? e.message}`
+        const e = error as Error & { code?: string; cause?: { code?: string } }
+        const message = signal.aborted
+          ? `worker did not answer POST /dial within ${timeoutMs} ms`
+          : `worker unreachable at ${endpoint}: ${e.code ?? e.cause?.code ?? e.message}`
         return { kind: 'error', message }
       }
       if (res.status === 200 || res.status === 201 || res.status === 202) {
@@ -94,7 +117,12 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
         err.success ? [err.data.error, err.data.message].filter(Boolean).join(': ') : '',
       )
       if (res.status === 409)
-        return { kind: 'refused', status: 409, reason: (err.success && err.data.error) || 'refused' }
+        // the dial gate's recorded reason (`<code>: <detail>`), or the bare code of an older worker
+        return {
+          kind: 'refused',
+          status: 409,
+          reason: maskPhonesIn((err.success && (err.data.reason ?? err.data.error)) || 'refused'),
+        }
       if (res.status === 429 || res.status === 503)
         return { kind: 'busy', status: res.status, message: detail || `worker answered ${res.status}` }
       const hint =

@@ -137,51 +137,92 @@ export interface CampaignDemand {
   nextAttemptAt: Date | null
 }
 
-/** Where a campaign stands after a run: what is in flight and what is still to come. */
+export interface StatusCounts {
+  pending: number
+  queued: number
+  dialing: number
+  done: number
+  failed: number
+}
+
+/**
+ * A campaign's contacts by status, from contact_counts (migration 0008: deltas written by
+ * statement-level triggers on every contact insert, status change and delete). Reads the
+ * campaign's folded rows plus the deltas since the last fold, so it costs the same at 10 thousand
+ * and 10 million contacts. Exact as of the statement's snapshot, like count(*).
+ */
+export async function countByStatus(db: Db, campaignId: string): Promise<StatusCounts> {
+  const { rows } = await db.query<{ status: keyof StatusCounts; n: string }>(
+    `SELECT status, sum(n) AS n FROM contact_counts WHERE campaign_id = $1 GROUP BY status`,
+    [campaignId],
+  )
+  const counts: StatusCounts = { pending: 0, queued: 0, dialing: 0, done: 0, failed: 0 }
+  for (const r of rows) if (r.status in counts) counts[r.status] = Number(r.n)
+  return counts
+}
+
+/**
+ * Folds a campaign's count deltas into one row per status, so countByStatus keeps reading a
+ * handful of rows. Call with the campaign's dispatch lock held (one fold at a time per campaign;
+ * concurrent folds would still be correct, only wasteful).
+ */
+export async function compactCounts(db: Db, campaignId: string): Promise<void> {
+  await db.query('SELECT compact_contact_counts($1)', [campaignId])
+}
+
+/**
+ * Where a campaign stands after a run: what is in flight and what is still to come. The counts
+ * come from contact_counts; eligibleNow and nextAttemptAt read the first entries of
+ * contacts_eligible_idx, so no statement here grows with the campaign's size.
+ */
 export async function campaignDemand(
   db: Db,
   campaignId: string,
   options: { now: Date; maxAttempts: number },
 ): Promise<CampaignDemand> {
   const { rows } = await db.query<{
-    pending: string
-    queued: string
-    dialing: string
+    pending: string | null
+    queued: string | null
+    dialing: string | null
     eligible_now: boolean
     next_attempt_at: Date | null
-  }>(
-    `SELECT
-       (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'pending') AS pending,
-       (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'queued') AS queued,
-       (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'dialing') AS dialing,
-       EXISTS (SELECT 1 FROM contacts c
-                WHERE c.campaign_id = $1 AND c.status = 'pending' AND c.next_attempt_at <= $2
-                  AND c.attempts < $3
-                  AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = c.phone_number)) AS eligible_now,
-       (SELECT min(next_attempt_at) FROM contacts WHERE campaign_id = $1 AND status = 'pending') AS next_attempt_at`,
-    [campaignId, options.now, options.maxAttempts],
-  )
+  }>(DEMAND_SQL, [campaignId, options.now, options.maxAttempts])
   const r = rows[0]!
   return {
-    pending: Number(r.pending),
-    queued: Number(r.queued),
-    dialing: Number(r.dialing),
+    pending: Number(r.pending ?? 0),
+    queued: Number(r.queued ?? 0),
+    dialing: Number(r.dialing ?? 0),
     eligibleNow: r.eligible_now,
     nextAttemptAt: r.next_attempt_at,
   }
 }
 
-/** Contacts of one campaign queued or dialing (contacts_campaign_inflight_idx). */
+// eligible_now is ORDER BY … LIMIT 1 rather than EXISTS: EXISTS let the planner pick a sequential
+// scan that reads every done contact at the head of the table; the order pins contacts_eligible_idx.
+export const DEMAND_SQL = `
+SELECT
+  (SELECT sum(n) FROM contact_counts WHERE campaign_id = $1 AND status = 'pending') AS pending,
+  (SELECT sum(n) FROM contact_counts WHERE campaign_id = $1 AND status = 'queued') AS queued,
+  (SELECT sum(n) FROM contact_counts WHERE campaign_id = $1 AND status = 'dialing') AS dialing,
+  coalesce((SELECT true FROM contacts c
+              WHERE c.campaign_id = $1 AND c.status = 'pending' AND c.next_attempt_at <= $2
+                AND c.attempts < $3
+                AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = c.phone_number)
+              ORDER BY c.next_attempt_at LIMIT 1), false) AS eligible_now,
+  (SELECT min(next_attempt_at) FROM contacts WHERE campaign_id = $1 AND status = 'pending') AS next_attempt_at`
+
+/** Contacts of one campaign queued or dialing (contact_counts). */
 export async function countInflight(db: Db, campaignId: string): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM contacts WHERE campaign_id = $1 AND status IN ('queued', 'dialing')`,
-    [campaignId],
-  )
-  return Number(rows[0]!.n)
+  const { rows } = await db.query<{ n: string | null }>(INFLIGHT_SQL, [campaignId])
+  return Number(rows[0]!.n ?? 0)
 }
 
-/** Contacts of every campaign waiting in the queue (contacts_inflight_idx). */
+export const INFLIGHT_SQL = `SELECT sum(n) AS n FROM contact_counts WHERE campaign_id = $1 AND status IN ('queued', 'dialing')`
+
+/** Contacts of every campaign waiting in the queue (contact_counts: a few rows per campaign). */
 export async function countQueuedAll(db: Db): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM contacts WHERE status = 'queued'`)
-  return Number(rows[0]!.n)
+  const { rows } = await db.query<{ n: string | null }>(QUEUED_ALL_SQL)
+  return Number(rows[0]!.n ?? 0)
 }
+
+export const QUEUED_ALL_SQL = `SELECT sum(n) AS n FROM contact_counts WHERE status = 'queued'`

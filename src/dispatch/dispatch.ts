@@ -10,6 +10,8 @@ import { loadDispatchCampaigns, type DispatchCampaign } from './campaigns.js'
 import {
   campaignDemand,
   claimEligible,
+  compactCounts,
+  countByStatus,
   countInflight,
   countQueuedAll,
   failQueued,
@@ -19,6 +21,7 @@ import {
 } from './contacts.js'
 import { campaignCapacity, globalBudget } from './pacing.js'
 import { sendDialTasks } from './send.js'
+import { errorMessage } from '../errors.js'
 
 export interface DispatchLimits {
   /** the live CPS limit (the pacing limit store in Redis; MAX_CPS when it holds none) */
@@ -184,7 +187,7 @@ async function dispatchCampaign(
     try {
       windowOpen = isWithinCallingWindow(ctx.now, config.callingWindows, campaign.timezone)
     } catch (error) {
-      windowError = (error as Error).message
+      windowError = errorMessage(error)
     }
   }
   if (!config || windowError) {
@@ -210,6 +213,8 @@ async function dispatchCampaign(
         DISPATCH_LOCK_CLASS,
         campaign.id,
       ])
+      // Under the lock: one fold of the campaign's count deltas at a time (see compactCounts).
+      await compactCounts(client, campaign.id)
       const inflight = await countInflight(client, campaign.id)
       const cap = Math.min(
         ctx.budget,
@@ -389,12 +394,9 @@ async function completeIfFinished(db: pg.Pool, campaignId: string, now: Date): P
   try {
     return await withTransaction(db, async (client) => {
       await client.query('SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE', [campaignId])
-      const { rows } = await client.query<{ open: string; total: string }>(
-        `SELECT count(*) FILTER (WHERE status IN ('pending', 'queued', 'dialing')) AS open, count(*) AS total
-           FROM contacts WHERE campaign_id = $1`,
-        [campaignId],
-      )
-      if (Number(rows[0]!.open) > 0 || Number(rows[0]!.total) === 0) return false
+      // contact_counts, not count(*): completing a 10-million-contact campaign stays one small read
+      const c = await countByStatus(client, campaignId)
+      if (c.pending + c.queued + c.dialing > 0 || c.done + c.failed === 0) return false
       await transitionCampaignIn(client, campaignId, 'completed', {
         actor: 'dispatcher',
         reason: 'every contact is done or failed',

@@ -1,4 +1,5 @@
 import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from './handler.js'
+import { asError, bestEffort } from '../errors.js'
 
 export interface DispatcherLoopOptions extends DispatcherDeps {
   /** time between the end of one round and the start of the next; default 2000 ms */
@@ -31,7 +32,10 @@ export function createDispatcherLoop(options: DispatcherLoopOptions): Dispatcher
 
   const runOnce = (): Promise<DispatcherOutput> => {
     const round = handleDispatch({}, options)
-    current = round.catch(() => {})
+    current = bestEffort(
+      round,
+      'stop() only waits for the round to end; the caller of the round sees its error',
+    )
     return round
   }
 
@@ -39,8 +43,8 @@ export function createDispatcherLoop(options: DispatcherLoopOptions): Dispatcher
     try {
       options.onRound?.(await runOnce())
     } catch (error) {
-      options.logger?.error('dispatcher round failed; retrying next interval', error as Error)
-      options.onError?.(error as Error)
+      options.logger?.error('dispatcher round failed; retrying next interval', asError(error))
+      options.onError?.(asError(error))
     }
     if (running) timer = setTimeout(() => void tick(), intervalMs)
   }

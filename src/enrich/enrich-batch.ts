@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { failBlacklistedContacts, releaseContacts, rescheduleContacts } from '../campaigns/contacts.js'
 import type { ContactRef, RescheduleRef } from '../campaigns/contacts.js'
 import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
-import { DialTask, EnrichedDialTask, describeZodError } from '../contracts/index.js'
+import { DialTask, describeZodError, type EnrichedDialTask } from '../contracts/index.js'
 import type { Campaign } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
 import type { Logger } from '../observability/logger.js'
@@ -11,6 +11,7 @@ import { MetricName } from '../observability/metrics.js'
 import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { lookupBatch } from './lookup.js'
+import { errorMessage } from '../errors.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
 export const PipeSqsRecord = z.object({
@@ -153,7 +154,10 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
         }
         continue
       }
-      kept.push(EnrichedDialTask.parse({ ...task, campaign: seedShape(campaign), enrichedAt, messageId }))
+      // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
+      // parsed again. The dialer parses it once more where it enters (the pipe's target input).
+      const enriched: EnrichedDialTask = { ...task, campaign: seedShape(campaign), enrichedAt, messageId }
+      kept.push(enriched)
     }
   }
 
@@ -195,7 +199,7 @@ function parseRecord(raw: unknown): ParsedRecord {
     return {
       ok: false,
       messageId,
-      error: `body is not valid JSON (${maskPhonesIn((error as Error).message)})`,
+      error: `body is not valid JSON (${maskPhonesIn(errorMessage(error))})`,
       hint: {},
     }
   }
@@ -221,7 +225,7 @@ function checkWindow(
   try {
     return { ok: false, nextOpening: nextWindowOpening(now, callingWindows, campaign.timezone) }
   } catch (error) {
-    return { ok: false, error: (error as Error).message }
+    return { ok: false, error: errorMessage(error) }
   }
 }
 

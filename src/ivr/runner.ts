@@ -1,5 +1,6 @@
 import type { CaptureInputNode, IvrAction, IvrFlow, IvrNode } from '../contracts/ivr.js'
 import type { ActiveCall } from '../telephony/driver.js'
+import { errorMessage } from '../errors.js'
 
 /**
  * Runs side-effecting IVR actions (trigger_donation, add_to_blacklist, …). Flow-control actions
@@ -146,7 +147,7 @@ async function captureStep(
       await actions.run(action, { digit, nodeId: node.id })
       result.actions.push({ type: action.type, ok: true, digit })
     } catch (error) {
-      result.actions.push({ type: action.type, ok: false, digit, error: (error as Error).message })
+      result.actions.push({ type: action.type, ok: false, digit, error: errorMessage(error) })
     }
   }
   return { next: node.nextNodeId }

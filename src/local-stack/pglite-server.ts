@@ -1,5 +1,6 @@
 import net from 'node:net'
 import type { PGlite } from '@electric-sql/pglite'
+import { bestEffort } from '../errors.js'
 
 const SSL_REQUEST = 80877103
 const CANCEL_REQUEST = 80877102
@@ -141,7 +142,10 @@ export class PgliteWireServer {
     this.conns.delete(conn)
     if (this.owner === conn) {
       // the client went away inside a transaction: end it, as a backend exit would
-      await this.db.runExclusive(() => this.db.exec('ROLLBACK')).catch(() => {})
+      await bestEffort(
+        this.db.runExclusive(() => this.db.exec('ROLLBACK')),
+        'no transaction may be open any more; there is no one left to tell',
+      )
       this.owner = undefined
       void this.process()
     }

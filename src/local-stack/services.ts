@@ -2,13 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import pg from 'pg'
-import { Redis } from 'ioredis'
-import { OperatorError } from '../errors.js'
-import { DEFAULT_DATABASE_URL } from '../db/pool.js'
+import { bestEffort, errorMessage, OperatorError } from '../errors.js'
+import { createPool, DEFAULT_DATABASE_URL } from '../db/pool.js'
+import { createRedisClient, DEFAULT_REDIS_URL, parseRedisUrl } from '../stores/redis.js'
 import { PgliteWireServer } from './pglite-server.js'
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
+export { DEFAULT_REDIS_URL } from '../stores/redis.js'
 
 export interface ServiceHandle {
   url: string
@@ -19,26 +18,19 @@ export interface ServiceHandle {
 }
 
 async function postgresReachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 })
+  const pool = createPool(url, { max: 1, connectTimeoutMs: 2000, queryTimeoutMs: 2000 })
   try {
-    await client.connect()
-    await client.query('SELECT 1')
+    await pool.query('SELECT 1')
     return true
   } catch {
     return false
   } finally {
-    await client.end().catch(() => {})
+    await bestEffort(pool.end(), 'a probe connection: its answer is already known')
   }
 }
 
 async function redisReachable(url: string): Promise<boolean> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 2000,
-  })
-  redis.on('error', () => {})
+  const redis = createRedisClient(parseRedisUrl(url), { role: 'probe' })
   try {
     await redis.connect()
     return (await redis.ping()) === 'PONG'
@@ -101,7 +93,7 @@ export async function ensurePostgres(
     }
   } catch (error) {
     throw new OperatorError(
-      `PostgreSQL is not reachable at ${redactUrl(url)} and the embedded PostgreSQL (PGlite) failed to start: ${(error as Error).message}`,
+      `PostgreSQL is not reachable at ${redactUrl(url)} and the embedded PostgreSQL (PGlite) failed to start: ${errorMessage(error)}`,
       'Install and start PostgreSQL (apt-get install -y postgresql && pg_ctlcluster 15 main start) or set DATABASE_URL.',
     )
   }

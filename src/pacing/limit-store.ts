@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import type { Db } from '../db/pool.js'
 import { pacingKeys } from './keys.js'
+import { errorMessage } from '../errors.js'
 
 export const DEFAULT_MAX_CPS = 100
 
@@ -116,7 +117,7 @@ export function createLimitStore(options: LimitStoreOptions): LimitStore {
         if (previous === null) await options.redis.del(key)
         else await options.redis.set(key, previous)
         throw new Error(
-          `limit not changed: the audit row could not be written (${(error as Error).message}); check PostgreSQL and retry`,
+          `limit not changed: the audit row could not be written (${errorMessage(error)}); check PostgreSQL and retry`,
         )
       }
     },

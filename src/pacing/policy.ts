@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
+import { errorMessage } from '../errors.js'
 
 /**
  * The adaptive controller's policy. The defaults are the seed's table (CPU < 70% → 100,
@@ -109,7 +110,7 @@ export function loadPacingPolicy(path?: string): PacingPolicy {
   try {
     json = JSON.parse(text)
   } catch (error) {
-    throw new Error(`pacing policy ${path}: not valid JSON (${(error as Error).message})`)
+    throw new Error(`pacing policy ${path}: not valid JSON (${errorMessage(error)})`)
   }
   return parsePacingPolicy(json, `pacing policy ${path}`)
 }

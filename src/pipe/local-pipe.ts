@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import os from 'node:os'
 import type pg from 'pg'
 import { z } from 'zod'
+import { sleep } from '../clock.js'
 import { describeZodError } from '../contracts/errors.js'
 import { createLogger, type Logger } from '../observability/logger.js'
 import { recordTaskOutcomes, type TaskOutcome } from '../outcomes/task-outcomes.js'
@@ -16,6 +17,7 @@ import {
   type DesiredState,
   type PipeCounters,
 } from './state.js'
+import { bestEffort, errorMessage } from '../errors.js'
 
 /** An SQS record exactly as Pipes / Lambda hand it to the enrichment and the target. */
 export interface PipeRecord {
@@ -99,8 +101,6 @@ const TaskIds = z.object({
 
 const MIN_THROTTLE_MS = 250
 const MAX_THROTTLE_MS = 4000
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * The local stand-in for an EventBridge Pipe: polls the source queue, batches (size or window,
@@ -189,7 +189,7 @@ export class LocalPipe<E = PipeRecord> {
         await this.follow()
       } catch (error) {
         // PostgreSQL away: keep the current state and try again at the next tick
-        this.log.warn('pipe state check failed', { pipe: this.name, error: (error as Error).message })
+        this.log.warn('pipe state check failed', { pipe: this.name, error: errorMessage(error) })
       }
     }
   }
@@ -210,14 +210,18 @@ export class LocalPipe<E = PipeRecord> {
 
   private async deactivate(reason: string, clearHeartbeat = false): Promise<void> {
     if (this.active) {
-      await setPipeCurrentState(this.options.pool, this.name, 'STOPPING').catch(() => {})
+      await bestEffort(
+        setPipeCurrentState(this.options.pool, this.name, 'STOPPING'),
+        'STOPPING is only shown while batches drain; stopping goes on without it',
+      )
       this.active = false
       await Promise.all(this.workers)
       this.workers = []
       this.log.info('pipe stopped', { pipe: this.name, reason })
     }
-    await setPipeCurrentState(this.options.pool, this.name, 'STOPPED', reason, { clearHeartbeat }).catch(
-      () => {},
+    await bestEffort(
+      setPipeCurrentState(this.options.pool, this.name, 'STOPPED', reason, { clearHeartbeat }),
+      'PostgreSQL may be gone; the missing heartbeat shows the runner as not alive anyway',
     )
   }
 
@@ -237,9 +241,12 @@ export class LocalPipe<E = PipeRecord> {
         this.log.error('pipe poll failed', {
           pipe: this.name,
           worker: index,
-          error: (error as Error).message,
+          error: errorMessage(error),
         })
-        await recordPipeError(this.options.pool, this.name, error).catch(() => {})
+        await bestEffort(
+          recordPipeError(this.options.pool, this.name, error),
+          'the poll error is logged above; PostgreSQL may be the thing that failed',
+        )
         await sleep(1000)
       }
     }
@@ -346,9 +353,12 @@ export class LocalPipe<E = PipeRecord> {
       this.log.error('pipe batch failed; its messages will be retried', {
         pipe: this.name,
         messages: sent.length,
-        error: (error as Error).message,
+        error: errorMessage(error),
       })
-      await recordPipeError(this.options.pool, this.name, error).catch(() => {})
+      await bestEffort(
+        recordPipeError(this.options.pool, this.name, error),
+        'the error is logged above; PostgreSQL may be the thing that failed',
+      )
       await this.retryLater(sent)
     }
     await this.count(counters)
@@ -394,7 +404,7 @@ export class LocalPipe<E = PipeRecord> {
           this.log.warn('could not delay a failed message', {
             pipe: this.name,
             messageId: r.messageId,
-            error: (error as Error).message,
+            error: errorMessage(error),
           })
         }
       }),
@@ -427,7 +437,7 @@ export class LocalPipe<E = PipeRecord> {
 
   private async count(counters: Partial<PipeCounters>): Promise<void> {
     await addPipeCounters(this.options.pool, this.name, counters).catch((error) =>
-      this.log.warn('pipe counters not recorded', { pipe: this.name, error: (error as Error).message }),
+      this.log.warn('pipe counters not recorded', { pipe: this.name, error: errorMessage(error) }),
     )
   }
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js'
 /**
  * EventBridge event patterns (the pipe's filter), matched the way EventBridge documents them
  * (docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html and aws/event-ruler):
@@ -99,7 +100,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (error) {
-    throw new PatternError('', `not valid JSON (${(error as Error).message})`)
+    throw new PatternError('', `not valid JSON (${errorMessage(error)})`)
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
+import { sleep } from '../clock.js'
 import type { Db } from '../db/pool.js'
 import { createLogger } from '../observability/logger.js'
 import {
@@ -23,6 +24,7 @@ import {
   type SendBatchResult,
   type SendResult,
 } from './port.js'
+import { bestEffort, errorMessage } from '../errors.js'
 
 const logger = createLogger('local-queue')
 
@@ -488,8 +490,6 @@ function toTask(row: MoveTaskRow): MoveTask {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /**
  * Moves the messages that are in `dlqName` when it starts back to their source queue (or to
  * `destination`), oldest first, at most `maxPerSecond` a second. As on SQS, each moved message is
@@ -623,12 +623,13 @@ export async function redriveLocal(
       await sleep(200)
     }
   } catch (error) {
-    await pool
-      .query(
+    await bestEffort(
+      pool.query(
         `UPDATE queue_move_tasks SET status = 'FAILED', failure_reason = $2, finished_at = now() WHERE task_handle = $1`,
-        [task.task_handle, (error as Error).message],
-      )
-      .catch(() => {})
+        [task.task_handle, errorMessage(error)],
+      ),
+      'the error itself is rethrown to the caller; the row only records it',
+    )
     throw error
   }
   const result = toTask(task)

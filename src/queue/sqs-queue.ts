@@ -36,6 +36,7 @@ import {
   type SendBatchResult,
   type SendResult,
 } from './port.js'
+import { asError } from '../errors.js'
 
 export interface SqsQueueOptions {
   client: SQSClient
@@ -249,7 +250,7 @@ export class SqsQueue implements QueuePort {
     try {
       return await fn()
     } catch (error) {
-      const name = (error as Error).name
+      const name = asError(error).name
       if (name === 'PurgeQueueInProgress')
         throw new QueueError(
           name,

@@ -1,13 +1,18 @@
 /**
  * Limiter decisions/s, p50/p99 latency and the worst 1000 ms window of admissions at 200
  * concurrent callers, limit 100: our slot-scheduling script, the seed's GET-then-INCR,
- * rate-limiter-flexible's RateLimiterRedis, and a trivial EVALSHA (the physical bound of one
- * script round trip). Each candidate runs RUNS times for RUN_MS; figures are median (min, max).
+ * rate-limiter-flexible's RateLimiterRedis, and a trivial EVALSHA through the same client (one
+ * client's ceiling). Anchors from redis-benchmark in the same rounds: a pipelined trivial EVALSHA
+ * (Redis's ceiling) and our script pipelined (its server-side cost), so the report says which one
+ * bounds the limiter. Each candidate runs RUNS times for RUN_MS; figures are median (min, max).
  */
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
-import { createRedisLimiter } from '../../src/pacing/limiter.js'
+import { HISTORY_BUCKETS } from '../../src/pacing/keys.js'
+import { admitScript, createRedisLimiter } from '../../src/pacing/limiter.js'
 import { fmt, percentile, stats, type BenchSection, type Stats } from './types.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -96,7 +101,7 @@ const candidates: Candidate[] = [
     },
   },
   {
-    name: 'trivial EVALSHA (physical bound)',
+    name: 'trivial EVALSHA through ioredis (one client ceiling)',
     admits: false,
     make(redis) {
       redis.defineCommand('benchNoop', { numberOfKeys: 0, lua: 'return 1' })
@@ -168,10 +173,58 @@ async function runOnce(candidate: Candidate): Promise<RunResult> {
   }
 }
 
+const SERVER_REQUESTS = 100_000
+const PIPELINE = 16
+
+/**
+ * What Redis itself does, without a Node client in the way: redis-benchmark (ships with
+ * redis-server) sending EVALSHA pipelined 16 deep on 50 connections. `trivial` is a script that
+ * returns 1 (Redis's ceiling for any one-script-call decision); `ours` is our admit script with the
+ * bench's arguments (limit 100, horizon 1 s: mostly refusals, as at 200 callers), i.e. our script's
+ * server-side cost. Requests/s, one measurement each.
+ */
+async function serverRates(): Promise<{ trivial: number; ours: number }> {
+  const url = new URL(REDIS_URL)
+  const redis = new Redis(REDIS_URL)
+  const prefix = `bench:limiter:${randomBytes(4).toString('hex')}:`
+  try {
+    const trivialSha = (await redis.script('LOAD', 'return 1')) as string
+    const oursSha = (await redis.script('LOAD', admitScript())) as string
+    const bench = async (...command: string[]) => {
+      const { stdout } = await promisify(execFile)('redis-benchmark', [
+        ...['-h', url.hostname, '-p', url.port || '6379', '-n', String(SERVER_REQUESTS)],
+        ...['-P', String(PIPELINE), '--csv'],
+        ...command,
+      ])
+      // "test","rps",… then one row per test: the rps column
+      const row = stdout.trim().split('\n').at(-1)!
+      const rps = Number(JSON.parse(`[${row}]`)[1])
+      if (!Number.isFinite(rps)) throw new Error(`redis-benchmark: unexpected output ${stdout.slice(0, 200)}`)
+      return rps
+    }
+    const trivial = await bench('EVALSHA', trivialSha, '0')
+    const ours = await bench(
+      ...['EVALSHA', oursSha, '1', `${prefix}pacer`],
+      ...[String(LIMIT), '1', '1000000', String(HISTORY_BUCKETS), '60'],
+    )
+    return { trivial, ours }
+  } finally {
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length) await redis.del(...keys)
+    redis.disconnect()
+  }
+}
+
 export async function run(): Promise<BenchSection> {
   // Round robin, so a burst of load from elsewhere on the machine does not hit one candidate only.
   const results = new Map<Candidate, RunResult[]>(candidates.map((c) => [c, []]))
-  for (let i = 0; i < RUNS; i++) for (const c of candidates) results.get(c)!.push(await runOnce(c))
+  const server: { trivial: number[]; ours: number[] } = { trivial: [], ours: [] }
+  for (let i = 0; i < RUNS; i++) {
+    for (const c of candidates) results.get(c)!.push(await runOnce(c))
+    const r = await serverRates()
+    server.trivial.push(r.trivial)
+    server.ours.push(r.ours)
+  }
   const rows: { name: string; admits: boolean; s: Record<keyof RunResult, Stats> }[] = []
   for (const c of candidates) {
     const runs = results.get(c)!
@@ -203,9 +256,51 @@ export async function run(): Promise<BenchSection> {
         (r.admits ? `${fmt(r.s.admittedPerSec, 1)} | ${fmt(r.s.worst)} |` : 'n/a | n/a |'),
     ),
   ].join('\n')
+  const trivial = stats(server.trivial)
+  const ours = stats(server.ours)
+  const client = rows[0]!.s.decisionsPerSec
+  const nodeTrivial = rows.find((r) => !r.admits)!.s.decisionsPerSec
+  // The bound is whichever ceiling our client-side rate is closest to.
+  const bound =
+    client.median >= 0.8 * ours.median
+      ? `Redis running our script (${((client.median / ours.median) * 100).toFixed(0)}% of its server-side rate)`
+      : `the Node client (${((client.median / ours.median) * 100).toFixed(0)}% of the script's server-side rate, ` +
+        `${((nodeTrivial.median / trivial.median) * 100).toFixed(0)}% for a trivial script)`
+  const serverMarkdown = [
+    '',
+    `Anchors, measured in the same rounds: \`redis-benchmark -P ${PIPELINE}\` (50 connections, ` +
+      `${SERVER_REQUESTS.toLocaleString('en-US')} requests, no Node client in the way), requests/s:`,
+    '',
+    '| anchor | requests/s | our admit script through ioredis, as a share |',
+    '|---|---|---|',
+    `| trivial EVALSHA (\`return 1\`), pipelined: Redis's ceiling for one script call | ${fmt(trivial)} | ${(client.median / trivial.median).toFixed(2)} |`,
+    `| our admit script, pipelined: its server-side cost | ${fmt(ours)} | ${(client.median / ours.median).toFixed(2)} |`,
+    '',
+    `The bound on our limiter's decisions/s here: ${bound}.`,
+  ].join('\n')
   return {
     title: 'CPS limiter',
-    markdown,
-    json: { callers: CALLERS, limit: LIMIT, runMs: RUN_MS, runs: RUNS, results: rows },
+    markdown: markdown + '\n' + serverMarkdown,
+    json: {
+      callers: CALLERS,
+      limit: LIMIT,
+      runMs: RUN_MS,
+      runs: RUNS,
+      results: rows,
+      redisBenchmark: { pipeline: PIPELINE, trivialEvalsha: trivial, ourScript: ours },
+      bound,
+    },
+    summary: [
+      `Limiter at ${CALLERS} callers, limit ${LIMIT}: ` +
+        rows
+          .map((r) =>
+            r.admits
+              ? `${r.name} ${fmt(r.s.decisionsPerSec)} decisions/s, worst 1000 ms window ${r.s.worst.max}`
+              : `${r.name} ${fmt(r.s.decisionsPerSec)} calls/s`,
+          )
+          .join('; ') +
+        `. Redis alone (redis-benchmark, pipelined): trivial EVALSHA ${fmt(trivial)}/s, our script ${fmt(ours)}/s. ` +
+        `Bound: ${bound}.`,
+    ],
   }
 }

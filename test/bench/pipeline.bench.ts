@@ -23,6 +23,7 @@ import { createLimitStore } from '../../src/pacing/limit-store.js'
 import { ensureLocalQueues, type PgQueue } from '../../src/queue/pg-queue.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
 import { lineChart } from './charts.js'
+import { startMinimalPipeline, type MinimalPipeline } from './minimal-pipeline.js'
 import { fmt, percentile, QUICK, stats, type BenchSection, type Stats } from './types.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -292,6 +293,7 @@ export async function run(): Promise<BenchSection> {
   const schema = `bench_pipeline_${randomBytes(4).toString('hex')}`
   const prefix = `bench:pipeline:${randomBytes(4).toString('hex')}:`
   let stack: LocalStack | undefined
+  let minimal: MinimalPipeline | undefined
   try {
     stack = await startLocalStack({
       schema,
@@ -312,14 +314,25 @@ export async function run(): Promise<BenchSection> {
       dlqName: 'bench-raw-dlq',
     })
 
+    minimal = await startMinimalPipeline(stack.pool, stack.redis, { pollers: POLLERS, prefix })
+
     // warm-up: connections, plans, the campaign cache
     await rawQueueRate(rawQueue, 'warm-raw', 200)
     await pipelineRate(stack, 'warm', 200)
+    await minimal.run(200)
     const raw: number[] = []
     const pipeline: number[] = []
+    const mini: number[] = []
     for (let r = 0; r < THROUGHPUT_RUNS; r++) {
       raw.push(await rawQueueRate(rawQueue, `raw${r}`, THROUGHPUT_TASKS))
-      pipeline.push(await pipelineRate(stack, `pl${r}`, THROUGHPUT_TASKS))
+      // alternate which goes first, so a drift in the machine's load hits both alike
+      if (r % 2 === 0) {
+        pipeline.push(await pipelineRate(stack, `pl${r}`, THROUGHPUT_TASKS))
+        mini.push(await minimal.run(THROUGHPUT_TASKS))
+      } else {
+        mini.push(await minimal.run(THROUGHPUT_TASKS))
+        pipeline.push(await pipelineRate(stack, `pl${r}`, THROUGHPUT_TASKS))
+      }
     }
 
     const limits = createLimitStore({ redis: stack.redis, prefix, db: stack.pool })
@@ -336,6 +349,8 @@ export async function run(): Promise<BenchSection> {
       pipelineTasksPerSecond: stats(pipeline),
       rawQueueMessagesPerSecond: stats(raw),
       pipelineShareOfRaw: stats(pipeline.map((p, i) => p / raw[i]!)),
+      minimalPipelineTasksPerSecond: stats(mini),
+      pipelineShareOfMinimal: stats(pipeline.map((p, i) => p / mini[i]!)),
       paced: {
         achievedCps: stats(paced.map((p) => p.achievedCps)),
         busiestSecondAtWorker: stats(paced.map((p) => Math.max(...p.perSecond))),
@@ -371,6 +386,11 @@ export async function run(): Promise<BenchSection> {
         s.rawQueueMessagesPerSecond,
       ),
       row('pipeline as a share of the raw queue rate', s.pipelineShareOfRaw, 2),
+      row(
+        'anchor: minimal same-I/O pipeline (test/bench/minimal-pipeline.ts), tasks/s',
+        s.minimalPipelineTasksPerSecond,
+      ),
+      row('pipeline as a share of the minimal pipeline (goal ≥ 0.8)', s.pipelineShareOfMinimal, 2),
       '',
       `**Paced**, limit set to ${PACED_LIMIT} CPS: ${PACED_TASKS} tasks pushed at once (the limit allows the run no ` +
         `less than ${minSeconds.toFixed(1)} s), ${PACED_RUNS} run(s); then ${FEED_TASKS} tasks fed at ${FEED_RATE}/s, ` +
@@ -410,7 +430,8 @@ export async function run(): Promise<BenchSection> {
     const summary = [
       `Pipeline push → recorded outcome: ${fmt(s.pipelineTasksPerSecond)} tasks/s vs the raw local queue's ` +
         `send + receive + delete ${fmt(s.rawQueueMessagesPerSecond)} messages/s ` +
-        `(${(s.pipelineShareOfRaw.median * 100).toFixed(0)}%).`,
+        `(${(s.pipelineShareOfRaw.median * 100).toFixed(0)}%); vs a minimal pipeline doing the same I/O ` +
+        `${fmt(s.minimalPipelineTasksPerSecond)} tasks/s: ${s.pipelineShareOfMinimal.median.toFixed(2)} (goal ≥ 0.8).`,
       `Paced at ${PACED_LIMIT} CPS: achieved ${s.paced.achievedCps.median.toFixed(1)} CPS, busiest limiter second ` +
         `${s.paced.busiestSecondInLimiter.max}, busiest 1000 ms at the worker ${s.paced.worstWindowAtWorker.max}; ` +
         `fed below the limit, send → dial p50 ${s.feed.sendToDialP50Ms.median.toFixed(0)} ms, ` +
@@ -436,6 +457,7 @@ export async function run(): Promise<BenchSection> {
       },
     }
   } finally {
+    await minimal?.close()
     await stack?.stop()
     const admin = createPool({ max: 1 })
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)

@@ -6,6 +6,7 @@
  *   npm run bench                  every bench
  *   npm run bench -- limiter cli   only the benches whose file name contains "limiter" or "cli"
  *   BENCH_QUICK=1 npm run bench    smaller counts and fewer runs (a quick look; noisier figures)
+ *   BENCH_OUT=dir npm run bench    write the report to dir instead of bench-report/
  *
  * A bench that throws does not stop the others: the report shows it as FAILED with the error,
  * and the command exits 1 after writing the report.
@@ -26,12 +27,6 @@ const files = readdirSync(here)
 if (files.length === 0) {
   console.error(`No bench file matches ${only.join(', ')}. Bench files: test/bench/*.bench.ts`)
   process.exit(2)
-}
-
-if (QUICK) {
-  // the dispatcher bench reads its sizes from the environment; a quick run loads less
-  process.env.BENCH_DISPATCH_CONTACTS ??= '200000'
-  process.env.BENCH_DISPATCH_PER_RUN ??= '20000'
 }
 
 function gitRevision(): string {
@@ -157,7 +152,8 @@ const summary = ran.flatMap((r) => {
 
 // ---- report ----
 
-const outDir = join(here, '..', '..', 'bench-report')
+// BENCH_OUT: another directory, so two runs (or a run and a report being read) do not collide
+const outDir = process.env.BENCH_OUT ?? join(here, '..', '..', 'bench-report')
 mkdirSync(outDir, { recursive: true })
 const written: string[] = []
 for (const r of ran)

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { AutoStep } from '../../src/control/auto.js'
 import { Check, DoctorReport } from '../../src/control/doctor.js'
@@ -138,7 +138,11 @@ describe('cps (local stack)', () => {
     const admission = await limiter.admit(5, 40)
     expect(admission.delaysMs).toHaveLength(5)
     // admissions are spread over the coming slots: wait until the last one is in the past
-    await new Promise((r) => setTimeout(r, Math.max(...admission.delaysMs) + 50))
+    const lastSlot = Math.max(...admission.slotsMicros!)
+    await vi.waitUntil(async () => {
+      const [seconds, micros] = await redis.redis.time()
+      return Number(seconds) * 1e6 + Number(micros) > lastSlot
+    })
     const get = PacingSnapshot.extend({ stage: z.string() }).parse(
       jsonOf(await dialctl(['cps', 'get', '--json'])),
     )

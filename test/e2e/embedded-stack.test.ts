@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
 import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
@@ -54,14 +54,14 @@ describe('local stack on embedded services', () => {
     expect(sent.failed).toEqual([])
     expect(await addDemoContacts(stack.pool, 10)).toBe(10)
 
-    const deadline = Date.now() + 60_000
-    let dialed = 0
-    while (Date.now() < deadline) {
-      const { rows } = await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM call_attempts')
-      dialed = Number(rows[0]!.n)
-      if (dialed >= 20) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    const dialed = await vi.waitUntil(
+      async () => {
+        const { rows } = await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM call_attempts')
+        const n = Number(rows[0]!.n)
+        return n >= 20 && n
+      },
+      { timeout: 60_000, interval: 250 },
+    )
     expect(dialed).toBe(20)
     await stack.worker.idle()
     const { rows } = await stack.pool.query<{ contact_id: string }>(

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
@@ -60,15 +60,16 @@ describe('local stack end to end', () => {
     }
 
     // wait until the queue is empty and no call is active, bounded
-    const deadline = Date.now() + 120_000
     let busiestStatus = 0
-    for (;;) {
-      busiestStatus = Math.max(busiestStatus, (await stack.status()).cpsNow)
-      const depth = await stack.queue.depth()
-      if (depth.visible + depth.inFlight === 0 && stack.worker.activeCalls === 0) break
-      if (Date.now() > deadline) throw new Error(`not drained: ${JSON.stringify(depth)}`)
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    await vi.waitFor(
+      async () => {
+        busiestStatus = Math.max(busiestStatus, (await stack.status()).cpsNow)
+        const depth = await stack.queue.depth()
+        if (depth.visible + depth.inFlight > 0 || stack.worker.activeCalls > 0)
+          throw new Error(`not drained: ${JSON.stringify(depth)}, ${stack.worker.activeCalls} active calls`)
+      },
+      { timeout: 120_000, interval: 250 },
+    )
     await stack.worker.idle()
     const elapsedS = (Date.now() - started) / 1000
 

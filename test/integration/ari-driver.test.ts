@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import { createAriDriver, type AriDriver, type ReconcileReport } from '../../worker/drivers/ari/index.js'
 import { startFakeAri, type FakeAriServer } from '../helpers/fake-ari-server.js'
@@ -34,11 +34,9 @@ const request = (callId: string, ringTimeoutSeconds = 5) => ({
 })
 
 async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await vi.waitUntil(check, { timeout: timeoutMs, interval: 10 }).catch(() => {
+    throw new Error(`timed out waiting for ${what}`)
+  })
 }
 
 describe('ARI driver against the fake Asterisk', () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { IvrFlow } from '../../src/contracts/ivr.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createWorker, type Worker } from '../../worker/app.js'
@@ -132,11 +132,9 @@ async function until(
   what: string,
   timeoutMs = 5_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await vi.waitUntil(check, { timeout: timeoutMs, interval: 10 }).catch(() => {
+    throw new Error(`timed out waiting for ${what}`)
+  })
 }
 
 describe('worker on the ARI driver, seed flow, outcomes in PostgreSQL', () => {

@@ -212,7 +212,7 @@ describe('dialer handler', () => {
     expect(posts.every((p) => p.auth === 'Bearer secret-token')).toBe(true)
     const second = posts.find((p) => p.body.contactId === 'ok-a2')!.body
     expect(second).toEqual({
-      callId: 'call-c1-ok-a2-2',
+      callId: 'call.c1.ok-a2.2',
       phoneNumber: batch[1]!.phoneNumber,
       campaignId: 'c1',
       contactId: 'ok-a2',
@@ -223,9 +223,9 @@ describe('dialer handler', () => {
       maxConcurrentCalls: 100,
     })
     expect(await outcomesOf(batch.map((b) => b.messageId))).toEqual([
-      { message_id: 'm-ok-a1', outcome: 'dialed', reason: null, call_id: 'call-c1-ok-a1-0' },
-      { message_id: 'm-ok-a2', outcome: 'dialed', reason: null, call_id: 'call-c1-ok-a2-2' },
-      { message_id: 'm-ok-a3', outcome: 'dialed', reason: null, call_id: 'call-c1-ok-a3-0' },
+      { message_id: 'm-ok-a1', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-a1.0' },
+      { message_id: 'm-ok-a2', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-a2.2' },
+      { message_id: 'm-ok-a3', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-a3.0' },
     ])
     expect(s.records()).toBe(1)
     expect(s.metrics).toMatchObject({
@@ -241,7 +241,7 @@ describe('dialer handler', () => {
         c[0] === 'Dial command sent successfully' && (c[1] as { contactId: string }).contactId === 'ok-a2',
     )
     expect(sent![1]).toEqual({
-      callId: 'call-c1-ok-a2-2',
+      callId: 'call.c1.ok-a2.2',
       campaignId: 'c1',
       contactId: 'ok-a2',
       attempt: 2,
@@ -302,7 +302,7 @@ describe('dialer handler', () => {
     expect(error).toHaveBeenCalledWith(
       'Dial command failed; task returned for retry',
       expect.objectContaining({
-        callId: 'call-c1-slow-d-0',
+        callId: 'call.c1.slow-d.0',
         error: 'worker did not answer POST /dial within 300 ms',
       }),
     )
@@ -329,7 +329,7 @@ describe('dialer handler', () => {
     expect(row).toMatchObject({
       outcome: 'duplicate',
       reason: 'worker: already dialed',
-      call_id: 'call-c1-dup-f-0',
+      call_id: 'call.c1.dup-f.0',
     })
   })
 
@@ -338,7 +338,7 @@ describe('dialer handler', () => {
     const res = await s.dial([task('black-z'), task('ok-z')])
     expect(res).toEqual({ batchItemFailures: [] })
     const [row] = await outcomesOf(['m-black-z'])
-    expect(row).toMatchObject({ outcome: 'dropped', reason: 'blacklisted', call_id: 'call-c1-black-z-0' })
+    expect(row).toMatchObject({ outcome: 'dropped', reason: 'blacklisted', call_id: 'call.c1.black-z.0' })
   })
 
   it('a redelivered batch is not dialed twice and takes no CPS slot', async () => {
@@ -475,6 +475,6 @@ describe('dialer handler', () => {
     })
     const res = await createDialer(deps)([task('ok-m')])
     expect(res).toEqual({ batchItemFailures: [] })
-    expect(await t.redis.exists(`${t.prefix}wired:dial:sent:c1:ok-m:0`)).toBe(1)
+    expect(await t.redis.exists(`${t.prefix}wired:dial:sent:call.c1.ok-m.0`)).toBe(1)
   })
 })

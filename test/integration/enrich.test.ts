@@ -94,7 +94,14 @@ function enricher(now = IN_WINDOW, db: Db = t.pool) {
 describe('enrich batch', () => {
   it('enriches an active, in-window task into the seed shape with its messageId', async () => {
     const { enrich } = enricher()
+    // parsed where it enters (the SQS body), typed from there on: no second parse of the output
+    const parseOut = vi.spyOn(EnrichedDialTask, 'parse')
+    const safeParseOut = vi.spyOn(EnrichedDialTask, 'safeParse')
     const out = await enrich([record('m-1', task('contact-456'))])
+    expect(parseOut).not.toHaveBeenCalled()
+    expect(safeParseOut).not.toHaveBeenCalled()
+    parseOut.mockRestore()
+    safeParseOut.mockRestore()
     expect(out).toEqual([
       {
         ...task('contact-456'),

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createPool } from '../../src/db/pool.js'
 import { LocalPipe, type LocalPipeOptions, type PipeRecord } from '../../src/pipe/local-pipe.js'
 import { getPipeState, pipeMetrics, setPipeDesiredState, waitForPipeState } from '../../src/pipe/state.js'
@@ -8,14 +8,20 @@ import { createTestDb, type TestDb } from '../helpers/db.js'
 let db: TestDb
 let n = 0
 const pipes: LocalPipe<unknown>[] = []
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
+  await vi.waitUntil(condition, { timeout: timeoutMs, interval: 50 }).catch(() => {
+    throw new Error(`timed out waiting for ${what}`)
+  })
+}
+
+/** Resolves once the runner has checked the pipe's desired state `n` more times (its heartbeat). */
+async function runnerTicks(pool: typeof db.pool, name: string, n: number) {
+  const beats = new Set<number>()
+  await until(`${n} runner heartbeats`, async () => {
+    const at = (await getPipeState(pool, name))?.heartbeatAt?.getTime()
+    if (at !== undefined) beats.add(at)
+    return beats.size > n
+  })
 }
 
 const task = (contactId: string, extra: Record<string, unknown> = {}) =>
@@ -342,7 +348,8 @@ describe('LocalPipe state', () => {
       expect(state).toMatchObject({ desiredState: 'STOPPED', currentState: 'STOPPED', runnerAlive: true })
       expect(state.config).toMatchObject({ source: queue.name, batchSize: 10, target: 'dialer-worker' })
       await queue.send(task('while-stopped'))
-      await sleep(1200)
+      // the runner looked at its desired state twice since, and stayed stopped
+      await runnerTicks(other, name, 2)
       expect(delivered).toEqual([])
       expect((await queue.depth()).visible).toBe(1)
       await setPipeDesiredState(other, name, 'RUNNING')
@@ -361,9 +368,15 @@ describe('LocalPipe state', () => {
     const ids = new Set<string>()
     for (let i = 0; i < 30; i++) ids.add((await queue.send(task(`c${i}`))).messageId)
     const done = new Set<string>()
-    const slowTarget = async (records: PipeRecord[]) => {
-      await sleep(100)
+    const target = async (records: PipeRecord[]) => {
       records.forEach((r) => done.add(r.messageId))
+    }
+    // The first runner's batches after the first wait until it is stopping, so it stops mid-stream.
+    let release!: () => void
+    const stopping = new Promise<void>((resolve) => (release = resolve))
+    const heldTarget = async (records: PipeRecord[]) => {
+      if (done.size >= 5) await stopping
+      await target(records)
     }
     const first = pipe<PipeRecord>({
       name,
@@ -372,11 +385,17 @@ describe('LocalPipe state', () => {
       batchSize: 5,
       batchWindowSeconds: 0,
       concurrency: 1,
-      target: slowTarget,
+      target: heldTarget,
     })
     await first.start()
     await until('first batch done', () => done.size >= 5)
-    await first.close()
+    const closing = first.close()
+    await until('the first runner stopping', async () => {
+      const state = (await getPipeState(db.pool, name))!.currentState
+      return state === 'STOPPING' || state === 'STOPPED'
+    })
+    release()
+    await closing
     expect(done.size).toBeLessThan(30)
     expect((await getPipeState(db.pool, name))!.currentState).toBe('STOPPED')
 
@@ -388,7 +407,7 @@ describe('LocalPipe state', () => {
         source: new PgQueue(pool2, queue.name),
         batchWindowSeconds: 0,
         stateCheckIntervalMs: 100,
-        target: slowTarget,
+        target,
       })
       await second.start()
       try {

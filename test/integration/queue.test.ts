@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { QueueError } from '../../src/queue/limits.js'
 import {
   PgQueue,
@@ -21,7 +21,8 @@ async function pair(options: { visibilityTimeoutSeconds?: number } = {}) {
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
   })
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** visibility timeouts run on PostgreSQL's clock: poll for their end, never sleep past it */
+const expiry = { timeout: 10_000, interval: 100 }
 const task = (contactId: string) =>
   JSON.stringify({ campaignId: 'camp-1', contactId, phoneNumber: '+972501234567', attempts: 2 })
 
@@ -51,8 +52,10 @@ describe('PgQueue send / receive / delete', () => {
     const [first] = await queue.receive({ visibilityTimeoutSeconds: 1 })
     expect(await queue.receive()).toEqual([])
     expect(await queue.depth()).toMatchObject({ visible: 0, inFlight: 1 })
-    await sleep(1200)
-    const [second] = await queue.receive({ visibilityTimeoutSeconds: 30 })
+    const [second] = await vi.waitUntil(async () => {
+      const got = await queue.receive({ visibilityTimeoutSeconds: 30 })
+      return got.length > 0 && got
+    }, expiry)
     expect(second!.messageId).toBe(first!.messageId)
     expect(second!.receiveCount).toBe(2)
     expect(second!.receiptHandle).not.toBe(first!.receiptHandle)
@@ -69,8 +72,7 @@ describe('PgQueue send / receive / delete', () => {
     await queue.send('a')
     await queue.receive()
     expect(await queue.receive()).toEqual([])
-    await sleep(1200)
-    expect(await queue.receive()).toHaveLength(1)
+    await vi.waitFor(async () => expect(await queue.receive()).toHaveLength(1), expiry)
   })
 
   it('changeVisibility(0) makes a message visible at once; a stale handle is refused with the reason', async () => {
@@ -98,8 +100,10 @@ describe('PgQueue send / receive / delete', () => {
 
   it('long-polls: a receive waiting on an empty queue returns the message sent meanwhile', async () => {
     const { queue } = await pair()
+    const looks = vi.spyOn(queue as unknown as { receiveOnce: () => Promise<unknown> }, 'receiveOnce')
     const waiting = queue.receive({ waitTimeSeconds: 5 })
-    await sleep(100)
+    // it has looked once, found nothing, and now waits
+    await vi.waitFor(() => expect(looks.mock.settledResults).toHaveLength(1))
     await queue.send('late')
     const got = await waiting
     expect(got.map((m) => m.body)).toEqual(['late'])
@@ -272,7 +276,7 @@ describe('redrive policy and DLQ', () => {
     for (let i = 0; i < 3; i++) await queue.send(`m${i}`)
     for (let i = 0; i < 4; i++) await queue.receive({ maxMessages: 10, visibilityTimeoutSeconds: 0 })
     const first = dlq.redrive({ maxPerSecond: 1 })
-    await sleep(100)
+    await vi.waitFor(async () => expect(await listLocalRedrives(db.pool, dlq.name)).toHaveLength(1))
     await expect(dlq.redrive()).rejects.toMatchObject({ code: 'AlreadyRunning' })
     const [running] = await listLocalRedrives(db.pool, dlq.name)
     expect(running!.status).toBe('RUNNING')
@@ -331,7 +335,7 @@ describe('concurrency and restart', () => {
     try {
       const restarted = new PgQueue(pool2, queue.name)
       expect(await restarted.depth()).toMatchObject({ visible: 1, inFlight: 1 })
-      await sleep(1200)
+      await vi.waitFor(async () => expect(await restarted.depth()).toMatchObject({ visible: 2 }), expiry)
       const got = await restarted.receive({ maxMessages: 10 })
       expect(got.map((m) => [m.body, m.receiveCount])).toEqual([
         ['one', 2],

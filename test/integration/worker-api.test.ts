@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { TelephonyDriver } from '../../src/telephony/driver.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createWorker, type Worker } from '../../worker/app.js'
@@ -228,15 +228,20 @@ describe('worker HTTP API', () => {
 
     // Another campaign still fits until the worker-wide cap (3) is reached.
     await insertCampaign(tdb.pool, 'camp-2')
-    for (const id of ['x1', 'x2']) {
-      const res = await post(
-        dialCommand({ contactId: id, campaignId: 'camp-2', callId: `call-camp-2-${id}-0` }),
-      )
+    // The dial gate dials only contacts that exist with that number (issue #11).
+    const other = (id: string, n: number) => ({
+      contactId: id,
+      campaignId: 'camp-2',
+      callId: `call-camp-2-${id}-0`,
+      phoneNumber: `+97250990000${n}`,
+    })
+    for (const [n, id] of ['x1', 'x2', 'x3'].entries())
+      await insertContact(tdb.pool, 'camp-2', id, other(id, n).phoneNumber)
+    for (const [n, id] of ['x1', 'x2'].entries()) {
+      const res = await post(dialCommand(other(id, n)))
       expect(res.status).toBe(202)
     }
-    const full = await post(
-      dialCommand({ contactId: 'x3', campaignId: 'camp-2', callId: 'call-camp-2-x3-0' }),
-    )
+    const full = await post(dialCommand(other('x3', 2)))
     expect(full.status).toBe(429)
     expect(full.body.error).toBe('worker_at_capacity')
     expect(w.metrics()).toMatchObject({ activeCalls: 3, activeByCampaign: { 'camp-1': 1, 'camp-2': 2 } })
@@ -305,7 +310,8 @@ describe('worker HTTP API', () => {
       closed = true
       return r
     })
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // the call is at the driver, held there: close() must wait for it
+    await vi.waitFor(() => expect(driver.started).toHaveLength(1))
     expect(closed).toBe(false)
     expect((await callRows(c.contactId))[0]?.status).toBe('dialing')
     driver.open()

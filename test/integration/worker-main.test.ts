@@ -66,6 +66,8 @@ describe('worker/main.ts', () => {
 
       const health = await fetch(`http://127.0.0.1:${port}/health`)
       expect(health.status).toBe(200)
+      // the dial gate dials only contacts that exist (issue #11)
+      await insertContact(tdb.pool, 'camp-1', 'fresh', '+972503330002', { status: 'queued' })
       const res = await fetch(`http://127.0.0.1:${port}/dial`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },

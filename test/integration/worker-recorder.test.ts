@@ -71,10 +71,14 @@ describe('call recorder', () => {
     expect(results.every((r) => r.callId === cmd.callId)).toBe(true)
   })
 
-  it('a task for a contact without a row is still recorded (dialctl push)', async () => {
+  // Changed by issue #11: the dial gate dials only a contact that exists (push now writes one).
+  it('a task for a contact without a row is refused by the gate and places no call', async () => {
     const cmd = dialCommand({ contactId: 'no-such-contact' })
-    expect((await beginCall(tdb.pool, cmd, 'w1')).duplicate).toBe(false)
-    expect(await finishCall(tdb.pool, finishOf(cmd, 'answered'))).toEqual({ recorded: true })
+    expect(await beginCall(tdb.pool, cmd, 'w1')).toMatchObject({
+      duplicate: false,
+      refused: { reason: 'contact_unknown' },
+    })
+    expect(await finishCall(tdb.pool, finishOf(cmd, 'answered'))).toEqual({ recorded: false })
   })
 
   it('finishCall: answered → done; busy → pending; busy at maxAttempts → failed; a second finish changes nothing', async () => {

@@ -198,3 +198,19 @@ describe('controller bench trace', () => {
     expect(s.meanLimit).toBe(62.5)
   })
 })
+
+describe('bench:doc', () => {
+  it('puts a report under Results: headings one level down, chart links renamed, markers kept', async () => {
+    const { reportForDoc, replaceResults } = await import('../bench/doc.js')
+    const report =
+      '# dialctl benchmark report\n\nMachine: x.\n\n## Summary\n\n- a\n\n## Pipeline\n\n![c](cps.svg)\n'
+    const part = reportForDoc(report, (f) => `bench-${f}`)
+    expect(part).toBe('Machine: x.\n\n### Summary\n\n- a\n\n### Pipeline\n\n![c](bench-cps.svg)')
+    const doc =
+      '# Doc\n\n## Results\n\n<!-- bench-results:start -->\nold figures\n<!-- bench-results:end -->\n'
+    expect(replaceResults(doc, part)).toBe(
+      `# Doc\n\n## Results\n\n<!-- bench-results:start -->\n\n${part}\n\n<!-- bench-results:end -->\n`,
+    )
+    expect(() => replaceResults('# Doc without markers', part)).toThrow(/markers/)
+  })
+})

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { isValidTimeZone } from '../../src/contracts/campaign.js'
+import { dialCommandFor } from '../../src/dialer/worker-client.js'
 import {
   Campaign,
   DialCommand,
@@ -81,5 +83,47 @@ describe('phone masking', () => {
     expect(maskPhonesIn('call-campaign-123-contact-456-1705318245000')).toBe(
       'call-campaign-123-contact-456-1705318245000',
     )
+  })
+})
+
+describe('validation once, at the boundary', () => {
+  it('a time zone is checked with Intl once, then from the cache; invalid zones are not cached', () => {
+    const made = vi.spyOn(Intl, 'DateTimeFormat')
+    try {
+      expect(isValidTimeZone('America/Argentina/Ushuaia')).toBe(true)
+      expect(isValidTimeZone('Mars/Olympus_Mons')).toBe(false)
+      const first = made.mock.calls.length
+      expect(first).toBe(2)
+      for (let i = 0; i < 5; i++) {
+        expect(Campaign.parse({ ...seedCampaign, timezone: 'America/Argentina/Ushuaia' }).timezone).toBe(
+          'America/Argentina/Ushuaia',
+        )
+        expect(isValidTimeZone('Mars/Olympus_Mons')).toBe(false)
+      }
+      // one construction per check of the invalid zone, none for the cached valid one
+      expect(made.mock.calls.length).toBe(first + 5)
+      expect(Campaign.safeParse({ ...seedCampaign, timezone: 'Mars/Olympus_Mons' }).success).toBe(false)
+    } finally {
+      made.mockRestore()
+    }
+  })
+
+  it('dialCommandFor builds a value the worker will accept unchanged (typed, not parsed)', () => {
+    const enriched = EnrichedDialTask.parse({
+      ...seedTask,
+      campaign: seedCampaign,
+      enrichedAt: '2024-01-15T08:30:00.000Z',
+      messageId: 'm-1',
+    })
+    const parse = vi.spyOn(DialCommand, 'parse')
+    const command = dialCommandFor(enriched)
+    expect(parse).not.toHaveBeenCalled()
+    parse.mockRestore()
+    // what the worker's boundary parse makes of it is exactly what was sent
+    expect(DialCommand.parse(JSON.parse(JSON.stringify(command)))).toEqual(command)
+    const { metadata: _none, ...withoutMetadata } = enriched
+    const bare = dialCommandFor(withoutMetadata)
+    expect(bare.metadata).toEqual({})
+    expect(DialCommand.parse(JSON.parse(JSON.stringify(bare)))).toEqual(bare)
   })
 })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { sleep } from '../../src/clock.js'
 import { describeZodError } from '../../src/contracts/errors.js'
 import type {
   ActiveCall,
@@ -95,11 +96,6 @@ export function prng(seed: number): () => number {
 
 export function callRandom(seed: number | string, callId: string): () => number {
   return prng(hash(`${seed}:${callId}`))
-}
-
-/** Resolves after `ms`; at 0 it still yields to the event loop so thousands of calls interleave. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)))
 }
 
 function inRange(random: () => number, [min, max]: readonly [number, number]): number {

@@ -3,6 +3,7 @@ import type { ActiveCall, DigitResult, PlayResult } from '../../../src/telephony
 import type { AriClient } from './client.js'
 import type { AriEvent } from './events.js'
 import { Q850, mediaUriFor } from './outcome.js'
+import { errorMessage } from '../../../src/errors.js'
 
 export interface AriCallOptions {
   /** how long hangup() waits for ChannelDestroyed to learn the cause */
@@ -52,7 +53,7 @@ export class AriCall implements ActiveCall {
     try {
       media = mediaUriFor(audioUrl)
     } catch (error) {
-      return { completed: false, error: (error as Error).message }
+      return { completed: false, error: errorMessage(error) }
     }
     const playbackId = `${this.callId}-pb${++this.playbackSeq}`
     // Registered before the POST: PlaybackFinished may arrive before the REST answer does.
@@ -62,7 +63,7 @@ export class AriCall implements ActiveCall {
     } catch (error) {
       this.playbacks.delete(playbackId)
       if (this.ended) return { completed: false }
-      const message = `Asterisk refused to play ${media}: ${(error as Error).message}`
+      const message = `Asterisk refused to play ${media}: ${errorMessage(error)}`
       this.log.warn('ARI play refused', { callId: this.callId, error: message })
       return { completed: false, error: message }
     }
@@ -97,7 +98,7 @@ export class AriCall implements ActiveCall {
       // over for us either way, and the runner must not wait on it.
       this.log.warn('ARI hangup failed; treating the call as ended', {
         callId: this.callId,
-        error: (error as Error).message,
+        error: errorMessage(error),
       })
       this.markEnded(this.cause ?? Q850.NORMAL_CLEARING)
     }

@@ -12,6 +12,7 @@ import { AriClient, AriHttpError, type AriConnectionState } from './client.js'
 import { AriDriverConfig } from './config.js'
 import type { AriEvent } from './events.js'
 import { Q850, outcomeForUnanswered } from './outcome.js'
+import { bestEffort, errorMessage } from '../../../src/errors.js'
 
 export interface ReconcileReport {
   at: Date
@@ -240,7 +241,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       const detail =
         error instanceof AriHttpError && error.status === 409
           ? `a channel with id ${callId} already exists on Asterisk (duplicate dial?)`
-          : (error as Error).message
+          : errorMessage(error)
       settle(tracked, {
         outcome: 'failed',
         error: redact(`originate refused: ${detail}`, request.phoneNumber),
@@ -257,7 +258,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     try {
       live = new Map((await client.listChannels()).map((c) => [c.id, c]))
     } catch (error) {
-      log.warn('ARI reconcile: cannot list channels', { error: (error as Error).message })
+      log.warn('ARI reconcile: cannot list channels', { error: errorMessage(error) })
       return
     }
     const ended: ReconcileReport['ended'] = []
@@ -301,7 +302,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       try {
         listener(report)
       } catch (error) {
-        log.error('reconcile listener threw', { error: (error as Error).message })
+        log.error('reconcile listener threw', { error: errorMessage(error) })
       }
     }
   }
@@ -347,7 +348,10 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     // dialplan sending calls to Stasis(app)): hang it up rather than leave it in silence.
     if (event.type === 'StasisStart' && !calls.has(event.channel.id)) {
       log.warn('ARI: unknown channel entered the app; hanging it up', { channelId: event.channel.id })
-      client.hangup(event.channel.id, { reasonCode: Q850.NORMAL_CLEARING }).catch(() => {})
+      void bestEffort(
+        client.hangup(event.channel.id, { reasonCode: Q850.NORMAL_CLEARING }),
+        'not our call: Asterisk ends it at its own timeout if the hang-up fails',
+      )
     }
   })
   client.start()
@@ -373,7 +377,10 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
           if (tracked.call) {
             await tracked.call.hangup()
           } else {
-            await client.hangup(tracked.callId, { reasonCode: Q850.NORMAL_CLEARING }).catch(() => {})
+            await bestEffort(
+              client.hangup(tracked.callId, { reasonCode: Q850.NORMAL_CLEARING }),
+              'the channel may already be gone; shutting down goes on',
+            )
             settle(tracked, { outcome: 'failed', error: 'the ARI driver closed while the call was ringing' })
           }
         }),

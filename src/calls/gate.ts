@@ -1,0 +1,318 @@
+import type pg from 'pg'
+import { z } from 'zod'
+import {
+  calleeZones,
+  describeZones,
+  isCalleeWindowOpen,
+  nextCalleeOpening,
+  type CalleeZones,
+} from '../campaigns/window.js'
+import { CallingWindow, type DialCommand } from '../contracts/index.js'
+import type { Db } from '../db/pool.js'
+
+/**
+ * The dial gate: every safety rule decided in ONE transaction at the moment the worker claims a
+ * call — after the limiter's slot wait, immediately before origination. Enrich and the dispatcher
+ * check the same rules earlier to save work; this is the authority (docs/contact-states.md,
+ * "The dial gate").
+ *
+ * Atomicity: the campaign row is read FOR SHARE and the contact row FOR UPDATE, so a `campaign
+ * pause` (an UPDATE of the campaign row) either committed before the claim (the gate sees
+ * `paused`) or waits until the claim committed (the dial came first). Two claims of one contact
+ * serialize on its row; the second sees the first's call row and answers duplicate. The UNIQUE
+ * (campaign_id, contact_id, attempt) of call_attempts is the last word on "claimed before".
+ * The blacklist and the call row are read after the locks are held, in a fresh snapshot (READ
+ * COMMITTED takes one per statement), so nothing committed before the claim is missed.
+ */
+
+/** Why the gate refused a dial; recorded as task_outcomes.reason `<code>: <detail>`. Sorted. */
+export const GATE_REFUSALS = [
+  'blacklisted',
+  'call_id_conflict',
+  'campaign_invalid',
+  'campaign_not_active',
+  'campaign_unknown',
+  'contact_not_dialable',
+  'contact_unknown',
+  'max_attempts',
+  'no_common_window',
+  'number_mismatch',
+  'outside_calling_window',
+  'stale_attempt',
+] as const
+export type GateRefusal = (typeof GATE_REFUSALS)[number]
+
+/** What a refusal does to the contact (docs/contact-states.md). */
+export type ContactEffect =
+  /** stale, forged, over the limit: the task is dropped, the contact is not ours to move */
+  | { kind: 'untouched' }
+  /** campaign not active: queued → pending, not counted as an attempt */
+  | { kind: 'released' }
+  /** window closed: → pending with next_attempt_at at the callee's next opening */
+  | { kind: 'rescheduled'; at: Date }
+  /** blacklisted, or a window that never opens in every zone: → failed */
+  | { kind: 'failed'; lastOutcome: string }
+
+export type ClaimResult =
+  | { kind: 'claimed'; callId: string; attempt: number; zones: CalleeZones }
+  /** this (campaign, contact, attempt) has a call already: a redelivery */
+  | { kind: 'duplicate'; callId: string; attempt: number }
+  | { kind: 'refused'; attempt: number; reason: GateRefusal; detail: string; effect: ContactEffect }
+
+export interface GateOptions {
+  /** the gate's clock (tests inject one); default the system clock */
+  now?: () => Date
+  /** maxAttemptsPerContact when the campaign's config omits it */
+  defaultMaxAttempts: number
+}
+
+interface CampaignFacts {
+  status: string
+  timezone: string
+  config: unknown
+}
+interface ContactFacts {
+  phone_number: string
+  status: string
+  attempts: number
+  timezone: string | null
+  number_timezones: string[] | null
+}
+interface GateFacts {
+  campaign: CampaignFacts | null
+  contact: ContactFacts | null
+  blacklisted: boolean
+  existingCallId: string | null
+}
+
+/** Only what the gate reads from a campaign's config; the rest is not its business. */
+const GateConfig = z.object({
+  callingWindows: z.array(CallingWindow).min(1),
+  maxAttemptsPerContact: z.number().int().positive().optional(),
+})
+
+type Verdict = { kind: 'admit'; zones: CalleeZones } | Extract<ClaimResult, { kind: 'refused' }>
+
+const DIALABLE = new Set(['queued', 'pending'])
+
+/** Locks first (one statement), then reads what others may have committed meanwhile. */
+async function readFacts(client: pg.PoolClient, cmd: DialCommand, attempt: number): Promise<GateFacts> {
+  const locked = await client.query<{ campaign: CampaignFacts | null; contact: ContactFacts | null }>(
+    `WITH cp AS (SELECT status, timezone, config FROM campaigns WHERE id = $1 FOR SHARE),
+          ct AS (SELECT phone_number, status, attempts, timezone, number_timezones
+                   FROM contacts WHERE campaign_id = $1 AND id = $2 FOR UPDATE)
+     SELECT (SELECT row_to_json(cp) FROM cp) AS campaign, (SELECT row_to_json(ct) FROM ct) AS contact`,
+    [cmd.campaignId, cmd.contactId],
+  )
+  const seen = await client.query<{ blacklisted: boolean; call_id: string | null }>(
+    `SELECT EXISTS (SELECT 1 FROM blacklist WHERE phone_number = $1) AS blacklisted,
+            (SELECT call_id FROM call_attempts
+              WHERE campaign_id = $2 AND contact_id = $3 AND attempt = $4) AS call_id`,
+    [cmd.phoneNumber, cmd.campaignId, cmd.contactId, attempt],
+  )
+  return {
+    campaign: locked.rows[0]?.campaign ?? null,
+    contact: locked.rows[0]?.contact ?? null,
+    blacklisted: seen.rows[0]?.blacklisted ?? false,
+    existingCallId: seen.rows[0]?.call_id ?? null,
+  }
+}
+
+const refuse = (
+  attempt: number,
+  reason: GateRefusal,
+  detail: string,
+  effect: ContactEffect = { kind: 'untouched' },
+): Verdict => ({ kind: 'refused', attempt, reason, detail, effect })
+
+/** Checks that do not depend on time: the task must name this contact's next attempt. */
+function checkIdentity(
+  facts: GateFacts,
+  cmd: DialCommand,
+  attempt: number,
+  defaultMax: number,
+): Verdict | null {
+  const { campaign, contact } = facts
+  if (!campaign) return refuse(attempt, 'campaign_unknown', `no campaign ${cmd.campaignId}`)
+  if (!contact) return refuse(attempt, 'contact_unknown', `no contact ${cmd.contactId} in ${cmd.campaignId}`)
+  if (contact.phone_number !== cmd.phoneNumber)
+    return refuse(attempt, 'number_mismatch', "the task's number is not the contact's stored number")
+  if (contact.attempts !== attempt)
+    return refuse(
+      attempt,
+      'stale_attempt',
+      `task attempt ${attempt}, contact's next attempt ${contact.attempts}`,
+    )
+  if (!DIALABLE.has(contact.status))
+    return refuse(attempt, 'contact_not_dialable', `contact is ${contact.status}`)
+  const max = (campaign.config as { maxAttemptsPerContact?: unknown } | null)?.maxAttemptsPerContact
+  const limit = typeof max === 'number' ? max : defaultMax
+  if (attempt >= limit)
+    return refuse(attempt, 'max_attempts', `attempt ${attempt} is not below maxAttemptsPerContact ${limit}`)
+  return null
+}
+
+/** The calling-window rule in the callee's zone(s), at `now`. */
+function checkWindow(campaign: CampaignFacts, contact: ContactFacts, attempt: number, now: Date): Verdict {
+  const config = GateConfig.safeParse(campaign.config)
+  if (!config.success)
+    return refuse(attempt, 'campaign_invalid', 'callingWindows unreadable; fix the campaign config', {
+      kind: 'released',
+    })
+  const zones = calleeZones(
+    { timezone: contact.timezone, numberTimezones: contact.number_timezones },
+    campaign.timezone,
+  )
+  const windows = config.data.callingWindows
+  if (isCalleeWindowOpen(now, windows, zones)) return { kind: 'admit', zones }
+  const next = nextCalleeOpening(now, windows, zones)
+  if (!next)
+    return refuse(
+      attempt,
+      'no_common_window',
+      `no calling window opens in every zone of the callee (${describeZones(zones)}); give the contact a timezone`,
+      { kind: 'failed', lastOutcome: 'no_common_window' },
+    )
+  return refuse(
+    attempt,
+    'outside_calling_window',
+    `closed in ${describeZones(zones)} at ${now.toISOString()}; next opening ${next.toISOString()}`,
+    { kind: 'rescheduled', at: next },
+  )
+}
+
+/** The whole decision, pure: facts + command + instant → verdict. */
+export function decide(
+  facts: GateFacts,
+  cmd: DialCommand,
+  attempt: number,
+  now: Date,
+  defaultMax: number,
+): Verdict | { kind: 'duplicate'; callId: string } {
+  if (facts.existingCallId) return { kind: 'duplicate', callId: facts.existingCallId }
+  const wrong = checkIdentity(facts, cmd, attempt, defaultMax)
+  if (wrong) return wrong
+  const campaign = facts.campaign!
+  const contact = facts.contact!
+  if (campaign.status !== 'active')
+    return refuse(attempt, 'campaign_not_active', `campaign is ${campaign.status}`, { kind: 'released' })
+  if (facts.blacklisted)
+    return refuse(attempt, 'blacklisted', 'the number is on the blacklist', {
+      kind: 'failed',
+      lastOutcome: 'blacklisted',
+    })
+  return checkWindow(campaign, contact, attempt, now)
+}
+
+/** Applies a refusal's contact move; each touches only the contact still at this attempt. */
+async function applyEffect(
+  client: pg.PoolClient,
+  cmd: DialCommand,
+  attempt: number,
+  effect: ContactEffect,
+): Promise<void> {
+  const key = [cmd.campaignId, cmd.contactId, attempt]
+  const where = `WHERE campaign_id = $1 AND id = $2 AND attempts = $3`
+  switch (effect.kind) {
+    case 'untouched':
+      return
+    case 'released':
+      await client.query(
+        `UPDATE contacts SET status = 'pending', status_changed_at = now() ${where} AND status = 'queued'`,
+        key,
+      )
+      return
+    case 'rescheduled':
+      await client.query(
+        `UPDATE contacts SET status = 'pending', next_attempt_at = $4, status_changed_at = now()
+         ${where} AND status IN ('queued', 'pending')`,
+        [...key, effect.at],
+      )
+      return
+    case 'failed':
+      await client.query(
+        `UPDATE contacts SET status = 'failed', last_outcome = $4, status_changed_at = now()
+         ${where} AND status IN ('queued', 'pending')`,
+        [...key, effect.lastOutcome],
+      )
+      return
+  }
+}
+
+/** The claim itself: the call row, and the contact queued/pending → dialing. */
+async function insertCall(
+  client: pg.PoolClient,
+  cmd: DialCommand,
+  attempt: number,
+  workerId: string,
+): Promise<boolean> {
+  const inserted = await client.query(
+    `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
+     VALUES ($1, $2, $3, $4, $5, 'dialing', $6) ON CONFLICT DO NOTHING`,
+    [cmd.callId, cmd.campaignId, cmd.contactId, attempt, cmd.phoneNumber, workerId],
+  )
+  if ((inserted.rowCount ?? 0) === 0) return false
+  await client.query(
+    `UPDATE contacts SET status = 'dialing', attempts = $3 + 1, status_changed_at = now()
+     WHERE campaign_id = $1 AND id = $2 AND attempts = $3 AND status IN ('queued', 'pending')`,
+    [cmd.campaignId, cmd.contactId, attempt],
+  )
+  return true
+}
+
+async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const isClient = 'release' in db && typeof db.release === 'function'
+  const client = isClient ? (db as pg.PoolClient) : await (db as pg.Pool).connect()
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    if (!isClient) client.release()
+  }
+}
+
+/**
+ * Claims the dial of `cmd` for `workerId`, or says why not. One transaction; the clock is read
+ * once, after the locks are held. Throws only when PostgreSQL fails (the caller answers 503 and
+ * the task is retried; nothing was committed).
+ */
+export async function claimDial(
+  db: Db,
+  cmd: DialCommand,
+  attempt: number,
+  workerId: string,
+  options: GateOptions,
+): Promise<ClaimResult> {
+  return inTransaction(db, async (client) => {
+    const facts = await readFacts(client, cmd, attempt)
+    const now = (options.now ?? (() => new Date()))()
+    const verdict = decide(facts, cmd, attempt, now, options.defaultMaxAttempts)
+    switch (verdict.kind) {
+      case 'duplicate':
+        return { kind: 'duplicate', callId: verdict.callId, attempt }
+      case 'refused':
+        await applyEffect(client, cmd, attempt, verdict.effect)
+        return verdict
+      case 'admit':
+        if (await insertCall(client, cmd, attempt, workerId))
+          return { kind: 'claimed', callId: cmd.callId, attempt, zones: verdict.zones }
+        return {
+          kind: 'refused',
+          attempt,
+          reason: 'call_id_conflict',
+          detail: `call id ${cmd.callId} belongs to another contact attempt`,
+          effect: { kind: 'untouched' },
+        }
+    }
+  })
+}
+
+/** `<code>: <detail>`, as task_outcomes.reason records it; never contains a phone number. */
+export function refusalReason(result: Extract<ClaimResult, { kind: 'refused' }>): string {
+  return `${result.reason}: ${result.detail}`
+}
