@@ -15,9 +15,10 @@ function line(s: Share, what: string): string {
 }
 
 export default class CampaignReport extends ControlCommand<typeof CampaignReport> {
-  static override summary = 'Results of a campaign: outcomes, answer rate, donations, opt-outs; per-contact export'
+  static override summary =
+    'Results of a campaign: outcomes, answer rate, donations, opt-outs; per-contact export'
   static override description =
-    'Without --format: the campaign\'s figures, each share with its denominator. --format csv or json exports one row per contact (contact id, masked phone, state, dials, last outcome, answered, donated, opted out, last call) to stdout, read in pages so a large campaign does not fill memory. CSV cells that a spreadsheet would run as a formula (= + - @ …) are prefixed with \' (OWASP CSV injection).'
+    "Without --format: the campaign's figures, each share with its denominator. --format csv or json exports one row per contact (contact id, masked phone, state, dials, last outcome, answered, donated, opted out, last call) to stdout, read in pages so a large campaign does not fill memory. CSV cells that a spreadsheet would run as a formula (= + - @ …) are prefixed with ' (OWASP CSV injection)."
   static override examples = [
     '<%= config.bin %> <%= command.id %> donation-drive-2024',
     '<%= config.bin %> <%= command.id %> donation-drive-2024 --format csv > results.csv',

@@ -221,6 +221,9 @@ describe('LocalPipe filter and enrichment', () => {
     expect(targetGot).toHaveLength(1)
     expect(targetGot[0]).toHaveLength(1)
     expect(targetGot[0]![0]!.enriched).toBe(true)
+    // The execution's metrics row is written after the messages are deleted: wait for it (reading
+    // once raced it under load).
+    await until('the execution recorded', async () => (await pipeMetrics(db.pool, name, 5)).executions > 0)
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m).toMatchObject({ executions: 1, messagesReceived: 2, messagesDropped: 1, messagesSucceeded: 1 })
   })
