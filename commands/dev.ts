@@ -17,6 +17,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --demo 50 --max-cps 5',
     '<%= config.bin %> <%= command.id %> --answer-rate 0.3 --seed 7 --port 8788',
+    'ARI_URL=http://127.0.0.1:8088 ARI_USER=dialctl ARI_PASSWORD=… ARI_ENDPOINT_TEMPLATE=Local/{digits}@dialctl-test <%= config.bin %> <%= command.id %> --driver ari',
   ]
   static override flags = {
     port: Flags.integer({ description: 'worker HTTP port', default: 8787 }),
@@ -27,6 +28,12 @@ export default class Dev extends BaseCommand<typeof Dev> {
     demo: Flags.integer({
       description: 'add this many demo contacts (reserved test numbers) to the demo campaign',
       default: 0,
+    }),
+    driver: Flags.string({
+      description:
+        'telephony: sim (simulated callee) or ari (a real Asterisk, from ARI_URL / ARI_USER / ARI_PASSWORD / ARI_ENDPOINT_TEMPLATE; docs/asterisk.md)',
+      options: ['sim', 'ari'],
+      default: 'sim',
     }),
     'answer-rate': Flags.string({
       description: 'simulated callee: share of calls answered (0–1)',
@@ -73,13 +80,14 @@ export default class Dev extends BaseCommand<typeof Dev> {
       dispatcher: flags.dispatcher,
       logLevel: flags['log-level'],
       sim: { answerRate: Number(flags['answer-rate']), seed: flags.seed, speed: Number(flags.speed) },
+      driver: flags.driver as 'sim' | 'ari',
     })
     this.logToStderr(
       [
         'dialctl local stack is running.',
         `  PostgreSQL  ${redactUrl(stack.databaseUrl)} (${stack.services[0]?.kind})`,
         `  Redis       ${redactUrl(stack.redisUrl)} (${stack.services[1]?.kind})`,
-        `  worker      ${stack.workerUrl} (simulated callee)`,
+        `  worker      ${stack.workerUrl} (${flags.driver === 'ari' ? `Asterisk at ${process.env.ARI_URL ?? ''}` : 'simulated callee'})`,
         `  pipe        dial-tasks → filter → enrich → dialer → worker`,
         `  schema      ${stack.schema ?? 'default search_path (public)'} · Redis prefix ${stack.redisPrefix === '' ? '(none)' : JSON.stringify(stack.redisPrefix)}`,
         `  logs        ${logFile ? `${relative(process.cwd(), logFile) || logFile} (follow: tail -f ${relative(process.cwd(), logFile) || logFile}, or run with --logs)` : 'stdout (JSON lines)'}`,

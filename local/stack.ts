@@ -25,6 +25,13 @@ import { LocalPipe } from '../src/pipe/local-pipe.js'
 import { ensureLocalQueues, type PgQueue } from '../src/queue/pg-queue.js'
 import { createWorker, type Worker } from '../worker/app.js'
 import { SimDriver, type SimOptionsInput } from '../worker/drivers/sim.js'
+import {
+  ariConfigFromEnv,
+  connectAri,
+  createAriDriver,
+  wireCrashRecovery,
+} from '../worker/drivers/ari/index.js'
+import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
@@ -41,6 +48,11 @@ export interface LocalStackOptions {
   /** queue visibility timeout; failures come back after it (with backoff) */
   visibilityTimeoutSeconds?: number
   sim?: SimOptionsInput
+  /**
+   * `ari`: the worker calls through a real Asterisk, configured by the ARI_* variables
+   * (docs/asterisk.md); default `sim`, the simulated callee
+   */
+  driver?: 'sim' | 'ari'
   dispatcher?: boolean
   dispatchIntervalMs?: number
   /** key prefix of the pacing state (tests isolate runs with it) */
@@ -159,6 +171,37 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await markWorkerStopped(pool, workerId).catch(() => {})
     }
     undo.push(deregister)
+    let driver: TelephonyDriver
+    if (options.driver === 'ari') {
+      let config
+      try {
+        config = ariConfigFromEnv(process.env, { workerId })
+      } catch (error) {
+        throw new OperatorError(
+          (error as Error).message,
+          'Set the ARI_* variables (docs/asterisk.md, "Worker environment"), or run `dialctl dev` without --driver ari.',
+        )
+      }
+      const ari = createAriDriver(config, { logger: log('ari-driver') })
+      undo.push(() => ari.close())
+      // before recoverOpenCalls below: a channel left Up by a killed run is recorded answered
+      wireCrashRecovery(ari, pool, workerId, log('worker'))
+      const { refused, warning } = await connectAri(ari, 10_000)
+      if (refused)
+        throw new OperatorError(
+          `ARI refused the credentials: ${refused}.`,
+          'Fix ARI_USER / ARI_PASSWORD, then run `dialctl dev --driver ari` again.',
+        )
+      if (warning)
+        throw new OperatorError(
+          `${warning} (ARI_URL ${config.url}).`,
+          `Check that Asterisk runs and serves ARI: curl -u "$ARI_USER" ${config.url.replace(/\/+$/, '')}/ari/asterisk/info`,
+        )
+      driver = ari
+    } else {
+      driver = new SimDriver(options.sim ?? {})
+    }
+
     const recovered = await recoverOpenCalls(pool, workerId, 'dialctl dev restarted while the call was open')
     if (recovered.closed.length)
       logger.warn('closed calls left open by a previous run', {
@@ -169,7 +212,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const token = process.env.WORKER_TOKEN ?? randomBytes(24).toString('base64url')
     const worker = createWorker({
       db: pool,
-      driver: new SimDriver(options.sim ?? {}),
+      driver,
       token,
       workerId,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
@@ -337,6 +380,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await dispatcher?.stop()
         await pipe.close()
         await worker.close()
+        await driver.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()

@@ -10,6 +10,7 @@ import type { Db } from '../src/db/pool.js'
 import { createLogger, type Logger } from '../src/observability/logger.js'
 import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
+import { guardCampaignMedia, type MediaGuardPolicy } from '../src/telephony/media-health.js'
 import { bearerMatches } from './auth.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 import { errorMessage } from '../src/errors.js'
@@ -35,6 +36,8 @@ export interface CreateWorkerOptions {
   call?: RunCallOptions
   /** how long close() waits for active calls before giving up on them; default 30 s */
   drainTimeoutMs?: number
+  /** pause a campaign whose audio keeps failing (default DEFAULT_MEDIA_GUARD); false: never */
+  mediaGuard?: MediaGuardPolicy | false
   /** the dial gate's clock (calling windows); default the system clock */
   now?: () => Date
 }
@@ -43,7 +46,11 @@ export interface Worker {
   server: Server
   /** resolves with the bound port (pass 0 for an ephemeral one) */
   listen(port: number, host?: string): Promise<number>
-  /** stops accepting, waits for active calls (bounded by drainTimeoutMs), then closes */
+  /**
+   * Drains: keeps listening and answers POST /dial with 503 + Retry-After (so dialers retry
+   * elsewhere instead of seeing "connection refused"), waits for active calls (bounded by
+   * drainTimeoutMs), then closes the listener.
+   */
   close(): Promise<{ unfinishedCalls: number }>
   /** resolves when no call is active (tests, the local stack's shutdown) */
   idle(): Promise<void>
@@ -315,7 +322,21 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     })
     runningCallIds.add(cmd.callId)
     const task: Promise<void> = runCall({ db, driver, logger }, cmd, attempt, options.call)
-      .then((summary) => stats.callEnded(summary.status, summary.recorded))
+      .then(async (summary) => {
+        stats.callEnded(summary.status, summary.recorded, summary.reason)
+        if (summary.reason !== 'media' || options.mediaGuard === false || !('totalCount' in db)) return
+        const { paused, health } = await guardCampaignMedia(
+          db,
+          cmd.campaignId,
+          options.mediaGuard || undefined,
+        )
+        if (paused)
+          logger.error('campaign paused: its audio keeps failing', {
+            campaignId: cmd.campaignId,
+            mediaFailures: health.mediaFailures,
+            pickedUp: health.pickedUp,
+          })
+      })
       .catch((error: unknown) => logger.error('call crashed', { callId: cmd.callId, error: String(error) }))
       .finally(() => {
         running.delete(task)
@@ -413,8 +434,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     },
     async close() {
       draining = true
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
       let timer: NodeJS.Timeout | undefined
       const drained = await Promise.race([
         Promise.allSettled([...running]).then(() => true),
@@ -431,8 +450,11 @@ export function createWorker(options: CreateWorkerOptions): Worker {
             drainTimeoutMs,
           },
         )
-      server.closeAllConnections()
-      await closed
+      if (server.listening) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeAllConnections()
+        await closed
+      }
       return { unfinishedCalls: drained ? 0 : active }
     },
   }

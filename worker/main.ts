@@ -12,7 +12,7 @@ import {
   WorkerIdInUseError,
 } from '../src/calls/workers.js'
 import { describeZodError } from '../src/contracts/errors.js'
-import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
+import { createPool, pgSettingsFromEnv, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
@@ -44,38 +44,39 @@ function simDriverFromEnv(env: NodeJS.ProcessEnv): SimDriver {
   return new SimDriver(parsed.data)
 }
 
-interface AriModule {
-  createAriDriver?: (config: unknown, deps?: { logger?: typeof logger }) => TelephonyDriver
-  ariConfigFromEnv?: (env: NodeJS.ProcessEnv) => unknown
-}
-
-async function ariDriverFromEnv(env: NodeJS.ProcessEnv): Promise<TelephonyDriver> {
+/**
+ * The ARI driver, connected and reconciled: channels a crashed run of this worker left in its
+ * Stasis app are hung up and their rows closed with the outcome Asterisk's state implies before
+ * failOpenCalls closes the rest (so an answered callee is never re-dialed). Exits non-zero when
+ * Asterisk refuses the credentials: that never fixes itself.
+ */
+async function ariDriverFromEnv(env: NodeJS.ProcessEnv, workerId: string, db: Db): Promise<TelephonyDriver> {
   // A variable specifier: the ARI driver is another module's work and may be absent from a build.
   const specifier = './drivers/ari/index.js'
-  let mod: AriModule
+  let mod: typeof import('./drivers/ari/index.js')
   try {
-    mod = (await import(specifier)) as AriModule
+    mod = (await import(specifier)) as typeof import('./drivers/ari/index.js')
   } catch (error) {
     fail(
       `DRIVER=ari but the ARI driver could not be loaded (${errorMessage(error)}). ` +
         'Build it (npm run build) or run with DRIVER=sim.',
     )
   }
-  if (typeof mod.createAriDriver !== 'function' || typeof mod.ariConfigFromEnv !== 'function')
-    fail(
-      'DRIVER=ari but worker/drivers/ari/index does not export createAriDriver and ariConfigFromEnv; run with DRIVER=sim',
-    )
-  let config: unknown
+  let config: ReturnType<typeof mod.ariConfigFromEnv>
   try {
-    config = mod.ariConfigFromEnv(env)
+    config = mod.ariConfigFromEnv(env, { workerId })
   } catch (error) {
     fail(errorMessage(error))
   }
   const driver = mod.createAriDriver(config, { logger: createLogger('ari-driver') })
+  mod.wireCrashRecovery(driver, db, workerId, logger)
+  const { refused, warning } = await mod.connectAri(driver, 10_000)
+  if (refused) {
+    await driver.close()
+    fail(`ARI credentials refused (401 from ${String(env.ARI_URL ?? '')}): ${refused}`)
+  }
   // Not fatal: /health says 503 and POST /dial answers 503 (retryable) until ARI is connected.
-  const waitConnected = (driver as { waitConnected?: (ms: number) => Promise<boolean> }).waitConnected
-  if (waitConnected && !(await waitConnected.call(driver, 10_000)))
-    logger.warn('ARI not connected after 10 s; dials get 503 until it is', { url: String(env.ARI_URL ?? '') })
+  if (warning) logger.warn(warning, { url: String(env.ARI_URL ?? '') })
   return driver
 }
 
@@ -88,10 +89,24 @@ async function main(): Promise<void> {
   const workerId = resolveWorkerId('worker')
 
   const db = createPool(pgSettingsFromEnv(), { max: 20 })
-  const driver = env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env) : simDriverFromEnv(process.env)
-
+  // Registered before the ARI driver connects: its reconcile hangs up channels of this id, which
+  // must not belong to a live process holding the same WORKER_ID.
   try {
     await registerWorker(db, workerId, 'worker')
+  } catch (error) {
+    if (error instanceof WorkerIdInUseError)
+      fail(
+        `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
+      )
+    fail(
+      `cannot reach PostgreSQL to register the worker (${errorMessage(error)}); ` +
+        'check DATABASE_URL and run `dialctl db migrate`',
+    )
+  }
+  const driver =
+    env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env, workerId, db) : simDriverFromEnv(process.env)
+
+  try {
     const { closed, deadWorkers } = await recoverOpenCalls(
       db,
       workerId,

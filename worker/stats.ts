@@ -1,5 +1,5 @@
 import os from 'node:os'
-import type { CallOutcome } from '../src/telephony/driver.js'
+import type { CallEndReason, CallOutcome } from '../src/telephony/driver.js'
 
 /** why POST /dial placed no call; `gate`: the dial gate refused for a reason other than the blacklist */
 export type Rejection =
@@ -17,6 +17,12 @@ export class WorkerStats {
     congestion: 0,
     failed: 0,
   }
+  /** failed calls by reason: `media` is the audio-failure metric (doctor and alarms read it) */
+  readonly failedByReason: Record<CallEndReason, number> = {
+    media: 0,
+    'telephony-restart': 0,
+    'worker-restart': 0,
+  }
   readonly rejected: Record<Rejection, number> = {
     unauthorized: 0,
     invalid: 0,
@@ -31,9 +37,10 @@ export class WorkerStats {
   private sampled = false
   private readonly startedAt = Date.now()
 
-  callEnded(status: CallOutcome, recorded: boolean): void {
+  callEnded(status: CallOutcome, recorded: boolean, reason?: CallEndReason): void {
     this.finished++
     this.byOutcome[status]++
+    if (reason) this.failedByReason[reason]++
     if (!recorded) this.notRecorded++
   }
 
@@ -73,6 +80,8 @@ export class WorkerStats {
       answerRate:
         this.finished === 0 ? 0 : Math.round((this.byOutcome.answered / this.finished) * 1000) / 1000,
       byOutcome: { ...this.byOutcome },
+      failedByReason: { ...this.failedByReason },
+      mediaFailures: this.failedByReason.media,
       rejected: { ...this.rejected },
       notRecorded: this.notRecorded,
       cpuPercent: this.cpuPercent(),

@@ -5,6 +5,8 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { campaignDetail } from '../../src/cli/campaign-view.js'
 import { OperatorError } from '../../src/errors.js'
 import type { CampaignSummary } from '../../src/control/port.js'
+import { validateCampaign } from '../../src/ivr/validate.js'
+import { audioUrlsOf, checkAudioUrl, describeAudioChecks } from '../../src/telephony/audio-check.js'
 
 export default class CampaignCreate extends ControlCommand<typeof CampaignCreate> {
   static override summary = 'Create a campaign (as draft) from a campaign file'
@@ -21,6 +23,12 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
   static override flags = {
     file: Flags.string({ char: 'f', description: 'campaign file (same as the FILE argument)' }),
     test: Flags.boolean({ description: 'mark it as a test campaign (the only kind load-test may use)' }),
+    'audio-check': Flags.boolean({
+      description:
+        'fetch each audio URL as Asterisk will: reachable, a format it plays (not mp3), cache headers, a URL long enough for its media cache',
+      default: true,
+      allowNo: true,
+    }),
   }
 
   async run(): Promise<CampaignSummary> {
@@ -58,6 +66,21 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
         'Start from a file in examples/ (e.g. examples/donation-drive-jerusalem.jsonc).',
         1,
       )
+    // Audio first, on a document that is otherwise valid (an invalid one gets every field
+    // listed by createCampaign): a campaign whose audio cannot play is not saved.
+    if (flags['audio-check'] && validateCampaign({ status: 'draft', type: 'voice', ...doc }).ok) {
+      const config = (doc as { config?: unknown }).config
+      const checks = await Promise.all(audioUrlsOf(config).map((url) => checkAudioUrl(url)))
+      const lines = describeAudioChecks(checks)
+      if (checks.some((c) => c.status === 'fail'))
+        throw new OperatorError(
+          `The campaign's audio will not play on Asterisk (nothing saved):\n${lines.join('\n')}`,
+          `Fix the audio URLs in ${flags.file} and run the command again. (--no-audio-check skips this when this machine cannot reach the media server.)`,
+          1,
+          'AUDIO_CHECK_FAILED',
+        )
+      for (const line of lines) this.logToStderr(line)
+    }
     const plane = await this.control()
     const campaign = await plane.createCampaign({ campaign: doc, isTest: flags.test, actor: this.actor() })
     this.log(campaignDetail(campaign))

@@ -1,7 +1,7 @@
 import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import type { ActionRecord } from '../ivr/runner.js'
-import type { CallOutcome } from '../telephony/driver.js'
+import type { CallEndReason, CallOutcome } from '../telephony/driver.js'
 import { isReservedTestNumber } from '../tasks/test-numbers.js'
 import { claimDial, type ClaimResult, type GateRefusal } from './gate.js'
 
@@ -100,6 +100,10 @@ export interface FinishCall {
   digit?: string
   actions?: ActionRecord[]
   error?: string
+  /** why a failed call failed (call_attempts.reason): media, telephony-restart, worker-restart */
+  reason?: CallEndReason
+  /** what ended an answered call (call_attempts.ended_by): the IVR end reason */
+  endedBy?: string
   answeredAt?: Date
   durationMs?: number
 }
@@ -141,7 +145,7 @@ export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResul
     `WITH upd AS (
        UPDATE call_attempts SET
          status = $2, hangup_cause = $3, digit = $4, actions = $5::jsonb, error = $6,
-         answered_at = $7, ended_at = now(), duration_ms = $8
+         answered_at = $7, ended_at = now(), duration_ms = $8, reason = $9, ended_by = $10
        WHERE call_id = $1 AND status = 'dialing'
        RETURNING call_id, campaign_id, contact_id, attempt, ($2 = 'answered') AS answered, $2::text AS outcome
      ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
@@ -157,6 +161,8 @@ export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResul
       f.error ?? null,
       f.answeredAt ?? null,
       f.durationMs === undefined ? null : Math.round(f.durationMs),
+      f.reason ?? null,
+      f.endedBy ?? null,
     ],
   )
   const contact = rows.find((r) => r.kind === 'contact')
@@ -186,6 +192,37 @@ export async function failOpenCalls(db: Db, workerId: string, reason: string): P
     [workerId, reason],
   )
   return rows.filter((r) => r.kind === 'call').map((r) => r.id)
+}
+
+/**
+ * A channel a previous run of this worker left in its Stasis app, found and hung up by the ARI
+ * driver's reconcile: its row closes with the outcome Asterisk's state implies. `answered` (the
+ * channel was Up) records the call answered and the contact done — never re-dial a person who
+ * picked up because our process crashed; otherwise the call failed (retryable). Only a row still
+ * 'dialing' moves. Returns whether it did.
+ */
+export async function finishOrphanCall(db: Db, callId: string, answered: boolean): Promise<boolean> {
+  const { rows } = await db.query<{ kind: string }>(
+    `WITH upd AS (
+       UPDATE call_attempts SET
+         status = CASE WHEN $2 THEN 'answered' ELSE 'failed' END,
+         answered_at = CASE WHEN $2 THEN COALESCE(answered_at, started_at) ELSE answered_at END,
+         error = $3, reason = CASE WHEN $2 THEN NULL ELSE 'worker-restart' END, ended_by = 'worker-restart',
+         ended_at = now(), duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+       WHERE call_id = $1 AND status = 'dialing'
+       RETURNING call_id, campaign_id, contact_id, attempt, $2::boolean AS answered,
+         (CASE WHEN $2 THEN 'answered' ELSE 'failed' END)::text AS outcome
+     ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
+     SELECT 'call' AS kind FROM upd`,
+    [
+      callId,
+      answered,
+      answered
+        ? 'worker restarted mid-call; the callee had answered, the channel was hung up on restart'
+        : 'worker restarted while the call was ringing; the channel was hung up on restart',
+    ],
+  )
+  return rows.length > 0
 }
 
 export interface CallContext {

@@ -5,7 +5,7 @@ import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
 import { maskPhone } from '../observability/mask.js'
-import type { CallOutcome, TelephonyDriver } from '../telephony/driver.js'
+import type { CallEndReason, CallOutcome, TelephonyDriver } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
 import { errorMessage } from '../errors.js'
 
@@ -31,6 +31,8 @@ export interface CallSummary {
   digit?: string
   ivr?: IvrRunResult
   error?: string
+  /** why a failed call failed (media, telephony-restart, …) */
+  reason?: CallEndReason
   durationMs: number
   /** false when the outcome could not be written (the row stays 'dialing' until failOpenCalls) */
   recorded: boolean
@@ -89,14 +91,24 @@ export async function runCall(
     summary.status = result.outcome
     if (result.hangupCause !== undefined) summary.hangupCause = result.hangupCause
     if (result.error) summary.error = result.error
+    if (result.reason) summary.reason = result.reason
     if (result.outcome === 'answered' && call) {
       answeredAt = new Date()
       const ivr = await runIvr(cmd.ivrFlow, call, dbActionRunner(db, context), {
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       })
       summary.ivr = ivr
+      if (call.hangupCause !== undefined) summary.hangupCause = call.hangupCause
       if (ivr.digit) summary.digit = ivr.digit
       if (ivr.error) summary.error = ivr.error
+      if (ivr.endedBy === 'media-failure') {
+        // Picked up but heard nothing: not a finished call. Failed (retryable within the attempt
+        // limit) with reason media, so the contact is called again and the campaign's audio counted.
+        summary.status = 'failed'
+        summary.reason = 'media'
+      } else if (ivr.endedBy === 'telephony-restart') {
+        summary.reason = 'telephony-restart'
+      }
     } else if (result.outcome === 'answered') {
       summary.status = 'failed'
       summary.error = `driver ${driver.name} reported an answer without a call`
@@ -118,6 +130,8 @@ export async function runCall(
     ...(summary.digit ? { digit: summary.digit } : {}),
     actions: summary.ivr?.actions ?? [],
     ...(summary.error ? { error: summary.error } : {}),
+    ...(summary.reason ? { reason: summary.reason } : {}),
+    ...(summary.ivr ? { endedBy: summary.ivr.endedBy } : {}),
     ...(answeredAt ? { answeredAt } : {}),
     durationMs: summary.durationMs,
   }
@@ -151,6 +165,7 @@ export async function runCall(
     digit: summary.digit,
     actions: summary.ivr?.actions.map((a) => `${a.type}:${a.ok ? 'ok' : 'failed'}`),
     endedBy: summary.ivr?.endedBy,
+    reason: summary.reason,
     durationMs: summary.durationMs,
     ...(summary.error ? { error: summary.error } : {}),
   })

@@ -31,8 +31,12 @@ export type IvrEndReason =
   | 'invalid-input'
   /** the step bound was reached (a loop in the flow) */
   | 'step-limit'
-  /** the flow names a node that does not exist, or playback failed */
+  /** the flow names a node that does not exist */
   | 'error'
+  /** the prompt could not be played on a live channel: the callee heard nothing (retryable) */
+  | 'media-failure'
+  /** Asterisk shut down or went away mid-call: neither the callee nor the flow ended it */
+  | 'telephony-restart'
 
 export interface IvrRunResult {
   /** the last valid digit the callee pressed */
@@ -71,7 +75,12 @@ export async function runIvr(
 
   const end = async (endedBy: IvrEndReason, error?: string): Promise<IvrRunResult> => {
     // The callee may have hung up while we were deciding; report what really ended the call.
-    result.endedBy = call.hungUp && endedBy !== 'hangup-action' ? 'callee-hangup' : endedBy
+    result.endedBy =
+      call.endReason === 'telephony-restart'
+        ? 'telephony-restart'
+        : call.hungUp && endedBy !== 'hangup-action' && endedBy !== 'media-failure'
+          ? 'callee-hangup'
+          : endedBy
     if (error) result.error = error
     if (!call.hungUp) await call.hangup()
     return result
@@ -89,6 +98,8 @@ export async function runIvr(
     if (node.type === 'play_audio') {
       const played = await call.play(node.audioUrl)
       if (!played.completed) {
+        if (played.mediaFailed)
+          return end('media-failure', played.error ?? `the audio of node "${node.id}" could not be played`)
         if (call.hungUp) return end('callee-hangup')
         return end('error', played.error ?? `playback of node "${node.id}" did not complete`)
       }

@@ -14,19 +14,38 @@ export interface OriginateRequest {
   variables: Record<string, string>
 }
 
+/**
+ * Why a call failed or ended, in one word pacing, doctor and reports can count (call_attempts.reason
+ * / ended_by). Keep sorted.
+ */
+export type CallEndReason =
+  /** the prompt could not be played (unreachable URL, 404, a format Asterisk cannot play) */
+  | 'media'
+  /** Asterisk shut down or went away (restart, crash) while the call was up or ringing */
+  | 'telephony-restart'
+  /** the worker process died mid-call; its successor found the channel and hung it up */
+  | 'worker-restart'
+
 export interface OriginateResult {
   outcome: CallOutcome
   /** Q.850 hang-up cause when the call did not connect (17 busy, 19 no answer, 34 congestion …) */
   hangupCause?: number
   error?: string
+  /** set on `failed` when the cause is one the caller treats specially (retry, counting) */
+  reason?: CallEndReason
 }
 
 export type DigitResult = { kind: 'digit'; digit: string } | { kind: 'timeout' } | { kind: 'hangup' }
 
 export interface PlayResult {
-  /** false when the callee hung up during playback */
+  /** false when the callee hung up during playback, or the media failed */
   completed: boolean
   error?: string
+  /**
+   * true when the channel was still up but the media could not be played (Asterisk's
+   * PlaybackFinished with state "failed", or the play request refused): the callee heard nothing
+   */
+  mediaFailed?: boolean
 }
 
 /** An answered call. Every method resolves (never rejects) once the callee has hung up. */
@@ -36,6 +55,10 @@ export interface ActiveCall {
   collectDigit(timeoutSeconds: number): Promise<DigitResult>
   hangup(): Promise<{ hangupCause?: number }>
   readonly hungUp: boolean
+  /** Q.850 cause once the channel is gone (16 normal clearing, …), when the driver knows it */
+  readonly hangupCause?: number
+  /** set when the call was cut by the telephony side going away rather than by the callee */
+  readonly endReason?: CallEndReason
 }
 
 export interface TelephonyDriver {

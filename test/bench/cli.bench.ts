@@ -1,6 +1,7 @@
 /**
  * CLI start-up cost: wall time of `dialctl --version` and `dialctl cps get` (local stage, real
- * Redis) against `node -e 0` on the same machine, each spawned 10 times (median, min, max); and
+ * Redis) against `node -e 0` on the same machine, each spawned 10 times (median, min, max),
+ * interleaved: round r runs every command once, so a burst of load hits them all alike. And
  * `cps get` side by side with its anchor: a bare Node process that loads ioredis, connects and
  * reads the same keys (limit, pacer history, degraded marker) in one round trip. The goal
  * (issue #16): `cps get` within 2× the anchor.
@@ -9,22 +10,28 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fmt, stats, type BenchSection, type Stats } from './types.js'
+import { fmt, QUICK, stats, type BenchSection, type Stats } from './types.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const RUNS = 10
+const RUNS = QUICK ? 5 : 10
 
-function time(args: string[], env: NodeJS.ProcessEnv): Stats {
-  const samples: number[] = []
-  // one warm-up run (file system cache), not counted
-  for (let i = 0; i <= RUNS; i++) {
-    const started = process.hrtime.bigint()
-    const out = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8' })
-    const ms = Number(process.hrtime.bigint() - started) / 1e6
-    if (out.status !== 0) throw new Error(`${args.join(' ')} exited ${out.status}: ${out.stderr}`)
-    if (i > 0) samples.push(ms)
-  }
-  return stats(samples)
+function spawnMs(args: string[], env: NodeJS.ProcessEnv): number {
+  const started = process.hrtime.bigint()
+  const out = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8' })
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  if (out.status !== 0) throw new Error(`${args.join(' ')} exited ${out.status}: ${out.stderr}`)
+  return ms
+}
+
+/** Each command once per round, RUNS rounds, after one warm-up round (file system cache). */
+function interleaved(commands: Record<string, string[]>, env: NodeJS.ProcessEnv): Record<string, Stats> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]))
+  for (let i = 0; i <= RUNS; i++)
+    for (const [name, args] of Object.entries(commands)) {
+      const ms = spawnMs(args, env)
+      if (i > 0) samples[name]!.push(ms)
+    }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
 }
 
 export async function run(): Promise<BenchSection> {
@@ -49,17 +56,20 @@ export async function run(): Promise<BenchSection> {
      await r.pipeline().time().get(p + 'cps:limit').hgetall(p + 'cps:pacer').get(p + 'cps:degraded').exec()
      r.disconnect()`,
   ]
-  const rows = {
-    'node -e 0': time(['-e', '0'], env),
-    'node + ioredis, same keys (anchor)': time(anchor, env),
-    'dialctl --version': time(['bin/run.js', '--version'], env),
-    'dialctl cps get': time(['bin/run.js', 'cps', 'get'], env),
-    'dialctl cps get --json': time(['bin/run.js', 'cps', 'get', '--json'], env),
-  }
-  const base = rows['node -e 0'].median
-  const ratio = rows['dialctl cps get'].median / rows['node + ioredis, same keys (anchor)'].median
+  const rows = interleaved(
+    {
+      'node -e 0': ['-e', '0'],
+      'node + ioredis, same keys (anchor)': anchor,
+      'dialctl --version': ['bin/run.js', '--version'],
+      'dialctl cps get': ['bin/run.js', 'cps', 'get'],
+      'dialctl cps get --json': ['bin/run.js', 'cps', 'get', '--json'],
+    },
+    env,
+  )
+  const base = rows['node -e 0']!.median
+  const ratio = rows['dialctl cps get']!.median / rows['node + ioredis, same keys (anchor)']!.median
   const markdown = [
-    `Each command spawned ${RUNS} times after one warm-up run; wall time in ms, median (min, max). `,
+    `${RUNS} rounds after one warm-up round, each round spawning every command once (interleaved); wall time in ms, median (min, max). `,
     '`cps get` reads the live limit and the 60 s history from the local Redis.',
     '',
     '| command | wall time (ms) | over `node -e 0` (median) |',

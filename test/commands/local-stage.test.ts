@@ -197,6 +197,23 @@ describe('campaigns and contacts (local stack)', () => {
     expect(rows[0].n).toBe(0)
   })
 
+  it('campaign create checks each audio URL as Asterisk will fetch it: the seed mp3 is refused with what to fix', async () => {
+    const run = await dialctl([
+      'campaign',
+      'create',
+      '--file',
+      file('mp3.json', JSON.stringify(campaignDoc('camp-mp3'))),
+    ])
+    expect(run.exitCode).toBe(1)
+    expect(run.stderr).toContain("The campaign's audio will not play on Asterisk (nothing saved)")
+    expect(run.stderr).toMatch(
+      /audio\.mp3: mp3: a default Asterisk cannot play it \(needs format_mp3\) — convert it to 8 kHz mono WAV/,
+    )
+    expect(run.stderr).toContain('--no-audio-check')
+    const { rows } = await db.pool.query(`SELECT 1 FROM campaigns WHERE id = 'camp-mp3'`)
+    expect(rows).toEqual([])
+  })
+
   it('campaign create saves a draft; list, show, start, pause, resume with an audit trail', async () => {
     const created = await dialctl([
       'campaign',
@@ -204,6 +221,8 @@ describe('campaigns and contacts (local stack)', () => {
       '--file',
       file('c.json', JSON.stringify(campaignDoc('camp-1'))),
       '--json',
+      // its audio is a URL this sandbox cannot reach (audio-check.test.ts covers the check)
+      '--no-audio-check',
     ])
     expect(created.exitCode).toBe(0)
     expect(CampaignSummary.parse(jsonOf(created))).toMatchObject({
@@ -212,7 +231,7 @@ describe('campaigns and contacts (local stack)', () => {
       isTest: false,
     })
 
-    const again = await dialctl(['campaign', 'create', '--file', join(dir, 'c.json')])
+    const again = await dialctl(['campaign', 'create', '--file', join(dir, 'c.json'), '--no-audio-check'])
     expect(again.exitCode).toBe(1)
     expect(again.stderr).toContain('already exists')
 
@@ -294,7 +313,13 @@ describe('campaigns and contacts (local stack)', () => {
     const detail = await dialctl(['campaign', 'show', 'camp-1'])
     expect(normalize(detail.stdout)).toMatchSnapshot()
     // cancel: final, audited with its reason
-    await dialctl(['campaign', 'create', '--file', file('c2.json', JSON.stringify(campaignDoc('camp-2')))])
+    await dialctl([
+      'campaign',
+      'create',
+      '--file',
+      file('c2.json', JSON.stringify(campaignDoc('camp-2'))),
+      '--no-audio-check',
+    ])
     expect((await dialctl(['campaign', 'cancel', 'camp-2'])).exitCode).toBe(2)
     const cancel = await dialctl(['campaign', 'cancel', 'camp-2', '--reason', 'never launched', '--json'])
     expect(CampaignTransition.parse(jsonOf(cancel))).toMatchObject({

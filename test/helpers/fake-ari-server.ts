@@ -17,8 +17,13 @@ export type CalleeScript =
       /** the callee hangs up this long after answering */
       hangupAfterMs?: number
     }
-  /** rings, then the far end is busy: Dial BUSY, ChannelDestroyed cause 17 */
+  /**
+   * rings, then the far end runs Busy(): Dial BUSY, then ChannelDestroyed with cause 0 "Unknown"
+   * on our channel — recorded from Asterisk 22 (busy-via-Busy-app.jsonl)
+   */
   | { kind: 'busy'; afterMs?: number }
+  /** the far end runs Congestion(): Dial CONGESTION, ChannelDestroyed cause 0 (congestion-via-Congestion-app.jsonl) */
+  | { kind: 'congestion'; afterMs?: number }
   /** ends before answer with this Q.850 cause and dial status */
   | { kind: 'reject'; cause: number; causeTxt?: string; dialStatus?: string; afterMs?: number }
   /**
@@ -172,10 +177,29 @@ export class FakeAriServer {
   }
 
   /**
-   * Asterisk restarts: every WebSocket dropped, every channel gone without an event (the process
-   * died), REST and WebSocket refused (503) for `downMs`, then back with no channels.
+   * Asterisk restarts: every WebSocket dropped, every channel gone, REST and WebSocket refused (503)
+   * for `downMs`, then back with no channels. `graceful` (`core restart now`): before the sockets
+   * close, each channel gets what Asterisk 22 sends (asterisk-restart-while-*.jsonl): a soft
+   * hang-up request with flag 4 (SHUTDOWN), Dial NOANSWER if it was ringing, a hang-up request
+   * cause 0, StasisEnd, its playback finished "failed", ChannelDestroyed cause 0. Otherwise the
+   * process died (kill -9): no event at all.
    */
-  async restart(downMs: number): Promise<void> {
+  async restart(downMs: number, options: { graceful?: boolean } = {}): Promise<void> {
+    if (options.graceful) {
+      for (const ch of [...this.channels.values()]) {
+        for (const t of ch.timers) clearTimeout(t)
+        this.emit(ch.app, 'ChannelHangupRequest', { cause: 4, soft: true, channel: this.snapshot(ch) })
+        if (ch.state !== 'Up') {
+          ch.dialStatus = 'NOANSWER'
+          this.emit(ch.app, 'Dial', {
+            peer: this.snapshot(ch),
+            dialstring: ch.endpoint,
+            dialstatus: 'NOANSWER',
+          })
+        }
+        this.destroy(ch, 0, { hangupRequest: true, causeTxt: 'Unknown' })
+      }
+    }
     this.down = true
     for (const ch of this.channels.values()) for (const t of ch.timers) clearTimeout(t)
     for (const pb of this.playbacks.values()) clearTimeout(pb.timer)
@@ -194,6 +218,27 @@ export class FakeAriServer {
   partition(on: boolean): void {
     this.down = on
     if (on) this.dropSockets()
+  }
+
+  /**
+   * A channel already inside Stasis app `app` (answered: state Up), as a previous worker process
+   * left it: no event is sent now; GET /channels lists it with dialplan app_name "Stasis".
+   */
+  placeInApp(app: string, id: string, state = 'Up', number = '972500000000'): void {
+    this.channels.set(id, {
+      id,
+      name: `Local/${number}@callee-${(++this.seq).toString(16).padStart(8, '0')};1`,
+      state,
+      app,
+      appArgs: ['dialctl'],
+      endpoint: `Local/${number}@callee`,
+      number,
+      variables: {},
+      inStasis: state === 'Up',
+      creationtime: new Date().toISOString(),
+      timers: [],
+      dialStatus: state === 'Up' ? 'ANSWER' : '',
+    })
   }
 
   /** Drops the WebSockets only (a network blip): channels live on. */
@@ -259,7 +304,9 @@ export class FakeAriServer {
       if (!Number.isInteger(cause))
         return this.reply(res, 400, { message: 'Invalid reason for hangup provided' })
       this.reply(res, 204)
-      this.destroy(ch, cause, { hangupRequest: true, soft: true })
+      // Recorded: an ARI DELETE shows as a soft hang-up request with flag 32 (EXPLICIT); the
+      // reason code comes back as ChannelDestroyed's cause.
+      this.destroy(ch, cause, { hangupRequest: true, soft: true, requestCause: 32 })
       return
     }
     if (resource === 'channels' && id && sub === 'answer' && method === 'POST') {
@@ -332,7 +379,10 @@ export class FakeAriServer {
         })
         return
       case 'busy':
-        later(script.afterMs ?? 20, () => this.endUnanswered(ch, 17, 'BUSY'))
+        later(script.afterMs ?? 20, () => this.endUnanswered(ch, 0, 'BUSY', 'Unknown', false))
+        return
+      case 'congestion':
+        later(script.afterMs ?? 20, () => this.endUnanswered(ch, 0, 'CONGESTION', 'Unknown', false))
         return
       case 'reject':
         later(script.afterMs ?? 20, () =>
@@ -383,11 +433,11 @@ export class FakeAriServer {
     }, 1)
   }
 
-  private finishPlayback(pb: FakePlayback, state: string): void {
+  private finishPlayback(pb: FakePlayback, state: string, channelApp?: string): void {
     if (!this.playbacks.delete(pb.id)) return
     clearTimeout(pb.timer)
     pb.state = state
-    const app = this.channels.get(pb.target_uri.slice('channel:'.length))?.app
+    const app = channelApp ?? this.channels.get(pb.target_uri.slice('channel:'.length))?.app
     if (app) this.emit(app, 'PlaybackFinished', { playback: this.playbackSnapshot(pb) })
   }
 
@@ -398,25 +448,28 @@ export class FakeAriServer {
     this.emit(ch.app, 'ChannelStateChange', { channel: this.snapshot(ch) })
   }
 
-  private endUnanswered(ch: FakeChannel, cause: number, dialStatus: string, causeTxt?: string): void {
+  private endUnanswered(
+    ch: FakeChannel,
+    cause: number,
+    dialStatus: string,
+    causeTxt?: string,
+    hangupRequest = true,
+  ): void {
     ch.dialStatus = dialStatus
     this.emit(ch.app, 'Dial', { peer: this.snapshot(ch), dialstring: ch.endpoint, dialstatus: dialStatus })
-    this.destroy(ch, cause, { hangupRequest: true, causeTxt })
+    this.destroy(ch, cause, { hangupRequest, causeTxt })
   }
 
   private destroy(
     ch: FakeChannel,
     cause: number,
-    opts: { hangupRequest?: boolean; soft?: boolean; causeTxt?: string },
+    opts: { hangupRequest?: boolean; soft?: boolean; requestCause?: number; causeTxt?: string },
   ): void {
     if (!this.channels.has(ch.id)) return
     for (const t of ch.timers) clearTimeout(t)
-    for (const pb of [...this.playbacks.values()]) {
-      if (pb.target_uri === `channel:${ch.id}`) this.finishPlayback(pb, 'done')
-    }
     if (opts.hangupRequest) {
       this.emit(ch.app, 'ChannelHangupRequest', {
-        cause,
+        cause: opts.requestCause ?? cause,
         ...(opts.soft ? { soft: true } : {}),
         channel: this.snapshot(ch),
       })
@@ -424,6 +477,10 @@ export class FakeAriServer {
     if (ch.inStasis) {
       ch.inStasis = false
       this.emit(ch.app, 'StasisEnd', { channel: this.snapshot(ch) })
+    }
+    // Recorded: a playback cut by the hang-up finishes "failed", after the hang-up request.
+    for (const pb of [...this.playbacks.values()]) {
+      if (pb.target_uri === `channel:${ch.id}`) this.finishPlayback(pb, 'failed', ch.app)
     }
     this.channels.delete(ch.id)
     this.emit(ch.app, 'ChannelDestroyed', {
@@ -447,8 +504,9 @@ export class FakeAriServer {
         context: 'default',
         exten: 's',
         priority: 1,
-        app_name: ch.inStasis ? 'Stasis' : '',
-        app_data: '',
+        // Recorded: a channel in an ARI app shows app_name "Stasis", app_data "<app>,<args>".
+        app_name: ch.inStasis ? 'Stasis' : 'AppDial2',
+        app_data: ch.inStasis ? [ch.app, ...ch.appArgs].join(',') : '(Outgoing Line)',
       },
       creationtime: ch.creationtime,
       language: 'en',

@@ -129,11 +129,12 @@ describe('ARI driver against the fake Asterisk', () => {
       hangupCause: 1,
       error: 'channel ended before answer: Unallocated (unassigned) number',
     })
-    // normal clearing before answer says nothing by itself: the Dial status decides
+    // normal clearing before answer says nothing by itself: the Dial status decides, outcome and
+    // recorded cause alike (#14: the cause the dial status implies, 17, not the ambiguous 16)
     fake.onNumber(PHONE, { kind: 'reject', cause: 16, dialStatus: 'BUSY' })
     expect((await driver.originate(request(nextCallId()))).result).toEqual({
       outcome: 'busy',
-      hangupCause: 16,
+      hangupCause: 17,
     })
   })
 

@@ -1,8 +1,8 @@
 import type { Logger } from '../../../src/observability/logger.js'
-import type { ActiveCall, DigitResult, PlayResult } from '../../../src/telephony/driver.js'
-import type { AriClient } from './client.js'
+import type { ActiveCall, CallEndReason, DigitResult, PlayResult } from '../../../src/telephony/driver.js'
+import { AriHttpError, type AriClient } from './client.js'
 import type { AriEvent } from './events.js'
-import { Q850, mediaUriFor } from './outcome.js'
+import { Q850, SOFT_HANGUP, mediaUriFor } from './outcome.js'
 import { errorMessage } from '../../../src/errors.js'
 
 export interface AriCallOptions {
@@ -20,6 +20,7 @@ export class AriCall implements ActiveCall {
   private ended = false
   private reportedEnded = false
   private cause: number | undefined
+  private reason: CallEndReason | undefined
   private playbackSeq = 0
   /** digits pressed while nobody was waiting (during a prompt): the next collectDigit takes them */
   private readonly typeahead: string[] = []
@@ -42,6 +43,10 @@ export class AriCall implements ActiveCall {
     return this.cause
   }
 
+  get endReason(): CallEndReason | undefined {
+    return this.reason
+  }
+
   /** ids of playbacks still waiting for PlaybackFinished (reconciliation checks them) */
   pendingPlaybackIds(): string[] {
     return [...this.playbacks.keys()]
@@ -53,7 +58,7 @@ export class AriCall implements ActiveCall {
     try {
       media = mediaUriFor(audioUrl)
     } catch (error) {
-      return { completed: false, error: errorMessage(error) }
+      return { completed: false, mediaFailed: true, error: errorMessage(error) }
     }
     const playbackId = `${this.callId}-pb${++this.playbackSeq}`
     // Registered before the POST: PlaybackFinished may arrive before the REST answer does.
@@ -65,7 +70,10 @@ export class AriCall implements ActiveCall {
       if (this.ended) return { completed: false }
       const message = `Asterisk refused to play ${media}: ${errorMessage(error)}`
       this.log.warn('ARI play refused', { callId: this.callId, error: message })
-      return { completed: false, error: message }
+      // 400/422: Asterisk rejected the media URI itself; anything else (409 not in Stasis, 404
+      // channel gone, ARI unreachable) is about the channel, not the audio.
+      const mediaFailed = error instanceof AriHttpError && (error.status === 400 || error.status === 422)
+      return { completed: false, error: message, ...(mediaFailed ? { mediaFailed } : {}) }
     }
     return finished
   }
@@ -129,18 +137,24 @@ export class AriCall implements ActiveCall {
         if (!resolve) return
         this.playbacks.delete(event.playback.id)
         if (event.playback.state === 'failed') {
-          resolve({
-            completed: false,
-            error: `Asterisk could not play ${event.playback.media_uri} (playback failed: file missing, unreachable URL or unsupported format)`,
-          })
+          // Asterisk also reports "failed" for a playback cut by a hang-up (recorded: the callee
+          // hanging up mid-prompt, Asterisk shutting down); only a failure on a live channel is
+          // the media's fault. The hang-up request usually arrives first, but ask to be sure.
+          void this.judgePlaybackFailure(event.playback.media_uri).then(resolve)
         } else {
           resolve({ completed: !this.ended })
         }
         return
       }
       case 'ChannelHangupRequest':
-        // The callee hung up: stop waiting now; ChannelDestroyed brings the final cause.
-        if (event.cause !== undefined) this.cause = event.cause
+        if (event.soft) {
+          // A soft request's `cause` is a flag set, not a Q.850 cause (recorded: 32 for our own
+          // DELETE, 4 when Asterisk shuts down); ChannelDestroyed brings the real cause.
+          if (event.cause === SOFT_HANGUP.SHUTDOWN) this.reason ??= 'telephony-restart'
+        } else if (event.cause !== undefined && event.cause !== Q850.UNKNOWN) {
+          this.cause = event.cause
+        }
+        // The callee (or Asterisk) hung up: stop waiting now; ChannelDestroyed brings the final cause.
         this.markHungUp()
         return
       case 'StasisEnd':
@@ -153,6 +167,21 @@ export class AriCall implements ActiveCall {
       default:
         return
     }
+  }
+
+  private async judgePlaybackFailure(mediaUri: string): Promise<PlayResult> {
+    if (!this.ended) {
+      const channel = await this.client.getChannel(this.callId).catch(() => null)
+      // null: ARI unreachable — we cannot tell, and the reconnect will settle the call.
+      if (channel && !this.ended) {
+        return {
+          completed: false,
+          mediaFailed: true,
+          error: `Asterisk could not play ${mediaUri} (playback failed on a live channel: unreachable or missing URL, a format Asterisk cannot play such as mp3 without format_mp3, or an HTTP media cache failure)`,
+        }
+      }
+    }
+    return { completed: false }
   }
 
   /** A playback whose PlaybackFinished was lost (e.g. during a reconnect) and is over. */
@@ -170,8 +199,9 @@ export class AriCall implements ActiveCall {
   }
 
   /** The channel is gone: resolve everything still waiting, tell the driver once. */
-  markEnded(cause: number | undefined): void {
-    if (cause !== undefined) this.cause = cause
+  markEnded(cause: number | undefined, reason?: CallEndReason): void {
+    if (reason && !this.ended) this.reason ??= reason
+    if (cause !== undefined && (cause !== Q850.UNKNOWN || this.cause === undefined)) this.cause = cause
     this.ended = true
     this.releaseWaiters()
     for (const resolve of [...this.endWaiters]) resolve()

@@ -25,7 +25,15 @@ export interface AriClientConfig {
   logger?: Logger
 }
 
-export type AriConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'replaced' | 'closed'
+export type AriConnectionState =
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  | 'disconnected'
+  | 'replaced'
+  /** Asterisk refused the credentials (401): retried with backoff, but it will not fix itself */
+  | 'unauthorized'
+  | 'closed'
 
 export class AriHttpError extends Error {
   constructor(
@@ -68,6 +76,7 @@ export class AriClient {
   private readonly requestTimeoutMs: number
 
   private ws: WebSocket | undefined
+  private refused: string | undefined
   private currentState: AriConnectionState = 'idle'
   private attempt = 0
   private reconnectTimer: NodeJS.Timeout | undefined
@@ -102,7 +111,12 @@ export class AriClient {
     this.connect()
   }
 
-  /** Resolves true once connected, false after timeoutMs or when closed. */
+  /** What to fix when Asterisk refused our credentials (set on a 401, cleared once connected). */
+  get refusal(): string | undefined {
+    return this.refused
+  }
+
+  /** Resolves true once connected, false after timeoutMs, when closed, or when credentials are refused. */
   waitConnected(timeoutMs: number): Promise<boolean> {
     if (this.healthy()) return Promise.resolve(true)
     return new Promise((resolve) => {
@@ -111,7 +125,7 @@ export class AriClient {
         resolve(false)
       }, timeoutMs)
       const off = this.onStateChange((state) => {
-        if (state === 'connected' || state === 'closed') {
+        if (state === 'connected' || state === 'closed' || state === 'unauthorized') {
           clearTimeout(timer)
           off()
           resolve(state === 'connected')
@@ -196,6 +210,17 @@ export class AriClient {
     return parseOr(Channel, body, 'originate response')
   }
 
+  /** GET /channels/{channelId}; undefined when the channel is gone (404). */
+  async getChannel(channelId: string): Promise<Channel | undefined> {
+    try {
+      const body = await this.request('GET', `/channels/${encodeURIComponent(channelId)}`)
+      return parseOr(Channel, body, 'channel')
+    } catch (error) {
+      if (error instanceof AriHttpError && error.status === 404) return undefined
+      throw error
+    }
+  }
+
   async answer(channelId: string): Promise<void> {
     await this.request('POST', `/channels/${encodeURIComponent(channelId)}/answer`)
   }
@@ -276,8 +301,7 @@ export class AriClient {
       } catch {
         // Asterisk answers plain text for some errors; keep it as is
       }
-      if (response.status === 401)
-        detail = `${detail || 'unauthorized'}; check ARI_USER / ARI_PASSWORD and ari.conf`
+      if (response.status === 401) detail = `${detail || 'unauthorized'}; ${this.credentialsHint()}`
       throw new AriHttpError(method, path, response.status, detail.trim())
     }
     if (!text) return undefined
@@ -289,6 +313,15 @@ export class AriClient {
   }
 
   // ---- events WebSocket -----------------------------------------------------------------------
+
+  /** The next step for a 401: the variables and the ari.conf section that must agree. */
+  private credentialsHint(): string {
+    return (
+      `Asterisk refused ARI user "${this.config.username}": set ARI_USER / ARI_PASSWORD to a user defined ` +
+      `in ari.conf as a [${this.config.username}] section with type = user and the same password ` +
+      '(and enabled = yes in [general]), then restart the worker'
+    )
+  }
 
   private eventsUrl(): string {
     const wsBase = this.base.replace(/^http/, 'ws')
@@ -309,6 +342,7 @@ export class AriClient {
     ws.on('open', () => {
       if (this.ws !== ws) return
       this.attempt = 0
+      this.refused = undefined
       this.startHeartbeat(ws)
       this.log.info('ARI events connected', { app: this.config.app })
       this.setState('connected')
@@ -327,9 +361,16 @@ export class AriClient {
       this.dispatch(event)
       if (replaced) ws.close()
     })
+    let unauthorized = false
     ws.on('unexpected-response', (_req, res) => {
       // Asterisk answers the upgrade with 401 on bad credentials, 503 while starting up.
-      this.log.warn('ARI events upgrade refused', { status: res.statusCode })
+      if (res.statusCode === 401) {
+        unauthorized = true
+        this.refused = this.credentialsHint()
+        this.log.error(`ARI events upgrade refused with 401: ${this.refused}`, { url: this.base })
+      } else {
+        this.log.warn('ARI events upgrade refused', { status: res.statusCode })
+      }
       ws.terminate()
     })
     ws.on('pong', () => {
@@ -343,8 +384,9 @@ export class AriClient {
       this.ws = undefined
       this.stopHeartbeat()
       if (this.currentState === 'closed') return
-      this.setState(replaced ? 'replaced' : 'disconnected')
-      this.scheduleReconnect(replaced)
+      this.setState(replaced ? 'replaced' : unauthorized ? 'unauthorized' : 'disconnected')
+      // Refused credentials do not fix themselves quickly: retry at the slow pace.
+      this.scheduleReconnect(replaced || unauthorized)
     })
   }
 

@@ -52,17 +52,31 @@ const ENV_NAMES: Record<string, string> = {
 }
 
 /**
- * The driver's config from the worker's environment. Errors name the variable to set:
- * "ARI_URL: must be the ARI base URL, e.g. http://asterisk:8088".
+ * The default Stasis app name of a worker: `dialctl-<workerId>`, characters outside ARI's app
+ * name set replaced. Asterisk gives an app to the newest WebSocket that names it, so two workers
+ * sharing a name steal it from each other (ApplicationReplaced every reconnect); one per worker
+ * makes that impossible, and a restarted worker (same WORKER_ID) finds its predecessor's channels.
  */
-export function ariConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AriDriverConfig {
+export function defaultAriApp(workerId: string): string {
+  return `dialctl-${workerId.replace(/[^A-Za-z0-9_.-]/g, '_')}`.slice(0, 80)
+}
+
+/**
+ * The driver's config from the worker's environment. Errors name the variable to set:
+ * "ARI_URL: must be the ARI base URL, e.g. http://asterisk:8088". ARI_APP defaults to
+ * defaultAriApp(workerId) when a worker id is given, else "dialctl".
+ */
+export function ariConfigFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { workerId?: string } = {},
+): AriDriverConfig {
   const number = (value: string | undefined): number | undefined =>
     value === undefined || value === '' ? undefined : Number(value)
   const raw = {
     url: env.ARI_URL,
     username: env.ARI_USER,
     password: env.ARI_PASSWORD,
-    app: env.ARI_APP || 'dialctl',
+    app: env.ARI_APP || (options.workerId ? defaultAriApp(options.workerId) : 'dialctl'),
     endpointTemplate: env.ARI_ENDPOINT_TEMPLATE,
     callerId: env.ARI_CALLER_ID || undefined,
     ringTimeoutSeconds: number(env.ARI_RING_TIMEOUT_SECONDS),

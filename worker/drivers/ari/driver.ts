@@ -10,8 +10,8 @@ import type {
 import { AriCall } from './call.js'
 import { AriClient, AriHttpError, type AriConnectionState } from './client.js'
 import { AriDriverConfig } from './config.js'
-import type { AriEvent } from './events.js'
-import { Q850, outcomeForUnanswered } from './outcome.js'
+import type { AriEvent, Channel } from './events.js'
+import { Q850, SOFT_HANGUP, causeForUnanswered, outcomeForUnanswered } from './outcome.js'
 import { bestEffort, errorMessage } from '../../../src/errors.js'
 
 export interface ReconcileReport {
@@ -20,6 +20,20 @@ export interface ReconcileReport {
   liveChannelIds: string[]
   /** calls this driver was following whose channel was gone; each already resolved */
   ended: Array<{ callId: string; phase: 'ringing' | 'answered'; outcome?: CallOutcome }>
+  /**
+   * channels in this driver's Stasis app that no call of this process follows (a previous run of
+   * this worker crashed mid-call): each was hung up; `state` is what Asterisk said before ("Up" =
+   * the callee had answered)
+   */
+  orphans: OrphanChannel[]
+}
+
+export interface OrphanChannel {
+  channelId: string
+  /** Asterisk's channel state when found: Up, Ringing, Ring, Down, … */
+  state: string
+  /** false when the hang-up request failed (ARI unreachable): retried on the next reconnect */
+  hungUp: boolean
 }
 
 export interface AriDriver extends TelephonyDriver {
@@ -32,6 +46,31 @@ export interface AriDriver extends TelephonyDriver {
   onReconcile(listener: (report: ReconcileReport) => void): () => void
   /** calls being followed (ringing or answered) */
   activeCallIds(): string[]
+  /**
+   * Called (and awaited) during every reconcile with the orphan channels found, after they were
+   * hung up: the worker records their rows' outcomes here, before anything else closes them.
+   */
+  onOrphans(listener: (orphans: OrphanChannel[]) => Promise<void>): () => void
+  /**
+   * How reconcile recognises this worker's channels that are not (yet) in its Stasis app — a
+   * ringing channel enters the app only when answered: given channel ids, resolves the ones that
+   * are open calls of this worker (its call_attempts rows still dialing).
+   */
+  setChannelOwner(lookup: (channelIds: string[]) => Promise<Set<string>>): void
+  /** resolves with the first reconcile's report (orphan listeners done), or undefined on timeout */
+  firstReconcile(timeoutMs: number): Promise<ReconcileReport | undefined>
+  /** why the connection cannot be made (credentials refused), if that is the reason */
+  refusal(): string | undefined
+}
+
+/**
+ * Whether ARI's channel model shows the channel inside Stasis application `app`: Asterisk reports
+ * `dialplan.app_name` "Stasis" and `app_data` "<app>,<args>" (recorded from Asterisk 22).
+ */
+export function inStasisApp(channel: Channel, app: string): boolean {
+  const dialplan = channel.dialplan
+  if (!dialplan || dialplan.app_name !== 'Stasis') return false
+  return (dialplan.app_data ?? '').split(',')[0] === app
 }
 
 interface Tracked {
@@ -41,6 +80,8 @@ interface Tracked {
   ringMs: number
   phase: 'ringing' | 'answered'
   dialStatus?: string
+  /** Asterisk asked the channel to hang up because it is shutting down (soft hang-up SHUTDOWN) */
+  shutdown?: boolean
   call?: AriCall
   ringTimer?: NodeJS.Timeout
   /** sequence number taken when Asterisk confirmed the channel exists (originate answered) */
@@ -78,6 +119,10 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
   /** channels we gave up on but could not hang up (ARI unreachable): hung up on reconnect */
   const abandoned = new Set<string>()
   const reconcileListeners = new Set<(report: ReconcileReport) => void>()
+  const orphanListeners = new Set<(orphans: OrphanChannel[]) => Promise<void>>()
+  let ownerLookup: ((channelIds: string[]) => Promise<Set<string>>) | undefined
+  let firstReport: ReconcileReport | undefined
+  const firstReportWaiters = new Set<(report: ReconcileReport) => void>()
   let closed = false
   /** orders "channel confirmed" against "channel list requested" for reconciliation */
   let seq = 0
@@ -136,12 +181,26 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       case 'Dial':
         if (event.dialstatus) tracked.dialStatus = event.dialstatus
         return
+      case 'ChannelHangupRequest':
+        if (event.soft && event.cause === SOFT_HANGUP.SHUTDOWN) tracked.shutdown = true
+        return
       case 'ChannelDestroyed': {
+        if (tracked.shutdown) {
+          // Asterisk stopping ends ringing channels with Dial NOANSWER and cause 0 (recorded):
+          // the callee never rang out, so this is a retryable failure, not a no-answer.
+          settle(tracked, {
+            outcome: 'failed',
+            reason: 'telephony-restart',
+            error: 'Asterisk shut down while the call was ringing',
+          })
+          return
+        }
         const ringTimedOut = Date.now() - tracked.startedAt >= tracked.ringMs
         const outcome = outcomeForUnanswered(event.cause, { dialStatus: tracked.dialStatus, ringTimedOut })
+        const hangupCause = causeForUnanswered(event.cause, tracked.dialStatus)
         settle(tracked, {
           outcome,
-          hangupCause: event.cause,
+          ...(hangupCause !== undefined ? { hangupCause } : {}),
           ...(outcome === 'failed'
             ? { error: `channel ended before answer: ${event.cause_txt ?? 'cause ' + event.cause}` }
             : {}),
@@ -215,6 +274,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
           // Without events we cannot tell "nobody answered" from "Asterisk went away".
           settle(tracked, {
             outcome: 'failed',
+            reason: 'telephony-restart',
             error:
               'lost the ARI connection while ringing; the channel is hung up on reconnect if it still exists',
           })
@@ -254,7 +314,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     // Only calls whose channel Asterisk had confirmed before we asked for the list can be judged
     // by it; a call originated meanwhile would look "gone" when it is merely newer than the list.
     const listSeq = ++seq
-    let live: Map<string, { state?: string }>
+    let live: Map<string, Channel>
     try {
       live = new Map((await client.listChannels()).map((c) => [c.id, c]))
     } catch (error) {
@@ -269,6 +329,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         if (!channel) {
           settle(tracked, {
             outcome: 'failed',
+            reason: 'telephony-restart',
             error: 'channel gone after the ARI connection came back (Asterisk restarted?)',
           })
           ended.push({ callId: tracked.callId, phase: 'ringing', outcome: 'failed' })
@@ -281,7 +342,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       const call = tracked.call
       if (!call) continue
       if (!channel) {
-        call.markEnded(undefined)
+        call.markEnded(undefined, 'telephony-restart')
         ended.push({ callId: tracked.callId, phase: 'answered' })
         continue
       }
@@ -290,20 +351,63 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         if (playback === undefined) call.resolveLostPlayback(playbackId)
       }
     }
+    // Channels in our app that no call of this process follows: a previous run of this worker
+    // died mid-call (same WORKER_ID → same app). Left alone they stay up, silent and billing.
+    const orphans: OrphanChannel[] = []
+    const untracked = [...live.values()].filter((c) => !calls.has(c.id) && !abandoned.has(c.id))
+    let owned = new Set<string>()
+    if (ownerLookup && untracked.length) {
+      owned = await ownerLookup(untracked.map((c) => c.id)).catch((error: unknown) => {
+        log.warn('ARI reconcile: cannot look up which channels are ours', { error: (error as Error).message })
+        return new Set<string>()
+      })
+    }
+    for (const channel of untracked) {
+      if (!owned.has(channel.id) && !inStasisApp(channel, config.app)) continue
+      let hungUp = true
+      try {
+        await client.hangup(channel.id, { reasonCode: Q850.NORMAL_CLEARING })
+      } catch (error) {
+        hungUp = false
+        log.warn('ARI reconcile: cannot hang up an orphan channel; retried on the next reconnect', {
+          channelId: channel.id,
+          error: (error as Error).message,
+        })
+      }
+      orphans.push({ channelId: channel.id, state: channel.state ?? 'Unknown', hungUp })
+    }
     for (const callId of [...abandoned]) {
       abandoned.delete(callId)
       if (live.has(callId) && !calls.has(callId)) {
         await client.hangup(callId, { reasonCode: Q850.NORMAL_CLEARING }).catch(() => abandoned.add(callId))
       }
     }
+    if (orphans.length) {
+      log.warn('ARI reconcile: hung up channels left in the app by a previous run', {
+        count: orphans.length,
+        answered: orphans.filter((o) => o.state === 'Up').length,
+      })
+      for (const listener of [...orphanListeners]) {
+        try {
+          await listener(orphans)
+        } catch (error) {
+          log.error('orphan listener failed', { error: (error as Error).message })
+        }
+      }
+    }
     if (ended.length) log.warn('ARI reconcile ended calls whose channel is gone', { count: ended.length })
-    const report: ReconcileReport = { at: new Date(), liveChannelIds: [...live.keys()], ended }
+    const report: ReconcileReport = { at: new Date(), liveChannelIds: [...live.keys()], ended, orphans }
     for (const listener of [...reconcileListeners]) {
       try {
         listener(report)
       } catch (error) {
         log.error('reconcile listener threw', { error: errorMessage(error) })
       }
+    }
+    if (!firstReport) {
+      firstReport = report
+      for (const resolve of [...firstReportWaiters]) resolve(report)
+      firstReportWaiters.clear()
     }
   }
 
@@ -318,11 +422,12 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       if (tracked.phase === 'ringing') {
         settle(tracked, {
           outcome: 'failed',
+          reason: 'telephony-restart',
           error: `ARI unreachable for ${Math.round(disconnectGraceMs / 1000)} s while ringing; call given up`,
         })
         ended.push({ callId: tracked.callId, phase: 'ringing', outcome: 'failed' })
       } else if (tracked.call) {
-        tracked.call.markEnded(undefined)
+        tracked.call.markEnded(undefined, 'telephony-restart')
         ended.push({ callId: tracked.callId, phase: 'answered' })
       }
     }
@@ -368,6 +473,28 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       return () => reconcileListeners.delete(listener)
     },
     activeCallIds: () => [...calls.keys()],
+    setChannelOwner(lookup) {
+      ownerLookup = lookup
+    },
+    onOrphans(listener) {
+      orphanListeners.add(listener)
+      return () => orphanListeners.delete(listener)
+    },
+    firstReconcile(timeoutMs) {
+      if (firstReport) return Promise.resolve(firstReport)
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          firstReportWaiters.delete(done)
+          resolve(undefined)
+        }, timeoutMs)
+        const done = (report: ReconcileReport) => {
+          clearTimeout(timer)
+          resolve(report)
+        }
+        firstReportWaiters.add(done)
+      })
+    },
+    refusal: () => client.refusal,
     async close() {
       if (closed) return
       closed = true

@@ -18,6 +18,16 @@ export const Channel = z.looseObject({
   accountcode: z.string().optional(),
   creationtime: z.string().optional(),
   language: z.string().optional(),
+  /** where the channel is in the dialplan; app_name "Stasis" + app_data "<app>,<args>" inside an ARI app */
+  dialplan: z
+    .looseObject({
+      context: z.string().optional(),
+      exten: z.string().optional(),
+      priority: z.number().optional(),
+      app_name: z.string().optional(),
+      app_data: z.string().optional(),
+    })
+    .optional(),
   channelvars: z.record(z.string(), z.string()).optional(),
 })
 export type Channel = z.infer<typeof Channel>

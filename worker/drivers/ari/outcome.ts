@@ -62,6 +62,36 @@ export function outcomeForUnanswered(cause: number | undefined, context: Unanswe
   return 'failed'
 }
 
+/** The cause a dial status stands for (Asterisk's Dial() DIALSTATUS → Q.850). */
+const CAUSE_OF_DIAL_STATUS: Record<string, number> = {
+  BUSY: Q850.USER_BUSY,
+  CHANUNAVAIL: Q850.REQUESTED_CHAN_UNAVAIL,
+  CONGESTION: Q850.NORMAL_CIRCUIT_CONGESTION,
+  NOANSWER: Q850.NO_ANSWER,
+}
+
+/**
+ * The hang-up cause to record for a channel that ended before answer. Asterisk reports cause 0
+ * ("Unknown") on the originated channel when the callee side ran Busy() or Congestion() (recorded
+ * from Asterisk 22: `Dial` BUSY then `ChannelDestroyed` cause 0), so an ambiguous cause is replaced
+ * by the one the dial status implies (17 busy, 34 congestion, 19 no answer, 44 unavailable).
+ */
+export function causeForUnanswered(
+  cause: number | undefined,
+  dialStatus: string | undefined,
+): number | undefined {
+  if (cause !== undefined && !AMBIGUOUS.has(cause)) return cause
+  const implied = dialStatus ? CAUSE_OF_DIAL_STATUS[dialStatus] : undefined
+  return implied ?? cause
+}
+
+/**
+ * Soft hang-up flags Asterisk puts in `ChannelHangupRequest.cause` when `soft` is true (include/asterisk/channel.h,
+ * enum ast_channel_softhangup_flags): SHUTDOWN is set on every channel when Asterisk stops
+ * gracefully (`core stop/restart`), EXPLICIT when an application (ARI DELETE) hangs it up.
+ */
+export const SOFT_HANGUP = { SHUTDOWN: 4, EXPLICIT: 32 } as const
+
 /** ARI media URI schemes a flow may name directly. */
 const MEDIA_SCHEMES = ['sound:', 'recording:', 'number:', 'digits:', 'characters:', 'tone:']
 
