@@ -75,7 +75,7 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
       if (checks.some((c) => c.status === 'fail'))
         throw new OperatorError(
           `The campaign's audio will not play on Asterisk (nothing saved):\n${lines.join('\n')}`,
-          `Fix the audio URLs in ${flags.file} and run the command again. (--no-audio-check skips this when this machine cannot reach the media server.)`,
+          `Fix the audio URLs in ${path} and run the command again. (--no-audio-check skips this when this machine cannot reach the media server.)`,
           1,
           'AUDIO_CHECK_FAILED',
         )

@@ -51,7 +51,15 @@ describe('campaign files (examples/, campaign schema, campaign create FILE)', ()
   it('campaign create accepts each example as it is (FILE argument), and --file too', async () => {
     for (const name of exampleFiles) {
       const test = name === 'load-test.jsonc' ? ['--test'] : []
-      const run = await dialctl(['campaign', 'create', join(EXAMPLES, name), ...test, '--json'])
+      // This machine cannot reach the media servers: the URL check is h4's, not this test's.
+      const run = await dialctl([
+        'campaign',
+        'create',
+        join(EXAMPLES, name),
+        ...test,
+        '--no-audio-check',
+        '--json',
+      ])
       expect(run.stderr).toBe('')
       expect(run.exitCode).toBe(0)
       const created = CampaignSummary.parse(jsonOf(run))
@@ -75,7 +83,7 @@ describe('campaign files (examples/, campaign schema, campaign create FILE)', ()
         '"id": "lt-2"',
       ),
     )
-    expect((await dialctl(['campaign', 'create', '--file', copy])).exitCode).toBe(0)
+    expect((await dialctl(['campaign', 'create', '--file', copy, '--no-audio-check'])).exitCode).toBe(0)
   })
 
   it('campaign create without a file says how (usage, exit 2); a broken file names the position', async () => {
