@@ -6,25 +6,6 @@ import { OperatorError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
 import { closedCampaignError } from '../src/campaigns/lifecycle.js'
-import type { ControlPlane } from '../src/control/port.js'
-
-/**
- * Refuses a push to a completed or cancelled campaign before anything is sent: enrich would drop
- * the task (recorded as campaign_completed / campaign_cancelled), but the operator should hear it
- * now, with the command that helps. An unknown campaign is let through: enrich records it as
- * "campaign not found", and test traffic may name one on purpose.
- */
-async function refuseClosedCampaign(plane: ControlPlane, campaignId: string): Promise<void> {
-  let status: CampaignStatus
-  try {
-    status = (await plane.showCampaign(campaignId)).status as CampaignStatus
-  } catch (error) {
-    if (error instanceof OperatorError && error.code === 'CAMPAIGN_NOT_FOUND') return
-    throw error
-  }
-  const refusal = closedCampaignError(campaignId, status, 'push a task to')
-  if (refusal) throw new OperatorError(refusal.message, refusal.suggestion, 1, refusal.code)
-}
 
 export interface PushOutput {
   messageId: string
@@ -80,7 +61,21 @@ export default class Push extends ControlCommand<typeof Push> {
         'USAGE',
       )
     const plane = await this.control()
-    await refuseClosedCampaign(plane, task.campaignId)
+    // The queue takes any task; enrich later drops one whose campaign is missing or not active.
+    // Say so now, with the command that fixes it, instead of "Sent" for a task that goes nowhere.
+    const campaign = await plane.showCampaign(task.campaignId).catch((error: OperatorError) => {
+      if (error.code === 'CAMPAIGN_NOT_FOUND')
+        throw new OperatorError(
+          `Campaign ${task.campaignId} does not exist on stage ${plane.stage}; nothing was sent.`,
+          'List the campaigns with `dialctl campaign list`, or create it with `dialctl campaign create --file …`.',
+          1,
+          'CAMPAIGN_NOT_FOUND',
+        )
+      throw error
+    })
+    const closed = closedCampaignError(task.campaignId, campaign.status as CampaignStatus, 'push a task to')
+    if (closed) throw new OperatorError(closed.message, closed.suggestion, 1, closed.code)
+    if (campaign.status !== 'active') throw notAccepting(task.campaignId, campaign.status)
     const result = await plane.pushTasks([
       { id: '0', task, ...(flags.timezone ? { timezone: flags.timezone } : {}) },
     ])
@@ -103,4 +98,18 @@ export default class Push extends ControlCommand<typeof Push> {
     )
     return out
   }
+}
+
+/** A campaign that is not active accepts no task (enrich drops it): what to do instead. */
+function notAccepting(id: string, status: string): OperatorError {
+  const next: Record<string, string> = {
+    draft: `start it first: \`dialctl campaign start ${id}\``,
+    paused: `resume it first: \`dialctl campaign resume ${id}\``,
+  }
+  return new OperatorError(
+    `Campaign ${id} is ${status} and accepts no dial tasks; nothing was sent.`,
+    next[status] ?? 'It is finished; push to an active campaign (`dialctl campaign list`).',
+    1,
+    'CAMPAIGN_NOT_ACTIVE',
+  )
 }

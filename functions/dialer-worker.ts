@@ -3,12 +3,14 @@
  * invocations reuse them (one Redis connection, a small pg pool); the logic is in src/dialer.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics'
+import { SQSClient } from '@aws-sdk/client-sqs'
 import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
 import { createRedisClient, redisSettingsFromEnv } from '../src/stores/redis.js'
 import { createDialer, dialerDeps, readDialerEnv } from '../src/dialer/create-dialer.js'
 import type { DialerResponse } from '../src/dialer/ports.js'
 import { createLogger } from '../src/observability/logger.js'
 import { METRIC_NAMESPACE } from '../src/observability/metrics.js'
+import { SqsQueue } from '../src/queue/sqs-queue.js'
 
 const config = readDialerEnv()
 const logger = createLogger('dialer-worker')
@@ -28,7 +30,13 @@ const firstConnection = new Promise<void>((resolve) => {
 })
 
 const pool = createPool(pgSettingsFromEnv(), { max: 2 })
-const dial = createDialer(dialerDeps({ redis, db: pool, logger, metrics, config }))
+// Deferred tasks go back to the pipe's own source queue, delayed to their next slot.
+const queue = config.DIAL_TASKS_QUEUE_URL
+  ? new SqsQueue({ client: new SQSClient({}), queueUrl: config.DIAL_TASKS_QUEUE_URL })
+  : undefined
+const dial = createDialer(
+  dialerDeps({ redis, db: pool, logger, metrics, config, ...(queue ? { queue } : {}) }),
+)
 
 export async function handler(event: unknown): Promise<DialerResponse> {
   await firstConnection

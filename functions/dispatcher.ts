@@ -24,15 +24,17 @@ let deps: DispatcherDeps | undefined
 function lambdaDeps(): DispatcherDeps {
   if (deps) return deps
   const env = readDispatcherEnv()
+  const db = createPool(pgSettingsFromEnv(), { max: 2 })
   let getLimit = async () => env.MAX_CPS
   if (env.REDIS_URL || process.env.REDIS_HOST) {
-    // the limit store falls back to its last value / MAX_CPS when Redis fails
+    // the limit store falls back to its last value / MAX_CPS when Redis fails; with the
+    // database it restores the operator's limit when Redis lost it (the dialers' limit too)
     const redis = createRedisClient(redisSettingsFromEnv(), { role: 'service' })
-    const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, defaultLimit: env.MAX_CPS })
+    const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, db, defaultLimit: env.MAX_CPS })
     getLimit = async () => (await store.getLimit()).limit
   }
   deps = {
-    db: createPool(pgSettingsFromEnv(), { max: 2 }),
+    db,
     queue: new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL }),
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
     logger,

@@ -22,6 +22,7 @@ import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 import { LocalPipe } from '../src/pipe/local-pipe.js'
+import { recordDeadLetteredTasks } from '../src/outcomes/dead-letter.js'
 import { ensureLocalQueues, type PgQueue } from '../src/queue/pg-queue.js'
 import { createWorker, type Worker } from '../worker/app.js'
 import { SimDriver, type SimOptionsInput } from '../worker/drivers/sim.js'
@@ -152,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const { queue, dlq } = await ensureLocalQueues(pool, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      onDeadLetter: recordDeadLetteredTasks,
     })
     const demoSeeded = await seedDemoCampaign(pool)
 
@@ -235,6 +237,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dialerDeps({
         redis,
         db: pool,
+        // the same deferral path as the Lambda's SQS queue: refused tasks re-sent with a delay
+        queue,
         logger: log('dialer-worker'),
         metrics: noMetrics,
         config: {
@@ -273,7 +277,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     await pipe.start()
 
-    const limitStore = createLimitStore({ redis, prefix, defaultLimit: maxCps })
+    const limitStore = createLimitStore({ redis, prefix, db: pool, defaultLimit: maxCps })
     let dispatcher: DispatcherLoop | undefined
     if (options.dispatcher !== false) {
       const dispatchLog = log('dispatcher')

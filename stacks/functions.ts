@@ -83,11 +83,15 @@ export const dialer = new sst.aws.Function('DialerWorker', {
     // src/dialer/create-dialer.ts reads the token from the env (also linked for `Resource`).
     WORKER_TOKEN: workerToken.value,
     WORKER_TIMEOUT_MS: String(DIAL_HTTP_TIMEOUT_SECONDS * 1000),
+    // Rate-limited tasks are deferred: re-sent here with DelaySeconds = their next slot (h2, #12).
+    DIAL_TASKS_QUEUE_URL: dialTasks.url,
   }),
   handler: 'functions/dialer-worker.handler',
   timeout: `${DIALER_TIMEOUT_SECONDS} seconds`,
   memory: '512 MB',
   link: [redis, postgres, workerToken, workerService],
+  // Send only (SendMessageBatch is authorised by sqs:SendMessage); the pipe deletes the received copy.
+  permissions: [XRAY_WRITE, { actions: ['sqs:SendMessage'], resources: [dialTasks.arn] }],
 })
 
 export const dispatcher = new sst.aws.Function('Dispatcher', {

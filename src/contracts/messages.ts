@@ -67,6 +67,14 @@ export const DialCommand = z.object({
   attempt: z.number().int().nonnegative().max(MAX_TASK_ATTEMPTS).optional(),
   callerId: z.string().optional(),
   maxConcurrentCalls: z.number().int().positive().optional(),
+  /**
+   * Additive (h2, pacing): epoch ms of the limiter's slot for this call. The worker originates
+   * no earlier than this, so the instants calls leave keep the limiter's spacing however the
+   * POSTs bunch on the way.
+   */
+  notBefore: z.number().positive().optional(),
+  /** Additive (h2, pacing): the CPS limit the slot was granted under; the worker's trunk gate keeps it. */
+  cpsLimit: z.number().int().positive().optional(),
 })
 export type DialCommand = z.infer<typeof DialCommand>
 

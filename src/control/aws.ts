@@ -1,5 +1,6 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
 import type { MetricDataQuery } from '@aws-sdk/client-cloudwatch'
 import {
   GetFunctionConfigurationCommand,
@@ -128,8 +129,17 @@ export class AwsControlPlane implements ControlPlane {
     ])
     return { ...snap, degraded: snap.degraded || (values.degraded ?? 0) > 0 }
   }
-  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry> {
-    return this.data.setLimit(limit, reason, actor, source)
+  setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source?: string,
+    options?: SetLimitOptions,
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
+    return this.data.setLimit(limit, reason, actor, source, options)
+  }
+  resumeAuto(reason: string, actor: string): Promise<boolean> {
+    return this.data.resumeAuto(reason, actor)
   }
   limitHistory(limit: number): Promise<AuditEntry[]> {
     return this.data.limitHistory(limit)

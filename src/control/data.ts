@@ -5,7 +5,8 @@ import type { CampaignStats } from '../campaigns/stats.js'
 import type { TransitionResult } from '../campaigns/lifecycle.js'
 import { withTransaction } from '../db/pool.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
-import { pacingSnapshot, readLimitHistory, writeLimit } from './pacing.js'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
+import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -88,18 +89,32 @@ export class DataPlane {
   }
 
   async pacing(): Promise<PacingSnapshot> {
-    return this.onRedis((redis) => pacingSnapshot(redis, this.options.redisPrefix, this.options.defaultLimit))
+    return this.onRedis((redis) =>
+      pacingSnapshot(redis, this.options.redisPrefix, this.options.defaultLimit, this.pool),
+    )
   }
 
-  async setLimit(limit: number, reason: string, actor: string, source = 'cli'): Promise<AuditEntry> {
+  async setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source = 'cli',
+    options: SetLimitOptions = {},
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
     return this.onRedis((redis) =>
-      writeLimit(redis, this.pool, this.options.redisPrefix, this.options.defaultLimit, {
-        limit,
-        reason,
-        actor,
-        source,
-      }),
+      writeLimit(
+        redis,
+        this.pool,
+        this.options.redisPrefix,
+        this.options.defaultLimit,
+        { limit, reason, actor, source },
+        options,
+      ),
     )
+  }
+
+  async resumeAuto(reason: string, actor: string): Promise<boolean> {
+    return this.onRedis((redis) => resumeAuto(redis, this.pool, this.options.redisPrefix, { reason, actor }))
   }
 
   limitHistory(limit: number): Promise<AuditEntry[]> {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
 import { OperatorError } from '../errors.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DataPlane } from './data.js'
@@ -64,8 +65,17 @@ export class LocalControlPlane implements ControlPlane {
   pacing(): Promise<PacingSnapshot> {
     return this.data.pacing()
   }
-  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry> {
-    return this.data.setLimit(limit, reason, actor, source)
+  setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source?: string,
+    options?: SetLimitOptions,
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
+    return this.data.setLimit(limit, reason, actor, source, options)
+  }
+  resumeAuto(reason: string, actor: string): Promise<boolean> {
+    return this.data.resumeAuto(reason, actor)
   }
   limitHistory(limit: number): Promise<AuditEntry[]> {
     return this.data.limitHistory(limit)

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DialTask } from '../contracts/index.js'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
 
 /**
  * What dialctl needs from a stage. One implementation per kind of stage: `aws.ts` (a deployed SST
@@ -12,7 +13,8 @@ import type { DialTask } from '../contracts/index.js'
  * the tests validate it against them.
  */
 
-export const LimitSource = z.enum(['redis', 'default'])
+/** redis = the live copy; postgres = restored from the durable state after Redis lost it; default = MAX_CPS */
+export const LimitSource = z.enum(['redis', 'postgres', 'default'])
 export type LimitSource = z.infer<typeof LimitSource>
 
 export const LimitInfo = z.object({
@@ -41,8 +43,23 @@ export const CpsSecond = z.object({
 })
 export type CpsSecond = z.infer<typeof CpsSecond>
 
+/** Who controls the limit (issue #12): the adaptive pacer, or an operator's hold. */
+export const PacingControlInfo = z.object({
+  mode: z.enum(['auto', 'held']),
+  heldBy: z.string().optional(),
+  /** ISO time the hold ends by itself; absent while held: until `cps auto --resume` */
+  heldUntil: z.string().optional(),
+  holdReason: z.string().optional(),
+  lastChange: z
+    .object({ at: z.string(), actor: z.string(), source: z.string(), reason: z.string() })
+    .nullable(),
+})
+export type PacingControlInfo = z.infer<typeof PacingControlInfo>
+
 export const PacingSnapshot = z.object({
   limit: LimitInfo,
+  /** optional so older snapshots still parse; the data plane always fills it */
+  control: PacingControlInfo.optional(),
   /** admissions in the last complete second */
   cpsNow: z.number().nonnegative(),
   /** oldest first, one entry per second, gaps filled with zeros */
@@ -286,7 +303,15 @@ export interface ControlPlane {
 
   // pacing (Redis + pacing_audit in PostgreSQL, on every stage)
   pacing(): Promise<PacingSnapshot>
-  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry>
+  setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source?: string,
+    options?: SetLimitOptions,
+  ): Promise<AuditEntry & { skipped?: 'held' }>
+  /** ends a manual hold (`cps auto --resume`); false when nothing was held */
+  resumeAuto(reason: string, actor: string): Promise<boolean>
   limitHistory(limit: number): Promise<AuditEntry[]>
   /** the dialer Lambda's MAX_CPS default, merged into its other variables */
   persistDefaultLimit(limit: number): Promise<PersistResult>

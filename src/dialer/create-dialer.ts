@@ -9,7 +9,14 @@ import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
 import { handleDialBatch, type DialerDeps } from './handle-batch.js'
-import { createPgOutcomeRecorder, type DialerResponse, type MetricsPort, type Sleep } from './ports.js'
+import type { QueuePort } from '../queue/port.js'
+import {
+  createPgOutcomeRecorder,
+  queueRequeue,
+  type DialerResponse,
+  type MetricsPort,
+  type Sleep,
+} from './ports.js'
 import { createWorkerClient, DEFAULT_WORKER_TIMEOUT_MS } from './worker-client.js'
 
 const PositiveInt = z.coerce.number().int().min(1)
@@ -24,6 +31,11 @@ export const DialerEnv = z.object({
   WORKER_TIMEOUT_MS: PositiveInt.default(DEFAULT_WORKER_TIMEOUT_MS),
   /** key prefix of the pacing state, shared with dialctl (stages sharing one Redis) */
   DIALCTL_REDIS_PREFIX: z.string().default(''),
+  /**
+   * The dial-tasks queue URL: tasks the limiter cannot admit are re-sent there with a delay
+   * (deferral). Unset: they are returned as failures and spend a receive (the old behaviour).
+   */
+  DIAL_TASKS_QUEUE_URL: z.url({ message: 'must be the dial-tasks SQS queue URL' }).optional(),
 })
 export type DialerEnv = z.infer<typeof DialerEnv>
 
@@ -43,6 +55,8 @@ export interface DialerClients {
     'WORKER_URL' | 'WORKER_TOKEN' | 'MAX_CPS' | 'DEGRADED_CPS' | 'WORKER_TIMEOUT_MS' | 'DIALCTL_REDIS_PREFIX'
   >
   sleep?: Sleep
+  /** the dial-tasks queue, for deferrals (SqsQueue on AWS, PgQueue locally) */
+  queue?: Pick<QueuePort, 'sendBatch'>
 }
 
 /** Wires the real adapters: Redis limiter + degraded fallback, limit store, markers, worker, PG outcomes. */
@@ -56,7 +70,8 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
       logger: clients.logger,
       onRecover: (period) => recordDegradedPeriod(redis, period, { prefix }),
     }),
-    limitStore: createLimitStore({ redis, prefix, defaultLimit: config.MAX_CPS }),
+    // the database restores the operator's limit when Redis lost it (MAX_CPS only if never set)
+    limitStore: createLimitStore({ redis, prefix, db: clients.db, defaultLimit: config.MAX_CPS }),
     worker: createWorkerClient({
       url: config.WORKER_URL,
       token: config.WORKER_TOKEN,
@@ -67,6 +82,7 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
     logger: clients.logger,
     metrics: clients.metrics,
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
+    ...(clients.queue ? { requeue: queueRequeue(clients.queue) } : {}),
   }
 }
 

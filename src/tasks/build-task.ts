@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { DialTask, describeZodError } from '../contracts/index.js'
 import { OperatorError } from '../errors.js'
+import { taskSizeProblem } from './limits.js'
 
 export interface TaskInput {
   campaignId: string
@@ -47,5 +48,13 @@ export function buildDialTask(input: TaskInput): DialTask {
       'USAGE',
     )
   }
+  const tooBig = taskSizeProblem(parsed.data)
+  if (tooBig)
+    throw new OperatorError(
+      `The dial task is too large: ${tooBig}.`,
+      'Shorten the --metadata values; keep bulky data in your CRM and pass an id.',
+      2,
+      'TASK_TOO_LARGE',
+    )
   return parsed.data
 }

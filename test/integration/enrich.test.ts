@@ -135,7 +135,7 @@ describe('enrich batch', () => {
       expect.objectContaining({
         messageId: 'm-404',
         reason: 'campaign_not_found',
-        phoneNumber: '+97250****456',
+        phoneNumber: '+**********56',
       }),
     )
     expect(metrics.addMetric).toHaveBeenCalledWith('EnrichDropped', 'Count', 1)

@@ -366,14 +366,20 @@ export function logLines(text: string, message: RegExp): Record<string, unknown>
  * offending lines, each with what it leaked, so a failure says exactly where to look.
  */
 export function scanLogs(text: string, phones: string[], secrets: string[]): string[] {
+  // Any form (issue #15): with or without '+', inside ids, written with separators, or the national
+  // form's subscriber part — masking keeps at most the last 2 digits, so no 7 consecutive digits of
+  // a number (its last 7: what every national form of it ends with) may appear.
   const needles = [
-    ...new Set(phones.flatMap((p) => [p, p.replace(/^\+/, '')])),
+    ...new Set(phones.flatMap((p) => [p, p.replace(/^\+/, ''), p.replace(/\D/g, '').slice(-7)])),
     ...secrets.filter((s) => s.length >= 8),
   ]
   const bad: string[] = []
   for (const line of text.split('\n')) {
     if (!line) continue
-    for (const n of needles) if (line.includes(n)) bad.push(`leaks ${n.slice(0, 4)}…: ${line.slice(0, 300)}`)
+    // "+44 20 7946 0001", "(212) 555-0100": digits joined across the separators people type
+    const joined = line.replace(/(?<=\d)[\s().-]+(?=\d)/g, '')
+    for (const n of needles)
+      if (line.includes(n) || joined.includes(n)) bad.push(`leaks ${n.slice(0, 4)}…: ${line.slice(0, 300)}`)
   }
   return bad
 }
