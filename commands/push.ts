@@ -1,11 +1,9 @@
 import { Flags } from '@oclif/core'
-import type { CampaignStatus } from '../src/contracts/index.js'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { IanaTimeZone, MAX_TASK_ATTEMPTS } from '../src/contracts/index.js'
 import { OperatorError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
-import { closedCampaignError } from '../src/campaigns/lifecycle.js'
 
 export interface PushOutput {
   messageId: string
@@ -73,8 +71,6 @@ export default class Push extends ControlCommand<typeof Push> {
         )
       throw error
     })
-    const closed = closedCampaignError(task.campaignId, campaign.status as CampaignStatus, 'push a task to')
-    if (closed) throw new OperatorError(closed.message, closed.suggestion, 1, closed.code)
     if (campaign.status !== 'active') throw notAccepting(task.campaignId, campaign.status)
     const result = await plane.pushTasks([
       { id: '0', task, ...(flags.timezone ? { timezone: flags.timezone } : {}) },

@@ -387,7 +387,9 @@ describe('campaigns and contacts (local stack)', () => {
     const before = (await depth.depth()).visible
     const latePush = await dialctl(['push', '--campaign', 'camp-2', '--phone', '+12125550100'])
     expect(latePush.exitCode).toBe(1)
-    expect(latePush.stderr).toContain('Cannot push a task to campaign "camp-2"')
+    expect(latePush.stderr).toContain(
+      'Campaign camp-2 is cancelled and accepts no dial tasks; nothing was sent.',
+    )
     expect((await depth.depth()).visible).toBe(before)
 
     const unknown = await dialctl(['campaign', 'show', 'nope', '--json'])
