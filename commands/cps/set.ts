@@ -3,23 +3,22 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { ExitCode } from '../../src/exit-codes.js'
 import { OperatorError } from '../../src/errors.js'
 import { colors, parseInterval } from '../../src/cli/render.js'
-import type { AuditEntry, PersistResult } from '../../src/control/port.js'
+import type { AuditEntry } from '../../src/control/port.js'
 
 export const DEFAULT_CPS_CEILING = 500
 
 export interface CpsSetResult {
   stage: string
   change: AuditEntry
-  persisted?: PersistResult
 }
 
 export default class CpsSet extends ControlCommand<typeof CpsSet> {
   static override summary = 'Set and hold the live CPS limit (takes effect within a second, audited)'
-  static override description = `Writes the limit every dialer reads (cached at most 1 s) and records who, when, why, old → new in the audit trail (\`dialctl cps history\`). Refuses N <= 0, and N above the ceiling (env DIALCTL_CPS_CEILING, default ${DEFAULT_CPS_CEILING}) unless --force. The limit is held: the adaptive pacer (\`cps auto\`, the scheduled pacer) leaves it alone until \`cps auto --resume\`, or until --for runs out; only a safety cut (CPU critical) may lower it, and says so. The limit and hold are kept in PostgreSQL and restored to Redis if Redis loses them. With --persist (AWS stages) it also sets the dialer Lambda's MAX_CPS default, keeping all its other environment variables.`
+  static override description = `Writes the limit every dialer reads (cached at most 1 s) and records who, when, why, old → new in the audit trail (\`dialctl cps history\`). Refuses N <= 0, and N above the ceiling (env DIALCTL_CPS_CEILING, default ${DEFAULT_CPS_CEILING}) unless --force. The limit is held: the adaptive pacer (\`cps auto\`, the scheduled pacer) leaves it alone until \`cps auto --resume\`, or until --for runs out; only a safety cut (CPU critical) may lower it, and says so. The limit and hold are stage state, kept in PostgreSQL (restored to Redis if Redis loses them): they survive deploys and restarts.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> 50 --reason "carrier asked us to slow down"',
     '<%= config.bin %> <%= command.id %> 20 --for 2h --reason "carrier maintenance window"',
-    '<%= config.bin %> <%= command.id %> 150 --reason "new trunk" --persist --stage prod',
+    '<%= config.bin %> <%= command.id %> 150 --reason "new trunk" --stage prod',
     '<%= config.bin %> <%= command.id %> 800 --reason "load test" --force',
   ]
   static override args = {
@@ -28,7 +27,6 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
   static override flags = {
     reason: Flags.string({ description: 'why (kept in the audit trail)', required: true }),
     force: Flags.boolean({ description: 'allow a limit above the ceiling' }),
-    persist: Flags.boolean({ description: "also set the dialer Lambda's MAX_CPS default (AWS stages)" }),
     for: Flags.string({
       description:
         'hold the limit this long (e.g. 30m, 2h), then hand back to the adaptive pacer; default: until `cps auto --resume`',
@@ -68,8 +66,6 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
       }
     }
     const plane = await this.control()
-    // Refuse before changing anything: a half-applied `--persist` would surprise.
-    if (flags.persist && plane.kind === 'local') await plane.persistDefaultLimit(args.limit)
     const until = holdMs === undefined ? null : Date.now() + holdMs
     const change = await plane.setLimit(args.limit, flags.reason, this.actor(), 'cli', {
       hold: { untilMs: until },
@@ -81,13 +77,6 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
     this.log(
       `  held ${until === null ? 'until `dialctl cps auto --resume`' : `until ${new Date(until).toISOString()}`}: the adaptive pacer will not change it`,
     )
-    const result: CpsSetResult = { stage: plane.stage, change }
-    if (flags.persist) {
-      result.persisted = await plane.persistDefaultLimit(args.limit)
-      this.log(
-        `${c.green('✓')} ${result.persisted.functionName} MAX_CPS ${result.persisted.previous ?? 'unset'} → ${result.persisted.maxCps} (kept ${result.persisted.keptVariables.length} other variables)`,
-      )
-    }
-    return result
+    return { stage: plane.stage, change }
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { decide, INITIAL_CONTROLLER_STATE, type ControllerState } from '../pacing/controller.js'
 import type { PacingPolicy } from '../pacing/policy.js'
-import type { ControlPlane } from './port.js'
+import type { ControllerPort } from './port.js'
 
 export const AutoStep = z.object({
   at: z.string(),
@@ -26,14 +26,14 @@ export type AutoStep = z.infer<typeof AutoStep>
  * The controller's memory when it starts: the last change in the audit trail, so the cooldown
  * holds across `cps auto --once` runs (cron) and after a manual `cps set`.
  */
-export async function initialState(plane: ControlPlane): Promise<ControllerState> {
+export async function initialState(plane: Pick<ControllerPort, 'limitHistory'>): Promise<ControllerState> {
   const [last] = await plane.limitHistory(1)
   return { ...INITIAL_CONTROLLER_STATE, lastChangeAt: last ? Date.parse(last.at) : null }
 }
 
 /** One control interval: read the inputs, decide (src/pacing/controller.ts), apply unless dry-run. */
 export async function autoStep(
-  plane: ControlPlane,
+  plane: ControllerPort,
   policy: PacingPolicy,
   state: ControllerState,
   options: { dryRun: boolean; actor: string; now?: () => number },

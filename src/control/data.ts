@@ -14,10 +14,12 @@ import type {
   CampaignSummary,
   CampaignTransition,
   ContactRow,
+  DataPort,
   ImportResult,
   OutcomeCount,
   PacingSnapshot,
   PushEntry,
+  Reachability,
   RunProgress,
 } from './port.js'
 
@@ -54,7 +56,7 @@ export interface DataPlaneOptions {
  * The part of a stage that lives in its PostgreSQL and Redis: pacing, campaigns, contacts,
  * outcomes. Identical for the local stack and an AWS stage (only the URLs differ).
  */
-export class DataPlane {
+export class DataPlane implements DataPort {
   readonly pool: pg.Pool
   readonly redis: Redis
   private readonly now: () => Date
@@ -353,7 +355,7 @@ export class DataPlane {
     }))
   }
 
-  async ping(): Promise<{ postgres: boolean; redis: boolean }> {
+  async ping(): Promise<Reachability> {
     const postgres = await this.pool.query('SELECT 1').then(
       () => true,
       () => false,

@@ -71,15 +71,6 @@ export const PacingSnapshot = z.object({
 })
 export type PacingSnapshot = z.infer<typeof PacingSnapshot>
 
-export const PersistResult = z.object({
-  functionName: z.string(),
-  previous: z.string().nullable(),
-  maxCps: z.string(),
-  /** names of the other env variables kept as they were */
-  keptVariables: z.array(z.string()),
-})
-export type PersistResult = z.infer<typeof PersistResult>
-
 export const PIPE_STATES = [
   'RUNNING',
   'STOPPED',
@@ -297,11 +288,13 @@ export const Reachability = z.object({
 })
 export type Reachability = z.infer<typeof Reachability>
 
-export interface ControlPlane {
-  readonly stage: string
-  readonly kind: 'local' | 'aws'
-
-  // pacing (Redis + pacing_audit in PostgreSQL, on every stage)
+/**
+ * The data layer every stage shares: pacing state (Redis + pacing_audit), campaigns, contacts and
+ * outcomes (PostgreSQL). src/control/data.ts implements it against the stores; on an AWS stage the
+ * CLI reaches it through the control Lambda in the VPC (src/control/aws-control-client.ts), which
+ * serves it with that same DataPlane.
+ */
+export interface DataPort {
   pacing(): Promise<PacingSnapshot>
   setLimit(
     limit: number,
@@ -313,25 +306,7 @@ export interface ControlPlane {
   /** ends a manual hold (`cps auto --resume`); false when nothing was held */
   resumeAuto(reason: string, actor: string): Promise<boolean>
   limitHistory(limit: number): Promise<AuditEntry[]>
-  /** the dialer Lambda's MAX_CPS default, merged into its other variables */
-  persistDefaultLimit(limit: number): Promise<PersistResult>
 
-  // pipe
-  describePipe(): Promise<PipeDescription>
-  pipeMetrics(windowMinutes: number): Promise<PipeMetrics>
-  startPipe(): Promise<PipeDescription>
-  stopPipe(): Promise<PipeDescription>
-
-  // queues
-  queueDepth(): Promise<QueueDepth>
-  dlqDepth(): Promise<QueueDepth>
-  /** looks without consuming or reordering */
-  dlqList(limit: number): Promise<DlqMessage[]>
-  dlqRedrive(options: { maxPerSecond?: number }): Promise<RedriveStatus>
-  dlqRedriveStatus(): Promise<RedriveStatus | undefined>
-  dlqPurge(): Promise<number>
-
-  // campaigns (PostgreSQL, on every stage)
   listCampaigns(): Promise<CampaignSummary[]>
   showCampaign(id: string): Promise<CampaignSummary>
   transitionCampaign(
@@ -346,9 +321,9 @@ export interface ControlPlane {
   campaignReport(id: string): Promise<CampaignReport>
   /** every contact's results, in id order, paged (the per-contact export) */
   contactResults(id: string): AsyncIterable<ContactResult>
+  /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts); rows created */
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<number>
 
-  // test traffic
-  pushTasks(entries: PushEntry[]): Promise<PushResult>
   /** what happened to the tasks of one run (contact ids starting with contactPrefix) since `since` */
   runProgress(
     campaignId: string,
@@ -356,13 +331,43 @@ export interface ControlPlane {
     since: Date,
     sentAt: Map<string, number>,
   ): Promise<RunProgress>
-
-  // health
-  ping(): Promise<Reachability>
+  /** answered / finished calls of the last `minutes` (the controller's answer-rate input) */
+  answerRate(minutes: number): Promise<{ answerRate: number | null; sample: number }>
   /** task outcomes of the last `minutes`, grouped (doctor: enrichment drops, dialer failures) */
   recentOutcomes(minutes: number): Promise<OutcomeCount[]>
-  controllerInputs(): Promise<ControllerInputs>
-  alarms(): Promise<Alarm[]>
+  ping(): Promise<Reachability>
 
   close(): Promise<void>
 }
+
+/** What differs per kind of stage: the pipe, the queues and DLQ, test traffic, alarms, the CPU input. */
+export interface StagePort {
+  describePipe(): Promise<PipeDescription>
+  pipeMetrics(windowMinutes: number): Promise<PipeMetrics>
+  startPipe(): Promise<PipeDescription>
+  stopPipe(): Promise<PipeDescription>
+
+  queueDepth(): Promise<QueueDepth>
+  dlqDepth(): Promise<QueueDepth>
+  /** looks without consuming or reordering */
+  dlqList(limit: number): Promise<DlqMessage[]>
+  dlqRedrive(options: { maxPerSecond?: number }): Promise<RedriveStatus>
+  dlqRedriveStatus(): Promise<RedriveStatus | undefined>
+  dlqPurge(): Promise<number>
+
+  pushTasks(entries: PushEntry[]): Promise<PushResult>
+  controllerInputs(): Promise<ControllerInputs>
+  alarms(): Promise<Alarm[]>
+}
+
+/**
+ * What dialctl needs from a stage: the shared data layer plus the stage-specific part. Commands
+ * only talk to this interface, so one code path serves every stage.
+ */
+export interface ControlPlane extends Omit<DataPort, 'answerRate' | 'registerPushedContacts'>, StagePort {
+  readonly stage: string
+  readonly kind: 'local' | 'aws'
+}
+
+/** The calls the adaptive controller makes (`cps auto`, the pacer Lambda). */
+export type ControllerPort = Pick<ControlPlane, 'controllerInputs' | 'pacing' | 'setLimit' | 'limitHistory'>

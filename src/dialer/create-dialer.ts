@@ -21,9 +21,11 @@ import { createWorkerClient, DEFAULT_WORKER_TIMEOUT_MS } from './worker-client.j
 
 const PositiveInt = z.coerce.number().int().min(1)
 
-/** The dialer's environment (Lambda or local stack); errors name the variable to fix. */
+/**
+ * The dialer's plain settings (Lambda or local stack); errors name the variable to fix. Redis and
+ * the worker token come from SST links on AWS (src/lambda/links.ts), not from these variables.
+ */
 export const DialerEnv = z.object({
-  REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
   WORKER_URL: z.url({ message: 'must be the worker base URL, e.g. http://worker.internal:8080' }),
   WORKER_TOKEN: z.string().min(1, 'must be the bearer token the worker expects'),
   MAX_CPS: PositiveInt.default(DEFAULT_MAX_CPS),

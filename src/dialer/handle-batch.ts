@@ -349,6 +349,8 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const { counts } = ledger
   if (admission.admittedThisSecond !== undefined)
     metrics.addMetric(MetricName.CurrentCPS, 'Count', admission.admittedThisSecond)
+  // The live limit this batch applied: the CpsNearLimit alarm divides CurrentCPS by it.
+  metrics.addMetric(MetricName.CpsLimit, 'Count', admission.limit)
   metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
   metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited + counts.busy)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)

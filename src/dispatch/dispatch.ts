@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
+import { holdClosedCallees } from './callee-window.js'
 import { transitionCampaignIn, CampaignTransitionError } from '../campaigns/lifecycle.js'
 import { DialTask, describeZodError, type CampaignStatus } from '../contracts/index.js'
 import { withTransaction } from '../db/pool.js'
@@ -231,7 +232,13 @@ async function dispatchCampaign(
     })
     capacity = claim.cap
     const outcomes: TaskOutcome[] = []
-    const { tasks, rejected } = toDialTasks(campaign.id, claim.contacts)
+    // The callee's own window (issue #11): contacts whose zone is closed wait for their opening.
+    const callees = await holdClosedCallees(db, campaign.id, claim.contacts, {
+      now: ctx.now,
+      windows: config.callingWindows,
+      campaignTimezone: campaign.timezone,
+    })
+    const { tasks, rejected } = toDialTasks(campaign.id, callees.send)
     if (rejected.length) {
       invalid = (
         await failQueued(

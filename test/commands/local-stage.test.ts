@@ -110,10 +110,10 @@ describe('cps (local stack)', () => {
     )
   })
 
-  it('cps set --persist is refused locally before anything changes', async () => {
+  it('cps set --persist (removed: the limit is stage state) is a usage error, nothing changes', async () => {
     const run = await dialctl(['cps', 'set', '50', '--reason', 'x', '--persist'])
     expect(run.exitCode).toBe(2)
-    expect(run.stderr).toContain('--persist applies to AWS stages only')
+    expect(`${run.stderr}${run.error?.message ?? ''}`).toContain('--persist')
     expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBeNull()
   })
 
