@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DialCommand } from '../../src/contracts/index.js'
 import { demoCampaign, seedDemoCampaign } from '../../src/local-stack/demo.js'
@@ -29,20 +28,30 @@ describe('fault: the reply to the call-row INSERT is lost', () => {
   beforeAll(async () => {
     t = await createTestDb('fault_lostreply')
     await seedDemoCampaign(t.pool)
+    // The claim (the dial gate) is one transaction on a checked-out client: its COMMIT reaches
+    // PostgreSQL, then the client sees the connection drop — the row is committed, the reply lost.
     const flaky = new Proxy(t.pool, {
       get(target, prop, receiver) {
-        if (prop === 'query')
-          return async (...args: Parameters<pg.Pool['query']>) => {
-            const result = await (target.query as (...a: unknown[]) => Promise<unknown>)(...args)
-            if (
-              failNext > 0 &&
-              typeof args[0] === 'string' &&
-              args[0].includes('INSERT INTO call_attempts')
-            ) {
-              failNext--
-              throw new Error('read ECONNRESET')
-            }
-            return result
+        if (prop === 'connect')
+          return async () => {
+            const client = await target.connect()
+            const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>
+            let claimed = false
+            Object.assign(client, {
+              query: async (...args: unknown[]) => {
+                const result = await query(...args)
+                if (typeof args[0] === 'string' && args[0].includes('INSERT INTO call_attempts'))
+                  claimed = true
+                if (args[0] === 'COMMIT' && claimed && failNext > 0) {
+                  claimed = false
+                  failNext--
+                  throw new Error('read ECONNRESET')
+                }
+                if (args[0] === 'COMMIT' || args[0] === 'ROLLBACK') claimed = false
+                return result
+              },
+            })
+            return client
           }
         const value = Reflect.get(target, prop, receiver) as unknown
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value

@@ -7,6 +7,7 @@ import {
   captureOutput,
   countAttempts,
   makeTasks,
+  queueContacts,
   openScenario,
   pushTasks,
   scanLogs,
@@ -92,6 +93,8 @@ describe('fault: /dial authentication and secrets in logs', () => {
 
     // a pipeline run with valid, unknown-campaign and malformed tasks, to give the logs every path
     const tasks = makeTasks(30, 'sec', { offset: 960 })
+    // the dial gate dials only contacts that exist, at their next attempt
+    await queueContacts(env.db, tasks)
     const bad = makeTasks(3, 'sec-bad', { offset: 990 })
     await pushTasks(stack!.queue, [...tasks, { ...bad[0]!, campaignId: 'nope' }])
     await stack!.queue.send(JSON.stringify({ ...bad[1], attempts: 'one' }))

@@ -143,9 +143,13 @@ export class PgQueue implements QueuePort {
 
   /**
    * What SqsQueue.defer does, in one statement: each body goes back as a new message (new id,
-   * receive count 0, visible after its delay) and the received copy is deleted. A stale handle
-   * (the copy was received again or deleted meanwhile) still re-sends, as SQS's send-then-delete
-   * would: the dial gate makes the extra copy harmless.
+   * receive count 0, visible after its delay) and the received copy is deleted. Where SQS cannot
+   * tell a stale handle apart, this queue can, and does better: a copy whose handle is stale (it
+   * became visible and was received again, or was deleted) is not re-sent — whoever holds it now
+   * decides its fate. Re-sending it anyway multiplied a task once per redelivery when the
+   * visibility timeout was shorter than a batch's slot wait (the faults suite's redelivery case).
+   * Such entries come back in `failed` (code StaleReceiptHandle); nothing is lost, the copy is
+   * still in the queue.
    */
   async defer(entries: DeferEntry[]): Promise<DeferResult> {
     if (entries.length === 0) return { deferred: [], failed: [] }
@@ -160,14 +164,22 @@ export class PgQueue implements QueuePort {
       checkDelay(e.delaySeconds, `defer entry #${i} delaySeconds`)
     })
     const ids = entries.map(() => randomUUID())
+    let resent: Set<number>
     try {
-      await this.pool.query(
-        `WITH sent AS (
+      const { rows } = await this.pool.query<{ i: number }>(
+        `WITH held AS (
+           DELETE FROM queue_messages WHERE queue = $1 AND receipt_handle = ANY($5::uuid[])
+           RETURNING receipt_handle
+         ), sent AS (
            INSERT INTO queue_messages (queue, message_id, body, visible_at)
-           SELECT $1, id, body, now() + make_interval(secs => delay)
-           FROM unnest($2::uuid[], $3::text[], $4::float8[]) AS t(id, body, delay)
+           SELECT $1, t.id, t.body, now() + make_interval(secs => t.delay)
+             FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::uuid[]) WITH ORDINALITY
+                  AS t(id, body, delay, handle, i)
+            WHERE t.handle IN (SELECT receipt_handle FROM held)
+           RETURNING message_id
          )
-         DELETE FROM queue_messages WHERE queue = $1 AND receipt_handle = ANY($5::uuid[])`,
+         SELECT (t.i - 1)::int AS i FROM unnest($2::uuid[]) WITH ORDINALITY AS t(id, i)
+          WHERE t.id IN (SELECT message_id FROM sent)`,
         [
           this.name,
           ids,
@@ -176,11 +188,24 @@ export class PgQueue implements QueuePort {
           entries.map((e) => e.receiptHandle),
         ],
       )
+      resent = new Set(rows.map((r) => r.i))
     } catch (error) {
       throw this.translate(error)
     }
-    if (entries.some((e) => e.delaySeconds === 0)) wakeupsFor(this.pool).emit(this.name)
-    return { deferred: ids.map((messageId, index) => ({ index, messageId })), failed: [] }
+    const deferred = ids.flatMap((messageId, index) => (resent.has(index) ? [{ index, messageId }] : []))
+    const failed = entries.flatMap((_, index) =>
+      resent.has(index)
+        ? []
+        : [
+            {
+              index,
+              code: 'StaleReceiptHandle',
+              message: 'the copy was received again or deleted; not re-sent',
+            },
+          ],
+    )
+    if (entries.some((e, i) => resent.has(i) && e.delaySeconds === 0)) wakeupsFor(this.pool).emit(this.name)
+    return { deferred, failed }
   }
 
   async receive(options: ReceiveOptions = {}): Promise<QueueMessage[]> {

@@ -224,14 +224,29 @@ export async function checkConservation(db: pg.Pool, pushed: Pushed[]): Promise<
   )
   const dialed = new Map(calls.map((r) => [r.key, Number(r.n)]))
   const messageIds = pushed.map((p) => p.messageId)
-  const { rows: finals } = await db.query<{ message_id: string; outcome: string; reason: string | null }>(
-    `SELECT message_id, outcome, reason FROM task_outcomes
-      WHERE message_id = ANY($1::text[]) AND outcome IN ('dropped', 'filtered', 'dlq')
+  // A rate-limited task is deferred (issue #12): re-sent as a new message, the received copy
+  // deleted. Its final outcome may then stand under the new message id, so finals are matched by
+  // the pushed message ids and, for tasks, by (campaign, contact).
+  const keyOfMessage = new Map<string, string>()
+  for (const [key, ids] of byTask) for (const id of ids) keyOfMessage.set(id, key)
+  const taskKeys = [...byTask.keys()].filter((k) => !k.startsWith('message:'))
+  const { rows: finals } = await db.query<{
+    message_id: string | null
+    task_key: string | null
+    outcome: string
+    reason: string | null
+  }>(
+    `SELECT message_id, campaign_id || ':' || contact_id AS task_key, outcome, reason FROM task_outcomes
+      WHERE (message_id = ANY($1::text[]) OR campaign_id || ':' || contact_id = ANY($2::text[]))
+        AND outcome IN ('dropped', 'filtered', 'dlq')
       ORDER BY id`,
-    [messageIds],
+    [messageIds, taskKeys],
   )
-  const finalByMessage = new Map<string, { outcome: string; reason: string | null }[]>()
-  for (const f of finals) finalByMessage.set(f.message_id, [...(finalByMessage.get(f.message_id) ?? []), f])
+  const finalByKey = new Map<string, { outcome: string; reason: string | null }[]>()
+  for (const f of finals) {
+    const key = (f.message_id && keyOfMessage.get(f.message_id)) ?? f.task_key
+    if (key) finalByKey.set(key, [...(finalByKey.get(key) ?? []), f])
+  }
   // a message the redrive policy moved: its outcome row says so, and so does the DLQ itself
   const { rows: inDlq } = await db.query<{ message_id: string }>(
     'SELECT message_id::text FROM queue_messages WHERE queue = $1 AND message_id = ANY($2::uuid[])',
@@ -267,14 +282,12 @@ export async function checkConservation(db: pg.Pool, pushed: Pushed[]): Promise<
     const n = key.startsWith('message:') ? 0 : (dialed.get(key) ?? 0)
     if (n > 0) kinds.add('dialed')
     if (n > 1) result.duplicated.push(key)
-    for (const id of ids) {
-      for (const f of finalByMessage.get(id) ?? []) {
-        if (n > 0 && optedOut.has(key) && f.outcome === 'dropped' && f.reason === 'blacklisted') continue
-        kinds.add(f.outcome)
-        if (f.reason && f.outcome !== 'dlq') result.reasons.set(key, f.reason)
-      }
-      if (dlqMessages.has(id)) kinds.add('dlq')
+    for (const f of finalByKey.get(key) ?? []) {
+      if (n > 0 && optedOut.has(key) && f.outcome === 'dropped' && f.reason === 'blacklisted') continue
+      kinds.add(f.outcome)
+      if (f.reason && f.outcome !== 'dlq') result.reasons.set(key, f.reason)
     }
+    for (const id of ids) if (dlqMessages.has(id)) kinds.add('dlq')
     if (kinds.size === 0) result.lost.push(key)
     if (kinds.size > 1) result.conflicts.push(key)
     const final = kinds.has('dialed') ? 'dialed' : [...kinds][0]
