@@ -13,9 +13,14 @@ export interface CampaignStats {
   contacts: { total: number; pending: number; queued: number; dialing: number; done: number; failed: number }
   /** dials placed (call_attempts rows) */
   attempts: number
+  /** dials a human answered (AMD's machines are not answers: see `machines`) */
   answered: number
-  /** answered / finished dials; null before the first finished dial */
+  /** human answers / finished dials; null before the first finished dial */
   answerRate: number | null
+  /** dials answering-machine detection classified as a machine */
+  machines: number
+  /** machines / finished dials; null before the first finished dial */
+  machineRate: number | null
   donations: number
   /** contacts whose number is on the blacklist (whatever their state) */
   blacklisted: number
@@ -73,6 +78,7 @@ export async function campaignStats(
     attempts: string
     finished: string
     answered: string
+    machines: string
     avg_ms: string | null
     donations: string
   }>(
@@ -90,6 +96,7 @@ export async function campaignStats(
        SELECT count(*) AS attempts,
               count(*) FILTER (WHERE status <> 'dialing') AS finished,
               count(*) FILTER (WHERE status = 'answered') AS answered,
+              count(*) FILTER (WHERE status = 'machine') AS machines,
               avg(duration_ms) FILTER (WHERE status <> 'dialing' AND duration_ms IS NOT NULL) AS avg_ms
          FROM call_attempts WHERE campaign_id = $1
      )
@@ -104,7 +111,7 @@ export async function campaignStats(
             (SELECT sum(greatest(camp.max_attempts - attempts, 1)) FROM ct
               WHERE status IN ('pending', 'queued', 'dialing') AND NOT listed) AS remaining_max,
             (SELECT count(*) FROM ct WHERE listed) AS blacklisted,
-            ca.attempts, ca.finished, ca.answered, ca.avg_ms,
+            ca.attempts, ca.finished, ca.answered, ca.machines, ca.avg_ms,
             (SELECT count(*) FROM donations WHERE campaign_id = $1) AS donations
        FROM camp, ca`,
     [campaignId],
@@ -147,6 +154,8 @@ export async function campaignStats(
     attempts: Number(r.attempts),
     answered,
     answerRate: finished > 0 ? answered / finished : null,
+    machines: Number(r.machines),
+    machineRate: finished > 0 ? Number(r.machines) / finished : null,
     donations: Number(r.donations),
     blacklisted: Number(r.blacklisted),
     windowOpen,

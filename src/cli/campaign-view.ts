@@ -47,7 +47,11 @@ export function campaignDetail(c: CampaignSummary): string {
       'Contacts',
       `${k.total} total: ${k.pending} pending, ${k.queued} queued, ${k.dialing} dialing, ${k.done} done, ${k.failed} failed`,
     ],
-    ['Attempts', `${c.attempts} dials, ${c.answered} answered (${percent(c.answerRate)})`],
+    [
+      'Attempts',
+      `${c.attempts} dials, ${c.answered} answered (${percent(c.answerRate)})` +
+        (c.machines > 0 ? `, ${c.machines} by a machine (${percent(c.machineRate)})` : ''),
+    ],
     ['Donations', String(c.donations)],
     ['Blacklisted', String(c.blacklisted)],
     [

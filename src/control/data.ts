@@ -257,7 +257,11 @@ export class DataPlane {
     }
   }
 
-  /** Answered / finished calls that ended in the last `minutes` (the controller's answer-rate input). */
+  /**
+   * Human-answered / finished calls that ended in the last `minutes` (the controller's answer-rate
+   * input). A call AMD classified as a machine (status 'machine') is finished but not answered: a
+   * campaign reaching voicemail boxes is not one whose pace may rise.
+   */
   async answerRate(minutes: number): Promise<{ answerRate: number | null; sample: number }> {
     const { rows } = await this.pool.query<{ answered: string; finished: string }>(
       `SELECT count(*) FILTER (WHERE status = 'answered') AS answered, count(*) AS finished

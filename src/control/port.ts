@@ -154,9 +154,13 @@ export const CampaignSummary = z.object({
   timezone: z.string(),
   contacts: ContactsByState.extend({ total: z.number().int() }),
   attempts: z.number().int(),
+  /** dials a human answered; AMD's machines are counted apart (`machines`) */
   answered: z.number().int(),
-  /** answered / finished dials; null before any finished */
+  /** human answers / finished dials; null before any finished */
   answerRate: z.number().nullable(),
+  /** dials AMD classified as an answering machine (absent from older control Lambdas) */
+  machines: z.number().int().default(0),
+  machineRate: z.number().nullable().default(null),
   donations: z.number().int(),
   blacklisted: z.number().int(),
   windowOpen: z.boolean(),
@@ -189,7 +193,7 @@ export type CampaignTransition = z.infer<typeof CampaignTransition>
 export const ControllerInputs = z.object({
   /** average CPU of the worker fleet, 0–100; null when no data */
   cpuPercent: z.number().nullable(),
-  /** answered / finished calls over the sample window; null when no data */
+  /** human-answered / finished calls over the sample window (machines are not answers); null when no data */
   answerRate: z.number().nullable(),
   /** finished calls in the window (the answer-rate rule needs a minimum sample) */
   sample: z.number().int().nonnegative(),
