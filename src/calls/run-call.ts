@@ -136,7 +136,13 @@ export async function runCall(
     if (result.error) summary.error = result.error
     if (result.reason) summary.reason = result.reason
     if (result.amd) summary.amd = result.amd
-    if (result.outcome === 'answered' && call && result.amd?.status === 'MACHINE' && cmd.amd && cmd.amd.mode !== 'off') {
+    if (
+      result.outcome === 'answered' &&
+      call &&
+      result.amd?.status === 'MACHINE' &&
+      cmd.amd &&
+      cmd.amd.mode !== 'off'
+    ) {
       answeredAt = new Date()
       Object.assign(summary, await handleMachine(call, cmd.amd))
     } else if (result.outcome === 'answered' && call) {

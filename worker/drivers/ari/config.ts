@@ -41,7 +41,10 @@ export const AriDriverConfig = z.object({
    * dialplan context an answered call is sent to when the campaign asks for AMD: it runs AMD()
    * and returns to Stasis with the verdict (docs/asterisk.md, "Answering-machine detection")
    */
-  amdContext: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a dialplan context name').optional(),
+  amdContext: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a dialplan context name')
+    .optional(),
   /** bound on AMD (and, for voicemail, the wait for the beep) before the call is given up */
   amdTimeoutMs: z.number().positive().optional(),
 })
