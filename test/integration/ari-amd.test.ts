@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AmdConfig } from '../../src/contracts/campaign.js'
 import { IvrFlow } from '../../src/contracts/ivr.js'
@@ -253,5 +254,34 @@ describe('AMD through ARI (fake Asterisk, real PostgreSQL)', () => {
          JOIN contacts c ON c.campaign_id = a.campaign_id AND c.id = a.contact_id WHERE a.contact_id = 'gone'`,
     )
     expect(rows).toEqual([{ status: 'answered', contact: 'done' }])
+  })
+
+  it("docs/asterisk.md's [dialctl-amd] context is the one the driver and the fake server speak", () => {
+    const doc = readFileSync(new URL('../../docs/asterisk.md', import.meta.url), 'utf8')
+    const start = doc.indexOf('[dialctl-amd]')
+    expect(start, 'docs/asterisk.md has a [dialctl-amd] context').toBeGreaterThan(0)
+    const lines = doc
+      .slice(start, doc.indexOf('```', start))
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith(';'))
+    // extension s, priority 1 (what the driver continues to) runs AMD() first
+    expect(lines[0]).toBe('exten => s,1,AMD()')
+    // the way back is the Stasis args the driver parses (and the fake server sends)
+    expect(lines).toContain('same => n(back),Stasis(${DIALCTL_ARI_APP},amd,${AMDSTATUS},${AMDCAUSE})')
+    // every variable the dialplan reads is set by AMD() or by the driver on the originate
+    const originate = fake.requests.find(
+      (r) => r.method === 'POST' && r.path === `/ari/channels/call-${CAMPAIGN}-machine-voicemail-0`,
+    )
+    const variables = (originate?.body as { variables: Record<string, string> }).variables
+    expect(variables).toMatchObject({ DIALCTL_ARI_APP: 'dialctl-amd-test', DIALCTL_AMD: 'voicemail' })
+    const read = new Set([...lines.join('\n').matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]!))
+    for (const name of read) expect(['AMDSTATUS', 'AMDCAUSE', ...Object.keys(variables)]).toContain(name)
+    // every line is an application the test recognises (no untested step slips in)
+    for (const line of lines)
+      expect(line).toMatch(
+        /^(exten => s,1,|same => n(\(\w+\))?,)(AMD|GotoIf|Stasis|Hangup|WaitForSilence|Goto)\(/,
+      )
   })
 })
