@@ -189,7 +189,14 @@ describe('campaigns and contacts (local stack)', () => {
       'campaign',
       'create',
       '--file',
-      file('mp3.json', JSON.stringify(campaignDoc('camp-mp3'))),
+      // the seed's mp3 (the demo itself now plays a WAV its stack serves)
+      file(
+        'mp3.json',
+        JSON.stringify(campaignDoc('camp-mp3')).replaceAll(
+          demoCampaign.config.audioFileUrl,
+          'https://s3.amazonaws.com/bucket/audio.mp3',
+        ),
+      ),
     ])
     expect(run.exitCode).toBe(1)
     expect(run.stderr).toContain("The campaign's audio will not play on Asterisk (nothing saved)")
