@@ -43,6 +43,7 @@ import type {
   QueueDepth,
   RedriveStatus,
   RunProgress,
+  CampaignMedia,
 } from './port.js'
 
 /** The deployed stage's resources dialctl acts on (a subset of the SST stage outputs). */
@@ -334,6 +335,10 @@ export class AwsControlPlane implements ControlPlane {
   // ---- campaigns: the stage's PostgreSQL
   listCampaigns(): Promise<CampaignSummary[]> {
     return this.data.listCampaigns()
+  }
+
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    return this.data.campaignMedia(windowMinutes, id)
   }
   showCampaign(id: string): Promise<CampaignSummary> {
     return this.data.showCampaign(id)

@@ -12,7 +12,9 @@ import type {
   PipeMetrics,
   QueueDepth,
   Reachability,
+  CampaignMedia,
 } from './port.js'
+import { checkAudioUrl, describeAudioChecks, type AudioCheck } from '../telephony/audio-check.js'
 
 export const CheckStatus = z.enum(['ok', 'warn', 'fail', 'skip'])
 export const Check = z.object({
@@ -25,6 +27,7 @@ export const Check = z.object({
     'enrichment-failures',
     'dlq',
     'alarms',
+    'media',
   ]),
   title: z.string(),
   status: CheckStatus,
@@ -60,24 +63,35 @@ export interface Observations {
   campaigns: CampaignSummary[] | Error
   outcomes: OutcomeCount[] | Error
   alarms: Alarm[] | Error
+  /** active and paused campaigns' audio and media health (last MEDIA_WINDOW_MINUTES) */
+  media: CampaignMedia[] | Error
+  /** each audio URL of those campaigns, checked as Asterisk will fetch it */
+  audio: AudioCheck[]
 }
+
+/** Look-back of the media-failure check: the media guard's window (DEFAULT_MEDIA_GUARD, media-health.ts). */
+export const MEDIA_WINDOW_MINUTES = 15
 
 const settle = <T>(p: Promise<T>): Promise<T | Error> =>
   p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))
 
 /** Everything the checks need, gathered in parallel; a failed read is kept as its error. */
 export async function observe(plane: ControlPlane): Promise<Observations> {
-  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms] = await Promise.all([
-    settle(plane.ping()),
-    settle(plane.describePipe()),
-    settle(plane.pipeMetrics(5)),
-    settle(plane.queueDepth()),
-    settle(plane.dlqDepth()),
-    settle(plane.pacing()),
-    settle(plane.listCampaigns()),
-    settle(plane.recentOutcomes(15)),
-    settle(plane.alarms()),
-  ])
+  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms, media] =
+    await Promise.all([
+      settle(plane.ping()),
+      settle(plane.describePipe()),
+      settle(plane.pipeMetrics(5)),
+      settle(plane.queueDepth()),
+      settle(plane.dlqDepth()),
+      settle(plane.pacing()),
+      settle(plane.listCampaigns()),
+      settle(plane.recentOutcomes(15)),
+      settle(plane.alarms()),
+      settle(plane.campaignMedia(MEDIA_WINDOW_MINUTES)),
+    ])
+  const urls = media instanceof Error ? [] : [...new Set(media.flatMap((m) => m.audioUrls))]
+  const audio = await Promise.all(urls.map((url) => checkAudioUrl(url)))
   return {
     stage: plane.stage,
     kind: plane.kind,
@@ -90,6 +104,8 @@ export async function observe(plane: ControlPlane): Promise<Observations> {
     campaigns,
     outcomes,
     alarms,
+    media,
+    audio,
   }
 }
 
@@ -340,6 +356,9 @@ export function diagnose(o: Observations): DoctorReport {
     })
   }
 
+  // --- media: audio URLs and the media guard
+  for (const c of mediaChecks(o)) add(c)
+
   // --- alarms
   if (o.kind === 'aws') {
     if (o.alarms instanceof Error)
@@ -364,4 +383,90 @@ export function diagnose(o: Observations): DoctorReport {
   }
 
   return { stage: o.stage, healthy: checks.every((c) => c.status !== 'fail'), checks }
+}
+
+/**
+ * Campaign audio (issue #14): each active or paused campaign's audio URLs checked as Asterisk
+ * will fetch them (audio-check.ts), and campaigns the media guard paused or whose calls hit media
+ * failures in the window. Each verdict names the campaign and what to do.
+ */
+function mediaChecks(o: Observations): Check[] {
+  if (o.media instanceof Error)
+    return [
+      {
+        id: 'campaign-audio',
+        issue: 'media',
+        title: 'Campaign audio plays',
+        status: 'fail',
+        detail: errorText(o.media),
+      },
+    ]
+  const byUrl = new Map(o.audio.map((a) => [a.url, a]))
+  const checks: Check[] = []
+  const broken: string[] = []
+  const warned: string[] = []
+  let failActive = false
+  for (const m of o.media) {
+    const lines = describeAudioChecks(m.audioUrls.map((u) => byUrl.get(u)).filter((a) => a !== undefined))
+    const failed = m.audioUrls.some((u) => byUrl.get(u)?.status === 'fail')
+    if (failed) {
+      broken.push(`${m.campaignId} (${m.status}): ${lines.join('; ')}`)
+      if (m.status === 'active') failActive = true
+    } else if (lines.length) warned.push(`${m.campaignId}: ${lines.join('; ')}`)
+  }
+  const urls = new Set(o.media.flatMap((m) => m.audioUrls)).size
+  checks.push({
+    id: 'campaign-audio',
+    issue: 'media',
+    title: 'Campaign audio plays on Asterisk',
+    status: broken.length ? (failActive ? 'fail' : 'warn') : warned.length ? 'warn' : 'ok',
+    detail:
+      broken.length || warned.length
+        ? [...broken, ...warned].join(' | ')
+        : `${urls} audio URL(s) of ${o.media.length} campaign(s) checked`,
+    ...(broken.length
+      ? {
+          cause: 'callers would hear silence: each such call is recorded failed (reason media) and retried',
+          fix: 'publish an 8 kHz mono WAV at that URL with cache headers (docs/asterisk.md, "Audio"), then dialctl doctor again',
+        }
+      : warned.length
+        ? {
+            cause: 'playback may fail now and then',
+            fix: 'serve the audio with Cache-Control: max-age=86400 (or an ETag)',
+          }
+        : {}),
+  })
+  const paused = o.media.filter((m) => m.status === 'paused' && m.guardPause)
+  const failing = o.media.filter((m) => m.mediaFailures > 0 && !paused.includes(m))
+  checks.push({
+    id: 'media-failures',
+    issue: 'media',
+    title: `No campaign losing calls to media failures (last ${MEDIA_WINDOW_MINUTES} min)`,
+    status: paused.length ? 'fail' : failing.length ? 'warn' : 'ok',
+    detail:
+      paused.length || failing.length
+        ? [
+            ...paused.map(
+              (m) =>
+                `${m.campaignId} paused by the media guard at ${m.guardPause!.at}: ${m.guardPause!.reason ?? ''}`,
+            ),
+            ...failing.map(
+              (m) => `${m.campaignId}: audio failed on ${m.mediaFailures} of ${m.pickedUp} calls picked up`,
+            ),
+          ].join(' | ')
+        : 'none',
+    ...(paused.length
+      ? {
+          cause: 'its audio failed on most calls picked up, so the media guard paused it',
+          fix: `fix the audio (check campaign-audio above), then dialctl campaign resume ${paused[0]!.campaignId}`,
+        }
+      : failing.length
+        ? {
+            cause:
+              "Asterisk could not play the campaign's audio on some calls (URL, format, or its media cache)",
+            fix: `dialctl campaign show ${failing[0]!.campaignId}; check the audio URL (campaign-audio above) and Asterisk's log`,
+          }
+        : {}),
+  })
+  return checks
 }

@@ -27,6 +27,7 @@ import type {
   QueueDepth,
   RedriveStatus,
   RunProgress,
+  CampaignMedia,
 } from './port.js'
 
 export const DEFAULT_WORKER_URL = 'http://127.0.0.1:8787'
@@ -118,6 +119,10 @@ export class LocalControlPlane implements ControlPlane {
 
   listCampaigns(): Promise<CampaignSummary[]> {
     return this.data.listCampaigns()
+  }
+
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    return this.data.campaignMedia(windowMinutes, id)
   }
   showCampaign(id: string): Promise<CampaignSummary> {
     return this.data.showCampaign(id)

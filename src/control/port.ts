@@ -178,6 +178,23 @@ export const CampaignSummary = z.object({
 })
 export type CampaignSummary = z.infer<typeof CampaignSummary>
 
+/**
+ * A campaign's audio, for doctor and `campaign start`: the URLs its config names and how they
+ * fared on calls (src/telephony/media-health.ts), plus the media guard's last pause.
+ */
+export const CampaignMedia = z.object({
+  campaignId: z.string(),
+  status: z.string(),
+  audioUrls: z.array(z.string()),
+  /** calls picked up and media failures over the last `windowMinutes` */
+  windowMinutes: z.number(),
+  pickedUp: z.number().int(),
+  mediaFailures: z.number().int(),
+  /** the latest move by the media guard (actor media-guard), if any */
+  guardPause: z.object({ at: z.string(), reason: z.string().nullable() }).nullable(),
+})
+export type CampaignMedia = z.infer<typeof CampaignMedia>
+
 export type CampaignMove = 'start' | 'pause' | 'resume' | 'complete' | 'cancel'
 
 export const CampaignTransition = z.object({
@@ -306,6 +323,8 @@ export interface ControlPlane {
   // campaigns (PostgreSQL, on every stage)
   listCampaigns(): Promise<CampaignSummary[]>
   showCampaign(id: string): Promise<CampaignSummary>
+  /** audio URLs and media health of active and paused campaigns (or of `id` only) */
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]>
   transitionCampaign(
     id: string,
     move: CampaignMove,
