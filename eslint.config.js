@@ -50,6 +50,11 @@ export default tseslint.config(
     ]),
   },
   {
+    // Small named phases (#18): a function over 80 lines says its reason in an eslint-disable.
+    files: ['src/dispatch/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80 }] },
+  },
+  {
     files: ['local/**/*.ts'],
     rules: upward([['**/commands/**', '**/src/cli/**'], 'The local stack never imports the CLI.']),
   },

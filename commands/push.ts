@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { IanaTimeZone, MAX_TASK_ATTEMPTS } from '../src/contracts/index.js'
-import { OperatorError } from '../src/errors.js'
+import { OperatorError, usageError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
 
@@ -52,13 +52,24 @@ export default class Push extends ControlCommand<typeof Push> {
       ...(flags.metadata ? { metadata: flags.metadata } : {}),
     })
     if (flags.timezone !== undefined && !IanaTimeZone.safeParse(flags.timezone).success)
-      throw new OperatorError(
+      throw usageError(
         `--timezone "${flags.timezone}" is not an IANA time zone.`,
         'Use a zone name such as --timezone America/New_York.',
-        2,
-        'USAGE',
       )
     const plane = await this.control()
+    // The queue takes any task; enrich later drops one whose campaign is missing or not active.
+    // Say so now, with the command that fixes it, instead of "Sent" for a task that goes nowhere.
+    const campaign = await plane.showCampaign(task.campaignId).catch((error: OperatorError) => {
+      if (error.code === 'CAMPAIGN_NOT_FOUND')
+        throw new OperatorError(
+          `Campaign ${task.campaignId} does not exist on stage ${plane.stage}; nothing was sent.`,
+          'List the campaigns with `dialctl campaign list`, or create it with `dialctl campaign create --file …`.',
+          1,
+          'CAMPAIGN_NOT_FOUND',
+        )
+      throw error
+    })
+    if (campaign.status !== 'active') throw notAccepting(task.campaignId, campaign.status)
     const result = await plane.pushTasks([
       { id: '0', task, ...(flags.timezone ? { timezone: flags.timezone } : {}) },
     ])
@@ -81,4 +92,18 @@ export default class Push extends ControlCommand<typeof Push> {
     )
     return out
   }
+}
+
+/** A campaign that is not active accepts no task (enrich drops it): what to do instead. */
+function notAccepting(id: string, status: string): OperatorError {
+  const next: Record<string, string> = {
+    draft: `start it first: \`dialctl campaign start ${id}\``,
+    paused: `resume it first: \`dialctl campaign resume ${id}\``,
+  }
+  return new OperatorError(
+    `Campaign ${id} is ${status} and accepts no dial tasks; nothing was sent.`,
+    next[status] ?? 'It is finished; push to an active campaign (`dialctl campaign list`).',
+    1,
+    'CAMPAIGN_NOT_ACTIVE',
+  )
 }

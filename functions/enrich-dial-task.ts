@@ -1,32 +1,30 @@
-import { Metrics } from '@aws-lambda-powertools/metrics'
-import type { Context } from 'aws-lambda'
-import { createPool, pgSettingsFromEnv } from '../src/db/pool.js'
-import { createEnricher } from '../src/enrich/enrich-batch.js'
-import type { EnrichedDialTask } from '../src/contracts/index.js'
-import { createLogger } from '../src/observability/logger.js'
-import { METRIC_NAMESPACE, MetricName } from '../src/observability/metrics.js'
-import { asError } from '../src/errors.js'
-
 /**
  * EventBridge Pipes enrichment: SQS records in, enriched dial tasks out (`[]` skips the target).
- * Logger, metrics and the pool (max 10, from PGHOST… parts or DATABASE_URL) live at module scope, so a warm
- * Lambda reuses its connections across invocations instead of reconnecting per batch.
+ * Logger, metrics and the pool (max 10, PostgreSQL from the `Postgres` link) live at module scope,
+ * so a warm Lambda reuses its connections across invocations instead of reconnecting per batch.
  */
-const logger = createLogger('enrich-dial-task')
-const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'enrich-dial-task' })
-const pool = createPool(pgSettingsFromEnv(), { max: 10 })
-const enrich = createEnricher({ db: pool, logger, metrics })
+import type { Context, SQSRecord } from 'aws-lambda'
+import type { EnrichedDialTask } from '../src/contracts/index.js'
+import { createPool } from '../src/db/pool.js'
+import { createEnricher } from '../src/enrich/enrich-batch.js'
+import { linkedPostgres } from '../src/lambda/links.js'
+import { asError } from '../src/errors.js'
+import { lambdaRuntime } from '../src/lambda/runtime.js'
+import { MetricName, SERVICE } from '../src/observability/metrics.js'
 
-export async function handler(event: unknown, context?: Context): Promise<EnrichedDialTask[]> {
-  if (context) logger.addContext(context)
-  try {
-    return await enrich(event)
-  } catch (error) {
-    // Thrown on purpose (database unreachable, not a batch): the pipe retries, nothing is lost.
-    metrics.addMetric(MetricName.EnrichLambdaErrors, 'Count', 1)
-    logger.error('enrich batch failed; the pipe will retry it', asError(error))
-    throw error
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics()
-  }
-}
+const rt = lambdaRuntime(SERVICE.enrich)
+const pool = createPool(linkedPostgres(), { max: 10 })
+const enrich = createEnricher({ db: pool, logger: rt.logger, metrics: rt.metrics })
+
+export const handler = rt.wrap(
+  async (event: SQSRecord[], _context?: Context): Promise<EnrichedDialTask[]> => {
+    try {
+      return await enrich(event)
+    } catch (error) {
+      // Thrown on purpose (database unreachable, not a batch): the pipe retries, nothing is lost.
+      rt.metrics.addMetric(MetricName.EnrichLambdaErrors, 'Count', 1)
+      rt.logger.error('enrich batch failed; the pipe will retry it', asError(error))
+      throw error
+    }
+  },
+)

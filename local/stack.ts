@@ -11,7 +11,7 @@ import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
-import { asError, bestEffort, OperatorError } from '../src/errors.js'
+import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
 import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
 import type { Redis } from 'ioredis'
@@ -21,6 +21,7 @@ import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 import { LocalPipe } from '../src/pipe/local-pipe.js'
+import { recordDeadLetteredTasks } from '../src/outcomes/dead-letter.js'
 import { ensureLocalQueues, type PgQueue } from '../src/queue/pg-queue.js'
 import { createWorker, type Worker } from '../worker/app.js'
 import { SimDriver, type SimOptionsInput } from '../worker/drivers/sim.js'
@@ -148,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const { queue, dlq } = await ensureLocalQueues(pool, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      onDeadLetter: recordDeadLetteredTasks,
     })
     const envPort = process.env.DIALCTL_MEDIA_PORT ? Number(process.env.DIALCTL_MEDIA_PORT) : undefined
     const media = await startMediaServer({
@@ -173,7 +175,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     const deregister = async () => {
       stopHeartbeat()
-      await markWorkerStopped(pool, workerId).catch(() => {})
+      await bestEffort(markWorkerStopped(pool, workerId), 'a missed heartbeat marks the worker dead anyway')
     }
     undo.push(deregister)
     let driver: TelephonyDriver
@@ -183,7 +185,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         config = ariConfigFromEnv(process.env, { workerId })
       } catch (error) {
         throw new OperatorError(
-          (error as Error).message,
+          errorMessage(error),
           'Set the ARI_* variables (docs/asterisk.md, "Worker environment"), or run `dialctl dev` without --driver ari.',
         )
       }
@@ -240,6 +242,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dialerDeps({
         redis,
         db: pool,
+        // the same deferral path as the Lambda's SQS queue: refused tasks re-sent with a delay
+        queue,
         logger: log('dialer-worker'),
         metrics: noMetrics,
         config: {
@@ -278,7 +282,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     })
     await pipe.start()
 
-    const limitStore = createLimitStore({ redis, prefix, defaultLimit: maxCps })
+    const limitStore = createLimitStore({ redis, prefix, db: pool, defaultLimit: maxCps })
     let dispatcher: DispatcherLoop | undefined
     if (options.dispatcher !== false) {
       const dispatchLog = log('dispatcher')

@@ -7,23 +7,22 @@ import {
   DIAL_HTTP_TIMEOUT_SECONDS,
   DIALER_TIMEOUT_SECONDS,
   DISPATCHER_TIMEOUT_SECONDS,
+  CONTROL_TIMEOUT_SECONDS,
   ENRICH_TIMEOUT_SECONDS,
   metricNamespace,
   PACER_SCHEDULE,
   PACER_TIMEOUT_SECONDS,
   SERVICE,
+  TIME_ZONE_DATA,
 } from './settings'
 import { cluster, workerService, workerUrl } from './worker'
 
 /**
- * The four Lambdas. Each is linked to exactly the resources its code uses (read with
- * `Resource.X` from "sst"); the plain URLs in `environment` are for code that stays
- * framework-free (`src/` reads DATABASE_URL / REDIS_URL like the local stack does).
+ * The Lambdas. Each is linked to exactly the resources its code uses: stores and secrets reach
+ * the code as parts through the links (`Resource.X`, src/lambda/links.ts) — never a URL spliced
+ * from a generated password, never a secret in a plain environment variable. `environment` holds
+ * only plain settings.
  */
-
-export const databaseUrl = $interpolate`postgres://${postgres.username}:${postgres.password}@${postgres.host}:${postgres.port}/${postgres.database}`
-/** ElastiCache has in-transit encryption on: `rediss://` (TLS) with the AUTH token as password. */
-export const redisUrl = $interpolate`rediss://${redis.username}:${redis.password}@${redis.host}:${redis.port}`
 
 /** X-Ray has no resource-level permissions. */
 const XRAY_WRITE = { actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }
@@ -66,7 +65,7 @@ function withEnv(
 }
 
 export const enrich = new sst.aws.Function('EnrichDialTask', {
-  ...withEnv(common(SERVICE.enrich), { DATABASE_URL: databaseUrl }),
+  ...common(SERVICE.enrich),
   handler: 'functions/enrich-dial-task.handler',
   timeout: `${ENRICH_TIMEOUT_SECONDS} seconds`,
   memory: '512 MB',
@@ -75,27 +74,25 @@ export const enrich = new sst.aws.Function('EnrichDialTask', {
 
 export const dialer = new sst.aws.Function('DialerWorker', {
   ...withEnv(common(SERVICE.dialer), {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    // The default only: the live limit is in Redis (`dialctl cps set`), read every batch.
+    // The default only: the live limit is stage state (`dialctl cps set`), read every batch.
     MAX_CPS: String(DEFAULT_MAX_CPS),
     WORKER_URL: workerUrl,
-    // src/dialer/create-dialer.ts reads the token from the env (also linked for `Resource`).
-    WORKER_TOKEN: workerToken.value,
     WORKER_TIMEOUT_MS: String(DIAL_HTTP_TIMEOUT_SECONDS * 1000),
+    // Rate-limited tasks are deferred: re-sent here with DelaySeconds = their next slot (h2, #12).
+    DIAL_TASKS_QUEUE_URL: dialTasks.url,
   }),
   handler: 'functions/dialer-worker.handler',
   timeout: `${DIALER_TIMEOUT_SECONDS} seconds`,
   memory: '512 MB',
   link: [redis, postgres, workerToken, workerService],
+  // Send only (SendMessageBatch is authorised by sqs:SendMessage); the pipe deletes the received copy.
+  permissions: [XRAY_WRITE, { actions: ['sqs:SendMessage'], resources: [dialTasks.arn] }],
 })
 
 export const dispatcher = new sst.aws.Function('Dispatcher', {
   ...withEnv(common(SERVICE.dispatcher), {
-    DATABASE_URL: databaseUrl,
     QUEUE_URL: dialTasks.url,
-    // The dispatcher claims no more contacts than the live limit can dial (src/dispatch/env.ts).
-    REDIS_URL: redisUrl,
+    // The dispatcher claims no more contacts than the live limit can dial (Redis via the link).
     MAX_CPS: String(DEFAULT_MAX_CPS),
   }),
   handler: 'functions/dispatcher.handler',
@@ -111,8 +108,6 @@ export const dispatcher = new sst.aws.Function('Dispatcher', {
 
 export const pacer = new sst.aws.Function('Pacer', {
   ...withEnv(common(SERVICE.pacer), {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
     MAX_CPS: String(DEFAULT_MAX_CPS),
     // The controller's CPU input: AWS/ECS CPUUtilization of the worker service.
     WORKER_CLUSTER_NAME: cluster.nodes.cluster.name,
@@ -134,4 +129,22 @@ export const pacer = new sst.aws.Function('Pacer', {
 export const pacerSchedule = new sst.aws.Cron('PacerSchedule', {
   schedule: PACER_SCHEDULE,
   function: pacer.arn,
+})
+
+/**
+ * The control API (functions/control.ts): dialctl's data calls for an operator who has AWS
+ * credentials and nothing else. In the VPC next to the stores; no URL, no API Gateway — callers
+ * need `lambda:InvokeFunction` on this one function (docs/deploy.md, on-call IAM). Its own role
+ * may reach the stores (network + links) and nothing in AWS beyond its logs and traces.
+ */
+export const control = new sst.aws.Function('Control', {
+  ...withEnv(common(SERVICE.control), {
+    MAX_CPS: String(DEFAULT_MAX_CPS),
+  }),
+  handler: 'functions/control.handler',
+  // contacts import derives callee zones from libphonenumber's data file (src/campaigns/callee-zones.ts)
+  copyFiles: [{ from: TIME_ZONE_DATA.package, to: TIME_ZONE_DATA.bundled }],
+  timeout: `${CONTROL_TIMEOUT_SECONDS} seconds`,
+  memory: '512 MB',
+  link: [redis, postgres],
 })

@@ -1,9 +1,9 @@
-import { MetricName } from '../src/observability/metrics'
+import { AwsMetric, customMetric, MetricName } from '../src/observability/metrics'
 import { dialer, enrich } from './functions'
 import { campaignStateMachine } from './dispatcher'
 import { pipe } from './pipe'
 import { deadLetterQueue } from './queue'
-import { ALARM, DEFAULT_MAX_CPS, metricNamespace, SERVICE } from './settings'
+import { ALARM, DEFAULT_MAX_CPS, metricNamespace } from './settings'
 
 /**
  * The seed's monitoring table as alarms (→ SNS for on-call) and one dashboard.
@@ -12,8 +12,6 @@ import { ALARM, DEFAULT_MAX_CPS, metricNamespace, SERVICE } from './settings'
 
 export const alarmPrefix = `${$app.name}-${$app.stage}-`
 const namespace = metricNamespace($app.stage)
-/** Powertools Metrics tags every custom metric with the `service` dimension. */
-const dialerDims = { service: SERVICE.dialer }
 
 export const alertsTopic = new sst.aws.SnsTopic('Alerts')
 
@@ -40,6 +38,12 @@ function metric(
     returnData: false,
     metric: { namespace: ns, metricName: name, dimensions, period: ALARM.periodSeconds, stat },
   }
+}
+
+/** A custom metric exactly as its emitter publishes it (namespace and dimensions from the registry). */
+function custom(id: string, name: MetricName, stat: string): Query {
+  const m = customMetric($app.stage, name)
+  return metric(id, m.namespace, m.name, m.dimensions, stat)
 }
 
 function expression(id: string, expr: string, label: string): Query {
@@ -78,7 +82,7 @@ function lambdaErrorRate(fnName: $util.Input<string>): Query[] {
   ]
 }
 
-const pipeDims = { PipeName: pipe.name }
+const pipeDims = { [AwsMetric.pipes.dimension]: pipe.name }
 
 export const alarms = {
   pipeFailed: alarm({
@@ -86,8 +90,8 @@ export const alarms = {
     description: `Pipe executions failing > ${ALARM.pipeFailedPercent}%: check the dialer/enrich logs and the pipe's log group`,
     threshold: ALARM.pipeFailedPercent,
     queries: [
-      metric('failed', 'AWS/EventBridge/Pipes', 'ExecutionFailed', pipeDims, 'Sum'),
-      metric('invocations', 'AWS/EventBridge/Pipes', 'Invocations', pipeDims, 'Sum'),
+      metric('failed', AwsMetric.pipes.namespace, AwsMetric.pipes.ExecutionFailed, pipeDims, 'Sum'),
+      metric('invocations', AwsMetric.pipes.namespace, AwsMetric.pipes.Invocations, pipeDims, 'Sum'),
       expression('rate', 'IF(invocations > 0, 100 * failed / invocations, 0)', 'failed %'),
     ],
   }),
@@ -97,7 +101,13 @@ export const alarms = {
     threshold: ALARM.pipeThrottledCount,
     queries: [
       {
-        ...metric('throttled', 'AWS/EventBridge/Pipes', 'ExecutionThrottled', pipeDims, 'Sum'),
+        ...metric(
+          'throttled',
+          AwsMetric.pipes.namespace,
+          AwsMetric.pipes.ExecutionThrottled,
+          pipeDims,
+          'Sum',
+        ),
         returnData: true,
       },
     ],
@@ -116,11 +126,11 @@ export const alarms = {
   }),
   cpsNearLimit: alarm({
     key: 'CpsNearLimit',
-    description: `CurrentCPS above ${ALARM.cpsOfLimitPercent}% of the live limit (MAX_CPS ${DEFAULT_MAX_CPS} when the dialer publishes no ${MetricName.CpsLimit})`,
+    description: `CurrentCPS above ${ALARM.cpsOfLimitPercent}% of the live limit (${MetricName.CpsLimit}, published by the dialer every batch; MAX_CPS ${DEFAULT_MAX_CPS} in a minute without batches)`,
     threshold: ALARM.cpsOfLimitPercent,
     queries: [
-      metric('cps', namespace, MetricName.CurrentCPS, dialerDims, 'Maximum'),
-      metric('limit', namespace, MetricName.CpsLimit, dialerDims, 'Minimum'),
+      custom('cps', MetricName.CurrentCPS, 'Maximum'),
+      custom('limit', MetricName.CpsLimit, 'Minimum'),
       expression('rate', `100 * cps / FILL(limit, ${DEFAULT_MAX_CPS})`, 'CPS % of limit'),
     ],
   }),
@@ -129,8 +139,8 @@ export const alarms = {
     description: `More than ${ALARM.rateLimitedPercent}% of tasks rate-limited: raise the limit (dialctl cps set) or pause campaigns`,
     threshold: ALARM.rateLimitedPercent,
     queries: [
-      metric('limited', namespace, MetricName.RateLimitedTasks, dialerDims, 'Sum'),
-      metric('dialed', namespace, MetricName.DialedTasks, dialerDims, 'Sum'),
+      custom('limited', MetricName.RateLimitedTasks, 'Sum'),
+      custom('dialed', MetricName.DialedTasks, 'Sum'),
       expression('rate', 'IF(limited + dialed > 0, 100 * limited / (limited + dialed), 0)', 'rate-limited %'),
     ],
   }),
@@ -139,9 +149,7 @@ export const alarms = {
     description: 'A dialer ran without Redis (conservative local limit): check the Redis cluster and the VPC',
     threshold: ALARM.redisDegradedCount,
     immediate: true,
-    queries: [
-      { ...metric('degraded', namespace, MetricName.RedisDegradedMode, dialerDims, 'Sum'), returnData: true },
-    ],
+    queries: [{ ...custom('degraded', MetricName.RedisDegradedMode, 'Sum'), returnData: true }],
   }),
   dlqNotEmpty: alarm({
     key: 'DlqNotEmpty',
@@ -200,7 +208,7 @@ export const dashboard = new aws.cloudwatch.Dashboard('Dashboard', {
       height: 6,
       properties: { title, region: reg, stat: 'Sum', period: 60, view: 'timeSeries', metrics },
     })
-    const d = ['service', SERVICE.dialer]
+    const d = Object.entries(customMetric($app.stage, MetricName.CurrentCPS).dimensions).flat()
     return JSON.stringify({
       widgets: [
         {
@@ -214,10 +222,10 @@ export const dashboard = new aws.cloudwatch.Dashboard('Dashboard', {
         widget(
           'Pipe executions',
           [
-            ['AWS/EventBridge/Pipes', 'Invocations', 'PipeName', pipeName],
-            ['.', 'ExecutionFailed', '.', '.'],
-            ['.', 'ExecutionPartiallyFailed', '.', '.'],
-            ['.', 'ExecutionThrottled', '.', '.'],
+            [AwsMetric.pipes.namespace, AwsMetric.pipes.Invocations, AwsMetric.pipes.dimension, pipeName],
+            ['.', AwsMetric.pipes.ExecutionFailed, '.', '.'],
+            ['.', AwsMetric.pipes.ExecutionPartiallyFailed, '.', '.'],
+            ['.', AwsMetric.pipes.ExecutionThrottled, '.', '.'],
           ],
           0,
           3,

@@ -1,6 +1,6 @@
 import { dialer, enrich } from './functions'
 import { dialTasks } from './queue'
-import { BATCH_SIZE, BATCH_WINDOW_SECONDS, FILTER_PATTERN } from './settings'
+import { BATCH_SIZE, BATCH_WINDOW_SECONDS, FILTER_PATTERN, NON_JSON_BODY_PATTERN } from './settings'
 
 /**
  * dial-tasks → filter → enrich → dialer. SST has no Pipes component, so a raw aws.pipes.Pipe
@@ -58,9 +58,12 @@ export const pipe = new aws.pipes.Pipe(
         batchSize: BATCH_SIZE,
         maximumBatchingWindowInSeconds: BATCH_WINDOW_SECONDS,
       },
-      // Tasks without a phone number are deleted here, before any Lambda is paid for.
-      filterCriteria: { filters: [{ pattern: FILTER_PATTERN }] },
+      // Tasks without a phone number are deleted here, before any Lambda is paid for; a body
+      // that is not JSON goes on to enrich, which records its outcome (settings.ts).
+      filterCriteria: { filters: [{ pattern: FILTER_PATTERN }, { pattern: NON_JSON_BODY_PATTERN }] },
     },
+    // Created running; after that the operator owns it (`dialctl pipe stop|start`): see ignoreChanges.
+    desiredState: 'RUNNING',
     enrichment: enrich.arn,
     target: dialer.arn,
     targetParameters: {
@@ -74,6 +77,7 @@ export const pipe = new aws.pipes.Pipe(
       cloudwatchLogsLogDestination: { logGroupArn: pipeLogGroup.arn },
     },
   },
-  // The pipe validates its role on creation: the policy must exist first.
-  { dependsOn: [pipePolicy] },
+  // The pipe validates its role on creation: the policy must exist first. A deploy never
+  // overrides the operator's `dialctl pipe stop`: the desired state is set once, at creation.
+  { dependsOn: [pipePolicy], ignoreChanges: ['desiredState'] },
 )

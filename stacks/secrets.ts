@@ -12,3 +12,21 @@ export const ariPassword = new sst.Secret('AriPassword')
 export const sipTrunkHost = new sst.Secret('SipTrunkHost')
 export const sipTrunkUser = new sst.Secret('SipTrunkUser')
 export const sipTrunkPassword = new sst.Secret('SipTrunkPassword')
+
+/**
+ * ECS injects these into the containers at start (`ssm` on the container): the task definition
+ * holds only the parameter ARNs, so DescribeTaskDefinition never shows a secret. SecureString,
+ * encrypted with the account's SSM key; the task's execution role may read exactly these.
+ */
+function secureParameter(id: string, secret: sst.Secret): aws.ssm.Parameter {
+  return new aws.ssm.Parameter(`${id}Parameter`, {
+    name: `/dialctl/${$app.stage}/secrets/${id}`,
+    type: 'SecureString',
+    value: secret.value,
+  })
+}
+export const secretParameters = {
+  workerToken: secureParameter('WorkerToken', workerToken),
+  ariPassword: secureParameter('AriPassword', ariPassword),
+  sipTrunkPassword: secureParameter('SipTrunkPassword', sipTrunkPassword),
+}

@@ -5,12 +5,20 @@
 
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 
+export { metricNamespace, SERVICE } from '../src/observability/metrics.js'
+export { TIME_ZONE_DATA } from '../src/campaigns/time-zone-data.js'
+
 /** Seed: "Batch: 10 messages, 5 second window". */
 export const BATCH_SIZE = 10
 export const BATCH_WINDOW_SECONDS = 5
 
-/** The queue moves a task to the DLQ on its 3rd receive (DESIGN: "DLQ after 3 receives"). */
-export const MAX_RECEIVE_COUNT = 3
+/**
+ * The queue moves a task to the DLQ on its 5th receive. AWS advises a maxReceiveCount of at least
+ * 5 for queues that feed Lambda through a poller (a throttled or scaling-out batch is received
+ * again without being processed): https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ * (DESIGN said 3; issue #13 raised it.)
+ */
+export const MAX_RECEIVE_COUNT = 5
 
 /** Seed scenario 3: the dialer gives the worker 5 s per dial command. */
 export const DIAL_HTTP_TIMEOUT_SECONDS = 5
@@ -20,6 +28,8 @@ export const DIALER_TIMEOUT_SECONDS = DIAL_HTTP_TIMEOUT_SECONDS * BATCH_SIZE + 1
 export const ENRICH_TIMEOUT_SECONDS = 30
 export const DISPATCHER_TIMEOUT_SECONDS = 60
 export const PACER_TIMEOUT_SECONDS = 30
+/** A control call: one store query or a 2,000-row import chunk. */
+export const CONTROL_TIMEOUT_SECONDS = 30
 
 /**
  * A message stays invisible while the pipe works on it: batching window + enrichment + target.
@@ -34,6 +44,14 @@ export const DEFAULT_MAX_CPS = 100
 
 /** The pipe's filter: messages without a phone number are dropped before any Lambda runs. */
 export const FILTER_PATTERN = JSON.stringify(DIAL_TASKS_FILTER)
+
+/**
+ * A second pattern (filters are OR'ed) that lets a body that is not JSON through: Pipes matches
+ * such a body as a plain string, which no `phoneNumber` pattern can match, so the first filter
+ * alone deletes it with no trace. Let through, the enrich Lambda records it (`dropped`, `malformed`)
+ * as the local pipe does. A JSON body is an object, never this string match.
+ */
+export const NON_JSON_BODY_PATTERN = JSON.stringify({ body: [{ 'anything-but': '' }] })
 
 /** The pacer runs the adaptive controller this often. */
 export const PACER_SCHEDULE = 'rate(1 minute)'
@@ -62,20 +80,6 @@ export const ALARM = {
   periodSeconds: 60,
   evaluationPeriods: 5,
   datapointsToAlarm: 3,
-} as const
-
-/** Custom metrics go to one namespace per stage, so two stages in an account never mix. */
-export function metricNamespace(stage: string): string {
-  return `Dialctl/${stage}`
-}
-
-/** Service names = the `service` dimension Powertools Metrics adds to every custom metric. */
-export const SERVICE = {
-  enrich: 'enrich-dial-task',
-  dialer: 'dialer-worker',
-  dispatcher: 'dispatcher',
-  pacer: 'pacer',
-  worker: 'worker',
 } as const
 
 /**

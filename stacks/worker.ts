@@ -1,6 +1,6 @@
 import { postgres } from './data'
 import { vpc } from './network'
-import { ariPassword, sipTrunkHost, sipTrunkPassword, sipTrunkUser, workerToken } from './secrets'
+import { ariPassword, secretParameters, sipTrunkHost, sipTrunkUser, workerToken } from './secrets'
 import { RTP_PORT_RANGE, SERVICE, SIP_PORT, sipTrunkCidrs, WORKER_PORT } from './settings'
 
 /**
@@ -46,6 +46,13 @@ export const sipSecurityGroup = new aws.ec2.SecurityGroup('WorkerSipSecurityGrou
 
 const ariUser = 'dialctl'
 
+/** The database password for the worker container (ECS `ssm` secret, like the others). */
+const postgresPasswordParameter = new aws.ssm.Parameter('PostgresPasswordParameter', {
+  name: `/dialctl/${$app.stage}/secrets/PostgresPassword`,
+  type: 'SecureString',
+  value: postgres.password,
+})
+
 export const workerService = new sst.aws.Service('Worker', {
   cluster,
   cpu: '1 vCPU',
@@ -62,12 +69,21 @@ export const workerService = new sst.aws.Service('Worker', {
         DRIVER: 'ari',
         ARI_URL: 'http://127.0.0.1:8088',
         ARI_USER: ariUser,
-        ARI_PASSWORD: ariPassword.value,
         ARI_APP: 'dialctl',
         ARI_ENDPOINT_TEMPLATE: 'PJSIP/{number}@trunk',
-        WORKER_TOKEN: workerToken.value,
-        DATABASE_URL: $interpolate`postgres://${postgres.username}:${postgres.password}@${postgres.host}:${postgres.port}/${postgres.database}`,
+        // PostgreSQL as parts (src/db/pool.ts pgSettingsFromEnv); the password is a linked secret.
+        PGHOST: postgres.host,
+        PGPORT: $interpolate`${postgres.port}`,
+        PGUSER: postgres.username,
+        PGDATABASE: postgres.database,
+        PGSSL: 'true',
         POWERTOOLS_SERVICE_NAME: SERVICE.worker,
+      },
+      // Secrets: injected by ECS from SSM SecureString parameters, never in the task definition.
+      ssm: {
+        ARI_PASSWORD: secretParameters.ariPassword.arn,
+        WORKER_TOKEN: secretParameters.workerToken.arn,
+        PGPASSWORD: postgresPasswordParameter.arn,
       },
       health: {
         // node:*-slim has no curl/wget: node itself asks /health.
@@ -85,14 +101,16 @@ export const workerService = new sst.aws.Service('Worker', {
       image: { context: '.', dockerfile: 'worker/Dockerfile', target: 'asterisk' },
       environment: {
         ARI_USER: ariUser,
-        ARI_PASSWORD: ariPassword.value,
         // The entrypoint renders these into pjsip.conf/ari.conf; nothing secret is baked into the image.
         SIP_TRUNK_HOST: sipTrunkHost.value,
         SIP_TRUNK_USER: sipTrunkUser.value,
-        SIP_TRUNK_PASSWORD: sipTrunkPassword.value,
         SIP_PORT: String(SIP_PORT),
         RTP_START: String(RTP_PORT_RANGE.from),
         RTP_END: String(RTP_PORT_RANGE.to),
+      },
+      ssm: {
+        ARI_PASSWORD: secretParameters.ariPassword.arn,
+        SIP_TRUNK_PASSWORD: secretParameters.sipTrunkPassword.arn,
       },
     },
   ],

@@ -12,7 +12,9 @@ import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { guardCampaignMedia, type MediaGuardPolicy } from '../src/telephony/media-health.js'
 import { bearerMatches } from './auth.js'
+import { createTrunkGate } from '../src/pacing/slot-wait.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
+import { WORKER_MAX_BODY_BYTES } from '../src/tasks/limits.js'
 import { errorMessage } from '../src/errors.js'
 
 export interface WorkerCaps {
@@ -40,6 +42,25 @@ export interface CreateWorkerOptions {
   mediaGuard?: MediaGuardPolicy | false
   /** the dial gate's clock (calling windows); default the system clock */
   now?: () => Date
+  /** HTTP server bounds, ms; default WORKER_HTTP_TIMEOUTS */
+  http?: Partial<typeof WORKER_HTTP_TIMEOUTS>
+}
+
+/**
+ * What an operator expects of an internal API whose requests are a few hundred bytes answered in
+ * milliseconds (Node's defaults — 300 s per request, 60 s for headers — let a slow-body
+ * "slowloris" connection hold a socket for 5 minutes, issue #15):
+ * - headers within 10 s, the whole request (body included) within 15 s — 3× the dialer's 5 s
+ *   timeout (src/dialer/worker-client.ts), so a slow but honest dialer is never cut first;
+ * - idle keep-alive 10 s: longer than a dialer's gap between batches, short enough to shed idle
+ *   sockets; headers timeout above it, as Node advises, so a reused socket never races it;
+ * - the expiry check every second (Node checks every 30 s by default).
+ */
+export const WORKER_HTTP_TIMEOUTS = {
+  headersTimeoutMs: 11_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 10_000,
+  checkIntervalMs: 1_000,
 }
 
 export interface Worker {
@@ -58,8 +79,8 @@ export interface Worker {
   readonly activeCalls: number
 }
 
-/** 256 KiB, SQS's message limit: a dial command is never bigger than the task it came from. */
-const MAX_BODY_BYTES = 256 * 1024
+/** What POST /dial accepts; tasks are sized against it where they are made (src/tasks/limits.ts). */
+const MAX_BODY_BYTES = WORKER_MAX_BODY_BYTES
 
 /** What the claim phase decided: the gate's answer, or PostgreSQL could not be asked. */
 type Claim =
@@ -138,6 +159,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000
   const stats = new WorkerStats()
   const now = options.now ?? (() => new Date())
+  // originations leave at their slot and never more than the limit in any 1000 ms (#12)
+  const trunk = createTrunkGate()
 
   // A slot is taken before the first await of a dial, so concurrent requests cannot both pass
   // the cap check; it is given back on duplicate / error, or when the call ends.
@@ -321,6 +344,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       phoneNumber: maskPhone(cmd.phoneNumber),
     })
     runningCallIds.add(cmd.callId)
+    // The trunk gate (slot wait) ran before the claim, so the dial gate's verdict is the last word
+    // before origination (issue #11) and the instants keep the limiter's spacing (issue #12).
     const task: Promise<void> = runCall({ db, driver, logger }, cmd, attempt, options.call)
       .then(async (summary) => {
         stats.callEnded(summary.status, summary.recorded, summary.reason)
@@ -350,6 +375,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   async function dial(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cmd = await readCommand(req, res)
     if (!cmd || !admitLocally(cmd, res)) return
+    // Originate at the limiter's slot, not when the POST happened to arrive (src/pacing/slot-wait.ts);
+    // the wait comes before the claim so the dial gate decides at the moment of the dial.
+    await trunk.pass(cmd.notBefore, cmd.cpsLimit)
     const result = await claim(cmd)
     if (result.kind !== 'claimed') return answerNoCall(cmd, result, res)
     placeCall(cmd, result.attempt, res)
@@ -383,7 +411,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       activeByCampaign: Object.fromEntries(activeByCampaign),
     })
 
-  const server = createServer((req, res) => {
+  const http = { ...WORKER_HTTP_TIMEOUTS, ...options.http }
+  const server = createServer({ connectionsCheckingInterval: http.checkIntervalMs }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     const route = `${req.method} ${path}`
     const handle = async () => {
@@ -411,8 +440,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       send(res, 500, { error: 'internal', message: 'the worker failed on this request; see its logs' })
     })
   })
-  // Dialers keep connections alive between batches; keep them a little longer than their idle.
-  server.keepAliveTimeout = 10_000
+  server.headersTimeout = http.headersTimeoutMs
+  server.requestTimeout = http.requestTimeoutMs
+  server.keepAliveTimeout = http.keepAliveTimeoutMs
 
   return {
     server,

@@ -17,7 +17,7 @@ import { createLogger } from '../src/observability/logger.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
 import { SimDriver, SimOptions } from './drivers/sim.js'
-import { asError, errorMessage } from '../src/errors.js'
+import { asError, bestEffort, errorMessage } from '../src/errors.js'
 
 const logger = createLogger('worker')
 
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     logger.info('shutting down: draining active calls', { signal, activeCalls: worker.activeCalls })
     const { unfinishedCalls } = await worker.close()
     stopHeartbeat()
-    await markWorkerStopped(db, workerId).catch(() => {})
+    await bestEffort(markWorkerStopped(db, workerId), 'a missed heartbeat marks the worker dead anyway')
     await driver.close()
     await db.end()
     logger.info('worker stopped', { unfinishedCalls })

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { sleep } from '../../src/clock.js'
-import { errorMessage, OperatorError } from '../../src/errors.js'
+import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval, percent } from '../../src/cli/render.js'
 import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
 import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'
@@ -18,6 +18,7 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
     "Reads the worker fleet's CPU and the answer rate, applies the policy (default: the seed's table, CPU < 70% → 100, 70–85% → 50, > 85% → 25, and a cut when the answer rate is low over a minimum sample) and sets the limit. Prints each decision with its inputs and reason. --once runs one interval; otherwise it runs every --interval until Ctrl-C."
   static override examples = [
     '<%= config.bin %> <%= command.id %> --once --dry-run',
+    '<%= config.bin %> <%= command.id %> --resume --reason "carrier is fine again"',
     '<%= config.bin %> <%= command.id %> --interval 30s --policy pacing-policy.json',
     '<%= config.bin %> <%= command.id %> --once --stage prod --json',
   ]
@@ -27,6 +28,10 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
     'dry-run': Flags.boolean({ description: 'decide and print, do not change the limit' }),
     policy: Flags.string({ description: 'JSON policy file (tiers, thresholds, cooldown, floor, ceiling)' }),
     iterations: Flags.integer({ description: 'stop after this many decisions', min: 1, hidden: true }),
+    resume: Flags.boolean({
+      description: 'end the hold put by `cps set`: the adaptive pacer steers the limit again',
+    }),
+    reason: Flags.string({ description: 'why (with --resume; kept in the audit trail)', default: 'resumed' }),
   }
 
   async run(): Promise<CpsAutoResult> {
@@ -37,11 +42,22 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
       policy = loadPacingPolicy(flags.policy)
       intervalMs = parseInterval(flags.interval)
     } catch (error) {
-      throw new OperatorError(errorMessage(error), 'Fix the file or flag named above.', 2, 'USAGE')
+      throw usageError(errorMessage(error), 'Fix the file or flag named above.')
     }
-    if (intervalMs < 1000)
-      throw new OperatorError('--interval must be at least 1s.', 'Use e.g. --interval 30s.', 2, 'USAGE')
+    if (intervalMs < 1000) throw usageError('--interval must be at least 1s.', 'Use e.g. --interval 30s.')
     const plane = await this.control()
+    if (flags.resume) {
+      if (flags.reason.trim() === '')
+        throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier is fine again"')
+      const ended = await plane.resumeAuto(flags.reason, this.actor())
+      this.log(
+        ended
+          ? `${colors().green('✓')} hold ended on ${plane.stage}: the adaptive pacer steers the limit again`
+          : `Nothing was held on ${plane.stage}: the adaptive pacer already steers the limit.`,
+      )
+      if (flags.once || flags.iterations === undefined)
+        return { stage: plane.stage, dryRun: false, steps: [] }
+    }
     let state = await initialState(plane)
     const steps: AutoStep[] = []
     const max = flags.once ? 1 : (flags.iterations ?? Infinity)

@@ -1,6 +1,7 @@
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { colors, keyValues, percent, sparkline } from '../../src/cli/render.js'
 import type { PacingSnapshot } from '../../src/control/port.js'
+import { DEFAULT_CPS_CEILING } from './set.js'
 
 export type CpsGetResult = PacingSnapshot & { stage: string }
 
@@ -17,12 +18,29 @@ export default class CpsGet extends ControlCommand<typeof CpsGet> {
     const plane = await this.control()
     const snap = await plane.pacing()
     const c = colors()
-    const source = snap.limit.source === 'redis' ? 'set in Redis' : `default (MAX_CPS), Redis holds none`
+    const source =
+      snap.limit.source === 'redis'
+        ? 'live (Redis)'
+        : snap.limit.source === 'postgres'
+          ? 'restored from PostgreSQL (Redis had lost it)'
+          : 'default (MAX_CPS): nobody has set one'
+    const control = snap.control
+    const mode =
+      control?.mode === 'held'
+        ? c.yellow(
+            `held by ${control.heldBy ?? '?'} ${control.heldUntil ? `until ${control.heldUntil}` : 'until `dialctl cps auto --resume`'}`,
+          )
+        : 'auto (the adaptive pacer may change it)'
+    const last = control?.lastChange
+    const ceiling = Number(process.env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
     const history = snap.last60.map((s) => s.admitted)
     this.log(
       keyValues([
         ['Stage', plane.stage],
         ['Limit', `${c.bold(String(snap.limit.limit))} cps  ${c.dim(source)}`],
+        ['Mode', mode],
+        ['Ceiling', `${ceiling} cps`],
+        ['Last change', last ? `${last.at} by ${last.actor} (${last.source}): ${last.reason}` : '—'],
         ['Now', `${snap.cpsNow} cps`],
         ['Last 60 s', `${sparkline(history, snap.limit.limit)}  peak ${Math.max(0, ...history)}`],
         ['Rate-limited', percent(snap.rateLimitedShare)],

@@ -1,24 +1,23 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { ExitCode } from '../../src/exit-codes.js'
-import { OperatorError } from '../../src/errors.js'
-import { colors } from '../../src/cli/render.js'
-import type { AuditEntry, PersistResult } from '../../src/control/port.js'
+import { errorMessage, usageError } from '../../src/errors.js'
+import { colors, parseInterval } from '../../src/cli/render.js'
+import type { AuditEntry } from '../../src/control/port.js'
 
 export const DEFAULT_CPS_CEILING = 500
 
 export interface CpsSetResult {
   stage: string
   change: AuditEntry
-  persisted?: PersistResult
 }
 
 export default class CpsSet extends ControlCommand<typeof CpsSet> {
-  static override summary = 'Set the live CPS limit (takes effect within a second, audited)'
-  static override description = `Writes the limit every dialer reads (cached at most 1 s) and records who, when, why, old → new in the audit trail (\`dialctl cps history\`). Refuses N <= 0, and N above the ceiling (env DIALCTL_CPS_CEILING, default ${DEFAULT_CPS_CEILING}) unless --force. With --persist (AWS stages) it also sets the dialer Lambda's MAX_CPS default, keeping all its other environment variables.`
+  static override summary = 'Set and hold the live CPS limit (takes effect within a second, audited)'
+  static override description = `Writes the limit every dialer reads (cached at most 1 s) and records who, when, why, old → new in the audit trail (\`dialctl cps history\`). Refuses N <= 0, and N above the ceiling (env DIALCTL_CPS_CEILING, default ${DEFAULT_CPS_CEILING}) unless --force. The limit is held: the adaptive pacer (\`cps auto\`, the scheduled pacer) leaves it alone until \`cps auto --resume\`, or until --for runs out; only a safety cut (CPU critical) may lower it, and says so. The limit and hold are stage state, kept in PostgreSQL (restored to Redis if Redis loses them): they survive deploys and restarts.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> 50 --reason "carrier asked us to slow down"',
-    '<%= config.bin %> <%= command.id %> 150 --reason "new trunk" --persist --stage prod',
+    '<%= config.bin %> <%= command.id %> 20 --for 2h --reason "carrier maintenance window"',
+    '<%= config.bin %> <%= command.id %> 150 --reason "new trunk" --stage prod',
     '<%= config.bin %> <%= command.id %> 800 --reason "load test" --force',
   ]
   static override args = {
@@ -27,43 +26,48 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
   static override flags = {
     reason: Flags.string({ description: 'why (kept in the audit trail)', required: true }),
     force: Flags.boolean({ description: 'allow a limit above the ceiling' }),
-    persist: Flags.boolean({ description: "also set the dialer Lambda's MAX_CPS default (AWS stages)" }),
+    for: Flags.string({
+      description:
+        'hold the limit this long (e.g. 30m, 2h), then hand back to the adaptive pacer; default: until `cps auto --resume`',
+    }),
   }
 
   async run(): Promise<CpsSetResult> {
     const { args, flags } = await this.parse(CpsSet)
     const ceiling = Number(process.env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
     if (args.limit <= 0)
-      throw new OperatorError(
+      throw usageError(
         `The limit must be at least 1 call per second (got ${args.limit}).`,
         'To stop dialing, pause the campaigns (dialctl campaign pause ID --reason …) or stop the pipe (dialctl pipe stop).',
-        ExitCode.Usage,
-        'USAGE',
       )
     if (args.limit > ceiling && !flags.force)
-      throw new OperatorError(
+      throw usageError(
         `${args.limit} cps is above the ceiling of ${ceiling}.`,
         'Check the trunk can take it, then add --force (or raise DIALCTL_CPS_CEILING).',
-        ExitCode.Usage,
         'ABOVE_CEILING',
       )
     if (flags.reason.trim() === '')
-      throw new OperatorError('--reason is empty.', 'Say why, e.g. --reason "carrier asked"', 2, 'USAGE')
+      throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier asked"')
+    let holdMs: number | undefined
+    if (flags.for !== undefined) {
+      try {
+        holdMs = parseInterval(flags.for)
+      } catch (error) {
+        throw usageError(`--for: ${errorMessage(error)}`, 'Use e.g. --for 30m or --for 2h.')
+      }
+    }
     const plane = await this.control()
-    // Refuse before changing anything: a half-applied `--persist` would surprise.
-    if (flags.persist && plane.kind === 'local') await plane.persistDefaultLimit(args.limit)
-    const change = await plane.setLimit(args.limit, flags.reason, this.actor())
+    const until = holdMs === undefined ? null : Date.now() + holdMs
+    const change = await plane.setLimit(args.limit, flags.reason, this.actor(), 'cli', {
+      hold: { untilMs: until },
+    })
     const c = colors()
     this.log(
       `${c.green('✓')} CPS limit ${change.oldLimit ?? 'default'} → ${c.bold(String(change.newLimit))} on ${plane.stage} (by ${change.actor}: ${change.reason})`,
     )
-    const result: CpsSetResult = { stage: plane.stage, change }
-    if (flags.persist) {
-      result.persisted = await plane.persistDefaultLimit(args.limit)
-      this.log(
-        `${c.green('✓')} ${result.persisted.functionName} MAX_CPS ${result.persisted.previous ?? 'unset'} → ${result.persisted.maxCps} (kept ${result.persisted.keptVariables.length} other variables)`,
-      )
-    }
-    return result
+    this.log(
+      `  held ${until === null ? 'until `dialctl cps auto --resume`' : `until ${new Date(until).toISOString()}`}: the adaptive pacer will not change it`,
+    )
+    return { stage: plane.stage, change }
   }
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { OperatorError } from '../../src/errors.js'
+import { usageError } from '../../src/errors.js'
 import { colors } from '../../src/cli/render.js'
 
 export interface DlqPurgeResult {
@@ -20,11 +20,9 @@ export default class DlqPurge extends ControlCommand<typeof DlqPurge> {
   async run(): Promise<DlqPurgeResult> {
     const { flags } = await this.parse(DlqPurge)
     if (!flags.force)
-      throw new OperatorError(
+      throw usageError(
         'Purging deletes every DLQ message for good; refusing without --force.',
         'Look first (dialctl dlq list), then run dialctl dlq purge --force.',
-        2,
-        'USAGE',
       )
     const plane = await this.control()
     const purged = await plane.dlqPurge()

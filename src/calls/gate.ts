@@ -9,6 +9,7 @@ import {
 } from '../campaigns/window.js'
 import { CallingWindow, type DialCommand } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
+import { bestEffort } from '../errors.js'
 
 /**
  * The dial gate: every safety rule decided in ONE transaction at the moment the worker claims a
@@ -269,7 +270,10 @@ async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T
     await client.query('COMMIT')
     return result
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
+    await bestEffort(
+      client.query('ROLLBACK'),
+      'the original error is rethrown; a broken connection rolls back anyway',
+    )
     throw error
   } finally {
     if (!isClient) client.release()

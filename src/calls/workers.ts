@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import type { Db } from '../db/pool.js'
 import { failOpenCalls } from './recorder.js'
+import { asError } from '../errors.js'
 
 /**
  * Worker identity: every worker process and every local stack has its own id (env WORKER_ID, else
@@ -17,6 +18,20 @@ export type WorkerKind = 'worker' | 'local-stack'
 export const HEARTBEAT_INTERVAL_MS = 5_000
 /** A worker silent for this long is dead: 6 missed heartbeats, far above a GC pause or a slow query. */
 export const DEAD_AFTER_MS = 30_000
+
+/**
+ * Whether a process of this host is alive (signal 0 probes without signalling). A worker on this
+ * host whose pid is gone is proven dead at once — a restart after SIGKILL need not wait deadAfter.
+ */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
 
 /** `<kind>-<host>-<pid>-<6 hex>`: unique per process, readable in call_attempts.worker_id and logs. */
 export function generateWorkerId(kind: WorkerKind): string {
@@ -81,6 +96,15 @@ export async function registerWorker(
     [workerId, kind, host, process.pid, deadAfter],
   )
   const row = rows[0]
+  if (row && !row.registered && row.host === host && !processAlive(row.pid)) {
+    // the holder was on this host and its process is gone (SIGKILL, crash): take the id over
+    await db.query(
+      `UPDATE workers SET kind = $2, host = $3, pid = $4, started_at = now(), heartbeat_at = now(), stopped_at = NULL
+        WHERE worker_id = $1`,
+      [workerId, kind, host, process.pid],
+    )
+    return
+  }
   if (row && !row.registered)
     throw new WorkerIdInUseError(workerId, {
       host: row.host,
@@ -98,7 +122,7 @@ export function startHeartbeat(
 ): () => void {
   const timer = setInterval(() => {
     db.query('UPDATE workers SET heartbeat_at = now() WHERE worker_id = $1', [workerId]).catch(
-      (error: unknown) => options.onError?.(error as Error),
+      (error: unknown) => options.onError?.(asError(error)),
     )
   }, options.intervalMs ?? HEARTBEAT_INTERVAL_MS)
   timer.unref()
@@ -112,8 +136,9 @@ export async function markWorkerStopped(db: Db, workerId: string): Promise<void>
 
 /**
  * Start-up recovery: closes (failed, with `reason`) the calls still 'dialing' of this worker id and
- * of worker ids proven dead — stopped, heartbeat older than deadAfterMs, or never registered (an
- * older version) with calls older than deadAfterMs. A live peer's calls are never touched.
+ * of worker ids proven dead — stopped, heartbeat older than deadAfterMs, registered on this host
+ * with a pid that no longer runs, or never registered (an older version) with calls older than
+ * deadAfterMs. A live peer's calls are never touched.
  * Returns the closed call ids.
  */
 export async function recoverOpenCalls(
@@ -123,16 +148,27 @@ export async function recoverOpenCalls(
   options: { deadAfterMs?: number } = {},
 ): Promise<{ closed: string[]; deadWorkers: string[] }> {
   const deadAfter = (options.deadAfterMs ?? DEAD_AFTER_MS) / 1000
-  const { rows } = await db.query<{ worker_id: string }>(
-    `SELECT DISTINCT a.worker_id FROM call_attempts a
+  const { rows } = await db.query<{
+    worker_id: string
+    dead: boolean
+    host: string | null
+    pid: number | null
+  }>(
+    `SELECT a.worker_id, w.host, w.pid,
+            bool_or(w.stopped_at IS NOT NULL
+                    OR w.heartbeat_at < now() - make_interval(secs => $2)
+                    OR (w.worker_id IS NULL AND a.started_at < now() - make_interval(secs => $2))) AS dead
+       FROM call_attempts a
        LEFT JOIN workers w ON w.worker_id = a.worker_id
       WHERE a.status = 'dialing' AND a.worker_id IS NOT NULL AND a.worker_id <> $1
-        AND (w.stopped_at IS NOT NULL
-             OR w.heartbeat_at < now() - make_interval(secs => $2)
-             OR (w.worker_id IS NULL AND a.started_at < now() - make_interval(secs => $2)))`,
+      GROUP BY a.worker_id, w.host, w.pid`,
     [workerId, deadAfter],
   )
-  const deadWorkers = rows.map((r) => r.worker_id)
+  const here = os.hostname()
+  // Dead: silent past deadAfter, stopped, or on this host with its process gone.
+  const deadWorkers = rows
+    .filter((r) => r.dead || (r.host === here && r.pid !== null && !processAlive(r.pid)))
+    .map((r) => r.worker_id)
   const closed: string[] = []
   for (const id of [workerId, ...deadWorkers]) closed.push(...(await failOpenCalls(db, id, reason)))
   return { closed, deadWorkers }

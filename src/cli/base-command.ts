@@ -2,6 +2,8 @@ import { Command, Flags, Interfaces } from '@oclif/core'
 import { ExitCode } from '../exit-codes.js'
 import { explainConnectionError, OperatorError } from '../errors.js'
 
+type Parsed = Record<string, unknown>
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >
@@ -46,6 +48,25 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>
   }
 
+  /**
+   * Everything oclif's parser throws is a usage error (exit 2): its own classes (unknown flag,
+   * missing or unexpected argument, an option outside the list) and what the flag and argument
+   * parsers throw (`cps set 2.5` → "Expected an integer"). Recognised by where it comes from, not
+   * by its wording, so an oclif upgrade that rewords a message keeps the exit code.
+   */
+  protected override async parse<F extends Parsed, B extends Parsed, A extends Parsed>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (error) {
+      const e = error as Error & { oclif?: { exit?: number } }
+      e.oclif = { ...e.oclif, exit: ExitCode.Usage }
+      throw e
+    }
+  }
+
   protected override async catch(
     error: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {
@@ -63,16 +84,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
       this.exit(explained.exitCode)
     }
-    // oclif's parse errors (unknown flag, missing arg, a value of the wrong kind such as
-    // `cps set 2.5` → "Expected an integer but received: 2.5") are usage errors.
-    if (
-      error.oclif?.exit === 2 ||
-      /Unexpected argument|Nonexistent flag|Missing required|Expected an integer|Expected .+ to be one of/i.test(
-        error.message,
-      )
-    ) {
-      error.oclif = { ...error.oclif, exit: ExitCode.Usage }
-    }
+    // Usage errors were marked by parse() above.
     // Under --json, a short error document and the right exit code (oclif's default dumps the
     // whole error object, config included, and exits 0 from a parse error).
     if (this.jsonEnabled()) {

@@ -8,3 +8,8 @@ if (process.env.POWERTOOLS_LOG_LEVEL === undefined && process.env.LOG_LEVEL === 
   process.env.POWERTOOLS_LOG_LEVEL = 'WARN'
 
 export {}
+
+// The AWS SDK prints an 8-line NodeVersionSupportWarning on Node < 22 before any output of ours
+// (stderr, every AWS command). Our Node policy is in the README (Node ≥ 20.11, as Lambda's
+// nodejs20.x); an operator at 3 a.m. needs the error, not this. Their documented switch:
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'

@@ -69,6 +69,14 @@ export const DialCommand = z.object({
   maxConcurrentCalls: z.number().int().positive().optional(),
   /** the campaign's answering-machine detection (absent = off) */
   amd: AmdConfig.optional(),
+  /**
+   * Additive (h2, pacing): epoch ms of the limiter's slot for this call. The worker originates
+   * no earlier than this, so the instants calls leave keep the limiter's spacing however the
+   * POSTs bunch on the way.
+   */
+  notBefore: z.number().positive().optional(),
+  /** Additive (h2, pacing): the CPS limit the slot was granted under; the worker's trunk gate keeps it. */
+  cpsLimit: z.number().int().positive().optional(),
 })
 export type DialCommand = z.infer<typeof DialCommand>
 

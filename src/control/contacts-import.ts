@@ -2,101 +2,359 @@ import { zonesOfNumber } from '../campaigns/callee-zones.js'
 import { findBlacklisted } from '../campaigns/contacts.js'
 import { PhoneNumber, type DialTask } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
+import { parse } from 'csv-parse'
+import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
+import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
+import { asError, errorMessage } from '../errors.js'
 
 export interface ParsedCsv {
   rows: ContactRow[]
   invalid: ImportResult['invalid']
 }
 
-/** Masks what the operator typed, without pretending it is E.164 (no '+' added). */
-function maskRaw(text: string): string {
-  if (text.startsWith('+')) return text.length > 6 ? maskPhone(text) : text
-  return text.length > 6 ? text.slice(0, 4) + '*'.repeat(text.length - 7) + text.slice(-3) : text
+/**
+ * How to read a contacts CSV. Column names are matched case-insensitively; when not given, the
+ * usual names are tried (PHONE_COLUMNS, ID_COLUMNS, TIMEZONE_COLUMNS).
+ */
+export interface ContactsCsvOptions {
+  /** one character; default: detected from the header line among , ; TAB | */
+  delimiter?: string
+  phoneColumn?: string
+  idColumn?: string
+  timezoneColumn?: string
 }
 
-/** One CSV line into fields: RFC 4180 quotes ("a, b" and "" for a quote), no multi-line fields. */
-export function splitCsvLine(line: string): string[] {
-  const out: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        field += '"'
-        i++
-      } else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"' && field === '') quoted = true
-    else if (c === ',') {
-      out.push(field)
-      field = ''
-    } else field += c
+/** The file is unusable as a whole (no phone column, a named column missing): nothing is imported. */
+export class CsvHeaderError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message)
+    this.name = 'CsvHeaderError'
   }
-  out.push(field)
-  return out.map((f) => f.trim())
 }
 
-const PHONE_COLUMNS = ['phone_number', 'phonenumber', 'phone']
-const ID_COLUMNS = ['id', 'contact_id', 'contactid']
+export const PHONE_COLUMNS = ['phone_number', 'phonenumber', 'phone']
+export const ID_COLUMNS = ['id', 'contact_id', 'contactid']
+export const TIMEZONE_COLUMNS = ['timezone', 'time_zone', 'tz']
+const DELIMITERS = [',', ';', '\t', '|'] as const
 
 /**
- * Parses a contacts CSV: a header with a phone column (`phone_number`/`phoneNumber`/`phone`) and an
- * optional id column (`id`/`contact_id`); every other column becomes metadata. Rows that cannot be
- * imported are reported with their line number (the header is line 1) and the field at fault.
+ * C0 control characters other than TAB, LF and CR, and DEL. A NUL cannot be stored in PostgreSQL
+ * text (22P05 aborted a whole import) and the others are never part of a contact's data: the row
+ * is refused on its own, naming the field.
  */
-export function parseContactsCsv(text: string): ParsedCsv {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
-  const header = splitCsvLine(lines[0] ?? '').map((h) => h.toLowerCase())
-  const phoneCol = header.findIndex((h) => PHONE_COLUMNS.includes(h))
-  const idCol = header.findIndex((h) => ID_COLUMNS.includes(h))
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
+
+/** Masks what the operator typed, without pretending it is E.164 (no '+' added). */
+function maskRaw(text: string): string {
+  return maskPhone(text)
+}
+
+/**
+ * The delimiter of a header line: the candidate that occurs most often outside quotes (a header
+ * names at least two columns); `,` when none does.
+ */
+export function detectDelimiter(headerLine: string): string {
+  let best = ','
+  let bestCount = 0
+  for (const d of DELIMITERS) {
+    let count = 0
+    let quoted = false
+    for (const c of headerLine) {
+      if (c === '"') quoted = !quoted
+      else if (c === d && !quoted) count++
+    }
+    if (count > bestCount) {
+      best = d
+      bestCount = count
+    }
+  }
+  return best
+}
+
+function isValidZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone })
+    return zone.includes('/') || zone === 'UTC'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The rule for one contacts CSV, used by the streaming reader and the in-memory one alike:
+ * header → column map; record → contact row or a refusal naming its line and field.
+ */
+class ContactRecords {
+  private phoneCol = -1
+  private idCol = -1
+  private tzCol = -1
+  private header: string[] = []
+
+  constructor(private readonly options: ContactsCsvOptions) {}
+
+  /** Throws CsvHeaderError when a needed column is missing. */
+  setHeader(record: string[]): void {
+    this.header = record.map((h) => h.trim())
+    const lower = this.header.map((h) => h.toLowerCase())
+    const find = (flag: string, named: string | undefined, aliases: string[], required: boolean) => {
+      if (named) {
+        const i = lower.indexOf(named.toLowerCase())
+        if (i < 0)
+          throw new CsvHeaderError(
+            `${flag} "${named}" is not a column of the header (found: ${this.header.join(', ') || 'nothing'})`,
+            'header',
+          )
+        return i
+      }
+      const i = lower.findIndex((h) => aliases.includes(h))
+      if (i < 0 && required)
+        throw new CsvHeaderError(
+          `no phone column; name one of: ${aliases.join(', ')} or pass --phone-column (found: ${this.header.join(', ') || 'nothing'})`,
+          'header',
+        )
+      return i
+    }
+    this.phoneCol = find('--phone-column', this.options.phoneColumn, PHONE_COLUMNS, true)
+    this.idCol = find('--id-column', this.options.idColumn, ID_COLUMNS, false)
+    this.tzCol = find('--timezone-column', this.options.timezoneColumn, TIMEZONE_COLUMNS, false)
+  }
+
+  /** A data record (already split by csv-parse) → row, refusal, or undefined for a blank line. */
+  read(
+    fields: string[],
+    line: number,
+  ): { row: ContactRow } | { invalid: ImportResult['invalid'][number] } | undefined {
+    if (fields.length === 1 && fields[0]!.trim() === '') return undefined
+    if (fields.length !== this.header.length)
+      return {
+        invalid: {
+          line,
+          field: 'row',
+          message: `has ${fields.length} fields, the header has ${this.header.length}`,
+        },
+      }
+    const bad = fields.findIndex((f) => CONTROL.test(f))
+    if (bad >= 0)
+      return {
+        invalid: {
+          line,
+          field: this.header[bad] || `column ${bad + 1}`,
+          message:
+            'holds a control character (NUL or another C0 code); fix the cell and import the row again',
+        },
+      }
+    const phone = fields[this.phoneCol]!.trim()
+    const phoneName = this.header[this.phoneCol]!
+    if (!PhoneNumber.safeParse(phone).success)
+      return {
+        invalid: {
+          line,
+          field: phoneName,
+          message: `"${maskRaw(phone)}" is not a valid E.164 number (e.g. +972501234567)`,
+        },
+      }
+    let id = `c-${phone.slice(1)}`
+    if (this.idCol >= 0) {
+      id = fields[this.idCol]!.trim()
+      if (!id) return { invalid: { line, field: this.header[this.idCol]!, message: 'is empty' } }
+      if (/[\r\n]/.test(id))
+        return { invalid: { line, field: this.header[this.idCol]!, message: 'holds a line break' } }
+    }
+    let timezone: string | undefined
+    if (this.tzCol >= 0 && fields[this.tzCol]!.trim()) {
+      timezone = fields[this.tzCol]!.trim()
+      if (!isValidZone(timezone))
+        return {
+          invalid: {
+            line,
+            field: this.header[this.tzCol]!,
+            message: `"${timezone}" is not an IANA time zone (e.g. Europe/London); leave it empty to use the number's zone`,
+          },
+        }
+    }
+    // Every other cell verbatim — formula-like text (=, +, -, @) included: it is data here, and
+    // whoever exports it to a spreadsheet escapes it there.
+    const metadata: Record<string, unknown> = {}
+    this.header.forEach((h, j) => {
+      if (j !== this.phoneCol && j !== this.idCol && j !== this.tzCol) metadata[h] = fields[j]
+    })
+    // the task the dispatcher will build from this contact must fit what the worker accepts
+    const tooBig = taskSizeProblem({
+      campaignId: '',
+      contactId: id,
+      phoneNumber: phone,
+      metadata,
+      attempts: 0,
+    })
+    if (tooBig) return { invalid: { line, field: 'row', message: tooBig } }
+    return { row: { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata } }
+  }
+}
+
+/**
+ * csv-parse counts a CRLF inside a quoted field as two lines (but a record-ending CRLF as one);
+ * this turns its count into the line a person sees in an editor: the record's first line.
+ */
+class LineCounter {
+  private embeddedCrlf = 0
+  startLine(fields: string[], parserLines: number): number {
+    let newlines = 0
+    for (const f of fields) {
+      for (const m of f.matchAll(/\r\n|\r|\n/g)) {
+        newlines++
+        if (m[0] === '\r\n') this.embeddedCrlf++
+      }
+    }
+    return parserLines - this.embeddedCrlf - newlines
+  }
+  errorLine(parserLines: number): number {
+    return parserLines - this.embeddedCrlf
+  }
+}
+
+const PARSE_OPTIONS = {
+  bom: true,
+  // a row with the wrong number of fields is refused by us, by line, not by the parser for all
+  relax_column_count: true,
+  // a stray quote inside an unquoted cell (x"y) is kept as text, as spreadsheets read it
+  relax_quotes: true,
+  skip_records_with_error: true,
+  info: true,
+} as const
+
+function skipped(error: Error & { lines?: number }, lines: LineCounter): ImportResult['invalid'][number] {
+  return {
+    line: lines.errorLine(error.lines ?? 0),
+    field: 'row',
+    message: `unreadable CSV: ${error.message.replace(/ at line \d+.*$/, '')}`,
+  }
+}
+
+/**
+ * Parses a whole contacts CSV held in memory (small files, tests). RFC 4180 via csv-parse: quoted
+ * fields with delimiters, quotes and line breaks; BOM; CRLF. Rows that cannot be imported are
+ * reported with their first line number (the header is line 1) and the field at fault; a missing
+ * phone column is one error on line 1.
+ */
+export function parseContactsCsv(text: string, options: ContactsCsvOptions = {}): ParsedCsv {
   const rows: ContactRow[] = []
   const invalid: ImportResult['invalid'] = []
-  if (phoneCol < 0) {
-    invalid.push({
-      line: 1,
-      field: 'header',
-      message: `no phone column; name one of: ${PHONE_COLUMNS.join(', ')} (found: ${header.join(', ') || 'nothing'})`,
-    })
+  const lines = new LineCounter()
+  const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? ''
+  let records: { record: string[]; info: { lines: number } }[]
+  try {
+    records = parseSync(text, {
+      ...PARSE_OPTIONS,
+      delimiter: options.delimiter ?? detectDelimiter(firstLine),
+      on_skip: (error: Error | undefined) => {
+        if (error) invalid.push(skipped(error, lines))
+      },
+    }) as unknown as { record: string[]; info: { lines: number } }[]
+  } catch (error) {
+    invalid.push({ line: 1, field: 'file', message: `unreadable CSV: ${errorMessage(error)}` })
     return { rows, invalid }
   }
-  const originalHeader = splitCsvLine(lines[0] ?? '')
-  for (let i = 1; i < lines.length; i++) {
-    const raw = lines[i]!
-    if (raw.trim() === '') continue
-    const line = i + 1
-    const fields = splitCsvLine(raw)
-    if (fields.length !== header.length) {
-      invalid.push({
-        line,
-        field: 'row',
-        message: `has ${fields.length} fields, the header has ${header.length}`,
-      })
-      continue
-    }
-    const phone = fields[phoneCol]!
-    if (!PhoneNumber.safeParse(phone).success) {
-      invalid.push({
-        line,
-        field: originalHeader[phoneCol]!,
-        message: `"${maskRaw(phone)}" is not a valid E.164 number (e.g. +972501234567)`,
-      })
-      continue
-    }
-    const id = idCol >= 0 && fields[idCol] ? fields[idCol]! : `c-${phone.slice(1)}`
-    if (idCol >= 0 && !fields[idCol]) {
-      invalid.push({ line, field: originalHeader[idCol]!, message: 'is empty' })
-      continue
-    }
-    const metadata: Record<string, unknown> = {}
-    header.forEach((_h, j) => {
-      if (j !== phoneCol && j !== idCol) metadata[originalHeader[j]!] = fields[j]
-    })
-    rows.push({ line, id, phoneNumber: phone, metadata })
+  const reader = new ContactRecords(options)
+  const [header, ...data] = records
+  try {
+    reader.setHeader(header?.record ?? [])
+  } catch (error) {
+    if (!(error instanceof CsvHeaderError)) throw error
+    invalid.push({ line: 1, field: error.field, message: error.message })
+    return { rows, invalid }
   }
+  for (const { record, info } of data) {
+    const out = reader.read(record, lines.startLine(record, info.lines))
+    if (out && 'row' in out) rows.push(out.row)
+    else if (out) invalid.push(out.invalid)
+  }
+  invalid.sort((a, b) => a.line - b.line)
   return { rows, invalid }
+}
+
+/** One chunk of a streamed import: rows to insert, refusals, and how far into the input we are. */
+export interface CsvChunk {
+  rows: ContactRow[]
+  invalid: ImportResult['invalid']
+  /** bytes of the input consumed so far (for a progress bar) */
+  bytes: number
+}
+
+/**
+ * Streams a contacts CSV of any size: never holds more than `chunkSize` rows (default 5000) and
+ * what csv-parse buffers. Same rules as parseContactsCsv. Throws CsvHeaderError before yielding
+ * anything when the header is unusable.
+ */
+export async function* streamContactsCsv(
+  input: AsyncIterable<Buffer | string>,
+  options: ContactsCsvOptions & { chunkSize?: number } = {},
+): AsyncGenerator<CsvChunk> {
+  const chunkSize = options.chunkSize ?? 5000
+  const lines = new LineCounter()
+  const reader = new ContactRecords(options)
+  let pendingInvalid: ImportResult['invalid'] = []
+  let rows: ContactRow[] = []
+  let bytes = 0
+  let sawHeader = false
+  let head = ''
+  const feed = async function* (): AsyncGenerator<Buffer | string> {
+    for await (const part of input) {
+      bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length
+      yield part
+    }
+  }
+  const source = feed()
+  // Peek at the first line to pick the delimiter, then hand everything to the parser.
+  const buffered: (Buffer | string)[] = []
+  // (next(), not for-await: breaking out of a for-await would close the source)
+  while (!options.delimiter && !/\r|\n/.test(head) && head.length <= 64 * 1024) {
+    const next = await source.next()
+    if (next.done) break
+    buffered.push(next.value)
+    head += next.value.toString()
+  }
+  const delimiter =
+    options.delimiter ?? detectDelimiter(head.replace(/^\uFEFF/, '').split(/\r?\n|\r/, 1)[0] ?? '')
+  const p = parse({
+    ...PARSE_OPTIONS,
+    delimiter,
+    on_skip: (error: Error | undefined) => {
+      if (error) pendingInvalid.push(skipped(error, lines))
+    },
+  })
+  const pump = (async () => {
+    try {
+      for (const part of buffered) if (!p.write(part)) await new Promise((r) => p.once('drain', r))
+      for await (const part of source) if (!p.write(part)) await new Promise((r) => p.once('drain', r))
+      p.end()
+    } catch (error) {
+      p.destroy(asError(error))
+    }
+  })()
+  for await (const item of p as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    if (!sawHeader) {
+      sawHeader = true
+      reader.setHeader(item.record)
+      continue
+    }
+    const out = reader.read(item.record, lines.startLine(item.record, item.info.lines))
+    if (out && 'row' in out) rows.push(out.row)
+    else if (out) pendingInvalid.push(out.invalid)
+    if (rows.length >= chunkSize) {
+      yield { rows, invalid: pendingInvalid, bytes }
+      rows = []
+      pendingInvalid = []
+    }
+  }
+  await pump
+  if (!sawHeader) reader.setHeader([])
+  yield { rows, invalid: pendingInvalid, bytes }
 }
 
 /**

@@ -14,7 +14,8 @@ import {
 import { formatIssue, validateCampaign } from '../ivr/validate.js'
 import { insertContacts, registerPushedContacts } from './contacts-import.js'
 import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
-import { pacingSnapshot, readLimitHistory, writeLimit } from './pacing.js'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
+import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
 import { audioUrlsOf } from '../telephony/audio-check.js'
 import { mediaHealth } from '../telephony/media-health.js'
 import type {
@@ -24,10 +25,12 @@ import type {
   CampaignSummary,
   CampaignTransition,
   ContactRow,
+  DataPort,
   ImportResult,
   OutcomeCount,
   PacingSnapshot,
   PushEntry,
+  Reachability,
   RunProgress,
   CampaignMedia,
 } from './port.js'
@@ -48,7 +51,7 @@ export interface DataPlaneOptions {
  * The part of a stage that lives in its PostgreSQL and Redis: pacing, campaigns, contacts,
  * outcomes. Identical for the local stack and an AWS stage (only the URLs differ).
  */
-export class DataPlane {
+export class DataPlane implements DataPort {
   readonly pool: pg.Pool
   readonly redis: Redis
   private readonly now: () => Date
@@ -83,18 +86,32 @@ export class DataPlane {
   }
 
   async pacing(): Promise<PacingSnapshot> {
-    return this.onRedis((redis) => pacingSnapshot(redis, this.options.redisPrefix, this.options.defaultLimit))
+    return this.onRedis((redis) =>
+      pacingSnapshot(redis, this.options.redisPrefix, this.options.defaultLimit, this.pool),
+    )
   }
 
-  async setLimit(limit: number, reason: string, actor: string, source = 'cli'): Promise<AuditEntry> {
+  async setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source = 'cli',
+    options: SetLimitOptions = {},
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
     return this.onRedis((redis) =>
-      writeLimit(redis, this.pool, this.options.redisPrefix, this.options.defaultLimit, {
-        limit,
-        reason,
-        actor,
-        source,
-      }),
+      writeLimit(
+        redis,
+        this.pool,
+        this.options.redisPrefix,
+        this.options.defaultLimit,
+        { limit, reason, actor, source },
+        options,
+      ),
     )
+  }
+
+  async resumeAuto(reason: string, actor: string): Promise<boolean> {
+    return this.onRedis((redis) => resumeAuto(redis, this.pool, this.options.redisPrefix, { reason, actor }))
   }
 
   limitHistory(limit: number): Promise<AuditEntry[]> {
@@ -330,7 +347,7 @@ export class DataPlane {
     }))
   }
 
-  async ping(): Promise<{ postgres: boolean; redis: boolean }> {
+  async ping(): Promise<Reachability> {
     const postgres = await this.pool.query('SELECT 1').then(
       () => true,
       () => false,

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { OperatorError } from '../errors.js'
+import { explainConnectionError, OperatorError } from '../errors.js'
 import { maskPhonesIn } from '../observability/mask.js'
 import { PIPE_FAILURE_RATE_ALARM, pipeFailureRate, pipeHealth } from './health.js'
 import type {
@@ -72,8 +72,9 @@ export interface Observations {
 /** Look-back of the media-failure check: the media guard's window (DEFAULT_MEDIA_GUARD, media-health.ts). */
 export const MEDIA_WINDOW_MINUTES = 15
 
+// A store's failure is named as the store's (StoreUnavailableError), whichever read met it.
 const settle = <T>(p: Promise<T>): Promise<T | Error> =>
-  p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))
+  p.catch((e: unknown) => explainConnectionError(e) ?? (e instanceof Error ? e : new Error(String(e))))
 
 /** Everything the checks need, gathered in parallel; a failed read is kept as its error. */
 export async function observe(plane: ControlPlane): Promise<Observations> {

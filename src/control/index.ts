@@ -8,12 +8,13 @@ import {
   type RedisSettings,
 } from '../stores/redis.js'
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
-import type { AwsResources } from './aws.js'
+import type { AwsClients, AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
 import { runningLocalStack } from '../local-stack/stack-file.js'
 import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
-import { loadStageOutputs } from './stage-outputs.js'
-import type { ControlPlane } from './port.js'
+import { OperatorError } from '../errors.js'
+import { loadStageOutputs, type StageOutputs } from './stage-outputs.js'
+import type { ControlPlane, DataPort } from './port.js'
 
 export type { ControlPlane } from './port.js'
 
@@ -83,8 +84,12 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
       process.env.DIALCTL_PIPE_NAME ?? running?.pipeName,
     )
   }
+  // Loaded only for AWS stages: the SDK clients are most of the CLI's start-up time.
+  const { AwsControlPlane, createAwsClients } = await import('./aws.js')
+  const clients = createAwsClients(flags)
+  await requireRegion(clients.ssm, flags)
   const outputs = await loadStageOutputs(flags.stage, {
-    ...(flags.profile ? { profile: flags.profile } : {}),
+    ssm: clients.ssm,
     ...(flags.region ? { region: flags.region } : {}),
   })
   const resources: AwsResources = {
@@ -93,22 +98,28 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     queueArn: outputs.queueArn,
     dlqUrl: outputs.dlqUrl,
     dlqArn: outputs.dlqArn,
-    dialerFunctionName: outputs.dialerFunctionName,
     ...(outputs.workerClusterName ? { workerClusterName: outputs.workerClusterName } : {}),
     ...(outputs.workerServiceName ? { workerServiceName: outputs.workerServiceName } : {}),
     ...(outputs.alarmPrefix ? { alarmPrefix: outputs.alarmPrefix } : {}),
   }
-  // The stores sit in the stage's VPC: reachable through a tunnel or from a bastion. PG*/REDIS_*
-  // parts or DATABASE_URL / REDIS_URL win (credentials never come from the outputs); else the
-  // endpoints from the outputs as parts, with PGUSER/PGPASSWORD and REDIS_USERNAME/REDIS_PASSWORD
-  // from the environment and TLS for Redis (SST's default) — no URL is spliced from a secret.
-  // Loaded only for AWS stages: the SDK clients are most of the CLI's start-up time.
-  const { AwsControlPlane, createAwsClients } = await import('./aws.js')
-  const plane = new AwsControlPlane(
-    flags.stage,
-    resources,
-    createAwsClients(flags),
-    dataPlane({
+  return new AwsControlPlane(flags.stage, resources, clients, await awsDataPort(outputs, clients))
+}
+
+/**
+ * The stage's data layer. By default through its control Lambda (AWS credentials are all it
+ * takes). DATABASE_URL / REDIS_URL (a tunnel or a bastion into the VPC) reach the stores directly
+ * instead — the way for a stage deployed before the control function existed.
+ */
+async function awsDataPort(
+  outputs: StageOutputs,
+  clients: Pick<AwsClients, 'lambda' | 'sts'>,
+): Promise<DataPort> {
+  const direct = ['DATABASE_URL', 'PGHOST', 'REDIS_URL', 'REDIS_HOST'].some((v) => process.env[v])
+  if (direct) {
+    // PG*/REDIS_* parts or the URLs win (credentials never come from the outputs); else the
+    // endpoints from the outputs as parts, PGUSER/PGPASSWORD and REDIS_USERNAME/REDIS_PASSWORD from
+    // the environment, TLS for Redis (SST's default) — no URL is spliced from a secret.
+    return dataPlane({
       postgres:
         process.env.DATABASE_URL || process.env.PGHOST
           ? pgSettingsFromEnv()
@@ -130,7 +141,29 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
               ...(process.env.REDIS_USERNAME ? { username: process.env.REDIS_USERNAME } : {}),
               ...(process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {}),
             },
-    }),
-  )
-  return plane
+    })
+  }
+  if (!outputs.controlFunctionName)
+    throw new OperatorError(
+      `Stage "${outputs.stage}" has no control function (deployed by a dialctl older than it).`,
+      'Whoever deploys this stage should redeploy it; until then set DATABASE_URL and REDIS_URL to reach its stores through a tunnel.',
+      1,
+      'NO_CONTROL_FUNCTION',
+    )
+  const { LambdaDataPort } = await import('./aws-control-client.js')
+  return new LambdaDataPort(clients.lambda, clients.sts, outputs.controlFunctionName)
+}
+
+/** The SDK's "Region is missing" names no flag; this does. */
+async function requireRegion(ssm: AwsClients['ssm'], flags: StageFlags): Promise<void> {
+  try {
+    await ssm.config.region()
+  } catch {
+    throw new OperatorError(
+      `No AWS region for stage "${flags.stage}".`,
+      'Pass --region (e.g. --region eu-west-1), set AWS_REGION, or use a --profile that has a region.',
+      1,
+      'AWS_REGION',
+    )
+  }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { OperatorError } from '../errors.js'
+import { type OperatorError, usageError } from '../errors.js'
 import type { DialTask } from '../contracts/index.js'
 import type { CampaignSummary, ControlPlane, PushEntry, RunProgress } from './port.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'
@@ -42,10 +42,9 @@ export async function testCampaignFor(
   if (campaignId) {
     const campaign = await plane.showCampaign(campaignId)
     if (!campaign.isTest)
-      throw new OperatorError(
+      throw usageError(
         `Campaign "${campaignId}" is not marked as a test campaign; load-test refuses to use it.`,
         'Create one with `dialctl campaign create --file FILE --test`, or omit --campaign to use the built-in load-test campaign.',
-        2,
         'NOT_A_TEST_CAMPAIGN',
       )
     return campaign

@@ -1,33 +1,21 @@
 import { z } from 'zod'
-import { OperatorError } from '../errors.js'
+import { DataBackedPlane } from './data-backed.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { loadLocalPipe, loadLocalQueues } from './local-modules.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'
 import type {
   Alarm,
-  AuditEntry,
-  CampaignInput,
-  CampaignMove,
-  CampaignSummary,
-  CampaignTransition,
-  ContactRow,
   ControllerInputs,
   ControlPlane,
   DlqMessage,
-  ImportResult,
-  OutcomeCount,
-  Reachability,
-  PacingSnapshot,
-  PersistResult,
   PipeDescription,
   PipeMetrics,
   PushEntry,
   PushResult,
   QueueDepth,
+  Reachability,
   RedriveStatus,
-  RunProgress,
-  CampaignMedia,
 } from './port.js'
 
 export const DEFAULT_WORKER_URL = 'http://127.0.0.1:8787'
@@ -40,43 +28,27 @@ const WorkerMetrics = z.object({ cpuPercent: z.number() })
  * the worker is reachable over HTTP. No Lambda, no CloudWatch: what they provide on AWS comes
  * from the worker's metrics and the recorded outcomes.
  */
-export class LocalControlPlane implements ControlPlane {
+export class LocalControlPlane extends DataBackedPlane<DataPlane> implements ControlPlane {
   readonly kind = 'local' as const
   readonly stage = 'local'
   private queues?: LocalQueues
   private pipe?: LocalPipe
 
   constructor(
-    private readonly data: DataPlane,
+    data: DataPlane,
     private readonly workerUrl: string = DEFAULT_WORKER_URL,
     /** the pipe `dialctl dev` registered; default DEFAULT_LOCAL_PIPE_NAME */
     private readonly pipeName?: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    super(data)
+  }
 
   private async q(): Promise<LocalQueues> {
     return (this.queues ??= await loadLocalQueues(this.data.pool))
   }
   private async p(): Promise<LocalPipe> {
     return (this.pipe ??= await loadLocalPipe(this.data.pool, this.pipeName))
-  }
-
-  pacing(): Promise<PacingSnapshot> {
-    return this.data.pacing()
-  }
-  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry> {
-    return this.data.setLimit(limit, reason, actor, source)
-  }
-  limitHistory(limit: number): Promise<AuditEntry[]> {
-    return this.data.limitHistory(limit)
-  }
-  async persistDefaultLimit(_limit: number): Promise<PersistResult> {
-    throw new OperatorError(
-      'The local stack has no dialer Lambda: --persist applies to AWS stages only.',
-      'Run without --persist (the local dialer reads the Redis limit), or start `dialctl dev` with MAX_CPS=N for its default.',
-      2,
-      'NOT_APPLICABLE',
-    )
   }
 
   async describePipe(): Promise<PipeDescription> {
@@ -117,31 +89,6 @@ export class LocalControlPlane implements ControlPlane {
     return (await this.q()).dlq.purge()
   }
 
-  listCampaigns(): Promise<CampaignSummary[]> {
-    return this.data.listCampaigns()
-  }
-
-  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
-    return this.data.campaignMedia(windowMinutes, id)
-  }
-  showCampaign(id: string): Promise<CampaignSummary> {
-    return this.data.showCampaign(id)
-  }
-  transitionCampaign(
-    id: string,
-    move: CampaignMove,
-    reason: string | null,
-    actor: string,
-  ): Promise<CampaignTransition> {
-    return this.data.transitionCampaign(id, move, reason, actor)
-  }
-  createCampaign(input: CampaignInput): Promise<CampaignSummary> {
-    return this.data.createCampaign(input)
-  }
-  importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
-    return this.data.importContacts(campaignId, rows)
-  }
-
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {
     // The dial gate dials only contacts that exist: a pushed task brings its contact row.
     await this.data.registerPushedContacts(entries)
@@ -156,23 +103,10 @@ export class LocalControlPlane implements ControlPlane {
     return result
   }
 
-  runProgress(
-    campaignId: string,
-    contactPrefix: string,
-    since: Date,
-    sentAt: Map<string, number>,
-  ): Promise<RunProgress> {
-    return this.data.runProgress(campaignId, contactPrefix, since, sentAt)
-  }
-
-  async ping(): Promise<Reachability> {
+  override async ping(): Promise<Reachability> {
     const [data, worker] = await Promise.all([this.data.ping(), this.workerHealthy()])
     return { ...data, worker }
   }
-  recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
-    return this.data.recentOutcomes(minutes)
-  }
-
   async controllerInputs(): Promise<ControllerInputs> {
     const answers = await this.data.answerRate(5)
     let cpuPercent: number | null = null
@@ -200,9 +134,5 @@ export class LocalControlPlane implements ControlPlane {
     } catch {
       return false
     }
-  }
-
-  async close(): Promise<void> {
-    await this.data.close()
   }
 }

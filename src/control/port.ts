@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { DialTask } from '../contracts/index.js'
+import type { SetLimitOptions } from '../pacing/limit-store.js'
 
 /**
  * What dialctl needs from a stage. One implementation per kind of stage: `aws.ts` (a deployed SST
@@ -11,7 +12,8 @@ import type { DialTask } from '../contracts/index.js'
  * the tests validate it against them.
  */
 
-export const LimitSource = z.enum(['redis', 'default'])
+/** redis = the live copy; postgres = restored from the durable state after Redis lost it; default = MAX_CPS */
+export const LimitSource = z.enum(['redis', 'postgres', 'default'])
 export type LimitSource = z.infer<typeof LimitSource>
 
 export const LimitInfo = z.object({
@@ -40,8 +42,23 @@ export const CpsSecond = z.object({
 })
 export type CpsSecond = z.infer<typeof CpsSecond>
 
+/** Who controls the limit (issue #12): the adaptive pacer, or an operator's hold. */
+export const PacingControlInfo = z.object({
+  mode: z.enum(['auto', 'held']),
+  heldBy: z.string().optional(),
+  /** ISO time the hold ends by itself; absent while held: until `cps auto --resume` */
+  heldUntil: z.string().optional(),
+  holdReason: z.string().optional(),
+  lastChange: z
+    .object({ at: z.string(), actor: z.string(), source: z.string(), reason: z.string() })
+    .nullable(),
+})
+export type PacingControlInfo = z.infer<typeof PacingControlInfo>
+
 export const PacingSnapshot = z.object({
   limit: LimitInfo,
+  /** optional so older snapshots still parse; the data plane always fills it */
+  control: PacingControlInfo.optional(),
   /** admissions in the last complete second */
   cpsNow: z.number().nonnegative(),
   /** oldest first, one entry per second, gaps filled with zeros */
@@ -52,15 +69,6 @@ export const PacingSnapshot = z.object({
   degraded: z.boolean(),
 })
 export type PacingSnapshot = z.infer<typeof PacingSnapshot>
-
-export const PersistResult = z.object({
-  functionName: z.string(),
-  previous: z.string().nullable(),
-  maxCps: z.string(),
-  /** names of the other env variables kept as they were */
-  keptVariables: z.array(z.string()),
-})
-export type PersistResult = z.infer<typeof PersistResult>
 
 export const PIPE_STATES = [
   'RUNNING',
@@ -294,33 +302,25 @@ export const Reachability = z.object({
 })
 export type Reachability = z.infer<typeof Reachability>
 
-export interface ControlPlane {
-  readonly stage: string
-  readonly kind: 'local' | 'aws'
-
-  // pacing (Redis + pacing_audit in PostgreSQL, on every stage)
+/**
+ * The data layer every stage shares: pacing state (Redis + pacing_audit), campaigns, contacts and
+ * outcomes (PostgreSQL). src/control/data.ts implements it against the stores; on an AWS stage the
+ * CLI reaches it through the control Lambda in the VPC (src/control/aws-control-client.ts), which
+ * serves it with that same DataPlane.
+ */
+export interface DataPort {
   pacing(): Promise<PacingSnapshot>
-  setLimit(limit: number, reason: string, actor: string, source?: string): Promise<AuditEntry>
+  setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source?: string,
+    options?: SetLimitOptions,
+  ): Promise<AuditEntry & { skipped?: 'held' }>
+  /** ends a manual hold (`cps auto --resume`); false when nothing was held */
+  resumeAuto(reason: string, actor: string): Promise<boolean>
   limitHistory(limit: number): Promise<AuditEntry[]>
-  /** the dialer Lambda's MAX_CPS default, merged into its other variables */
-  persistDefaultLimit(limit: number): Promise<PersistResult>
 
-  // pipe
-  describePipe(): Promise<PipeDescription>
-  pipeMetrics(windowMinutes: number): Promise<PipeMetrics>
-  startPipe(): Promise<PipeDescription>
-  stopPipe(): Promise<PipeDescription>
-
-  // queues
-  queueDepth(): Promise<QueueDepth>
-  dlqDepth(): Promise<QueueDepth>
-  /** looks without consuming or reordering */
-  dlqList(limit: number): Promise<DlqMessage[]>
-  dlqRedrive(options: { maxPerSecond?: number }): Promise<RedriveStatus>
-  dlqRedriveStatus(): Promise<RedriveStatus | undefined>
-  dlqPurge(): Promise<number>
-
-  // campaigns (PostgreSQL, on every stage)
   listCampaigns(): Promise<CampaignSummary[]>
   showCampaign(id: string): Promise<CampaignSummary>
   /** audio URLs and media health of active and paused campaigns (or of `id` only) */
@@ -333,9 +333,9 @@ export interface ControlPlane {
   ): Promise<CampaignTransition>
   createCampaign(input: CampaignInput): Promise<CampaignSummary>
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>>
+  /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts); rows created */
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<number>
 
-  // test traffic
-  pushTasks(entries: PushEntry[]): Promise<PushResult>
   /** what happened to the tasks of one run (contact ids starting with contactPrefix) since `since` */
   runProgress(
     campaignId: string,
@@ -343,13 +343,43 @@ export interface ControlPlane {
     since: Date,
     sentAt: Map<string, number>,
   ): Promise<RunProgress>
-
-  // health
-  ping(): Promise<Reachability>
+  /** answered / finished calls of the last `minutes` (the controller's answer-rate input) */
+  answerRate(minutes: number): Promise<{ answerRate: number | null; sample: number }>
   /** task outcomes of the last `minutes`, grouped (doctor: enrichment drops, dialer failures) */
   recentOutcomes(minutes: number): Promise<OutcomeCount[]>
-  controllerInputs(): Promise<ControllerInputs>
-  alarms(): Promise<Alarm[]>
+  ping(): Promise<Reachability>
 
   close(): Promise<void>
 }
+
+/** What differs per kind of stage: the pipe, the queues and DLQ, test traffic, alarms, the CPU input. */
+export interface StagePort {
+  describePipe(): Promise<PipeDescription>
+  pipeMetrics(windowMinutes: number): Promise<PipeMetrics>
+  startPipe(): Promise<PipeDescription>
+  stopPipe(): Promise<PipeDescription>
+
+  queueDepth(): Promise<QueueDepth>
+  dlqDepth(): Promise<QueueDepth>
+  /** looks without consuming or reordering */
+  dlqList(limit: number): Promise<DlqMessage[]>
+  dlqRedrive(options: { maxPerSecond?: number }): Promise<RedriveStatus>
+  dlqRedriveStatus(): Promise<RedriveStatus | undefined>
+  dlqPurge(): Promise<number>
+
+  pushTasks(entries: PushEntry[]): Promise<PushResult>
+  controllerInputs(): Promise<ControllerInputs>
+  alarms(): Promise<Alarm[]>
+}
+
+/**
+ * What dialctl needs from a stage: the shared data layer plus the stage-specific part. Commands
+ * only talk to this interface, so one code path serves every stage.
+ */
+export interface ControlPlane extends Omit<DataPort, 'answerRate' | 'registerPushedContacts'>, StagePort {
+  readonly stage: string
+  readonly kind: 'local' | 'aws'
+}
+
+/** The calls the adaptive controller makes (`cps auto`, the pacer Lambda). */
+export type ControllerPort = Pick<ControlPlane, 'controllerInputs' | 'pacing' | 'setLimit' | 'limitHistory'>

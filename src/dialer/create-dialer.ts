@@ -9,14 +9,23 @@ import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
 import { handleDialBatch, type DialerDeps } from './handle-batch.js'
-import { createPgOutcomeRecorder, type DialerResponse, type MetricsPort, type Sleep } from './ports.js'
+import type { QueuePort } from '../queue/port.js'
+import {
+  createPgOutcomeRecorder,
+  queueRequeue,
+  type DialerResponse,
+  type MetricsPort,
+  type Sleep,
+} from './ports.js'
 import { createWorkerClient, DEFAULT_WORKER_TIMEOUT_MS } from './worker-client.js'
 
 const PositiveInt = z.coerce.number().int().min(1)
 
-/** The dialer's environment (Lambda or local stack); errors name the variable to fix. */
+/**
+ * The dialer's plain settings (Lambda or local stack); errors name the variable to fix. Redis and
+ * the worker token come from SST links on AWS (src/lambda/links.ts), not from these variables.
+ */
 export const DialerEnv = z.object({
-  REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
   WORKER_URL: z.url({ message: 'must be the worker base URL, e.g. http://worker.internal:8080' }),
   WORKER_TOKEN: z.string().min(1, 'must be the bearer token the worker expects'),
   MAX_CPS: PositiveInt.default(DEFAULT_MAX_CPS),
@@ -24,6 +33,11 @@ export const DialerEnv = z.object({
   WORKER_TIMEOUT_MS: PositiveInt.default(DEFAULT_WORKER_TIMEOUT_MS),
   /** key prefix of the pacing state, shared with dialctl (stages sharing one Redis) */
   DIALCTL_REDIS_PREFIX: z.string().default(''),
+  /**
+   * The dial-tasks queue URL: tasks the limiter cannot admit are re-sent there with a delay
+   * (deferral). Unset: they are returned as failures and spend a receive (the old behaviour).
+   */
+  DIAL_TASKS_QUEUE_URL: z.url({ message: 'must be the dial-tasks SQS queue URL' }).optional(),
 })
 export type DialerEnv = z.infer<typeof DialerEnv>
 
@@ -43,6 +57,8 @@ export interface DialerClients {
     'WORKER_URL' | 'WORKER_TOKEN' | 'MAX_CPS' | 'DEGRADED_CPS' | 'WORKER_TIMEOUT_MS' | 'DIALCTL_REDIS_PREFIX'
   >
   sleep?: Sleep
+  /** the dial-tasks queue, for deferrals (SqsQueue on AWS, PgQueue locally) */
+  queue?: Pick<QueuePort, 'sendBatch'>
 }
 
 /** Wires the real adapters: Redis limiter + degraded fallback, limit store, markers, worker, PG outcomes. */
@@ -56,7 +72,8 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
       logger: clients.logger,
       onRecover: (period) => recordDegradedPeriod(redis, period, { prefix }),
     }),
-    limitStore: createLimitStore({ redis, prefix, defaultLimit: config.MAX_CPS }),
+    // the database restores the operator's limit when Redis lost it (MAX_CPS only if never set)
+    limitStore: createLimitStore({ redis, prefix, db: clients.db, defaultLimit: config.MAX_CPS }),
     worker: createWorkerClient({
       url: config.WORKER_URL,
       token: config.WORKER_TOKEN,
@@ -67,6 +84,7 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
     logger: clients.logger,
     metrics: clients.metrics,
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
+    ...(clients.queue ? { requeue: queueRequeue(clients.queue) } : {}),
   }
 }
 

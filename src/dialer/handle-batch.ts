@@ -2,6 +2,7 @@ import {
   callIdFor,
   describeZodError,
   dialIdempotencyKey,
+  DialTask,
   EnrichedDialTask,
   type EnrichedDialTask as Task,
 } from '../contracts/index.js'
@@ -9,12 +10,14 @@ import type { Logger } from '../observability/logger.js'
 import { maskPhone } from '../observability/mask.js'
 import { MetricName } from '../observability/metrics.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
-import type { AdmissionLimiter } from '../pacing/limiter.js'
+import type { Admission, AdmissionLimiter } from '../pacing/limiter.js'
 import type { LimitStore } from '../pacing/limit-store.js'
 import type { DialMarker } from './dial-marker.js'
 import {
+  delaySecondsFor,
   realSleep,
   type DialerResponse,
+  type TaskRequeue,
   type MetricsPort,
   type OutcomeRecorder,
   type Sleep,
@@ -34,9 +37,24 @@ export interface DialerDeps {
   sleep?: Sleep
   /** a slot never makes the dialer wait longer than this (the limiter's horizon is 1 s) */
   maxWaitMs?: number
+  /**
+   * Where tasks the limiter cannot admit go back, delayed to their next slot (deferral: no
+   * receive spent). Without it they are returned as failures, as before (and can reach the DLQ).
+   */
+  requeue?: TaskRequeue
+  /** epoch ms now; the DialCommand's notBefore of a degraded-mode slot is computed from it */
+  nowMs?: () => number
+  /**
+   * POST this long before the slot (ms, default 200): the worker holds the call until the
+   * command's notBefore, so the slot's instant is kept where the call leaves, whatever the
+   * lateness of this process's timers or of the network.
+   */
+  leadMs?: number
 }
 
-type Fate = 'dialed' | 'duplicate' | 'dropped' | 'rate_limited' | 'busy' | 'failed'
+export const DEFAULT_LEAD_MS = 200
+
+type Fate = 'dialed' | 'duplicate' | 'dropped' | 'deferred' | 'rate_limited' | 'busy' | 'failed'
 
 /** One record of the batch after parsing: a task to dial, or why it is not one. */
 type Item =
@@ -76,6 +94,7 @@ class Ledger {
     dialed: 0,
     duplicate: 0,
     dropped: 0,
+    deferred: 0,
     rate_limited: 0,
     busy: 0,
     failed: 0,
@@ -88,7 +107,7 @@ class Ledger {
     const t = item.kind === 'task' ? item.task : undefined
     this.decided.push({
       index: item.index,
-      retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped',
+      retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped' && fate !== 'deferred',
       outcome: {
         messageId: item.messageId,
         campaignId: t?.campaignId,
@@ -149,33 +168,91 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
   return todo
 }
 
-/** Phase 4: the limiter admits a prefix of the tasks, each with its slot delay; the rest retry. */
+/**
+ * Phase 4: the limiter admits a prefix of the tasks, each with its slot; the rest are deferred to
+ * their next slot (re-queued delayed), or retried when the queue cannot take them.
+ */
 async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger) {
   const { limit, source } = await deps.limitStore.getLimit()
-  const admission = todo.length
+  const admission: Admission = todo.length
     ? await deps.limiter.admit(todo.length, limit)
-    : { delaysMs: [], mode: 'redis' as const, limit }
+    : { delaysMs: [], deferDelaysMs: [], mode: 'redis', limit }
+  const decidedAtMs = (deps.nowMs ?? Date.now)()
   const admitted = todo.slice(0, admission.delaysMs.length)
   const refused = todo.slice(admission.delaysMs.length)
-  for (const item of refused)
-    ledger.record(item, 'rate_limited', `limit ${admission.limit} CPS (${admission.mode})`)
+  const deferred = await defer(deps, refused, admission)
+  for (const item of refused) {
+    const why = `limit ${admission.limit} CPS (${admission.mode})`
+    const delay = deferred.get(item.messageId)
+    if (delay === undefined) ledger.record(item, 'rate_limited', why)
+    else ledger.record(item, 'deferred', `${why}: back in ${delay} s at its next slot`)
+  }
   if (refused.length)
-    deps.logger.info('Rate limit reached: tasks returned to the queue for retry', {
-      rateLimited: refused.length,
+    deps.logger.info('Rate limit reached: tasks deferred to their next slot', {
+      deferred: deferred.size,
+      returnedForRetry: refused.length - deferred.size,
       admitted: admitted.length,
       limit: admission.limit,
       limitSource: source,
       mode: admission.mode,
     })
-  return { admission, admitted }
+  return { admission, admitted, decidedAtMs }
 }
 
-/** Phase 5, per task: waits for its slot, POST /dial, records what the worker answered. */
-async function dialOne(deps: DialerDeps, item: TaskItem, delayMs: number, ledger: Ledger): Promise<void> {
+/**
+ * Re-queues the refused tasks with their deferral delays (the limiter's next free slots). Returns
+ * messageId → delay (s) of those re-sent; the others stay ordinary retries. Never throws: a
+ * queue that cannot take them leaves them to the pipe's retry, which is what happened before.
+ */
+async function defer(
+  deps: DialerDeps,
+  refused: TaskItem[],
+  admission: Admission,
+): Promise<Map<string, number>> {
+  const done = new Map<string, number>()
+  if (!deps.requeue || refused.length === 0) return done
+  const entries = refused.map((item, j) => ({
+    id: `t${j}`,
+    // The task as the queue carried it (enrichment fields stripped): attempts unchanged, since
+    // a deferral is not an attempt.
+    body: JSON.stringify(DialTask.parse(item.task)),
+    delaySeconds: delaySecondsFor(admission.deferDelaysMs[j] ?? 0),
+  }))
+  try {
+    const { failed } = await deps.requeue.requeue(entries)
+    const bad = new Set(failed)
+    entries.forEach((e, j) => {
+      if (!bad.has(e.id)) done.set(refused[j]!.messageId, e.delaySeconds)
+    })
+    if (failed.length)
+      deps.logger.warn('Some deferred tasks could not be re-queued; they are returned for retry', {
+        failed: failed.length,
+      })
+  } catch (error) {
+    deps.logger.error('Deferred tasks could not be re-queued; they are returned for retry', {
+      tasks: entries.length,
+      error: errorMessage(error),
+    })
+  }
+  return done
+}
+
+/**
+ * Phase 5, per task: POSTs `leadMs` before its slot with the slot's absolute time (`notBefore`,
+ * Redis clock; the local clock in degraded mode) and the limit, so the worker originates at the
+ * slot; records what the worker answered.
+ */
+async function dialOne(
+  deps: DialerDeps,
+  item: TaskItem,
+  slot: { delayMs: number; notBefore: number; limit: number },
+  ledger: Ledger,
+): Promise<void> {
   const { logger } = deps
-  await (deps.sleep ?? realSleep)(Math.min(delayMs, deps.maxWaitMs ?? 1100))
+  const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
+  await (deps.sleep ?? realSleep)(Math.min(Math.max(0, slot.delayMs - leadMs), deps.maxWaitMs ?? 1100))
   const t = item.task
-  const command = dialCommandFor(t)
+  const command = { ...dialCommandFor(t), notBefore: slot.notBefore, cpsLimit: slot.limit }
   let result: WorkerDialResult
   try {
     result = await deps.worker.dial(command)
@@ -241,7 +318,8 @@ async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]
 
 /**
  * The dialer target of the pipe. Per task: already accepted (marker) → duplicate, no CPS used;
- * not admitted by the limiter → rate_limited, retried; admitted → waits for its slot, POST /dial.
+ * not admitted by the limiter → deferred (re-queued delayed to its next slot, not a failure);
+ * admitted → POST /dial ahead of its slot, which the worker originates at.
  * Worker 202 → dialed; 200 duplicate → duplicate; 409 (the dial gate refused: paused, window
  * closed, blacklisted, stale …) → dropped with the gate's reason, not retried; 429 / 503 →
  * retried; timeout / 5xx / network → failed and retried, the rest of the batch goes on (seed
@@ -253,9 +331,16 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const ledger = new Ledger()
   const valid = rejectInvalid(items, ledger, logger)
   const todo = await skipMarked(deps, valid, ledger)
-  const { admission, admitted } = await admit(deps, todo, ledger)
+  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger)
   // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
-  await Promise.all(admitted.map((item, i) => dialOne(deps, item, admission.delaysMs[i] ?? 0, ledger)))
+  await Promise.all(
+    admitted.map((item, i) => {
+      const delayMs = admission.delaysMs[i] ?? 0
+      const slotMicros = admission.slotsMicros?.[i]
+      const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + delayMs
+      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger)
+    }),
+  )
 
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
@@ -264,8 +349,10 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const { counts } = ledger
   if (admission.admittedThisSecond !== undefined)
     metrics.addMetric(MetricName.CurrentCPS, 'Count', admission.admittedThisSecond)
+  // The live limit this batch applied: the CpsNearLimit alarm divides CurrentCPS by it.
+  metrics.addMetric(MetricName.CpsLimit, 'Count', admission.limit)
   metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
-  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.rate_limited + counts.busy)
+  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited + counts.busy)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)

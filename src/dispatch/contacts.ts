@@ -11,6 +11,9 @@ export interface ClaimedContact {
   metadata: Record<string, unknown>
   /** attempts made so far; becomes DialTask.attempts */
   attempts: number
+  /** the callee's zone fields (window.ts calleeZones) */
+  timezone?: string | null
+  numberTimezones?: string[] | null
 }
 
 /**
@@ -37,7 +40,7 @@ UPDATE contacts c
           LIMIT $4
           FOR UPDATE SKIP LOCKED))
    AND c.campaign_id = $1 AND c.status = 'pending'
-RETURNING c.id, c.phone_number, c.metadata, c.attempts`
+RETURNING c.id, c.phone_number, c.metadata, c.attempts, c.timezone, c.number_timezones`
 
 export async function claimEligible(
   db: Db,
@@ -50,12 +53,16 @@ export async function claimEligible(
     phone_number: string
     metadata: Record<string, unknown> | null
     attempts: number
+    timezone: string | null
+    number_timezones: string[] | null
   }>(CLAIM_SQL, [campaignId, options.now, options.maxAttempts, options.limit])
   return rows.map((r) => ({
     id: r.id,
     phoneNumber: r.phone_number,
     metadata: r.metadata ?? {},
     attempts: r.attempts,
+    timezone: r.timezone,
+    numberTimezones: r.number_timezones,
   }))
 }
 

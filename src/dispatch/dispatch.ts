@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
+import { holdClosedCallees } from './callee-window.js'
 import { transitionCampaignIn, CampaignTransitionError } from '../campaigns/lifecycle.js'
 import { DialTask, describeZodError, type CampaignStatus } from '../contracts/index.js'
 import { withTransaction } from '../db/pool.js'
@@ -164,167 +165,44 @@ function idle(
   }
 }
 
+/** The phases of one campaign's run, in order; each returns what it changed. */
 async function dispatchCampaign(
   options: DispatchOptions,
   campaign: DispatchCampaign,
   ctx: RunContext,
 ): Promise<CampaignDispatchResult> {
-  const { db, logger } = options
-  const limits = options.limits
-  const maxWait = limits.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS
-  const poll = limits.pollSeconds ?? DEFAULT_POLL_SECONDS
   if (campaign.status !== 'active') return idle(campaign)
-
-  const config = campaign.config
-  let windowOpen = false
-  let windowError: string | undefined
-  if (config) {
-    try {
-      windowOpen = isWithinCallingWindow(ctx.now, config.callingWindows, campaign.timezone)
-    } catch (error) {
-      windowError = errorMessage(error)
-    }
-  }
-  if (!config || windowError) {
+  const window = checkWindow(campaign, ctx.now)
+  if (window.kind === 'broken') {
     // A broken campaign is not dialed and not completed: the loop keeps polling slowly, so a fix
     // of the config takes effect without restarting it.
-    const error = `campaign ${campaign.id} cannot be dispatched: ${campaign.configError ?? windowError}; fix its config`
-    logger?.error('campaign skipped', { campaignId: campaign.id, error })
-    return idle(campaign, { hasMoreEligible: true, waitSeconds: maxWait, error })
-  }
-  const maxAttempts = config.maxAttemptsPerContact
-
-  let capacity = 0
-  let queued = 0
-  let released = 0
-  let invalid = 0
-  let finalized = 0
-  if (windowOpen) {
-    const claim = await withTransaction(db, async (client) => {
-      // Serializes runs on one campaign: the inflight count and the claim see each other, so two
-      // dispatchers together never exceed the campaign's capacity. SKIP LOCKED in the claim still
-      // guards against any other writer of the rows.
-      await client.query(`SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || ':' || $2::text))`, [
-        DISPATCH_LOCK_CLASS,
-        campaign.id,
-      ])
-      // Under the lock: one fold of the campaign's count deltas at a time (see compactCounts).
-      await compactCounts(client, campaign.id)
-      const inflight = await countInflight(client, campaign.id)
-      const cap = Math.min(
-        ctx.budget,
-        campaignCapacity({
-          maxConcurrentCalls: config.maxConcurrentCalls,
-          cpsLimit: ctx.cpsLimit,
-          horizonSeconds: ctx.horizon,
-          inflight,
-          maxPerRun: limits.maxPerRun ?? DEFAULT_MAX_PER_RUN,
-        }),
-      )
-      const contacts = await claimEligible(client, campaign.id, { now: ctx.now, maxAttempts, limit: cap })
-      return { cap, contacts }
+    options.logger?.error('campaign skipped', { campaignId: campaign.id, error: window.error })
+    return idle(campaign, {
+      hasMoreEligible: true,
+      waitSeconds: maxWaitOf(options.limits),
+      error: window.error,
     })
-    capacity = claim.cap
-    const outcomes: TaskOutcome[] = []
-    const { tasks, rejected } = toDialTasks(campaign.id, claim.contacts)
-    if (rejected.length) {
-      invalid = (
-        await failQueued(
-          db,
-          campaign.id,
-          rejected.map((r) => r.contactId),
-          'invalid_phone',
-          ctx.now,
-        )
-      ).length
-      for (const r of rejected)
-        outcomes.push({
-          campaignId: campaign.id,
-          contactId: r.contactId,
-          attempt: r.attempts,
-          stage: 'dispatcher',
-          outcome: 'dropped',
-          reason: `invalid contact: ${r.reason}`,
-        })
-      logger?.warn('contacts with an invalid phone number marked failed', {
-        campaignId: campaign.id,
-        count: rejected.length,
-      })
-    }
-    if (tasks.length) {
-      const sent = await sendDialTasks(options.queue, tasks, { concurrency: limits.sendConcurrency })
-      queued = sent.sent.length
-      if (sent.failed.length) {
-        released = (
-          await releaseQueued(
-            db,
-            campaign.id,
-            sent.failed.map((f) => f.contactId),
-            ctx.now,
-          )
-        ).length
-        const attemptsOf = new Map(tasks.map((t) => [t.contactId, t.attempts]))
-        for (const f of sent.failed)
-          outcomes.push({
-            campaignId: campaign.id,
-            contactId: f.contactId,
-            attempt: attemptsOf.get(f.contactId),
-            stage: 'dispatcher',
-            outcome: 'failed',
-            reason: `SendMessageBatch entry failed (${f.code}: ${f.message}); released to pending`,
-          })
-        logger?.warn('dial tasks not sent; contacts released to pending', {
-          campaignId: campaign.id,
-          released,
-          codes: [...new Set(sent.failed.map((f) => f.code))],
-        })
-      }
-    }
-    if (capacity > 0 && claim.contacts.length < capacity) {
-      // The claim came up short: what is left due is (mostly) contacts that can never be dialed.
-      const done = await finalizeIneligible(db, campaign.id, { now: ctx.now, maxAttempts })
-      finalized = done.length
-      for (const f of done)
-        outcomes.push({
-          campaignId: campaign.id,
-          contactId: f.id,
-          attempt: f.attempts,
-          stage: 'dispatcher',
-          outcome: 'dropped',
-          reason:
-            f.lastOutcome === 'blacklisted'
-              ? 'number is blacklisted'
-              : `no attempt left (max ${maxAttempts})`,
-        })
-    }
-    await recordTaskOutcomes(db, outcomes)
   }
+  const { config, windowOpen } = window
+  const maxAttempts = config.maxAttemptsPerContact
+  const counts = windowOpen ? await dispatchOpenWindow(options, campaign, config, ctx) : NOTHING_DONE
 
-  const demand = await campaignDemand(db, campaign.id, { now: ctx.now, maxAttempts })
+  const demand = await campaignDemand(options.db, campaign.id, { now: ctx.now, maxAttempts })
   const inflight = demand.queued + demand.dialing
   const eligibleRemaining = demand.pending + inflight
   const hasMoreEligible = eligibleRemaining > 0
   let campaignStatus: CampaignStatus = campaign.status
   if (!hasMoreEligible && options.autoComplete !== false) {
-    if (await completeIfFinished(db, campaign.id, ctx.now)) campaignStatus = 'completed'
+    if (await completeIfFinished(options.db, campaign.id, ctx.now)) campaignStatus = 'completed'
   }
+  const waitSeconds =
+    campaignStatus === 'active' && hasMoreEligible
+      ? nextRunIn(options.limits, campaign, config, ctx.now, { windowOpen, inflight, demand })
+      : 0
 
-  let waitSeconds = 0
-  if (campaignStatus === 'active' && hasMoreEligible) {
-    const until = (at: Date) => Math.ceil((at.getTime() - ctx.now.getTime()) / 1000)
-    if (!windowOpen) {
-      waitSeconds = until(nextWindowOpening(ctx.now, config.callingWindows, campaign.timezone))
-    } else if (demand.eligibleNow || inflight > 0) {
-      // Pacing held contacts back, or calls in flight may come back as retries.
-      waitSeconds = poll
-    } else {
-      waitSeconds = until(demand.nextAttemptAt!)
-    }
-    waitSeconds = Math.min(maxWait, Math.max(1, waitSeconds))
-  }
-
+  const { queued, released, invalid, finalized, capacity } = counts
   if (queued || released || invalid || finalized || campaignStatus !== campaign.status) {
-    logger?.info('dispatched', {
+    options.logger?.info('dispatched', {
       campaignId: campaign.id,
       queued,
       released,
@@ -339,11 +217,7 @@ async function dispatchCampaign(
     campaignId: campaign.id,
     campaignStatus,
     windowOpen,
-    capacity,
-    queued,
-    released,
-    invalid,
-    finalized,
+    ...counts,
     inflight,
     eligibleRemaining,
     eligibleNow: demand.eligibleNow,
@@ -351,6 +225,214 @@ async function dispatchCampaign(
     nextAttemptAt: demand.nextAttemptAt,
     waitSeconds,
   }
+}
+
+type CampaignConfig = NonNullable<DispatchCampaign['config']>
+type Demand = Awaited<ReturnType<typeof campaignDemand>>
+
+const maxWaitOf = (limits: DispatchLimits) => limits.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS
+
+/** Phase 1: a campaign with a config that loads and a calling window that can be evaluated. */
+function checkWindow(
+  campaign: DispatchCampaign,
+  now: Date,
+): { kind: 'broken'; error: string } | { kind: 'ready'; config: CampaignConfig; windowOpen: boolean } {
+  const config = campaign.config
+  const broken = (why: string | undefined) => ({
+    kind: 'broken' as const,
+    error: `campaign ${campaign.id} cannot be dispatched: ${why}; fix its config`,
+  })
+  if (!config) return broken(campaign.configError)
+  try {
+    return {
+      kind: 'ready',
+      config,
+      windowOpen: isWithinCallingWindow(now, config.callingWindows, campaign.timezone),
+    }
+  } catch (error) {
+    return broken(errorMessage(error))
+  }
+}
+
+/** What a run did to a campaign's contacts. */
+interface DispatchCounts {
+  /** contacts this run was allowed to claim (pacing) */
+  capacity: number
+  queued: number
+  released: number
+  invalid: number
+  finalized: number
+}
+
+const NOTHING_DONE: DispatchCounts = { capacity: 0, queued: 0, released: 0, invalid: 0, finalized: 0 }
+
+/**
+ * Phase 2, inside the calling window: claim up to capacity, fail the invalid numbers, send the
+ * rest, release what failed to send, finalize what can never be dialed; record every outcome.
+ */
+async function dispatchOpenWindow(
+  options: DispatchOptions,
+  campaign: DispatchCampaign,
+  config: CampaignConfig,
+  ctx: RunContext,
+): Promise<DispatchCounts> {
+  const { db } = options
+  const maxAttempts = config.maxAttemptsPerContact
+  const claim = await claimContacts(options, campaign.id, config, ctx)
+  // The callee's own window (issue #11): contacts whose zone is closed wait for their opening.
+  const callees = await holdClosedCallees(db, campaign.id, claim.contacts, {
+    now: ctx.now,
+    windows: config.callingWindows,
+    campaignTimezone: campaign.timezone,
+  })
+  const { tasks, rejected } = toDialTasks(campaign.id, callees.send)
+  const invalid = await failInvalid(options, campaign.id, rejected, ctx.now)
+  const sent = await sendClaimed(options, campaign.id, tasks, ctx.now)
+  const finalized =
+    claim.capacity > 0 && claim.contacts.length < claim.capacity
+      ? await finalizeUndialable(db, campaign.id, maxAttempts, ctx.now)
+      : { count: 0, outcomes: [] }
+  await recordTaskOutcomes(db, [...invalid.outcomes, ...sent.outcomes, ...finalized.outcomes])
+  return {
+    capacity: claim.capacity,
+    queued: sent.queued,
+    released: sent.released,
+    invalid: invalid.count,
+    finalized: finalized.count,
+  }
+}
+
+/** pending → queued for up to the paced capacity, serialized per campaign. */
+async function claimContacts(
+  options: DispatchOptions,
+  campaignId: string,
+  config: CampaignConfig,
+  ctx: RunContext,
+): Promise<{ capacity: number; contacts: ClaimedContact[] }> {
+  return withTransaction(options.db, async (client) => {
+    // Serializes runs on one campaign: the inflight count and the claim see each other, so two
+    // dispatchers together never exceed the campaign's capacity. SKIP LOCKED in the claim still
+    // guards against any other writer of the rows.
+    await client.query(`SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || ':' || $2::text))`, [
+      DISPATCH_LOCK_CLASS,
+      campaignId,
+    ])
+    // Under the lock: one fold of the campaign's count deltas at a time (see compactCounts).
+    await compactCounts(client, campaignId)
+    const inflight = await countInflight(client, campaignId)
+    const capacity = Math.min(
+      ctx.budget,
+      campaignCapacity({
+        maxConcurrentCalls: config.maxConcurrentCalls,
+        cpsLimit: ctx.cpsLimit,
+        horizonSeconds: ctx.horizon,
+        inflight,
+        maxPerRun: options.limits.maxPerRun ?? DEFAULT_MAX_PER_RUN,
+      }),
+    )
+    const contacts = await claimEligible(client, campaignId, {
+      now: ctx.now,
+      maxAttempts: config.maxAttemptsPerContact,
+      limit: capacity,
+    })
+    return { capacity, contacts }
+  })
+}
+
+/** Claimed contacts whose stored number is not E.164: failed, with a `dropped` outcome each. */
+async function failInvalid(
+  options: DispatchOptions,
+  campaignId: string,
+  rejected: Rejected[],
+  now: Date,
+): Promise<{ count: number; outcomes: TaskOutcome[] }> {
+  if (!rejected.length) return { count: 0, outcomes: [] }
+  const ids = rejected.map((r) => r.contactId)
+  const count = (await failQueued(options.db, campaignId, ids, 'invalid_phone', now)).length
+  const outcomes = rejected.map((r): TaskOutcome => ({
+    campaignId,
+    contactId: r.contactId,
+    attempt: r.attempts,
+    stage: 'dispatcher',
+    outcome: 'dropped',
+    reason: `invalid contact: ${r.reason}`,
+  }))
+  options.logger?.warn('contacts with an invalid phone number marked failed', {
+    campaignId,
+    count: rejected.length,
+  })
+  return { count, outcomes }
+}
+
+/** SendMessageBatch the tasks; contacts whose entries failed go back to pending at once. */
+async function sendClaimed(
+  options: DispatchOptions,
+  campaignId: string,
+  tasks: DialTask[],
+  now: Date,
+): Promise<{ queued: number; released: number; outcomes: TaskOutcome[] }> {
+  if (!tasks.length) return { queued: 0, released: 0, outcomes: [] }
+  const sent = await sendDialTasks(options.queue, tasks, { concurrency: options.limits.sendConcurrency })
+  if (!sent.failed.length) return { queued: sent.sent.length, released: 0, outcomes: [] }
+  const ids = sent.failed.map((f) => f.contactId)
+  const released = (await releaseQueued(options.db, campaignId, ids, now)).length
+  const attemptsOf = new Map(tasks.map((t) => [t.contactId, t.attempts]))
+  const outcomes = sent.failed.map((f): TaskOutcome => ({
+    campaignId,
+    contactId: f.contactId,
+    attempt: attemptsOf.get(f.contactId),
+    stage: 'dispatcher',
+    outcome: 'failed',
+    reason: `SendMessageBatch entry failed (${f.code}: ${f.message}); released to pending`,
+  }))
+  options.logger?.warn('dial tasks not sent; contacts released to pending', {
+    campaignId,
+    released,
+    codes: [...new Set(sent.failed.map((f) => f.code))],
+  })
+  return { queued: sent.sent.length, released, outcomes }
+}
+
+/** The claim came up short: what is left due is (mostly) contacts that can never be dialed. */
+async function finalizeUndialable(
+  db: pg.Pool,
+  campaignId: string,
+  maxAttempts: number,
+  now: Date,
+): Promise<{ count: number; outcomes: TaskOutcome[] }> {
+  const done = await finalizeIneligible(db, campaignId, { now, maxAttempts })
+  const outcomes = done.map((f): TaskOutcome => ({
+    campaignId,
+    contactId: f.id,
+    attempt: f.attempts,
+    stage: 'dispatcher',
+    outcome: 'dropped',
+    reason:
+      f.lastOutcome === 'blacklisted' ? 'number is blacklisted' : `no attempt left (max ${maxAttempts})`,
+  }))
+  return { count: done.length, outcomes }
+}
+
+/** Phase 3: seconds until the next run is worth it, for a campaign with work left (1 to maxWait). */
+function nextRunIn(
+  limits: DispatchLimits,
+  campaign: DispatchCampaign,
+  config: CampaignConfig,
+  now: Date,
+  state: { windowOpen: boolean; inflight: number; demand: Demand },
+): number {
+  const poll = limits.pollSeconds ?? DEFAULT_POLL_SECONDS
+  const until = (at: Date) => Math.ceil((at.getTime() - now.getTime()) / 1000)
+  let waitSeconds: number
+  if (!state.windowOpen) {
+    waitSeconds = until(nextWindowOpening(now, config.callingWindows, campaign.timezone))
+  } else if (state.demand.eligibleNow || state.inflight > 0 || !state.demand.nextAttemptAt) {
+    // Pacing held contacts back, or calls in flight may come back as retries.
+    waitSeconds = poll
+  } else {
+    waitSeconds = until(state.demand.nextAttemptAt)
+  }
+  return Math.min(maxWaitOf(limits), Math.max(1, waitSeconds))
 }
 
 interface Rejected {

@@ -10,8 +10,6 @@ const positiveInt = z.coerce.number().int().positive()
 export const DispatcherEnv = z.object({
   /** the dial-tasks queue (SQS URL) */
   QUEUE_URL: z.url(),
-  /** the live CPS limit store; without it the dispatcher paces at MAX_CPS */
-  REDIS_URL: z.string().min(1).optional(),
   DIALCTL_REDIS_PREFIX: z.string().default(''),
   MAX_CPS: positiveInt.default(DEFAULT_MAX_CPS),
   DISPATCH_HORIZON_SECONDS: positiveInt.default(DEFAULT_HORIZON_SECONDS),

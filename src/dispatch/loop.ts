@@ -1,4 +1,5 @@
 import { handleDispatch, type DispatcherDeps, type DispatcherOutput } from './handler.js'
+import { systemClock, type Clock } from '../clock.js'
 import { asError, bestEffort } from '../errors.js'
 
 export interface DispatcherLoopOptions extends DispatcherDeps {
@@ -8,11 +9,13 @@ export interface DispatcherLoopOptions extends DispatcherDeps {
   onRound?: (output: DispatcherOutput) => void
   /** called when a round throws; the loop keeps going (the database may come back) */
   onError?: (error: Error) => void
+  /** waits between rounds (default: the system clock) */
+  clock?: Clock
 }
 
 export interface DispatcherLoop {
   start(): void
-  /** stops scheduling and waits for a round in progress to finish */
+  /** stops the loop and resolves once it has ended (a round in progress finishes first) */
   stop(): Promise<void>
   /** one round now (also what the timer runs) */
   runOnce(): Promise<DispatcherOutput>
@@ -26,8 +29,9 @@ export interface DispatcherLoop {
  */
 export function createDispatcherLoop(options: DispatcherLoopOptions): DispatcherLoop {
   const intervalMs = options.intervalMs ?? 2000
-  let timer: NodeJS.Timeout | undefined
-  let running = false
+  const clock = options.clock ?? systemClock
+  let stopping: AbortController | undefined
+  let loop: Promise<void> | undefined
   let current: Promise<unknown> | undefined
 
   const runOnce = (): Promise<DispatcherOutput> => {
@@ -39,30 +43,36 @@ export function createDispatcherLoop(options: DispatcherLoopOptions): Dispatcher
     return round
   }
 
-  const tick = async (): Promise<void> => {
-    try {
-      options.onRound?.(await runOnce())
-    } catch (error) {
-      options.logger?.error('dispatcher round failed; retrying next interval', asError(error))
-      options.onError?.(asError(error))
+  const run = async (signal: AbortSignal): Promise<void> => {
+    await clock.sleep(0, signal)
+    while (!signal.aborted) {
+      try {
+        options.onRound?.(await runOnce())
+      } catch (error) {
+        options.logger?.error('dispatcher round failed; retrying next interval', asError(error))
+        options.onError?.(asError(error))
+      }
+      if (!signal.aborted) await clock.sleep(intervalMs, signal)
     }
-    if (running) timer = setTimeout(() => void tick(), intervalMs)
   }
 
   return {
     start() {
-      if (running) return
-      running = true
-      timer = setTimeout(() => void tick(), 0)
+      if (stopping) return
+      stopping = new AbortController()
+      loop = run(stopping.signal)
     },
     async stop() {
-      running = false
-      if (timer) clearTimeout(timer)
+      stopping?.abort()
+      stopping = undefined
+      // the loop has ended when this resolves: no round starts afterwards
+      await loop
+      loop = undefined
       await current
     },
     runOnce,
     get running() {
-      return running
+      return stopping !== undefined
     },
   }
 }

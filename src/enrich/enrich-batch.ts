@@ -1,7 +1,13 @@
 import { z } from 'zod'
 import { failBlacklistedContacts, releaseContacts, rescheduleContacts } from '../campaigns/contacts.js'
 import type { ContactRef, RescheduleRef } from '../campaigns/contacts.js'
-import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
+import {
+  calleeZones,
+  describeZones,
+  isCalleeWindowOpen,
+  nextCalleeOpening,
+  type CalleeZones,
+} from '../campaigns/window.js'
 import { DialTask, describeZodError, type EnrichedDialTask } from '../contracts/index.js'
 import type { Campaign } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
@@ -10,7 +16,7 @@ import { maskPhone, maskPhonesIn } from '../observability/mask.js'
 import { MetricName } from '../observability/metrics.js'
 import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
-import { lookupBatch } from './lookup.js'
+import { contactKey, lookupBatch } from './lookup.js'
 import { errorMessage } from '../errors.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
@@ -100,6 +106,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       db,
       valid.map((v) => v.task.campaignId),
       valid.map((v) => v.task.phoneNumber),
+      valid.map((v) => v.task),
     )
     const enrichedAt = now.toISOString()
     for (const { index, messageId, task } of valid) {
@@ -141,11 +148,15 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
         blacklist.push(ref)
         continue
       }
-      const windowCheck = checkWindow(now, campaign)
+      const callee = calleeZones(
+        lookup.contactZones.get(contactKey(task.campaignId, task.contactId)) ?? {},
+        campaign.timezone,
+      )
+      const windowCheck = checkWindow(now, campaign, callee)
       if (windowCheck.ok === false) {
         if (windowCheck.nextOpening) {
           dropTask(
-            `${DropReason.OutsideCallingWindow}: next opening ${windowCheck.nextOpening.toISOString()}`,
+            `${DropReason.OutsideCallingWindow}: closed in ${describeZones(callee)}; next opening ${windowCheck.nextOpening.toISOString()}`,
           )
           reschedule.push({ ...ref, nextAttemptAt: windowCheck.nextOpening })
         } else {
@@ -216,14 +227,21 @@ function idsOf(body: unknown): { campaignId?: string; contactId?: string } {
   }
 }
 
+/** The callee rule (window.ts), the same the dispatcher and the dial gate apply. */
 function checkWindow(
   now: Date,
   campaign: Campaign,
+  callee: CalleeZones,
 ): { ok: true } | { ok: false; nextOpening?: Date; error?: string } {
   const { callingWindows } = campaign.config
-  if (isWithinCallingWindow(now, callingWindows, campaign.timezone)) return { ok: true }
   try {
-    return { ok: false, nextOpening: nextWindowOpening(now, callingWindows, campaign.timezone) }
+    if (isCalleeWindowOpen(now, callingWindows, callee)) return { ok: true }
+    const next = nextCalleeOpening(now, callingWindows, callee)
+    if (next) return { ok: false, nextOpening: next }
+    return {
+      ok: false,
+      error: `no calling window opens in every zone of the callee (${describeZones(callee)})`,
+    }
   } catch (error) {
     return { ok: false, error: errorMessage(error) }
   }

@@ -1,12 +1,14 @@
 import type { Db } from '../db/pool.js'
+import { bestEffort } from '../errors.js'
 
 /**
  * The fate of each dial task, written once per decision so nothing is lost silently.
- * Final outcomes: dialed, duplicate, dropped (with reason), dlq. Retryable ones (rate_limited,
- * failed) precede a later final one.
+ * Final outcomes: dialed, duplicate, dropped (with reason), dlq. Retryable ones (deferred: re-queued
+ * for the limiter's next slot without spending a receive; rate_limited, failed) precede a later
+ * final one.
  */
 export type TaskOutcomeKind =
-  'dialed' | 'duplicate' | 'dropped' | 'filtered' | 'rate_limited' | 'failed' | 'dlq'
+  'deferred' | 'dialed' | 'dlq' | 'dropped' | 'duplicate' | 'failed' | 'filtered' | 'rate_limited'
 
 export interface TaskOutcome {
   messageId?: string
@@ -98,7 +100,7 @@ export function createOutcomeWriter(
     record(outcomes) {
       outbox.push(...outcomes)
       const run = chain.then(flush)
-      chain = run.catch(() => {})
+      chain = bestEffort(run, 'the caller of record() sees the error; the next flush must still run')
       return run
     },
     pending: () => outbox.length,

@@ -27,10 +27,24 @@ export const ADMIT_LUA = String.raw`--[[
       ARGV[3] horizon     how far ahead slots may be granted, microseconds
       ARGV[4] buckets     history ring size (seconds kept)
       ARGV[5] ttl         seconds the hash outlives the last call
+      ARGV[6] deferMax    how far ahead a deferral may be promised, microseconds
 
-    Output: { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond }
+    Output: { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond, deferOffset }
       k admitted; slot i (0 <= i < k) is at now + firstOffset + i * interval microseconds.
       admittedThisSecond counts slots (of every dialer) falling in the current second.
+      The n - k refused tasks are deferred: refused task j should come back at
+      now + min(deferOffset + j * interval, deferMax) microseconds.
+
+  Deferral cursor (field dtat): the free slots after 'tat' already promised to earlier deferred
+  tasks, so a backlog comes back spread at the limit instead of all at the next free slot (which
+  would make every deferred task return, be refused and be re-sent again each second). Promises
+  are never further than deferMax ahead: a task beyond it returns at deferMax and asks again, so
+  raising the limit takes effect within deferMax.
+
+  Missing state (new, expired, or lost with a Redis restart or failover): slots granted before the
+  loss may lie up to 'horizon' ahead, unseen. The first slot is then put at now + horizon + interval,
+  after every such slot and one interval more, so no 1000 ms window can hold more than 'limit'
+  (a pause of about one horizon, once).
 ]]
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
@@ -38,6 +52,7 @@ local n = tonumber(ARGV[2])
 local horizon = tonumber(ARGV[3])
 local buckets = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
+local deferMax = tonumber(ARGV[6]) or 0
 
 if not limit or limit < 1 then
   return redis.error_reply('ERR dialctl admit: limit must be an integer >= 1')
@@ -52,8 +67,13 @@ local interval = math.ceil(1000000 / limit)
 -- One read for the common case (most calls under overload are refusals): the next free slot
 -- and the current second's bucket.
 local cur = nowSec % buckets
-local vals = redis.call('HMGET', key, 'tat', 's' .. cur, 'a' .. cur)
-local tat = tonumber(vals[1]) or 0
+local vals = redis.call('HMGET', key, 'tat', 's' .. cur, 'a' .. cur, 'dtat')
+local tat = tonumber(vals[1])
+local fresh = tat == nil
+if fresh then
+  tat = now + horizon + interval
+end
+local dtat = tonumber(vals[4]) or 0
 local held = {}
 held[nowSec] = tonumber(vals[2]) == nowSec
 local admittedThisSecond = 0
@@ -94,9 +114,10 @@ local function bump(field, second, count)
   end
 end
 
-if k > 0 then
+local nextFree = start + k * interval
+if k > 0 or fresh then
   -- %.0f: Lua's default number formatting keeps 14 digits, too few for microseconds since 1970.
-  redis.call('HSET', key, 'tat', string.format('%.0f', start + k * interval))
+  redis.call('HSET', key, 'tat', string.format('%.0f', nextFree))
   -- The k slots cover at most two or three seconds (horizon <= a few seconds): count each one.
   local i = 0
   while i < k do
@@ -106,17 +127,27 @@ if k > 0 then
     bump('a', second, last - i + 1)
     i = last + 1
   end
-  -- Refreshed on admissions only: a refusal always follows an admission within the horizon,
-  -- so the hash never lives without a TTL.
-  redis.call('EXPIRE', key, ttl)
 end
+local deferStart = nextFree
 if n > k then
   bump('r', nowSec, n - k)
+  if dtat > deferStart then
+    deferStart = dtat
+  end
+  local promised = deferStart + (n - k) * interval
+  if promised > now + deferMax then
+    promised = now + deferMax
+  end
+  if promised > dtat then
+    redis.call('HSET', key, 'dtat', string.format('%.0f', promised))
+  end
 end
+-- Every call that wrote the hash refreshes its TTL, so it never lives without one.
+redis.call('EXPIRE', key, ttl)
 
 local firstOffset = 0
 if k > 0 then
   firstOffset = start - now
 end
-return { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond }
+return { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond, deferStart - now }
 `

@@ -1,25 +1,44 @@
 import type { Logger } from '../observability/logger.js'
 import { gcraAdmit, slotDelaysMs } from './gcra.js'
-import { assertBatchSize, assertLimit, type Admission, type AdmissionLimiter } from './limiter.js'
+import {
+  assertBatchSize,
+  assertLimit,
+  DEFAULT_DEFER_HORIZON_MS,
+  deferDelaysMs,
+  type Admission,
+  type AdmissionLimiter,
+} from './limiter.js'
 
 /** Per-instance CPS when Redis is unreachable (env DEGRADED_CPS). Small on purpose: N instances → N × this. */
 export const DEFAULT_DEGRADED_CPS = 5
 
 /** The same slot scheduling as the Redis script, in process memory, on the local clock. */
 export function createLocalLimiter(
-  options: { horizonMs?: number; nowMicros?: () => number } = {},
+  options: { horizonMs?: number; deferHorizonMs?: number; nowMicros?: () => number } = {},
 ): AdmissionLimiter {
   const horizonMicros = (options.horizonMs ?? 1000) * 1000
+  const deferHorizonMs = options.deferHorizonMs ?? DEFAULT_DEFER_HORIZON_MS
   const nowMicros =
     options.nowMicros ?? (() => Math.round((performance.timeOrigin + performance.now()) * 1000))
   let tat = 0
+  // the degraded limiter's own deferral cursor (see the Redis script's dtat)
+  let dtat = 0
   return {
     async admit(n, limit) {
       assertBatchSize(n)
       assertLimit(limit)
-      const d = gcraAdmit(tat, nowMicros(), n, limit, horizonMicros)
+      const now = nowMicros()
+      const d = gcraAdmit(tat, now, n, limit, horizonMicros)
       tat = d.tatMicros
-      return { mode: 'degraded', limit, delaysMs: slotDelaysMs(d) }
+      const refused = n - d.admitted
+      const deferStart = Math.max(dtat, tat, now)
+      if (refused > 0) dtat = Math.min(deferStart + refused * d.intervalMicros, now + deferHorizonMs * 1000)
+      return {
+        mode: 'degraded',
+        limit,
+        delaysMs: slotDelaysMs(d),
+        deferDelaysMs: deferDelaysMs(refused, deferStart - now, d.intervalMicros, deferHorizonMs),
+      }
     },
   }
 }

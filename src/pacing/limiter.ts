@@ -19,6 +19,13 @@ export interface Admission {
    * tests and the bench use these to check windows exactly.
    */
   slotsMicros?: number[]
+  /**
+   * One per refused task (the rest of the batch, in order): ms from now until it should come
+   * back, i.e. the limiter's next free slots not already promised to earlier deferrals, capped
+   * at the deferral horizon. The dialer re-queues each task with this delay (deferral, not
+   * failure: it spends no receive of the task).
+   */
+  deferDelaysMs: number[]
 }
 
 export interface AdmissionLimiter {
@@ -33,6 +40,26 @@ export interface RedisLimiterOptions {
   horizonMs?: number
   /** seconds the pacer hash outlives the last call. Default 3600. */
   ttlSeconds?: number
+  /**
+   * How far ahead a deferred task may be promised a slot. Default 30 s: a backlog far beyond
+   * the limit is re-asked every 30 s (cheap), and a raised limit reaches it within 30 s.
+   * At most 900 s (SQS DelaySeconds).
+   */
+  deferHorizonMs?: number
+}
+
+export const DEFAULT_DEFER_HORIZON_MS = 30_000
+
+/** Deferral delays of `count` refused tasks: the j-th at min(start + j × interval, horizon). */
+export function deferDelaysMs(
+  count: number,
+  startOffsetMicros: number,
+  intervalMicros: number,
+  horizonMs: number,
+): number[] {
+  return Array.from({ length: count }, (_, j) =>
+    Math.min(Math.max(0, startOffsetMicros + j * intervalMicros) / 1000, horizonMs),
+  )
 }
 
 const COMMAND = 'dialctlAdmit'
@@ -49,9 +76,18 @@ type AdmitCommand = (
   horizonMicros: number,
   buckets: number,
   ttl: number,
+  deferHorizonMicros: number,
 ) => Promise<unknown>
 
-const ScriptReply = z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()])
+const ScriptReply = z.tuple([
+  z.number(),
+  z.number(),
+  z.number(),
+  z.number(),
+  z.number(),
+  z.number(),
+  z.number(),
+])
 
 /** Registers the script on the client once (EVALSHA, falling back to EVAL after a SCRIPT FLUSH). */
 export function defineAdmitCommand(redis: Redis): AdmitCommand {
@@ -75,13 +111,16 @@ export function createRedisLimiter(options: RedisLimiterOptions): AdmissionLimit
   const key = pacingKeys(options.prefix).pacer
   const horizonMicros = Math.round((options.horizonMs ?? 1000) * 1000)
   const ttl = options.ttlSeconds ?? 3600
+  const deferHorizonMs = Math.min(options.deferHorizonMs ?? DEFAULT_DEFER_HORIZON_MS, 900_000)
   const admit = defineAdmitCommand(options.redis)
   return {
     async admit(n, limit) {
       assertBatchSize(n)
       assertLimit(limit)
-      const reply = ScriptReply.parse(await admit(key, limit, n, horizonMicros, HISTORY_BUCKETS, ttl))
-      const [nowSec, nowMicros, k, firstOffsetMicros, intervalMicros, admittedThisSecond] = reply
+      const reply = ScriptReply.parse(
+        await admit(key, limit, n, horizonMicros, HISTORY_BUCKETS, ttl, deferHorizonMs * 1000),
+      )
+      const [nowSec, nowMicros, k, firstOffsetMicros, intervalMicros, admittedThisSecond, deferOffset] = reply
       const now = nowSec * 1_000_000 + nowMicros
       const decision = { admitted: k, firstOffsetMicros, intervalMicros }
       return {
@@ -90,6 +129,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): AdmissionLimit
         delaysMs: slotDelaysMs(decision),
         admittedThisSecond,
         slotsMicros: Array.from({ length: k }, (_, i) => now + firstOffsetMicros + i * intervalMicros),
+        deferDelaysMs: deferDelaysMs(n - k, deferOffset, intervalMicros, deferHorizonMs),
       }
     },
   }

@@ -1,4 +1,4 @@
-import { SQS_MAX_BATCH, SQS_MAX_MESSAGE_BYTES, type SendBatchEntry } from './port.js'
+import { SQS_MAX_BATCH, SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, type SendBatchEntry } from './port.js'
 
 /**
  * SQS's request limits, checked the same way by the local queue and (before any network call) by
@@ -75,6 +75,8 @@ export function checkBatch(entries: SendBatchEntry[]): void {
       )
     seen.add(id)
     checkBody(entry.body, `sendBatch entry "${id}"`)
+    if (entry.delaySeconds !== undefined)
+      checkDelay(entry.delaySeconds, `sendBatch entry "${id}" delaySeconds`)
     total += byteLength(entry.body)
   })
   if (total > SQS_MAX_MESSAGE_BYTES)
@@ -126,4 +128,14 @@ export function checkWait(seconds: number | undefined): number {
       `receive: waitTimeSeconds is ${seconds}; it must be from 0 to ${SQS_MAX_WAIT_SECONDS}`,
     )
   return value
+}
+
+/** DelaySeconds: whole seconds from 0 to 900 (SQS's range; fractions would be silently truncated there). */
+export function checkDelay(seconds: number, label = 'delaySeconds'): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > SQS_MAX_DELAY_SECONDS)
+    throw new QueueError(
+      'InvalidParameterValue',
+      `${label} is ${seconds}; it must be a whole number of seconds from 0 to ${SQS_MAX_DELAY_SECONDS} (15 minutes)`,
+    )
+  return seconds
 }

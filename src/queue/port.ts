@@ -18,10 +18,33 @@ export interface SendResult {
   messageId: string
 }
 
+export interface SendOptions {
+  /** SQS DelaySeconds: the message stays invisible this long after the send, 0–900 s */
+  delaySeconds?: number
+}
+
 export interface SendBatchEntry {
   /** caller's id for the entry, echoed in failures (SQS's Id) */
   id: string
   body: string
+  /** SQS DelaySeconds of this entry, 0–900 s */
+  delaySeconds?: number
+}
+
+/** One received message to retry later without spending a receive (see QueuePort.defer). */
+export interface DeferEntry {
+  /** the handle of the copy being deferred (deleted once the new copy is sent) */
+  receiptHandle: string
+  body: string
+  /** when the new copy becomes visible, 0–900 s (SQS DelaySeconds) */
+  delaySeconds: number
+}
+
+export interface DeferResult {
+  /** new message ids of the re-sent copies, in entry order (undefined where the send failed) */
+  deferred: { index: number; messageId: string }[]
+  /** entries whose re-send failed: their received copy was NOT deleted, so they retry as a normal receive */
+  failed: { index: number; code: string; message: string }[]
 }
 
 export interface SendBatchResult {
@@ -49,7 +72,7 @@ export interface RedriveResult {
 
 export interface QueuePort {
   readonly name: string
-  send(body: string): Promise<SendResult>
+  send(body: string, options?: SendOptions): Promise<SendResult>
   /** at most 10 entries, 256 KiB per message (SQS limits), else a clear error */
   sendBatch(entries: SendBatchEntry[]): Promise<SendBatchResult>
   receive(options?: ReceiveOptions): Promise<QueueMessage[]>
@@ -59,8 +82,17 @@ export interface QueuePort {
   /** look without receiving: no receive count change, no reordering */
   peek(limit: number): Promise<QueueMessage[]>
   purge(): Promise<number>
+  /**
+   * Retry later without counting a receive: re-sends each body with DelaySeconds and then deletes
+   * the received copy (SQS cannot reset ApproximateReceiveCount, so a deferral is a new message).
+   * At-least-once: if the delete fails after the send, both copies exist — the dial gate's
+   * idempotency key makes the second harmless. Entries of at most 10 per call (one SQS batch).
+   */
+  defer(entries: DeferEntry[]): Promise<DeferResult>
 }
 
 export const SQS_MAX_BATCH = 10
 export const SQS_MAX_MESSAGE_BYTES = 256 * 1024
 export const DEFAULT_MAX_RECEIVE_COUNT = 3
+/** SQS's longest DelaySeconds (15 minutes). */
+export const SQS_MAX_DELAY_SECONDS = 900

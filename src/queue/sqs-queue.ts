@@ -3,6 +3,7 @@ import {
   CancelMessageMoveTaskCommand,
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -20,20 +21,24 @@ import {
   SQS_MAX_WAIT_SECONDS,
   checkBatch,
   checkBody,
+  checkDelay,
   checkMaxMessages,
   checkPeekLimit,
   checkVisibility,
   checkWait,
 } from './limits.js'
-import type { MoveTask, MoveTaskStatus } from './pg-queue.js'
+import type { MoveTask, MoveTaskStatus } from './pg/redrive.js'
 import {
   SQS_MAX_BATCH,
+  type DeferEntry,
+  type DeferResult,
   type QueueDepth,
   type QueueMessage,
   type QueuePort,
   type ReceiveOptions,
   type SendBatchEntry,
   type SendBatchResult,
+  type SendOptions,
   type SendResult,
 } from './port.js'
 import { asError } from '../errors.js'
@@ -87,10 +92,20 @@ export class SqsQueue implements QueuePort {
     this.cloudWatch = options.cloudWatch
   }
 
-  async send(body: string): Promise<SendResult> {
+  async send(body: string, options: SendOptions = {}): Promise<SendResult> {
     checkBody(body, `send to "${this.name}"`)
+    const delay =
+      options.delaySeconds === undefined
+        ? undefined
+        : checkDelay(options.delaySeconds, `send to "${this.name}": delaySeconds`)
     const out = await this.call('SendMessage', () =>
-      this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body })),
+      this.client.send(
+        new SendMessageCommand({
+          QueueUrl: this.queueUrl,
+          MessageBody: body,
+          ...(delay === undefined ? {} : { DelaySeconds: delay }),
+        }),
+      ),
     )
     return { messageId: out.MessageId ?? '' }
   }
@@ -101,7 +116,11 @@ export class SqsQueue implements QueuePort {
       this.client.send(
         new SendMessageBatchCommand({
           QueueUrl: this.queueUrl,
-          Entries: entries.map((e) => ({ Id: e.id, MessageBody: e.body })),
+          Entries: entries.map((e) => ({
+            Id: e.id,
+            MessageBody: e.body,
+            ...(e.delaySeconds === undefined ? {} : { DelaySeconds: e.delaySeconds }),
+          })),
         }),
       ),
     )
@@ -140,6 +159,38 @@ export class SqsQueue implements QueuePort {
     await this.call('DeleteMessage', () =>
       this.client.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle })),
     )
+  }
+
+  /**
+   * Retry later without spending a receive: SendMessageBatch with each entry's DelaySeconds, then
+   * DeleteMessageBatch of the received copies whose re-send succeeded (a failed re-send keeps its
+   * copy, which then retries as an ordinary receive). SQS cannot reset ApproximateReceiveCount,
+   * so this is the only way a deferral does not count toward maxReceiveCount. A failed delete
+   * leaves two copies: at-least-once, and the dial gate refuses the second dial.
+   */
+  async defer(entries: DeferEntry[]): Promise<DeferResult> {
+    if (entries.length === 0) return { deferred: [], failed: [] }
+    const batch = entries.map((e, i) => ({ id: `d${i}`, body: e.body, delaySeconds: e.delaySeconds }))
+    checkBatch(batch)
+    const sent = await this.sendBatch(batch)
+    const index = (id: string) => Number(id.slice(1))
+    const deferred = sent.successful.map((s) => ({ index: index(s.id), messageId: s.messageId }))
+    const failed = sent.failed.map((f) => ({ index: index(f.id), code: f.code, message: f.message }))
+    // A copy whose delete fails (DeleteMessageBatch's per-entry Failed) comes back after its
+    // visibility timeout and is dialed once or refused by the gate: the deferral still happened.
+    if (deferred.length > 0)
+      await this.call('DeleteMessageBatch', () =>
+        this.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: deferred.map((d) => ({
+              Id: `d${d.index}`,
+              ReceiptHandle: entries[d.index]!.receiptHandle,
+            })),
+          }),
+        ),
+      )
+    return { deferred, failed }
   }
 
   async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { DialTask, describeZodError } from '../contracts/index.js'
-import { OperatorError } from '../errors.js'
+import { usageError } from '../errors.js'
+import { taskSizeProblem } from './limits.js'
 
 export interface TaskInput {
   campaignId: string
@@ -17,11 +18,9 @@ export function parseMetadataPairs(pairs: string[] = []): Record<string, string>
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     if (eq <= 0) {
-      throw new OperatorError(
+      throw usageError(
         `--metadata "${pair}" is not a key=value pair.`,
         'Write it as --metadata firstName=John (repeat the flag for more).',
-        2,
-        'USAGE',
       )
     }
     metadata[pair.slice(0, eq)] = pair.slice(eq + 1)
@@ -40,12 +39,17 @@ export function buildDialTask(input: TaskInput): DialTask {
   }
   const parsed = DialTask.safeParse(candidate)
   if (!parsed.success) {
-    throw new OperatorError(
+    throw usageError(
       `The dial task is invalid: ${describeZodError(parsed.error)}.`,
       'Fix the flag named above; phone numbers are E.164, e.g. --phone +972501234567.',
-      2,
-      'USAGE',
     )
   }
+  const tooBig = taskSizeProblem(parsed.data)
+  if (tooBig)
+    throw usageError(
+      `The dial task is too large: ${tooBig}.`,
+      'Shorten the --metadata values; keep bulky data in your CRM and pass an id.',
+      'TASK_TOO_LARGE',
+    )
   return parsed.data
 }

@@ -1,3 +1,4 @@
+import { bestEffort, errorMessage } from '../errors.js'
 /**
  * Checks a campaign's audio URL the way Asterisk will fetch and play it (`sound:<url>` through
  * res_http_media_cache), so a campaign is not started to play silence. Each finding says what to
@@ -112,7 +113,8 @@ export async function checkAudioUrl(url: string, options: AudioCheckOptions = {}
       headers: { Range: 'bytes=0-0' },
       signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
     })
-    await response.body?.cancel().catch(() => {})
+    if (response.body)
+      await bestEffort(response.body.cancel(), 'only the status matters; the body is not read')
     if (!response.ok) {
       findings.push({
         level: 'fail',
@@ -144,7 +146,7 @@ export async function checkAudioUrl(url: string, options: AudioCheckOptions = {}
   } catch (error) {
     findings.push({
       level: 'fail',
-      problem: `unreachable from here (${(error as Error).message})`,
+      problem: `unreachable from here (${errorMessage(error)})`,
       fix: 'check the URL; Asterisk must be able to fetch it too',
     })
   }

@@ -1,27 +1,34 @@
 /**
  * CLI start-up cost: wall time of `dialctl --version` and `dialctl cps get` (local stage, real
- * Redis) against `node -e 0` on the same machine, each spawned 10 times (median, min, max).
+ * Redis) against `node -e 0` on the same machine, each spawned 10 times (median, min, max),
+ * interleaved: round r runs every command once, so a burst of load hits them all alike.
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fmt, stats, type BenchSection, type Stats } from './types.js'
+import { fmt, QUICK, stats, type BenchSection, type Stats } from './types.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const RUNS = 10
+const RUNS = QUICK ? 5 : 10
 
-function time(args: string[], env: NodeJS.ProcessEnv): Stats {
-  const samples: number[] = []
-  // one warm-up run (file system cache), not counted
-  for (let i = 0; i <= RUNS; i++) {
-    const started = process.hrtime.bigint()
-    const out = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8' })
-    const ms = Number(process.hrtime.bigint() - started) / 1e6
-    if (out.status !== 0) throw new Error(`${args.join(' ')} exited ${out.status}: ${out.stderr}`)
-    if (i > 0) samples.push(ms)
-  }
-  return stats(samples)
+function spawnMs(args: string[], env: NodeJS.ProcessEnv): number {
+  const started = process.hrtime.bigint()
+  const out = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8' })
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  if (out.status !== 0) throw new Error(`${args.join(' ')} exited ${out.status}: ${out.stderr}`)
+  return ms
+}
+
+/** Each command once per round, RUNS rounds, after one warm-up round (file system cache). */
+function interleaved(commands: Record<string, string[]>, env: NodeJS.ProcessEnv): Record<string, Stats> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]))
+  for (let i = 0; i <= RUNS; i++)
+    for (const [name, args] of Object.entries(commands)) {
+      const ms = spawnMs(args, env)
+      if (i > 0) samples[name]!.push(ms)
+    }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
 }
 
 export async function run(): Promise<BenchSection> {
@@ -34,15 +41,18 @@ export async function run(): Promise<BenchSection> {
     // an empty key space: `cps get` reads the default limit and an empty history
     DIALCTL_REDIS_PREFIX: `bench:cli:${randomBytes(4).toString('hex')}:`,
   }
-  const rows = {
-    'node -e 0': time(['-e', '0'], env),
-    'dialctl --version': time(['bin/run.js', '--version'], env),
-    'dialctl cps get': time(['bin/run.js', 'cps', 'get'], env),
-    'dialctl cps get --json': time(['bin/run.js', 'cps', 'get', '--json'], env),
-  }
-  const base = rows['node -e 0'].median
+  const rows = interleaved(
+    {
+      'node -e 0': ['-e', '0'],
+      'dialctl --version': ['bin/run.js', '--version'],
+      'dialctl cps get': ['bin/run.js', 'cps', 'get'],
+      'dialctl cps get --json': ['bin/run.js', 'cps', 'get', '--json'],
+    },
+    env,
+  )
+  const base = rows['node -e 0']!.median
   const markdown = [
-    `Each command spawned ${RUNS} times after one warm-up run; wall time in ms, median (min, max). `,
+    `${RUNS} rounds after one warm-up round, each round spawning every command once (interleaved); wall time in ms, median (min, max). `,
     '`cps get` reads the live limit and the 60 s history from the local Redis.',
     '',
     '| command | wall time (ms) | over `node -e 0` (median) |',

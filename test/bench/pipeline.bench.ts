@@ -42,18 +42,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 let nextNumber = 0
 /** Distinct reserved test numbers and contact ids for every task of the bench. */
-function taskBodies(label: string, n: number): Array<{ contactId: string; body: string }> {
+function taskBodies(label: string, n: number): Array<{ contactId: string; phone: string; body: string }> {
   return Array.from({ length: n }, (_, i) => {
     const contactId = `${label}-${i}`
+    const phone = testNumber(nextNumber++)
     const body = JSON.stringify({
       campaignId: DEMO_CAMPAIGN_ID,
       contactId,
-      phoneNumber: testNumber(nextNumber++),
+      phoneNumber: phone,
       metadata: { bench: label },
       attempts: 0,
     })
-    return { contactId, body }
+    return { contactId, phone, body }
   })
+}
+
+/** The contact rows the dispatcher would have queued: the worker's dial gate dials only those. */
+async function queueContacts(
+  stack: LocalStack,
+  tasks: Array<{ contactId: string; phone: string }>,
+): Promise<void> {
+  await stack.pool.query(
+    `INSERT INTO contacts (campaign_id, id, phone_number, status)
+     SELECT $1, id, phone, 'queued' FROM unnest($2::text[], $3::text[]) AS t(id, phone)`,
+    [DEMO_CAMPAIGN_ID, tasks.map((t) => t.contactId), tasks.map((t) => t.phone)],
+  )
 }
 
 /** Sends in batches of 10; returns each contact's send time (ms since epoch, before its batch call). */
@@ -162,6 +175,7 @@ async function rawQueueRate(queue: PgQueue, label: string, n: number): Promise<n
 
 async function pipelineRate(stack: LocalStack, label: string, n: number): Promise<number> {
   const tasks = taskBodies(label, n)
+  await queueContacts(stack, tasks)
   const started = Date.now()
   await push(stack.queue, tasks)
   const attempts = await waitForCalls(stack, label, n, 300_000)
@@ -202,6 +216,7 @@ async function pacedRun(
   feedPerSecond?: number,
 ): Promise<PacedRun> {
   const tasks = taskBodies(label, n)
+  await queueContacts(stack, tasks)
   const { rows } = await stack.pool.query<{ now: string }>(`SELECT extract(epoch FROM now()) AS now`)
   const startSec = Math.floor(Number(rows[0]!.now))
   const started = Date.now()

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { saveCampaign } from '../../src/campaigns/repository.js'
+import { demoCampaign } from '../../src/local-stack/demo.js'
 import { ensureLocalQueues, PgQueue } from '../../src/queue/pg-queue.js'
+import { MAX_DIAL_TASK_BYTES } from '../../src/tasks/limits.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { dialctl, jsonOf } from './helpers.js'
 
@@ -10,6 +13,17 @@ let queue: PgQueue
 beforeAll(async () => {
   db = await createTestDb('cmdpush')
   ;({ queue } = await ensureLocalQueues(db.pool))
+  // push now checks the campaign before sending (#15): the campaigns these tests push to exist
+  const campaign = (id: string, status: string) => ({ ...structuredClone(demoCampaign), id, status })
+  for (const [id, status] of [
+    ['campaign-123', 'active'],
+    ['demo', 'active'],
+    ['c-draft', 'draft'],
+    ['c-paused', 'paused'],
+    ['c-done', 'completed'],
+    ['c-cancelled', 'cancelled'],
+  ] as const)
+    await saveCampaign(db.pool, campaign(id, status), { mode: 'insert' })
   Object.assign(process.env, {
     ...db.env,
     DIALCTL_STAGE: 'local',
@@ -40,7 +54,7 @@ describe('dialctl push (local stack)', () => {
     ])
     expect(run.exitCode).toBe(0)
     expect(run.stdout).toMatch(
-      /^Sent dial task [0-9a-f-]{36} \(campaign campaign-123, contact contact-456, \+97250\*\*\*\*567\) to stage local\./,
+      /^Sent dial task [0-9a-f-]{36} \(campaign campaign-123, contact contact-456, \+\*{10}67\) to stage local\./,
     )
     expect(run.stdout).not.toContain('+972501234567')
     const [message] = await queue.peek(10)
@@ -57,7 +71,7 @@ describe('dialctl push (local stack)', () => {
     const run = await dialctl(['push', '--campaign', 'demo', '--phone', '+12125550100', '--json'])
     expect(run.exitCode).toBe(0)
     const out = jsonOf(run) as { messageId: string; contactId: string; phoneNumber: string; stage: string }
-    expect(out).toMatchObject({ stage: 'local', phoneNumber: '+12125***100' })
+    expect(out).toMatchObject({ stage: 'local', phoneNumber: '+*********00' })
     expect(out.contactId).toMatch(/^push-/)
     const ids = (await queue.peek(10)).map((m) => m.messageId)
     expect(ids).toContain(out.messageId)
@@ -68,6 +82,40 @@ describe('dialctl push (local stack)', () => {
     const run = await dialctl(['push', '--campaign', 'demo', '--phone', '050-1234567'])
     expect(run.exitCode).toBe(2)
     expect(run.stderr + (run.error?.message ?? '')).toMatch(/phoneNumber: must be a valid E\.164/)
+    expect((await queue.depth()).visible).toBe(before)
+  })
+
+  it.each([
+    ['nope', /does not exist on stage local; nothing was sent/, /dialctl campaign list/],
+    ['c-draft', /is draft and accepts no dial tasks/, /dialctl campaign start c-draft/],
+    ['c-paused', /is paused and accepts no dial tasks/, /dialctl campaign resume c-paused/],
+    ['c-done', /is completed and accepts no dial tasks/, /active campaign/],
+    ['c-cancelled', /is cancelled and accepts no dial tasks/, /active campaign/],
+  ])('refuses a task for campaign %s before sending it: exit 1 with what to do', async (id, what, todo) => {
+    const before = (await queue.depth()).visible
+    const run = await dialctl(['push', '--campaign', id, '--phone', '+12125550100'])
+    expect(run.exitCode).toBe(1)
+    expect(run.stderr).toMatch(what)
+    expect(run.stderr).toMatch(todo)
+    expect(run.stdout).not.toMatch(/Sent/)
+    expect((await queue.depth()).visible).toBe(before)
+  })
+
+  it('refuses a task larger than the worker accepts, naming the limit, before sending it', async () => {
+    const before = (await queue.depth()).visible
+    const big = 'x'.repeat(MAX_DIAL_TASK_BYTES)
+    const run = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550100',
+      '--metadata',
+      `note=${big}`,
+    ])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toMatch(new RegExp(`too large: .*limit is ${MAX_DIAL_TASK_BYTES}`))
+    expect(run.stderr).toMatch(/--metadata/)
     expect((await queue.depth()).visible).toBe(before)
   })
 })

@@ -6,6 +6,7 @@ import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js
 import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
+import { registerPushedContacts } from '../../src/control/contacts-import.js'
 
 /**
  * A newcomer with only Node: no PostgreSQL or Redis reachable, so the stack runs on an embedded
@@ -48,6 +49,8 @@ describe('local stack on embedded services', () => {
         phoneNumber: testNumber(100 + i),
       }),
     )
+    // as `dialctl push` does: the dial gate dials only contacts that exist (issue #11)
+    await registerPushedContacts(stack.pool, pushed)
     const sent = await stack.queue.sendBatch(
       pushed.map((t, i) => ({ id: String(i), body: JSON.stringify(t) })),
     )

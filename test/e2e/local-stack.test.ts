@@ -6,6 +6,7 @@ import { readCpsHistory } from '../../src/pacing/history.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
+import { registerPushedContacts } from '../../src/control/contacts-import.js'
 
 /**
  * The seed's pipeline end to end on the local stack (real PostgreSQL and Redis, same handler code
@@ -52,6 +53,8 @@ describe('local stack end to end', () => {
       JSON.stringify({ campaignId: DEMO_CAMPAIGN_ID, contactId: 'no-phone', attempts: 0 }),
       JSON.stringify({ ...tasks[0], campaignId: 'no-such-campaign', contactId: 'orphan' }),
     ]
+    // as `dialctl push` does: the dial gate dials only contacts that exist (issue #11)
+    await registerPushedContacts(stack.pool, tasks)
     const bodies = [...tasks.map((t) => JSON.stringify(t)), ...extra]
     for (let i = 0; i < bodies.length; i += 10) {
       const chunk = bodies.slice(i, i + 10).map((body, j) => ({ id: String(j), body }))

@@ -64,6 +64,7 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
         'dialerFunctionName',
         'enrichFunctionName',
         'pacerFunctionName',
+        'controlFunctionName',
         'stateMachineArn',
         'redisHost',
         'redisPort',
@@ -82,10 +83,11 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
   })
 
   describe('queue', () => {
-    it('dial-tasks redrives to the DLQ after 3 receives', () => {
+    // Changed by issue #13: AWS advises maxReceiveCount ≥ 5 for a Lambda-polled queue.
+    it('dial-tasks redrives to the DLQ after 5 receives', () => {
       const queue = p.ofType('aws:sqs/queue:Queue').find((q) => q.state.arn === o.queueArn)!
       const redrive = JSON.parse(String(queue.inputs.redrivePolicy)) as Record<string, unknown>
-      expect(redrive).toEqual({ deadLetterTargetArn: o.dlqArn, maxReceiveCount: 3 })
+      expect(redrive).toEqual({ deadLetterTargetArn: o.dlqArn, maxReceiveCount: 5 })
     })
 
     it('hides a message longer than a whole pipe execution can take', () => {
@@ -110,11 +112,16 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
         filterCriteria: { filters: Array<{ pattern: string }> }
       }
       expect(source.sqsQueueParameters).toEqual({ batchSize: 10, maximumBatchingWindowInSeconds: 5 })
-      expect(source.filterCriteria.filters).toHaveLength(1)
-      // Pipes filters SQS records, whose JSON body is under "body"
-      expect(JSON.parse(source.filterCriteria.filters[0]!.pattern)).toEqual({
-        body: { phoneNumber: [{ exists: true }] },
-      })
+      // Pipes filters SQS records, whose JSON body is under "body"; the second pattern lets a
+      // non-JSON body through to enrich, which records its outcome (issue #13).
+      expect(source.filterCriteria.filters.map((f) => JSON.parse(f.pattern))).toEqual([
+        { body: { phoneNumber: [{ exists: true }] } },
+        { body: [{ 'anything-but': '' }] },
+      ])
+    })
+
+    it('is created RUNNING and a deploy never resets what `dialctl pipe stop` set', () => {
+      expect(pipe().inputs.desiredState).toBe('RUNNING')
     })
 
     it('enriches with the enrich Lambda and targets the dialer synchronously (partial batch failures)', () => {
@@ -177,15 +184,15 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       }
     })
 
-    it('dialer: MAX_CPS default, worker URL, Redis over TLS, timeout for a full batch of dials', () => {
+    it('dialer: MAX_CPS default, worker URL, no secret or store URL in its env, timeout for a full batch', () => {
       const e = env('dialerFunctionName')
       expect(e.MAX_CPS).toBe(String(DEFAULT_MAX_CPS))
       expect(e.WORKER_URL).toBe(o.workerUrl)
       expect(e.WORKER_TIMEOUT_MS).toBe(String(DIAL_HTTP_TIMEOUT_SECONDS * 1000))
-      expect(e.WORKER_TOKEN).toBe('test-worker-token')
-      expect(unsecret<string>(e.REDIS_URL)).toMatch(
-        new RegExp(`^rediss://[^:]+:mock-password@${String(o.redisHost)}:${String(o.redisPort)}$`),
-      )
+      // Changed by issue #13: token and Redis credentials come through the links only.
+      expect(e.WORKER_TOKEN).toBeUndefined()
+      expect(e.REDIS_URL).toBeUndefined()
+      expect(JSON.stringify(e)).not.toContain('mock-password')
       expect(e.POWERTOOLS_SERVICE_NAME).toBe('dialer-worker')
       expect(lambdaByName('dialerFunctionName').inputs.timeout).toBe(DIALER_TIMEOUT_SECONDS)
     })
@@ -195,6 +202,7 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       ['DialerWorker', 'functions/dialer-worker.handler', ['Postgres', 'Redis', 'Worker', 'WorkerToken']],
       ['Dispatcher', 'functions/dispatcher.handler', ['Postgres', 'Redis']],
       ['Pacer', 'functions/pacer.handler', ['Postgres', 'Redis']],
+      ['Control', 'functions/control.handler', ['Postgres', 'Redis']],
     ])('%s bundles %s with pg external, linked to %j', (id, handler, links) => {
       const build = p.builds.get(id)!
       expect(build.handler).toBe(handler)
@@ -209,10 +217,9 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       expect(links.Redis).toMatchObject({ host: o.redisHost, port: o.redisPort, password: 'mock-password' })
     })
 
-    it('enrich reads PostgreSQL; dispatcher may only send to the dial-tasks queue', () => {
-      expect(unsecret<string>(env('enrichFunctionName').DATABASE_URL)).toMatch(
-        new RegExp(`^postgres://[^:]+:mock-password@${String(o.postgresHost)}:5432/dialctl$`),
-      )
+    it('enrich reads PostgreSQL through its link only; dispatcher may only send to the dial-tasks queue', () => {
+      expect(env('enrichFunctionName').DATABASE_URL).toBeUndefined()
+      expect(p.builds.get('EnrichDialTask')!.links.Postgres).toMatchObject({ host: o.postgresHost })
       const role = p.ofType('aws:iam/role:Role').find((r) => r.name === 'DispatcherRole')!
       const inline = role.inputs.inlinePolicies as Array<{ policy: string }>
       expect(inline).toHaveLength(1)
@@ -226,7 +233,7 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       const e = env('pacerFunctionName')
       expect(e.WORKER_CLUSTER_NAME).toBe(o.workerClusterName)
       expect(e.WORKER_SERVICE_NAME).toBe(o.workerServiceName)
-      expect(String(e.REDIS_URL)).toMatch(/^rediss:\/\//)
+      expect(e.REDIS_URL).toBeUndefined()
     })
 
     it('the pacer runs every minute', () => {
@@ -234,6 +241,31 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       expect(rule.inputs.scheduleExpression).toBe('rate(1 minute)')
       const target = p.find('aws:cloudwatch/eventTarget:EventTarget', 'PacerScheduleTarget')
       expect(target.inputs.arn).toBe(fnArn(o.pacerFunctionName))
+    })
+  })
+
+  describe('control function and stage discovery', () => {
+    it('the control function runs in the VPC and may call no AWS API beyond logs and traces', () => {
+      const fn = lambdaByName('controlFunctionName')
+      const vpc = fn.inputs.vpcConfig as { subnetIds: string[] }
+      expect(vpc.subnetIds.every((sub) => sub.includes('PrivateSubnet'))).toBe(true)
+      expect(fn.inputs.tracingConfig).toEqual({ mode: 'Active' })
+      const role = p.ofType('aws:iam/role:Role').find((r) => r.name === 'ControlRole')!
+      const actions = ((role.inputs.inlinePolicies as Array<{ policy: string }> | undefined) ?? []).flatMap(
+        (ip) => statementsOf(ip.policy).flatMap((st) => st.Action),
+      )
+      expect(actions.filter((a) => !/^(xray|logs|ssm|secretsmanager|kms):/.test(a))).toEqual([])
+      // No function URL, no API: lambda:Invoke with IAM is the only way in.
+      expect(p.ofType('aws:lambda/functionUrl:FunctionUrl')).toEqual([])
+    })
+
+    it('publishes the outputs to SSM /dialctl/<stage>/outputs, readable by the loader dialctl uses', () => {
+      const param = p.find('aws:ssm/parameter:Parameter', 'StageOutputsParameter')
+      expect(param.inputs.name).toBe('/dialctl/test/outputs')
+      expect(param.inputs.type).toBe('String')
+      const published = StageOutputs.parse(JSON.parse(String(unsecret(param.inputs.value))))
+      expect(published.controlFunctionName).toBe(o.controlFunctionName)
+      expect(JSON.stringify(published)).not.toContain('mock-password')
     })
   })
 
@@ -266,7 +298,15 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
         unsecret<string>(
           p.find('aws:ecs/taskDefinition:TaskDefinition', 'WorkerTask').inputs.containerDefinitions,
         ),
-      ) as Array<{ name: string; environment: Array<{ name: string; value: string }> }>
+      ) as Array<{
+        name: string
+        environment: Array<{ name: string; value: string }>
+        secrets?: Array<{ name: string; valueFrom: string }>
+      }>
+    const secretsOf = (name: string) =>
+      Object.fromEntries(
+        (containers().find((c) => c.name === name)!.secrets ?? []).map((e) => [e.name, e.valueFrom]),
+      )
     const envOf = (name: string) =>
       Object.fromEntries(
         containers()
@@ -274,20 +314,17 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
           .environment.map((e) => [e.name, e.value]),
       )
 
-    it('runs the Node worker and Asterisk in one task, ARI on localhost, token from the secret', () => {
+    it('runs the Node worker and Asterisk in one task, ARI on localhost, secrets from SSM (never in the task definition)', () => {
       expect(containers().map((c) => c.name)).toEqual(['worker', 'asterisk'])
       const w = envOf('worker')
-      expect(w).toMatchObject({
-        PORT: '8080',
-        DRIVER: 'ari',
-        ARI_URL: 'http://127.0.0.1:8088',
-        WORKER_TOKEN: 'test-worker-token',
-        ARI_PASSWORD: 'test-ari-password',
-      })
-      expect(envOf('asterisk')).toMatchObject({
-        ARI_PASSWORD: 'test-ari-password',
-        SIP_TRUNK_USER: 'trunk-user',
-      })
+      expect(w).toMatchObject({ PORT: '8080', DRIVER: 'ari', ARI_URL: 'http://127.0.0.1:8088' })
+      expect(envOf('asterisk')).toMatchObject({ SIP_TRUNK_USER: 'trunk-user' })
+      // Changed by issue #13: no secret in plain container environment.
+      const all = JSON.stringify(containers().map((c) => c.environment))
+      for (const secret of ['test-worker-token', 'test-ari-password', 'mock-password'])
+        expect(all).not.toContain(secret)
+      expect(Object.keys(secretsOf('worker')).sort()).toEqual(['ARI_PASSWORD', 'PGPASSWORD', 'WORKER_TOKEN'])
+      expect(Object.keys(secretsOf('asterisk')).sort()).toEqual(['ARI_PASSWORD', 'SIP_TRUNK_PASSWORD'])
     })
 
     it('opens SIP and RTP only to the trunk CIDRs, on top of the VPC group', () => {

@@ -66,7 +66,9 @@ describe('demo prompt', () => {
       [DEMO_CAMPAIGN_ID, media.audioUrl],
     )
     expect(await seedDemoCampaign(tdb.pool, media.audioUrl)).toBe(false)
-    expect(audioUrlsOf((await getCampaign(tdb.pool, DEMO_CAMPAIGN_ID))!.campaign.config)).toEqual([media.audioUrl])
+    expect(audioUrlsOf((await getCampaign(tdb.pool, DEMO_CAMPAIGN_ID))!.campaign.config)).toEqual([
+      media.audioUrl,
+    ])
     const other = media.audioUrl.replace(/:\d+\//, ':7999/')
     await seedDemoCampaign(tdb.pool, other)
     expect(audioUrlsOf((await getCampaign(tdb.pool, DEMO_CAMPAIGN_ID))!.campaign.config)).toEqual([other])

@@ -8,7 +8,14 @@ import type { EnrichedDialTask } from '../../src/contracts/index.js'
 import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
 import { createDialer, dialerDeps } from '../../src/dialer/create-dialer.js'
 import type { DialerDeps } from '../../src/dialer/handle-batch.js'
-import { createPgOutcomeRecorder, realSleep, type MetricsPort } from '../../src/dialer/ports.js'
+import {
+  createPgOutcomeRecorder,
+  realSleep,
+  type MetricsPort,
+  queueRequeue,
+  type TaskRequeue,
+} from '../../src/dialer/ports.js'
+import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
 import { createWorkerClient } from '../../src/dialer/worker-client.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createResilientLimiter } from '../../src/pacing/degraded.js'
@@ -16,6 +23,7 @@ import { readCpsHistory } from '../../src/pacing/history.js'
 import { createLimitStore } from '../../src/pacing/limit-store.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
+import { primeLimiter } from '../helpers/pacing.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
 
 // ---- a tiny stand-in for the worker's POST /dial; the contact id picks its answer
@@ -137,8 +145,12 @@ afterAll(async () => {
 
 let prefixSeq = 0
 /** Real adapters (Redis, PostgreSQL, HTTP); each test its own key prefix. */
-function setup(options: { limit?: number; timeoutMs?: number; redis?: Redis; url?: string } = {}) {
+async function setup(
+  options: { limit?: number; timeoutMs?: number; redis?: Redis; url?: string; requeue?: TaskRequeue } = {},
+) {
   const prefix = `${t.prefix}${++prefixSeq}:`
+  // a limiter that has been running (a fresh one pauses a horizon first: see limiter.test.ts)
+  await primeLimiter(t.redis, prefix)
   const redis = options.redis ?? t.redis
   const logger = createLogger('dialer-worker', { level: 'SILENT' })
   const metrics = memoryMetrics()
@@ -170,6 +182,7 @@ function setup(options: { limit?: number; timeoutMs?: number; redis?: Redis; url
       delays.push(ms)
       return realSleep(ms)
     },
+    ...(options.requeue ? { requeue: options.requeue } : {}),
   }
   return {
     deps,
@@ -201,7 +214,7 @@ function postsFor(contactPrefix: string) {
 
 describe('dialer handler', () => {
   it('POSTs the DialCommand with the bearer token and records the tasks dialed (one insert per batch)', async () => {
-    const s = setup()
+    const s = await setup()
     const info = vi.spyOn(s.logger, 'info')
     const batch = [task('ok-a1'), task('ok-a2', { attempts: 2 }), task('ok-a3')]
     const res = await s.dial(batch)
@@ -221,6 +234,10 @@ describe('dialer handler', () => {
       metadata: { firstName: 'John' },
       attempt: 2,
       maxConcurrentCalls: 100,
+      // added with #12: the slot's absolute time (epoch ms) and its limit; the worker originates
+      // at the slot through its trunk gate
+      notBefore: expect.any(Number) as number,
+      cpsLimit: 100,
     })
     expect(await outcomesOf(batch.map((b) => b.messageId))).toEqual([
       { message_id: 'm-ok-a1', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-a1.0' },
@@ -245,20 +262,24 @@ describe('dialer handler', () => {
       campaignId: 'c1',
       contactId: 'ok-a2',
       attempt: 2,
-      phoneNumber: batch[1]!.phoneNumber.slice(0, 6) + '****' + batch[1]!.phoneNumber.slice(-3),
+      phoneNumber: '+' + '*'.repeat(batch[1]!.phoneNumber.length - 3) + batch[1]!.phoneNumber.slice(-2),
     })
   })
 
   it('admits k of n at the live limit, spread over the second; the rest are rate-limited and retried', async () => {
-    const s = setup()
+    const s = await setup()
     await t.redis.set(`${s.prefix}cps:limit`, '3')
     const batch = Array.from({ length: 10 }, (_, i) => task(`ok-b${i}`))
     const res = await s.dial(batch)
 
     expect(postsFor('ok-b').map((p) => p.body.contactId)).toEqual(['ok-b0', 'ok-b1', 'ok-b2'])
     expect(res.batchItemFailures).toEqual(batch.slice(3).map((b) => ({ itemIdentifier: b.messageId })))
-    // slots one third of a second apart, not a burst
-    expect(s.delays.map(Math.round)).toEqual([0, 333, 667])
+    // slots one third of a second apart, not a burst; each POST leaves 200 ms before its slot
+    // (changed with #12: the worker originates at the command's notBefore)
+    expect(s.delays.map(Math.round)).toEqual([0, 133, 467])
+    const slots = postsFor('ok-b').map((p) => p.body.notBefore as number)
+    expect(slots[1]! - slots[0]!).toBeCloseTo(333.334, 2)
+    expect(slots[2]! - slots[1]!).toBeCloseTo(333.334, 2)
     const rows = await outcomesOf(batch.map((b) => b.messageId))
     expect(rows.filter((r) => r.outcome === 'dialed')).toHaveLength(3)
     expect(rows.filter((r) => r.outcome === 'rate_limited').map((r) => r.reason)).toEqual(
@@ -269,8 +290,70 @@ describe('dialer handler', () => {
     expect(history.rateLimited).toBe(7)
   })
 
+  it('deferral: refused tasks go back to the queue delayed to their next slot, reported handled, not failed', async () => {
+    const { queue } = await ensureLocalQueues(db.pool, {
+      queueName: `defer-${prefixSeq}`,
+      dlqName: `defer-${prefixSeq}-dlq`,
+    })
+    const s = await setup({ requeue: queueRequeue(queue) })
+    await t.redis.set(`${s.prefix}cps:limit`, '3')
+    const batch = Array.from({ length: 10 }, (_, i) => task(`defer-f${i}`))
+    const res = await s.dial(batch)
+    // deferred tasks are not batch item failures: they spend no receive, never reach the DLQ
+    expect(res).toEqual({ batchItemFailures: [] })
+    expect(postsFor('defer-f')).toHaveLength(3)
+    // each re-sent as the DialTask the queue carried (no enrichment), attempts unchanged,
+    // visible at the limiter's next free slots: 1000, 1333, 1667, 2000, … ms, to the nearest
+    // whole second (SQS DelaySeconds; a task back up to 0.5 s early is within the 1 s horizon)
+    const again = await queue.peek(10)
+    expect(again.map((m) => JSON.parse(m.body) as unknown)).toEqual(
+      batch.slice(3).map(({ campaignId, contactId, phoneNumber, metadata, attempts }) => ({
+        campaignId,
+        contactId,
+        phoneNumber,
+        metadata,
+        attempts,
+      })),
+    )
+    expect(again.map((m) => m.receiveCount)).toEqual(Array(7).fill(0))
+    const delays = again.map((m) => Math.round((Number(m.attributes!.VisibleAt) - m.sentAt.getTime()) / 1000))
+    expect(delays).toEqual([1, 1, 2, 2, 2, 3, 3])
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.filter((r) => r.outcome === 'deferred').map((r) => r.reason)).toEqual([
+      ...Array(2).fill('limit 3 CPS (redis): back in 1 s at its next slot'),
+      ...Array(3).fill('limit 3 CPS (redis): back in 2 s at its next slot'),
+      ...Array(2).fill('limit 3 CPS (redis): back in 3 s at its next slot'),
+    ])
+    expect(s.metrics).toMatchObject({ DialedTasks: 3, RateLimitedTasks: 7, DialerWorkerErrors: 0 })
+  })
+
+  it('deferral: a queue that cannot take the re-sent tasks leaves them ordinary retries (nothing lost)', async () => {
+    const s = await setup({
+      requeue: { requeue: (entries) => Promise.resolve({ failed: entries.slice(0, 2).map((e) => e.id) }) },
+    })
+    await t.redis.set(`${s.prefix}cps:limit`, '1')
+    const batch = Array.from({ length: 4 }, (_, i) => task(`defer-g${i}`))
+    const res = await s.dial(batch)
+    // 1 admitted; of the 3 refused, the first 2 could not be re-sent: retried as before
+    expect(res.batchItemFailures).toEqual([
+      { itemIdentifier: 'm-defer-g1' },
+      { itemIdentifier: 'm-defer-g2' },
+    ])
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.map((r) => [r.message_id, r.outcome])).toEqual([
+      ['m-defer-g0', 'dialed'],
+      ['m-defer-g1', 'rate_limited'],
+      ['m-defer-g2', 'rate_limited'],
+      ['m-defer-g3', 'deferred'],
+    ])
+    const thrown = await setup({ requeue: { requeue: () => Promise.reject(new Error('SQS down')) } })
+    await t.redis.set(`${thrown.prefix}cps:limit`, '1')
+    const res2 = await thrown.dial([task('defer-h0'), task('defer-h1')])
+    expect(res2.batchItemFailures).toEqual([{ itemIdentifier: 'm-defer-h1' }])
+  })
+
   it('worker 429 / 503: retried, counted as rate-limited, not as a worker error', async () => {
-    const s = setup()
+    const s = await setup()
     const batch = [task('busy429-c'), task('busy503-c'), task('ok-c')]
     const res = await s.dial(batch)
     expect(res.batchItemFailures).toEqual([
@@ -287,7 +370,7 @@ describe('dialer handler', () => {
   })
 
   it('worker timeout or 5xx: that task failed and retried, the rest of the batch goes on (scenario 3)', async () => {
-    const s = setup({ timeoutMs: 300 })
+    const s = await setup({ timeoutMs: 300 })
     const error = vi.spyOn(s.logger, 'error')
     const batch = [task('slow-d'), task('boom-d'), task('ok-d')]
     const res = await s.dial(batch)
@@ -313,7 +396,7 @@ describe('dialer handler', () => {
     await once(server, 'listening')
     const port = (server.address() as net.AddressInfo).port
     await new Promise((r) => server.close(r))
-    const s = setup({ url: `http://127.0.0.1:${port}` })
+    const s = await setup({ url: `http://127.0.0.1:${port}` })
     const res = await s.dial([task('ok-e')])
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-ok-e' }])
     const [row] = await outcomesOf(['m-ok-e'])
@@ -322,7 +405,7 @@ describe('dialer handler', () => {
   })
 
   it('worker says duplicate: recorded duplicate, not a failure', async () => {
-    const s = setup()
+    const s = await setup()
     const res = await s.dial([task('dup-f')])
     expect(res).toEqual({ batchItemFailures: [] })
     const [row] = await outcomesOf(['m-dup-f'])
@@ -334,7 +417,7 @@ describe('dialer handler', () => {
   })
 
   it('worker refuses a blacklisted number (409): dropped with the reason, not retried', async () => {
-    const s = setup()
+    const s = await setup()
     const res = await s.dial([task('black-z'), task('ok-z')])
     expect(res).toEqual({ batchItemFailures: [] })
     const [row] = await outcomesOf(['m-black-z'])
@@ -342,7 +425,7 @@ describe('dialer handler', () => {
   })
 
   it('a redelivered batch is not dialed twice and takes no CPS slot', async () => {
-    const s = setup()
+    const s = await setup()
     const batch = [task('ok-g1'), task('ok-g2')]
     await s.dial(batch)
     const admittedBefore = (await readCpsHistory(t.redis, 10, { prefix: s.prefix })).admitted
@@ -365,7 +448,7 @@ describe('dialer handler', () => {
   })
 
   it('the same task twice in one batch is dialed once', async () => {
-    const s = setup()
+    const s = await setup()
     const one = task('ok-h')
     const res = await s.dial([one, { ...one, messageId: 'm-ok-h-copy' }])
     expect(res).toEqual({ batchItemFailures: [] })
@@ -377,7 +460,7 @@ describe('dialer handler', () => {
   })
 
   it('an invalid task is failed naming the field; an item without messageId fails the whole batch', async () => {
-    const s = setup()
+    const s = await setup()
     const bad = { ...task('ok-i'), phoneNumber: '0501234567', messageId: 'm-bad-i' }
     const res = await s.dial([bad, task('ok-i2')])
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-bad-i' }])
@@ -405,7 +488,7 @@ describe('dialer handler', () => {
     })
     down.on('error', () => {})
     down.connect().catch(() => {})
-    const s = setup({ redis: down })
+    const s = await setup({ redis: down })
     const batch = Array.from({ length: 8 }, (_, i) => task(`ok-k${i}`))
     const res = await s.dial(batch)
     expect(postsFor('ok-k')).toHaveLength(5)
@@ -424,7 +507,7 @@ describe('dialer handler', () => {
     })
     try {
       const metrics = new Metrics({ namespace: 'DialctlTest', serviceName: 'dialer-worker' })
-      const s = setup()
+      const s = await setup()
       const deps = { ...s.deps, metrics }
       await createDialer(deps)([task('ok-l')])
       metrics.publishStoredMetrics()
@@ -457,6 +540,7 @@ describe('dialer handler', () => {
   })
 
   it('dialerDeps wires the real adapters from the Lambda environment', async () => {
+    await primeLimiter(t.redis, `${t.prefix}wired:`)
     const logger = createLogger('dialer-worker', { level: 'SILENT' })
     const metrics = memoryMetrics()
     const deps = dialerDeps({

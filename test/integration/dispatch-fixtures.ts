@@ -151,6 +151,14 @@ export class MemoryQueue implements QueuePort {
     this.messages = this.messages.filter((m) => m.receiptHandle !== receiptHandle)
   }
   async changeVisibility() {}
+  async defer(entries: { receiptHandle: string; body: string }[]) {
+    const deferred = []
+    for (const [index, e] of entries.entries()) {
+      await this.delete(e.receiptHandle)
+      deferred.push({ index, messageId: (await this.send(e.body)).messageId })
+    }
+    return { deferred, failed: [] }
+  }
   async depth(): Promise<QueueDepth> {
     return { visible: this.messages.length, inFlight: 0, oldestAgeSeconds: 0 }
   }

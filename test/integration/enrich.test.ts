@@ -26,7 +26,12 @@ const record = (messageId: string, body: unknown) => ({
   messageId,
   receiptHandle: `rh-${messageId}`,
   body: typeof body === 'string' ? body : JSON.stringify(body),
-  attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1705318245000' },
+  attributes: {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: '1705318245000',
+    SenderId: 'AIDAEXAMPLE',
+    ApproximateFirstReceiveTimestamp: '1705318245001',
+  },
   messageAttributes: {},
   md5OfBody: 'x',
   eventSource: 'aws:sqs',
@@ -135,7 +140,7 @@ describe('enrich batch', () => {
       expect.objectContaining({
         messageId: 'm-404',
         reason: 'campaign_not_found',
-        phoneNumber: '+97250****456',
+        phoneNumber: '+**********56',
       }),
     )
     expect(metrics.addMetric).toHaveBeenCalledWith('EnrichDropped', 'Count', 1)
@@ -214,7 +219,9 @@ describe('enrich batch', () => {
     expect(await outcomes()).toEqual([
       expect.objectContaining({
         message_id: 'm-1',
-        reason: 'outside_calling_window: next opening 2024-01-21T07:00:00.000Z',
+        // the zone(s) the rule used are named since issue #11
+        reason:
+          'outside_calling_window: closed in Asia/Jerusalem (campaign); next opening 2024-01-21T07:00:00.000Z',
       }),
     ])
   })

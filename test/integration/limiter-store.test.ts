@@ -69,7 +69,7 @@ describe('live limit store', () => {
     expect((await listPacingAudit(db.pool, { limit: 1000 })).length).toBe(before)
   })
 
-  it('puts the old limit back when the audit row cannot be written', async () => {
+  it('changes nothing when PostgreSQL cannot record the change (the durable state is written first)', async () => {
     const prefix = `${t.prefix}e:`
     await t.redis.set(`${prefix}cps:limit`, '33')
     // a schema without the pacing_audit table
@@ -87,6 +87,89 @@ describe('live limit store', () => {
     await t.redis.set(`${prefix}cps:limit`, 'fast')
     const store = createLimitStore({ redis: t.redis, prefix, defaultLimit: 12 })
     expect(await store.getLimit()).toEqual({ limit: 12, source: 'default' })
+  })
+
+  it('durable: the limit set is restored from PostgreSQL when Redis lost it, not the MAX_CPS default', async () => {
+    const prefix = `${t.prefix}g:`
+    const writer = createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100 })
+    await writer.setLimit(3, change)
+    // Redis restarted without persistence / failed over: the key is gone
+    await t.redis.del(`${prefix}cps:limit`)
+    const dialer = createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100, cacheMs: 0 })
+    expect(await dialer.getLimit()).toEqual({ limit: 3, source: 'postgres' })
+    // copied back, so the next read (and every other dialer) gets it from Redis
+    expect(await t.redis.get(`${prefix}cps:limit`)).toBe('3')
+    expect(await dialer.getLimit()).toEqual({ limit: 3, source: 'redis' })
+    // nobody ever set one in this scope: the default
+    const fresh = createLimitStore({
+      redis: t.redis,
+      prefix: `${t.prefix}g2:`,
+      db: db.pool,
+      defaultLimit: 100,
+    })
+    expect(await fresh.getLimit()).toEqual({ limit: 100, source: 'default' })
+  })
+
+  it('hold: a manual limit is kept from the adaptive pacer until it expires or is resumed; a safety cut still lowers it and says so', async () => {
+    const prefix = `${t.prefix}h:`
+    let now = Date.parse('2026-11-30T12:00:00Z')
+    const store = createLimitStore({ redis: t.redis, prefix, db: db.pool, cacheMs: 0, nowMs: () => now })
+    await store.setLimit(
+      50,
+      { actor: 'alice', reason: 'carrier asked', source: 'cli' },
+      {
+        hold: { untilMs: now + 2 * 3600_000 },
+      },
+    )
+    expect(await store.control()).toMatchObject({
+      limit: 50,
+      mode: 'held',
+      heldBy: 'alice',
+      heldUntil: '2026-11-30T14:00:00.000Z',
+      holdReason: 'carrier asked',
+    })
+    const pacer = { actor: 'pacer', reason: 'CPU 40% → 100', source: 'auto' }
+    // the pacer's raise is refused while held
+    const raise = await store.setLimit(100, pacer, { respectHold: { safety: false } })
+    expect(raise).toMatchObject({ skipped: 'held', old: 50, new: 50 })
+    expect(await t.redis.get(`${prefix}cps:limit`)).toBe('50')
+    // so is an ordinary cut
+    expect(await store.setLimit(40, pacer, { respectHold: { safety: false } })).toMatchObject({
+      skipped: 'held',
+    })
+    // a safety cut (CPU critical) applies, keeps the hold, and the audit says so
+    const cut = await store.setLimit(
+      25,
+      { ...pacer, reason: 'CPU 91% → 25' },
+      { respectHold: { safety: true } },
+    )
+    expect(cut).toMatchObject({ old: 50, new: 25 })
+    expect(cut.skipped).toBeUndefined()
+    expect(cut.reason).toBe('safety cut below the limit held by alice (hold kept): CPU 91% → 25')
+    expect(await store.control()).toMatchObject({ limit: 25, mode: 'held', heldBy: 'alice' })
+    expect((await listPacingAudit(db.pool, { limit: 1 }))[0]!.reason).toMatch(
+      /^safety cut below the limit held by alice/,
+    )
+    // the hold expires by itself: the pacer steers again
+    now += 2 * 3600_000 + 1
+    expect((await store.control())!.mode).toBe('auto')
+    expect(await store.setLimit(100, pacer, { respectHold: { safety: false } })).toMatchObject({
+      old: 25,
+      new: 100,
+    })
+    // `cps auto --resume` ends a hold without an end
+    await store.setLimit(10, { actor: 'bob', reason: 'outage', source: 'cli' }, { hold: { untilMs: null } })
+    expect(await store.control()).toMatchObject({ mode: 'held', heldBy: 'bob' })
+    expect((await store.control())!.heldUntil).toBeUndefined()
+    expect(await store.resume({ actor: 'bob', reason: 'outage over', source: 'cli' })).toBe(true)
+    expect(await store.control()).toMatchObject({ limit: 10, mode: 'auto' })
+    expect(await store.resume({ actor: 'bob', reason: 'again', source: 'cli' })).toBe(false)
+    expect((await listPacingAudit(db.pool, { limit: 1 }))[0]).toMatchObject({
+      actor: 'bob',
+      oldLimit: 10,
+      newLimit: 10,
+      reason: 'hold by bob ended: outage over',
+    })
   })
 
   it('reads MAX_CPS / DEGRADED_CPS from the environment, naming a bad one', () => {

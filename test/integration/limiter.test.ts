@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readCpsHistory } from '../../src/pacing/history.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
+import { primeLimiter } from '../helpers/pacing.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
 
 /** Largest number of slots inside any half-open window [t, t + widthMicros). */
@@ -16,6 +17,10 @@ function worstWindow(slotsMicros: number[], widthMicros = 1_000_000): number {
 }
 
 let t: TestRedis
+async function redisNowMicros(): Promise<number> {
+  const [sec, micros] = await t.redis.time()
+  return Number(sec) * 1_000_000 + Number(micros)
+}
 beforeAll(async () => {
   t = await createTestRedis('limiter')
 })
@@ -55,6 +60,7 @@ describe('redis limiter (admit-1.lua)', () => {
   })
 
   it('admits k of n in one call, slots spaced 1/limit apart and at most the horizon ahead', async () => {
+    await primeLimiter(t.redis, `${t.prefix}k:`)
     const limiter = createRedisLimiter({ redis: t.redis, prefix: `${t.prefix}k:` })
     const a = await limiter.admit(10, 4)
     // horizon 1 s at 4 CPS: slots at 0, 250, 500, 750 ms
@@ -68,6 +74,7 @@ describe('redis limiter (admit-1.lua)', () => {
 
   it('records admitted and rate-limited counts per second for readCpsHistory', async () => {
     const prefix = `${t.prefix}hist:`
+    await primeLimiter(t.redis, prefix)
     const limiter = createRedisLimiter({ redis: t.redis, prefix })
     const a = await limiter.admit(30, 10)
     expect(a.delaysMs.length).toBe(10)
@@ -81,6 +88,55 @@ describe('redis limiter (admit-1.lua)', () => {
     expect(h.rateLimitedShare).toBeGreaterThan(0.6)
     const empty = await readCpsHistory(t.redis, 10, { prefix: `${t.prefix}none:` })
     expect(empty).toMatchObject({ admitted: 0, rateLimited: 0, rateLimitedShare: 0 })
+  })
+
+  it('state missing (new or lost Redis): the first slot is a horizon + one interval away, so old unseen slots cannot crowd a window', async () => {
+    const prefix = `${t.prefix}lost:`
+    const limiter = createRedisLimiter({ redis: t.redis, prefix })
+    // Slots another dialer was granted just before the loss: up to a horizon (1 s) ahead.
+    const before = await limiter.admit(0, 100)
+    expect(before.delaysMs).toEqual([])
+    await t.redis.del(`${prefix}cps:pacer`)
+    const lostAt = await redisNowMicros()
+    const oldSlots = Array.from({ length: 100 }, (_, i) => lostAt + i * 10_000)
+    const after = await limiter.admit(10, 100)
+    // nothing within the horizon: all ten deferred to the conservative first slot and after it
+    expect(after.delaysMs).toEqual([])
+    expect(after.deferDelaysMs).toHaveLength(10)
+    expect(after.deferDelaysMs[0]).toBeGreaterThanOrEqual(1000)
+    expect(after.deferDelaysMs[0]).toBeLessThanOrEqual(1011)
+    // then it admits from that slot on, and with the old slots no window holds more than 100
+    const next = lostAt + 1_010_000
+    const admitted: number[] = []
+    while ((await redisNowMicros()) < next) {
+      const a = await limiter.admit(100, 100)
+      admitted.push(...a.slotsMicros!)
+    }
+    const a = await limiter.admit(100, 100)
+    admitted.push(...a.slotsMicros!)
+    expect(Math.min(...admitted)).toBeGreaterThanOrEqual(lostAt + 1_000_000)
+    expect(worstWindow([...oldSlots, ...admitted])).toBeLessThanOrEqual(100)
+  })
+
+  it('defers the refused tasks to the next free slots, spread at the limit and promised once, capped at the deferral horizon', async () => {
+    const prefix = `${t.prefix}defer:`
+    await primeLimiter(t.redis, prefix)
+    const limiter = createRedisLimiter({ redis: t.redis, prefix, deferHorizonMs: 5000 })
+    const a = await limiter.admit(6, 2)
+    // 2 CPS, horizon 1 s: slots at 0 and 500 ms; the next free slot is 1000 ms
+    expect(a.delaysMs).toEqual([0, 500])
+    expect(a.deferDelaysMs).toEqual([1000, 1500, 2000, 2500])
+    // a second batch is not promised the same slots: its deferrals queue behind the first one's
+    // (a promise is not a reservation: the free slot at ~1000 ms may still go to whoever asks
+    // first, here b itself once the clock has moved on)
+    const b = await limiter.admit(10, 2)
+    expect(b.delaysMs.length).toBeLessThanOrEqual(1)
+    expect(b.deferDelaysMs).toHaveLength(10 - b.delaysMs.length)
+    expect(b.deferDelaysMs[0]).toBeGreaterThan(2900)
+    expect(b.deferDelaysMs[0]).toBeLessThanOrEqual(3000)
+    // beyond the deferral horizon every task comes back at the horizon and asks again
+    expect(b.deferDelaysMs.at(-1)).toBe(5000)
+    expect(b.deferDelaysMs.filter((d) => d === 5000).length).toBeGreaterThan(1)
   })
 
   it('rejects a limit below 1 with a message naming the limit', async () => {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createPool } from '../../src/db/pool.js'
 import { LocalPipe, type LocalPipeOptions, type PipeRecord } from '../../src/pipe/local-pipe.js'
 import { getPipeState, pipeMetrics, setPipeDesiredState, waitForPipeState } from '../../src/pipe/state.js'
+import { recordDeadLetteredTasks } from '../../src/outcomes/dead-letter.js'
 import { ensureLocalQueues, PgQueue } from '../../src/queue/pg-queue.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 
@@ -29,7 +30,11 @@ const task = (contactId: string, extra: Record<string, unknown> = {}) =>
 
 async function setup() {
   n += 1
-  const { queue, dlq } = await ensureLocalQueues(db.pool, { queueName: `p${n}`, dlqName: `p${n}-dlq` })
+  const { queue, dlq } = await ensureLocalQueues(db.pool, {
+    queueName: `p${n}`,
+    dlqName: `p${n}-dlq`,
+    onDeadLetter: recordDeadLetteredTasks,
+  })
   return { queue, dlq, name: `pipe-${n}` }
 }
 
@@ -274,7 +279,7 @@ describe('LocalPipe failures, retries and the DLQ', () => {
     expect(calls[1]!.ids).toEqual(calls[0]!.ids)
     expect(calls[1]!.receiveCounts).toEqual(['2', '2'])
     const state = await getPipeState(db.pool, name)
-    expect(state!.lastError).toBe('Error: worker unreachable while dialing +97250****567')
+    expect(state!.lastError).toBe('Error: worker unreachable while dialing +**********67')
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m).toMatchObject({ executions: 2, failedExecutions: 1, messagesSucceeded: 2 })
   })

@@ -8,6 +8,7 @@ import {
   listLocalRedrives,
 } from '../../src/queue/pg-queue.js'
 import { SQS_MAX_MESSAGE_BYTES } from '../../src/queue/port.js'
+import { recordDeadLetteredTasks } from '../../src/outcomes/dead-letter.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 
 let db: TestDb
@@ -19,6 +20,8 @@ async function pair(options: { visibilityTimeoutSeconds?: number } = {}) {
     queueName: `q${n}`,
     dlqName: `q${n}-dlq`,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    // the dial-tasks caller's hook: the queue itself no longer knows about task outcomes
+    onDeadLetter: recordDeadLetteredTasks,
   })
 }
 /** visibility timeouts run on PostgreSQL's clock: poll for their end, never sleep past it */
@@ -197,6 +200,58 @@ describe('PgQueue depth, peek, purge', () => {
     await queue.receive()
     expect(await queue.purge()).toBe(3)
     expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0, oldestAgeSeconds: 0 })
+  })
+})
+
+describe('PgQueue deferral (what SqsQueue.defer does on SQS)', () => {
+  it('send with delaySeconds stays invisible for that long', async () => {
+    const { queue } = await pair()
+    await queue.send('later', { delaySeconds: 1 })
+    expect(await queue.receive()).toEqual([])
+    expect(await queue.depth()).toMatchObject({ visible: 0, inFlight: 1 })
+    const [m] = await queue.receive({ waitTimeSeconds: 2 })
+    expect(m).toMatchObject({ body: 'later', receiveCount: 1 })
+    await expect(queue.send('x', { delaySeconds: 901 })).rejects.toThrow(/delaySeconds is 901/)
+  })
+
+  it('defer: a new copy (receive count 0, new id) visible after its delay, the received copy deleted', async () => {
+    const { queue } = await pair()
+    const { messageId } = await queue.send(task('defer-1'))
+    const [first] = await queue.receive({ visibilityTimeoutSeconds: 0 })
+    const [second] = await queue.receive({ visibilityTimeoutSeconds: 30 })
+    expect(second!.receiveCount).toBe(2)
+    const result = await queue.defer([
+      { receiptHandle: second!.receiptHandle, body: second!.body, delaySeconds: 2 },
+    ])
+    expect(result.failed).toEqual([])
+    const [copy] = await queue.peek(10)
+    expect(await queue.peek(10)).toHaveLength(1)
+    expect(copy).toMatchObject({
+      messageId: result.deferred[0]!.messageId,
+      body: task('defer-1'),
+      receiveCount: 0,
+    })
+    expect(copy!.messageId).not.toBe(messageId)
+    expect(Number(copy!.attributes!.VisibleAt) - copy!.sentAt.getTime()).toBe(2000)
+    // the stale handle of the first receive no longer names anything
+    await expect(queue.changeVisibility(first!.receiptHandle, 0)).rejects.toThrow(/not current/)
+  })
+
+  it('deferring again and again never dead-letters; three real failures still do', async () => {
+    const { queue, dlq } = await pair()
+    await queue.send(task('deferred-forever'))
+    await queue.send(task('really-failing'))
+    for (let round = 0; round < 6; round++) {
+      const got = await queue.receive({ maxMessages: 10, visibilityTimeoutSeconds: 0 })
+      const deferred = got.filter((m) => m.body.includes('deferred-forever'))
+      if (deferred.length)
+        await queue.defer(
+          deferred.map((m) => ({ receiptHandle: m.receiptHandle, body: m.body, delaySeconds: 0 })),
+        )
+    }
+    const dead = await dlq.peek(10)
+    expect(dead.map((m) => m.body)).toEqual([task('really-failing')])
+    expect((await queue.peek(10)).map((m) => m.body)).toEqual([task('deferred-forever')])
   })
 })
 

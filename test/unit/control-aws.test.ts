@@ -1,9 +1,5 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
-import {
-  GetFunctionConfigurationCommand,
-  LambdaClient,
-  UpdateFunctionConfigurationCommand,
-} from '@aws-sdk/client-lambda'
+import { LambdaClient } from '@aws-sdk/client-lambda'
 import { DescribePipeCommand, PipesClient, StartPipeCommand, StopPipeCommand } from '@aws-sdk/client-pipes'
 import {
   GetQueueAttributesCommand,
@@ -30,7 +26,6 @@ const resources: AwsResources = {
   queueArn: 'arn:aws:sqs:eu-west-1:123456789012:prod-dial-tasks',
   dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/prod-dial-tasks-dlq',
   dlqArn: 'arn:aws:sqs:eu-west-1:123456789012:prod-dial-tasks-dlq',
-  dialerFunctionName: 'prod-dialer-worker',
   workerClusterName: 'prod-cluster',
   workerServiceName: 'prod-worker',
   alarmPrefix: 'dialctl-prod-',
@@ -71,46 +66,6 @@ beforeEach(() => {
 })
 
 describe('AWS control plane', () => {
-  it('cps set --persist merges MAX_CPS into the dialer env, keeping every other variable, with RevisionId', async () => {
-    lambda.on(GetFunctionConfigurationCommand).resolves({
-      RevisionId: 'rev-7',
-      Environment: {
-        Variables: { MAX_CPS: '100', REDIS_HOST: 'redis.internal', WORKER_URL: 'http://10.0.0.5:8787' },
-      },
-    })
-    lambda.on(UpdateFunctionConfigurationCommand).resolves({})
-    const result = await plane.persistDefaultLimit(40)
-    expect(lambda.commandCalls(GetFunctionConfigurationCommand)[0]!.args[0].input).toEqual({
-      FunctionName: 'prod-dialer-worker',
-    })
-    const update = lambda.commandCalls(UpdateFunctionConfigurationCommand)
-    expect(update).toHaveLength(1)
-    expect(update[0]!.args[0].input).toEqual({
-      FunctionName: 'prod-dialer-worker',
-      RevisionId: 'rev-7',
-      Environment: {
-        Variables: { MAX_CPS: '40', REDIS_HOST: 'redis.internal', WORKER_URL: 'http://10.0.0.5:8787' },
-      },
-    })
-    expect(result).toEqual({
-      functionName: 'prod-dialer-worker',
-      previous: '100',
-      maxCps: '40',
-      keptVariables: ['REDIS_HOST', 'WORKER_URL'],
-    })
-  })
-
-  it('persist on a function without any env creates just MAX_CPS', async () => {
-    lambda.on(GetFunctionConfigurationCommand).resolves({})
-    lambda.on(UpdateFunctionConfigurationCommand).resolves({})
-    const result = await plane.persistDefaultLimit(7)
-    expect(lambda.commandCalls(UpdateFunctionConfigurationCommand)[0]!.args[0].input).toEqual({
-      FunctionName: 'prod-dialer-worker',
-      Environment: { Variables: { MAX_CPS: '7' } },
-    })
-    expect(result.previous).toBeNull()
-  })
-
   it('dlq redrive starts a message move task from the DLQ ARN to the queue ARN, at the given rate', async () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'handle-1' })
     const status = await plane.dlqRedrive({ maxPerSecond: 10 })
@@ -245,13 +200,13 @@ describe('AWS control plane', () => {
         messageId: 'a',
         campaignId: 'c1',
         contactId: 'k-a',
-        phone: '+97250****567',
+        phone: '+**********67',
         attempts: 2,
         receiveCount: 4,
         sentAt: new Date(NOW.getTime() - 60_000).toISOString(),
         firstReceivedAt: new Date(NOW.getTime() - 50_000).toISOString(),
       },
-      expect.objectContaining({ messageId: 'b', phone: '+97250****568' }),
+      expect.objectContaining({ messageId: 'b', phone: '+**********68' }),
     ])
     expect(JSON.stringify(list)).not.toContain('501234567')
   })
@@ -299,7 +254,7 @@ describe('AWS control plane', () => {
     })
   })
 
-  it('pipe metrics: ExecutionStarted and ExecutionFailed sums over the window', async () => {
+  it('pipe metrics: Invocations (Pipes has no ExecutionStarted) and ExecutionFailed sums over the window', async () => {
     cloudwatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
         { Id: 'executions', Values: [120] },
@@ -311,7 +266,7 @@ describe('AWS control plane', () => {
     expect(
       queries.map((q) => [q.MetricStat!.Metric!.MetricName, q.MetricStat!.Period, q.MetricStat!.Stat]),
     ).toEqual([
-      ['ExecutionStarted', 300, 'Sum'],
+      ['Invocations', 300, 'Sum'],
       ['ExecutionFailed', 300, 'Sum'],
     ])
   })

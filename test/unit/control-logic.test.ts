@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseInterval, sparkline, useColor } from '../../src/cli/render.js'
 import { autoStep, initialState } from '../../src/control/auto.js'
-import { parseContactsCsv, splitCsvLine } from '../../src/control/contacts-import.js'
+import { parseContactsCsv } from '../../src/control/contacts-import.js'
 import { diagnose, type Observations } from '../../src/control/doctor.js'
 import { summarizeQueueBody } from '../../src/control/dlq-summary.js'
 import { pipeHealth } from '../../src/control/health.js'
@@ -159,7 +159,12 @@ describe('pipe health', () => {
 
 describe('contacts CSV', () => {
   it('splits quoted fields', () => {
-    expect(splitCsvLine('a,"b, c","d ""q"""')).toEqual(['a', 'b, c', 'd "q"'])
+    // was splitCsvLine (hand-written, replaced by csv-parse in #15): same expectation, through the parser
+    expect(parseContactsCsv('phone,a,b,c\n+442079460001,a,"b, c","d ""q"""').rows[0]!.metadata).toEqual({
+      a: 'a',
+      b: 'b, c',
+      c: 'd "q"',
+    })
   })
   it('reports line numbers (header = 1, blank lines counted) and takes phone/id column aliases', () => {
     const { rows, invalid } = parseContactsCsv(
@@ -252,23 +257,27 @@ describe('cli rendering', () => {
     ).toEqual({
       campaignId: 'c',
       contactId: 'k',
-      phone: '+97250****567',
+      phone: '+**********67',
       attempts: 3,
     })
-    expect(summarizeQueueBody('oops +972501234567')).toEqual({ bodySummary: 'oops +97250****567' })
+    expect(summarizeQueueBody('oops +972501234567')).toEqual({ bodySummary: 'oops +**********67' })
   })
 })
 
 describe('cps auto step (controller from src/pacing, applied through the port)', () => {
-  function fakePlane(cpu: number | null, limit: number, history: AuditEntry[] = []) {
-    const sets: { limit: number; reason: string; source?: string }[] = []
+  function fakePlane(cpu: number | null, limit: number, history: AuditEntry[] = [], heldBy?: string) {
+    const sets: { limit: number; reason: string; source?: string; options?: unknown }[] = []
     const plane = {
       stage: 'local',
       kind: 'local',
       controllerInputs: async () => ({ cpuPercent: cpu, answerRate: null, sample: 0, at: '' }),
-      pacing: async () => ({ ...pacing(0), limit: { limit, source: 'redis', defaultLimit: 100 } }),
-      setLimit: async (l: number, reason: string, _actor: string, source?: string) => {
-        sets.push({ limit: l, reason, source })
+      pacing: async () => ({
+        ...pacing(0),
+        limit: { limit, source: 'redis', defaultLimit: 100 },
+        control: heldBy ? { mode: 'held', heldBy, lastChange: null } : { mode: 'auto', lastChange: null },
+      }),
+      setLimit: async (l: number, reason: string, _actor: string, source?: string, options?: unknown) => {
+        sets.push({ limit: l, reason, source, ...(options ? { options } : {}) })
         return {} as AuditEntry
       },
       limitHistory: async () => history,
@@ -284,7 +293,42 @@ describe('cps auto step (controller from src/pacing, applied through the port)',
       now: () => 1_000_000,
     })
     expect(step).toMatchObject({ action: 'cut', limit: 25, applied: true })
-    expect(sets).toEqual([{ limit: 25, reason: step.reason, source: 'auto' }])
+    expect(sets).toEqual([
+      { limit: 25, reason: step.reason, source: 'auto', options: { respectHold: { safety: true } } },
+    ])
+  })
+
+  it('a manual hold keeps the pacer from raising or cutting; only a CPU-critical cut goes through (#12)', async () => {
+    const raise = fakePlane(40, 50, [], 'alice')
+    const r = await autoStep(raise.plane, DEFAULT_PACING_POLICY, await initialState(raise.plane), {
+      dryRun: false,
+      actor: 'pacer',
+      now: () => 1_000_000,
+    })
+    expect(r.step).toMatchObject({ action: 'raise', applied: false, heldBy: 'alice' })
+    expect(r.step.reason).toMatch(/^held by alice: not applied \(raise 50 → 100/)
+    expect(raise.sets).toEqual([])
+    expect(r.state.lastChangeAt).toBeNull()
+
+    const cut = fakePlane(75, 100, [], 'alice')
+    const c = await autoStep(cut.plane, DEFAULT_PACING_POLICY, await initialState(cut.plane), {
+      dryRun: false,
+      actor: 'pacer',
+      now: () => 1_000_000,
+    })
+    expect(c.step).toMatchObject({ action: 'cut', limit: 50, applied: false })
+    expect(cut.sets).toEqual([])
+
+    const critical = fakePlane(92, 50, [], 'alice')
+    const k = await autoStep(critical.plane, DEFAULT_PACING_POLICY, await initialState(critical.plane), {
+      dryRun: false,
+      actor: 'pacer',
+      now: () => 1_000_000,
+    })
+    expect(k.step).toMatchObject({ action: 'cut', limit: 25, applied: true, heldBy: 'alice' })
+    expect(critical.sets).toEqual([
+      { limit: 25, reason: k.step.reason, source: 'auto', options: { respectHold: { safety: true } } },
+    ])
   })
 
   it('dry run decides without applying and starts no cooldown', async () => {

@@ -67,8 +67,17 @@ describe('slot scheduling (GCRA)', () => {
     let now = 0
     const local = createLocalLimiter({ nowMicros: () => now })
     const a = await local.admit(10, 5)
-    expect(a).toEqual({ mode: 'degraded', limit: 5, delaysMs: [0, 200, 400, 600, 800] })
-    expect((await local.admit(10, 5)).delaysMs).toEqual([])
+    // (#12) the 5 refused are deferred to the next free slots: 1000, 1200, … ms
+    expect(a).toEqual({
+      mode: 'degraded',
+      limit: 5,
+      delaysMs: [0, 200, 400, 600, 800],
+      deferDelaysMs: [1000, 1200, 1400, 1600, 1800],
+    })
+    const b = await local.admit(10, 5)
+    expect(b.delaysMs).toEqual([])
+    // promised after the first batch's deferrals, not the same slots again
+    expect(b.deferDelaysMs.slice(0, 2)).toEqual([2000, 2200])
     // 200 ms later one more slot fits in the horizon: at 1000 ms, i.e. 800 ms from now
     now = 200_000
     expect((await local.admit(10, 5)).delaysMs).toEqual([800])

@@ -3,6 +3,7 @@ import {
   CancelMessageMoveTaskCommand,
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -214,6 +215,91 @@ describe('SqsQueue', () => {
     expect(await queue().purge()).toBe(6)
     expect(sqs.commandCalls(PurgeQueueCommand)[0]!.args[0].input).toEqual({ QueueUrl: URL })
     await expect(queue().purge()).rejects.toThrow(/one a minute/)
+  })
+})
+
+describe('SqsQueue deferral (#12: rate limiting is deferral, not failure)', () => {
+  it('send and sendBatch pass DelaySeconds; a delay outside 0–900 whole seconds is refused before any call', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' })
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolves({ Successful: [{ Id: 'a', MessageId: 'm-a', MD5OfMessageBody: 'x' }] })
+    await queue().send('{"a":1}', { delaySeconds: 7 })
+    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input).toEqual({
+      QueueUrl: URL,
+      MessageBody: '{"a":1}',
+      DelaySeconds: 7,
+    })
+    await queue().sendBatch([{ id: 'a', body: 'A', delaySeconds: 900 }])
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input).toEqual({
+      QueueUrl: URL,
+      Entries: [{ Id: 'a', MessageBody: 'A', DelaySeconds: 900 }],
+    })
+    await expect(queue().send('x', { delaySeconds: 901 })).rejects.toThrow(/delaySeconds is 901; .*0 to 900/)
+    await expect(queue().sendBatch([{ id: 'b', body: 'B', delaySeconds: 1.5 }])).rejects.toThrow(
+      /sendBatch entry "b" delaySeconds is 1.5; it must be a whole number/,
+    )
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1)
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1)
+  })
+
+  it('defer re-sends each body with its DelaySeconds, then deletes exactly the received copies that were re-sent', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [
+        { Id: 'd0', MessageId: 'new-0', MD5OfMessageBody: 'x' },
+        { Id: 'd2', MessageId: 'new-2', MD5OfMessageBody: 'x' },
+      ],
+      Failed: [{ Id: 'd1', Code: 'InternalError', Message: 'try again', SenderFault: false }],
+    })
+    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: 'd0' }, { Id: 'd2' }], Failed: [] })
+    const result = await queue().defer([
+      { receiptHandle: 'rh-0', body: '{"contactId":"a"}', delaySeconds: 1 },
+      { receiptHandle: 'rh-1', body: '{"contactId":"b"}', delaySeconds: 2 },
+      { receiptHandle: 'rh-2', body: '{"contactId":"c"}', delaySeconds: 900 },
+    ])
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input).toEqual({
+      QueueUrl: URL,
+      Entries: [
+        { Id: 'd0', MessageBody: '{"contactId":"a"}', DelaySeconds: 1 },
+        { Id: 'd1', MessageBody: '{"contactId":"b"}', DelaySeconds: 2 },
+        { Id: 'd2', MessageBody: '{"contactId":"c"}', DelaySeconds: 900 },
+      ],
+    })
+    // the copy whose re-send failed is kept: it retries as an ordinary receive, nothing is lost
+    expect(sqs.commandCalls(DeleteMessageBatchCommand)[0]!.args[0].input).toEqual({
+      QueueUrl: URL,
+      Entries: [
+        { Id: 'd0', ReceiptHandle: 'rh-0' },
+        { Id: 'd2', ReceiptHandle: 'rh-2' },
+      ],
+    })
+    // send strictly before delete (at-least-once: never a moment with no copy)
+    const order = sqs.calls().map((c) => (c.args[0] as object).constructor.name)
+    expect(order).toEqual(['SendMessageBatchCommand', 'DeleteMessageBatchCommand'])
+    expect(result).toEqual({
+      deferred: [
+        { index: 0, messageId: 'new-0' },
+        { index: 2, messageId: 'new-2' },
+      ],
+      failed: [{ index: 1, code: 'InternalError', message: 'try again' }],
+    })
+  })
+
+  it('defer: a send that fails outright deletes nothing; more than 10 entries is refused before any call', async () => {
+    sqs
+      .on(SendMessageBatchCommand)
+      .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }))
+    await expect(queue().defer([{ receiptHandle: 'rh-0', body: 'x', delaySeconds: 1 }])).rejects.toThrow(
+      /throttled/,
+    )
+    expect(sqs.commandCalls(DeleteMessageBatchCommand)).toHaveLength(0)
+    const eleven = Array.from({ length: 11 }, (_, i) => ({
+      receiptHandle: `rh-${i}`,
+      body: 'x',
+      delaySeconds: 1,
+    }))
+    await expect(queue().defer(eleven)).rejects.toThrow(/11 entries; the limit is 10/)
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1)
   })
 })
 

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs'
 import type pg from 'pg'
+import { sleep } from '../../../src/clock.js'
 import { DEMO_CAMPAIGN_ID } from '../../../src/local-stack/demo.js'
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../local/stack.js'
 import type { DialTask } from '../../../src/contracts/index.js'
@@ -9,7 +10,8 @@ import { testNumber } from '../../../src/tasks/test-numbers.js'
 import { createTestDb, type TestDb } from '../../helpers/db.js'
 import { createTestRedis, type TestRedis } from '../../helpers/redis.js'
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** The outage lengths of the scenarios (a fault lasts this long); waits for conditions poll below. */
+export { sleep }
 
 /**
  * One scenario's private world: its own PostgreSQL schema and Redis key prefix on the shared
@@ -366,14 +368,20 @@ export function logLines(text: string, message: RegExp): Record<string, unknown>
  * offending lines, each with what it leaked, so a failure says exactly where to look.
  */
 export function scanLogs(text: string, phones: string[], secrets: string[]): string[] {
+  // Any form (issue #15): with or without '+', inside ids, written with separators, or the national
+  // form's subscriber part — masking keeps at most the last 2 digits, so no 7 consecutive digits of
+  // a number (its last 7: what every national form of it ends with) may appear.
   const needles = [
-    ...new Set(phones.flatMap((p) => [p, p.replace(/^\+/, '')])),
+    ...new Set(phones.flatMap((p) => [p, p.replace(/^\+/, ''), p.replace(/\D/g, '').slice(-7)])),
     ...secrets.filter((s) => s.length >= 8),
   ]
   const bad: string[] = []
   for (const line of text.split('\n')) {
     if (!line) continue
-    for (const n of needles) if (line.includes(n)) bad.push(`leaks ${n.slice(0, 4)}…: ${line.slice(0, 300)}`)
+    // "+44 20 7946 0001", "(212) 555-0100": digits joined across the separators people type
+    const joined = line.replace(/(?<=\d)[\s().-]+(?=\d)/g, '')
+    for (const n of needles)
+      if (line.includes(n) || joined.includes(n)) bad.push(`leaks ${n.slice(0, 4)}…: ${line.slice(0, 300)}`)
   }
   return bad
 }

@@ -437,7 +437,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     let owned = new Set<string>()
     if (ownerLookup && untracked.length) {
       owned = await ownerLookup(untracked.map((c) => c.id)).catch((error: unknown) => {
-        log.warn('ARI reconcile: cannot look up which channels are ours', { error: (error as Error).message })
+        log.warn('ARI reconcile: cannot look up which channels are ours', { error: errorMessage(error) })
         return new Set<string>()
       })
     }
@@ -450,7 +450,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         hungUp = false
         log.warn('ARI reconcile: cannot hang up an orphan channel; retried on the next reconnect', {
           channelId: channel.id,
-          error: (error as Error).message,
+          error: errorMessage(error),
         })
       }
       orphans.push({ channelId: channel.id, state: channel.state ?? 'Unknown', hungUp })
@@ -470,7 +470,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         try {
           await listener(orphans)
         } catch (error) {
-          log.error('orphan listener failed', { error: (error as Error).message })
+          log.error('orphan listener failed', { error: errorMessage(error) })
         }
       }
     }

@@ -1,0 +1,202 @@
+import type { SetLimitOptions } from '../pacing/limit-store.js'
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
+import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts'
+import { z } from 'zod'
+import { describeZodError } from '../contracts/errors.js'
+import { OperatorError } from '../errors.js'
+import { ControlResponse, type Caller, type ControlOp } from './control-api.js'
+import {
+  AuditEntry,
+  CampaignMedia,
+  CampaignSummary,
+  CampaignTransition,
+  ImportResult,
+  OutcomeCount,
+  PacingSnapshot,
+  Reachability,
+  RunProgress,
+  type CampaignInput,
+  type CampaignMove,
+  type ContactRow,
+  type DataPort,
+  type PushEntry,
+} from './port.js'
+
+/**
+ * Rows per Invoke of `contacts.import`: Lambda's synchronous payload limit is 6 MB; a contact row
+ * with metadata is well under 1 KB, so 2,000 rows stay far below it whatever the metadata.
+ */
+export const IMPORT_CHUNK_ROWS = 2000
+
+const ImportCounts = ImportResult.omit({ invalid: true })
+const AnswerRate = z.object({ answerRate: z.number().nullable(), sample: z.number().int() })
+
+/**
+ * The data layer of an AWS stage, reached through its control Lambda (functions/control.ts) with
+ * the operator's AWS credentials alone: no tunnel, no database password. Each call is one
+ * `lambda:Invoke` (IAM authorises it, CloudTrail records it); the caller's identity comes from
+ * STS GetCallerIdentity and is what the audit trails record.
+ */
+export class LambdaDataPort implements DataPort {
+  private caller?: Promise<Caller>
+
+  constructor(
+    private readonly lambda: LambdaClient,
+    private readonly sts: STSClient,
+    private readonly functionName: string,
+  ) {}
+
+  /** The IAM identity behind the credentials, asked once per process. */
+  whoAmI(): Promise<Caller> {
+    this.caller ??= this.sts.send(new GetCallerIdentityCommand({})).then((out) => ({
+      arn: out.Arn ?? 'unknown',
+      ...(out.Account ? { account: out.Account } : {}),
+      ...(out.UserId ? { userId: out.UserId } : {}),
+    }))
+    return this.caller
+  }
+
+  private async call<T>(op: ControlOp, args: unknown[], schema: z.ZodType<T>): Promise<T> {
+    const caller = await this.whoAmI()
+    const out = await this.lambda.send(
+      new InvokeCommand({
+        FunctionName: this.functionName,
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify({ op, args, caller })),
+      }),
+    )
+    const text = out.Payload ? new TextDecoder().decode(out.Payload) : ''
+    if (out.FunctionError) {
+      const detail = (() => {
+        try {
+          return String((JSON.parse(text) as { errorMessage?: unknown }).errorMessage ?? text)
+        } catch {
+          return text
+        }
+      })()
+      throw new OperatorError(
+        `The control function ${this.functionName} failed (${out.FunctionError}): ${detail.slice(0, 300)}`,
+        `See its log group (/aws/lambda/${this.functionName}) in CloudWatch Logs; \`dialctl doctor --stage <stage>\` checks the stores.`,
+        1,
+        'CONTROL_FUNCTION',
+      )
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    const response = ControlResponse.safeParse(json)
+    if (!response.success)
+      throw new OperatorError(
+        `The control function ${this.functionName} answered ${op} with something dialctl does not understand.`,
+        'Use the dialctl version the stage was deployed from, or redeploy the stage with this one.',
+        1,
+        'CONTROL_PROTOCOL',
+      )
+    if (!response.data.ok) {
+      const e = response.data.error
+      throw new OperatorError(e.message, e.suggestion, e.exitCode, e.code)
+    }
+    const result = schema.safeParse(response.data.result)
+    if (!result.success)
+      throw new OperatorError(
+        `The control function's answer to ${op} is invalid (${describeZodError(result.error)}).`,
+        'Use the dialctl version the stage was deployed from, or redeploy the stage with this one.',
+        1,
+        'CONTROL_PROTOCOL',
+      )
+    return result.data
+  }
+
+  pacing(): Promise<PacingSnapshot> {
+    return this.call('pacing.get', [], PacingSnapshot)
+  }
+  /** `actor` is not sent: the function records the caller's IAM identity instead. */
+  setLimit(
+    limit: number,
+    reason: string,
+    _actor: string,
+    source = 'cli',
+    options?: SetLimitOptions,
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
+    return this.call(
+      'pacing.set',
+      [limit, reason, 'iam', source, ...(options ? [options] : [])],
+      AuditEntry.extend({ skipped: z.literal('held').optional() }),
+    )
+  }
+  resumeAuto(reason: string, _actor: string): Promise<boolean> {
+    return this.call('pacing.resume', [reason], z.boolean())
+  }
+  limitHistory(limit: number): Promise<AuditEntry[]> {
+    return this.call('pacing.history', [limit], z.array(AuditEntry))
+  }
+  listCampaigns(): Promise<CampaignSummary[]> {
+    return this.call('campaign.list', [], z.array(CampaignSummary))
+  }
+  showCampaign(id: string): Promise<CampaignSummary> {
+    return this.call('campaign.show', [id], CampaignSummary)
+  }
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    return this.call(
+      'campaign.media',
+      id === undefined ? [windowMinutes] : [windowMinutes, id],
+      z.array(CampaignMedia),
+    )
+  }
+  transitionCampaign(
+    id: string,
+    move: CampaignMove,
+    reason: string | null,
+    _actor: string,
+  ): Promise<CampaignTransition> {
+    return this.call('campaign.transition', [id, move, reason, 'iam'], CampaignTransition)
+  }
+  createCampaign(input: CampaignInput): Promise<CampaignSummary> {
+    return this.call('campaign.create', [{ ...input, actor: 'iam' }], CampaignSummary)
+  }
+  /** In chunks of IMPORT_CHUNK_ROWS (one Invoke each); the counts and lists add up. */
+  async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    const total: Omit<ImportResult, 'invalid'> = { campaignId, imported: 0, duplicates: 0, blacklisted: [] }
+    for (let i = 0; i < rows.length || i === 0; i += IMPORT_CHUNK_ROWS) {
+      const part = await this.call(
+        'contacts.import',
+        [campaignId, rows.slice(i, i + IMPORT_CHUNK_ROWS)],
+        ImportCounts,
+      )
+      total.imported += part.imported
+      total.duplicates += part.duplicates
+      total.blacklisted.push(...part.blacklisted)
+    }
+    return total
+  }
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
+    return this.call('contacts.registerPushed', [entries], z.number().int())
+  }
+  runProgress(
+    campaignId: string,
+    contactPrefix: string,
+    since: Date,
+    sentAt: Map<string, number>,
+  ): Promise<RunProgress> {
+    return this.call(
+      'run.progress',
+      [campaignId, contactPrefix, since.toISOString(), [...sentAt]],
+      RunProgress,
+    )
+  }
+  answerRate(minutes: number): Promise<{ answerRate: number | null; sample: number }> {
+    return this.call('outcomes.answerRate', [minutes], AnswerRate)
+  }
+  recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
+    return this.call('outcomes.recent', [minutes], z.array(OutcomeCount))
+  }
+  ping(): Promise<Reachability> {
+    return this.call('stores.ping', [], Reachability)
+  }
+  async close(): Promise<void> {
+    // The SDK clients belong to the control plane, which destroys them.
+  }
+}

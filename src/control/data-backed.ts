@@ -1,0 +1,84 @@
+import type { SetLimitOptions } from '../pacing/limit-store.js'
+import type {
+  AuditEntry,
+  CampaignInput,
+  CampaignMedia,
+  CampaignMove,
+  CampaignSummary,
+  CampaignTransition,
+  ContactRow,
+  DataPort,
+  ImportResult,
+  OutcomeCount,
+  PacingSnapshot,
+  Reachability,
+  RunProgress,
+} from './port.js'
+
+/**
+ * The shared half of every ControlPlane: the data layer's calls, forwarded once here instead of
+ * in each adapter (local, AWS). An adapter extends this and adds its StagePort; it overrides a
+ * data call only where its stage knows more (the AWS degraded metric, the local worker's health).
+ */
+export abstract class DataBackedPlane<D extends DataPort = DataPort> {
+  constructor(protected readonly data: D) {}
+
+  pacing(): Promise<PacingSnapshot> {
+    return this.data.pacing()
+  }
+  setLimit(
+    limit: number,
+    reason: string,
+    actor: string,
+    source?: string,
+    options?: SetLimitOptions,
+  ): Promise<AuditEntry & { skipped?: 'held' }> {
+    return this.data.setLimit(limit, reason, actor, source, options)
+  }
+  resumeAuto(reason: string, actor: string): Promise<boolean> {
+    return this.data.resumeAuto(reason, actor)
+  }
+  limitHistory(limit: number): Promise<AuditEntry[]> {
+    return this.data.limitHistory(limit)
+  }
+  listCampaigns(): Promise<CampaignSummary[]> {
+    return this.data.listCampaigns()
+  }
+  showCampaign(id: string): Promise<CampaignSummary> {
+    return this.data.showCampaign(id)
+  }
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    return this.data.campaignMedia(windowMinutes, id)
+  }
+  transitionCampaign(
+    id: string,
+    move: CampaignMove,
+    reason: string | null,
+    actor: string,
+  ): Promise<CampaignTransition> {
+    return this.data.transitionCampaign(id, move, reason, actor)
+  }
+  createCampaign(input: CampaignInput): Promise<CampaignSummary> {
+    return this.data.createCampaign(input)
+  }
+  importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    return this.data.importContacts(campaignId, rows)
+  }
+  runProgress(
+    campaignId: string,
+    contactPrefix: string,
+    since: Date,
+    sentAt: Map<string, number>,
+  ): Promise<RunProgress> {
+    return this.data.runProgress(campaignId, contactPrefix, since, sentAt)
+  }
+  recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
+    return this.data.recentOutcomes(minutes)
+  }
+  ping(): Promise<Reachability> {
+    return this.data.ping()
+  }
+  close(): Promise<void> {
+    return this.data.close()
+  }
+}

@@ -1,0 +1,47 @@
+import { Metrics } from '@aws-lambda-powertools/metrics'
+import type { Context } from 'aws-lambda'
+import { createLogger, type Logger } from '../observability/logger.js'
+import { metricNamespace, type Service } from '../observability/metrics.js'
+import { lambdaStage } from './links.js'
+
+/**
+ * The one shape of a Lambda entry (functions/*.ts):
+ *   const rt = lambdaRuntime(SERVICE.x)            // module scope: logger, metrics, stage
+ *   const clients = …                              // module scope: reused while warm
+ *   export const handler = rt.wrap(async (event) => …)
+ * `wrap` adds the Lambda context to the logger, and publishes the metrics in `finally` so a
+ * failed invocation still reports what it counted.
+ */
+export interface LambdaRuntime {
+  stage: string
+  service: Service
+  logger: Logger
+  metrics: Metrics
+  wrap<A extends [event?: unknown, context?: Context], R>(
+    fn: (...args: A) => Promise<R>,
+  ): (...args: A) => Promise<R>
+}
+
+export function lambdaRuntime(service: Service, env: NodeJS.ProcessEnv = process.env): LambdaRuntime {
+  const stage = lambdaStage(env)
+  const logger = createLogger(service)
+  // The namespace given here wins over POWERTOOLS_METRICS_NAMESPACE: one rule (the registry's).
+  const metrics = new Metrics({ namespace: metricNamespace(stage), serviceName: service })
+  return {
+    stage,
+    service,
+    logger,
+    metrics,
+    wrap:
+      (fn) =>
+      async (...args) => {
+        const context = args[1]
+        if (context) logger.addContext(context)
+        try {
+          return await fn(...args)
+        } finally {
+          if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics()
+        }
+      },
+  }
+}

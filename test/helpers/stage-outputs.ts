@@ -1,0 +1,23 @@
+/** What `sst deploy --stage prod` writes to .sst/outputs.json for this app (values shortened). */
+export const PROD_OUTPUTS = {
+  stage: 'prod',
+  pipeName: 'dialctl-prod-dial-tasks',
+  queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dialctl-prod-DialTasksQueue-abc',
+  queueArn: 'arn:aws:sqs:eu-west-1:123456789012:dialctl-prod-DialTasksQueue-abc',
+  dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dialctl-prod-DialTasksDlqQueue-def',
+  dlqArn: 'arn:aws:sqs:eu-west-1:123456789012:dialctl-prod-DialTasksDlqQueue-def',
+  dialerFunctionName: 'dialctl-prod-DialerWorkerFunction-ghi',
+  enrichFunctionName: 'dialctl-prod-EnrichDialTaskFunction-jkl',
+  pacerFunctionName: 'dialctl-prod-PacerFunction-mno',
+  stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:dialctl-prod-campaign-execution',
+  redisHost: 'master.dialctl-prod-redis.abc.euw1.cache.amazonaws.com',
+  redisPort: '6379',
+  postgresHost: 'dialctl-prod-postgresproxy.proxy-abc.eu-west-1.rds.amazonaws.com',
+  postgresPort: 5432,
+  postgresDatabase: 'dialctl',
+  workerUrl: 'http://Worker.prod.dialctl.sst:8080',
+  workerClusterName: 'dialctl-prod-ClusterCluster-pqr',
+  workerServiceName: 'Worker',
+  metricNamespace: 'Dialctl/prod',
+  alarmPrefix: 'dialctl-prod-',
+}
