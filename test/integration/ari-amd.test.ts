@@ -6,7 +6,9 @@ import { createLogger } from '../../src/observability/logger.js'
 import { campaignStats } from '../../src/campaigns/stats.js'
 import { createWorker, type Worker } from '../../worker/app.js'
 import { createAriDriver, type AriDriver } from '../../worker/drivers/ari/index.js'
+import { DataPlane } from '../../src/control/data.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
+import { createTestRedis } from '../helpers/redis.js'
 import { startFakeAri, type CalleeScript, type FakeAriServer } from '../helpers/fake-ari-server.js'
 import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
@@ -234,6 +236,19 @@ describe('AMD through ARI (fake Asterisk, real PostgreSQL)', () => {
     expect(metrics.answered).toBe(3)
     const stats = await campaignStats(tdb.pool, CAMPAIGN, { cpsLimit: 1 })
     expect(stats).toMatchObject({ answered: 3, machines: 3, answerRate: 0.5, machineRate: 0.5 })
+    // the pacer's answer-rate input (cps auto): human answers over finished calls
+    const redis = await createTestRedis('ari_amd')
+    try {
+      const data = new DataPlane({
+        pool: tdb.pool,
+        redis: redis.redis,
+        redisPrefix: redis.prefix,
+        defaultLimit: 1,
+      })
+      expect(await data.answerRate(60)).toEqual({ answerRate: 0.5, sample: 6 })
+    } finally {
+      await redis.cleanup()
+    }
   })
 
   it('a callee gone while AMD listens is an answered call, not re-dialed', async () => {
