@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { SimDriver } from '../../worker/drivers/sim.js'
 import { AmdConfig, CampaignConfig } from '../../src/contracts/campaign.js'
-import { DialCommand } from '../../src/contracts/messages.js'
+import { DialCommand, EnrichedDialTask } from '../../src/contracts/messages.js'
+import { dialCommandFor } from '../../src/dialer/worker-client.js'
 import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
 const request = (callId: string, amd?: 'hangup' | 'voicemail') => ({
@@ -87,5 +88,24 @@ describe('campaign amd option', () => {
       amd: { mode: 'hangup' },
     })
     expect(cmd.amd).toEqual({ mode: 'hangup' })
+  })
+
+  it('enrich → dialer → worker: the campaign amd reaches the dial command; off is left out', () => {
+    const base = seedCampaign()
+    const task = (amd: unknown) =>
+      EnrichedDialTask.parse({
+        campaignId: base.id,
+        contactId: 'k1',
+        phoneNumber: '+972501234567',
+        attempts: 0,
+        campaign: { ...base, config: { ...base.config, amd } },
+        enrichedAt: '2024-01-15T08:30:00.000Z',
+        messageId: 'm-1',
+      })
+    const voicemail = { mode: 'voicemail', messageUrl: 'http://m/vm.wav' }
+    expect(dialCommandFor(task(voicemail)).amd).toEqual(voicemail)
+    expect(dialCommandFor(task({ mode: 'off' })).amd).toBeUndefined()
+    const cmd = dialCommandFor(task({ mode: 'hangup' }))
+    expect(DialCommand.parse(JSON.parse(JSON.stringify(cmd))).amd).toEqual({ mode: 'hangup' })
   })
 })
