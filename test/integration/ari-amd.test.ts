@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { AmdConfig } from '../../src/contracts/campaign.js'
 import { IvrFlow } from '../../src/contracts/ivr.js'
 import { createLogger } from '../../src/observability/logger.js'
@@ -298,5 +298,39 @@ describe('AMD through ARI (fake Asterisk, real PostgreSQL)', () => {
       expect(line).toMatch(
         /^(exten => s,1,|same => n(\(\w+\))?,)(AMD|GotoIf|Stasis|Hangup|WaitForSilence|Goto)\(/,
       )
+  })
+
+  it('a missing AMD context gives the call up within amdTimeoutMs, naming the context (never a silent call)', async () => {
+    const lost = createAriDriver(
+      {
+        url: fake.url,
+        username: fake.username,
+        password: fake.password,
+        app: 'dialctl-amd-missing',
+        endpointTemplate: 'Local/{digits}@dialctl-test',
+        reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+        heartbeatMs: 0,
+        amdContext: 'no-such-amd-context',
+        amdTimeoutMs: 300,
+      },
+      { logger: quiet('ari-driver') },
+    )
+    try {
+      expect(await lost.waitConnected(5_000)).toBe(true)
+      fake.onNumber('+972504440099', { kind: 'answer', afterMs: 10 })
+      const { result, call } = await lost.originate({
+        callId: 'amd-missing-1',
+        phoneNumber: '+972504440099',
+        ringTimeoutSeconds: 2,
+        variables: {},
+        amd: 'hangup',
+      })
+      expect(call).toBeUndefined()
+      expect(result.outcome).toBe('failed')
+      expect(result.error).toContain('no-such-amd-context')
+      await vi.waitFor(() => expect(fake.channel('amd-missing-1')).toBeUndefined())
+    } finally {
+      await lost.close()
+    }
   })
 })
