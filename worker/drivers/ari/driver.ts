@@ -215,6 +215,14 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         return
       case 'ChannelDestroyed': {
         if (tracked.detecting) {
+          if (tracked.amdStatus === undefined)
+            // AMD() sets AMDSTATUS even when the line drops mid-analysis; none at all suggests the
+            // channel never ran it (a missing context ends the channel at once).
+            log.warn('ARI: call ended in the AMD dialplan before AMD() gave a verdict', {
+              callId: tracked.callId,
+              amdContext,
+              fix: `check that context ${amdContext} exists (asterisk -rx 'dialplan show ${amdContext}')`,
+            })
           // Answered, then gone while AMD listened (AMDSTATUS HANGUP): someone or something
           // picked up, so the call counts as answered; the IVR finds it hung up at once.
           const call = answer(tracked, 'Up', amdResult(tracked.amdStatus ?? 'HANGUP', tracked.amdCause))
