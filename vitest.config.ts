@@ -10,6 +10,8 @@ export default defineConfig({
     // @oclif/test captures a command's output from process.stdout; test/quiet-output.ts keeps a
     // passing run quiet and replays a failing test's output.
     disableConsoleIntercept: true,
+    // A passing run prints its summary only (a dot per test); a failure prints in full.
+    reporters: ['dot'],
     setupFiles: ['test/quiet-output.ts'],
     globalSetup: ['test/global-setup.ts'],
   },

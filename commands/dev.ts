@@ -1,4 +1,9 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { Flags } from '@oclif/core'
+import { setLogDestination } from '../src/observability/logger.js'
+import { localDataDir } from '../src/local-stack/stack-file.js'
 import { BaseCommand } from '../src/cli/base-command.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
 import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
@@ -42,8 +47,13 @@ export default class Dev extends BaseCommand<typeof Dev> {
     'batch-window': Flags.integer({ description: 'pipe batching window, seconds', default: 5 }),
     dispatcher: Flags.boolean({ description: 'run the dispatcher loop', default: true, allowNo: true }),
     'status-every': Flags.integer({ description: 'seconds between status lines', default: 2 }),
+    logs: Flags.boolean({
+      description:
+        'pipeline logs on stdout, status as whole lines between them (default: logs to .dialctl/dev.log, one live status line)',
+      default: false,
+    }),
     'log-level': Flags.string({
-      description: 'level of the pipeline logs (JSON lines on stdout)',
+      description: 'level of the pipeline logs (JSON lines)',
       options: ['DEBUG', 'INFO', 'WARN', 'ERROR'],
       default: 'INFO',
     }),
@@ -51,7 +61,19 @@ export default class Dev extends BaseCommand<typeof Dev> {
 
   async run(): Promise<{ stopped: true; last?: LocalStackStatus }> {
     const { flags } = this
+    // Logs and the live status never share a line: by default the JSON logs go to a file (tail
+    // it, or run with --logs); with --logs they go to stdout and the status is printed as whole
+    // lines, never redrawn in place over a log line.
+    const dataDir = localDataDir()
+    let logFile: string | undefined
+    if (!flags.logs) {
+      await mkdir(dataDir, { recursive: true })
+      logFile = join(dataDir, 'dev.log')
+      setLogDestination(createWriteStream(logFile, { flags: 'a' }))
+    }
+    const live = !flags.logs && Boolean(process.stderr.isTTY)
     const stack = await startLocalStack({
+      ...(logFile ? { logFile } : {}),
       workerPort: flags.port,
       ...(flags['max-cps'] ? { maxCps: flags['max-cps'] } : {}),
       batchWindowSeconds: flags['batch-window'],
@@ -67,10 +89,13 @@ export default class Dev extends BaseCommand<typeof Dev> {
         `  Redis       ${redactUrl(stack.redisUrl)} (${stack.services[1]?.kind})`,
         `  worker      ${stack.workerUrl} (${flags.driver === 'ari' ? `Asterisk at ${process.env.ARI_URL ?? ''}` : 'simulated callee'})`,
         `  pipe        dial-tasks → filter → enrich → dialer → worker`,
+        `  schema      ${stack.schema ?? 'default search_path (public)'} · Redis prefix ${stack.redisPrefix === '' ? '(none)' : JSON.stringify(stack.redisPrefix)}`,
+        `  logs        ${logFile ? `${relative(process.cwd(), logFile) || logFile} (follow: tail -f ${relative(process.cwd(), logFile) || logFile}, or run with --logs)` : 'stdout (JSON lines)'}`,
+        `  Other terminals in this directory use these (${relative(process.cwd(), join(dataDir, 'stack.json')) || 'stack.json'}); no exports needed.`,
         stack.demoSeeded
           ? `  demo campaign "${DEMO_CAMPAIGN_ID}" created`
           : `  demo campaign "${DEMO_CAMPAIGN_ID}" ready`,
-        `Try, in another terminal: dialctl push --campaign ${DEMO_CAMPAIGN_ID} --phone +12125550100`,
+        `Try, in another terminal: ./bin/run.js push --campaign ${DEMO_CAMPAIGN_ID} --phone +12125550100`,
         'Ctrl-C to stop.',
       ].join('\n'),
     )
@@ -85,8 +110,9 @@ export default class Dev extends BaseCommand<typeof Dev> {
     const timer = setInterval(() => {
       const update = stack.status().then((s) => {
         last = s
-        // On a terminal the status is one live line, redrawn in place; piped, one line per tick.
-        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
+        // On a terminal without logs the status is one live line, redrawn in place; else one
+        // whole line per tick.
+        if (live) process.stderr.write(`\r\x1b[K${formatStatus(s)}`)
         else this.logToStderr(formatStatus(s))
       })
       void bestEffort(update, 'a status line is skipped; the next tick draws one')
@@ -98,9 +124,27 @@ export default class Dev extends BaseCommand<typeof Dev> {
       process.once('SIGTERM', stop)
     })
     clearInterval(timer)
-    if (process.stderr.isTTY) process.stderr.write('\n')
-    this.logToStderr('Stopping: finishing in-flight batches and calls…')
-    await stack.stop()
+    if (live) process.stderr.write('\n')
+    // First Ctrl-C: drain, saying what is being waited for. Second: abandon, but leave the
+    // database true (open calls closed as failed), so the next start has nothing to recover.
+    const calls = stack.worker.activeCalls
+    this.logToStderr(
+      `Stopping: draining ${calls} call${calls === 1 ? '' : 's'} and the batches in flight — Ctrl-C again to abandon.`,
+    )
+    const abandoned = new Promise<number>((resolve) => {
+      const again = () =>
+        void stack.abandon('abandoned by the operator (second Ctrl-C in dialctl dev)').then(resolve)
+      process.once('SIGINT', again)
+      process.once('SIGTERM', again)
+    })
+    const outcome = await Promise.race([stack.stop().then(() => undefined), abandoned])
+    setLogDestination(undefined)
+    if (outcome !== undefined) {
+      this.logToStderr(
+        `Abandoned: ${outcome} open call${outcome === 1 ? '' : 's'} recorded as failed (their contacts retry later); queued tasks wait in the local queue for the next \`dialctl dev\`.`,
+      )
+      this.exit(130)
+    }
     this.logToStderr(
       'Stopped. Nothing queued was lost: it waits in the local queue for the next `dialctl dev`.',
     )
@@ -111,6 +155,6 @@ export default class Dev extends BaseCommand<typeof Dev> {
 export function formatStatus(s: LocalStackStatus): string {
   return (
     `CPS ${s.cpsNow}/${s.cpsLimit} (${s.limitSource}) · queue ${s.queueVisible} visible, ${s.queueInFlight} in flight` +
-    ` · DLQ ${s.dlqDepth} · calls active ${s.activeCalls} · finished ${s.finished} (answered ${s.answered})`
+    ` · DLQ ${s.dlqDepth} · calls active ${s.activeCalls} · answered ${s.answered} of ${s.finished} finished`
   )
 }

@@ -1,11 +1,14 @@
+import { Flags } from '@oclif/core'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { ExitCode } from '../src/exit-codes.js'
-import { colors, duration, keyValues, percent, sparkline } from '../src/cli/render.js'
-import { observe } from '../src/control/doctor.js'
+import { colors, duration, keyValues, percent, shareOf, sparkline } from '../src/cli/render.js'
+import { observe, RATE_LIMITED_ALARM } from '../src/control/doctor.js'
+import { finishedAdvice } from '../src/cli/campaign-view.js'
 import { pipeHealth } from '../src/control/health.js'
 import type {
   Alarm,
   CampaignSummary,
+  ControlPlane,
   PacingSnapshot,
   PipeDescription,
   QueueDepth,
@@ -28,14 +31,65 @@ const orError = <T>(v: T | Error): T | { error: string } => (v instanceof Error 
 export default class Status extends ControlCommand<typeof Status> {
   static override summary = 'One screen: pipe, CPS vs limit, queue and DLQ, active campaigns, alarms'
   static override description =
-    'Exit code 0 when all is well, 3 when the pipe is unhealthy, pacing is degraded or an alarm is in ALARM (run `dialctl doctor` for causes and fixes).'
+    'Exit code 0 when all is well, 3 when the pipe is unhealthy, pacing is degraded, more than 20% of dial attempts were rate-limited in the last minute, the DLQ holds tasks, or an alarm is in ALARM (run `dialctl doctor` for causes and fixes).'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --stage prod --json',
+    '<%= config.bin %> <%= command.id %> --watch',
   ]
+
+  static override flags = {
+    watch: Flags.boolean({
+      char: 'w',
+      description: 'redraw the screen in place every --interval (Ctrl-C to stop)',
+      default: false,
+    }),
+    interval: Flags.integer({ description: 'seconds between redraws with --watch', default: 2, min: 1 }),
+    count: Flags.integer({ description: 'with --watch: stop after this many screens', min: 1 }),
+  }
 
   async run(): Promise<StatusResult> {
     const plane = await this.control()
+    if (!this.flags.watch || this.jsonEnabled()) {
+      const { text, result } = await this.screen(plane)
+      this.log(text)
+      if (!result.healthy) {
+        if (this.jsonEnabled()) this.logJson(result)
+        this.exit(ExitCode.Unhealthy)
+      }
+      return result
+    }
+    // The live view: one screen redrawn in place on a terminal (cursor home + clear), whole
+    // screens one after another when piped, until Ctrl-C or --count screens.
+    const tty = Boolean(process.stdout.isTTY)
+    let stop = false
+    let wake: (() => void) | undefined
+    const onSignal = () => {
+      stop = true
+      wake?.()
+    }
+    process.on('SIGINT', onSignal)
+    let last: StatusResult | undefined
+    try {
+      for (let frame = 1; !stop; frame++) {
+        const { text, result } = await this.screen(plane)
+        last = result
+        const stamp = `dialctl status --watch · every ${this.flags.interval}s · ${new Date().toISOString().slice(11, 19)} UTC · Ctrl-C to stop`
+        process.stdout.write(`${tty ? '\x1b[H\x1b[2J' : frame > 1 ? '\n' : ''}${stamp}\n${text}\n`)
+        if (this.flags.count && frame >= this.flags.count) break
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, this.flags.interval * 1000)
+        })
+      }
+    } finally {
+      process.removeListener('SIGINT', onSignal)
+    }
+    return last!
+  }
+
+  /** One screen of the status and its result document. */
+  private async screen(plane: ControlPlane): Promise<{ text: string; result: StatusResult }> {
     const o = await observe(plane)
     const c = colors()
     const problems: string[] = []
@@ -62,52 +116,79 @@ export default class Status extends ControlCommand<typeof Status> {
     } else {
       const p = o.pacing
       if (p.degraded) problems.push('pacing degraded: dialers cannot reach Redis')
+      const attempts = p.last60.reduce((n, x) => n + x.admitted + x.rateLimited, 0)
+      if (p.rateLimitedShare > RATE_LIMITED_ALARM)
+        problems.push(
+          `${percent(p.rateLimitedShare)} of ${attempts} dial attempts rate-limited in the last 60 s (alarm above ${percent(RATE_LIMITED_ALARM, 0)}; dialctl doctor)`,
+        )
       cpsLine = `${p.cpsNow} / ${p.limit.limit} cps (${p.limit.source})  ${sparkline(
         p.last60.map((s) => s.admitted),
         p.limit.limit,
-      )}  rate-limited ${percent(p.rateLimitedShare)}${p.degraded ? c.red('  DEGRADED') : ''}`
+      )}  rate-limited ${percent(p.rateLimitedShare)} of ${attempts} attempts (60 s)${p.degraded ? c.red('  DEGRADED') : ''}`
     }
     const depth = (q: QueueDepth | Error) =>
       q instanceof Error
         ? err(q)
         : `${q.visible} visible, ${q.inFlight} in flight, oldest ${duration(q.oldestAgeSeconds)}`
+    if (!(o.dlq instanceof Error) && o.dlq.visible + o.dlq.inFlight > 0) {
+      const n = o.dlq.visible + o.dlq.inFlight
+      problems.push(
+        `${n} task${n === 1 ? '' : 's'} in the DLQ, the oldest ${duration(o.dlq.oldestAgeSeconds)} old (dialctl dlq list)`,
+      )
+    }
     const active = o.campaigns instanceof Error ? [] : o.campaigns.filter((x) => x.status === 'active')
     const alarms = o.alarms instanceof Error ? [] : o.alarms
     if (alarms.length) problems.push(`${alarms.length} alarm(s) in ALARM`)
 
-    this.log(
-      keyValues([
-        ['Stage', `${plane.stage} (${plane.kind})`],
-        ['Pipe', pipeLine],
-        ['CPS', cpsLine],
-        ['Queue', depth(o.queue)],
-        ['DLQ', depth(o.dlq)],
-        [
-          'Campaigns',
-          o.campaigns instanceof Error
-            ? err(o.campaigns)
-            : active.length === 0
-              ? 'none active'
-              : active
-                  .map(
-                    (x) =>
-                      `${x.campaignId} (${x.contacts.pending} pending, ${x.contacts.dialing} dialing, answer ${percent(x.answerRate)}${x.windowOpen ? '' : ', window closed'})`,
-                  )
-                  .join('\n' + ' '.repeat(11)),
-        ],
-        [
-          'Alarms',
-          o.alarms instanceof Error
-            ? err(o.alarms)
-            : alarms.length
-              ? c.red(alarms.map((a) => a.name).join(', '))
-              : plane.kind === 'local'
-                ? 'none (no CloudWatch locally)'
-                : 'none in ALARM',
-        ],
-        ['Health', problems.length ? c.red(problems.join('; ')) : c.green('ok')],
-      ]),
-    )
+    const inFlightCalls = active.reduce((n, x) => n + x.contacts.dialing, 0)
+    const answered = active.reduce((n, x) => n + x.answered, 0)
+    const finishedDials = active.reduce((n, x) => n + x.finishedDials, 0)
+    const changes =
+      o.audit && !(o.audit instanceof Error)
+        ? o.audit
+            .slice(0, 3)
+            .map(
+              (e) =>
+                `${e.at.slice(11, 19)} UTC limit ${e.oldLimit ?? '—'} → ${e.newLimit} cps by ${e.actor} (${e.reason})`,
+            )
+        : []
+    const text = keyValues([
+      ['Stage', `${plane.stage} (${plane.kind})`],
+      ['Pipe', pipeLine],
+      ['CPS', cpsLine],
+      ['Queue', depth(o.queue)],
+      ['DLQ', depth(o.dlq)],
+      [
+        'Calls',
+        `${inFlightCalls} in progress · answered ${shareOf(answered, finishedDials, 'finished dials')} (active campaigns)`,
+      ],
+      [
+        'Campaigns',
+        o.campaigns instanceof Error
+          ? err(o.campaigns)
+          : active.length === 0
+            ? 'none active'
+            : active
+                .map((x) =>
+                  x.allContactsFinished
+                    ? `${x.campaignId} (all contacts finished: ${finishedAdvice(x.campaignId)})`
+                    : `${x.campaignId} (${x.contacts.pending} pending, ${x.contacts.dialing} dialing, answered ${x.answered} of ${x.finishedDials} finished dials${x.windowOpen ? '' : ', window closed'})`,
+                )
+                .join('\n' + ' '.repeat(14)),
+      ],
+      [
+        'Alarms',
+        o.alarms instanceof Error
+          ? err(o.alarms)
+          : alarms.length
+            ? c.red(alarms.map((a) => a.name).join(', '))
+            : plane.kind === 'local'
+              ? 'none (no CloudWatch locally)'
+              : 'none in ALARM',
+      ],
+      ['Last changes', changes.length ? changes.join('\n' + ' '.repeat(14)) : 'no limit change recorded'],
+      ['Health', problems.length ? c.red(problems.join('; ')) : c.green('ok')],
+    ])
     const result: StatusResult = {
       stage: plane.stage,
       healthy: problems.length === 0,
@@ -125,10 +206,6 @@ export default class Status extends ControlCommand<typeof Status> {
       alarms,
       problems,
     }
-    if (!result.healthy) {
-      if (this.jsonEnabled()) this.logJson(result)
-      this.exit(ExitCode.Unhealthy)
-    }
-    return result
+    return { text, result }
   }
 }

@@ -7,6 +7,7 @@ import {
   resolveWorkerId,
   startHeartbeat,
 } from '../src/calls/workers.js'
+import { failOpenCalls } from '../src/calls/recorder.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
@@ -76,6 +77,8 @@ export interface LocalStackOptions {
    * (DIALCTL_MEDIA_HOST: an address a real Asterisk can reach)
    */
   media?: { port?: number; host?: string; publicHost?: string }
+  /** where the pipeline's logs go (recorded in stack.json for `dialctl dev --logs` and doctor) */
+  logFile?: string
 }
 
 export interface LocalStackStatus {
@@ -93,6 +96,10 @@ export interface LocalStackStatus {
 export interface LocalStack {
   databaseUrl: string
   redisUrl: string
+  /** PostgreSQL schema of its tables; undefined = the connection's default search_path */
+  schema: string | undefined
+  /** key prefix of its pacing state in Redis ("" = none) */
+  redisPrefix: string
   workerUrl: string
   /** the demo prompt (8 kHz mono WAV) served by this stack */
   mediaUrl: string
@@ -108,6 +115,12 @@ export interface LocalStack {
   status(): Promise<LocalStackStatus>
   /** stops taking work, lets in-flight batches and calls finish, closes everything */
   stop(): Promise<void>
+  /**
+   * The operator will not wait for `stop()` (second Ctrl-C): stops taking work, records every
+   * call still open as failed with `reason` (as the next start's recovery would, so it finds
+   * nothing to recover), removes stack.json and closes the stores. Returns the calls closed.
+   */
+  abandon(reason: string): Promise<number>
 }
 
 const noMetrics: MetricsPort = { addMetric: () => undefined }
@@ -312,15 +325,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           workerUrl,
           pipeName: LOCAL_PIPE_NAME,
           maxCps,
+          ...(schema ? { schema } : {}),
+          redisPrefix: prefix,
+          ...(options.logFile ? { logFile: options.logFile } : {}),
         },
         dataDir,
       )
     }
 
     let stopped = false
+    let abandoned = false
     return {
       databaseUrl: postgres.url,
       redisUrl: redisService.url,
+      schema,
+      redisPrefix: prefix,
       workerUrl,
       services,
       pool,
@@ -356,6 +375,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           answered: metrics.answered,
           finished: metrics.finished,
         }
+      },
+      async abandon(reason: string) {
+        if (abandoned) return 0
+        abandoned = true
+        stopped = true
+        // Stop feeding the worker first, bounded: a batch still placing calls would open rows
+        // after they were closed below.
+        const bounded = (p: Promise<unknown>) =>
+          Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())])
+        await bounded(Promise.all([dispatcher?.stop(), pipe.close()]))
+        // The calls stay in the simulated driver's memory only: closing their rows is what keeps
+        // the database true. Their contacts move on as after any failed call (retry later).
+        const closed = await failOpenCalls(pool, workerId, reason).catch(() => [])
+        await deregister()
+        if (options.announce !== false) removeStackFile(dataDir)
+        redis.disconnect()
+        await pool.end().catch(() => {})
+        await stopServices()
+        return closed.length
       },
       async stop() {
         if (stopped) return

@@ -1,6 +1,6 @@
 import { postgres } from './data'
 import { vpc } from './network'
-import { ariPassword, secretParameters, sipTrunkHost, sipTrunkUser, workerToken } from './secrets'
+import { secretParameters, sipTrunkHost, sipTrunkUser } from './secrets'
 import { RTP_PORT_RANGE, SERVICE, SIP_PORT, sipTrunkCidrs, WORKER_PORT } from './settings'
 
 /**
@@ -57,7 +57,9 @@ export const workerService = new sst.aws.Service('Worker', {
   cluster,
   cpu: '1 vCPU',
   memory: '2 GB',
-  link: [workerToken, ariPassword, postgres],
+  // No `link`: SST hands a container its links as plain environment variables (SST_RESOURCE_*),
+  // which would put the token and passwords in the task definition. Secrets come from SSM below;
+  // the stores need no IAM permission, only the network.
   // ECS starts a replacement before stopping the old task, so calls in progress can finish.
   scaling: { min: 1, max: 4, cpuUtilization: 60 },
   containers: [

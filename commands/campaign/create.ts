@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { Flags } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
+import { parseCampaignFileText } from '../../src/campaigns/campaign-file.js'
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { campaignDetail } from '../../src/cli/campaign-view.js'
 import { OperatorError } from '../../src/errors.js'
@@ -8,15 +9,19 @@ import { validateCampaign } from '../../src/ivr/validate.js'
 import { audioUrlsOf, checkAudioUrl, describeAudioChecks } from '../../src/telephony/audio-check.js'
 
 export default class CampaignCreate extends ControlCommand<typeof CampaignCreate> {
-  static override summary = 'Create a campaign (as draft) from a JSON file'
+  static override summary = 'Create a campaign (as draft) from a campaign file'
   static override description =
-    "The file is a campaign in the seed's shape (id, name, config {audioFileUrl, ivrFlow, callingWindows, maxConcurrentCalls, maxAttemptsPerContact}, timezone). Every problem is listed at once, naming the field and the IVR node. Start it with `dialctl campaign start ID` after importing contacts."
+    'The file is JSON (comments allowed): id, name, timezone and config {audioFileUrl, ivrFlow, callingWindows, maxConcurrentCalls, maxAttemptsPerContact, retryDelayMinutes?, callerId?, autoComplete?}. Complete, commented examples are in examples/; `dialctl campaign schema` prints the JSON Schema editors validate against. Every problem is listed at once, naming the field and the IVR node. Start it with `dialctl campaign start ID` after importing contacts.'
   static override examples = [
+    '<%= config.bin %> <%= command.id %> examples/donation-drive-jerusalem.jsonc',
     '<%= config.bin %> <%= command.id %> --file campaign.json',
-    '<%= config.bin %> <%= command.id %> --file load-test-campaign.json --test',
+    '<%= config.bin %> <%= command.id %> examples/load-test.jsonc --test',
   ]
+  static override args = {
+    file: Args.string({ description: 'campaign file (JSON with comments); or --file', required: false }),
+  }
   static override flags = {
-    file: Flags.string({ char: 'f', description: 'campaign JSON file', required: true }),
+    file: Flags.string({ char: 'f', description: 'campaign file (same as the FILE argument)' }),
     test: Flags.boolean({ description: 'mark it as a test campaign (the only kind load-test may use)' }),
     'audio-check': Flags.boolean({
       description:
@@ -27,23 +32,38 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
   }
 
   async run(): Promise<CampaignSummary> {
-    const { flags } = await this.parse(CampaignCreate)
+    const { args, flags } = await this.parse(CampaignCreate)
+    if (args.file && flags.file && args.file !== flags.file)
+      throw new OperatorError(
+        `Two campaign files given: ${args.file} and --file ${flags.file}.`,
+        'Give one: dialctl campaign create FILE',
+        2,
+        'USAGE',
+      )
+    const path = args.file ?? flags.file
+    if (!path)
+      throw new OperatorError(
+        'No campaign file given.',
+        'Name one: dialctl campaign create examples/donation-drive-jerusalem.jsonc (examples/ has complete, commented files).',
+        2,
+        'USAGE',
+      )
     let doc: unknown
     try {
-      doc = JSON.parse(await readFile(flags.file, 'utf8'))
+      doc = parseCampaignFileText(await readFile(path, 'utf8'))
     } catch (error) {
       const e = error as NodeJS.ErrnoException
       throw new OperatorError(
-        e.code ? `Cannot read ${flags.file} (${e.code}).` : `${flags.file} is not valid JSON: ${e.message}`,
-        'Check the path and the JSON syntax.',
+        e.code ? `Cannot read ${path} (${e.code}).` : `${path} is not valid JSON: ${e.message}`,
+        'Check the path and the JSON syntax (comments are allowed); examples/ has files that work.',
         1,
         'BAD_FILE',
       )
     }
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
       throw new OperatorError(
-        `${flags.file} must hold one JSON object.`,
-        'See the example in README.md (Campaigns and contacts).',
+        `${path} must hold one JSON object.`,
+        'Start from a file in examples/ (e.g. examples/donation-drive-jerusalem.jsonc).',
         1,
       )
     // Audio first, on a document that is otherwise valid (an invalid one gets every field
@@ -55,7 +75,7 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
       if (checks.some((c) => c.status === 'fail'))
         throw new OperatorError(
           `The campaign's audio will not play on Asterisk (nothing saved):\n${lines.join('\n')}`,
-          `Fix the audio URLs in ${flags.file} and run the command again. (--no-audio-check skips this when this machine cannot reach the media server.)`,
+          `Fix the audio URLs in ${path} and run the command again. (--no-audio-check skips this when this machine cannot reach the media server.)`,
           1,
           'AUDIO_CHECK_FAILED',
         )

@@ -2,6 +2,7 @@ import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import type { ActionRecord } from '../ivr/runner.js'
 import type { CallEndReason, CallOutcome } from '../telephony/driver.js'
+import { isReservedTestNumber } from '../tasks/test-numbers.js'
 import { claimDial, type ClaimResult, type GateRefusal } from './gate.js'
 
 /**
@@ -246,11 +247,18 @@ export async function recordDonation(
   )
 }
 
-/** add_to_blacklist: takes effect at once, so enrich and the dispatcher never dial the number again. */
-export async function addToBlacklist(db: Db, call: CallContext, reason: string): Promise<void> {
+/**
+ * add_to_blacklist: takes effect at once, so enrich and the dispatcher never dial the number again.
+ * Not for a reserved test number (+1 NXX 555-01XX, src/tasks/test-numbers.ts): no person owns
+ * one, so no person opted out — it was a simulated callee pressing the key, and a global entry
+ * would silently drop that number from every later load test. Returns whether it was listed.
+ */
+export async function addToBlacklist(db: Db, call: CallContext, reason: string): Promise<boolean> {
+  if (isReservedTestNumber(call.phoneNumber)) return false
   await db.query(
     `INSERT INTO blacklist (phone_number, reason, source, campaign_id)
      VALUES ($1, $2, 'ivr', $3) ON CONFLICT (phone_number) DO NOTHING`,
     [call.phoneNumber, reason, call.campaignId],
   )
+  return true
 }

@@ -58,7 +58,8 @@ export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
           return recordDonation(db, call, { ...action.parameters, digit })
         case 'add_to_blacklist': {
           const reason = typeof action.parameters.reason === 'string' ? action.parameters.reason : ''
-          return addToBlacklist(db, call, reason || `callee opted out in the IVR (pressed ${digit})`)
+          await addToBlacklist(db, call, reason || `callee opted out in the IVR (pressed ${digit})`)
+          return
         }
         default:
           throw new Error(

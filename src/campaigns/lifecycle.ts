@@ -26,7 +26,12 @@ export function canMove(from: CampaignStatus, to: CampaignStatus): boolean {
 }
 
 export type CampaignTransitionErrorCode =
-  'CAMPAIGN_NOT_FOUND' | 'MOVE_REFUSED' | 'ALREADY_IN_STATE' | 'NO_CONTACTS' | 'INVALID_CONFIG'
+  | 'ALREADY_IN_STATE'
+  | 'CAMPAIGN_CLOSED'
+  | 'CAMPAIGN_NOT_FOUND'
+  | 'INVALID_CONFIG'
+  | 'MOVE_REFUSED'
+  | 'NO_CONTACTS'
 
 /**
  * A refused lifecycle move. `suggestion` says what the operator can do instead, so the CLI can
@@ -67,12 +72,64 @@ export interface TransitionResult {
   reason: string | null
 }
 
-/** The dialctl command for a move, where one exists (completing / cancelling has none yet). */
+/** The dialctl command for a move. */
 function commandFor(from: CampaignStatus, to: CampaignStatus, id: string): string | undefined {
   if (to === 'active')
     return from === 'draft' ? `dialctl campaign start ${id}` : `dialctl campaign resume ${id}`
   if (to === 'paused') return `dialctl campaign pause ${id}`
+  if (to === 'completed') return `dialctl campaign complete ${id}`
+  if (to === 'cancelled') return `dialctl campaign cancel ${id}`
   return undefined
+}
+
+/**
+ * Statuses that take no new contacts and no pushed tasks: both are final (CAMPAIGN_MOVES), so
+ * anything added would never be dialed. Every other status takes them: a draft or paused campaign
+ * dials them once (re)started, an active one at once — also when its earlier contacts are all
+ * finished, because running out of contacts does not end a campaign (only an operator, or
+ * `autoComplete: true` in its file, does).
+ */
+export const CLOSED_STATUSES: readonly CampaignStatus[] = ['completed', 'cancelled']
+
+/**
+ * The refusal for adding contacts or pushing a task to a campaign in `status`, or undefined when
+ * it is open. `action` names what was refused ("import contacts into", "push a task to").
+ */
+export function closedCampaignError(
+  campaignId: string,
+  status: CampaignStatus,
+  action: string,
+): CampaignTransitionError | undefined {
+  if (!CLOSED_STATUSES.includes(status)) return undefined
+  return new CampaignTransitionError(
+    'CAMPAIGN_CLOSED',
+    `Cannot ${action} campaign "${campaignId}": it is ${status}, which is final, so nothing added would ever be dialed.`,
+    `Create a new campaign (dialctl campaign create --file campaign.json; examples in examples/), then start it; \`dialctl campaign show ${campaignId}\` shows how this one ended.`,
+    campaignId,
+    status,
+  )
+}
+
+/**
+ * Locks the campaign row against a concurrent complete/cancel (FOR SHARE: imports do not block
+ * each other) and throws `closedCampaignError` when it no longer takes contacts. Run it inside
+ * the transaction that inserts them, so the check and the insert see the same status.
+ * Returns the status, or undefined when the campaign does not exist.
+ */
+export async function lockOpenForContacts(
+  client: pg.PoolClient,
+  campaignId: string,
+  action: string,
+): Promise<CampaignStatus | undefined> {
+  const { rows } = await client.query<{ status: CampaignStatus }>(
+    'SELECT status FROM campaigns WHERE id = $1 FOR SHARE',
+    [campaignId],
+  )
+  const status = rows[0]?.status
+  if (status === undefined) return undefined
+  const refusal = closedCampaignError(campaignId, status, action)
+  if (refusal) throw refusal
+  return status
 }
 
 function suggestMoves(from: CampaignStatus, id: string): string {

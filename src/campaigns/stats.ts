@@ -5,6 +5,9 @@ import { isWithinCallingWindow, nextWindowOpening } from './window.js'
 /** Call length assumed for the concurrency bound until the campaign has finished calls of its own. */
 export const DEFAULT_CALL_SECONDS = 30
 
+/** The recent past over which the observed dial rate is measured (seconds). */
+export const OBSERVED_RATE_WINDOW_SECONDS = 300
+
 export interface CampaignStats {
   campaignId: string
   name: string
@@ -13,14 +16,21 @@ export interface CampaignStats {
   contacts: { total: number; pending: number; queued: number; dialing: number; done: number; failed: number }
   /** dials placed (call_attempts rows) */
   attempts: number
+  /** dials that ended (any status but dialing): the answer rate's denominator */
+  finishedDials: number
   /** dials a human answered (AMD's machines are not answers: see `machines`) */
   answered: number
-  /** human answers / finished dials; null before the first finished dial */
+  /** human answers / finishedDials; null before the first finished dial */
   answerRate: number | null
   /** dials answering-machine detection classified as a machine */
   machines: number
-  /** machines / finished dials; null before the first finished dial */
+  /** machines / finishedDials; null before the first finished dial */
   machineRate: number | null
+  /**
+   * The campaign has contacts and none is pending, queued or dialing. Not an end: the campaign
+   * stays open to imports and pushes until an operator completes it (or `autoComplete: true`).
+   */
+  allContactsFinished: boolean
   donations: number
   /** contacts whose number is on the blacklist (whatever their state) */
   blacklisted: number
@@ -33,12 +43,21 @@ export interface CampaignStats {
     avgCallSeconds: number
     /** calls per second the concurrency allows: maxConcurrentCalls / avgCallSeconds */
     concurrencyRate: number
-    /** min(cpsLimit, concurrencyRate) */
+    /** dials per second over the last OBSERVED_RATE_WINDOW_SECONDS; null when none was placed */
+    observedRate: number | null
+    /**
+     * the rate the ETA uses: the observed rate while the campaign is dialing (it already includes
+     * pacing, concurrency, the queue and retries), else min(cpsLimit, concurrencyRate)
+     */
     rate: number
+    rateSource: 'observed' | 'configured'
   }
   /** dials still to place: at least one per open contact, at most its attempts left */
   remainingAttempts: { min: number; max: number }
-  /** seconds of dialing (open windows only) to place remainingAttempts.min / .max at `pace.rate` */
+  /**
+   * seconds of open window until the campaign's calls are over: remainingAttempts.min / .max at
+   * `pace.rate` (observed while dialing), plus one average call for the last one
+   */
   etaSeconds: number | null
   etaWorstSeconds: number | null
 }
@@ -80,6 +99,7 @@ export async function campaignStats(
     answered: string
     machines: string
     avg_ms: string | null
+    recent: string
     donations: string
   }>(
     `WITH camp AS (
@@ -97,7 +117,9 @@ export async function campaignStats(
               count(*) FILTER (WHERE status <> 'dialing') AS finished,
               count(*) FILTER (WHERE status = 'answered') AS answered,
               count(*) FILTER (WHERE status = 'machine') AS machines,
-              avg(duration_ms) FILTER (WHERE status <> 'dialing' AND duration_ms IS NOT NULL) AS avg_ms
+              avg(duration_ms) FILTER (WHERE status <> 'dialing' AND duration_ms IS NOT NULL) AS avg_ms,
+              count(*) FILTER (WHERE started_at > $2::timestamptz - make_interval(secs => $3)
+                                 AND started_at <= $2::timestamptz) AS recent
          FROM call_attempts WHERE campaign_id = $1
      )
      SELECT camp.name, camp.status, camp.timezone, camp.config,
@@ -111,10 +133,10 @@ export async function campaignStats(
             (SELECT sum(greatest(camp.max_attempts - attempts, 1)) FROM ct
               WHERE status IN ('pending', 'queued', 'dialing') AND NOT listed) AS remaining_max,
             (SELECT count(*) FROM ct WHERE listed) AS blacklisted,
-            ca.attempts, ca.finished, ca.answered, ca.machines, ca.avg_ms,
+            ca.attempts, ca.finished, ca.answered, ca.machines, ca.avg_ms, ca.recent,
             (SELECT count(*) FROM donations WHERE campaign_id = $1) AS donations
        FROM camp, ca`,
-    [campaignId],
+    [campaignId, now, OBSERVED_RATE_WINDOW_SECONDS],
   )
   const r = rows[0]
   if (!r) throw new CampaignNotFoundError(campaignId)
@@ -133,9 +155,18 @@ export async function campaignStats(
   const maxConcurrentCalls = config.success ? config.data.maxConcurrentCalls : 0
   const avgCallSeconds = r.avg_ms === null ? DEFAULT_CALL_SECONDS : Math.max(Number(r.avg_ms) / 1000, 1)
   const concurrencyRate = maxConcurrentCalls / avgCallSeconds
-  const rate = Math.min(Math.max(options.cpsLimit, 0), concurrencyRate)
+  const configuredRate = Math.min(Math.max(options.cpsLimit, 0), concurrencyRate)
+  const recent = Number(r.recent)
+  const observedRate = recent > 0 ? recent / OBSERVED_RATE_WINDOW_SECONDS : null
+  // A campaign that is dialing shows what it really achieves (retries, queue wait, call length);
+  // before its first dials the configured bound is all there is.
+  const rateSource = observedRate !== null && r.status === 'active' ? 'observed' : 'configured'
+  const rate =
+    rateSource === 'observed' ? Math.min(observedRate!, configuredRate || observedRate!) : configuredRate
   const remaining = { min: Number(r.remaining_min), max: Number(r.remaining_max ?? 0) }
-  const eta = (n: number) => (n === 0 ? 0 : rate > 0 ? Math.ceil(n / rate) : null)
+  const open = Number(r.pending) + Number(r.queued) + Number(r.dialing)
+  // Placing the last dial is not the end: its call still runs for about one average call.
+  const eta = (n: number) => (n === 0 ? 0 : rate > 0 ? Math.ceil(n / rate + avgCallSeconds) : null)
   const finished = Number(r.finished)
   const answered = Number(r.answered)
   return {
@@ -152,15 +183,25 @@ export async function campaignStats(
       failed: Number(r.failed),
     },
     attempts: Number(r.attempts),
+    finishedDials: finished,
     answered,
     answerRate: finished > 0 ? answered / finished : null,
     machines: Number(r.machines),
     machineRate: finished > 0 ? Number(r.machines) / finished : null,
+    allContactsFinished: Number(r.total) > 0 && open === 0,
     donations: Number(r.donations),
     blacklisted: Number(r.blacklisted),
     windowOpen,
     nextWindowOpening: opening,
-    pace: { cpsLimit: options.cpsLimit, maxConcurrentCalls, avgCallSeconds, concurrencyRate, rate },
+    pace: {
+      cpsLimit: options.cpsLimit,
+      maxConcurrentCalls,
+      avgCallSeconds,
+      concurrencyRate,
+      observedRate,
+      rate,
+      rateSource,
+    },
     remainingAttempts: remaining,
     etaSeconds: eta(remaining.min),
     etaWorstSeconds: eta(remaining.max),

@@ -85,6 +85,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.exit(explained.exitCode)
     }
     // Usage errors were marked by parse() above.
+    // A usage error a person reads: one line naming the argument or flag, and the → line (oclif's
+    // own is indented, often unnamed — "Expected an integer but received: abc" — and has no next step).
+    if (
+      !this.jsonEnabled() &&
+      error.oclif?.exit === ExitCode.Usage &&
+      !/Missing \d+ required arg/.test(error.message)
+    ) {
+      this.logToStderr(`Error: ${this.describeUsageError(error.message)}\n  → ${this.usageHint()}`)
+      this.exit(ExitCode.Usage)
+    }
     // Under --json, a short error document and the right exit code (oclif's default dumps the
     // whole error object, config included, and exits 0 from a parse error).
     if (this.jsonEnabled()) {
@@ -98,5 +108,31 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.exit(usage ? ExitCode.Usage : ExitCode.Error)
     }
     return super.catch(error)
+  }
+
+  /** "LIMIT: Expected an integer but received: abc" — the positional argument named when oclif did not. */
+  private describeUsageError(message: string): string {
+    const text = message
+      .replace(/See more help with --help/g, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .replace(/^Parsing (--[\w-]+) /, '$1: ')
+    const received = /received: (\S+)/.exec(text)?.[1]
+    if (!received || /--[a-z]/.test(text)) return text
+    const positional = this.argv.filter((a) => !a.startsWith('-'))
+    const names = Object.keys(this.ctor.args ?? {})
+    const index = positional.indexOf(received)
+    const name = index >= 0 ? names[index] : undefined
+    return name ? `${name.toUpperCase()}: ${text}` : text
+  }
+
+  private usageHint(): string {
+    const id = (this.id ?? '').replaceAll(':', ' ')
+    const example = this.ctor.examples?.[0]
+    const shown =
+      typeof example === 'string'
+        ? example.replace('<%= config.bin %>', 'dialctl').replace('<%= command.id %>', id)
+        : undefined
+    return `Run \`dialctl ${id} --help\` for the arguments${shown ? `; e.g. ${shown}` : ''}.`
   }
 }

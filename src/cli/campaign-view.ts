@@ -1,5 +1,5 @@
 import type { CampaignSummary, CampaignTransition } from '../control/port.js'
-import { colors, duration, keyValues, percent, table } from './render.js'
+import { colors, duration, keyValues, percent, shareOf, table, zonedTime } from './render.js'
 
 /** `campaign list`: one line per campaign. */
 export function campaignTable(campaigns: CampaignSummary[]): string {
@@ -14,34 +14,50 @@ export function campaignTable(campaigns: CampaignSummary[]): string {
       'Dialing',
       'Done',
       'Failed',
-      'Answer',
+      'Answered/finished',
       'Donations',
     ],
     campaigns.map((c) => [
       c.campaignId + (c.isTest ? ' (test)' : ''),
       c.name,
-      c.status,
+      statusWord(c),
       c.windowOpen ? 'open' : 'closed',
       c.contacts.pending,
       c.contacts.queued,
       c.contacts.dialing,
       c.contacts.done,
       c.contacts.failed,
-      percent(c.answerRate),
+      c.finishedDials ? `${c.answered}/${c.finishedDials} (${percent(c.answerRate)})` : '—',
       c.donations,
     ]),
   )
 }
 
-/** `campaign show`: every figure of one campaign. */
-export function campaignDetail(c: CampaignSummary): string {
+/** The status as an operator needs it: an active campaign with nothing left says so. */
+export function statusWord(c: Pick<CampaignSummary, 'status' | 'allContactsFinished'>): string {
+  return c.allContactsFinished && (c.status === 'active' || c.status === 'paused')
+    ? `${c.status}, all contacts finished`
+    : c.status
+}
+
+/** What to do about a campaign whose contacts are all finished (it stays open until completed). */
+export function finishedAdvice(campaignId: string): string {
+  return `import more (dialctl contacts import --campaign ${campaignId} FILE) or close it (dialctl campaign complete ${campaignId})`
+}
+
+/** `campaign show`: every figure of one campaign; times in the campaign's zone. */
+export function campaignDetail(c: CampaignSummary, now: Date = new Date()): string {
   const k = c.contacts
-  return keyValues([
+  const rows: [string, string][] = [
     ['Campaign', `${c.campaignId}  ${c.name}${c.isTest ? '  (test campaign)' : ''}`],
-    ['Status', c.status],
+    ['Status', statusWord(c)],
+  ]
+  if (c.allContactsFinished && (c.status === 'active' || c.status === 'paused'))
+    rows.push(['', `→ ${finishedAdvice(c.campaignId)}`])
+  rows.push(
     [
       'Window',
-      `${c.windowOpen ? 'open now' : 'closed'} (${c.timezone})${!c.windowOpen && c.nextWindowOpening ? `, opens ${c.nextWindowOpening}` : ''}`,
+      `${c.windowOpen ? 'open now' : 'closed'} (${c.timezone})${!c.windowOpen && c.nextWindowOpening ? `, opens ${zonedTime(c.nextWindowOpening, c.timezone, now)}` : ''}`,
     ],
     [
       'Contacts',
@@ -49,20 +65,25 @@ export function campaignDetail(c: CampaignSummary): string {
     ],
     [
       'Attempts',
-      `${c.attempts} dials, ${c.answered} answered (${percent(c.answerRate)})` +
-        (c.machines > 0 ? `, ${c.machines} by a machine (${percent(c.machineRate)})` : ''),
+      `${c.attempts} dials, ${c.finishedDials} finished, ${c.answered} answered (${shareOf(c.answered, c.finishedDials, 'finished dials')})` +
+        (c.machines > 0
+          ? `, ${c.machines} by a machine (${shareOf(c.machines, c.finishedDials, 'finished dials')})`
+          : ''),
     ],
     ['Donations', String(c.donations)],
     ['Blacklisted', String(c.blacklisted)],
     [
       'Pace',
-      `${c.pace.rate.toFixed(1)} calls/s (limit ${c.pace.cpsLimit}, concurrency ${c.pace.maxConcurrentCalls} ÷ ${c.pace.avgCallSeconds.toFixed(0)} s/call)`,
+      c.pace.rateSource === 'observed'
+        ? `${c.pace.rate.toFixed(2)} dials/s observed over the last 5 min (limit ${c.pace.cpsLimit} CPS, concurrency ${c.pace.maxConcurrentCalls} ÷ ${c.pace.avgCallSeconds.toFixed(0)} s/call)`
+        : `${c.pace.rate.toFixed(1)} calls/s at most (limit ${c.pace.cpsLimit} CPS, concurrency ${c.pace.maxConcurrentCalls} ÷ ${c.pace.avgCallSeconds.toFixed(0)} s/call; nothing dialed in the last 5 min)`,
     ],
     [
       'ETA',
       `${duration(c.etaSeconds)} of open window (worst case ${duration(c.etaWorstSeconds)}), ${c.remainingAttempts.min}–${c.remainingAttempts.max} dials left`,
     ],
-  ])
+  )
+  return keyValues(rows)
 }
 
 /** `campaign start|pause|resume|complete|cancel`: the move made, by whom and why. */

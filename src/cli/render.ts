@@ -40,6 +40,42 @@ export function percent(share: number | null | undefined, digits = 1): string {
   return share === null || share === undefined ? '—' : `${(share * 100).toFixed(digits)}%`
 }
 
+/**
+ * A share with its denominator, so no reader has to guess what it is a share of:
+ * "42.0% of 24 finished dials". "—" (and the denominator) when nothing was counted yet.
+ */
+export function shareOf(part: number, whole: number, what: string): string {
+  return whole > 0 ? `${percent(part / whole)} of ${whole} ${what}` : `no ${what} yet`
+}
+
+/**
+ * A moment as the operator of a campaign reads it: wall-clock time in the campaign's zone, with
+ * the zone and how far away it is ("Tue 09:00 Asia/Jerusalem, in 12h05m"). An invalid zone falls
+ * back to UTC, named as such.
+ */
+export function zonedTime(at: Date | string, timeZone: string, now: Date = new Date()): string {
+  const when = typeof at === 'string' ? new Date(at) : at
+  let zone = timeZone
+  let text: string
+  try {
+    text = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      day: '2-digit',
+      month: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(when)
+  } catch {
+    zone = 'UTC'
+    text = when.toISOString().slice(0, 16).replace('T', ' ')
+  }
+  const delta = Math.round((when.getTime() - now.getTime()) / 1000)
+  const relative = delta >= 0 ? `in ${duration(delta)}` : `${duration(-delta)} ago`
+  return `${text.replace(',', '')} ${zone} (${relative})`
+}
+
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '—'
   if (seconds < 60) return `${Math.round(seconds)}s`

@@ -4,12 +4,15 @@
  * only the command being run is loaded. (`oclif manifest` does the same but needs the whole
  * oclif dev toolchain.) Run by `npm run build`.
  */
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Config, type Interfaces } from '@oclif/core'
 import { packageRoot } from '../db/paths.js'
 
 const root = packageRoot()
+// oclif reads an existing manifest instead of the commands: without this, a command added since
+// the last build would be missing from the new manifest ("command … not found").
+rmSync(join(root, 'oclif.manifest.json'), { force: true })
 const config = await Config.load(root)
 const plugin = config.plugins.get(config.pjson.name) as { manifest?: Interfaces.Manifest } | undefined
 if (!plugin?.manifest) throw new Error(`write-manifest: no manifest for ${config.pjson.name} under ${root}`)

@@ -1,3 +1,4 @@
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 import type {
   AuditEntry,
@@ -63,6 +64,12 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   }
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     return this.data.importContacts(campaignId, rows)
+  }
+  campaignReport(id: string): Promise<CampaignReport> {
+    return this.data.campaignReport(id)
+  }
+  contactResults(id: string): AsyncIterable<ContactResult> {
+    return this.data.contactResults(id)
   }
   runProgress(
     campaignId: string,

@@ -1,19 +1,10 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import { errorMessage, OperatorError, StoreUnavailableError } from '../errors.js'
-import { campaignStats, CampaignNotFoundError, type CampaignStats } from '../campaigns/stats.js'
-import {
-  cancelCampaign,
-  completeCampaign,
-  CampaignTransitionError,
-  pauseCampaign,
-  resumeCampaign,
-  startCampaign,
-  type TransitionResult,
-} from '../campaigns/lifecycle.js'
-import { formatIssue, validateCampaign } from '../ivr/validate.js'
-import { insertContacts, registerPushedContacts } from './contacts-import.js'
-import { CampaignExistsError, saveCampaign } from '../campaigns/repository.js'
+import type { CampaignStats } from '../campaigns/stats.js'
+import type { TransitionResult } from '../campaigns/lifecycle.js'
+import { withTransaction } from '../db/pool.js'
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
 import { audioUrlsOf } from '../telephony/audio-check.js'
@@ -34,6 +25,23 @@ import type {
   RunProgress,
   CampaignMedia,
 } from './port.js'
+
+/**
+ * The campaign modules (zod contracts, IVR validation, lifecycle, CSV, report), loaded on first
+ * use: a Redis-only command such as `cps get` does not pay for them at start-up (issue #16: within
+ * 2× a bare Node process reading the same keys; measured in test/bench/cli.bench.ts).
+ */
+async function campaignModules() {
+  const [stats, lifecycle, validate, contactsImport, repository, report] = await Promise.all([
+    import('../campaigns/stats.js'),
+    import('../campaigns/lifecycle.js'),
+    import('../ivr/validate.js'),
+    import('./contacts-import.js'),
+    import('../campaigns/repository.js'),
+    import('../campaigns/report.js'),
+  ])
+  return { ...stats, ...lifecycle, ...validate, ...contactsImport, ...repository, ...report }
+}
 
 export interface DataPlaneOptions {
   pool: pg.Pool
@@ -174,6 +182,7 @@ export class DataPlane implements DataPort {
   }
 
   private async summary(id: string, cpsLimit: number): Promise<CampaignSummary> {
+    const { campaignStats, CampaignNotFoundError } = await campaignModules()
     let stats: CampaignStats
     try {
       stats = await campaignStats(this.pool, id, { cpsLimit, now: this.now() })
@@ -200,6 +209,14 @@ export class DataPlane implements DataPort {
     actor: string,
   ): Promise<CampaignTransition> {
     const options = { actor, ...(reason ? { reason } : {}), now: this.now() }
+    const {
+      startCampaign,
+      pauseCampaign,
+      resumeCampaign,
+      completeCampaign,
+      cancelCampaign,
+      CampaignTransitionError,
+    } = await campaignModules()
     let result: TransitionResult
     try {
       const moves = {
@@ -228,6 +245,7 @@ export class DataPlane implements DataPort {
   /** Validates the whole document first (every problem listed, naming field and node), then saves as draft. */
   async createCampaign(input: CampaignInput): Promise<CampaignSummary> {
     const doc = { status: 'draft', type: 'voice', ...(input.campaign as object) }
+    const { validateCampaign, formatIssue, saveCampaign, CampaignExistsError } = await campaignModules()
     const result = validateCampaign(doc)
     if (!result.ok || !result.value) {
       throw new OperatorError(
@@ -258,13 +276,44 @@ export class DataPlane implements DataPort {
     return this.showCampaign(campaign.id)
   }
 
+  /** Refused for an unknown campaign and for a completed or cancelled one (nothing would dial them). */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
-    await this.showCampaign(campaignId)
-    return insertContacts(this.pool, campaignId, rows)
+    const { lockOpenForContacts, insertContacts, CampaignNotFoundError, CampaignTransitionError } =
+      await campaignModules()
+    try {
+      return await withTransaction(this.pool, async (client) => {
+        const status = await lockOpenForContacts(client, campaignId, 'import contacts into')
+        if (status === undefined) throw new CampaignNotFoundError(campaignId)
+        return insertContacts(client, campaignId, rows)
+      })
+    } catch (error) {
+      if (error instanceof CampaignNotFoundError)
+        throw new OperatorError(error.message, error.suggestion, 1, 'CAMPAIGN_NOT_FOUND')
+      if (error instanceof CampaignTransitionError)
+        throw new OperatorError(error.message, error.suggestion, 1, error.code)
+      throw error
+    }
+  }
+
+  async campaignReport(id: string): Promise<CampaignReport> {
+    const { campaignReport, CampaignNotFoundError } = await campaignModules()
+    try {
+      return await campaignReport(this.pool, id, this.now())
+    } catch (error) {
+      if (error instanceof CampaignNotFoundError)
+        throw new OperatorError(error.message, error.suggestion, 1, 'CAMPAIGN_NOT_FOUND')
+      throw error
+    }
+  }
+
+  async *contactResults(id: string): AsyncIterable<ContactResult> {
+    const { contactResults } = await campaignModules()
+    yield* contactResults(this.pool, id)
   }
 
   /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
   async registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
+    const { registerPushedContacts } = await campaignModules()
     let created = 0
     for (const zone of new Set(entries.map((e) => e.timezone))) {
       const tasks = entries.filter((e) => e.timezone === zone).map((e) => e.task)

@@ -4,6 +4,7 @@ import { maskPhonesIn } from '../observability/mask.js'
 import { PIPE_FAILURE_RATE_ALARM, pipeFailureRate, pipeHealth } from './health.js'
 import type {
   Alarm,
+  AuditEntry,
   CampaignSummary,
   ControlPlane,
   OutcomeCount,
@@ -27,6 +28,7 @@ export const Check = z.object({
     'enrichment-failures',
     'dlq',
     'alarms',
+    'campaigns',
     'media',
   ]),
   title: z.string(),
@@ -67,6 +69,23 @@ export interface Observations {
   media: CampaignMedia[] | Error
   /** each audio URL of those campaigns, checked as Asterisk will fetch it */
   audio: AudioCheck[]
+  /** the pacing audit, newest first (who set which limit when); absent when not read */
+  audit?: AuditEntry[] | Error
+  /** when the observations were made (the audit's "recent" is measured from it) */
+  at?: Date
+}
+
+/** A limit change this recent is a suspect when rate limiting is high (minutes). */
+export const RECENT_CUT_MINUTES = 15
+
+/**
+ * The newest limit cut (newLimit < oldLimit) within RECENT_CUT_MINUTES before `now`, from the
+ * pacing audit (newest first), or undefined. A cut explains rate limiting better than anything
+ * about the campaigns: demand did not change, the limit did.
+ */
+export function recentLimitCut(audit: AuditEntry[], now: Date): AuditEntry | undefined {
+  const since = now.getTime() - RECENT_CUT_MINUTES * 60_000
+  return audit.find((e) => Date.parse(e.at) >= since && e.oldLimit !== null && e.newLimit < e.oldLimit)
 }
 
 /** Look-back of the media-failure check: the media guard's window (DEFAULT_MEDIA_GUARD, media-health.ts). */
@@ -78,7 +97,8 @@ const settle = <T>(p: Promise<T>): Promise<T | Error> =>
 
 /** Everything the checks need, gathered in parallel; a failed read is kept as its error. */
 export async function observe(plane: ControlPlane): Promise<Observations> {
-  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms, media] =
+  const at = new Date()
+  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms, audit, media] =
     await Promise.all([
       settle(plane.ping()),
       settle(plane.describePipe()),
@@ -89,6 +109,7 @@ export async function observe(plane: ControlPlane): Promise<Observations> {
       settle(plane.listCampaigns()),
       settle(plane.recentOutcomes(15)),
       settle(plane.alarms()),
+      settle(plane.limitHistory(20)),
       settle(plane.campaignMedia(MEDIA_WINDOW_MINUTES)),
     ])
   const urls = media instanceof Error ? [] : [...new Set(media.flatMap((m) => m.audioUrls))]
@@ -105,6 +126,8 @@ export async function observe(plane: ControlPlane): Promise<Observations> {
     campaigns,
     outcomes,
     alarms,
+    audit,
+    at,
     media,
     audio,
   }
@@ -273,22 +296,30 @@ export function diagnose(o: Observations): DoctorReport {
     const p = o.pacing
     const active = o.campaigns instanceof Error ? [] : o.campaigns.filter((c) => c.status === 'active')
     const high = p.rateLimitedShare > RATE_LIMITED_ALARM
+    const attempts = p.last60.reduce((n, x) => n + x.admitted + x.rateLimited, 0)
+    const cut =
+      high && o.audit && !(o.audit instanceof Error) ? recentLimitCut(o.audit, o.at ?? new Date()) : undefined
     add({
       id: 'rate-limiting',
       issue: 'high-rate-limiting',
       title: 'Rate-limited share (last 60 s)',
       status: high ? 'fail' : 'ok',
-      detail: `${(p.rateLimitedShare * 100).toFixed(1)}% rate-limited, limit ${p.limit.limit} cps (${p.limit.source}), ${active.length} active campaign(s)`,
+      detail: `${(p.rateLimitedShare * 100).toFixed(1)}% of ${attempts} dial attempts rate-limited, limit ${p.limit.limit} cps (${p.limit.source}), ${active.length} active campaign(s)`,
       ...(high
-        ? active.length > 1
+        ? cut
           ? {
-              cause: `${active.length} campaigns share the limit (${active.map((c) => c.campaignId).join(', ')})`,
-              fix: `dialctl campaign pause <lower-priority id> --reason "share the limit", or dialctl cps set N --reason "…" if the trunk and workers can take more`,
+              cause: `the limit was cut from ${cut.oldLimit} to ${cut.newLimit} cps at ${cut.at} by ${cut.actor} (${cut.source}: ${cut.reason})`,
+              fix: `dialctl cps history; if the cut is no longer needed: dialctl cps set ${cut.oldLimit} --reason "…" (check worker CPU first: dialctl cps auto --once --dry-run)`,
             }
-          : {
-              cause: `demand is above the limit of ${p.limit.limit} cps (MAX_CPS too low for this campaign)`,
-              fix: 'dialctl cps set N --reason "…" (check worker CPU first: dialctl cps auto --once --dry-run)',
-            }
+          : active.length > 1
+            ? {
+                cause: `${active.length} campaigns share the limit (${active.map((c) => c.campaignId).join(', ')})`,
+                fix: `dialctl campaign pause <lower-priority id> --reason "share the limit", or dialctl cps set N --reason "…" if the trunk and workers can take more`,
+              }
+            : {
+                cause: `demand is above the limit of ${p.limit.limit} cps (MAX_CPS too low for this campaign)`,
+                fix: 'dialctl cps set N --reason "…" (check worker CPU first: dialctl cps auto --once --dry-run)',
+              }
         : {}),
     })
     add({
@@ -345,9 +376,13 @@ export function diagnose(o: Observations): DoctorReport {
     add({
       id: 'dlq',
       issue: 'dlq',
-      title: 'Dead-letter queue empty',
+      title:
+        n === 0 ? 'Dead-letter queue empty' : `Dead-letter queue holds ${n} message${n === 1 ? '' : 's'}`,
       status: n === 0 ? 'ok' : 'warn',
-      detail: `${n} message(s)`,
+      detail:
+        n === 0
+          ? 'no task failed its 3 receives'
+          : `${n} task${n === 1 ? '' : 's'} failed 3 receives; the oldest arrived ${Math.round(o.dlq.oldestAgeSeconds)} s ago`,
       ...(n === 0
         ? {}
         : {
@@ -359,6 +394,24 @@ export function diagnose(o: Observations): DoctorReport {
 
   // --- media: audio URLs and the media guard
   for (const c of mediaChecks(o)) add(c)
+  // --- campaigns with nothing left to dial: not an end, but the operator decides what is next
+  if (!(o.campaigns instanceof Error)) {
+    const finished = o.campaigns.filter(
+      (c) => c.allContactsFinished && (c.status === 'active' || c.status === 'paused'),
+    )
+    if (finished.length)
+      add({
+        id: 'campaigns-finished',
+        issue: 'campaigns',
+        title: `${finished.length} campaign${finished.length === 1 ? ' has' : 's have'} every contact finished`,
+        status: 'warn',
+        detail: finished
+          .map((c) => `${c.campaignId} (${c.status}, ${c.contacts.done} done, ${c.contacts.failed} failed)`)
+          .join(', '),
+        cause: 'every contact is done or failed; the campaign stays open to new contacts until completed',
+        fix: `import more (dialctl contacts import --campaign ${finished[0]!.campaignId} FILE) or close it (dialctl campaign complete ${finished[0]!.campaignId})`,
+      })
+  }
 
   // --- alarms
   if (o.kind === 'aws') {

@@ -38,8 +38,16 @@ export function currentActor(): string {
   return `${user}@${os.hostname()}`
 }
 
-function dataPlane(stores: { postgres: PgSettings; redis: RedisSettings; defaultLimit?: number }): DataPlane {
+function dataPlane(stores: {
+  postgres: PgSettings
+  redis: RedisSettings
+  defaultLimit?: number
+  /** the running stack's schema and key prefix (stack.json), when the environment names none */
+  schema?: string
+  redisPrefix?: string
+}): DataPlane {
   const pool = createPool(stores.postgres, {
+    ...(stores.schema ? { schema: stores.schema } : {}),
     // A CLI run needs few connections; keep the stage's PostgreSQL for the pipeline.
     max: 4,
     // An operator waiting on a silent PostgreSQL wants the error within seconds, not a spinner.
@@ -53,7 +61,7 @@ function dataPlane(stores: { postgres: PgSettings; redis: RedisSettings; default
     pool,
     redis,
     redisUrl: describeRedis(stores.redis),
-    redisPrefix: process.env.DIALCTL_REDIS_PREFIX ?? '',
+    redisPrefix: stores.redisPrefix ?? process.env.DIALCTL_REDIS_PREFIX ?? '',
     defaultLimit: cpsFromEnv('MAX_CPS', stores.defaultLimit ?? DEFAULT_MAX_CPS),
   })
 }
@@ -66,7 +74,8 @@ function dataPlane(stores: { postgres: PgSettings; redis: RedisSettings; default
 export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> {
   if (flags.stage === 'local') {
     // Environment first; else the endpoints a running `dialctl dev` announced (its PostgreSQL and
-    // Redis may be embedded on private ports); else the default local servers.
+    // Redis may be embedded on private ports, its data in a schema and key prefix of its own:
+    // a second terminal without the same exports must act on the same data); else the defaults.
     const running = runningLocalStack()
     return new LocalControlPlane(
       dataPlane({
@@ -78,6 +87,10 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
           !process.env.REDIS_URL && !process.env.REDIS_HOST && running
             ? parseRedisUrl(running.redisUrl, 'the running dialctl dev')
             : redisSettingsFromEnv(),
+        ...(!process.env.DATABASE_SCHEMA && running?.schema ? { schema: running.schema } : {}),
+        ...(process.env.DIALCTL_REDIS_PREFIX === undefined && running?.redisPrefix !== undefined
+          ? { redisPrefix: running.redisPrefix }
+          : {}),
         ...(running?.maxCps ? { defaultLimit: running.maxCps } : {}),
       }),
       process.env.DIALCTL_WORKER_URL ?? running?.workerUrl ?? DEFAULT_WORKER_URL,

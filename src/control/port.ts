@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DialTask } from '../contracts/index.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 
@@ -162,13 +163,17 @@ export const CampaignSummary = z.object({
   timezone: z.string(),
   contacts: ContactsByState.extend({ total: z.number().int() }),
   attempts: z.number().int(),
+  /** dials that ended: the answer rate's denominator */
+  finishedDials: z.number().int(),
   /** dials a human answered; AMD's machines are counted apart (`machines`) */
   answered: z.number().int(),
-  /** human answers / finished dials; null before any finished */
+  /** human answers / finishedDials; null before any finished */
   answerRate: z.number().nullable(),
   /** dials AMD classified as an answering machine (absent from older control Lambdas) */
   machines: z.number().int().default(0),
   machineRate: z.number().nullable().default(null),
+  /** every contact is done or failed; the campaign stays open to imports until completed */
+  allContactsFinished: z.boolean(),
   donations: z.number().int(),
   blacklisted: z.number().int(),
   windowOpen: z.boolean(),
@@ -178,7 +183,9 @@ export const CampaignSummary = z.object({
     maxConcurrentCalls: z.number(),
     avgCallSeconds: z.number(),
     concurrencyRate: z.number(),
+    observedRate: z.number().nullable(),
     rate: z.number(),
+    rateSource: z.enum(['observed', 'configured']),
   }),
   remainingAttempts: z.object({ min: z.number().int(), max: z.number().int() }),
   etaSeconds: z.number().nullable(),
@@ -333,6 +340,10 @@ export interface DataPort {
   ): Promise<CampaignTransition>
   createCampaign(input: CampaignInput): Promise<CampaignSummary>
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>>
+  /** results of one campaign: outcomes, rates with their denominators, donations, opt-outs */
+  campaignReport(id: string): Promise<CampaignReport>
+  /** every contact's results, in id order, paged (the per-contact export) */
+  contactResults(id: string): AsyncIterable<ContactResult>
   /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts); rows created */
   registerPushedContacts(entries: readonly PushEntry[]): Promise<number>
 

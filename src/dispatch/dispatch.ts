@@ -52,7 +52,11 @@ export interface DispatchOptions {
   logger?: Logger
   /** only this campaign (Step Functions runs one execution per campaign); else every active one */
   campaignId?: string
-  /** move an active campaign to completed once every contact is done or failed; default true */
+  /**
+   * false: never complete a campaign here. Otherwise an active campaign whose config says
+   * `autoComplete: true` moves to completed once every contact is done or failed; without it the
+   * campaign stays active (open to imports and pushes) until an operator completes it.
+   */
   autoComplete?: boolean
 }
 
@@ -108,7 +112,8 @@ const DISPATCH_LOCK_CLASS = 0x64697370 & 0x7fffffff
  * One dispatcher run: for each active campaign whose calling window is open, claims up to the
  * paced capacity of eligible contacts (pending → queued), sends them as DialTasks (batches of 10)
  * and releases at once those that failed to send. Then reports whether the campaign has work left
- * and how long to wait, and completes it when every contact is done or failed.
+ * and how long to wait, and completes it when every contact is done or failed if its config asks
+ * for that (`autoComplete: true`).
  */
 export async function dispatchOnce(options: DispatchOptions): Promise<DispatchResult> {
   const now = options.now ?? new Date()
@@ -192,7 +197,8 @@ async function dispatchCampaign(
   const eligibleRemaining = demand.pending + inflight
   const hasMoreEligible = eligibleRemaining > 0
   let campaignStatus: CampaignStatus = campaign.status
-  if (!hasMoreEligible && options.autoComplete !== false) {
+  // Running out of contacts is not the end (issue #16): only a campaign file's autoComplete says so.
+  if (!hasMoreEligible && options.autoComplete !== false && config.autoComplete === true) {
     if (await completeIfFinished(options.db, campaign.id, ctx.now)) campaignStatus = 'completed'
   }
   const waitSeconds =

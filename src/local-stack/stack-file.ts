@@ -15,6 +15,12 @@ export const StackFile = z.object({
   pipeName: z.string(),
   /** the stack's default limit (`dev --max-cps`), used while Redis holds none */
   maxCps: z.number().int().positive().optional(),
+  /** PostgreSQL schema of the stack's tables (DATABASE_SCHEMA); absent = the default search_path */
+  schema: z.string().optional(),
+  /** key prefix of its pacing state in Redis (DIALCTL_REDIS_PREFIX); "" = none */
+  redisPrefix: z.string().optional(),
+  /** where its pipeline logs go (absent: stdout) */
+  logFile: z.string().optional(),
 })
 export type StackFile = z.infer<typeof StackFile>
 

@@ -1,7 +1,10 @@
 /**
  * CLI start-up cost: wall time of `dialctl --version` and `dialctl cps get` (local stage, real
  * Redis) against `node -e 0` on the same machine, each spawned 10 times (median, min, max),
- * interleaved: round r runs every command once, so a burst of load hits them all alike.
+ * interleaved: round r runs every command once, so a burst of load hits them all alike. And
+ * `cps get` side by side with its anchor: a bare Node process that loads ioredis, connects and
+ * reads the same keys (limit, pacer history, degraded marker) in one round trip. The goal
+ * (issue #16): `cps get` within 2× the anchor.
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -41,9 +44,22 @@ export async function run(): Promise<BenchSection> {
     // an empty key space: `cps get` reads the default limit and an empty history
     DIALCTL_REDIS_PREFIX: `bench:cli:${randomBytes(4).toString('hex')}:`,
   }
+  const prefix = env.DIALCTL_REDIS_PREFIX
+  // The anchor: what `cps get` must do at the least, in plain Node.
+  const anchor = [
+    '--input-type=module',
+    '-e',
+    `const { Redis } = await import('ioredis')
+     const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true })
+     await r.connect()
+     const p = ${JSON.stringify(prefix)}
+     await r.pipeline().time().get(p + 'cps:limit').hgetall(p + 'cps:pacer').get(p + 'cps:degraded').exec()
+     r.disconnect()`,
+  ]
   const rows = interleaved(
     {
       'node -e 0': ['-e', '0'],
+      'node + ioredis, same keys (anchor)': anchor,
       'dialctl --version': ['bin/run.js', '--version'],
       'dialctl cps get': ['bin/run.js', 'cps', 'get'],
       'dialctl cps get --json': ['bin/run.js', 'cps', 'get', '--json'],
@@ -51,6 +67,7 @@ export async function run(): Promise<BenchSection> {
     env,
   )
   const base = rows['node -e 0']!.median
+  const ratio = rows['dialctl cps get']!.median / rows['node + ioredis, same keys (anchor)']!.median
   const markdown = [
     `${RUNS} rounds after one warm-up round, each round spawning every command once (interleaved); wall time in ms, median (min, max). `,
     '`cps get` reads the live limit and the 60 s history from the local Redis.',
@@ -61,6 +78,12 @@ export async function run(): Promise<BenchSection> {
       ([name, s]) =>
         `| \`${name}\` | ${fmt(s)} | ${name === 'node -e 0' ? '—' : `+${Math.round(s.median - base)}`} |`,
     ),
+    '',
+    `\`dialctl cps get\` takes ${ratio.toFixed(2)}× the anchor (median over median; goal ≤ 2×).`,
   ].join('\n')
-  return { title: 'CLI start-up time', markdown, json: { runs: RUNS, ms: rows } }
+  return {
+    title: 'CLI start-up time',
+    markdown,
+    json: { runs: RUNS, ms: rows, cpsGetOverAnchor: ratio, goal: 2 },
+  }
 }

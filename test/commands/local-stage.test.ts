@@ -100,6 +100,19 @@ describe('cps (local stack)', () => {
     expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBeNull()
     const noReason = await dialctl(['cps', 'set', '50'])
     expect(noReason.exitCode).toBe(2)
+    // A value that does not parse: one line naming the argument, then the → line.
+    const abc = await dialctl(['cps', 'set', 'abc', '--reason', 'x'])
+    expect(abc.exitCode).toBe(2)
+    expect(abc.stderr.trim().split('\n')).toEqual([
+      'Error: LIMIT: Expected an integer but received: abc',
+      expect.stringMatching(
+        /^ {2}→ Run `dialctl cps set --help` for the arguments; e\.g\. dialctl cps set 50 /,
+      ),
+    ])
+    const flag = await dialctl(['cps', 'history', '--limit', 'x'])
+    expect(flag.stderr).toContain(
+      'Error: --limit: Expected an integer but received: x\n  → Run `dialctl cps history --help`',
+    )
   })
 
   it('cps set --persist (removed: the limit is stage state) is a usage error, nothing changes', async () => {
@@ -386,6 +399,23 @@ describe('campaigns and contacts (local stack)', () => {
     const restart = await dialctl(['campaign', 'resume', 'camp-2'])
     expect(restart.exitCode).toBe(1)
     expect(restart.stderr).toContain('cancelled is final')
+    // A final campaign takes no contacts and no pushed tasks: refused before anything is written.
+    const lateImport = await dialctl(['contacts', 'import', '--campaign', 'camp-2', csv, '--json'])
+    expect(lateImport.exitCode).toBe(1)
+    expect(jsonOf(lateImport)).toMatchObject({ error: { code: 'CAMPAIGN_CLOSED' } })
+    const lateImportText = await dialctl(['contacts', 'import', '--campaign', 'camp-2', csv])
+    expect(lateImportText.stderr).toContain('it is cancelled, which is final')
+    expect(lateImportText.stderr).toContain('→ Create a new campaign (dialctl campaign create --file')
+    const { rows: none } = await db.pool.query(`SELECT 1 FROM contacts WHERE campaign_id = 'camp-2'`)
+    expect(none).toEqual([])
+    const depth = (await ensureLocalQueues(db.pool)).queue
+    const before = (await depth.depth()).visible
+    const latePush = await dialctl(['push', '--campaign', 'camp-2', '--phone', '+12125550100'])
+    expect(latePush.exitCode).toBe(1)
+    expect(latePush.stderr).toContain(
+      'Campaign camp-2 is cancelled and accepts no dial tasks; nothing was sent.',
+    )
+    expect((await depth.depth()).visible).toBe(before)
 
     const unknown = await dialctl(['campaign', 'show', 'nope', '--json'])
     expect(unknown.exitCode).toBe(1)
@@ -532,6 +562,19 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     expect(tasks.every((t) => isReservedTestNumber(t.phoneNumber))).toBe(true)
     expect(new Set(tasks.map((t) => t.contactId)).size).toBe(25)
     await queue.purge()
+  })
+
+  it('status --watch redraws whole screens: CPS vs limit, queue, DLQ, calls, answer rate, last changes', async () => {
+    const run = await dialctl(['status', '--watch', '--count', '2', '--interval', '1'])
+    expect(run.exitCode).toBe(0)
+    const frames = run.stdout.split(/^dialctl status --watch · every 1s · .* UTC · Ctrl-C to stop$/m).slice(1)
+    expect(frames).toHaveLength(2)
+    for (const frame of frames) {
+      expect(frame).toMatch(/^CPS +\d+ \/ \d+ cps/m)
+      expect(frame).toMatch(/^DLQ +\d+ visible/m)
+      expect(frame).toMatch(/^Calls +\d+ in progress · answered /m)
+      expect(frame).toMatch(/^Last changes +(\d\d:\d\d:\d\d UTC limit|no limit change)/m)
+    }
   })
 
   it('status and doctor: exit 3 and name the cause and the fix when something is wrong', async () => {

@@ -59,6 +59,8 @@ describe('fault: dialctl dev killed with SIGKILL and restarted', () => {
         '0.6',
         '--status-every',
         '1',
+        // the pipeline's logs on stdout, where this test scans them (by default they go to a file)
+        '--logs',
       ],
       {
         DATABASE_URL: databaseUrl(),

@@ -113,8 +113,8 @@ describe('crash recovery', () => {
 })
 
 describe('the Step Functions round (handleDispatch)', () => {
-  it('loops until every contact is done or failed, then completes the campaign and says stop', async () => {
-    await insertCampaign(t.pool, 'sfn', { config: { maxConcurrentCalls: 5 } })
+  it('with autoComplete: loops until every contact is done or failed, then completes the campaign and says stop', async () => {
+    await insertCampaign(t.pool, 'sfn', { config: { maxConcurrentCalls: 5, autoComplete: true } })
     await insertContacts(t.pool, 'sfn', 8, undefined, { phoneOffset: 3000 })
     const queue = new MemoryQueue()
     const deps = { db: t.pool, queue, limits: fixedLimits(100) }
@@ -152,6 +152,28 @@ describe('the Step Functions round (handleDispatch)', () => {
         reason: 'every contact is done or failed',
       },
     ])
+  })
+
+  it('without autoComplete: a campaign whose contacts are all finished stays active, says stop, and dials contacts imported later', async () => {
+    await insertCampaign(t.pool, 'open', { config: { maxConcurrentCalls: 5 } })
+    await insertContacts(t.pool, 'open', 3, undefined, { phoneOffset: 4000 })
+    const queue = new MemoryQueue()
+    const deps = { db: t.pool, queue, limits: fixedLimits(100) }
+    expect((await handleDispatch({ campaignId: 'open' }, deps)).queued).toBe(3)
+    await t.pool.query(`UPDATE contacts SET status = 'done' WHERE campaign_id = 'open'`)
+    const finished = await handleDispatch({ campaignId: 'open' }, deps)
+    expect(finished).toMatchObject({
+      campaignStatus: 'active',
+      eligibleRemaining: 0,
+      hasMoreEligible: false,
+      waitSeconds: 0,
+    })
+    const { rows: events } = await t.pool.query(`SELECT 1 FROM campaign_events WHERE campaign_id = 'open'`)
+    expect(events).toEqual([])
+    // New contacts: the next round dials them.
+    await insertContacts(t.pool, 'open', 2, (i) => ({ id: `late-${i}` }), { phoneOffset: 4100 })
+    const later = await handleDispatch({ campaignId: 'open' }, deps)
+    expect(later).toMatchObject({ campaignStatus: 'active', queued: 2, hasMoreEligible: true })
   })
 
   it('reports not_found for an unknown campaign and refuses a malformed input, naming the field', async () => {

@@ -7,6 +7,20 @@ import { insertCampaign } from './dispatch-fixtures.js'
 let t: TestDb
 beforeAll(async () => {
   t = await createTestDb('dispplan')
+  // Deterministic statistics, so the plan cannot change from one run to the next (it did, under
+  // load): autovacuum must not re-ANALYZE the table mid-test with a fresh random sample, and a
+  // statistics target of 1000 makes ANALYZE sample 300,000 rows, i.e. all 100,000: the same
+  // histograms and most-common values every time.
+  for (const table of ['contacts', 'blacklist'])
+    await t.pool.query(
+      `ALTER TABLE ${table} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
+    )
+  await t.pool.query(
+    `ALTER TABLE contacts ALTER COLUMN campaign_id SET STATISTICS 1000, ALTER COLUMN status SET STATISTICS 1000,
+       ALTER COLUMN next_attempt_at SET STATISTICS 1000, ALTER COLUMN phone_number SET STATISTICS 1000,
+       ALTER COLUMN id SET STATISTICS 1000`,
+  )
+  await t.pool.query('ALTER TABLE blacklist ALTER COLUMN phone_number SET STATISTICS 1000')
   await insertCampaign(t.pool, 'big')
   await insertCampaign(t.pool, 'other')
   // 50k contacts of the campaign (30 % already done, some queued / dialing), 50k of another.

@@ -70,13 +70,17 @@ describe('campaign stats (dialctl campaign show)', () => {
     // avg finished call 32.5 s → 20 / 32.5 = 0.615 calls/s < limit 1
     expect(s.pace.avgCallSeconds).toBe(32.5)
     expect(s.pace.rate).toBeCloseTo(20 / 32.5, 6)
-    expect(s.etaSeconds).toBe(Math.ceil(6 / (20 / 32.5)))
-    expect(s.etaWorstSeconds).toBe(Math.ceil(14 / (20 / 32.5)))
+    // Nothing dialed in the 5 minutes before `now`: the configured bound, plus the last call's length.
+    expect(s.pace).toMatchObject({ observedRate: null, rateSource: 'configured' })
+    expect(s.finishedDials).toBe(4)
+    expect(s.allContactsFinished).toBe(false)
+    expect(s.etaSeconds).toBe(Math.ceil(6 / (20 / 32.5) + 32.5))
+    expect(s.etaWorstSeconds).toBe(Math.ceil(14 / (20 / 32.5) + 32.5))
 
     // A lower limit binds instead; a closed window shows its next opening.
     const slow = await campaignStats(t.pool, 'st', { cpsLimit: 0.1, now: new Date('2024-03-09T15:00:00Z') })
     expect(slow.pace.rate).toBe(0.1)
-    expect(slow.etaSeconds).toBe(60)
+    expect(slow.etaSeconds).toBe(Math.ceil(6 / 0.1 + 32.5))
     expect(slow.windowOpen).toBe(false)
     expect(slow.nextWindowOpening).toEqual(new Date('2024-03-11T13:00:00Z')) // Monday 09:00 EDT
   })
@@ -94,8 +98,41 @@ describe('campaign stats (dialctl campaign show)', () => {
     expect(s).toMatchObject({
       answerRate: null,
       attempts: 0,
-      pace: { avgCallSeconds: 30, rate: 2 },
-      etaSeconds: 2,
+      pace: { avgCallSeconds: 30, rate: 2, rateSource: 'configured' },
+      etaSeconds: 2 + 30,
+      allContactsFinished: false,
     })
+  })
+
+  it('while dialing, the ETA uses the dial rate observed over the last 5 minutes', async () => {
+    await insertCampaign(t.pool, 'obs', { config: { maxConcurrentCalls: 100 } })
+    await insertContacts(t.pool, 'obs', 40, (i) => ({ status: i < 30 ? 'done' : 'pending' }), {
+      phoneOffset: 200,
+    })
+    const now = new Date('2026-01-05T12:00:00Z')
+    // 30 dials in the last 5 minutes (0.1/s), one older dial outside the window, 10 s calls.
+    const values = Array.from({ length: 30 }, (_, i) => {
+      const at = new Date(now.getTime() - (i + 1) * 9_000).toISOString()
+      return `('o${i}', 'obs', 'ct-${i}', 0, '+972500000000', 'answered', 10000, '${at}')`
+    })
+    values.push(`('old', 'obs', 'ct-0', 1, '+972500000000', 'busy', 10000, '2026-01-05T11:00:00Z')`)
+    await t.pool.query(
+      `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, duration_ms, started_at)
+       VALUES ${values.join(', ')}`,
+    )
+    // The limit (100 CPS) and the concurrency (100 ÷ 10 s = 10/s) would promise 1 s; 0.1/s is the truth.
+    const s = await campaignStats(t.pool, 'obs', { cpsLimit: 100, now })
+    expect(s.pace).toMatchObject({ rateSource: 'observed', observedRate: 0.1, rate: 0.1 })
+    expect(s.etaSeconds).toBe(Math.ceil(10 / 0.1 + 10))
+    expect(s).toMatchObject({ attempts: 31, finishedDials: 31, answered: 30 })
+  })
+
+  it('a campaign whose contacts are all done or failed reports it (and stays active)', async () => {
+    await insertCampaign(t.pool, 'fin', { config: { maxConcurrentCalls: 5 } })
+    await insertContacts(t.pool, 'fin', 3, (i) => ({ status: i ? 'done' : 'failed' }), { phoneOffset: 300 })
+    const s = await campaignStats(t.pool, 'fin', { cpsLimit: 5 })
+    expect(s).toMatchObject({ status: 'active', allContactsFinished: true, etaSeconds: 0 })
+    await insertCampaign(t.pool, 'empty', {})
+    expect((await campaignStats(t.pool, 'empty', { cpsLimit: 5 })).allContactsFinished).toBe(false)
   })
 })

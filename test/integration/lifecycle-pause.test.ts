@@ -35,7 +35,12 @@ function outcomeOf(contactId: string, attempt: number): 'answered' | 'no-answer'
 describe('pause mid-campaign, then resume', () => {
   it('dials nothing while paused, loses no contact, and every contact ends done or failed exactly once', async () => {
     await insertCampaign(t.pool, 'pr', {
-      config: { maxConcurrentCalls: 20, maxAttemptsPerContact: MAX_ATTEMPTS, retryDelayMinutes: 0 },
+      config: {
+        autoComplete: true,
+        maxConcurrentCalls: 20,
+        maxAttemptsPerContact: MAX_ATTEMPTS,
+        retryDelayMinutes: 0,
+      },
     })
     await insertContacts(t.pool, 'pr', CONTACTS)
     const queue = new MemoryQueue()

@@ -77,6 +77,9 @@ describe('LocalPipe batching', () => {
   })
 
   it('waits up to the batching window after the first message, then invokes with what it has', async () => {
+    // No step depends on how fast this machine is (it flaked under load when a 300 ms pause had
+    // to fit in a 2 s window): messages that arrive within a long window join the first one's
+    // batch, and the batch goes as soon as it is full; a lone message goes when its window ends.
     const { queue, name } = await setup()
     const batches: string[][] = []
     await pipe<PipeRecord>({
@@ -84,19 +87,36 @@ describe('LocalPipe batching', () => {
       pool: db.pool,
       source: queue,
       concurrency: 1,
-      batchSize: 10,
-      batchWindowSeconds: 2,
+      batchSize: 3,
+      batchWindowSeconds: 60,
       target: async (records) => {
         batches.push(records.map((r) => JSON.parse(r.body).contactId))
       },
     }).start()
     await queue.send(task('first'))
-    // the pipe holds 'first' in its open batch window when the others arrive
-    await until('first in the batch', async () => (await queue.depth()).inFlight === 1)
+    await until('the first message received', async () => (await queue.depth()).inFlight === 1)
+    expect(batches).toEqual([]) // held for the window, not sent alone
     await queue.send(task('second'))
     await queue.send(task('third'))
     await until('a batch', () => batches.length > 0)
     expect(batches).toEqual([['first', 'second', 'third']])
+
+    const lone = await setup()
+    const alone: string[][] = []
+    await pipe<PipeRecord>({
+      name: lone.name,
+      pool: db.pool,
+      source: lone.queue,
+      concurrency: 1,
+      batchSize: 10,
+      batchWindowSeconds: 1,
+      target: async (records) => {
+        alone.push(records.map((r) => JSON.parse(r.body).contactId))
+      },
+    }).start()
+    await lone.queue.send(task('lonely'))
+    await until('the window to end', () => alone.length > 0)
+    expect(alone).toEqual([['lonely']])
   })
 
   it('gives the target SQS-shaped records', async () => {
@@ -206,6 +226,9 @@ describe('LocalPipe filter and enrichment', () => {
     expect(targetGot).toHaveLength(1)
     expect(targetGot[0]).toHaveLength(1)
     expect(targetGot[0]![0]!.enriched).toBe(true)
+    // The execution's metrics row is written after the messages are deleted: wait for it (reading
+    // once raced it under load).
+    await until('the execution recorded', async () => (await pipeMetrics(db.pool, name, 5)).executions > 0)
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m).toMatchObject({ executions: 1, messagesReceived: 2, messagesDropped: 1, messagesSucceeded: 1 })
   })

@@ -106,6 +106,61 @@ describe('doctor: the seed troubleshooting guide as checks', () => {
     expect(check(observations({ pacing: pacing(0.2) }), 'rate-limiting')!.status).toBe('ok')
   })
 
+  it('high rate limiting right after a limit cut: the audit names the cut, not the campaigns', () => {
+    const at = new Date('2026-01-05T12:00:00Z')
+    const entry = (minutesAgo: number, oldLimit: number | null, newLimit: number): AuditEntry => ({
+      at: new Date(at.getTime() - minutesAgo * 60_000).toISOString(),
+      actor: 'ops@host',
+      source: 'cli',
+      oldLimit,
+      newLimit,
+      reason: 'carrier asked',
+    })
+    const campaigns = [campaign('a'), campaign('b')]
+    const cut = check(
+      observations({ pacing: pacing(0.8), campaigns, audit: [entry(1, 50, 2), entry(30, 10, 50)], at }),
+      'rate-limiting',
+    )
+    expect(cut!.cause).toBe(
+      'the limit was cut from 50 to 2 cps at 2026-01-05T11:59:00.000Z by ops@host (cli: carrier asked)',
+    )
+    expect(cut!.fix).toMatch(/^dialctl cps history; if the cut is no longer needed: dialctl cps set 50/)
+    // A raise, or a cut long ago, is no explanation: back to the campaigns.
+    for (const audit of [[entry(1, 2, 50)], [entry(20, 50, 2)]]) {
+      const c = check(observations({ pacing: pacing(0.8), campaigns, audit, at }), 'rate-limiting')
+      expect(c!.cause).toContain('2 campaigns share the limit')
+    }
+  })
+
+  it('rate-limited share states its denominator; the DLQ title says what it holds', () => {
+    const p = { ...pacing(0.5), last60: [{ second: 1, admitted: 10, rateLimited: 10 }] }
+    expect(check(observations({ pacing: p }), 'rate-limiting')!.detail).toMatch(
+      /^50\.0% of 20 dial attempts rate-limited/,
+    )
+    const dlq = check(observations({ dlq: { visible: 96, inFlight: 0, oldestAgeSeconds: 42 } }), 'dlq')
+    expect(dlq).toMatchObject({
+      status: 'warn',
+      title: 'Dead-letter queue holds 96 messages',
+      detail: '96 tasks failed 3 receives; the oldest arrived 42 s ago',
+    })
+    expect(check(observations(), 'dlq')!.title).toBe('Dead-letter queue empty')
+  })
+
+  it('a campaign whose contacts are all finished is reported, with both ways on', () => {
+    const finished = {
+      ...campaign('demo'),
+      allContactsFinished: true,
+      contacts: { total: 30, pending: 0, queued: 0, dialing: 0, done: 28, failed: 2 },
+    } as CampaignSummary
+    const c = check(observations({ campaigns: [finished, campaign('other')] }), 'campaigns-finished')
+    expect(c).toMatchObject({
+      status: 'warn',
+      detail: 'demo (active, 28 done, 2 failed)',
+      fix: 'import more (dialctl contacts import --campaign demo FILE) or close it (dialctl campaign complete demo)',
+    })
+    expect(check(observations(), 'campaigns-finished')).toBeUndefined()
+  })
+
   it('degraded pacing and unreachable stores fail with the fix', () => {
     expect(check(observations({ pacing: pacing(0, true) }), 'degraded')!.status).toBe('fail')
     const o = observations({ reach: { postgres: false, redis: true } })
