@@ -70,7 +70,9 @@ export const CampaignConfig = z.object({
       'true: complete the campaign once every contact is done or failed. Default false: it stays active, open to more contacts, until `dialctl campaign complete ID`',
     ),
   /** answering-machine detection; absent = off (additive) */
-  amd: AmdConfig.optional(),
+  amd: AmdConfig.optional().describe(
+    'answering-machine detection: {"mode":"off"} (default), {"mode":"hangup"} or {"mode":"voicemail","messageUrl":"https://…/message-8khz.wav"} (docs/asterisk.md)',
+  ),
 })
 export type CampaignConfig = z.infer<typeof CampaignConfig>
 
