@@ -285,11 +285,11 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     )
       return result
     try {
-      if (await adoptOrphanCall(db, cmd.callId, workerId)) {
-        logger.warn('call row left by a failed start adopted: placing the call now', { callId: cmd.callId })
-        return { kind: 'claimed', callId: result.callId, attempt: result.attempt, adopted: true }
-      }
-      return result
+      // The gate decides again: the redelivery may come long after the lost claim.
+      const adopted = await adoptOrphanCall(db, cmd, workerId, { now })
+      if (adopted.kind !== 'claimed') return adopted
+      logger.warn('call row left by a failed start adopted: placing the call now', { callId: cmd.callId })
+      return { kind: 'claimed', callId: adopted.callId, attempt: adopted.attempt, adopted: true }
     } catch (error) {
       uncertainBegins.add(cmd.callId)
       return { kind: 'unavailable', error: errorText(error) }

@@ -316,6 +316,81 @@ export async function claimDial(
   })
 }
 
+/**
+ * The same gate for a call row this worker claimed but never ran (its claim's COMMIT reply was
+ * lost, so it answered 503; the redelivered task now looks like a duplicate). Adopting the row
+ * places the call, possibly a visibility timeout later: the rules that depend on time — campaign
+ * active, number not blacklisted, the callee's window — are decided again now, under the same
+ * locks as a claim. Identity rules are not: the lost claim already moved the contact to 'dialing'
+ * at attempt + 1. A refusal closes the orphan row as failed (reason `gate`, the refusal in
+ * `error`) and moves the contact out of 'dialing' as the refusal says; the attempt stays spent,
+ * since its call row exists. `duplicate` when the row is not (or no longer) this worker's open call.
+ */
+export async function adoptOrphanDial(
+  db: Db,
+  cmd: DialCommand,
+  attempt: number,
+  workerId: string,
+  options: GateOptions,
+): Promise<ClaimResult> {
+  return inTransaction(db, async (client) => {
+    const facts = await readFacts(client, cmd, attempt)
+    const orphan = await client.query(
+      `SELECT 1 FROM call_attempts WHERE call_id = $1 AND worker_id = $2 AND status = 'dialing' FOR UPDATE`,
+      [cmd.callId, workerId],
+    )
+    if ((orphan.rowCount ?? 0) === 0) return { kind: 'duplicate', callId: cmd.callId, attempt }
+    const now = (options.now ?? (() => new Date()))()
+    const verdict = decideAdoption(facts, cmd, attempt, now)
+    if (verdict.kind === 'admit') {
+      await client.query(`UPDATE call_attempts SET started_at = now() WHERE call_id = $1`, [cmd.callId])
+      return { kind: 'claimed', callId: cmd.callId, attempt, zones: verdict.zones }
+    }
+    await client.query(
+      `UPDATE call_attempts SET status = 'failed', reason = 'gate', error = $2, ended_at = now()
+       WHERE call_id = $1`,
+      [cmd.callId, refusalReason(verdict)],
+    )
+    await applyAdoptionEffect(client, cmd, attempt, verdict.effect)
+    return verdict
+  })
+}
+
+function decideAdoption(facts: GateFacts, cmd: DialCommand, attempt: number, now: Date): Verdict {
+  const { campaign, contact } = facts
+  if (!campaign) return refuse(attempt, 'campaign_unknown', `no campaign ${cmd.campaignId}`)
+  if (!contact) return refuse(attempt, 'contact_unknown', `no contact ${cmd.contactId} in ${cmd.campaignId}`)
+  if (campaign.status !== 'active')
+    return refuse(attempt, 'campaign_not_active', `campaign is ${campaign.status}`, { kind: 'released' })
+  if (facts.blacklisted)
+    return refuse(attempt, 'blacklisted', 'the number is on the blacklist', {
+      kind: 'failed',
+      lastOutcome: 'blacklisted',
+    })
+  return checkWindow(campaign, contact, attempt, now)
+}
+
+/** A refused adoption's contact move: out of 'dialing' (the lost claim put it there at attempt + 1). */
+async function applyAdoptionEffect(
+  client: pg.PoolClient,
+  cmd: DialCommand,
+  attempt: number,
+  effect: ContactEffect,
+): Promise<void> {
+  const [status, nextAt, lastOutcome] =
+    effect.kind === 'failed'
+      ? ['failed', null, effect.lastOutcome]
+      : effect.kind === 'rescheduled'
+        ? ['pending', effect.at, null]
+        : ['pending', null, null]
+  await client.query(
+    `UPDATE contacts SET status = $4, next_attempt_at = COALESCE($5, next_attempt_at),
+            last_outcome = COALESCE($6, last_outcome), status_changed_at = now()
+      WHERE campaign_id = $1 AND id = $2 AND attempts = $3 + 1 AND status = 'dialing'`,
+    [cmd.campaignId, cmd.contactId, attempt, status, nextAt, lastOutcome],
+  )
+}
+
 /** `<code>: <detail>`, as task_outcomes.reason records it; never contains a phone number. */
 export function refusalReason(result: Extract<ClaimResult, { kind: 'refused' }>): string {
   return `${result.reason}: ${result.detail}`

@@ -3,7 +3,7 @@ import type { Db } from '../db/pool.js'
 import type { ActionRecord } from '../ivr/runner.js'
 import type { CallEndReason, CallOutcome } from '../telephony/driver.js'
 import { isReservedTestNumber } from '../tasks/test-numbers.js'
-import { claimDial, type ClaimResult, type GateRefusal } from './gate.js'
+import { adoptOrphanDial, claimDial, type ClaimResult, type GateRefusal } from './gate.js'
 
 /**
  * Call outcomes in PostgreSQL: one call_attempts row per dial of a contact attempt, and the
@@ -75,19 +75,21 @@ export async function beginCall(
 }
 
 /**
- * Takes over a call row this worker began but never ran: beginCall's INSERT committed while its
- * reply was lost (PostgreSQL cut mid-statement), so the worker answered 503 and placed no call, yet
- * the row says 'dialing' and the redelivered task now looks like a duplicate. Only the worker that
- * saw its own beginCall fail may adopt the row (it knows no call runs for it); the UPDATE is the
- * claim. Returns false when the row is not (or no longer) this worker's open call.
+ * Takes over a call row this worker claimed but never ran (the claim's reply was lost, the worker
+ * answered 503, the redelivered task looks like a duplicate) — through the dial gate again
+ * (gate.ts: adoptOrphanDial), since the redelivery may come a visibility timeout later. Only the
+ * worker that saw its own claim fail may adopt the row (it knows no call runs for it).
  */
-export async function adoptOrphanCall(db: Db, callId: string, workerId: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE call_attempts SET started_at = now()
-     WHERE call_id = $1 AND worker_id = $2 AND status = 'dialing'`,
-    [callId, workerId],
-  )
-  return (rowCount ?? 0) > 0
+export function adoptOrphanCall(
+  db: Db,
+  cmd: DialCommand,
+  workerId: string,
+  options: { now?: () => Date } = {},
+): Promise<ClaimResult> {
+  return adoptOrphanDial(db, cmd, attemptOf(cmd), workerId, {
+    defaultMaxAttempts: DEFAULT_MAX_ATTEMPTS,
+    ...(options.now ? { now: options.now } : {}),
+  })
 }
 
 export interface FinishCall {
