@@ -34,6 +34,7 @@ import {
 } from '../worker/drivers/ari/index.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
+import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
 
@@ -70,6 +71,12 @@ export interface LocalStackOptions {
   retryBaseSeconds?: number
   /** log level of the pipeline's components (JSON lines on stdout); default INFO */
   logLevel?: string
+  /**
+   * the demo prompt's media server: port (default DIALCTL_MEDIA_PORT or 7089, any free one if
+   * taken), bind address (DIALCTL_MEDIA_BIND, default 127.0.0.1) and the host put in its URL
+   * (DIALCTL_MEDIA_HOST: an address a real Asterisk can reach)
+   */
+  media?: { port?: number; host?: string; publicHost?: string }
   /** where the pipeline's logs go (recorded in stack.json for `dialctl dev --logs` and doctor) */
   logFile?: string
 }
@@ -94,6 +101,8 @@ export interface LocalStack {
   /** key prefix of its pacing state in Redis ("" = none) */
   redisPrefix: string
   workerUrl: string
+  /** the demo prompt (8 kHz mono WAV) served by this stack */
+  mediaUrl: string
   services: ServiceHandle[]
   pool: pg.Pool
   redis: Redis
@@ -155,7 +164,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       onDeadLetter: recordDeadLetteredTasks,
     })
-    const demoSeeded = await seedDemoCampaign(pool)
+    const envPort = process.env.DIALCTL_MEDIA_PORT ? Number(process.env.DIALCTL_MEDIA_PORT) : undefined
+    const media = await startMediaServer({
+      port: options.media?.port ?? envPort,
+      host: options.media?.host ?? process.env.DIALCTL_MEDIA_BIND ?? '127.0.0.1',
+      ...((options.media?.publicHost ?? process.env.DIALCTL_MEDIA_HOST)
+        ? { publicHost: options.media?.publicHost ?? process.env.DIALCTL_MEDIA_HOST }
+        : {}),
+    })
+    undo.push(() => media.close())
+    const demoSeeded = await seedDemoCampaign(pool, media.audioUrl)
 
     // A previous run killed mid-call (SIGKILL, crash, power loss) left its calls 'dialing': no
     // process runs them any more. Close them as worker/main.ts does at start, so their contacts
@@ -332,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       pipe,
       ...(dispatcher ? { dispatcher } : {}),
       demoSeeded,
+      mediaUrl: media.audioUrl,
       async status() {
         const [history, limit, depth, dlqDepth] = await Promise.all([
           bestEffort(
@@ -385,6 +404,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await pipe.close()
         await worker.close()
         await driver.close()
+        await media.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()

@@ -16,6 +16,7 @@ export class WorkerStats {
     busy: 0,
     congestion: 0,
     failed: 0,
+    machine: 0,
   }
   /** failed calls by reason: `media` is the audio-failure metric (doctor and alarms read it) */
   readonly failedByReason: Record<CallEndReason, number> = {
@@ -76,9 +77,13 @@ export class WorkerStats {
       activeByCampaign: extra.activeByCampaign,
       attempted: this.attempted,
       finished: this.finished,
+      /** humans only: calls AMD classified as machines are `machines`, never answers */
       answered: this.byOutcome.answered,
+      machines: this.byOutcome.machine,
       answerRate:
         this.finished === 0 ? 0 : Math.round((this.byOutcome.answered / this.finished) * 1000) / 1000,
+      machineRate:
+        this.finished === 0 ? 0 : Math.round((this.byOutcome.machine / this.finished) * 1000) / 1000,
       byOutcome: { ...this.byOutcome },
       failedByReason: { ...this.failedByReason },
       mediaFailures: this.failedByReason.media,

@@ -149,7 +149,9 @@ export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResul
          status = $2, hangup_cause = $3, digit = $4, actions = $5::jsonb, error = $6,
          answered_at = $7, ended_at = now(), duration_ms = $8, reason = $9, ended_by = $10
        WHERE call_id = $1 AND status = 'dialing'
-       RETURNING call_id, campaign_id, contact_id, attempt, ($2 = 'answered') AS answered, $2::text AS outcome
+       RETURNING call_id, campaign_id, contact_id, attempt,
+         -- a voicemail left on a machine reached the contact: done, like a human answer
+         ($2 = 'answered' OR ($2 = 'machine' AND $10 = 'voicemail-left')) AS answered, $2::text AS outcome
      ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
      SELECT 'call' AS kind, call_id AS status FROM upd
      UNION ALL

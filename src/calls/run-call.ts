@@ -5,7 +5,14 @@ import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
 import { maskPhone } from '../observability/mask.js'
-import type { CallEndReason, CallOutcome, TelephonyDriver } from '../telephony/driver.js'
+import type { AmdConfig } from '../contracts/campaign.js'
+import type {
+  ActiveCall,
+  AmdResult,
+  CallEndReason,
+  CallOutcome,
+  TelephonyDriver,
+} from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
 import { errorMessage } from '../errors.js'
 
@@ -34,6 +41,10 @@ export interface CallSummary {
   /** why a failed call failed (media, telephony-restart, …) */
   reason?: CallEndReason
   durationMs: number
+  /** Asterisk's AMD verdict, when the campaign asked for detection */
+  amd?: AmdResult
+  /** what ended a call the IVR did not run for (a machine): see MachineEnd */
+  endedBy?: MachineEnd
   /** false when the outcome could not be written (the row stays 'dialing' until failOpenCalls) */
   recorded: boolean
 }
@@ -57,6 +68,38 @@ export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
       }
     },
   }
+}
+
+/**
+ * call_attempts.ended_by of a call AMD classified as a machine. `voicemail-left`: the message
+ * played to its end (the contact is done: the number was reached and the appeal delivered);
+ * `amd-hangup`: we hung up on the machine, and `voicemail-cut`: the machine hung up mid-message —
+ * both retried like a no-answer within maxAttemptsPerContact (docs/contact-states.md).
+ */
+export type MachineEnd = 'amd-hangup' | 'voicemail-cut' | 'voicemail-left'
+
+/** The campaign's AMD policy on a call AMD said is a machine: hang up, or leave the message. */
+async function handleMachine(
+  call: ActiveCall,
+  amd: Exclude<AmdConfig, { mode: 'off' }>,
+): Promise<Pick<CallSummary, 'status' | 'endedBy' | 'reason' | 'error' | 'hangupCause'>> {
+  if (amd.mode === 'hangup') {
+    const { hangupCause } = await call.hangup()
+    return { status: 'machine', endedBy: 'amd-hangup', ...(hangupCause !== undefined ? { hangupCause } : {}) }
+  }
+  const played = await call.play(amd.messageUrl)
+  const { hangupCause } = await call.hangup()
+  const cause = hangupCause !== undefined ? { hangupCause } : {}
+  if (played.mediaFailed) {
+    // The machine recorded silence: retry like any media failure (counted by the media guard).
+    return {
+      status: 'failed',
+      reason: 'media',
+      error: played.error ?? 'voicemail message could not be played',
+      ...cause,
+    }
+  }
+  return { status: 'machine', endedBy: played.completed ? 'voicemail-left' : 'voicemail-cut', ...cause }
 }
 
 /**
@@ -87,12 +130,23 @@ export async function runCall(
       ...(cmd.callerId ? { callerId: cmd.callerId } : {}),
       ringTimeoutSeconds: options.ringTimeoutSeconds ?? 30,
       variables: { CAMPAIGN_ID: cmd.campaignId, CONTACT_ID: cmd.contactId, ATTEMPT: String(attempt) },
+      ...(cmd.amd && cmd.amd.mode !== 'off' ? { amd: cmd.amd.mode } : {}),
     })
     summary.status = result.outcome
     if (result.hangupCause !== undefined) summary.hangupCause = result.hangupCause
     if (result.error) summary.error = result.error
     if (result.reason) summary.reason = result.reason
-    if (result.outcome === 'answered' && call) {
+    if (result.amd) summary.amd = result.amd
+    if (
+      result.outcome === 'answered' &&
+      call &&
+      result.amd?.status === 'MACHINE' &&
+      cmd.amd &&
+      cmd.amd.mode !== 'off'
+    ) {
+      answeredAt = new Date()
+      Object.assign(summary, await handleMachine(call, cmd.amd))
+    } else if (result.outcome === 'answered' && call) {
       answeredAt = new Date()
       const ivr = await runIvr(cmd.ivrFlow, call, dbActionRunner(db, context), {
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
@@ -131,7 +185,7 @@ export async function runCall(
     actions: summary.ivr?.actions ?? [],
     ...(summary.error ? { error: summary.error } : {}),
     ...(summary.reason ? { reason: summary.reason } : {}),
-    ...(summary.ivr ? { endedBy: summary.ivr.endedBy } : {}),
+    ...(summary.ivr ? { endedBy: summary.ivr.endedBy } : summary.endedBy ? { endedBy: summary.endedBy } : {}),
     ...(answeredAt ? { answeredAt } : {}),
     durationMs: summary.durationMs,
   }
@@ -164,7 +218,8 @@ export async function runCall(
     status: summary.status,
     digit: summary.digit,
     actions: summary.ivr?.actions.map((a) => `${a.type}:${a.ok ? 'ok' : 'failed'}`),
-    endedBy: summary.ivr?.endedBy,
+    endedBy: summary.ivr?.endedBy ?? summary.endedBy,
+    amd: summary.amd?.status,
     reason: summary.reason,
     durationMs: summary.durationMs,
     ...(summary.error ? { error: summary.error } : {}),

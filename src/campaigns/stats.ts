@@ -18,9 +18,14 @@ export interface CampaignStats {
   attempts: number
   /** dials that ended (any status but dialing): the answer rate's denominator */
   finishedDials: number
+  /** dials a human answered (AMD's machines are not answers: see `machines`) */
   answered: number
-  /** answered / finishedDials; null before the first finished dial */
+  /** human answers / finishedDials; null before the first finished dial */
   answerRate: number | null
+  /** dials answering-machine detection classified as a machine */
+  machines: number
+  /** machines / finishedDials; null before the first finished dial */
+  machineRate: number | null
   /**
    * The campaign has contacts and none is pending, queued or dialing. Not an end: the campaign
    * stays open to imports and pushes until an operator completes it (or `autoComplete: true`).
@@ -92,6 +97,7 @@ export async function campaignStats(
     attempts: string
     finished: string
     answered: string
+    machines: string
     avg_ms: string | null
     recent: string
     donations: string
@@ -110,6 +116,7 @@ export async function campaignStats(
        SELECT count(*) AS attempts,
               count(*) FILTER (WHERE status <> 'dialing') AS finished,
               count(*) FILTER (WHERE status = 'answered') AS answered,
+              count(*) FILTER (WHERE status = 'machine') AS machines,
               avg(duration_ms) FILTER (WHERE status <> 'dialing' AND duration_ms IS NOT NULL) AS avg_ms,
               count(*) FILTER (WHERE started_at > $2::timestamptz - make_interval(secs => $3)
                                  AND started_at <= $2::timestamptz) AS recent
@@ -126,7 +133,7 @@ export async function campaignStats(
             (SELECT sum(greatest(camp.max_attempts - attempts, 1)) FROM ct
               WHERE status IN ('pending', 'queued', 'dialing') AND NOT listed) AS remaining_max,
             (SELECT count(*) FROM ct WHERE listed) AS blacklisted,
-            ca.attempts, ca.finished, ca.answered, ca.avg_ms, ca.recent,
+            ca.attempts, ca.finished, ca.answered, ca.machines, ca.avg_ms, ca.recent,
             (SELECT count(*) FROM donations WHERE campaign_id = $1) AS donations
        FROM camp, ca`,
     [campaignId, now, OBSERVED_RATE_WINDOW_SECONDS],
@@ -179,6 +186,8 @@ export async function campaignStats(
     finishedDials: finished,
     answered,
     answerRate: finished > 0 ? answered / finished : null,
+    machines: Number(r.machines),
+    machineRate: finished > 0 ? Number(r.machines) / finished : null,
     allContactsFinished: Number(r.total) > 0 && open === 0,
     donations: Number(r.donations),
     blacklisted: Number(r.blacklisted),

@@ -1,5 +1,7 @@
 import { Args, Flags } from '@oclif/core'
-import type { CampaignMove, CampaignTransition } from '../control/port.js'
+import { OperatorError } from '../errors.js'
+import type { CampaignMove, CampaignTransition, ControlPlane } from '../control/port.js'
+import { checkAudioUrl, describeAudioChecks } from '../telephony/audio-check.js'
 import { transitionLine } from './campaign-view.js'
 import { ControlCommand } from './control-command.js'
 
@@ -8,6 +10,40 @@ export function reasonFlag(required: boolean) {
   return required
     ? Flags.string({ description: 'why (kept in the audit trail)', required: true })
     : Flags.string({ description: 'why (kept in the audit trail)' })
+}
+
+/** The `--audio-check` flag of the moves that make a campaign dial (start, resume). */
+export const audioCheckFlag = Flags.boolean({
+  description:
+    'fetch each audio URL as Asterisk will before the campaign dials: reachable, a format it plays (not mp3), cache headers, a URL long enough for its media cache',
+  default: true,
+  allowNo: true,
+})
+
+/**
+ * Before a campaign dials: each of its audio URLs checked as Asterisk will fetch it
+ * (audio-check.ts). A failure refuses the move (nothing changes) with what to fix; warnings are
+ * printed. The check is an early warning — the worker's media-failure outcome and the media guard
+ * still hold at the moment of the call.
+ */
+export async function checkCampaignAudio(
+  plane: ControlPlane,
+  id: string,
+  move: CampaignMove,
+  warn: (line: string) => void,
+): Promise<void> {
+  const [media] = await plane.campaignMedia(15, id)
+  if (!media) return // unknown id: the move itself reports it
+  const checks = await Promise.all(media.audioUrls.map((url) => checkAudioUrl(url)))
+  const lines = describeAudioChecks(checks)
+  if (checks.some((c) => c.status === 'fail'))
+    throw new OperatorError(
+      `Campaign ${id}'s audio will not play on Asterisk (not ${move === 'start' ? 'started' : 'resumed'}):\n${lines.join('\n')}`,
+      `Publish a playable file at each URL (8 kHz mono WAV with cache headers, docs/asterisk.md "Audio"), then run dialctl campaign ${move} ${id} again. (--no-audio-check skips this when this machine cannot reach the media server.)`,
+      1,
+      'AUDIO_CHECK_FAILED',
+    )
+  for (const line of lines) warn(line)
 }
 
 /**
@@ -33,6 +69,8 @@ export abstract class CampaignMoveCommand extends ControlCommand<typeof Campaign
       strict: ctor.strict,
     })
     const plane = await this.control()
+    if ((flags as { 'audio-check'?: boolean })['audio-check'])
+      await checkCampaignAudio(plane, args.id, ctor.move, (line) => this.logToStderr(line))
     const move = await plane.transitionCampaign(args.id, ctor.move, flags.reason ?? null, this.actor())
     this.log(transitionLine(move))
     return move

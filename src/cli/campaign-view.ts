@@ -65,7 +65,10 @@ export function campaignDetail(c: CampaignSummary, now: Date = new Date()): stri
     ],
     [
       'Attempts',
-      `${c.attempts} dials, ${c.finishedDials} finished, ${c.answered} answered (${shareOf(c.answered, c.finishedDials, 'finished dials')})`,
+      `${c.attempts} dials, ${c.finishedDials} finished, ${c.answered} answered (${shareOf(c.answered, c.finishedDials, 'finished dials')})` +
+        (c.machines > 0
+          ? `, ${c.machines} by a machine (${shareOf(c.machines, c.finishedDials, 'finished dials')})`
+          : ''),
     ],
     ['Donations', String(c.donations)],
     ['Blacklisted', String(c.blacklisted)],

@@ -19,6 +19,19 @@ export const CAMPAIGN_STATUSES = ['draft', 'active', 'paused', 'completed', 'can
 export const CampaignStatus = z.enum(CAMPAIGN_STATUSES)
 export type CampaignStatus = z.infer<typeof CampaignStatus>
 
+/**
+ * Answering-machine detection (AMD): `off` plays the IVR to whoever answers; `hangup` hangs up on a
+ * machine (the contact is retried like a no-answer, within maxAttemptsPerContact); `voicemail`
+ * waits for the greeting to end and plays `messageUrl` (contact done once the message played).
+ * Detection is Asterisk's AMD() (docs/asterisk.md, "Answering-machine detection").
+ */
+export const AmdConfig = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('off') }),
+  z.object({ mode: z.literal('hangup') }),
+  z.object({ mode: z.literal('voicemail'), messageUrl: z.string().min(1) }),
+])
+export type AmdConfig = z.infer<typeof AmdConfig>
+
 export const CampaignConfig = z.object({
   audioFileUrl: z.string().min(1).describe('the recording played when the callee answers (URL)'),
   ivrFlow: IvrFlow,
@@ -56,6 +69,10 @@ export const CampaignConfig = z.object({
     .describe(
       'true: complete the campaign once every contact is done or failed. Default false: it stays active, open to more contacts, until `dialctl campaign complete ID`',
     ),
+  /** answering-machine detection; absent = off (additive) */
+  amd: AmdConfig.optional().describe(
+    'answering-machine detection: {"mode":"off"} (default), {"mode":"hangup"} or {"mode":"voicemail","messageUrl":"https://…/message-8khz.wav"} (docs/asterisk.md)',
+  ),
 })
 export type CampaignConfig = z.infer<typeof CampaignConfig>
 

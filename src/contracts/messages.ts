@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { Campaign } from './campaign.js'
+import { AmdConfig, Campaign } from './campaign.js'
 import { IvrFlow } from './ivr.js'
 import { PhoneNumber } from './phone.js'
 
@@ -67,6 +67,8 @@ export const DialCommand = z.object({
   attempt: z.number().int().nonnegative().max(MAX_TASK_ATTEMPTS).optional(),
   callerId: z.string().optional(),
   maxConcurrentCalls: z.number().int().positive().optional(),
+  /** the campaign's answering-machine detection (absent = off) */
+  amd: AmdConfig.optional(),
   /**
    * Additive (h2, pacing): epoch ms of the limiter's slot for this call. The worker originates
    * no earlier than this, so the instants calls leave keep the limiter's spacing however the

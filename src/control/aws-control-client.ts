@@ -17,6 +17,7 @@ function reportNotCarried(id: string): OperatorError {
 import { ControlResponse, type Caller, type ControlOp } from './control-api.js'
 import {
   AuditEntry,
+  CampaignMedia,
   CampaignSummary,
   CampaignTransition,
   ImportResult,
@@ -147,6 +148,13 @@ export class LambdaDataPort implements DataPort {
   }
   showCampaign(id: string): Promise<CampaignSummary> {
     return this.call('campaign.show', [id], CampaignSummary)
+  }
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    return this.call(
+      'campaign.media',
+      id === undefined ? [windowMinutes] : [windowMinutes, id],
+      z.array(CampaignMedia),
+    )
   }
   transitionCampaign(
     id: string,

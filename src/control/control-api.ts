@@ -40,6 +40,7 @@ export const OPS = {
   'pacing.history': z.tuple([int.positive()]),
   'campaign.list': z.tuple([]),
   'campaign.show': z.tuple([text]),
+  'campaign.media': z.tuple([int.positive(), text.optional()]),
   'campaign.transition': z.tuple([text, Move, text.nullable(), text]),
   'campaign.create': z.tuple([
     z.object({ campaign: z.unknown(), isTest: z.boolean().optional(), actor: text }),
@@ -121,6 +122,8 @@ async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], caller: C
       return data.listCampaigns()
     case 'campaign.show':
       return data.showCampaign(a[0] as string)
+    case 'campaign.media':
+      return data.campaignMedia(a[0] as number, a[1] as string | undefined)
     case 'campaign.transition':
       return data.transitionCampaign(a[0] as string, a[1] as CampaignMove, a[2] as string | null, actor)
     case 'campaign.create': {

@@ -3,6 +3,7 @@ import type { SetLimitOptions } from '../pacing/limit-store.js'
 import type {
   AuditEntry,
   CampaignInput,
+  CampaignMedia,
   CampaignMove,
   CampaignSummary,
   CampaignTransition,
@@ -46,6 +47,9 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   }
   showCampaign(id: string): Promise<CampaignSummary> {
     return this.data.showCampaign(id)
+  }
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    return this.data.campaignMedia(windowMinutes, id)
   }
   transitionCampaign(
     id: string,

@@ -7,6 +7,8 @@ import { withTransaction } from '../db/pool.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
+import { audioUrlsOf } from '../telephony/audio-check.js'
+import { mediaHealth } from '../telephony/media-health.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -21,6 +23,7 @@ import type {
   PushEntry,
   Reachability,
   RunProgress,
+  CampaignMedia,
 } from './port.js'
 
 /**
@@ -121,6 +124,40 @@ export class DataPlane implements DataPort {
 
   limitHistory(limit: number): Promise<AuditEntry[]> {
     return readLimitHistory(this.pool, limit)
+  }
+
+  /**
+   * Active and paused campaigns' audio URLs (audioUrlsOf) with their media health over the last
+   * `windowMinutes` and the media guard's latest pause. Only `id` when given.
+   */
+  async campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]> {
+    const { rows } = await this.pool.query<{
+      id: string
+      status: string
+      config: unknown
+      guard_at: Date | null
+      guard_reason: string | null
+    }>(
+      `SELECT c.id, c.status, c.config, g.at AS guard_at, g.reason AS guard_reason
+         FROM campaigns c
+         LEFT JOIN LATERAL (
+           SELECT at, reason FROM campaign_events e
+            WHERE e.campaign_id = c.id AND e.actor = 'media-guard' ORDER BY at DESC LIMIT 1
+         ) g ON true
+        WHERE ($1::text IS NULL AND c.status IN ('active', 'paused')) OR c.id = $1
+        ORDER BY c.id`,
+      [id ?? null],
+    )
+    const health = new Map((await mediaHealth(this.pool, windowMinutes, id)).map((h) => [h.campaignId, h]))
+    return rows.map((r) => ({
+      campaignId: r.id,
+      status: r.status,
+      audioUrls: audioUrlsOf(r.config),
+      windowMinutes,
+      pickedUp: health.get(r.id)?.pickedUp ?? 0,
+      mediaFailures: health.get(r.id)?.mediaFailures ?? 0,
+      guardPause: r.guard_at ? { at: r.guard_at.toISOString(), reason: r.guard_reason } : null,
+    }))
   }
 
   async listCampaigns(): Promise<CampaignSummary[]> {
@@ -323,7 +360,11 @@ export class DataPlane implements DataPort {
     }
   }
 
-  /** Answered / finished calls that ended in the last `minutes` (the controller's answer-rate input). */
+  /**
+   * Human-answered / finished calls that ended in the last `minutes` (the controller's answer-rate
+   * input). A call AMD classified as a machine (status 'machine') is finished but not answered: a
+   * campaign reaching voicemail boxes is not one whose pace may rise.
+   */
   async answerRate(minutes: number): Promise<{ answerRate: number | null; sample: number }> {
     const { rows } = await this.pool.query<{ answered: string; finished: string }>(
       `SELECT count(*) FILTER (WHERE status = 'answered') AS answered, count(*) AS finished

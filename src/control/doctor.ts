@@ -13,7 +13,9 @@ import type {
   PipeMetrics,
   QueueDepth,
   Reachability,
+  CampaignMedia,
 } from './port.js'
+import { checkAudioUrl, describeAudioChecks, type AudioCheck } from '../telephony/audio-check.js'
 
 export const CheckStatus = z.enum(['ok', 'warn', 'fail', 'skip'])
 export const Check = z.object({
@@ -27,6 +29,7 @@ export const Check = z.object({
     'dlq',
     'alarms',
     'campaigns',
+    'media',
   ]),
   title: z.string(),
   status: CheckStatus,
@@ -62,6 +65,10 @@ export interface Observations {
   campaigns: CampaignSummary[] | Error
   outcomes: OutcomeCount[] | Error
   alarms: Alarm[] | Error
+  /** active and paused campaigns' audio and media health (last MEDIA_WINDOW_MINUTES) */
+  media: CampaignMedia[] | Error
+  /** each audio URL of those campaigns, checked as Asterisk will fetch it */
+  audio: AudioCheck[]
   /** the pacing audit, newest first (who set which limit when); absent when not read */
   audit?: AuditEntry[] | Error
   /** when the observations were made (the audit's "recent" is measured from it) */
@@ -81,6 +88,9 @@ export function recentLimitCut(audit: AuditEntry[], now: Date): AuditEntry | und
   return audit.find((e) => Date.parse(e.at) >= since && e.oldLimit !== null && e.newLimit < e.oldLimit)
 }
 
+/** Look-back of the media-failure check: the media guard's window (DEFAULT_MEDIA_GUARD, media-health.ts). */
+export const MEDIA_WINDOW_MINUTES = 15
+
 // A store's failure is named as the store's (StoreUnavailableError), whichever read met it.
 const settle = <T>(p: Promise<T>): Promise<T | Error> =>
   p.catch((e: unknown) => explainConnectionError(e) ?? (e instanceof Error ? e : new Error(String(e))))
@@ -88,7 +98,7 @@ const settle = <T>(p: Promise<T>): Promise<T | Error> =>
 /** Everything the checks need, gathered in parallel; a failed read is kept as its error. */
 export async function observe(plane: ControlPlane): Promise<Observations> {
   const at = new Date()
-  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms, audit] =
+  const [reach, pipe, pipeMetrics, queue, dlq, pacing, campaigns, outcomes, alarms, audit, media] =
     await Promise.all([
       settle(plane.ping()),
       settle(plane.describePipe()),
@@ -100,7 +110,10 @@ export async function observe(plane: ControlPlane): Promise<Observations> {
       settle(plane.recentOutcomes(15)),
       settle(plane.alarms()),
       settle(plane.limitHistory(20)),
+      settle(plane.campaignMedia(MEDIA_WINDOW_MINUTES)),
     ])
+  const urls = media instanceof Error ? [] : [...new Set(media.flatMap((m) => m.audioUrls))]
+  const audio = await Promise.all(urls.map((url) => checkAudioUrl(url)))
   return {
     stage: plane.stage,
     kind: plane.kind,
@@ -115,6 +128,8 @@ export async function observe(plane: ControlPlane): Promise<Observations> {
     alarms,
     audit,
     at,
+    media,
+    audio,
   }
 }
 
@@ -377,6 +392,8 @@ export function diagnose(o: Observations): DoctorReport {
     })
   }
 
+  // --- media: audio URLs and the media guard
+  for (const c of mediaChecks(o)) add(c)
   // --- campaigns with nothing left to dial: not an end, but the operator decides what is next
   if (!(o.campaigns instanceof Error)) {
     const finished = o.campaigns.filter(
@@ -420,4 +437,90 @@ export function diagnose(o: Observations): DoctorReport {
   }
 
   return { stage: o.stage, healthy: checks.every((c) => c.status !== 'fail'), checks }
+}
+
+/**
+ * Campaign audio (issue #14): each active or paused campaign's audio URLs checked as Asterisk
+ * will fetch them (audio-check.ts), and campaigns the media guard paused or whose calls hit media
+ * failures in the window. Each verdict names the campaign and what to do.
+ */
+function mediaChecks(o: Observations): Check[] {
+  if (o.media instanceof Error)
+    return [
+      {
+        id: 'campaign-audio',
+        issue: 'media',
+        title: 'Campaign audio plays',
+        status: 'fail',
+        detail: errorText(o.media),
+      },
+    ]
+  const byUrl = new Map(o.audio.map((a) => [a.url, a]))
+  const checks: Check[] = []
+  const broken: string[] = []
+  const warned: string[] = []
+  let failActive = false
+  for (const m of o.media) {
+    const lines = describeAudioChecks(m.audioUrls.map((u) => byUrl.get(u)).filter((a) => a !== undefined))
+    const failed = m.audioUrls.some((u) => byUrl.get(u)?.status === 'fail')
+    if (failed) {
+      broken.push(`${m.campaignId} (${m.status}): ${lines.join('; ')}`)
+      if (m.status === 'active') failActive = true
+    } else if (lines.length) warned.push(`${m.campaignId}: ${lines.join('; ')}`)
+  }
+  const urls = new Set(o.media.flatMap((m) => m.audioUrls)).size
+  checks.push({
+    id: 'campaign-audio',
+    issue: 'media',
+    title: 'Campaign audio plays on Asterisk',
+    status: broken.length ? (failActive ? 'fail' : 'warn') : warned.length ? 'warn' : 'ok',
+    detail:
+      broken.length || warned.length
+        ? [...broken, ...warned].join(' | ')
+        : `${urls} audio URL(s) of ${o.media.length} campaign(s) checked`,
+    ...(broken.length
+      ? {
+          cause: 'callers would hear silence: each such call is recorded failed (reason media) and retried',
+          fix: 'publish an 8 kHz mono WAV at that URL with cache headers (docs/asterisk.md, "Audio"), then dialctl doctor again',
+        }
+      : warned.length
+        ? {
+            cause: 'playback may fail now and then',
+            fix: 'serve the audio with Cache-Control: max-age=86400 (or an ETag)',
+          }
+        : {}),
+  })
+  const paused = o.media.filter((m) => m.status === 'paused' && m.guardPause)
+  const failing = o.media.filter((m) => m.mediaFailures > 0 && !paused.includes(m))
+  checks.push({
+    id: 'media-failures',
+    issue: 'media',
+    title: `No campaign losing calls to media failures (last ${MEDIA_WINDOW_MINUTES} min)`,
+    status: paused.length ? 'fail' : failing.length ? 'warn' : 'ok',
+    detail:
+      paused.length || failing.length
+        ? [
+            ...paused.map(
+              (m) =>
+                `${m.campaignId} paused by the media guard at ${m.guardPause!.at}: ${m.guardPause!.reason ?? ''}`,
+            ),
+            ...failing.map(
+              (m) => `${m.campaignId}: audio failed on ${m.mediaFailures} of ${m.pickedUp} calls picked up`,
+            ),
+          ].join(' | ')
+        : 'none',
+    ...(paused.length
+      ? {
+          cause: 'its audio failed on most calls picked up, so the media guard paused it',
+          fix: `fix the audio (check campaign-audio above), then dialctl campaign resume ${paused[0]!.campaignId}`,
+        }
+      : failing.length
+        ? {
+            cause:
+              "Asterisk could not play the campaign's audio on some calls (URL, format, or its media cache)",
+            fix: `dialctl campaign show ${failing[0]!.campaignId}; check the audio URL (campaign-audio above) and Asterisk's log`,
+          }
+        : {}),
+  })
+  return checks
 }

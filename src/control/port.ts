@@ -165,9 +165,13 @@ export const CampaignSummary = z.object({
   attempts: z.number().int(),
   /** dials that ended: the answer rate's denominator */
   finishedDials: z.number().int(),
+  /** dials a human answered; AMD's machines are counted apart (`machines`) */
   answered: z.number().int(),
-  /** answered / finishedDials; null before any finished */
+  /** human answers / finishedDials; null before any finished */
   answerRate: z.number().nullable(),
+  /** dials AMD classified as an answering machine (absent from older control Lambdas) */
+  machines: z.number().int().default(0),
+  machineRate: z.number().nullable().default(null),
   /** every contact is done or failed; the campaign stays open to imports until completed */
   allContactsFinished: z.boolean(),
   donations: z.number().int(),
@@ -189,6 +193,23 @@ export const CampaignSummary = z.object({
 })
 export type CampaignSummary = z.infer<typeof CampaignSummary>
 
+/**
+ * A campaign's audio, for doctor and `campaign start`: the URLs its config names and how they
+ * fared on calls (src/telephony/media-health.ts), plus the media guard's last pause.
+ */
+export const CampaignMedia = z.object({
+  campaignId: z.string(),
+  status: z.string(),
+  audioUrls: z.array(z.string()),
+  /** calls picked up and media failures over the last `windowMinutes` */
+  windowMinutes: z.number(),
+  pickedUp: z.number().int(),
+  mediaFailures: z.number().int(),
+  /** the latest move by the media guard (actor media-guard), if any */
+  guardPause: z.object({ at: z.string(), reason: z.string().nullable() }).nullable(),
+})
+export type CampaignMedia = z.infer<typeof CampaignMedia>
+
 export type CampaignMove = 'start' | 'pause' | 'resume' | 'complete' | 'cancel'
 
 export const CampaignTransition = z.object({
@@ -204,7 +225,7 @@ export type CampaignTransition = z.infer<typeof CampaignTransition>
 export const ControllerInputs = z.object({
   /** average CPU of the worker fleet, 0–100; null when no data */
   cpuPercent: z.number().nullable(),
-  /** answered / finished calls over the sample window; null when no data */
+  /** human-answered / finished calls over the sample window (machines are not answers); null when no data */
   answerRate: z.number().nullable(),
   /** finished calls in the window (the answer-rate rule needs a minimum sample) */
   sample: z.number().int().nonnegative(),
@@ -309,6 +330,8 @@ export interface DataPort {
 
   listCampaigns(): Promise<CampaignSummary[]>
   showCampaign(id: string): Promise<CampaignSummary>
+  /** audio URLs and media health of active and paused campaigns (or of `id` only) */
+  campaignMedia(windowMinutes: number, id?: string): Promise<CampaignMedia[]>
   transitionCampaign(
     id: string,
     move: CampaignMove,

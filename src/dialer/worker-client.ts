@@ -61,6 +61,7 @@ export function dialCommandFor(task: EnrichedDialTask): DialCommand {
     attempt: task.attempts,
     ...(config.callerId ? { callerId: config.callerId } : {}),
     maxConcurrentCalls: config.maxConcurrentCalls,
+    ...(config.amd && config.amd.mode !== 'off' ? { amd: config.amd } : {}),
   }
 }
 

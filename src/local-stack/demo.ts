@@ -1,10 +1,20 @@
 import type { Db } from '../db/pool.js'
 import { getCampaign, saveCampaign } from '../campaigns/repository.js'
 import { testNumber } from '../tasks/test-numbers.js'
+import { DEFAULT_MEDIA_PORT, DEMO_AUDIO_PATH } from './demo-audio.js'
 
 export const DEMO_CAMPAIGN_ID = 'demo'
 
-/** The seed's campaign, open around the clock, marked as a test campaign: safe to load-test. */
+/** The demo prompt's URL on the local stack's media server at its default port (demo-audio.ts). */
+export const DEMO_AUDIO_URL = `http://127.0.0.1:${DEFAULT_MEDIA_PORT}${DEMO_AUDIO_PATH}`
+
+/** The seed's audio URL, which the demo used before: an mp3 a default Asterisk cannot play. */
+const SEED_MP3_URL = 'https://s3.amazonaws.com/bucket/audio.mp3'
+
+/**
+ * The seed's campaign, open around the clock, marked as a test campaign: safe to load-test. Its
+ * prompt is the WAV the local stack serves itself (no internet; plays on a default Asterisk).
+ */
 export const demoCampaign = {
   id: DEMO_CAMPAIGN_ID,
   name: 'Demo donation drive (simulated callees)',
@@ -12,14 +22,14 @@ export const demoCampaign = {
   status: 'active',
   timezone: 'UTC',
   config: {
-    audioFileUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+    audioFileUrl: DEMO_AUDIO_URL,
     ivrFlow: {
       startNodeId: 'node-1',
       nodes: [
         {
           id: 'node-1',
           type: 'play_audio',
-          audioUrl: 'https://s3.amazonaws.com/bucket/audio.mp3',
+          audioUrl: DEMO_AUDIO_URL,
           nextNodeId: 'node-2',
         },
         {
@@ -41,11 +51,36 @@ export const demoCampaign = {
   },
 }
 
-/** Creates the demo campaign on first run; later runs leave it (and any edits) alone. */
-export async function seedDemoCampaign(db: Db): Promise<boolean> {
-  if (await getCampaign(db, DEMO_CAMPAIGN_ID)) return false
-  await saveCampaign(db, demoCampaign, { mode: 'insert', isTest: true })
+/** The demo campaign with its prompt at `audioUrl` (the running stack's media server). */
+export function demoCampaignFor(audioUrl: string): typeof demoCampaign {
+  const campaign = structuredClone(demoCampaign)
+  campaign.config.audioFileUrl = audioUrl
+  for (const node of campaign.config.ivrFlow.nodes) if ('audioUrl' in node) node.audioUrl = audioUrl
+  return campaign
+}
+
+/**
+ * Creates the demo campaign on first run; later runs leave it (and any edits) alone, except the
+ * demo's own prompt URLs — the seed's mp3 of older versions, or the media server at another port —
+ * which are pointed at this stack's media server (`audioUrl`).
+ */
+export async function seedDemoCampaign(db: Db, audioUrl: string = DEMO_AUDIO_URL): Promise<boolean> {
+  if (await getCampaign(db, DEMO_CAMPAIGN_ID)) {
+    await db.query(
+      `UPDATE campaigns SET config = regexp_replace(config::text, $2, $3, 'g')::jsonb
+        WHERE id = $1 AND config::text ~ $2`,
+      [DEMO_CAMPAIGN_ID, demoUrlPattern(), audioUrl],
+    )
+    return false
+  }
+  await saveCampaign(db, demoCampaignFor(audioUrl), { mode: 'insert', isTest: true })
   return true
+}
+
+/** A POSIX regex matching the demo's own prompt URLs inside the config's JSON text. */
+function demoUrlPattern(): string {
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return `(${escape(SEED_MP3_URL)}|http://[^"]*${escape(DEMO_AUDIO_PATH)})`
 }
 
 /**

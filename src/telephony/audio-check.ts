@@ -154,16 +154,21 @@ export async function checkAudioUrl(url: string, options: AudioCheckOptions = {}
   return { url, status, findings }
 }
 
-/** Every audio URL a campaign config names: audioFileUrl and each play_audio node's audioUrl, once each. */
+/**
+ * Every audio URL a campaign config names: audioFileUrl, each play_audio node's audioUrl and the
+ * AMD voicemail message (amd.messageUrl), once each.
+ */
 export function audioUrlsOf(config: unknown): string[] {
   const urls = new Set<string>()
   const c = config as {
     audioFileUrl?: unknown
     ivrFlow?: { nodes?: Array<{ type?: unknown; audioUrl?: unknown }> }
+    amd?: { mode?: unknown; messageUrl?: unknown }
   }
   if (typeof c?.audioFileUrl === 'string') urls.add(c.audioFileUrl)
   for (const node of c?.ivrFlow?.nodes ?? [])
     if (node?.type === 'play_audio' && typeof node.audioUrl === 'string') urls.add(node.audioUrl)
+  if (c?.amd?.mode === 'voicemail' && typeof c.amd.messageUrl === 'string') urls.add(c.amd.messageUrl)
   return [...urls]
 }
 

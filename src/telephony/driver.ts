@@ -2,7 +2,16 @@
  * The telephony driver the IVR runner talks to. `sim` (simulated callee, local stack and tests)
  * and `ari` (Asterisk REST Interface, production) implement it; the runner does not care which.
  */
-export type CallOutcome = 'answered' | 'no-answer' | 'busy' | 'congestion' | 'failed'
+export type CallOutcome = 'answered' | 'no-answer' | 'busy' | 'congestion' | 'failed' | 'machine'
+
+/**
+ * Asterisk's AMD() verdict (AMDSTATUS): MACHINE, HUMAN, NOTSURE, or HANGUP (the line went away
+ * during detection). `cause` is AMDCAUSE, e.g. "LONGGREETING-2100-1500", "HUMAN-1000-800".
+ */
+export interface AmdResult {
+  status: 'HUMAN' | 'MACHINE' | 'NOTSURE' | 'HANGUP'
+  cause?: string
+}
 
 export interface OriginateRequest {
   /** becomes the channel id on ARI, so events map back without a lookup */
@@ -12,6 +21,11 @@ export interface OriginateRequest {
   /** seconds to ring before giving up (no-answer) */
   ringTimeoutSeconds: number
   variables: Record<string, string>
+  /**
+   * run answering-machine detection once answered: `voicemail` also waits for the greeting's end
+   * (the beep) before handing the call back, so a message is recorded whole
+   */
+  amd?: 'hangup' | 'voicemail'
 }
 
 /**
@@ -33,6 +47,8 @@ export interface OriginateResult {
   error?: string
   /** set on `failed` when the cause is one the caller treats specially (retry, counting) */
   reason?: CallEndReason
+  /** on `answered` when the request asked for AMD: what the detection concluded */
+  amd?: AmdResult
 }
 
 export type DigitResult = { kind: 'digit'; digit: string } | { kind: 'timeout' } | { kind: 'hangup' }

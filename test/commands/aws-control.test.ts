@@ -154,7 +154,17 @@ describe('dialctl against an AWS stage through its control function (credentials
     writeFileSync(csv, 'id,phone_number\nm1,+972501234569\n')
     expect((await dialctl(['contacts', 'import', '--campaign', 'aws-c1', csv])).exitCode).toBe(0)
     for (const move of ['start', 'pause', 'resume', 'complete']) {
-      const run = await dialctl(['campaign', move, 'aws-c1', '--reason', `on-call ${move}`, '--json'])
+      // start/resume check the audio first (its URL is unreachable here): that read goes through the function too
+      const noCheck = move === 'start' || move === 'resume' ? ['--no-audio-check'] : []
+      const run = await dialctl([
+        'campaign',
+        move,
+        'aws-c1',
+        '--reason',
+        `on-call ${move}`,
+        ...noCheck,
+        '--json',
+      ])
       expect(run.exitCode, `${move}: ${run.stdout} ${run.stderr}`).toBe(0)
     }
     const { rows } = await db.pool.query(
@@ -164,6 +174,21 @@ describe('dialctl against an AWS stage through its control function (credentials
     expect(ops()).toEqual(
       expect.arrayContaining(['campaign.create', 'campaign.list', 'campaign.show', 'campaign.transition']),
     )
+  })
+
+  it('campaign start runs the audio check through the function (campaign.media) and refuses unplayable audio', async () => {
+    const file = join(dir, 'c-audio.json')
+    writeFileSync(file, JSON.stringify(seedCampaign({ id: 'aws-audio', status: 'draft' })))
+    expect((await dialctl(['campaign', 'create', '-f', file, '--no-audio-check'])).exitCode).toBe(0)
+    const csv = join(dir, 'c-audio.csv')
+    writeFileSync(csv, 'id,phone_number\nm1,+972501234569\n')
+    expect((await dialctl(['contacts', 'import', '--campaign', 'aws-audio', csv])).exitCode).toBe(0)
+    const run = await dialctl(['campaign', 'start', 'aws-audio', '--json'])
+    expect(run.exitCode).toBe(1)
+    expect(jsonOf(run)).toMatchObject({ error: { code: 'AUDIO_CHECK_FAILED' } })
+    expect(ops()).toContain('campaign.media')
+    const { rows } = await db.pool.query(`SELECT status FROM campaigns WHERE id = 'aws-audio'`)
+    expect(rows).toEqual([{ status: 'draft' }])
   })
 
   it('campaign cancel: an error from the stage (unknown campaign) keeps its message and exit code', async () => {

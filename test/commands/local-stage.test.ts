@@ -17,7 +17,8 @@ import {
   QueueDepth,
   RedriveStatus,
 } from '../../src/control/port.js'
-import { demoCampaign } from '../../src/local-stack/demo.js'
+import { demoCampaignFor } from '../../src/local-stack/demo.js'
+import { startMediaServer, type MediaServer } from '../../src/local-stack/demo-audio.js'
 import { isReservedTestNumber } from '../../src/tasks/test-numbers.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { registerPipe, setPipeCurrentState } from '../../src/pipe/state.js'
@@ -38,7 +39,8 @@ const campaignDoc = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
   name: 'Donation Drive 2024',
   timezone: 'UTC',
-  config: structuredClone(demoCampaign.config),
+  // served by this test's media server, so campaign start's audio check passes
+  config: demoCampaignFor(media.audioUrl).config,
   ...extra,
 })
 
@@ -48,7 +50,9 @@ function file(name: string, content: string): string {
   return path
 }
 
+let media: MediaServer
 beforeAll(async () => {
+  media = await startMediaServer({ port: 0 })
   db = await createTestDb('cmdlocal')
   redis = await createTestRedis('cmdlocal')
   dir = mkdtempSync(join(tmpdir(), 'dialctl-cmd-'))
@@ -72,6 +76,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env = saved
+  await media.close()
   await redis.cleanup()
   await db.drop()
 })
@@ -246,7 +251,14 @@ describe('campaigns and contacts (local stack)', () => {
       'campaign',
       'create',
       '--file',
-      file('mp3.json', JSON.stringify(campaignDoc('camp-mp3'))),
+      // the seed's mp3 (the demo itself now plays a WAV its stack serves)
+      file(
+        'mp3.json',
+        JSON.stringify(campaignDoc('camp-mp3')).replaceAll(
+          media.audioUrl,
+          'https://s3.amazonaws.com/bucket/audio.mp3',
+        ),
+      ),
     ])
     expect(run.exitCode).toBe(1)
     expect(run.stderr).toContain("The campaign's audio will not play on Asterisk (nothing saved)")
@@ -317,6 +329,19 @@ describe('campaigns and contacts (local stack)', () => {
     expect(missing.exitCode).toBe(1)
     expect(missing.stderr).toContain('dialctl campaign list')
 
+    // start checks the audio as Asterisk will fetch it: an mp3 is refused, nothing moves
+    await db.pool.query(
+      `UPDATE campaigns SET config = jsonb_set(config, '{audioFileUrl}', '"https://s3.amazonaws.com/bucket/audio.mp3"') WHERE id = 'camp-1'`,
+    )
+    const refused = await dialctl(['campaign', 'start', 'camp-1'])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain("Campaign camp-1's audio will not play on Asterisk (not started)")
+    expect(refused.stderr).toMatch(/audio\.mp3: mp3: a default Asterisk cannot play it/)
+    expect(refused.stderr).toContain('dialctl campaign start camp-1 again')
+    await db.pool.query(
+      `UPDATE campaigns SET config = jsonb_set(config, '{audioFileUrl}', to_jsonb($1::text)) WHERE id = 'camp-1'`,
+      [media.audioUrl],
+    )
     const start = await dialctl(['campaign', 'start', 'camp-1', '--json'])
     expect(CampaignTransition.parse(jsonOf(start))).toMatchObject({
       from: 'draft',

@@ -16,6 +16,13 @@ export type CalleeScript =
       digits?: Array<{ digit: string; afterMs: number }>
       /** the callee hangs up this long after answering */
       hangupAfterMs?: number
+      /**
+       * what AMD() concludes when the driver continues the answered channel into the documented
+       * `dialctl-amd` context (docs/asterisk.md): ChannelVarset AMDSTATUS and AMDCAUSE, then
+       * StasisStart back in ${DIALCTL_ARI_APP} with args [amd, status, cause], `afterMs` later
+       * (default 5). Without it AMD hears a person: HUMAN.
+       */
+      amd?: { status: 'HUMAN' | 'MACHINE' | 'NOTSURE'; cause?: string; afterMs?: number }
     }
   /**
    * rings, then the far end runs Busy(): Dial BUSY, then ChannelDestroyed with cause 0 "Unknown"
@@ -55,6 +62,9 @@ interface FakeChannel {
   creationtime: string
   timers: NodeJS.Timeout[]
   dialStatus: string
+  script?: CalleeScript
+  /** dialplan location while outside Stasis (after /continue) */
+  context?: string
 }
 
 interface FakePlayback {
@@ -92,6 +102,8 @@ export class FakeAriServer {
   private readonly channels = new Map<string, FakeChannel>()
   private readonly playbacks = new Map<string, FakePlayback>()
   private readonly scripts = new Map<string, CalleeScript>()
+  /** "<app>:<channelId>" explicit subscriptions (POST /applications/{app}/subscription) */
+  readonly subscriptions = new Set<string>()
   private defaultScript: CalleeScript = { kind: 'answer', afterMs: 20 }
   private down = false
   private port = 0
@@ -317,6 +329,18 @@ export class FakeAriServer {
       if (ch.state !== 'Up') this.setState(ch, 'Up')
       return
     }
+    if (resource === 'channels' && id && sub === 'continue' && method === 'POST') {
+      return this.continueInDialplan(id, query, res)
+    }
+    if (resource === 'applications' && id && sub === 'subscription' && method === 'POST') {
+      const source = query.eventSource ?? ''
+      if (!source.startsWith('channel:')) return this.reply(res, 400, { message: 'Invalid event source' })
+      const ch = this.channels.get(source.slice('channel:'.length))
+      // Asterisk answers 422 "Event source does not exist" for a channel already gone
+      if (!ch) return this.reply(res, 422, { message: 'Event source does not exist' })
+      this.subscriptions.add(`${id}:${ch.id}`)
+      return this.reply(res, 200, { name: id, channel_ids: [ch.id] })
+    }
     if (resource === 'channels' && id && sub === 'play' && method === 'POST') {
       return this.play(id, subId ?? `pb-${++this.seq}`, query, res)
     }
@@ -359,6 +383,7 @@ export class FakeAriServer {
     this.reply(res, 200, this.snapshot(ch))
 
     const script = this.scripts.get(number) ?? this.defaultScript
+    ch.script = script
     const timeoutS = query.timeout ? Number(query.timeout) : 30
     const later = (ms: number, fn: () => void) => ch.timers.push(setTimeout(fn, ms))
     later(1, () => {
@@ -394,6 +419,45 @@ export class FakeAriServer {
           later(timeoutS * 1000, () => this.endUnanswered(ch, 19, 'NOANSWER'))
         return
     }
+  }
+
+  /**
+   * POST /channels/{id}/continue: the channel leaves Stasis (StasisEnd) for the dialplan. The
+   * documented `dialctl-amd` context (docs/asterisk.md) runs AMD() — ChannelVarset AMDSTATUS and
+   * AMDCAUSE — then Stasis(${DIALCTL_ARI_APP},amd,${AMDSTATUS},${AMDCAUSE}): StasisStart with
+   * those args. Other contexts: the channel stays in the dialplan until hung up.
+   */
+  private continueInDialplan(id: string, query: Record<string, string>, res: ServerResponse): void {
+    const ch = this.channels.get(id)
+    if (!ch) return this.reply(res, 404, { message: 'Channel not found' })
+    if (!ch.inStasis) return this.reply(res, 409, { message: 'Channel not in Stasis application' })
+    this.reply(res, 204)
+    ch.inStasis = false
+    ch.context = query.context ?? 'default'
+    this.emit(ch.app, 'StasisEnd', { channel: this.snapshot(ch) })
+    if (ch.context !== 'dialctl-amd') return
+    const script = ch.script
+    const amd = (script?.kind === 'answer' ? script.amd : undefined) ?? {
+      status: 'HUMAN',
+      cause: 'HUMAN-1000-800',
+    }
+    const cause = amd.cause ?? (amd.status === 'MACHINE' ? 'LONGGREETING-2000-1500' : 'HUMAN-1000-800')
+    ch.timers.push(
+      setTimeout(() => {
+        if (!this.channels.has(ch.id)) return
+        this.emit(ch.app, 'ChannelVarset', {
+          variable: 'AMDSTATUS',
+          value: amd.status,
+          channel: this.snapshot(ch),
+        })
+        this.emit(ch.app, 'ChannelVarset', { variable: 'AMDCAUSE', value: cause, channel: this.snapshot(ch) })
+        ch.app = ch.variables.DIALCTL_ARI_APP ?? ch.app
+        ch.appArgs = ['amd', amd.status, cause]
+        ch.context = undefined
+        ch.inStasis = true
+        this.emit(ch.app, 'StasisStart', { args: ch.appArgs, channel: this.snapshot(ch) })
+      }, amd.afterMs ?? 5),
+    )
   }
 
   private play(
@@ -505,7 +569,7 @@ export class FakeAriServer {
         exten: 's',
         priority: 1,
         // Recorded: a channel in an ARI app shows app_name "Stasis", app_data "<app>,<args>".
-        app_name: ch.inStasis ? 'Stasis' : 'AppDial2',
+        app_name: ch.inStasis ? 'Stasis' : ch.context ? 'AMD' : 'AppDial2',
         app_data: ch.inStasis ? [ch.app, ...ch.appArgs].join(',') : '(Outgoing Line)',
       },
       creationtime: ch.creationtime,

@@ -86,4 +86,12 @@ describe('audio URL check (what Asterisk will fetch and play)', () => {
       }),
     ).toEqual(['https://a.example/x.wav', 'https://a.example/y.wav'])
   })
+
+  it('audioUrlsOf includes the AMD voicemail message, only in voicemail mode', () => {
+    const config = { audioFileUrl: 'https://a.example/x.wav', ivrFlow: { nodes: [] } }
+    expect(
+      audioUrlsOf({ ...config, amd: { mode: 'voicemail', messageUrl: 'https://a.example/vm.wav' } }),
+    ).toEqual(['https://a.example/x.wav', 'https://a.example/vm.wav'])
+    expect(audioUrlsOf({ ...config, amd: { mode: 'hangup' } })).toEqual(['https://a.example/x.wav'])
+  })
 })

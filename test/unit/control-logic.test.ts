@@ -38,6 +38,8 @@ function observations(over: Partial<Observations> = {}): Observations {
     dlq: emptyQueue,
     pacing: pacing(0),
     campaigns: [campaign('c1')],
+    media: [],
+    audio: [],
     outcomes: [],
     alarms: [],
     ...over,
@@ -410,5 +412,81 @@ describe('cps auto step (controller from src/pacing, applied through the port)',
     expect(step.action).toBe('hold')
     expect(step.reason).toMatch(/cooldown/)
     expect(sets).toEqual([])
+  })
+})
+
+describe('doctor: campaign audio and the media guard', () => {
+  const media = (over: Record<string, unknown> = {}) => ({
+    campaignId: 'c1',
+    status: 'active',
+    audioUrls: ['https://media.example.org/x.mp3'],
+    windowMinutes: 15,
+    pickedUp: 0,
+    mediaFailures: 0,
+    guardPause: null,
+    ...over,
+  })
+  const mp3 = {
+    url: 'https://media.example.org/x.mp3',
+    status: 'fail' as const,
+    findings: [
+      { level: 'fail' as const, problem: 'mp3: a default Asterisk cannot play it', fix: 'convert it' },
+    ],
+  }
+
+  it('an active campaign whose audio cannot play fails, naming the campaign, URL and fix', () => {
+    const c = check(observations({ media: [media()], audio: [mp3] }), 'campaign-audio')!
+    expect(c.status).toBe('fail')
+    expect(c.detail).toContain('c1 (active)')
+    expect(c.detail).toContain('x.mp3: mp3: a default Asterisk cannot play it — convert it')
+    expect(c.fix).toMatch(/8 kHz mono WAV/)
+    // paused: a warning (nobody is being called with it now)
+    expect(
+      check(observations({ media: [media({ status: 'paused' })], audio: [mp3] }), 'campaign-audio')!.status,
+    ).toBe('warn')
+    expect(
+      check(
+        observations({ media: [media()], audio: [{ ...mp3, status: 'ok', findings: [] }] }),
+        'campaign-audio',
+      )!.status,
+    ).toBe('ok')
+  })
+
+  it('a campaign paused by the media guard fails with the resume command; media failures warn', () => {
+    const paused = check(
+      observations({
+        media: [
+          media({
+            status: 'paused',
+            mediaFailures: 6,
+            pickedUp: 8,
+            guardPause: {
+              at: '2026-11-30T21:00:00.000Z',
+              reason: 'audio failed on 6 of 8 calls picked up in 15 min',
+            },
+          }),
+        ],
+        audio: [],
+      }),
+      'media-failures',
+    )!
+    expect(paused.status).toBe('fail')
+    expect(paused.detail).toContain('c1 paused by the media guard')
+    expect(paused.fix).toContain('dialctl campaign resume c1')
+    const flagged = check(
+      observations({ media: [media({ mediaFailures: 2, pickedUp: 10 })] }),
+      'media-failures',
+    )!
+    expect(flagged.status).toBe('warn')
+    expect(flagged.detail).toContain('audio failed on 2 of 10 calls picked up')
+    expect(check(observations(), 'media-failures')!.status).toBe('ok')
+  })
+
+  it('resumed after a guard pause: no longer reported as paused', () => {
+    const c = check(
+      observations({ media: [media({ guardPause: { at: '2026-11-30T21:00:00.000Z', reason: 'x' } })] }),
+      'media-failures',
+    )!
+    expect(c.status).toBe('ok')
   })
 })

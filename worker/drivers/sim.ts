@@ -3,6 +3,7 @@ import { sleep } from '../../src/clock.js'
 import { describeZodError } from '../../src/contracts/errors.js'
 import type {
   ActiveCall,
+  AmdResult,
   CallOutcome,
   DigitResult,
   OriginateRequest,
@@ -27,6 +28,12 @@ export const SimOptions = z
     seed: z.union([z.number(), z.string()]).default(1),
     /** share of calls answered */
     answerRate: Rate.default(0.6),
+    /**
+     * share of answered calls picked up by an answering machine. With AMD requested the driver
+     * reports it as AMD would (MACHINE, else HUMAN); without, the machine "answers" the IVR and
+     * presses nothing, as on a real line.
+     */
+    machineRate: Rate.default(0),
     /** share of calls busy (of all calls); the rest of the unanswered ring out (no-answer) */
     busyRate: Rate.default(0.1),
     /** share of calls that fail with network congestion */
@@ -213,10 +220,17 @@ export class SimDriver implements TelephonyDriver {
     else outcome = 'no-answer'
 
     if (outcome === 'answered') {
+      // Drawn only when machines are simulated, so seeded runs without them keep their outcomes.
+      const machine = o.machineRate > 0 && random() < o.machineRate
       await sleep(ringMs * speed)
       this.active++
-      const call = new SimCall(request.callId, random, o, () => this.active--)
-      return { result: { outcome }, call }
+      const callee = machine ? { ...o, dtmf: { none: 1 }, hangupDuringPlaybackRate: 0 } : o
+      const call = new SimCall(request.callId, random, callee, () => this.active--)
+      if (!request.amd) return { result: { outcome }, call }
+      const amd: AmdResult = machine
+        ? { status: 'MACHINE', cause: 'LONGGREETING-2000-1500' }
+        : { status: 'HUMAN', cause: 'HUMAN-1000-800' }
+      return { result: { outcome, amd }, call }
     }
     if (outcome === 'no-answer') {
       await sleep(ringTimeoutMs * speed)

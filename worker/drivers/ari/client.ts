@@ -235,6 +235,31 @@ export class AriClient {
     return parseOr(Playback, body, 'play response')
   }
 
+  /**
+   * POST /channels/{channelId}/continue: the channel leaves Stasis (StasisEnd) and runs the
+   * dialplan at context/extension/priority (used to run AMD() on an answered call).
+   */
+  async continueInDialplan(
+    channelId: string,
+    target: { context: string; extension: string; priority: number },
+  ): Promise<void> {
+    await this.request('POST', `/channels/${encodeURIComponent(channelId)}/continue`, {
+      context: target.context,
+      extension: target.extension,
+      priority: String(target.priority),
+    })
+  }
+
+  /**
+   * POST /applications/{app}/subscription?eventSource=channel:{id}: an explicit subscription keeps
+   * the channel's events (ChannelVarset, ChannelDestroyed) coming while it is outside Stasis.
+   */
+  async subscribeChannel(channelId: string): Promise<void> {
+    await this.request('POST', `/applications/${encodeURIComponent(this.config.app)}/subscription`, {
+      eventSource: `channel:${channelId}`,
+    })
+  }
+
   /** GET /playbacks/{id}; undefined once the playback is over (404). */
   async getPlayback(playbackId: string): Promise<Playback | undefined> {
     try {

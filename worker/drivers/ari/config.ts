@@ -37,6 +37,16 @@ export const AriDriverConfig = z.object({
    * ended), so the IVR and the recorder move on even if Asterisk never comes back
    */
   disconnectGraceMs: z.number().nonnegative().optional(),
+  /**
+   * dialplan context an answered call is sent to when the campaign asks for AMD: it runs AMD()
+   * and returns to Stasis with the verdict (docs/asterisk.md, "Answering-machine detection")
+   */
+  amdContext: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a dialplan context name')
+    .optional(),
+  /** bound on AMD (and, for voicemail, the wait for the beep) before the call is given up */
+  amdTimeoutMs: z.number().positive().optional(),
 })
 export type AriDriverConfig = z.input<typeof AriDriverConfig>
 
@@ -49,6 +59,7 @@ const ENV_NAMES: Record<string, string> = {
   callerId: 'ARI_CALLER_ID',
   ringTimeoutSeconds: 'ARI_RING_TIMEOUT_SECONDS',
   maxChannels: 'ARI_MAX_CHANNELS',
+  amdContext: 'ARI_AMD_CONTEXT',
 }
 
 /**
@@ -81,6 +92,7 @@ export function ariConfigFromEnv(
     callerId: env.ARI_CALLER_ID || undefined,
     ringTimeoutSeconds: number(env.ARI_RING_TIMEOUT_SECONDS),
     maxChannels: number(env.ARI_MAX_CHANNELS),
+    amdContext: env.ARI_AMD_CONTEXT || undefined,
   }
   const parsed = AriDriverConfig.safeParse(raw)
   if (!parsed.success) {

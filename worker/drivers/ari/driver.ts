@@ -2,6 +2,7 @@ import { createLogger, type Logger } from '../../../src/observability/logger.js'
 import { maskPhone } from '../../../src/observability/mask.js'
 import type {
   ActiveCall,
+  AmdResult,
   CallOutcome,
   OriginateRequest,
   OriginateResult,
@@ -84,6 +85,13 @@ interface Tracked {
   shutdown?: boolean
   call?: AriCall
   ringTimer?: NodeJS.Timeout
+  /** answering-machine detection asked for (OriginateRequest.amd) */
+  amd?: 'hangup' | 'voicemail'
+  /** answered and sent to the AMD dialplan: waiting for StasisStart with the verdict */
+  detecting?: boolean
+  amdStatus?: string
+  amdCause?: string
+  amdTimer?: NodeJS.Timeout
   /** sequence number taken when Asterisk confirmed the channel exists (originate answered) */
   confirmedSeq?: number
   settle?: (value: { result: OriginateResult; call?: ActiveCall }) => void
@@ -114,6 +122,8 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
   const ringGraceMs = config.ringGraceMs ?? DEFAULT_RING_GRACE_MS
   const hangupWaitMs = config.hangupWaitMs ?? 5_000
   const disconnectGraceMs = config.disconnectGraceMs ?? 30_000
+  const amdContext = config.amdContext ?? 'dialctl-amd'
+  const amdTimeoutMs = config.amdTimeoutMs ?? 30_000
   let disconnectTimer: NodeJS.Timeout | undefined
   const calls = new Map<string, Tracked>()
   /** channels we gave up on but could not hang up (ARI unreachable): hung up on reconnect */
@@ -132,6 +142,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     if (!resolve) return
     tracked.settle = undefined
     clearTimeout(tracked.ringTimer)
+    clearTimeout(tracked.amdTimer)
     if (!call) {
       calls.delete(tracked.callId)
       tracked.off()
@@ -145,7 +156,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     resolve(call ? { result, call } : { result })
   }
 
-  const answer = (tracked: Tracked, channelState: string | undefined): AriCall => {
+  const answer = (tracked: Tracked, channelState: string | undefined, amd?: AmdResult): AriCall => {
     tracked.phase = 'answered'
     const call = new AriCall(tracked.callId, client, log, {
       hangupWaitMs,
@@ -165,7 +176,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         log.warn('ARI answer failed', { callId: tracked.callId, error: error.message })
       })
     }
-    settle(tracked, { outcome: 'answered' }, call)
+    settle(tracked, { outcome: 'answered', ...(amd ? { amd } : {}) }, call)
     return call
   }
 
@@ -176,7 +187,25 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
     }
     switch (event.type) {
       case 'StasisStart':
+        if (tracked.detecting && event.args[0] === 'amd') {
+          // Back from the AMD dialplan: Stasis(app,amd,${AMDSTATUS},${AMDCAUSE}). The args are
+          // authoritative; the ChannelVarset events seen meanwhile fill in what the args lack.
+          const amd = amdResult(event.args[1] ?? tracked.amdStatus, event.args[2] ?? tracked.amdCause)
+          answer(tracked, event.channel.state, amd)
+          return
+        }
+        if (tracked.amd && !tracked.detecting) {
+          detect(tracked)
+          return
+        }
         answer(tracked, event.channel.state)
+        return
+      case 'ChannelVarset':
+        if (event.variable === 'AMDSTATUS') tracked.amdStatus = event.value
+        if (event.variable === 'AMDCAUSE') tracked.amdCause = event.value
+        return
+      case 'StasisEnd':
+        // leaving for the AMD dialplan (continue) is expected; a hang-up brings ChannelDestroyed
         return
       case 'Dial':
         if (event.dialstatus) tracked.dialStatus = event.dialstatus
@@ -185,6 +214,21 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         if (event.soft && event.cause === SOFT_HANGUP.SHUTDOWN) tracked.shutdown = true
         return
       case 'ChannelDestroyed': {
+        if (tracked.detecting) {
+          if (tracked.amdStatus === undefined)
+            // AMD() sets AMDSTATUS even when the line drops mid-analysis; none at all suggests the
+            // channel never ran it (a missing context ends the channel at once).
+            log.warn('ARI: call ended in the AMD dialplan before AMD() gave a verdict', {
+              callId: tracked.callId,
+              amdContext,
+              fix: `check that context ${amdContext} exists (asterisk -rx 'dialplan show ${amdContext}')`,
+            })
+          // Answered, then gone while AMD listened (AMDSTATUS HANGUP): someone or something
+          // picked up, so the call counts as answered; the IVR finds it hung up at once.
+          const call = answer(tracked, 'Up', amdResult(tracked.amdStatus ?? 'HANGUP', tracked.amdCause))
+          call.markEnded(event.cause)
+          return
+        }
         if (tracked.shutdown) {
           // Asterisk stopping ends ringing channels with Dial NOANSWER and cause 0 (recorded):
           // the callee never rang out, so this is a retryable failure, not a no-answer.
@@ -210,6 +254,43 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       default:
         return
     }
+  }
+
+  /**
+   * The call was answered in Stasis and the campaign wants AMD: subscribe to the channel (its events
+   * keep coming outside Stasis), then continue it into the AMD context, which runs AMD() on the
+   * answered line and comes back with Stasis(${DIALCTL_ARI_APP},amd,${AMDSTATUS},${AMDCAUSE}).
+   * Bounded by amdTimeoutMs: a dialplan that never returns gives the call up rather than hang.
+   */
+  const detect = (tracked: Tracked): void => {
+    tracked.detecting = true
+    clearTimeout(tracked.ringTimer)
+    const giveUp = (error: string) => {
+      if (!tracked.settle) return
+      void bestEffort(
+        client.hangup(tracked.callId, { reasonCode: Q850.NORMAL_CLEARING }),
+        'the channel may be gone already',
+      )
+      settle(tracked, { outcome: 'failed', error })
+    }
+    tracked.amdTimer = setTimeout(
+      () =>
+        giveUp(
+          `AMD gave no verdict within ${Math.round(amdTimeoutMs / 1000)} s: check that context ${amdContext} exists and ends in Stasis(\${DIALCTL_ARI_APP},amd,\${AMDSTATUS},\${AMDCAUSE}) (docs/asterisk.md)`,
+        ),
+      amdTimeoutMs,
+    )
+    void (async () => {
+      await bestEffort(
+        client.subscribeChannel(tracked.callId),
+        'without it a hang-up during detection is seen only at the AMD timeout',
+      )
+      try {
+        await client.continueInDialplan(tracked.callId, { context: amdContext, extension: 's', priority: 1 })
+      } catch (error) {
+        giveUp(`cannot send the call to AMD (context ${amdContext}): ${errorMessage(error)}`)
+      }
+    })()
   }
 
   const redact = (text: string, phone: string): string => {
@@ -262,6 +343,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         startedAt: Date.now(),
         ringMs: ringSeconds * 1000,
         phase: 'ringing',
+        ...(request.amd ? { amd: request.amd } : {}),
         settle: resolve,
         off: () => {},
       }
@@ -294,7 +376,12 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
         appArgs: 'dialctl',
         callerId: request.callerId ?? config.callerId,
         timeout: ringSeconds,
-        variables: { ...request.variables, DIALCTL_CALL_ID: callId },
+        variables: {
+          ...request.variables,
+          DIALCTL_CALL_ID: callId,
+          // read by the AMD dialplan: where to return, and whether to wait for the beep
+          ...(request.amd ? { DIALCTL_ARI_APP: config.app, DIALCTL_AMD: request.amd } : {}),
+        },
       })
       tracked.confirmedSeq = ++seq
     } catch (error) {
@@ -333,7 +420,7 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
             error: 'channel gone after the ARI connection came back (Asterisk restarted?)',
           })
           ended.push({ callId: tracked.callId, phase: 'ringing', outcome: 'failed' })
-        } else if (channel.state === 'Up') {
+        } else if (channel.state === 'Up' && !tracked.detecting) {
           // StasisStart was sent while we were disconnected.
           answer(tracked, channel.state)
         }
@@ -514,5 +601,16 @@ export function createAriDriver(input: AriDriverConfig, deps: { logger?: Logger 
       )
       await client.close()
     },
+  }
+}
+
+const AMD_STATUSES: ReadonlySet<string> = new Set(['HUMAN', 'MACHINE', 'NOTSURE', 'HANGUP'])
+
+/** AMDSTATUS/AMDCAUSE as AMD() sets them; anything unexpected is NOTSURE (treated as a person). */
+export function amdResult(status: string | undefined, cause: string | undefined): AmdResult {
+  const s = (status ?? '').toUpperCase()
+  return {
+    status: AMD_STATUSES.has(s) ? (s as AmdResult['status']) : 'NOTSURE',
+    ...(cause ? { cause } : {}),
   }
 }

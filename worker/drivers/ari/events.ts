@@ -94,6 +94,17 @@ export const ChannelDestroyed = z.looseObject({
   cause_txt: z.string().optional(),
   channel: Channel,
 })
+/**
+ * A channel variable changed (events.json ChannelVarset); `channel` is absent for a global one.
+ * The driver reads AMDSTATUS / AMDCAUSE, set by AMD() while the channel runs the AMD dialplan.
+ */
+export const ChannelVarset = z.looseObject({
+  ...base,
+  type: z.literal('ChannelVarset'),
+  variable: z.string(),
+  value: z.string(),
+  channel: Channel.optional(),
+})
 export const ApplicationReplaced = z.looseObject({ ...base, type: z.literal('ApplicationReplaced') })
 export const Dial = z.looseObject({
   ...base,
@@ -117,6 +128,7 @@ export const AriEvent = z.discriminatedUnion('type', [
   ChannelHangupRequest,
   ChannelDestroyed,
   ApplicationReplaced,
+  ChannelVarset,
   Dial,
 ])
 export type AriEvent = z.infer<typeof AriEvent>
@@ -133,6 +145,7 @@ export const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set<AriEventType>([
   'ChannelHangupRequest',
   'ChannelDestroyed',
   'ApplicationReplaced',
+  'ChannelVarset',
   'Dial',
 ])
 
@@ -148,6 +161,8 @@ export function channelIdOf(event: AriEvent): string | undefined {
       return event.peer.id
     case 'ApplicationReplaced':
       return undefined
+    case 'ChannelVarset':
+      return event.channel?.id
     default:
       return event.channel.id
   }
