@@ -95,7 +95,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
         stack.demoSeeded
           ? `  demo campaign "${DEMO_CAMPAIGN_ID}" created`
           : `  demo campaign "${DEMO_CAMPAIGN_ID}" ready`,
-        `Try, in another terminal: ./bin/run.js push --campaign ${DEMO_CAMPAIGN_ID} --phone +12125550100`,
+        `Try, in another terminal: ./bin/run.js push --campaign ${DEMO_CAMPAIGN_ID} --phone +12025550199`,
         'Ctrl-C to stop.',
       ].join('\n'),
     )

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { OperatorError } from '../../src/errors.js'
-import { DialCommand, DialTask } from '../../src/contracts/index.js'
+import { callIdFor, DialCommand, DialTask } from '../../src/contracts/index.js'
 import { insertContacts, parseContactsCsv } from '../../src/control/contacts-import.js'
 import { enrichBatch } from '../../src/enrich/enrich-batch.js'
 import { validateCampaign } from '../../src/ivr/validate.js'
@@ -71,6 +71,23 @@ describe('fault: bad input (property-based)', () => {
       fc.nat({ max: 10_000 }).map((i) => JSON.stringify(valid(2000 + i))),
     )
     const bodies = fc.sample(bodyArb, { numRuns: 200, seed: SEED })
+    const sentinel = valid(9999)
+    // The dial gate dials only contacts that exist with the task's number (issue #11): create the
+    // contacts the valid tasks name, first number wins; the others must be refused with a reason.
+    const named = [...bodies, JSON.stringify(sentinel)].flatMap((b) => {
+      const t = parseTask(b)
+      return t && t.campaignId === 'demo' ? [t] : []
+    })
+    await env.db.query(
+      `INSERT INTO contacts (campaign_id, id, phone_number, status, attempts)
+       SELECT 'demo', id, phone, 'queued', 0 FROM unnest($1::text[], $2::text[]) AS t(id, phone)
+       ON CONFLICT DO NOTHING`,
+      [named.map((t) => t.contactId), named.map((t) => t.phoneNumber)],
+    )
+    const { rows: contactRows } = await env.db.query<{ id: string; phone_number: string }>(
+      `SELECT id, phone_number FROM contacts WHERE campaign_id = 'demo'`,
+    )
+    const phoneOf = new Map(contactRows.map((r) => [r.id, r.phone_number]))
     const pushed: Pushed[] = []
     let rejectedAtSend = 0
     for (const body of bodies) {
@@ -86,7 +103,6 @@ describe('fault: bad input (property-based)', () => {
       }
     }
     // and one known-good task last: the pipeline still works after all that
-    const sentinel = valid(9999)
     phones.push(sentinel.phoneNumber)
     const last = await stack!.queue.send(JSON.stringify(sentinel))
     pushed.push({ body: JSON.stringify(sentinel), messageId: last.messageId, key: taskKey(sentinel) })
@@ -108,11 +124,13 @@ describe('fault: bad input (property-based)', () => {
     expect(c.conflicts).toEqual([])
     expect(c.remaining).toBe(0)
     expect(c.outcomes.dlq ?? 0).toBe(0)
-    // exactly the valid tasks of the existing campaign were dialed (distinct attempts)
+    // exactly the valid tasks of existing contacts (their number, their next attempt) were dialed
     const expected = new Set(
       pushed.flatMap((p) => {
         const t = parseTask(p.body)
-        return t && t.campaignId === 'demo' ? [`${taskKey(t)}:${t.attempts}`] : []
+        return t && t.campaignId === 'demo' && phoneOf.get(t.contactId) === t.phoneNumber && t.attempts === 0
+          ? [`${taskKey(t)}:${t.attempts}`]
+          : []
       }),
     )
     const { rows } = await env.db.query<{ k: string }>(
@@ -228,7 +246,10 @@ describe('fault: bad input (property-based)', () => {
   })
 
   it('contact CSVs: never throws; each data line imported or reported by line and field; nothing valid lost', async () => {
-    const junk = fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, ' '))
+    // Junk without '"': under RFC 4180 (csv-parse, issue #15) a stray quote opens a field that may
+    // legitimately run over the following lines, so per-line accounting holds for quote-free junk;
+    // quoted line breaks have their own table test (test/unit/contacts-csv.test.ts).
+    const junk = fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n"]/g, ' '))
     const line = fc.oneof(
       fc.tuple(fc.nat({ max: 9999 }), fc.string({ maxLength: 20 })).map(([i, note]) => ({
         valid: true as const,
@@ -287,11 +308,19 @@ describe('fault: bad input (property-based)', () => {
 
   it('POST /dial: random bodies and headers get 400/401/413, never 5xx; nothing invalid is dialed', async () => {
     const url = `${stack!.workerUrl}/dial`
+    // 100 contacts exist (the dial gate dials only existing contacts at their next attempt)
+    await env.db.query(
+      `INSERT INTO contacts (campaign_id, id, phone_number, status, attempts)
+       SELECT 'demo', 'dz-' || k, phone, 'queued', 0 FROM unnest($1::text[]) WITH ORDINALITY AS t(phone, k1),
+              LATERAL (SELECT (k1 - 1)::int AS k) kk
+       ON CONFLICT DO NOTHING`,
+      [Array.from({ length: 100 }, (_, k) => testNumber(900 + k))],
+    )
     const base = (i: number) => ({
-      callId: `call-demo-dz-${i}-0`,
+      callId: callIdFor({ campaignId: 'demo', contactId: `dz-${i % 100}`, attempts: 0 }),
       phoneNumber: testNumber(900 + (i % 100)),
       campaignId: 'demo',
-      contactId: `dz-${i}`,
+      contactId: `dz-${i % 100}`,
       audioFileUrl: demoCampaign.config.audioFileUrl,
       ivrFlow: demoCampaign.config.ivrFlow,
       attempt: 0,
@@ -337,7 +366,8 @@ describe('fault: bad input (property-based)', () => {
         if (authorization !== `Bearer ${token}`) {
           expect(res.status).toBe(401)
         } else if (DialCommand.safeParse(json).success) {
-          expect([200, 202]).toContain(res.status)
+          // 409: the dial gate refuses a command for a contact that does not exist (issue #11)
+          expect([200, 202, 409]).toContain(res.status)
           if (res.status === 202) accepted++
         } else {
           expect(res.status).toBe(400)

@@ -52,6 +52,11 @@ describe('fault: /dial authentication and secrets in logs', () => {
       ivrFlow: demoCampaign.config.ivrFlow,
       attempt: 0,
     }
+    // the dial gate dials only an existing contact at its next attempt
+    await env.db.query(
+      `INSERT INTO contacts (campaign_id, id, phone_number, status, attempts) VALUES ('demo', 'sec-manual', $1, 'queued', 0)`,
+      [phone],
+    )
     const attempts: [string, Record<string, string>][] = [
       ['no Authorization header', {}],
       ['empty bearer', { authorization: 'Bearer ' }],
@@ -107,7 +112,7 @@ describe('fault: /dial authentication and secrets in logs', () => {
     const phones = [phone, ...tasks, ...bad].map((t) => (typeof t === 'string' ? t : t.phoneNumber))
     const leaks = scanLogs(text, phones, [token])
     // the scan looked at real log lines that mention these calls (masked)
-    expect(text).toMatch(/"phoneNumber":"\+1\d{4}\*+\d{3}"/)
+    expect(text).toMatch(/"phoneNumber":"\+?\*+\d{2}"/)
     expect(text.split('\n').length).toBeGreaterThan(100)
     recordResult({
       scenario: 'security: /dial token, logs',
