@@ -53,6 +53,14 @@ export function explainConnectionError(error: unknown): OperatorError | undefine
   }
   if (e instanceof Error && PG_CONNECTION_FAILURE.test(e.message ?? ''))
     return new StoreUnavailableError('PostgreSQL', undefined, e.message)
+  // undefined_table: the database answers but this schema has no dialctl tables — typically a
+  // command run after `dialctl dev` stopped, without the schema it used (DATABASE_SCHEMA).
+  if ((error as { code?: string } | null)?.code === '42P01')
+    return operatorError(
+      `The database has no dialctl tables in this schema (${e.message ?? 'undefined table'}).`,
+      'Run it while `dialctl dev` is running (its .dialctl/stack.json names the schema), set DATABASE_SCHEMA to the schema the stack used, or create the tables with `dialctl db migrate`.',
+      'SCHEMA_MISSING',
+    )
   return undefined
 }
 

@@ -9,7 +9,7 @@ import {
 } from '../campaigns/window.js'
 import { CallingWindow, type DialCommand } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
-import { bestEffort } from '../errors.js'
+import { bestEffort, errorMessage } from '../errors.js'
 
 /**
  * The dial gate: every safety rule decided in ONE transaction at the moment the worker claims a
@@ -40,6 +40,7 @@ export const GATE_REFUSALS = [
   'number_mismatch',
   'outside_calling_window',
   'stale_attempt',
+  'zone_invalid',
 ] as const
 export type GateRefusal = (typeof GATE_REFUSALS)[number]
 
@@ -165,8 +166,25 @@ function checkWindow(campaign: CampaignFacts, contact: ContactFacts, attempt: nu
     campaign.timezone,
   )
   const windows = config.data.callingWindows
-  if (isCalleeWindowOpen(now, windows, zones)) return { kind: 'admit', zones }
-  const next = nextCalleeOpening(now, windows, zones)
+  let open: boolean
+  let next: Date | null | undefined
+  try {
+    open = isCalleeWindowOpen(now, windows, zones)
+    next = open ? undefined : nextCalleeOpening(now, windows, zones)
+  } catch (error) {
+    // A stored zone the runtime does not know: a refusal with its reason, never a throw (a throw
+    // is a 503, retried into the DLQ with no outcome saying why).
+    return refuse(
+      attempt,
+      'zone_invalid',
+      `time zone unusable (${errorMessage(error)}); fix the contact or campaign`,
+      {
+        kind: 'failed',
+        lastOutcome: 'zone_invalid',
+      },
+    )
+  }
+  if (open) return { kind: 'admit', zones }
   if (!next)
     return refuse(
       attempt,

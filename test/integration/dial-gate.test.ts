@@ -538,3 +538,17 @@ describe('the dial gate behind the real worker and dialer', () => {
     expect(dialCommandFor(forged).callId).toBe('call.e-forge.f1.1')
   })
 })
+
+describe('a stored time zone the runtime does not know', () => {
+  it('is a refusal with its reason (zone_invalid, contact failed), never a throw', async () => {
+    // found by an adversarial review: the gate threw, the worker answered 503, the task went to the DLQ
+    await campaign('gate-badzone')
+    await contact('gate-badzone', 'bz', '+12125550177', { timezone: 'Not/AZone' })
+    const result = await claimCall(tdb.pool, cmd('gate-badzone', 'bz', '+12125550177'), 'w-badzone')
+    expect(result).toMatchObject({ kind: 'refused', reason: 'zone_invalid' })
+    expect(await contactState('gate-badzone', 'bz')).toMatchObject({
+      status: 'failed',
+      last_outcome: 'zone_invalid',
+    })
+  })
+})
