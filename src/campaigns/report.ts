@@ -1,3 +1,4 @@
+import { calleeZones, describeZones } from './window.js'
 import { stringify } from 'csv-stringify/sync'
 import type { CampaignStatus } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
@@ -121,6 +122,8 @@ export interface ContactResult {
   donated: boolean
   optedOut: boolean
   lastCallAt: string | null
+  /** the zone(s) the calling window is judged in, and where they come from (window.ts's rule) */
+  calleeZones: string
 }
 
 export const CONTACT_RESULT_COLUMNS: readonly (keyof ContactResult)[] = [
@@ -133,6 +136,7 @@ export const CONTACT_RESULT_COLUMNS: readonly (keyof ContactResult)[] = [
   'donated',
   'optedOut',
   'lastCallAt',
+  'calleeZones',
 ]
 
 /**
@@ -156,6 +160,9 @@ export async function* contactResults(
       donated: boolean
       opted_out: boolean
       last_call_at: Date | null
+      timezone: string | null
+      number_timezones: string[] | null
+      campaign_timezone: string
     }>(
       `SELECT ct.id, ct.phone_number, ct.status,
               (SELECT count(*) FROM call_attempts a WHERE a.campaign_id = ct.campaign_id AND a.contact_id = ct.id) AS dials,
@@ -165,8 +172,9 @@ export async function* contactResults(
               EXISTS (SELECT 1 FROM donations d WHERE d.campaign_id = ct.campaign_id AND d.contact_id = ct.id) AS donated,
               EXISTS (SELECT 1 FROM blacklist b WHERE b.phone_number = ct.phone_number
                         AND b.campaign_id = ct.campaign_id) AS opted_out,
-              (SELECT max(a.started_at) FROM call_attempts a WHERE a.campaign_id = ct.campaign_id AND a.contact_id = ct.id) AS last_call_at
-         FROM contacts ct
+              (SELECT max(a.started_at) FROM call_attempts a WHERE a.campaign_id = ct.campaign_id AND a.contact_id = ct.id) AS last_call_at,
+              ct.timezone, ct.number_timezones, cp.timezone AS campaign_timezone
+         FROM contacts ct JOIN campaigns cp ON cp.id = ct.campaign_id
         WHERE ct.campaign_id = $1 AND ct.id > $2
         ORDER BY ct.id LIMIT $3`,
       [campaignId, after, pageSize],
@@ -182,6 +190,9 @@ export async function* contactResults(
         donated: r.donated,
         optedOut: r.opted_out,
         lastCallAt: r.last_call_at?.toISOString() ?? null,
+        calleeZones: describeZones(
+          calleeZones({ timezone: r.timezone, numberTimezones: r.number_timezones }, r.campaign_timezone),
+        ),
       }
     if (rows.length < pageSize) return
     after = rows.at(-1)!.id
@@ -203,4 +214,34 @@ export function contactResultsCsv(rows: ContactResult[], header: boolean): strin
       cast: { boolean: (b) => (b ? 'true' : 'false') },
     },
   )
+}
+
+/**
+ * The zones a campaign's calling window is judged in, with how many contacts each (most first,
+ * at most `limit` groups): `campaign show`'s "Callee zones" line. The rule is window.ts's
+ * (`calleeZones`), applied to each distinct (contact zone, number zones) pair. Reads the
+ * campaign's contacts once (one grouped scan), so only `campaign show` asks for it.
+ */
+export async function calleeZoneSummary(
+  db: Db,
+  campaignId: string,
+  campaignTimezone: string,
+  limit = 5,
+): Promise<{ zones: string; contacts: number }[]> {
+  const { rows } = await db.query<{ timezone: string | null; number_timezones: string[] | null; n: string }>(
+    `SELECT timezone, number_timezones, count(*) AS n FROM contacts
+      WHERE campaign_id = $1 GROUP BY 1, 2`,
+    [campaignId],
+  )
+  const byZones = new Map<string, number>()
+  for (const r of rows) {
+    const key = describeZones(
+      calleeZones({ timezone: r.timezone, numberTimezones: r.number_timezones }, campaignTimezone),
+    )
+    byZones.set(key, (byZones.get(key) ?? 0) + Number(r.n))
+  }
+  return [...byZones]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, limit)
+    .map(([zones, contacts]) => ({ zones, contacts }))
 }

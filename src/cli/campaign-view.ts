@@ -59,6 +59,15 @@ export function campaignDetail(c: CampaignSummary, now: Date = new Date()): stri
       'Window',
       `${c.windowOpen ? 'open now' : 'closed'} (${c.timezone})${!c.windowOpen && c.nextWindowOpening ? `, opens ${zonedTime(c.nextWindowOpening, c.timezone, now)}` : ''}`,
     ],
+    ...(c.calleeZones && c.calleeZones.length > 0
+      ? [
+          [
+            'Callee zones',
+            c.calleeZones.map((z) => `${z.zones}: ${z.contacts}`).join(', ') +
+              ' (the window must be open in each zone of a contact)',
+          ] as [string, string],
+        ]
+      : []),
     [
       'Contacts',
       `${k.total} total: ${k.pending} pending, ${k.queued} queued, ${k.dialing} dialing, ${k.done} done, ${k.failed} failed`,

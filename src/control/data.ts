@@ -169,7 +169,9 @@ export class DataPlane implements DataPort {
   }
 
   async showCampaign(id: string): Promise<CampaignSummary> {
-    return this.summary(id, await this.liveLimitOrDefault())
+    const summary = await this.summary(id, await this.liveLimitOrDefault())
+    const { calleeZoneSummary } = await campaignModules()
+    return { ...summary, calleeZones: await calleeZoneSummary(this.pool, id, summary.timezone) }
   }
 
   /** The ETA uses the live limit; with Redis down the campaign figures still show, on the default. */

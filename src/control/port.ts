@@ -174,6 +174,8 @@ export const CampaignSummary = z.object({
   machineRate: z.number().nullable().default(null),
   /** every contact is done or failed; the campaign stays open to imports until completed */
   allContactsFinished: z.boolean(),
+  /** `campaign show` only: the zones the window is judged in (callee rule, issue #11), most contacts first */
+  calleeZones: z.array(z.object({ zones: z.string(), contacts: z.number().int() })).optional(),
   donations: z.number().int(),
   blacklisted: z.number().int(),
   windowOpen: z.boolean(),

@@ -105,6 +105,9 @@ describe('dialctl campaign report', () => {
       answered: 'true',
       donated: 'true',
       optedOut: 'false',
+      // the zone(s) the calling window is judged in, and their source (issue #11)
+      // (this contact has no zone of its own and none stored for its number: the campaign's applies)
+      calleeZones: 'UTC (campaign)',
     })
     expect(rows.find((r) => r.contactId === 'b')).toMatchObject({ optedOut: 'true', donated: 'false' })
     expect(run.stdout).not.toContain('+972500000000')

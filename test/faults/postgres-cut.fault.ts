@@ -84,9 +84,10 @@ describe('fault: PostgreSQL cut mid-batch', () => {
     const seconds = (Date.now() - started) / 1000
 
     const text = logs.text()
+    // The outage was felt — the cut severed the pool's connections, and the stack opened new ones
+    // afterwards. (Failed polls or batches are no longer certain: outcome writes now wait the
+    // outage out with bounded retries, issue #15, so a cut between polls may fail none.)
     const pipeFailures = logLines(text, /^pipe (batch|poll) failed/)
-    // the outage was felt (failed polls / batches), and the stack reconnected afterwards
-    expect(pipeFailures.length).toBeGreaterThan(0)
     expect(proxy.accepted).toBeGreaterThan(before)
     expect(await countAttempts(env.db)).toBeGreaterThan(dialsAtCut)
 
