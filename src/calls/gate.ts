@@ -211,11 +211,20 @@ export function decide(
   if (facts.existingCallId) return { kind: 'duplicate', callId: facts.existingCallId }
   const wrong = checkIdentity(facts, cmd, attempt, defaultMax)
   if (wrong) return wrong
-  const campaign = facts.campaign!
-  const contact = facts.contact!
+  return checkAtInstant(facts.campaign!, facts.contact!, facts.blacklisted, attempt, now)
+}
+
+/** The rules that hold only at an instant: campaign active, number not blacklisted, callee's window. */
+function checkAtInstant(
+  campaign: CampaignFacts,
+  contact: ContactFacts,
+  blacklisted: boolean,
+  attempt: number,
+  now: Date,
+): Verdict {
   if (campaign.status !== 'active')
     return refuse(attempt, 'campaign_not_active', `campaign is ${campaign.status}`, { kind: 'released' })
-  if (facts.blacklisted)
+  if (blacklisted)
     return refuse(attempt, 'blacklisted', 'the number is on the blacklist', {
       kind: 'failed',
       lastOutcome: 'blacklisted',
@@ -378,14 +387,7 @@ function decideAdoption(facts: GateFacts, cmd: DialCommand, attempt: number, now
   const { campaign, contact } = facts
   if (!campaign) return refuse(attempt, 'campaign_unknown', `no campaign ${cmd.campaignId}`)
   if (!contact) return refuse(attempt, 'contact_unknown', `no contact ${cmd.contactId} in ${cmd.campaignId}`)
-  if (campaign.status !== 'active')
-    return refuse(attempt, 'campaign_not_active', `campaign is ${campaign.status}`, { kind: 'released' })
-  if (facts.blacklisted)
-    return refuse(attempt, 'blacklisted', 'the number is on the blacklist', {
-      kind: 'failed',
-      lastOutcome: 'blacklisted',
-    })
-  return checkWindow(campaign, contact, attempt, now)
+  return checkAtInstant(campaign, contact, facts.blacklisted, attempt, now)
 }
 
 /** A refused adoption's contact move: out of 'dialing' (the lost claim put it there at attempt + 1). */
