@@ -62,7 +62,7 @@ export function campaignDetail(c: CampaignSummary, now: Date = new Date()): stri
     ...(c.calleeZones && c.calleeZones.length > 0
       ? [
           [
-            'Callee zones',
+            'Zones',
             c.calleeZones.map((z) => `${z.zones}: ${z.contacts}`).join(', ') +
               ' (the window must be open in each zone of a contact)',
           ] as [string, string],
