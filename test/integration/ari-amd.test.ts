@@ -9,6 +9,7 @@ import { createAriDriver, type AriDriver } from '../../worker/drivers/ari/index.
 import { DataPlane } from '../../src/control/data.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { createTestRedis } from '../helpers/redis.js'
+import { fakeAriDriverConfig } from './worker-fixtures.js'
 import { startFakeAri, type CalleeScript, type FakeAriServer } from '../helpers/fake-ari-server.js'
 import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
@@ -50,19 +51,15 @@ beforeAll(async () => {
   )
   fake = await startFakeAri({ playbackMs: 30 })
   driver = createAriDriver(
-    {
-      url: fake.url,
-      username: fake.username,
-      password: fake.password,
+    fakeAriDriverConfig(fake, {
       app: 'dialctl-amd-test',
       endpointTemplate: 'Local/{digits}@dialctl-test',
-      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-      heartbeatMs: 0,
       ringGraceMs: 500,
-      hangupWaitMs: 1_000,
       amdTimeoutMs: 2_000,
+    }),
+    {
+      logger: quiet('ari-driver'),
     },
-    { logger: quiet('ari-driver') },
   )
   expect(await driver.waitConnected(5_000)).toBe(true)
   worker = createWorker({

@@ -4,6 +4,7 @@ import { createLogger } from '../../src/observability/logger.js'
 import { createWorker, type Worker } from '../../worker/app.js'
 import { createAriDriver, type AriDriver, type ReconcileReport } from '../../worker/drivers/ari/index.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
+import { fakeAriDriverConfig } from './worker-fixtures.js'
 import { startFakeAri, type CalleeScript, type FakeAriServer } from '../helpers/fake-ari-server.js'
 import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
@@ -47,18 +48,10 @@ afterAll(async () => {
 beforeEach(async () => {
   fake = await startFakeAri({ playbackMs: 300, failMedia: (uri) => uri.includes('.mp3') })
   driver = createAriDriver(
+    fakeAriDriverConfig(fake, { app: 'dialctl-edges', endpointTemplate: 'PJSIP/{digits}@trunk' }),
     {
-      url: fake.url,
-      username: fake.username,
-      password: fake.password,
-      app: 'dialctl-edges',
-      endpointTemplate: 'PJSIP/{digits}@trunk',
-      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-      heartbeatMs: 0,
-      ringGraceMs: 150,
-      hangupWaitMs: 1_000,
+      logger: quiet('ari-driver'),
     },
-    { logger: quiet('ari-driver') },
   )
   expect(await driver.waitConnected(5_000)).toBe(true)
   worker = createWorker({

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/observability/logger.js'
 import { createWorker, type Worker } from '../../worker/app.js'
 import { createAriDriver, type AriDriver } from '../../worker/drivers/ari/index.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
+import { fakeAriDriverConfig } from './worker-fixtures.js'
 import { startFakeAri, type CalleeScript, type FakeAriServer } from '../helpers/fake-ari-server.js'
 import { seedCampaign, seedFlow } from '../helpers/fixtures.js'
 
@@ -130,18 +131,14 @@ beforeAll(async () => {
   )
   fake = await startFakeAri({ playbackMs: 50 })
   driver = createAriDriver(
-    {
-      url: fake.url,
-      username: fake.username,
-      password: fake.password,
+    fakeAriDriverConfig(fake, {
       app: 'dialctl-dialplan',
       endpointTemplate: 'Local/{digits}@dialctl-test',
-      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-      heartbeatMs: 0,
       ringGraceMs: 500,
-      hangupWaitMs: 1_000,
+    }),
+    {
+      logger: quiet('ari-driver'),
     },
-    { logger: quiet('ari-driver') },
   )
   expect(await driver.waitConnected(5_000)).toBe(true)
   worker = createWorker({

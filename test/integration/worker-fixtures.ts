@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import type { DialCommand } from '../../src/contracts/messages.js'
 import type { OriginateRequest, TelephonyDriver } from '../../src/telephony/driver.js'
+import type { AriDriverConfig } from '../../worker/drivers/ari/config.js'
+import type { FakeAriServer } from '../helpers/fake-ari-server.js'
 
 export const flow = {
   startNodeId: 'node-1',
@@ -110,5 +112,26 @@ export class GatedDriver implements TelephonyDriver {
 
   close(): Promise<void> {
     return this.inner.close()
+  }
+}
+
+/**
+ * The ARI driver settings the worker-level tests share: the fake server's address and login, fast
+ * reconnects, no heartbeat, a short hang-up wait. Each test names its app and endpoint template
+ * and overrides what its scenario needs.
+ */
+export function fakeAriDriverConfig(
+  fake: FakeAriServer,
+  options: Pick<AriDriverConfig, 'app' | 'endpointTemplate'> & Partial<AriDriverConfig>,
+): AriDriverConfig {
+  return {
+    url: fake.url,
+    username: fake.username,
+    password: fake.password,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    heartbeatMs: 0,
+    ringGraceMs: 150,
+    hangupWaitMs: 1_000,
+    ...options,
   }
 }
