@@ -1,12 +1,10 @@
-import { zonesOfNumber } from '../campaigns/callee-zones.js'
-import { findBlacklisted } from '../campaigns/contacts.js'
-import { PhoneNumber, type DialTask } from '../contracts/index.js'
-import type { Db } from '../db/pool.js'
+import { PhoneNumber } from '../contracts/index.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
 import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
+import { ContactRowSchema, CSV_CONTROL, isValidZone } from './contact-row.js'
 import { asError, errorMessage } from '../errors.js'
 
 export interface ParsedCsv {
@@ -42,14 +40,6 @@ export const ID_COLUMNS = ['id', 'contact_id', 'contactid']
 export const TIMEZONE_COLUMNS = ['timezone', 'time_zone', 'tz']
 const DELIMITERS = [',', ';', '\t', '|'] as const
 
-/**
- * C0 control characters other than TAB, LF and CR, and DEL. A NUL cannot be stored in PostgreSQL
- * text (22P05 aborted a whole import) and the others are never part of a contact's data: the row
- * is refused on its own, naming the field.
- */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
-
 /** Masks what the operator typed, without pretending it is E.164 (no '+' added). */
 function maskRaw(text: string): string {
   return maskPhone(text)
@@ -75,15 +65,6 @@ export function detectDelimiter(headerLine: string): string {
     }
   }
   return best
-}
-
-function isValidZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone })
-    return zone.includes('/') || zone === 'UTC'
-  } catch {
-    return false
-  }
 }
 
 /**
@@ -125,6 +106,21 @@ class ContactRecords {
     this.tzCol = find('--timezone-column', this.options.timezoneColumn, TIMEZONE_COLUMNS, false)
   }
 
+  /** The rule the stage applies again (contact-row.ts): a row it would refuse is refused here, by line. */
+  private checked(row: ContactRow): { row: ContactRow } | { invalid: ImportResult['invalid'][number] } {
+    const checked = ContactRowSchema.safeParse(row)
+    if (checked.success) return { row: checked.data }
+    const issue = checked.error.issues[0]!
+    const [key, sub] = issue.path.map(String)
+    const field =
+      key === 'id' && this.idCol >= 0
+        ? this.header[this.idCol]!
+        : key === 'metadata' && sub !== undefined
+          ? sub
+          : (key ?? 'row')
+    return { invalid: { line: row.line, field, message: issue.message } }
+  }
+
   /** A data record (already split by csv-parse) → row, refusal, or undefined for a blank line. */
   read(
     fields: string[],
@@ -139,7 +135,7 @@ class ContactRecords {
           message: `has ${fields.length} fields, the header has ${this.header.length}`,
         },
       }
-    const bad = fields.findIndex((f) => CONTROL.test(f))
+    const bad = fields.findIndex((f) => CSV_CONTROL.test(f))
     if (bad >= 0)
       return {
         invalid: {
@@ -193,7 +189,7 @@ class ContactRecords {
       attempts: 0,
     })
     if (tooBig) return { invalid: { line, field: 'row', message: tooBig } }
-    return { row: { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata } }
+    return this.checked({ line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata })
   }
 }
 
@@ -357,88 +353,5 @@ export async function* streamContactsCsv(
   yield { rows, invalid: pendingInvalid, bytes }
 }
 
-/**
- * Contact rows for pushed tasks (`dialctl push`, `load-test`): the dial gate dials only a contact
- * that exists with the task's number and attempt, so a task pushed by hand brings its contact,
- * queued at the task's attempt, with its callee zones. An existing contact is left as it is: the
- * gate then judges the task against it (a different number or attempt is refused, not dialed).
- */
-export async function registerPushedContacts(
-  db: Db,
-  tasks: readonly DialTask[],
-  timezone?: string,
-): Promise<number> {
-  if (tasks.length === 0) return 0
-  const { rowCount } = await db.query(
-    `INSERT INTO contacts (campaign_id, id, phone_number, metadata, status, attempts, timezone, number_timezones)
-     SELECT r.campaign_id, r.id, r.phone, coalesce(r.metadata, '{}'::jsonb), 'queued', r.attempts, r.timezone,
-            ARRAY(SELECT jsonb_array_elements_text(r.zones))
-       FROM jsonb_to_recordset($1::jsonb)
-            AS r(campaign_id text, id text, phone text, metadata jsonb, attempts int, timezone text, zones jsonb)
-      WHERE EXISTS (SELECT 1 FROM campaigns c WHERE c.id = r.campaign_id)
-     ON CONFLICT DO NOTHING`,
-    [
-      JSON.stringify(
-        tasks.map((t) => ({
-          campaign_id: t.campaignId,
-          id: t.contactId,
-          phone: t.phoneNumber,
-          metadata: t.metadata ?? {},
-          attempts: t.attempts,
-          timezone: timezone ?? null,
-          zones: zonesOfNumber(t.phoneNumber),
-        })),
-      ),
-    ],
-  )
-  return rowCount ?? 0
-}
-
-/**
- * Inserts contacts as pending, in chunks; a contact already in the campaign (same id or same
- * number) is skipped, not updated, so a re-import never resets a contact's progress.
- * Blacklisted numbers are imported (the dispatcher and enrich never dial them) and flagged.
- */
-export async function insertContacts(
-  db: Db,
-  campaignId: string,
-  rows: ContactRow[],
-): Promise<Omit<ImportResult, 'invalid'>> {
-  let imported = 0
-  const CHUNK = 500
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK)
-    const { rowCount } = await db.query(
-      `INSERT INTO contacts (campaign_id, id, phone_number, metadata, timezone, number_timezones)
-       SELECT $1, r.id, r.phone, r.metadata, r.timezone,
-              ARRAY(SELECT jsonb_array_elements_text(r.zones))
-         FROM jsonb_to_recordset($2::jsonb) AS r(id text, phone text, metadata jsonb, timezone text, zones jsonb)
-       ON CONFLICT DO NOTHING`,
-      [
-        campaignId,
-        JSON.stringify(
-          chunk.map((r) => ({
-            id: r.id,
-            phone: r.phoneNumber,
-            metadata: r.metadata,
-            timezone: r.timezone ?? null,
-            zones: zonesOfNumber(r.phoneNumber),
-          })),
-        ),
-      ],
-    )
-    imported += rowCount ?? 0
-  }
-  const blackSet = await findBlacklisted(
-    db,
-    rows.map((r) => r.phoneNumber),
-  )
-  return {
-    campaignId,
-    imported,
-    duplicates: rows.length - imported,
-    blacklisted: rows
-      .filter((r) => blackSet.has(r.phoneNumber))
-      .map((r) => ({ line: r.line, contactId: r.id, phone: maskPhone(r.phoneNumber) })),
-  }
-}
+// The database half (insert, push registration) lives beside: these imports stay valid.
+export { insertContacts, registerPushedContacts } from './contacts-insert.js'
