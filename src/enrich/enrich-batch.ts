@@ -87,7 +87,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   const valid: ValidTask[] = []
   batch.forEach((raw, index) => {
     const parsed = parseRecord(raw)
-    if (parsed.ok) return valid.push({ index, ...parsed })
+    if (parsed.ok) return valid.push({ index, ...parsed.valid })
     const reason = `${DropReason.Malformed}: ${parsed.error}`
     logger.error('dropping malformed dial task', {
       messageId: parsed.messageId,
@@ -112,7 +112,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       valid.map((v) => v.task),
     )
     const enrichedAt = now.toISOString()
-    for (const { index, messageId, task, receiveCount } of valid) {
+    for (const { index, messageId, task, ...passOn } of valid) {
       const ref: ContactRef = {
         campaignId: task.campaignId,
         contactId: task.contactId,
@@ -170,14 +170,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       }
       // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
       // parsed again. The dialer parses it once more where it enters (the pipe's target input).
-      const enriched: EnrichedDialTask = {
-        ...task,
-        campaign: seedShape(campaign),
-        enrichedAt,
-        messageId,
-        ...(receiveCount ? { receiveCount } : {}),
-      }
-      kept.push(enriched)
+      kept.push({ ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn })
     }
   }
 
@@ -201,7 +194,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
 }
 
 type ParsedRecord =
-  | { ok: true; messageId: string; task: DialTask; receiveCount?: number }
+  | { ok: true; valid: Omit<ValidTask, 'index'> }
   | { ok: false; messageId?: string; error: string; hint: { campaignId?: string; contactId?: string } }
 
 /** Record → DialTask; on failure, what was wrong (field named) and whatever ids could be read. */
@@ -226,7 +219,8 @@ function parseRecord(raw: unknown): ParsedRecord {
   const task = DialTask.safeParse(body)
   if (!task.success) return { ok: false, messageId, error: describeZodError(task.error), hint: idsOf(body) }
   const receiveCount = record.data.attributes?.ApproximateReceiveCount
-  return { ok: true, messageId: record.data.messageId, task: task.data, ...(receiveCount ? { receiveCount } : {}) }
+  const valid = { messageId: record.data.messageId, task: task.data }
+  return { ok: true, valid: receiveCount ? { ...valid, receiveCount } : valid }
 }
 
 function idsOf(body: unknown): { campaignId?: string; contactId?: string } {

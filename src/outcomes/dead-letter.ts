@@ -38,7 +38,10 @@ async function lastFailures(db: Db, messageIds: string[]): Promise<Map<string, s
  * the last failure recorded for it. Returns those failures so the queue logs them with the move.
  * The generic queue knows nothing of dial tasks; the local stack and the tests pass this hook.
  */
-export async function recordDeadLetteredTasks(db: Db, moved: DeadLetteredMessage[]): Promise<DeadLetterCauses> {
+export async function recordDeadLetteredTasks(
+  db: Db,
+  moved: DeadLetteredMessage[],
+): Promise<DeadLetterCauses> {
   const causes = await lastFailures(
     db,
     moved.map((m) => m.messageId),

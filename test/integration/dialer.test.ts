@@ -401,7 +401,10 @@ describe('dialer handler', () => {
       task('ok-last', { receiveCount: 5 }),
     ]
     const res = await dial(batch)
-    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-boom-last' }, { itemIdentifier: 'm-boom-early' }])
+    expect(res.batchItemFailures).toEqual([
+      { itemIdentifier: 'm-boom-last' },
+      { itemIdentifier: 'm-boom-early' },
+    ])
     const dlqWarnings = warn.mock.calls.filter(([message]) => String(message).includes('dead-letter queue'))
     expect(dlqWarnings).toEqual([
       [
