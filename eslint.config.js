@@ -39,7 +39,6 @@ const NOT_YET_SPLIT = [
   ['src/pipe/local-pipe.ts', 88, null],
   ['src/queue/pg/redrive.ts', 150, null],
   ['src/telephony/audio-check.ts', 96, null],
-  ['worker/app.ts', 339, 423],
   ['worker/drivers/ari/client.ts', null, 417],
   ['worker/drivers/ari/driver.ts', 497, 522],
   ['worker/main.ts', 86, null],
