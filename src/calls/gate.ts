@@ -97,8 +97,11 @@ type Verdict = { kind: 'admit'; zones: CalleeZones } | Extract<ClaimResult, { ki
 
 const DIALABLE = new Set(['queued', 'pending'])
 
-/** Locks first (one statement), then reads what others may have committed meanwhile. */
-async function readFacts(client: pg.PoolClient, cmd: DialCommand, attempt: number): Promise<GateFacts> {
+/** The locked rows: campaign FOR SHARE, contact FOR UPDATE, in one statement. */
+async function lockFacts(
+  client: pg.PoolClient,
+  cmd: DialCommand,
+): Promise<Pick<GateFacts, 'campaign' | 'contact'>> {
   const locked = await client.query<{ campaign: CampaignFacts | null; contact: ContactFacts | null }>(
     `WITH cp AS (SELECT status, timezone, config FROM campaigns WHERE id = $1 FOR SHARE),
           ct AS (SELECT phone_number, status, attempts, timezone, number_timezones
@@ -106,15 +109,28 @@ async function readFacts(client: pg.PoolClient, cmd: DialCommand, attempt: numbe
      SELECT (SELECT row_to_json(cp) FROM cp) AS campaign, (SELECT row_to_json(ct) FROM ct) AS contact`,
     [cmd.campaignId, cmd.contactId],
   )
-  const seen = await client.query<{ blacklisted: boolean; call_id: string | null }>(
-    `SELECT EXISTS (SELECT 1 FROM blacklist WHERE phone_number = $1) AS blacklisted,
-            (SELECT call_id FROM call_attempts
-              WHERE campaign_id = $2 AND contact_id = $3 AND attempt = $4) AS call_id`,
-    [cmd.phoneNumber, cmd.campaignId, cmd.contactId, attempt],
-  )
+  return { campaign: locked.rows[0]?.campaign ?? null, contact: locked.rows[0]?.contact ?? null }
+}
+
+/**
+ * Blacklist and an earlier call of this attempt, read after the locks are held (a fresh snapshot):
+ * $1 phone number, $2 campaign, $3 contact, $4 attempt.
+ */
+const SEEN = `SELECT EXISTS (SELECT 1 FROM blacklist WHERE phone_number = $1) AS blacklisted,
+                     (SELECT call_id FROM call_attempts
+                       WHERE campaign_id = $2 AND contact_id = $3 AND attempt = $4) AS call_id`
+
+/** Locks first (one statement), then reads what others may have committed meanwhile. */
+async function readFacts(client: pg.PoolClient, cmd: DialCommand, attempt: number): Promise<GateFacts> {
+  const locked = await lockFacts(client, cmd)
+  const seen = await client.query<{ blacklisted: boolean; call_id: string | null }>(SEEN, [
+    cmd.phoneNumber,
+    cmd.campaignId,
+    cmd.contactId,
+    attempt,
+  ])
   return {
-    campaign: locked.rows[0]?.campaign ?? null,
-    contact: locked.rows[0]?.contact ?? null,
+    ...locked,
     blacklisted: seen.rows[0]?.blacklisted ?? false,
     existingCallId: seen.rows[0]?.call_id ?? null,
   }
@@ -267,25 +283,45 @@ async function applyEffect(
   }
 }
 
-/** The claim itself: the call row, and the contact queued/pending → dialing. */
-async function insertCall(
+interface Seen {
+  blacklisted: boolean
+  existingCallId: string | null
+  /** the call row was inserted and the contact moved to dialing */
+  claimed: boolean
+}
+
+/**
+ * SEEN, and — when `admit` (every rule but these two held) and neither blacklist nor an earlier
+ * call says otherwise — the claim itself in the same statement: the call row, and the contact
+ * queued/pending → dialing. One round trip instead of three; the reads still come after the locks
+ * (this statement's snapshot is taken after lockFacts returned).
+ */
+async function seeAndClaim(
   client: pg.PoolClient,
   cmd: DialCommand,
   attempt: number,
   workerId: string,
-): Promise<boolean> {
-  const inserted = await client.query(
-    `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
-     VALUES ($1, $2, $3, $4, $5, 'dialing', $6) ON CONFLICT DO NOTHING`,
-    [cmd.callId, cmd.campaignId, cmd.contactId, attempt, cmd.phoneNumber, workerId],
+  admit: boolean,
+): Promise<Seen> {
+  const { rows } = await client.query<{ blacklisted: boolean; call_id: string | null; claimed: boolean }>(
+    `WITH seen AS (${SEEN}),
+     call AS (
+       INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
+       SELECT $5, $2, $3, $4, $1, 'dialing', $6 FROM seen
+        WHERE $7::boolean AND NOT seen.blacklisted AND seen.call_id IS NULL
+       ON CONFLICT DO NOTHING
+       RETURNING 1
+     ), moved AS (
+       UPDATE contacts SET status = 'dialing', attempts = $4 + 1, status_changed_at = now()
+        WHERE campaign_id = $2 AND id = $3 AND attempts = $4 AND status IN ('queued', 'pending')
+          AND EXISTS (SELECT 1 FROM call)
+       RETURNING 1
+     )
+     SELECT seen.blacklisted, seen.call_id, EXISTS (SELECT 1 FROM call) AS claimed FROM seen`,
+    [cmd.phoneNumber, cmd.campaignId, cmd.contactId, attempt, cmd.callId, workerId, admit],
   )
-  if ((inserted.rowCount ?? 0) === 0) return false
-  await client.query(
-    `UPDATE contacts SET status = 'dialing', attempts = $3 + 1, status_changed_at = now()
-     WHERE campaign_id = $1 AND id = $2 AND attempts = $3 AND status IN ('queued', 'pending')`,
-    [cmd.campaignId, cmd.contactId, attempt],
-  )
-  return true
+  const row = rows[0]!
+  return { blacklisted: row.blacklisted, existingCallId: row.call_id, claimed: row.claimed }
 }
 
 async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -308,9 +344,12 @@ async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T
 }
 
 /**
- * Claims the dial of `cmd` for `workerId`, or says why not. One transaction; the clock is read
- * once, after the locks are held. Throws only when PostgreSQL fails (the caller answers 503 and
- * the task is retried; nothing was committed).
+ * Claims the dial of `cmd` for `workerId`, or says why not. One transaction of two statements
+ * (lockFacts, then seeAndClaim); the clock is read once, after the locks are held. The verdict
+ * is decide()'s on every fact: the rules that need neither the blacklist nor the call rows are
+ * judged between the two statements, and the claim is written only when they all hold. Throws
+ * only when PostgreSQL fails (the caller answers 503 and the task is retried; nothing was
+ * committed).
  */
 export async function claimDial(
   db: Db,
@@ -320,9 +359,16 @@ export async function claimDial(
   options: GateOptions,
 ): Promise<ClaimResult> {
   return inTransaction(db, async (client) => {
-    const facts = await readFacts(client, cmd, attempt)
+    const locked = await lockFacts(client, cmd)
     const now = (options.now ?? (() => new Date()))()
-    const verdict = decide(facts, cmd, attempt, now, options.defaultMaxAttempts)
+    const max = options.defaultMaxAttempts
+    const before = decide({ ...locked, blacklisted: false, existingCallId: null }, cmd, attempt, now, max)
+    const seen = await seeAndClaim(client, cmd, attempt, workerId, before.kind === 'admit')
+    // The two late facts only ever turn a verdict into duplicate or blacklisted: decide again then.
+    const verdict =
+      seen.blacklisted || seen.existingCallId
+        ? decide({ ...locked, ...seen }, cmd, attempt, now, max)
+        : before
     switch (verdict.kind) {
       case 'duplicate':
         return { kind: 'duplicate', callId: verdict.callId, attempt }
@@ -330,8 +376,7 @@ export async function claimDial(
         await applyEffect(client, cmd, attempt, verdict.effect)
         return verdict
       case 'admit':
-        if (await insertCall(client, cmd, attempt, workerId))
-          return { kind: 'claimed', callId: cmd.callId, attempt, zones: verdict.zones }
+        if (seen.claimed) return { kind: 'claimed', callId: cmd.callId, attempt, zones: verdict.zones }
         return {
           kind: 'refused',
           attempt,
