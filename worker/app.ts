@@ -13,6 +13,7 @@ import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { guardCampaignMedia, type MediaGuardPolicy } from '../src/telephony/media-health.js'
 import { bearerMatches } from './auth.js'
 import { createTrunkGate } from '../src/pacing/slot-wait.js'
+import { DRAINING } from '../src/dialer/worker-client.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 import { WORKER_MAX_BODY_BYTES } from '../src/tasks/limits.js'
 import { errorMessage } from '../src/errors.js'
@@ -226,13 +227,24 @@ export function createWorker(options: CreateWorkerOptions): Worker {
 
   /** Phase 2: local capacity; a slot is taken here, before the first await of the claim. */
   function admitLocally(cmd: DialCommand, res: ServerResponse): boolean {
-    if (draining || !driver.healthy()) {
+    if (draining) {
+      // A state, not a fault: the dialer defers the task (no receive spent) by Retry-After;
+      // another worker, or this one restarted, takes it (src/dialer/worker-client.ts DRAINING).
       stats.rejected.unavailable++
-      const why = draining ? 'worker is shutting down' : `telephony driver ${driver.name} is not healthy`
       send(
         res,
         503,
-        { error: 'unavailable', message: `${why}; retry later` },
+        { error: DRAINING, message: 'worker is shutting down; retry later' },
+        { 'retry-after': retryAfter },
+      )
+      return false
+    }
+    if (!driver.healthy()) {
+      stats.rejected.unavailable++
+      send(
+        res,
+        503,
+        { error: 'unavailable', message: `telephony driver ${driver.name} is not healthy; retry later` },
         { 'retry-after': unavailableRetryAfter },
       )
       return false
