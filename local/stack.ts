@@ -42,6 +42,18 @@ import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stac
 export const DEFAULT_PIPE_POLLERS = 4
 export const DEFAULT_PIPE_MAX_POLLERS = 20
 
+/**
+ * The pipe's pollers, scaling as Lambda's SQS poller does for the dialer on AWS
+ * (src/pipe/pollers.ts): a backlog at a high limit needs more batches in flight, since each lasts
+ * until its last slot. A given pipeConcurrency alone fixes them.
+ */
+function pipePollers(options: LocalStackOptions): { concurrency: number; maxConcurrency: number } {
+  return {
+    concurrency: options.pipeConcurrency ?? DEFAULT_PIPE_POLLERS,
+    maxConcurrency: options.pipeMaxConcurrency ?? options.pipeConcurrency ?? DEFAULT_PIPE_MAX_POLLERS,
+  }
+}
+
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
 export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
 
@@ -287,10 +299,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       target: async (events) => dialer(events),
       batchSize: options.batchSize ?? 10,
       batchWindowSeconds: options.batchWindowSeconds ?? 5,
-      // As Lambda's SQS poller scales for the dialer on AWS (src/pipe/pollers.ts): a backlog at a
-      // high limit needs more batches in flight, since each lasts until its last slot.
-      concurrency: options.pipeConcurrency ?? DEFAULT_PIPE_POLLERS,
-      maxConcurrency: options.pipeMaxConcurrency ?? options.pipeConcurrency ?? DEFAULT_PIPE_MAX_POLLERS,
+      ...pipePollers(options),
       // On AWS a failed message reappears after the queue's visibility timeout (minutes); a 1 s
       // retry would spend a rate-limited task's three receives within seconds and send it to the
       // DLQ while the limiter is merely pacing. 5 s, 10 s, … keeps the seed's "3 tries then DLQ"
