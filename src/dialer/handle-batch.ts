@@ -50,6 +50,12 @@ export interface DialerDeps {
    * lateness of this process's timers or of the network.
    */
   leadMs?: number
+  /**
+   * The queue's maxReceiveCount, on AWS only: SQS moves a task to the DLQ by itself, unseen by any
+   * Lambda, so the dialer warns when a task it returns for retry has used its last receive. Locally
+   * the queue logs the move itself (PgQueue), so this stays unset there.
+   */
+  maxReceiveCount?: number
 }
 
 export const DEFAULT_LEAD_MS = 200
@@ -270,6 +276,33 @@ async function dialOne(
   }
 }
 
+/**
+ * Phase 7 (AWS): a task returned for retry on its last receive goes to the DLQ at its next one
+ * (SQS redrive policy); said at WARN with the reason and the command to inspect.
+ */
+function warnLastReceives(deps: DialerDeps, items: Item[], decided: Decision[]): void {
+  const max = deps.maxReceiveCount
+  if (max === undefined) return
+  const receives = new Map(
+    items.flatMap((i) => (i.kind === 'task' && i.task.receiveCount ? [[i.index, i.task.receiveCount]] : [])),
+  )
+  for (const d of decided) {
+    const count = receives.get(d.index)
+    if (!d.retry || count === undefined || count < max) continue
+    deps.logger.warn(
+      `Task failed its last receive (${count} of maxReceiveCount ${max}): SQS moves it to the dead-letter queue; inspect with: dialctl dlq list`,
+      {
+        messageId: d.outcome.messageId,
+        campaignId: d.outcome.campaignId,
+        contactId: d.outcome.contactId,
+        receiveCount: count,
+        reason: `${d.outcome.outcome}${d.outcome.reason ? `: ${d.outcome.reason}` : ''}`,
+        next: 'dialctl dlq list',
+      },
+    )
+  }
+}
+
 /** Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. */
 async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]): Promise<void> {
   try {
@@ -326,6 +359,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
   await persist(deps, ledger, outcomes)
+  warnLastReceives(deps, items, decided)
 
   const { counts } = ledger
   if (admission.admittedThisSecond !== undefined)

@@ -478,6 +478,38 @@ describe('dialer handler', () => {
     )
   })
 
+  it('on AWS, a task retried on its last receive is warned of at WARN with its reason and dialctl dlq list; earlier receives and dials are not', async () => {
+    const s = await setup()
+    const warn = vi.spyOn(s.logger, 'warn')
+    const dial = createDialer({ ...s.deps, maxReceiveCount: 5 })
+    const batch = [
+      task('boom-last', { receiveCount: 5 }),
+      task('boom-early', { receiveCount: 4 }),
+      task('ok-last', { receiveCount: 5 }),
+    ]
+    const res = await dial(batch)
+    expect(res.batchItemFailures).toEqual([
+      { itemIdentifier: 'm-boom-last' },
+      { itemIdentifier: 'm-boom-early' },
+    ])
+    const dlqWarnings = warn.mock.calls.filter(([message]) => String(message).includes('dead-letter queue'))
+    expect(dlqWarnings).toEqual([
+      [
+        'Task failed its last receive (5 of maxReceiveCount 5): SQS moves it to the dead-letter queue; inspect with: dialctl dlq list',
+        expect.objectContaining({
+          messageId: 'm-boom-last',
+          receiveCount: 5,
+          reason: 'failed: worker answered 500 internal: ARI down',
+          next: 'dialctl dlq list',
+        }),
+      ],
+    ])
+    // without maxReceiveCount (the local stack: the queue logs the move itself) nothing is said
+    warn.mockClear()
+    await s.dial([task('boom-local', { receiveCount: 9 })])
+    expect(warn.mock.calls.filter(([message]) => String(message).includes('dead-letter queue'))).toEqual([])
+  })
+
   it('worker unreachable: failed and retried, with where it tried', async () => {
     const server = net.createServer().listen(0, '127.0.0.1')
     await once(server, 'listening')
