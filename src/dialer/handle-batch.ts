@@ -22,7 +22,7 @@ import {
   type Sleep,
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
-import { Ledger, type Item, type TaskItem } from './ledger.js'
+import { Ledger, type Decision, type Item, type TaskItem } from './ledger.js'
 import { errorMessage } from '../errors.js'
 
 export interface DialerDeps {
