@@ -52,6 +52,11 @@ export const EnrichedDialTask = DialTask.extend({
   campaign: Campaign,
   enrichedAt: z.iso.datetime(),
   messageId: z.string().min(1),
+  /**
+   * Additive: the SQS record's ApproximateReceiveCount, so the dialer can warn when a failure is
+   * the task's last before SQS moves it to the DLQ (the Lambda never sees that move itself).
+   */
+  receiveCount: z.number().int().positive().optional(),
 })
 export type EnrichedDialTask = z.infer<typeof EnrichedDialTask>
 

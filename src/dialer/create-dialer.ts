@@ -38,6 +38,8 @@ export const DialerEnv = z.object({
    * (deferral). Unset: they are returned as failures and spend a receive (the old behaviour).
    */
   DIAL_TASKS_QUEUE_URL: z.url({ message: 'must be the dial-tasks SQS queue URL' }).optional(),
+  /** the dial-tasks queue's maxReceiveCount: a retry on the last receive is warned of (DLQ next) */
+  MAX_RECEIVE_COUNT: PositiveInt.optional(),
 })
 export type DialerEnv = z.infer<typeof DialerEnv>
 
@@ -55,7 +57,8 @@ export interface DialerClients {
   config: Pick<
     DialerEnv,
     'WORKER_URL' | 'WORKER_TOKEN' | 'MAX_CPS' | 'DEGRADED_CPS' | 'WORKER_TIMEOUT_MS' | 'DIALCTL_REDIS_PREFIX'
-  >
+  > &
+    Partial<Pick<DialerEnv, 'MAX_RECEIVE_COUNT'>>
   sleep?: Sleep
   /** the dial-tasks queue, for deferrals (SqsQueue on AWS, PgQueue locally) */
   queue?: Pick<QueuePort, 'sendBatch'>
@@ -85,6 +88,7 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
     metrics: clients.metrics,
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
     ...(clients.queue ? { requeue: queueRequeue(clients.queue) } : {}),
+    ...(config.MAX_RECEIVE_COUNT ? { maxReceiveCount: config.MAX_RECEIVE_COUNT } : {}),
   }
 }
 
