@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
+import { assertContactRows } from '../contracts/contact-row.js'
 import { errorMessage, OperatorError, StoreUnavailableError } from '../errors.js'
 import type { CampaignStats } from '../campaigns/stats.js'
 import type { TransitionResult } from '../campaigns/lifecycle.js'
@@ -279,7 +280,9 @@ export class DataPlane implements DataPort {
   }
 
   /** Refused for an unknown campaign and for a completed or cancelled one (nothing would dial them). */
+  /** Inserts rows another process parsed, checked again first (assertContactRows): the authority sits here. */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    assertContactRows(rows)
     const { lockOpenForContacts, insertContacts, CampaignNotFoundError, CampaignTransitionError } =
       await campaignModules()
     try {
