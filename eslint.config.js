@@ -33,8 +33,6 @@ const NOT_YET_SPLIT = [
   ['src/campaigns/stats.ts', 133, null],
   ['src/enrich/enrich-batch.ts', 120, null],
   ['src/ivr/validate.ts', 108, null],
-  ['src/pacing/controller.ts', 106, null],
-  ['src/pacing/limit-store.ts', 202, null],
   ['src/pipe/local-pipe.ts', 88, null],
   ['src/queue/pg/redrive.ts', 150, null],
   ['src/telephony/audio-check.ts', 96, null],

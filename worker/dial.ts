@@ -3,6 +3,7 @@ import { refusalReason, type ClaimResult } from '../src/calls/gate.js'
 import { adoptOrphanCall, claimCall } from '../src/calls/recorder.js'
 import { runCall, type RunCallOptions } from '../src/calls/run-call.js'
 import { describeZodError } from '../src/contracts/errors.js'
+import { DRAINING } from '../src/dialer/worker-client.js'
 import { DialCommand } from '../src/contracts/messages.js'
 import type { Db } from '../src/db/pool.js'
 import type { Logger } from '../src/observability/logger.js'
@@ -116,13 +117,24 @@ async function readCommand(
 /** Phase 2: local capacity; a slot is taken here, before the first await of the claim. */
 function admitLocally(ctx: DialContext, cmd: DialCommand, res: ServerResponse): boolean {
   const { calls, driver } = ctx
-  if (calls.draining || !driver.healthy()) {
+  if (calls.draining) {
+    // A state, not a fault: the dialer defers the task (no receive spent) by the short
+    // Retry-After; another worker, or this one restarted, takes it (worker-client.ts DRAINING).
     ctx.stats.rejected.unavailable++
-    const why = calls.draining ? 'worker is shutting down' : `telephony driver ${driver.name} is not healthy`
     send(
       res,
       503,
-      { error: 'unavailable', message: `${why}; retry later` },
+      { error: DRAINING, message: 'worker is shutting down; retry later' },
+      { 'retry-after': ctx.retryAfter },
+    )
+    return false
+  }
+  if (!driver.healthy()) {
+    ctx.stats.rejected.unavailable++
+    send(
+      res,
+      503,
+      { error: 'unavailable', message: `telephony driver ${driver.name} is not healthy; retry later` },
       { 'retry-after': ctx.unavailableRetryAfter },
     )
     return false
