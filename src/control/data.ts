@@ -180,7 +180,11 @@ export class DataPlane implements DataPort {
     ])
     // the shape only (port.ts): the config was validated when it was stored
     const windows = CampaignSummary.shape.callingWindows.safeParse(rows[0]?.windows)
-    return { ...summary, calleeZones: zones, ...(windows.success && windows.data ? { callingWindows: windows.data } : {}) }
+    return {
+      ...summary,
+      calleeZones: zones,
+      ...(windows.success && windows.data ? { callingWindows: windows.data } : {}),
+    }
   }
 
   /** The ETA uses the live limit; with Redis down the campaign figures still show, on the default. */
