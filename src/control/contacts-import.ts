@@ -1,10 +1,8 @@
-import { PhoneNumber } from '../contracts/index.js'
+import { contactRowProblem, DuplicateRows, type ContactField } from '../contracts/index.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
-import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
-import { ContactRowSchema, CSV_CONTROL, isValidZone } from './contact-row.js'
 import { asError, errorMessage } from '../errors.js'
 
 export interface ParsedCsv {
@@ -39,6 +37,14 @@ export const PHONE_COLUMNS = ['phone_number', 'phonenumber', 'phone']
 export const ID_COLUMNS = ['id', 'contact_id', 'contactid']
 export const TIMEZONE_COLUMNS = ['timezone', 'time_zone', 'tz']
 const DELIMITERS = [',', ';', '\t', '|'] as const
+
+/**
+ * C0 control characters other than TAB, LF and CR, and DEL. A NUL cannot be stored in PostgreSQL
+ * text (22P05 aborted a whole import) and the others are never part of a contact's data: the row
+ * is refused on its own, naming the field.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
 
 /** Masks what the operator typed, without pretending it is E.164 (no '+' added). */
 function maskRaw(text: string): string {
@@ -76,6 +82,7 @@ class ContactRecords {
   private idCol = -1
   private tzCol = -1
   private header: string[] = []
+  private readonly duplicates = new DuplicateRows()
 
   constructor(private readonly options: ContactsCsvOptions) {}
 
@@ -106,21 +113,6 @@ class ContactRecords {
     this.tzCol = find('--timezone-column', this.options.timezoneColumn, TIMEZONE_COLUMNS, false)
   }
 
-  /** The rule the stage applies again (contact-row.ts): a row it would refuse is refused here, by line. */
-  private checked(row: ContactRow): { row: ContactRow } | { invalid: ImportResult['invalid'][number] } {
-    const checked = ContactRowSchema.safeParse(row)
-    if (checked.success) return { row: checked.data }
-    const issue = checked.error.issues[0]!
-    const [key, sub] = issue.path.map(String)
-    const field =
-      key === 'id' && this.idCol >= 0
-        ? this.header[this.idCol]!
-        : key === 'metadata' && sub !== undefined
-          ? sub
-          : (key ?? 'row')
-    return { invalid: { line: row.line, field, message: issue.message } }
-  }
-
   /** A data record (already split by csv-parse) → row, refusal, or undefined for a blank line. */
   read(
     fields: string[],
@@ -135,7 +127,7 @@ class ContactRecords {
           message: `has ${fields.length} fields, the header has ${this.header.length}`,
         },
       }
-    const bad = fields.findIndex((f) => CSV_CONTROL.test(f))
+    const bad = fields.findIndex((f) => CONTROL.test(f))
     if (bad >= 0)
       return {
         invalid: {
@@ -146,50 +138,49 @@ class ContactRecords {
         },
       }
     const phone = fields[this.phoneCol]!.trim()
-    const phoneName = this.header[this.phoneCol]!
-    if (!PhoneNumber.safeParse(phone).success)
-      return {
-        invalid: {
-          line,
-          field: phoneName,
-          message: `"${maskRaw(phone)}" is not a valid E.164 number (e.g. +972501234567)`,
-        },
-      }
-    let id = `c-${phone.slice(1)}`
-    if (this.idCol >= 0) {
-      id = fields[this.idCol]!.trim()
-      if (!id) return { invalid: { line, field: this.header[this.idCol]!, message: 'is empty' } }
-      if (/[\r\n]/.test(id))
-        return { invalid: { line, field: this.header[this.idCol]!, message: 'holds a line break' } }
-    }
-    let timezone: string | undefined
-    if (this.tzCol >= 0 && fields[this.tzCol]!.trim()) {
-      timezone = fields[this.tzCol]!.trim()
-      if (!isValidZone(timezone))
-        return {
-          invalid: {
-            line,
-            field: this.header[this.tzCol]!,
-            message: `"${timezone}" is not an IANA time zone (e.g. Europe/London); leave it empty to use the number's zone`,
-          },
-        }
-    }
+    const id = this.idCol >= 0 ? fields[this.idCol]!.trim() : `c-${phone.replace(/^\+/, '')}`
+    if (this.idCol >= 0 && !id) return this.refuse(line, 'id', 'is empty')
+    const zone = this.tzCol >= 0 ? fields[this.tzCol]!.trim() : ''
+    const timezone = zone || undefined
     // Every other cell verbatim — formula-like text (=, +, -, @) included: it is data here, and
     // whoever exports it to a spreadsheet escapes it there.
     const metadata: Record<string, unknown> = {}
     this.header.forEach((h, j) => {
       if (j !== this.phoneCol && j !== this.idCol && j !== this.tzCol) metadata[h] = fields[j]
     })
-    // the task the dispatcher will build from this contact must fit what the worker accepts
-    const tooBig = taskSizeProblem({
-      campaignId: '',
-      contactId: id,
-      phoneNumber: phone,
-      metadata,
-      attempts: 0,
-    })
-    if (tooBig) return { invalid: { line, field: 'row', message: tooBig } }
-    return this.checked({ line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata })
+    const row: ContactRow = { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata }
+    // the same rules as the control API's contacts.import (src/contracts/contact-row.ts)
+    const problem = contactRowProblem(row)
+    if (problem)
+      return this.refuse(
+        line,
+        problem.field,
+        problem.field === 'phoneNumber' ? `"${maskRaw(phone)}" ${problem.message}` : problem.message,
+      )
+    const duplicate = this.duplicates.check(row)
+    return duplicate ? this.refuse(line, duplicate.field, duplicate.message) : { row }
+  }
+
+  /** A refusal naming the header column of `field` (the row itself for a whole-row problem). */
+  private refuse(
+    line: number,
+    field: ContactField,
+    message: string,
+  ): { invalid: ImportResult['invalid'][number] } {
+    const column = {
+      id: this.idCol,
+      phoneNumber: this.phoneCol,
+      timezone: this.tzCol,
+      metadata: -1,
+      row: -1,
+    }[field]
+    return {
+      invalid: {
+        line,
+        field: column >= 0 ? this.header[column]! : field === 'metadata' ? 'row' : field,
+        message,
+      },
+    }
   }
 }
 

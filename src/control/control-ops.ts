@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { DialTask, SafeId } from '../contracts/index.js'
+import { DialTask, IanaTimeZone, SafeId } from '../contracts/index.js'
 import {
   AuditReason,
   CampaignId,
@@ -9,13 +9,13 @@ import {
 } from '../contracts/operator-input.js'
 import type { OperatorError } from '../errors.js'
 import { SettableCpsLimit } from '../pacing/limit-store.js'
-import { ContactRows, CSV_CONTROL, isValidZone } from './contact-row.js'
+import { ContactRows } from './contact-row.js'
 import type { CampaignMove } from './port.js'
 
 /**
  * The control API's operations and the strict schema of each one's arguments — the same domain
  * schemas the CLI checks its input with (src/contracts/operator-input.ts, SettableCpsLimit in
- * src/pacing, the contact row of src/control/contact-row.ts, DialTask): the function trusts no
+ * src/pacing, the contact rules of src/contracts/contact-row.ts, DialTask): the function trusts no
  * caller, and a refused argument comes back as a usage error naming it and the command to run.
  * Arguments are positional, as JSON (Dates as ISO strings, Maps as entry lists).
  */
@@ -44,11 +44,13 @@ export const UploadKey = z
     error: `must be an upload key dialctl made (${UPLOAD_PREFIX}<uuid>.csv)`,
   })
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
 const ColumnName = z
   .string()
   .min(1)
   .max(200)
-  .refine((s) => !CSV_CONTROL.test(s), { error: 'holds a control character' })
+  .refine((s) => !CONTROL_CHARS.test(s), { error: 'holds a control character' })
 export const CsvOptionsSchema = z
   .object({
     delimiter: z
@@ -66,7 +68,7 @@ const PushEntrySchema = z
   .object({
     id: SafeId,
     task: DialTask,
-    timezone: z.string().refine(isValidZone, { error: 'is not an IANA time zone' }).optional(),
+    timezone: IanaTimeZone.optional(),
   })
   .strict()
 
@@ -120,6 +122,7 @@ export const OPS = {
     ['campaign id', 'after', 'page size'],
     'dialctl campaign report ID --format csv',
   ),
+  // each row's rules (the CSV reader's, src/contracts/contact-row.ts) are asserted by importContacts
   'contacts.import': op(
     z.tuple([CampaignId, ContactRows]),
     ['--campaign', 'rows'],
