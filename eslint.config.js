@@ -31,7 +31,6 @@ const NOT_YET_SPLIT = [
   ['local/stack.ts', 294, null],
   ['src/calls/run-call.ts', 120, null],
   ['src/campaigns/stats.ts', 133, null],
-  ['src/control/doctor.ts', 294, 469],
   ['src/enrich/enrich-batch.ts', 120, null],
   ['src/ivr/validate.ts', 108, null],
   ['src/pipe/local-pipe.ts', 88, null],
