@@ -1,6 +1,6 @@
 /**
  * Pacing at the trunk (issue #12), on the Lambdas' own code path: the local queue (PgQueue, SQS
- * semantics) → LocalPipe (batch 10, 4 pollers scaling to 20 with the backlog, as `dialctl dev`) →
+ * semantics) → LocalPipe (batch 10, 5 pollers scaling to 20 with the backlog, as `dialctl dev`) →
  * the dialer handler (limiter, deferral, slot POSTs) → a stand-in worker that originates through
  * the real worker's trunk gate (src/pacing/slot-wait.ts), records the instant each call leaves and
  * answers then (as the real worker answers after its slot wait and claim). Real PostgreSQL and Redis,
@@ -253,9 +253,17 @@ async function main(): Promise<BenchSection> {
         ? setInterval(() => {
             const elu = performance.eventLoopUtilization(lastElu)
             lastElu = performance.eventLoopUtilization()
-            process.stderr.write(
-              `  t=${((Date.now() - started) / 1000).toFixed(0)}s dials=${dials.get(current)?.length ?? 0} pollers=${pipe.pollerCount} elu=${elu.utilization.toFixed(2)}\n`,
-            )
+            const line = `  t=${((Date.now() - started) / 1000).toFixed(0)}s dials=${dials.get(current)?.length ?? 0} pollers=${pipe.pollerCount} elu=${elu.utilization.toFixed(2)}`
+            const t0 = performance.now()
+            void pool
+              .query<{ dead: string; live: string }>(
+                `SELECT n_dead_tup AS dead, n_live_tup AS live FROM pg_stat_user_tables WHERE relname = 'queue_messages' AND schemaname = current_schema()`,
+              )
+              .then(({ rows }) =>
+                process.stderr.write(
+                  `${line} queue rows live ${rows[0]?.live} dead ${rows[0]?.dead} (query ${(performance.now() - t0).toFixed(0)} ms)\n`,
+                ),
+              )
           }, 1000)
         : undefined
     const deadline = started + (tasks / limit) * 1000 * 4 + 60_000
