@@ -1,11 +1,10 @@
 import { zonesOfNumber } from '../campaigns/callee-zones.js'
 import { findBlacklisted } from '../campaigns/contacts.js'
-import { PhoneNumber, type DialTask } from '../contracts/index.js'
+import { contactRowProblem, DuplicateRows, type ContactField, type DialTask } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
-import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
 import { asError, errorMessage } from '../errors.js'
 
@@ -77,15 +76,6 @@ export function detectDelimiter(headerLine: string): string {
   return best
 }
 
-function isValidZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone })
-    return zone.includes('/') || zone === 'UTC'
-  } catch {
-    return false
-  }
-}
-
 /**
  * The rule for one contacts CSV, used by the streaming reader and the in-memory one alike:
  * header → column map; record → contact row or a refusal naming its line and field.
@@ -95,6 +85,7 @@ class ContactRecords {
   private idCol = -1
   private tzCol = -1
   private header: string[] = []
+  private readonly duplicates = new DuplicateRows()
 
   constructor(private readonly options: ContactsCsvOptions) {}
 
@@ -150,50 +141,49 @@ class ContactRecords {
         },
       }
     const phone = fields[this.phoneCol]!.trim()
-    const phoneName = this.header[this.phoneCol]!
-    if (!PhoneNumber.safeParse(phone).success)
-      return {
-        invalid: {
-          line,
-          field: phoneName,
-          message: `"${maskRaw(phone)}" is not a valid E.164 number (e.g. +972501234567)`,
-        },
-      }
-    let id = `c-${phone.slice(1)}`
-    if (this.idCol >= 0) {
-      id = fields[this.idCol]!.trim()
-      if (!id) return { invalid: { line, field: this.header[this.idCol]!, message: 'is empty' } }
-      if (/[\r\n]/.test(id))
-        return { invalid: { line, field: this.header[this.idCol]!, message: 'holds a line break' } }
-    }
-    let timezone: string | undefined
-    if (this.tzCol >= 0 && fields[this.tzCol]!.trim()) {
-      timezone = fields[this.tzCol]!.trim()
-      if (!isValidZone(timezone))
-        return {
-          invalid: {
-            line,
-            field: this.header[this.tzCol]!,
-            message: `"${timezone}" is not an IANA time zone (e.g. Europe/London); leave it empty to use the number's zone`,
-          },
-        }
-    }
+    const id = this.idCol >= 0 ? fields[this.idCol]!.trim() : `c-${phone.replace(/^\+/, '')}`
+    if (this.idCol >= 0 && !id) return this.refuse(line, 'id', 'is empty')
+    const zone = this.tzCol >= 0 ? fields[this.tzCol]!.trim() : ''
+    const timezone = zone || undefined
     // Every other cell verbatim — formula-like text (=, +, -, @) included: it is data here, and
     // whoever exports it to a spreadsheet escapes it there.
     const metadata: Record<string, unknown> = {}
     this.header.forEach((h, j) => {
       if (j !== this.phoneCol && j !== this.idCol && j !== this.tzCol) metadata[h] = fields[j]
     })
-    // the task the dispatcher will build from this contact must fit what the worker accepts
-    const tooBig = taskSizeProblem({
-      campaignId: '',
-      contactId: id,
-      phoneNumber: phone,
-      metadata,
-      attempts: 0,
-    })
-    if (tooBig) return { invalid: { line, field: 'row', message: tooBig } }
-    return { row: { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata } }
+    const row: ContactRow = { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata }
+    // the same rules as the control API's contacts.import (src/contracts/contact-row.ts)
+    const problem = contactRowProblem(row)
+    if (problem)
+      return this.refuse(
+        line,
+        problem.field,
+        problem.field === 'phoneNumber' ? `"${maskRaw(phone)}" ${problem.message}` : problem.message,
+      )
+    const duplicate = this.duplicates.check(row)
+    return duplicate ? this.refuse(line, duplicate.field, duplicate.message) : { row }
+  }
+
+  /** A refusal naming the header column of `field` (the row itself for a whole-row problem). */
+  private refuse(
+    line: number,
+    field: ContactField,
+    message: string,
+  ): { invalid: ImportResult['invalid'][number] } {
+    const column = {
+      id: this.idCol,
+      phoneNumber: this.phoneCol,
+      timezone: this.tzCol,
+      metadata: -1,
+      row: -1,
+    }[field]
+    return {
+      invalid: {
+        line,
+        field: column >= 0 ? this.header[column]! : field === 'metadata' ? 'row' : field,
+        message,
+      },
+    }
   }
 }
 

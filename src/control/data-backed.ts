@@ -1,5 +1,4 @@
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
-import type { SetLimitOptions } from '../pacing/limit-store.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -27,14 +26,8 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   pacing(): Promise<PacingSnapshot> {
     return this.data.pacing()
   }
-  setLimit(
-    limit: number,
-    reason: string,
-    actor: string,
-    source?: string,
-    options?: SetLimitOptions,
-  ): Promise<AuditEntry & { skipped?: 'held' }> {
-    return this.data.setLimit(limit, reason, actor, source, options)
+  setLimit(...args: Parameters<DataPort['setLimit']>): Promise<AuditEntry & { skipped?: 'held' }> {
+    return this.data.setLimit(...args)
   }
   resumeAuto(reason: string, actor: string): Promise<boolean> {
     return this.data.resumeAuto(reason, actor)
@@ -71,13 +64,8 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   contactResults(id: string): AsyncIterable<ContactResult> {
     return this.data.contactResults(id)
   }
-  runProgress(
-    campaignId: string,
-    contactPrefix: string,
-    since: Date,
-    sentAt: Map<string, number>,
-  ): Promise<RunProgress> {
-    return this.data.runProgress(campaignId, contactPrefix, since, sentAt)
+  runProgress(...args: Parameters<DataPort['runProgress']>): Promise<RunProgress> {
+    return this.data.runProgress(...args)
   }
   recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
     return this.data.recentOutcomes(minutes)

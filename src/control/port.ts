@@ -176,6 +176,16 @@ export const CampaignSummary = z.object({
   allContactsFinished: z.boolean(),
   /** `campaign show` only: the zones the window is judged in (callee rule, issue #11), most contacts first */
   calleeZones: z.array(z.object({ zones: z.string(), contacts: z.number().int() })).optional(),
+  /** `campaign show` only: the config's calling windows (push says when a closed window opens) */
+  callingWindows: z
+    .array(
+      z.object({
+        dayOfWeek: z.array(z.number().int()),
+        startHour: z.number().int(),
+        endHour: z.number().int(),
+      }),
+    )
+    .optional(),
   donations: z.number().int(),
   blacklisted: z.number().int(),
   windowOpen: z.boolean(),
