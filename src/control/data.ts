@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
+import { assertContactRows } from '../contracts/contact-row.js'
 import { errorMessage, OperatorError, StoreUnavailableError } from '../errors.js'
 import type { CampaignStats } from '../campaigns/stats.js'
 import type { TransitionResult } from '../campaigns/lifecycle.js'
@@ -24,6 +25,7 @@ import type {
   Reachability,
   RunProgress,
   CampaignMedia,
+  ContactResultsPage,
 } from './port.js'
 
 /**
@@ -292,7 +294,9 @@ export class DataPlane implements DataPort {
   }
 
   /** Refused for an unknown campaign and for a completed or cancelled one (nothing would dial them). */
+  /** Inserts rows another process parsed, checked again first (assertContactRows): the authority sits here. */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    assertContactRows(rows)
     const { lockOpenForContacts, insertContacts, CampaignNotFoundError, CampaignTransitionError } =
       await campaignModules()
     try {
@@ -324,6 +328,16 @@ export class DataPlane implements DataPort {
   async *contactResults(id: string): AsyncIterable<ContactResult> {
     const { contactResults } = await campaignModules()
     yield* contactResults(this.pool, id)
+  }
+
+  async contactResultsPage(id: string, after: string | null, limit: number): Promise<ContactResultsPage> {
+    const { contactResults } = await campaignModules()
+    const rows: ContactResult[] = []
+    for await (const row of contactResults(this.pool, id, limit, after ?? '')) {
+      rows.push(row)
+      if (rows.length === limit) break
+    }
+    return { rows, next: rows.length === limit ? rows.at(-1)!.contactId : null }
   }
 
   /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
