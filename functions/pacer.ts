@@ -33,7 +33,10 @@ function controller(): { env: ControlEnv; controller: ControllerPort } {
     controller: {
       controllerInputs: () => awsControllerInputs(cloudwatch, worker, data, new Date()),
       pacing: () => data.pacing(),
-      setLimit: (limit, reason, actor, source) => data.setLimit(limit, reason, actor, source),
+      // the options carry the hold rule (respectHold): the store applies it in the same
+      // transaction as the write, and records a safety cut through a hold as one
+      setLimit: (limit, reason, actor, source, options) =>
+        data.setLimit(limit, reason, actor, source, options),
       limitHistory: (limit) => data.limitHistory(limit),
     },
   }

@@ -13,6 +13,8 @@ export const ControlEnv = z.object({
   WORKER_SERVICE_NAME: z.string().min(1).optional(),
   /** JSON PacingPolicy overrides; default: the seed's table */
   PACING_POLICY: z.string().optional(),
+  /** the stage bucket contacts files are uploaded to (control function; stacks/uploads.ts) */
+  UPLOAD_BUCKET: z.string().min(1).optional(),
   /** set by Lambda itself; the control function calls this region's STS to verify its callers */
   AWS_REGION: z.string().min(1).default('us-east-1'),
 })
