@@ -39,7 +39,7 @@ export const handler = rt.wrap(async (event: unknown, _context?: Context): Promi
       verifyCallerProof(proof, {
         region: env.AWS_REGION,
         stage: rt.stage,
-        ...(process.env.AWS_ENDPOINT_URL_STS ? { endpoint: process.env.AWS_ENDPOINT_URL_STS } : {}),
+        ...(env.AWS_ENDPOINT_URL_STS ? { endpoint: env.AWS_ENDPOINT_URL_STS } : {}),
       }),
     (error) => rt.logger.error('control call failed', asError(error)),
   )
