@@ -25,6 +25,7 @@ import type {
   Reachability,
   RunProgress,
   CampaignMedia,
+  ContactResultsPage,
 } from './port.js'
 
 /**
@@ -327,6 +328,16 @@ export class DataPlane implements DataPort {
   async *contactResults(id: string): AsyncIterable<ContactResult> {
     const { contactResults } = await campaignModules()
     yield* contactResults(this.pool, id)
+  }
+
+  async contactResultsPage(id: string, after: string | null, limit: number): Promise<ContactResultsPage> {
+    const { contactResults } = await campaignModules()
+    const rows: ContactResult[] = []
+    for await (const row of contactResults(this.pool, id, limit, after ?? '')) {
+      rows.push(row)
+      if (rows.length === limit) break
+    }
+    return { rows, next: rows.length === limit ? rows.at(-1)!.contactId : null }
   }
 
   /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
