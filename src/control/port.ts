@@ -275,6 +275,21 @@ export const RunProgress = z.object({
   failed: z.number().int(),
   dropped: z.number().int(),
   dlq: z.number().int(),
+  /**
+   * Tasks that ended without a dial, by where and why (final outcomes dropped, filtered, dlq;
+   * `reason` is the outcome reason's code, e.g. blacklisted, outside_calling_window, a GATE_REFUSALS
+   * code from the dial gate; null for dlq). Default [] for older control Lambdas.
+   */
+  notDialed: z
+    .array(
+      z.object({
+        stage: z.string(),
+        outcome: z.string(),
+        reason: z.string().nullable(),
+        count: z.number().int(),
+      }),
+    )
+    .default([]),
   /** milliseconds from send to dial, one per dialed task (for percentiles) */
   sendToDialMs: z.array(z.number()),
   firstDialAt: z.string().nullable(),
