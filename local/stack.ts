@@ -37,6 +37,9 @@ import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
+import { createPgSpanSink } from '../src/tracing/pg-sink.js'
+import { stampingQueue } from '../src/tracing/stamp.js'
+import { createTracer, NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
 
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
 export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
@@ -79,6 +82,11 @@ export interface LocalStackOptions {
   media?: { port?: number; host?: string; publicHost?: string }
   /** where the pipeline's logs go (recorded in stack.json for `dialctl dev --logs` and doctor) */
   logFile?: string
+  /**
+   * record every task's spans in PostgreSQL (trace_spans), for `dialctl trace CALL_ID`: the same
+   * spans the Lambdas and the worker send to X-Ray on AWS (`dialctl dev --trace`); default off
+   */
+  trace?: boolean
 }
 
 export interface LocalStackStatus {
@@ -110,6 +118,8 @@ export interface LocalStack {
   dlq: PgQueue
   worker: Worker
   pipe: LocalPipe<unknown>
+  /** NO_TRACER unless started with `trace` */
+  tracer: Tracer
   dispatcher?: DispatcherLoop
   demoSeeded: boolean
   status(): Promise<LocalStackStatus>
@@ -160,6 +170,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       () => redis.disconnect(),
     )
 
+    const tracer = options.trace
+      ? createTracer({
+          sink: createPgSpanSink(pool),
+          flushEveryMs: 250,
+          onExportError: (error) => logger.warn('spans not recorded', { error: errorMessage(error) }),
+        })
+      : NO_TRACER
+    undo.push(() => tracer.close())
     const { queue, dlq } = await ensureLocalQueues(pool, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       onDeadLetter: recordDeadLetteredTasks,
@@ -237,6 +255,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       workerId,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
       logger: log('worker'),
+      tracer,
     })
     const wantedPort = options.workerPort ?? 8787
     const port = await worker.listen(wantedPort, '127.0.0.1').catch((error: NodeJS.ErrnoException) => {
@@ -259,6 +278,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         queue,
         logger: log('dialer-worker'),
         metrics: noMetrics,
+        tracer,
         config: {
           WORKER_URL: workerUrl,
           WORKER_TOKEN: token,
@@ -269,7 +289,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         },
       }),
     )
-    const enrich = createEnricher({ db: pool, logger: log('enrich-dial-task') })
+    const enrich = createEnricher({ db: pool, logger: log('enrich-dial-task'), tracer })
 
     const pipe = new LocalPipe<unknown>({
       name: LOCAL_PIPE_NAME,
@@ -301,7 +321,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const dispatchLog = log('dispatcher')
       dispatcher = createDispatcherLoop({
         db: pool,
-        queue,
+        // traced: each task it queues starts its trace
+        queue: options.trace ? stampingQueue(queue) : queue,
         limits: { getLimit: async () => (await limitStore.getLimit()).limit },
         logger: dispatchLog,
         intervalMs: options.dispatchIntervalMs ?? 2000,
@@ -348,6 +369,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dlq,
       worker,
       pipe,
+      tracer,
       ...(dispatcher ? { dispatcher } : {}),
       demoSeeded,
       mediaUrl: media.audioUrl,
@@ -388,6 +410,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // The calls stay in the simulated driver's memory only: closing their rows is what keeps
         // the database true. Their contacts move on as after any failed call (retry later).
         const closed = await failOpenCalls(pool, workerId, reason).catch(() => [])
+        await tracer.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()
@@ -405,6 +428,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await worker.close()
         await driver.close()
         await media.close()
+        await tracer.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()

@@ -16,6 +16,9 @@ import { createTrunkGate } from '../src/pacing/slot-wait.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
 import { WORKER_MAX_BODY_BYTES } from '../src/tasks/limits.js'
 import { errorMessage } from '../src/errors.js'
+import { NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
+import { openClaimSpan } from '../src/tracing/worker-spans.js'
+import type { TraceContext } from '../src/tracing/context.js'
 
 export interface WorkerCaps {
   /** calls this process runs at once (MAX_ACTIVE_CALLS) */
@@ -44,6 +47,8 @@ export interface CreateWorkerOptions {
   now?: () => Date
   /** HTTP server bounds, ms; default WORKER_HTTP_TIMEOUTS */
   http?: Partial<typeof WORKER_HTTP_TIMEOUTS>
+  /** spans of each call (issue #19): the X-Ray daemon sidecar on AWS, PostgreSQL under `dev --trace` */
+  tracer?: Tracer
 }
 
 /**
@@ -161,6 +166,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const now = options.now ?? (() => new Date())
   // originations leave at their slot and never more than the limit in any 1000 ms (#12)
   const trunk = createTrunkGate()
+  const tracer = options.tracer ?? NO_TRACER
 
   // A slot is taken before the first await of a dial, so concurrent requests cannot both pass
   // the cap check; it is given back on duplicate / error, or when the call ends.
@@ -334,7 +340,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   }
 
   /** Phase 5: the claim holds; run the call in the background and answer 202. */
-  function placeCall(cmd: DialCommand, attempt: number, res: ServerResponse) {
+  function placeCall(cmd: DialCommand, attempt: number, res: ServerResponse, traceParent?: TraceContext) {
     stats.attempted++
     logger.info('call accepted', {
       callId: cmd.callId,
@@ -346,7 +352,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     runningCallIds.add(cmd.callId)
     // The trunk gate (slot wait) ran before the claim, so the dial gate's verdict is the last word
     // before origination (issue #11) and the instants keep the limiter's spacing (issue #12).
-    const task: Promise<void> = runCall({ db, driver, logger }, cmd, attempt, options.call)
+    const deps = { db, driver, logger, tracer, ...(traceParent ? { traceParent } : {}) }
+    const task: Promise<void> = runCall(deps, cmd, attempt, options.call)
       .then(async (summary) => {
         stats.callEnded(summary.status, summary.recorded, summary.reason)
         if (summary.reason !== 'media' || options.mediaGuard === false || !('totalCount' in db)) return
@@ -377,10 +384,15 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     if (!cmd || !admitLocally(cmd, res)) return
     // Originate at the limiter's slot, not when the POST happened to arrive (src/pacing/slot-wait.ts);
     // the wait comes before the claim so the dial gate decides at the moment of the dial.
+    const slotWaitStart = Date.now()
     await trunk.pass(cmd.notBefore, cmd.cpsLimit)
+    const span = tracer.enabled
+      ? openClaimSpan(tracer, req.headers, cmd, Date.now() - slotWaitStart)
+      : undefined
     const result = await claim(cmd)
+    span?.end({ status: result.kind, ...(result.kind === 'refused' ? { reason: result.reason } : {}) })
     if (result.kind !== 'claimed') return answerNoCall(cmd, result, res)
-    placeCall(cmd, result.attempt, res)
+    placeCall(cmd, result.attempt, res, span?.ctx)
   }
 
   async function health(res: ServerResponse): Promise<void> {

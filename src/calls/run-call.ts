@@ -15,11 +15,17 @@ import type {
 } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
 import { errorMessage } from '../errors.js'
+import type { TraceContext } from '../tracing/context.js'
+import type { Tracer } from '../tracing/tracer.js'
+import { CallTrace } from './trace.js'
 
 export interface RunCallDeps {
   db: Db
   driver: TelephonyDriver
   logger: Logger
+  /** the call's spans (issue #19), children of `traceParent` (the dial gate's claimed span) */
+  tracer?: Tracer
+  traceParent?: TraceContext
 }
 
 export interface RunCallOptions {
@@ -112,8 +118,17 @@ export async function runCall(
   attempt: number,
   options: RunCallOptions = {},
 ): Promise<CallSummary> {
-  const { db, driver, logger } = deps
+  const { db, logger } = deps
   const started = Date.now()
+  const trace = deps.tracer?.enabled
+    ? new CallTrace(deps.tracer, deps.traceParent, {
+        callId: cmd.callId,
+        campaignId: cmd.campaignId,
+        contactId: cmd.contactId,
+        attempt,
+      })
+    : undefined
+  const driver = trace ? trace.driver(deps.driver) : deps.driver
   const context: CallContext = {
     callId: cmd.callId,
     campaignId: cmd.campaignId,
@@ -148,7 +163,8 @@ export async function runCall(
       Object.assign(summary, await handleMachine(call, cmd.amd))
     } else if (result.outcome === 'answered' && call) {
       answeredAt = new Date()
-      const ivr = await runIvr(cmd.ivrFlow, call, dbActionRunner(db, context), {
+      const actions = dbActionRunner(db, context)
+      const ivr = await runIvr(cmd.ivrFlow, call, trace ? trace.actions(actions) : actions, {
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       })
       summary.ivr = ivr
@@ -173,6 +189,7 @@ export async function runCall(
     if (!answeredAt) summary.status = 'failed'
   }
   summary.durationMs = Date.now() - started
+  const ended = trace?.ending()
 
   const record: FinishCall = {
     callId: cmd.callId,
@@ -210,6 +227,14 @@ export async function runCall(
     }
   }
 
+  ended?.end({
+    status: summary.status,
+    ...(summary.hangupCause !== undefined ? { hangupCause: summary.hangupCause } : {}),
+    ...((summary.ivr?.endedBy ?? summary.endedBy)
+      ? { endedBy: summary.ivr?.endedBy ?? summary.endedBy }
+      : {}),
+    ...(summary.reason ? { reason: summary.reason } : {}),
+  })
   logger.info('call ended', {
     callId: cmd.callId,
     campaignId: cmd.campaignId,

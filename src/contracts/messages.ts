@@ -52,6 +52,11 @@ export const EnrichedDialTask = DialTask.extend({
   campaign: Campaign,
   enrichedAt: z.iso.datetime(),
   messageId: z.string().min(1),
+  /**
+   * Additive (issue #19): the task's X-Ray trace header after enrichment (`Root=…;Parent=<the
+   * enriched span>;Sampled=1`), so the dialer's spans join the task's trace. Absent when tracing is off.
+   */
+  traceHeader: z.string().max(256).optional(),
 })
 export type EnrichedDialTask = z.infer<typeof EnrichedDialTask>
 

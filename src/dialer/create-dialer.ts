@@ -10,6 +10,7 @@ import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
 import { handleDialBatch, type DialerDeps } from './handle-batch.js'
 import type { QueuePort } from '../queue/port.js'
+import type { Tracer } from '../tracing/tracer.js'
 import {
   createPgOutcomeRecorder,
   queueRequeue,
@@ -59,6 +60,8 @@ export interface DialerClients {
   sleep?: Sleep
   /** the dial-tasks queue, for deferrals (SqsQueue on AWS, PgQueue locally) */
   queue?: Pick<QueuePort, 'sendBatch'>
+  /** each task's spans (X-Ray on AWS, PostgreSQL under `dialctl dev --trace`); default none */
+  tracer?: Tracer
 }
 
 /** Wires the real adapters: Redis limiter + degraded fallback, limit store, markers, worker, PG outcomes. */
@@ -85,6 +88,7 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
     metrics: clients.metrics,
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
     ...(clients.queue ? { requeue: queueRequeue(clients.queue) } : {}),
+    ...(clients.tracer ? { tracer: clients.tracer } : {}),
   }
 }
 

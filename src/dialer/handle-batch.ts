@@ -24,6 +24,8 @@ import {
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
 import { errorMessage } from '../errors.js'
+import type { Tracer } from '../tracing/tracer.js'
+import { DialerTrace } from './trace.js'
 
 export interface DialerDeps {
   /** the resilient limiter (Redis, degraded fallback) */
@@ -50,6 +52,8 @@ export interface DialerDeps {
    * lateness of this process's timers or of the network.
    */
   leadMs?: number
+  /** each task's spans (issue #19, see trace.ts); default none */
+  tracer?: Tracer
 }
 
 export const DEFAULT_LEAD_MS = 200
@@ -172,15 +176,17 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
  * Phase 4: the limiter admits a prefix of the tasks, each with its slot; the rest are deferred to
  * their next slot (re-queued delayed), or retried when the queue cannot take them.
  */
-async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger) {
+async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger, trace?: DialerTrace) {
   const { limit, source } = await deps.limitStore.getLimit()
+  const limiterStart = trace && Date.now()
   const admission: Admission = todo.length
     ? await deps.limiter.admit(todo.length, limit)
     : { delaysMs: [], deferDelaysMs: [], mode: 'redis', limit }
   const decidedAtMs = (deps.nowMs ?? Date.now)()
   const admitted = todo.slice(0, admission.delaysMs.length)
   const refused = todo.slice(admission.delaysMs.length)
-  const deferred = await defer(deps, refused, admission)
+  trace?.admitted(admitted, admission, limiterStart!, Date.now())
+  const deferred = await defer(deps, refused, admission, trace)
   for (const item of refused) {
     const why = `limit ${admission.limit} CPS (${admission.mode})`
     const delay = deferred.get(item.messageId)
@@ -208,15 +214,21 @@ async function defer(
   deps: DialerDeps,
   refused: TaskItem[],
   admission: Admission,
+  trace?: DialerTrace,
 ): Promise<Map<string, number>> {
   const done = new Map<string, number>()
   if (!deps.requeue || refused.length === 0) return done
+  const spans = refused.map((item, j) =>
+    trace?.child('deferred', item.messageId, { deferredMs: Math.round(admission.deferDelaysMs[j] ?? 0) }),
+  )
   const entries = refused.map((item, j) => ({
     id: `t${j}`,
     // The task as the queue carried it (enrichment fields stripped): attempts unchanged, since
     // a deferral is not an attempt.
     body: JSON.stringify(DialTask.parse(item.task)),
     delaySeconds: delaySecondsFor(admission.deferDelaysMs[j] ?? 0),
+    // the re-sent message stays in the task's trace, under this deferral
+    ...(spans[j] ? { traceHeader: spans[j].header } : {}),
   }))
   try {
     const { failed } = await deps.requeue.requeue(entries)
@@ -234,6 +246,7 @@ async function defer(
       error: errorMessage(error),
     })
   }
+  spans.forEach((s, j) => s?.span.end({ status: done.has(refused[j]!.messageId) ? 'deferred' : 'failed' }))
   return done
 }
 
@@ -247,6 +260,7 @@ async function dialOne(
   item: TaskItem,
   slot: { delayMs: number; notBefore: number; limit: number },
   ledger: Ledger,
+  trace?: DialerTrace,
 ): Promise<void> {
   const { logger } = deps
   const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
@@ -254,11 +268,16 @@ async function dialOne(
   const t = item.task
   const command = { ...dialCommandFor(t), notBefore: slot.notBefore, cpsLimit: slot.limit }
   let result: WorkerDialResult
+  const request = trace?.child('dial-request', item.messageId)
   try {
-    result = await deps.worker.dial(command)
+    result = await deps.worker.dial(command, request && { traceHeader: request.header })
   } catch (error) {
     result = { kind: 'error', message: errorMessage(error) }
   }
+  request?.span.end({
+    status: result.kind,
+    ...('status' in result && result.status ? { httpStatus: result.status } : {}),
+  })
   const context = {
     callId: command.callId,
     campaignId: t.campaignId,
@@ -297,7 +316,13 @@ async function dialOne(
 }
 
 /** Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. */
-async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]): Promise<void> {
+async function persist(
+  deps: DialerDeps,
+  ledger: Ledger,
+  outcomes: TaskOutcome[],
+  trace?: DialerTrace,
+): Promise<void> {
+  const started = trace && Date.now()
   try {
     await deps.marker.mark(ledger.accepted)
   } catch (error) {
@@ -314,6 +339,7 @@ async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]
       outcomes: outcomes.length,
     })
   }
+  trace?.outcomes(started!, Date.now())
 }
 
 /**
@@ -330,21 +356,23 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const items = readEvent(event)
   const ledger = new Ledger()
   const valid = rejectInvalid(items, ledger, logger)
+  const trace = deps.tracer?.enabled ? new DialerTrace(deps.tracer, valid) : undefined
   const todo = await skipMarked(deps, valid, ledger)
-  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger)
+  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger, trace)
   // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
   await Promise.all(
     admitted.map((item, i) => {
       const delayMs = admission.delaysMs[i] ?? 0
       const slotMicros = admission.slotsMicros?.[i]
       const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + delayMs
-      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger)
+      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger, trace)
     }),
   )
 
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
-  await persist(deps, ledger, outcomes)
+  await persist(deps, ledger, outcomes, trace)
+  trace?.end(outcomes)
 
   const { counts } = ledger
   if (admission.admittedThisSecond !== undefined)

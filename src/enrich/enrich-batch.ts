@@ -17,6 +17,9 @@ import { MetricName } from '../observability/metrics.js'
 import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { contactKey, lookupBatch } from './lookup.js'
+import { traceEnrichBatch, type EnrichFate, type EnrichTimes } from './trace.js'
+import type { TraceContext } from '../tracing/context.js'
+import type { Tracer } from '../tracing/tracer.js'
 import { errorMessage } from '../errors.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
@@ -43,6 +46,10 @@ export interface EnricherDeps {
   now?: () => Date
   /** Powertools Metrics (or anything with addMetric); the shell publishes it */
   metrics?: { addMetric(name: string, unit: 'Count', value: number): unknown }
+  /** each task's spans (issue #19); default none. Off, enrich does not even read the clock for it */
+  tracer?: Tracer
+  /** the trace of a message sent without a header: the Lambda's own (`_X_AMZN_TRACE_ID`) */
+  traceFallback?: () => TraceContext | undefined
 }
 
 export type Enricher = (batch: unknown) => Promise<EnrichedDialTask[]>
@@ -76,6 +83,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   if (!Array.isArray(batch))
     throw new Error(`enrich expects the pipe's batch as an array of SQS records, got ${typeof batch}`)
   const now = (deps.now ?? (() => new Date()))()
+  const times: EnrichTimes | undefined = deps.tracer?.enabled ? { startMs: Date.now(), endMs: 0 } : undefined
   // Outcomes are recorded in the batch's order, whichever check dropped them.
   const dropped: { index: number; outcome: TaskOutcome }[] = []
   const drop = (index: number, outcome: Omit<TaskOutcome, 'stage' | 'outcome'>) =>
@@ -102,12 +110,14 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   const blacklist: ContactRef[] = []
 
   if (valid.length > 0) {
+    const lookupStart = times && Date.now()
     const lookup = await lookupBatch(
       db,
       valid.map((v) => v.task.campaignId),
       valid.map((v) => v.task.phoneNumber),
       valid.map((v) => v.task),
     )
+    if (times) times.lookup = [lookupStart!, Date.now()]
     const enrichedAt = now.toISOString()
     for (const { index, messageId, task } of valid) {
       const ref: ContactRef = {
@@ -174,12 +184,18 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
 
   const outcomes = dropped.sort((a, b) => a.index - b.index).map((d) => d.outcome)
   // Independent statements; a failure of any of them fails the batch (see above).
+  const writesStart = times && Date.now()
   await Promise.all([
     releaseContacts(db, release),
     rescheduleContacts(db, reschedule),
     failBlacklistedContacts(db, blacklist),
     recordTaskOutcomes(db, outcomes),
   ])
+  if (times) {
+    times.writes = [writesStart!, Date.now()]
+    times.endMs = Date.now()
+    traceEnrichBatch(deps.tracer!, batch, fatesOf(valid, kept, dropped), times, deps.traceFallback?.())
+  }
 
   if (outcomes.length > 0) deps.metrics?.addMetric(MetricName.EnrichDropped, 'Count', outcomes.length)
   logger.info('enriched batch', {
@@ -189,6 +205,26 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     droppedByReason: countBy(outcomes.map((o) => (o.reason ?? '').split(':')[0]!)),
   })
   return kept
+}
+
+/** Each record's fate, for its trace: kept (with its enriched task) or dropped with the reason. */
+function fatesOf(
+  valid: ValidTask[],
+  kept: EnrichedDialTask[],
+  dropped: { index: number; outcome: TaskOutcome }[],
+): EnrichFate[] {
+  const keptById = new Map(kept.map((k) => [k.messageId, k]))
+  const taskAt = new Map(valid.map((v) => [v.index, v]))
+  const fates: EnrichFate[] = dropped.map((d) => ({
+    index: d.index,
+    ...(taskAt.has(d.index) ? { task: taskAt.get(d.index)!.task } : {}),
+    ...(d.outcome.reason ? { reason: d.outcome.reason } : {}),
+  }))
+  for (const v of valid) {
+    const k = keptById.get(v.messageId)
+    if (k) fates.push({ index: v.index, task: v.task, kept: k })
+  }
+  return fates
 }
 
 type ParsedRecord =

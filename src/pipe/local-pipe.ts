@@ -29,6 +29,8 @@ export interface PipeRecord {
     SentTimestamp: string
     SenderId: string
     ApproximateFirstReceiveTimestamp: string
+    /** the message's X-Ray trace header, when its sender set one (SQS system attribute) */
+    AWSTraceHeader?: string
   }
   messageAttributes: Record<string, never>
   md5OfBody: string
@@ -375,6 +377,7 @@ export class LocalPipe<E = PipeRecord> {
         SentTimestamp: String(m.sentAt.getTime()),
         SenderId: m.attributes?.SenderId ?? 'local',
         ApproximateFirstReceiveTimestamp: String((m.firstReceivedAt ?? m.sentAt).getTime()),
+        ...(m.attributes?.AWSTraceHeader ? { AWSTraceHeader: m.attributes.AWSTraceHeader } : {}),
       },
       messageAttributes: {},
       md5OfBody: createHash('md5').update(m.body).digest('hex'),

@@ -67,6 +67,7 @@ interface MessageRow {
   visible_at: Date
   moved: boolean
   dlq: string | null
+  trace_header: string | null
 }
 
 function toMessage(row: MessageRow): QueueMessage {
@@ -78,6 +79,7 @@ function toMessage(row: MessageRow): QueueMessage {
   if (row.first_received_at)
     attributes.ApproximateFirstReceiveTimestamp = String(row.first_received_at.getTime())
   if (row.moved_from) attributes.DeadLetterQueueSourceArn = row.moved_from
+  if (row.trace_header) attributes.AWSTraceHeader = row.trace_header
   return {
     messageId: row.message_id,
     receiptHandle: row.receipt_handle ?? '',
@@ -112,7 +114,7 @@ export class PgQueue implements QueuePort {
     checkBody(body, `send to "${this.name}"`)
     const delay = checkDelay(options.delaySeconds ?? 0, `send to "${this.name}": delaySeconds`)
     const messageId = randomUUID()
-    await this.insert([messageId], [body], [delay])
+    await this.insert([messageId], [body], [delay], [options.traceHeader ?? null])
     return { messageId }
   }
 
@@ -123,17 +125,23 @@ export class PgQueue implements QueuePort {
       ids,
       entries.map((e) => e.body),
       entries.map((e) => e.delaySeconds ?? 0),
+      entries.map((e) => e.traceHeader ?? null),
     )
     return { successful: entries.map((e, i) => ({ id: e.id, messageId: ids[i]! })), failed: [] }
   }
 
-  private async insert(messageIds: string[], bodies: string[], delays: number[]): Promise<void> {
+  private async insert(
+    messageIds: string[],
+    bodies: string[],
+    delays: number[],
+    traceHeaders: (string | null)[],
+  ): Promise<void> {
     try {
       await this.pool.query(
-        `INSERT INTO queue_messages (queue, message_id, body, visible_at)
-         SELECT $1, id, body, now() + make_interval(secs => delay)
-         FROM unnest($2::uuid[], $3::text[], $4::float8[]) AS t(id, body, delay)`,
-        [this.name, messageIds, bodies, delays],
+        `INSERT INTO queue_messages (queue, message_id, body, visible_at, trace_header)
+         SELECT $1, id, body, now() + make_interval(secs => delay), header
+         FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::text[]) AS t(id, body, delay, header)`,
+        [this.name, messageIds, bodies, delays, traceHeaders],
       )
     } catch (error) {
       throw this.translate(error)
@@ -169,13 +177,13 @@ export class PgQueue implements QueuePort {
       const { rows } = await this.pool.query<{ i: number }>(
         `WITH held AS (
            DELETE FROM queue_messages WHERE queue = $1 AND receipt_handle = ANY($5::uuid[])
-           RETURNING receipt_handle
+           RETURNING receipt_handle, trace_header
          ), sent AS (
-           INSERT INTO queue_messages (queue, message_id, body, visible_at)
-           SELECT $1, t.id, t.body, now() + make_interval(secs => t.delay)
-             FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::uuid[]) WITH ORDINALITY
-                  AS t(id, body, delay, handle, i)
-            WHERE t.handle IN (SELECT receipt_handle FROM held)
+           INSERT INTO queue_messages (queue, message_id, body, visible_at, trace_header)
+           SELECT $1, t.id, t.body, now() + make_interval(secs => t.delay), coalesce(t.header, h.trace_header)
+             FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::uuid[], $6::text[]) WITH ORDINALITY
+                  AS t(id, body, delay, handle, header, i)
+             JOIN held h ON h.receipt_handle = t.handle
            RETURNING message_id
          )
          SELECT (t.i - 1)::int AS i FROM unnest($2::uuid[]) WITH ORDINALITY AS t(id, i)
@@ -186,6 +194,7 @@ export class PgQueue implements QueuePort {
           entries.map((e) => e.body),
           entries.map((e) => e.delaySeconds),
           entries.map((e) => e.receiptHandle),
+          entries.map((e) => e.traceHeader ?? null),
         ],
       )
       resent = new Set(rows.map((r) => r.i))
@@ -295,10 +304,10 @@ export class PgQueue implements QueuePort {
          RETURNING m.*, false AS moved
        )
        SELECT id, message_id, receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,
-              visible_at, moved, queue AS dlq, max_receive_count FROM moved
+              visible_at, moved, queue AS dlq, max_receive_count, trace_header FROM moved
        UNION ALL
        SELECT id, message_id, receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,
-              visible_at, moved, NULL, NULL FROM received`,
+              visible_at, moved, NULL, NULL, trace_header FROM received`,
       [this.name, max, visibility],
     )
     const movedRows = rows.filter((r) => r.moved)
@@ -392,7 +401,7 @@ export class PgQueue implements QueuePort {
     await this.assertExists()
     const { rows } = await this.pool.query<MessageRow>(
       `SELECT message_id, NULL AS receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,
-              visible_at, false AS moved, NULL AS dlq
+              visible_at, false AS moved, NULL AS dlq, trace_header
        FROM queue_messages WHERE queue = $1 ORDER BY id LIMIT $2`,
       [this.name, limit],
     )
