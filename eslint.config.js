@@ -15,6 +15,33 @@ const upward = (...groups) => ({
 })
 const ROOTS = ['**/commands/**', '**/functions/**', '**/worker/**', '**/local/**']
 
+/** The folders whose files and functions are size-capped (see the rule below). */
+const SIZED = ['src/**/*.ts', 'worker/**/*.ts', 'functions/**/*.ts', 'local/**/*.ts', 'commands/**/*.ts']
+
+/**
+ * TEMPORARY (#18): units not yet split, each with the cap it has today — [file, longest function's
+ * lines or null, file's lines of code or null]. `src/control/doctor.ts` (diagnose) and
+ * `local/stack.ts` (startLocalStack) are split on branch `ops`; the rest on branch `struct`.
+ */
+const NOT_YET_SPLIT = [
+  ['commands/contacts/import.ts', 100, null],
+  ['commands/dev.ts', 91, null],
+  ['commands/load-test.ts', 100, null],
+  ['commands/status.ts', 119, null],
+  ['local/stack.ts', 294, null],
+  ['src/calls/run-call.ts', 120, null],
+  ['src/campaigns/stats.ts', 133, null],
+  ['src/control/doctor.ts', 294, 469],
+  ['src/enrich/enrich-batch.ts', 120, null],
+  ['src/ivr/validate.ts', 108, null],
+  ['src/pipe/local-pipe.ts', 88, null],
+  ['src/queue/pg/redrive.ts', 150, null],
+  ['src/telephony/audio-check.ts', 96, null],
+  ['worker/drivers/ari/client.ts', null, 417],
+  ['worker/drivers/ari/driver.ts', 497, 522],
+  ['worker/main.ts', 86, null],
+]
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.sst/**', 'sst-env.d.ts', '.dialctl/**', 'bench-report/**'] },
   js.configs.recommended,
@@ -50,10 +77,28 @@ export default tseslint.config(
     ]),
   },
   {
-    // Small named phases (#18): a function over 80 lines says its reason in an eslint-disable.
-    files: ['src/dispatch/**/*.ts'],
-    rules: { 'max-lines-per-function': ['error', { max: 80 }] },
+    // Small units (#18, CONTRIBUTING.md "Size"): a file holds at most 400 lines of code (blank and
+    // comment-only lines not counted); a function at most 80 lines, every line counted, nested
+    // functions included. A longer one states its reason on the line above it:
+    //   // eslint-disable-next-line max-lines-per-function -- <reason>
+    // (rare: a table-like literal, a Lua/SQL string) — never instead of a split.
+    files: SIZED,
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80 }],
+    },
   },
+  // ───── TEMPORARY: not yet split — being split by #18 (branch `struct`). ─────
+  // Each entry caps a file at its size today, so it cannot grow while it waits; entries go as the
+  // splits land, and this block ends empty. Do not add to it: split a new long function instead.
+  ...NOT_YET_SPLIT.map(([file, fn, lines]) => ({
+    files: [file],
+    rules: {
+      ...(fn ? { 'max-lines-per-function': ['error', { max: fn }] } : {}),
+      ...(lines ? { 'max-lines': ['error', { max: lines, skipBlankLines: true, skipComments: true }] } : {}),
+    },
+  })),
+  // ───── end of the temporary block ─────
   {
     files: ['local/**/*.ts'],
     rules: upward([['**/commands/**', '**/src/cli/**'], 'The local stack never imports the CLI.']),

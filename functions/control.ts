@@ -3,9 +3,12 @@
  * to PostgreSQL and Redis, and serves dialctl's data calls — cps get/set/history/auto, campaigns,
  * contacts import, status and doctor — with the same DataPlane the local stage uses. Invoked with
  * `lambda:InvokeFunction` only (no URL, no API Gateway): IAM decides who may, CloudTrail records who did.
+ * The audit actor is the identity STS returns for the caller's presigned GetCallerIdentity
+ * (src/control/caller-proof.ts), reached through the VPC's NAT (stacks/network.ts).
  */
 import type { Context } from 'aws-lambda'
 import { serveControl, type ControlResponse } from '../src/control/control-api.js'
+import { verifyCallerProof } from '../src/control/caller-proof.js'
 import { lambdaDataPlane } from '../src/lambda/data.js'
 import { readControlEnv } from '../src/lambda/env.js'
 import { asError } from '../src/errors.js'
@@ -13,14 +16,27 @@ import { lambdaRuntime } from '../src/lambda/runtime.js'
 import { SERVICE } from '../src/observability/metrics.js'
 
 const rt = lambdaRuntime(SERVICE.control)
-const data = lambdaDataPlane(readControlEnv(process.env, 'control'))
+const env = readControlEnv(process.env, 'control')
+const data = lambdaDataPlane(env)
 
 export const handler = rt.wrap(async (event: unknown, _context?: Context): Promise<ControlResponse> => {
-  const response = await serveControl(data, event, (error) =>
-    rt.logger.error('control call failed', asError(error)),
+  const response = await serveControl(
+    data,
+    event,
+    (proof) =>
+      verifyCallerProof(proof, {
+        region: env.AWS_REGION,
+        stage: rt.stage,
+        ...(process.env.AWS_ENDPOINT_URL_STS ? { endpoint: process.env.AWS_ENDPOINT_URL_STS } : {}),
+      }),
+    (error) => rt.logger.error('control call failed', asError(error)),
   )
   const op = (event as { op?: unknown } | null)?.op
-  const caller = (event as { caller?: { arn?: unknown } } | null)?.caller?.arn
-  rt.logger.info('control call', { op, caller, ok: response.ok })
+  rt.logger.info('control call', {
+    op,
+    caller: response.caller,
+    ok: response.ok,
+    ...(response.ok ? {} : { code: response.error.code }),
+  })
   return response
 })

@@ -41,6 +41,22 @@ import { createPgSpanSink } from '../src/tracing/pg-sink.js'
 import { stampingQueue } from '../src/tracing/stamp.js'
 import { createTracer, NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
 
+/** Pipe pollers the local stack starts with, and the most it scales to under a backlog. */
+export const DEFAULT_PIPE_POLLERS = 4
+export const DEFAULT_PIPE_MAX_POLLERS = 20
+
+/**
+ * The pipe's pollers, scaling as Lambda's SQS poller does for the dialer on AWS
+ * (src/pipe/pollers.ts): a backlog at a high limit needs more batches in flight, since each lasts
+ * until its last slot. A given pipeConcurrency alone fixes them.
+ */
+function pipePollers(options: LocalStackOptions): { concurrency: number; maxConcurrency: number } {
+  return {
+    concurrency: options.pipeConcurrency ?? DEFAULT_PIPE_POLLERS,
+    maxConcurrency: options.pipeMaxConcurrency ?? options.pipeConcurrency ?? DEFAULT_PIPE_MAX_POLLERS,
+  }
+}
+
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
 export const LOCAL_PIPE_NAME = 'dial-tasks-to-dialer-worker'
 
@@ -49,7 +65,10 @@ export interface LocalStackOptions {
   maxCps?: number
   batchSize?: number
   batchWindowSeconds?: number
+  /** pipe pollers: fixed at this many when given; default DEFAULT_PIPE_POLLERS, scaling with the backlog */
   pipeConcurrency?: number
+  /** most pipe pollers while a backlog lasts; default DEFAULT_PIPE_MAX_POLLERS (pipeConcurrency when that is given) */
+  pipeMaxConcurrency?: number
   /** queue visibility timeout; failures come back after it (with backoff) */
   visibilityTimeoutSeconds?: number
   sim?: SimOptionsInput
@@ -300,7 +319,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       target: async (events) => dialer(events),
       batchSize: options.batchSize ?? 10,
       batchWindowSeconds: options.batchWindowSeconds ?? 5,
-      concurrency: options.pipeConcurrency ?? 4,
+      ...pipePollers(options),
       // On AWS a failed message reappears after the queue's visibility timeout (minutes); a 1 s
       // retry would spend a rate-limited task's three receives within seconds and send it to the
       // DLQ while the limiter is merely pacing. 5 s, 10 s, … keeps the seed's "3 tries then DLQ"

@@ -9,6 +9,7 @@ import {
   DISPATCHER_TIMEOUT_SECONDS,
   CONTROL_TIMEOUT_SECONDS,
   ENRICH_TIMEOUT_SECONDS,
+  MAX_RECEIVE_COUNT,
   metricNamespace,
   PACER_SCHEDULE,
   PACER_TIMEOUT_SECONDS,
@@ -80,6 +81,8 @@ export const dialer = new sst.aws.Function('DialerWorker', {
     WORKER_TIMEOUT_MS: String(DIAL_HTTP_TIMEOUT_SECONDS * 1000),
     // Rate-limited tasks are deferred: re-sent here with DelaySeconds = their next slot (h2, #12).
     DIAL_TASKS_QUEUE_URL: dialTasks.url,
+    // SQS moves a task to the DLQ unseen: the dialer warns when it retries a task's last receive.
+    MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
   }),
   handler: 'functions/dialer-worker.handler',
   timeout: `${DIALER_TIMEOUT_SECONDS} seconds`,

@@ -14,6 +14,7 @@ import {
 import { describeZodError } from '../src/contracts/errors.js'
 import { createPool, pgSettingsFromEnv, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
+import { maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
 import { SimDriver, SimOptions } from './drivers/sim.js'
@@ -23,7 +24,8 @@ const logger = createLogger('worker')
 
 function fail(message: string): never {
   logger.error(message)
-  console.error(`worker: ${message}`)
+  // stderr outside the logger: the same masking (the message may carry an env value)
+  console.error(`worker: ${maskPhonesIn(message)}`)
   process.exit(1)
 }
 

@@ -1,6 +1,7 @@
 import { Command, Flags, Interfaces } from '@oclif/core'
 import { ExitCode } from '../exit-codes.js'
 import { explainConnectionError, OperatorError } from '../errors.js'
+import { maskPhonesIn } from '../observability/mask.js'
 
 type Parsed = Record<string, unknown>
 
@@ -75,12 +76,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if ((error as { code?: string }).code === 'EEXIT') throw error
     const explained = error instanceof OperatorError ? error : explainConnectionError(error)
     if (explained) {
+      // An error message may carry what the operator typed or a stored value: the logger's rule
+      // applies here too (issue #15), so a pasted terminal or a CI log never holds a full number.
+      const message = maskPhonesIn(explained.message)
+      const suggestion = maskPhonesIn(explained.suggestion)
       if (this.jsonEnabled()) {
-        this.logJson({
-          error: { code: explained.code, message: explained.message, suggestion: explained.suggestion },
-        })
+        this.logJson({ error: { code: explained.code, message, suggestion } })
       } else {
-        this.logToStderr(`Error: ${explained.message}\n  → ${explained.suggestion}`)
+        this.logToStderr(`Error: ${message}\n  → ${suggestion}`)
       }
       this.exit(explained.exitCode)
     }
@@ -92,7 +95,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       error.oclif?.exit === ExitCode.Usage &&
       !/Missing \d+ required arg/.test(error.message)
     ) {
-      this.logToStderr(`Error: ${this.describeUsageError(error.message)}\n  → ${this.usageHint()}`)
+      this.logToStderr(
+        `Error: ${maskPhonesIn(this.describeUsageError(error.message))}\n  → ${this.usageHint()}`,
+      )
       this.exit(ExitCode.Usage)
     }
     // Under --json, a short error document and the right exit code (oclif's default dumps the
@@ -102,7 +107,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.logJson({
         error: {
           code: usage ? 'USAGE' : ((error as { code?: string }).code ?? 'ERROR'),
-          message: error.message,
+          message: maskPhonesIn(error.message),
         },
       })
       this.exit(usage ? ExitCode.Usage : ExitCode.Error)

@@ -53,6 +53,11 @@ export const EnrichedDialTask = DialTask.extend({
   enrichedAt: z.iso.datetime(),
   messageId: z.string().min(1),
   /**
+   * Additive: the SQS record's ApproximateReceiveCount, so the dialer can warn when a failure is
+   * the task's last before SQS moves it to the DLQ (the Lambda never sees that move itself).
+   */
+  receiveCount: z.number().int().positive().optional(),
+  /**
    * Additive (issue #19): the task's X-Ray trace header after enrichment (`Root=…;Parent=<the
    * enriched span>;Sampled=1`), so the dialer's spans join the task's trace. Absent when tracing is off.
    */

@@ -1,6 +1,6 @@
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
-import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts'
+import type { STSClient } from '@aws-sdk/client-sts'
 import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import { OperatorError } from '../errors.js'
@@ -14,7 +14,8 @@ function reportNotCarried(id: string): OperatorError {
     'NOT_SUPPORTED',
   )
 }
-import { ControlResponse, type Caller, type ControlOp } from './control-api.js'
+import { presignCallerProof } from './caller-presign.js'
+import { ControlResponse, type ControlOp } from './control-api.js'
 import {
   AuditEntry,
   CampaignMedia,
@@ -44,35 +45,25 @@ const AnswerRate = z.object({ answerRate: z.number().nullable(), sample: z.numbe
 /**
  * The data layer of an AWS stage, reached through its control Lambda (functions/control.ts) with
  * the operator's AWS credentials alone: no tunnel, no database password. Each call is one
- * `lambda:Invoke` (IAM authorises it, CloudTrail records it); the caller's identity comes from
- * STS GetCallerIdentity and is what the audit trails record.
+ * `lambda:Invoke` (IAM authorises it, CloudTrail records it) carrying a fresh presigned
+ * sts:GetCallerIdentity (src/control/caller-presign.ts): the function asks STS who signed it and
+ * records that ARN in the audit trails — the CLI's word is never taken for it.
  */
 export class LambdaDataPort implements DataPort {
-  private caller?: Promise<Caller>
-
   constructor(
     private readonly lambda: LambdaClient,
     private readonly sts: STSClient,
     private readonly functionName: string,
+    private readonly stage: string,
   ) {}
 
-  /** The IAM identity behind the credentials, asked once per process. */
-  whoAmI(): Promise<Caller> {
-    this.caller ??= this.sts.send(new GetCallerIdentityCommand({})).then((out) => ({
-      arn: out.Arn ?? 'unknown',
-      ...(out.Account ? { account: out.Account } : {}),
-      ...(out.UserId ? { userId: out.UserId } : {}),
-    }))
-    return this.caller
-  }
-
   private async call<T>(op: ControlOp, args: unknown[], schema: z.ZodType<T>): Promise<T> {
-    const caller = await this.whoAmI()
+    const proof = await presignCallerProof(this.sts, this.stage)
     const out = await this.lambda.send(
       new InvokeCommand({
         FunctionName: this.functionName,
         InvocationType: 'RequestResponse',
-        Payload: new TextEncoder().encode(JSON.stringify({ op, args, caller })),
+        Payload: new TextEncoder().encode(JSON.stringify({ op, args, proof })),
       }),
     )
     const text = out.Payload ? new TextDecoder().decode(out.Payload) : ''

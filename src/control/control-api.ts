@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import { OperatorError } from '../errors.js'
+import type { VerifiedCaller } from './caller-proof.js'
 import type { CampaignMove, DataPort } from './port.js'
 
 /**
@@ -8,19 +9,17 @@ import type { CampaignMove, DataPort } from './port.js'
  * one DataPort call per Lambda Invoke. The function runs in the stage's VPC and serves the call
  * with the same DataPlane the local stage uses; the CLI needs only `lambda:InvokeFunction` on it.
  *
- * Request  {op, args, caller}  — caller: the IAM identity the CLI got from STS GetCallerIdentity,
- *                                recorded as the actor of every audited change.
+ * Request  {op, args, proof}   — proof: a presigned sts:GetCallerIdentity (src/control/caller-proof.ts);
+ *                                the function executes it and records the ARN STS returns as the
+ *                                actor of every audited change. Nothing the caller says about itself
+ *                                is believed.
  * Response {ok: true, result} | {ok: false, error: {message, suggestion, exitCode, code}}
  * Errors the operator must see (OperatorError) cross the wire whole, so the CLI prints the same
  * message and exits with the same code as on the local stage.
  */
 
-export const Caller = z.object({
-  arn: z.string().min(1),
-  account: z.string().optional(),
-  userId: z.string().optional(),
-})
-export type Caller = z.infer<typeof Caller>
+/** Proves the caller of one request: STS's answer to its proof (verifyCallerProof), or a refusal. */
+export type Identify = (proof: unknown) => Promise<VerifiedCaller>
 
 const text = z.string()
 const Move = z.enum(['start', 'pause', 'resume', 'complete', 'cancel'] satisfies CampaignMove[])
@@ -71,7 +70,8 @@ export type ControlOp = keyof typeof OPS
 export const ControlRequest = z.object({
   op: z.enum(Object.keys(OPS) as [ControlOp, ...ControlOp[]]),
   args: z.array(z.unknown()).default([]),
-  caller: Caller,
+  // checked by verifyCallerProof, which names what is wrong with it
+  proof: z.unknown(),
 })
 export type ControlRequest = z.infer<typeof ControlRequest>
 
@@ -87,12 +87,7 @@ export const ControlResponse = z.union([
 ])
 export type ControlResponse = z.infer<typeof ControlResponse>
 
-/** Who acted, for the audit trails: the caller's IAM ARN (what CloudTrail records for the Invoke). */
-function actorOf(caller: Caller): string {
-  return caller.arn
-}
-
-async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], caller: Caller): Promise<unknown> {
+async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], actor: string): Promise<unknown> {
   const parsed = OPS[op].safeParse(raw)
   if (!parsed.success)
     throw new OperatorError(
@@ -102,7 +97,6 @@ async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], caller: C
       'CONTROL_ARGS',
     )
   const a = parsed.data as unknown[]
-  const actor = actorOf(caller)
   switch (op) {
     case 'pacing.get':
       return data.pacing()
@@ -158,8 +152,9 @@ async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], caller: C
 export async function serveControl(
   data: DataPort,
   event: unknown,
+  identify: Identify,
   onUnexpected: (error: unknown) => void = () => {},
-): Promise<ControlResponse> {
+): Promise<ControlResponse & { caller?: string }> {
   const request = ControlRequest.safeParse(event)
   if (!request.success)
     return {
@@ -171,13 +166,17 @@ export async function serveControl(
         code: 'CONTROL_REQUEST',
       },
     }
-  const { op, args, caller } = request.data
+  const { op, args, proof } = request.data
+  let caller: string | undefined
   try {
-    return { ok: true, result: await dispatch(data, op, args, caller) }
+    // Who acted, for the audit trails: the ARN STS returned (also what CloudTrail records for the Invoke).
+    caller = (await identify(proof)).arn
+    return { ok: true, result: await dispatch(data, op, args, caller), caller }
   } catch (error) {
     if (error instanceof OperatorError)
       return {
         ok: false,
+        ...(caller ? { caller } : {}),
         error: {
           message: error.message,
           suggestion: error.suggestion,

@@ -164,7 +164,7 @@ async function awsDataPort(
       'NO_CONTROL_FUNCTION',
     )
   const { LambdaDataPort } = await import('./aws-control-client.js')
-  return new LambdaDataPort(clients.lambda, clients.sts, outputs.controlFunctionName)
+  return new LambdaDataPort(clients.lambda, clients.sts, outputs.controlFunctionName, outputs.stage)
 }
 
 /** The SDK's "Region is missing" names no flag; this does. */

@@ -9,6 +9,7 @@ import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
 import { handleDialBatch, type DialerDeps } from './handle-batch.js'
+import { tracedDialerDeps } from './trace.js'
 import type { QueuePort } from '../queue/port.js'
 import type { Tracer } from '../tracing/tracer.js'
 import {
@@ -39,6 +40,8 @@ export const DialerEnv = z.object({
    * (deferral). Unset: they are returned as failures and spend a receive (the old behaviour).
    */
   DIAL_TASKS_QUEUE_URL: z.url({ message: 'must be the dial-tasks SQS queue URL' }).optional(),
+  /** the dial-tasks queue's maxReceiveCount: a retry on the last receive is warned of (DLQ next) */
+  MAX_RECEIVE_COUNT: PositiveInt.optional(),
 })
 export type DialerEnv = z.infer<typeof DialerEnv>
 
@@ -56,7 +59,8 @@ export interface DialerClients {
   config: Pick<
     DialerEnv,
     'WORKER_URL' | 'WORKER_TOKEN' | 'MAX_CPS' | 'DEGRADED_CPS' | 'WORKER_TIMEOUT_MS' | 'DIALCTL_REDIS_PREFIX'
-  >
+  > &
+    Partial<Pick<DialerEnv, 'MAX_RECEIVE_COUNT'>>
   sleep?: Sleep
   /** the dial-tasks queue, for deferrals (SqsQueue on AWS, PgQueue locally) */
   queue?: Pick<QueuePort, 'sendBatch'>
@@ -65,7 +69,7 @@ export interface DialerClients {
 }
 
 /** Wires the real adapters: Redis limiter + degraded fallback, limit store, markers, worker, PG outcomes. */
-export function dialerDeps(clients: DialerClients): DialerDeps {
+export function dialerDeps(clients: DialerClients): DialerDeps & { tracer?: Tracer } {
   const { redis, config } = clients
   const prefix = config.DIALCTL_REDIS_PREFIX
   return {
@@ -88,11 +92,16 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
     metrics: clients.metrics,
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
     ...(clients.queue ? { requeue: queueRequeue(clients.queue) } : {}),
+    ...(config.MAX_RECEIVE_COUNT ? { maxReceiveCount: config.MAX_RECEIVE_COUNT } : {}),
     ...(clients.tracer ? { tracer: clients.tracer } : {}),
   }
 }
 
 /** The handler the Lambda and the local stack both call: `(enriched list) → batchItemFailures`. */
-export function createDialer(deps: DialerDeps): (event: unknown) => Promise<DialerResponse> {
-  return (event) => handleDialBatch(deps, event)
+export function createDialer(
+  deps: DialerDeps & { tracer?: Tracer },
+): (event: unknown) => Promise<DialerResponse> {
+  const { tracer } = deps
+  // tracing on: this batch's ports wrapped to record each task's spans (trace.ts); off: untouched
+  return (event) => handleDialBatch(tracer?.enabled ? tracedDialerDeps(deps, tracer, event) : deps, event)
 }

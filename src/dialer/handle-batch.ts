@@ -4,7 +4,6 @@ import {
   dialIdempotencyKey,
   DialTask,
   EnrichedDialTask,
-  type EnrichedDialTask as Task,
 } from '../contracts/index.js'
 import type { Logger } from '../observability/logger.js'
 import { maskPhone } from '../observability/mask.js'
@@ -23,9 +22,8 @@ import {
   type Sleep,
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
+import { Ledger, type Decision, type Item, type TaskItem } from './ledger.js'
 import { errorMessage } from '../errors.js'
-import type { Tracer } from '../tracing/tracer.js'
-import { DialerTrace } from './trace.js'
 
 export interface DialerDeps {
   /** the resilient limiter (Redis, degraded fallback) */
@@ -52,25 +50,15 @@ export interface DialerDeps {
    * lateness of this process's timers or of the network.
    */
   leadMs?: number
-  /** each task's spans (issue #19, see trace.ts); default none */
-  tracer?: Tracer
+  /**
+   * The queue's maxReceiveCount, on AWS only: SQS moves a task to the DLQ by itself, unseen by any
+   * Lambda, so the dialer warns when a task it returns for retry has used its last receive. Locally
+   * the queue logs the move itself (PgQueue), so this stays unset there.
+   */
+  maxReceiveCount?: number
 }
 
 export const DEFAULT_LEAD_MS = 200
-
-type Fate = 'dialed' | 'duplicate' | 'dropped' | 'deferred' | 'rate_limited' | 'busy' | 'failed'
-
-/** One record of the batch after parsing: a task to dial, or why it is not one. */
-type Item =
-  | { kind: 'task'; index: number; messageId: string; task: Task; key: string }
-  | { kind: 'invalid'; index: number; messageId: string; error: string }
-type TaskItem = Extract<Item, { kind: 'task' }>
-
-interface Decision {
-  index: number
-  outcome: TaskOutcome
-  retry: boolean
-}
 
 /** Phase 1: splits the Pipes event into tasks; a record without messageId cannot be reported alone. */
 function readEvent(event: unknown): Item[] {
@@ -89,46 +77,6 @@ function readEvent(event: unknown): Item[] {
       ? { kind: 'task', index, messageId, task: parsed.data, key: dialIdempotencyKey(parsed.data) }
       : { kind: 'invalid', index, messageId, error: describeZodError(parsed.error) }
   })
-}
-
-/** Collects one decision per record, counted by fate; outcomes come out in batch order. */
-class Ledger {
-  readonly decided: Decision[] = []
-  readonly counts: Record<Fate, number> = {
-    dialed: 0,
-    duplicate: 0,
-    dropped: 0,
-    deferred: 0,
-    rate_limited: 0,
-    busy: 0,
-    failed: 0,
-  }
-  /** idempotency keys of dials the worker accepted (or had accepted): marked in Redis after */
-  readonly accepted: string[] = []
-
-  record(item: Item, fate: Fate, reason?: string, callId?: string): void {
-    this.counts[fate]++
-    const t = item.kind === 'task' ? item.task : undefined
-    this.decided.push({
-      index: item.index,
-      retry: fate !== 'dialed' && fate !== 'duplicate' && fate !== 'dropped' && fate !== 'deferred',
-      outcome: {
-        messageId: item.messageId,
-        campaignId: t?.campaignId,
-        contactId: t?.contactId,
-        attempt: t?.attempts,
-        stage: 'dialer',
-        // busy workers are a retry like the limiter's; `reason` tells them apart
-        outcome: fate === 'busy' ? 'rate_limited' : fate,
-        reason,
-        callId,
-      },
-    })
-  }
-
-  ordered(): Decision[] {
-    return [...this.decided].sort((a, b) => a.index - b.index)
-  }
 }
 
 /** Phase 2: invalid records are failed (retried, then DLQ) without touching the others. */
@@ -176,27 +124,22 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
  * Phase 4: the limiter admits a prefix of the tasks, each with its slot; the rest are deferred to
  * their next slot (re-queued delayed), or retried when the queue cannot take them.
  */
-async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger, trace?: DialerTrace) {
+async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger) {
   const { limit, source } = await deps.limitStore.getLimit()
-  const limiterStart = trace && Date.now()
   const admission: Admission = todo.length
     ? await deps.limiter.admit(todo.length, limit)
     : { delaysMs: [], deferDelaysMs: [], mode: 'redis', limit }
   const decidedAtMs = (deps.nowMs ?? Date.now)()
   const admitted = todo.slice(0, admission.delaysMs.length)
-  const refused = todo.slice(admission.delaysMs.length)
-  trace?.admitted(admitted, admission, limiterStart!, Date.now())
-  const deferred = await defer(deps, refused, admission, trace)
-  for (const item of refused) {
-    const why = `limit ${admission.limit} CPS (${admission.mode})`
-    const delay = deferred.get(item.messageId)
-    if (delay === undefined) ledger.record(item, 'rate_limited', why)
-    else ledger.record(item, 'deferred', `${why}: back in ${delay} s at its next slot`)
-  }
+  const why = `limit ${admission.limit} CPS (${admission.mode})`
+  const refused = todo
+    .slice(admission.delaysMs.length)
+    .map((item, j): Deferral => ({ item, delayMs: admission.deferDelaysMs[j] ?? 0, why }))
+  const deferred = await deferAll(deps, refused, ledger, 'at its next slot')
   if (refused.length)
     deps.logger.info('Rate limit reached: tasks deferred to their next slot', {
-      deferred: deferred.size,
-      returnedForRetry: refused.length - deferred.size,
+      deferred,
+      returnedForRetry: refused.length - deferred,
       admitted: admitted.length,
       limit: admission.limit,
       limitSource: source,
@@ -205,36 +148,49 @@ async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger, trace?:
   return { admission, admitted, decidedAtMs }
 }
 
+/** A task going back to the queue: in `delayMs`, because of `why` (the limiter, a busy worker). */
+interface Deferral {
+  item: TaskItem
+  delayMs: number
+  why: string
+  callId?: string
+}
+
 /**
- * Re-queues the refused tasks with their deferral delays (the limiter's next free slots). Returns
- * messageId → delay (s) of those re-sent; the others stay ordinary retries. Never throws: a
- * queue that cannot take them leaves them to the pipe's retry, which is what happened before.
+ * Re-queues the tasks with their delays and records each one's fate: `deferred` (re-sent, no
+ * receive spent) or, when the queue could not take it, an ordinary retry (`rate_limited`), which
+ * is what happened before deferral existed. Returns how many were re-sent. Never throws.
  */
-async function defer(
-  deps: DialerDeps,
-  refused: TaskItem[],
-  admission: Admission,
-  trace?: DialerTrace,
-): Promise<Map<string, number>> {
+async function deferAll(deps: DialerDeps, deferrals: Deferral[], ledger: Ledger, when: string) {
+  const sent = await requeue(deps, deferrals)
+  for (const d of deferrals) {
+    const seconds = sent.get(d.item.messageId)
+    if (seconds === undefined) ledger.record(d.item, 'rate_limited', d.why, d.callId)
+    else ledger.record(d.item, 'deferred', `${d.why}: back in ${seconds} s ${when}`, d.callId)
+  }
+  return sent.size
+}
+
+/**
+ * Re-sends the deferred tasks to the dial-tasks queue with their delays. Returns messageId →
+ * delay (s) of those re-sent; the others stay ordinary retries. Never throws: a queue that cannot
+ * take them leaves them to the pipe's retry.
+ */
+async function requeue(deps: DialerDeps, deferrals: Deferral[]): Promise<Map<string, number>> {
   const done = new Map<string, number>()
-  if (!deps.requeue || refused.length === 0) return done
-  const spans = refused.map((item, j) =>
-    trace?.child('deferred', item.messageId, { deferredMs: Math.round(admission.deferDelaysMs[j] ?? 0) }),
-  )
-  const entries = refused.map((item, j) => ({
+  if (!deps.requeue || deferrals.length === 0) return done
+  const entries = deferrals.map((d, j) => ({
     id: `t${j}`,
     // The task as the queue carried it (enrichment fields stripped): attempts unchanged, since
     // a deferral is not an attempt.
-    body: JSON.stringify(DialTask.parse(item.task)),
-    delaySeconds: delaySecondsFor(admission.deferDelaysMs[j] ?? 0),
-    // the re-sent message stays in the task's trace, under this deferral
-    ...(spans[j] ? { traceHeader: spans[j].header } : {}),
+    body: JSON.stringify(DialTask.parse(d.item.task)),
+    delaySeconds: delaySecondsFor(d.delayMs),
   }))
   try {
     const { failed } = await deps.requeue.requeue(entries)
     const bad = new Set(failed)
     entries.forEach((e, j) => {
-      if (!bad.has(e.id)) done.set(refused[j]!.messageId, e.delaySeconds)
+      if (!bad.has(e.id)) done.set(deferrals[j]!.item.messageId, e.delaySeconds)
     })
     if (failed.length)
       deps.logger.warn('Some deferred tasks could not be re-queued; they are returned for retry', {
@@ -246,7 +202,6 @@ async function defer(
       error: errorMessage(error),
     })
   }
-  spans.forEach((s, j) => s?.span.end({ status: done.has(refused[j]!.messageId) ? 'deferred' : 'failed' }))
   return done
 }
 
@@ -260,24 +215,18 @@ async function dialOne(
   item: TaskItem,
   slot: { delayMs: number; notBefore: number; limit: number },
   ledger: Ledger,
-  trace?: DialerTrace,
-): Promise<void> {
+): Promise<Deferral | undefined> {
   const { logger } = deps
   const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
   await (deps.sleep ?? realSleep)(Math.min(Math.max(0, slot.delayMs - leadMs), deps.maxWaitMs ?? 1100))
   const t = item.task
   const command = { ...dialCommandFor(t), notBefore: slot.notBefore, cpsLimit: slot.limit }
   let result: WorkerDialResult
-  const request = trace?.child('dial-request', item.messageId)
   try {
-    result = await deps.worker.dial(command, request && { traceHeader: request.header })
+    result = await deps.worker.dial(command)
   } catch (error) {
     result = { kind: 'error', message: errorMessage(error) }
   }
-  request?.span.end({
-    status: result.kind,
-    ...('status' in result && result.status ? { httpStatus: result.status } : {}),
-  })
   const context = {
     callId: command.callId,
     campaignId: t.campaignId,
@@ -289,40 +238,73 @@ async function dialOne(
     case 'accepted':
       logger.info('Dial command sent successfully', context)
       ledger.accepted.push(item.key)
-      return ledger.record(item, 'dialed', undefined, command.callId)
+      ledger.record(item, 'dialed', undefined, command.callId)
+      return undefined
     case 'duplicate':
       logger.info('Worker reports this attempt was dialed already', context)
       ledger.accepted.push(item.key)
-      return ledger.record(item, 'duplicate', 'worker: already dialed', command.callId)
+      ledger.record(item, 'duplicate', 'worker: already dialed', command.callId)
+      return undefined
     case 'refused':
       // The dial gate's decision is final: recorded with its reason, never retried.
       logger.warn('Dial gate refused the dial; task dropped', { ...context, reason: result.reason })
-      return ledger.record(item, 'dropped', result.reason, command.callId)
+      ledger.record(item, 'dropped', result.reason, command.callId)
+      return undefined
     case 'busy':
-      logger.warn('Worker busy; task returned for retry', {
+      // At capacity or draining: a state of the worker, so deferred like a limiter refusal
+      // (spends no receive), back after the worker's Retry-After.
+      logger.warn('Worker busy; task deferred', {
         ...context,
         status: result.status,
         error: result.message,
+        retryAfterSeconds: result.retryAfterSeconds,
       })
-      return ledger.record(item, 'busy', `worker ${result.status}: ${result.message}`, command.callId)
+      return {
+        item,
+        delayMs: result.retryAfterSeconds * 1000,
+        why: `worker ${result.status}: ${result.message}`,
+        callId: command.callId,
+      }
     case 'error':
       logger.error('Dial command failed; task returned for retry', {
         ...context,
         status: result.status,
         error: result.message,
       })
-      return ledger.record(item, 'failed', result.message, command.callId)
+      ledger.record(item, 'failed', result.message, command.callId)
+      return undefined
+  }
+}
+
+/**
+ * Phase 7 (AWS): a task returned for retry on its last receive goes to the DLQ at its next one
+ * (SQS redrive policy); said at WARN with the reason and the command to inspect.
+ */
+function warnLastReceives(deps: DialerDeps, items: Item[], decided: Decision[]): void {
+  const max = deps.maxReceiveCount
+  if (max === undefined) return
+  const receives = new Map(
+    items.flatMap((i) => (i.kind === 'task' && i.task.receiveCount ? [[i.index, i.task.receiveCount]] : [])),
+  )
+  for (const d of decided) {
+    const count = receives.get(d.index)
+    if (!d.retry || count === undefined || count < max) continue
+    deps.logger.warn(
+      `Task failed its last receive (${count} of maxReceiveCount ${max}): SQS moves it to the dead-letter queue; inspect with: dialctl dlq list`,
+      {
+        messageId: d.outcome.messageId,
+        campaignId: d.outcome.campaignId,
+        contactId: d.outcome.contactId,
+        receiveCount: count,
+        reason: `${d.outcome.outcome}${d.outcome.reason ? `: ${d.outcome.reason}` : ''}`,
+        next: 'dialctl dlq list',
+      },
+    )
   }
 }
 
 /** Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. */
-async function persist(
-  deps: DialerDeps,
-  ledger: Ledger,
-  outcomes: TaskOutcome[],
-  trace?: DialerTrace,
-): Promise<void> {
-  const started = trace && Date.now()
+async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]): Promise<void> {
   try {
     await deps.marker.mark(ledger.accepted)
   } catch (error) {
@@ -339,7 +321,6 @@ async function persist(
       outcomes: outcomes.length,
     })
   }
-  trace?.outcomes(started!, Date.now())
 }
 
 /**
@@ -347,8 +328,9 @@ async function persist(
  * not admitted by the limiter → deferred (re-queued delayed to its next slot, not a failure);
  * admitted → POST /dial ahead of its slot, which the worker originates at.
  * Worker 202 → dialed; 200 duplicate → duplicate; 409 (the dial gate refused: paused, window
- * closed, blacklisted, stale …) → dropped with the gate's reason, not retried; 429 / 503 →
- * retried; timeout / 5xx / network → failed and retried, the rest of the batch goes on (seed
+ * closed, blacklisted, stale …) → dropped with the gate's reason, not retried; 429 / 503
+ * draining → deferred by the worker's Retry-After (no receive spent); timeout / 5xx (a 503 for an
+ * unhealthy driver or PostgreSQL too) / network → failed and retried, the rest of the batch goes on (seed
  * scenario 3). Returns Pipes' partial batch response (the retried messageIds).
  */
 export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise<DialerResponse> {
@@ -356,23 +338,28 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const items = readEvent(event)
   const ledger = new Ledger()
   const valid = rejectInvalid(items, ledger, logger)
-  const trace = deps.tracer?.enabled ? new DialerTrace(deps.tracer, valid) : undefined
   const todo = await skipMarked(deps, valid, ledger)
-  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger, trace)
+  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger)
   // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
-  await Promise.all(
+  const busy = await Promise.all(
     admitted.map((item, i) => {
       const delayMs = admission.delaysMs[i] ?? 0
       const slotMicros = admission.slotsMicros?.[i]
       const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + delayMs
-      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger, trace)
+      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger)
     }),
+  )
+  await deferAll(
+    deps,
+    busy.filter((d): d is Deferral => d !== undefined),
+    ledger,
+    '(Retry-After)',
   )
 
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
-  await persist(deps, ledger, outcomes, trace)
-  trace?.end(outcomes)
+  await persist(deps, ledger, outcomes)
+  warnLastReceives(deps, items, decided)
 
   const { counts } = ledger
   if (admission.admittedThisSecond !== undefined)
@@ -380,7 +367,7 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   // The live limit this batch applied: the CpsNearLimit alarm divides CurrentCPS by it.
   metrics.addMetric(MetricName.CpsLimit, 'Count', admission.limit)
   metrics.addMetric(MetricName.DialedTasks, 'Count', counts.dialed)
-  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited + counts.busy)
+  metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)

@@ -12,11 +12,18 @@ export type WorkerDialResult =
   | { kind: 'accepted'; status: number; callId: string }
   /** 200 {duplicate:true}: this (campaign, contact, attempt) was dialed already */
   | { kind: 'duplicate'; status: number; callId: string }
-  /** 429 / 503: worker or campaign at capacity, or draining: retry later, not an error */
-  | { kind: 'busy'; status: number; message: string }
+  /**
+   * 429 (worker or campaign at capacity) or 503 `draining` (the worker is shutting down): a state
+   * of the worker, not a fault of the task. The dialer defers it (re-queued after
+   * `retryAfterSeconds`, the worker's Retry-After), spending none of its receives.
+   */
+  | { kind: 'busy'; status: number; message: string; retryAfterSeconds: number }
   /** the dial gate refused for good (409: blacklisted, paused, window closed, stale …): not retried */
   | { kind: 'refused'; status: number; reason: string }
-  /** timeout, network error, 5xx, or a 4xx that says our request or token is wrong */
+  /**
+   * timeout, network error, 5xx (including a 503 for an unhealthy driver or PostgreSQL), or a 4xx
+   * that says our request or token is wrong: a real failure, which counts toward the DLQ
+   */
   | { kind: 'error'; status?: number; message: string }
 
 export interface WorkerClient {
@@ -67,6 +74,22 @@ export function dialCommandFor(task: EnrichedDialTask): DialCommand {
   }
 }
 
+/** The error code of the worker's 503 while it drains (worker/app.ts); other 503s are faults. */
+export const DRAINING = 'draining'
+
+/** Retry-After when the worker sends none (or an HTTP date, which it never does). */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1
+
+/**
+ * Retry-After in whole seconds (RFC 9110 §10.2.3: delay-seconds), clamped to 1–900 (SQS
+ * DelaySeconds); a missing or non-numeric value is DEFAULT_RETRY_AFTER_SECONDS.
+ */
+export function retryAfterSeconds(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[0] : header
+  const n = value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN
+  return Number.isFinite(n) ? Math.min(900, Math.max(1, n)) : DEFAULT_RETRY_AFTER_SECONDS
+}
+
 const AcceptedBody = z.object({ callId: z.string().optional(), duplicate: z.boolean().optional() }).loose()
 const ErrorBody = z
   .object({ error: z.string().optional(), message: z.string().optional(), reason: z.string().optional() })
@@ -87,7 +110,7 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${options.token}` }
   return {
     async dial(command, dialOptions) {
-      let res: { status: number }
+      let res: { status: number; retryAfter?: string | string[] }
       let body: unknown
       const signal = AbortSignal.timeout(timeoutMs)
       try {
@@ -102,7 +125,7 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
           signal,
           dispatcher,
         })
-        res = { status: answer.statusCode }
+        res = { status: answer.statusCode, retryAfter: answer.headers['retry-after'] }
         body = readBody(await answer.body.text())
       } catch (error) {
         const e = error as Error & { code?: string; cause?: { code?: string } }
@@ -128,8 +151,13 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
           status: 409,
           reason: maskPhonesIn((err.success && (err.data.reason ?? err.data.error)) || 'refused'),
         }
-      if (res.status === 429 || res.status === 503)
-        return { kind: 'busy', status: res.status, message: detail || `worker answered ${res.status}` }
+      if (res.status === 429 || (res.status === 503 && err.success && err.data.error === DRAINING))
+        return {
+          kind: 'busy',
+          status: res.status,
+          message: detail || `worker answered ${res.status}`,
+          retryAfterSeconds: retryAfterSeconds(res.retryAfter),
+        }
       const hint =
         res.status === 401 || res.status === 403
           ? '; check WORKER_TOKEN matches the worker'

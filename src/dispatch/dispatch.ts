@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
 import { holdClosedCallees } from './callee-window.js'
 import { transitionCampaignIn, CampaignTransitionError } from '../campaigns/lifecycle.js'
-import { DialTask, describeZodError, type CampaignStatus } from '../contracts/index.js'
+import type { CampaignStatus, DialTask } from '../contracts/index.js'
 import { withTransaction } from '../db/pool.js'
 import type { Logger } from '../observability/logger.js'
 import { recordTaskOutcomes, type TaskOutcome } from '../outcomes/task-outcomes.js'
@@ -22,6 +22,7 @@ import {
 } from './contacts.js'
 import { campaignCapacity, globalBudget } from './pacing.js'
 import { sendDialTasks } from './send.js'
+import { toDialTasks, type Rejected } from './tasks.js'
 import { errorMessage } from '../errors.js'
 
 export interface DispatchLimits {
@@ -71,7 +72,7 @@ export interface CampaignDispatchResult {
   queued: number
   /** claimed but not sent (SendMessageBatch failure): back to pending */
   released: number
-  /** claimed but the stored number is not valid E.164: failed */
+  /** claimed but not a valid task (number, id, metadata, size — see toDialTasks): failed */
   invalid: number
   /** pending contacts that can never be dialed (blacklisted, no attempt left): failed */
   finalized: number
@@ -345,7 +346,10 @@ async function claimContacts(
   })
 }
 
-/** Claimed contacts whose stored number is not E.164: failed, with a `dropped` outcome each. */
+/**
+ * Claimed contacts that cannot become a task (toDialTasks: bad number, bad field, too large):
+ * failed with their reason as last_outcome, one `dropped` outcome each naming it.
+ */
 async function failInvalid(
   options: DispatchOptions,
   campaignId: string,
@@ -353,19 +357,23 @@ async function failInvalid(
   now: Date,
 ): Promise<{ count: number; outcomes: TaskOutcome[] }> {
   if (!rejected.length) return { count: 0, outcomes: [] }
-  const ids = rejected.map((r) => r.contactId)
-  const count = (await failQueued(options.db, campaignId, ids, 'invalid_phone', now)).length
+  let count = 0
+  for (const lastOutcome of new Set(rejected.map((r) => r.lastOutcome))) {
+    const ids = rejected.filter((r) => r.lastOutcome === lastOutcome).map((r) => r.contactId)
+    count += (await failQueued(options.db, campaignId, ids, lastOutcome, now)).length
+  }
   const outcomes = rejected.map((r): TaskOutcome => ({
     campaignId,
     contactId: r.contactId,
     attempt: r.attempts,
     stage: 'dispatcher',
     outcome: 'dropped',
-    reason: `invalid contact: ${r.reason}`,
+    reason: r.reason,
   }))
-  options.logger?.warn('contacts with an invalid phone number marked failed', {
+  options.logger?.warn('contacts that cannot be dial tasks marked failed', {
     campaignId,
     count: rejected.length,
+    reasons: [...new Set(rejected.map((r) => r.lastOutcome))],
   })
   return { count, outcomes }
 }
@@ -439,33 +447,6 @@ function nextRunIn(
     waitSeconds = until(state.demand.nextAttemptAt)
   }
   return Math.min(maxWaitOf(limits), Math.max(1, waitSeconds))
-}
-
-interface Rejected {
-  contactId: string
-  attempts: number
-  reason: string
-}
-
-/** zod at the boundary: a row whose number is not E.164 becomes a failure, not a poisoned task. */
-function toDialTasks(
-  campaignId: string,
-  contacts: ClaimedContact[],
-): { tasks: DialTask[]; rejected: Rejected[] } {
-  const tasks: DialTask[] = []
-  const rejected: Rejected[] = []
-  for (const c of contacts) {
-    const parsed = DialTask.safeParse({
-      campaignId,
-      contactId: c.id,
-      phoneNumber: c.phoneNumber,
-      metadata: c.metadata,
-      attempts: c.attempts,
-    })
-    if (parsed.success) tasks.push(parsed.data)
-    else rejected.push({ contactId: c.id, attempts: c.attempts, reason: describeZodError(parsed.error) })
-  }
-  return { tasks, rejected }
 }
 
 /**

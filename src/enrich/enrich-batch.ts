@@ -26,6 +26,8 @@ import { errorMessage } from '../errors.js'
 export const PipeSqsRecord = z.object({
   messageId: z.string().min(1),
   body: z.string(),
+  /** SQS gives strings; only the receive count is read (passed on to the dialer) */
+  attributes: z.object({ ApproximateReceiveCount: z.coerce.number().int().positive().optional() }).optional(),
 })
 
 /** Why a task was dropped; stored as task_outcomes.reason (a detail may follow after ": "). */
@@ -63,6 +65,7 @@ interface ValidTask {
   index: number
   messageId: string
   task: DialTask
+  receiveCount?: number
 }
 
 /**
@@ -92,7 +95,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   const valid: ValidTask[] = []
   batch.forEach((raw, index) => {
     const parsed = parseRecord(raw)
-    if (parsed.ok) return valid.push({ index, messageId: parsed.messageId, task: parsed.task })
+    if (parsed.ok) return valid.push({ index, ...parsed.valid })
     const reason = `${DropReason.Malformed}: ${parsed.error}`
     logger.error('dropping malformed dial task', {
       messageId: parsed.messageId,
@@ -119,7 +122,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     )
     if (times) times.lookup = [lookupStart!, Date.now()]
     const enrichedAt = now.toISOString()
-    for (const { index, messageId, task } of valid) {
+    for (const { index, messageId, task, ...passOn } of valid) {
       const ref: ContactRef = {
         campaignId: task.campaignId,
         contactId: task.contactId,
@@ -177,8 +180,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       }
       // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
       // parsed again. The dialer parses it once more where it enters (the pipe's target input).
-      const enriched: EnrichedDialTask = { ...task, campaign: seedShape(campaign), enrichedAt, messageId }
-      kept.push(enriched)
+      kept.push({ ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn })
     }
   }
 
@@ -228,7 +230,7 @@ function fatesOf(
 }
 
 type ParsedRecord =
-  | { ok: true; messageId: string; task: DialTask }
+  | { ok: true; valid: Omit<ValidTask, 'index'> }
   | { ok: false; messageId?: string; error: string; hint: { campaignId?: string; contactId?: string } }
 
 /** Record → DialTask; on failure, what was wrong (field named) and whatever ids could be read. */
@@ -252,7 +254,9 @@ function parseRecord(raw: unknown): ParsedRecord {
   }
   const task = DialTask.safeParse(body)
   if (!task.success) return { ok: false, messageId, error: describeZodError(task.error), hint: idsOf(body) }
-  return { ok: true, messageId: record.data.messageId, task: task.data }
+  const receiveCount = record.data.attributes?.ApproximateReceiveCount
+  const valid = { messageId: record.data.messageId, task: task.data }
+  return { ok: true, valid: receiveCount ? { ...valid, receiveCount } : valid }
 }
 
 function idsOf(body: unknown): { campaignId?: string; contactId?: string } {

@@ -13,6 +13,8 @@ export const ControlEnv = z.object({
   WORKER_SERVICE_NAME: z.string().min(1).optional(),
   /** JSON PacingPolicy overrides; default: the seed's table */
   PACING_POLICY: z.string().optional(),
+  /** set by Lambda itself; the control function calls this region's STS to verify its callers */
+  AWS_REGION: z.string().min(1).default('us-east-1'),
 })
 export type ControlEnv = z.infer<typeof ControlEnv>
 

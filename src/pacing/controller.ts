@@ -45,69 +45,113 @@ function tierFor(cpu: number, policy: PacingPolicy): number {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 
+/**
+ * One controller step: the CPU tier (with hysteresis), the answer-rate reduction, then the move
+ * from `inputs.currentLimit` toward the target (cut at once, raise in steps after the cooldown).
+ */
 export function decide(
   inputs: ControllerInputs,
   state: ControllerState,
   policy: PacingPolicy,
 ): ControllerDecision {
-  const notes: string[] = []
-  const { cpuPercent: cpu, currentLimit: current, now } = inputs
-
-  // CPU tier, with hysteresis: worse at once, better one tier at a time and only once CPU is
-  // clearly below the boundary (boundary − margin), so noise around 70% cannot flap.
+  const { currentLimit: current } = inputs
   // A policy edited to fewer tiers must not leave the held tier pointing past the end.
   const held = state.tier === null ? null : Math.min(state.tier, policy.tiers.length - 1)
-  let tier = held
-  if (cpu === null) {
-    notes.push('no CPU reading')
-  } else {
-    const raw = tierFor(cpu, policy)
-    if (held === null || raw >= held) {
-      tier = raw
-      const t = policy.tiers[raw]!
-      notes.push(
+  const cpu = cpuTier(inputs.cpuPercent, held, policy)
+  const answer = answerRatePhase(inputs, state.answerLow, policy)
+  const notes = [cpu.note, ...(answer.note ? [answer.note] : [])]
+
+  const cpuLimit = cpu.tier === null ? current : policy.tiers[cpu.tier]!.limit
+  const target = Math.min(
+    policy.ceiling,
+    Math.max(policy.floor, answer.low ? Math.round(cpuLimit * policy.answerRate.factor) : cpuLimit),
+  )
+  return move(
+    { current, target, tier: cpu.tier, held, answerLow: answer.low, why: notes.join('; ') },
+    inputs.now,
+    state,
+    policy,
+  )
+}
+
+/**
+ * The CPU tier, with hysteresis: worse at once, better one tier at a time and only once CPU is
+ * clearly below the boundary (boundary − margin), so noise around 70% cannot flap.
+ */
+function cpuTier(
+  cpu: number | null,
+  held: number | null,
+  policy: PacingPolicy,
+): { tier: number | null; note: string } {
+  if (cpu === null) return { tier: held, note: 'no CPU reading' }
+  const raw = tierFor(cpu, policy)
+  if (held === null || raw >= held) {
+    const t = policy.tiers[raw]!
+    return {
+      tier: raw,
+      note:
         t.cpuBelow !== undefined
           ? `CPU ${cpu.toFixed(1)}% < ${t.cpuBelow}% → ${t.limit}`
           : `CPU ${cpu.toFixed(1)}% ≥ ${policy.tiers[raw - 1]?.cpuBelow ?? 0}% → ${t.limit}`,
-      )
-    } else {
-      const boundary = policy.tiers[held - 1]!.cpuBelow!
-      const needed = boundary - policy.cpuHysteresis
-      if (cpu < needed) {
-        tier = held - 1
-        notes.push(
-          `CPU ${cpu.toFixed(1)}% < ${needed}% (${boundary}% − ${policy.cpuHysteresis} hysteresis) → ${policy.tiers[tier]!.limit}`,
-        )
-      } else {
-        notes.push(
-          `CPU ${cpu.toFixed(1)}% not yet below ${needed}% (hysteresis) → stay at ${policy.tiers[held]!.limit}`,
-        )
-      }
     }
   }
-
-  // Answer rate: counts only over a large enough sample; lifted only above threshold + margin.
-  const ar = policy.answerRate
-  let answerLow = state.answerLow
-  if (inputs.answerRate !== null && inputs.answerSample >= ar.minSample) {
-    if (inputs.answerRate < ar.threshold) answerLow = true
-    else if (inputs.answerRate >= ar.threshold + ar.recoveryMargin) answerLow = false
-    notes.push(
-      `answer rate ${pct(inputs.answerRate)} over ${inputs.answerSample} calls` +
-        (answerLow ? ` (low: < ${pct(ar.threshold)}) → ×${ar.factor}` : ''),
-    )
-  } else if (inputs.answerRate !== null || inputs.answerSample > 0) {
-    notes.push(
-      `answer sample ${inputs.answerSample} < ${ar.minSample}: ignored${answerLow ? ', reduction kept' : ''}`,
-    )
+  const boundary = policy.tiers[held - 1]!.cpuBelow!
+  const needed = boundary - policy.cpuHysteresis
+  if (cpu < needed)
+    return {
+      tier: held - 1,
+      note: `CPU ${cpu.toFixed(1)}% < ${needed}% (${boundary}% − ${policy.cpuHysteresis} hysteresis) → ${policy.tiers[held - 1]!.limit}`,
+    }
+  return {
+    tier: held,
+    note: `CPU ${cpu.toFixed(1)}% not yet below ${needed}% (hysteresis) → stay at ${policy.tiers[held]!.limit}`,
   }
+}
 
-  const cpuLimit = tier === null ? current : policy.tiers[tier]!.limit
-  let target = answerLow ? Math.round(cpuLimit * ar.factor) : cpuLimit
-  target = Math.min(policy.ceiling, Math.max(policy.floor, target))
+/** The answer-rate reduction: counts only over a large enough sample; lifted only above threshold + margin. */
+function answerRatePhase(
+  inputs: ControllerInputs,
+  wasLow: boolean,
+  policy: PacingPolicy,
+): { low: boolean; note?: string } {
+  const ar = policy.answerRate
+  if (inputs.answerRate !== null && inputs.answerSample >= ar.minSample) {
+    const low =
+      inputs.answerRate < ar.threshold
+        ? true
+        : inputs.answerRate >= ar.threshold + ar.recoveryMargin
+          ? false
+          : wasLow
+    return {
+      low,
+      note:
+        `answer rate ${pct(inputs.answerRate)} over ${inputs.answerSample} calls` +
+        (low ? ` (low: < ${pct(ar.threshold)}) → ×${ar.factor}` : ''),
+    }
+  }
+  if (inputs.answerRate !== null || inputs.answerSample > 0)
+    return {
+      low: wasLow,
+      note: `answer sample ${inputs.answerSample} < ${ar.minSample}: ignored${wasLow ? ', reduction kept' : ''}`,
+    }
+  return { low: wasLow }
+}
 
-  const why = notes.join('; ')
-  if (target < current) {
+/** What the two phases decided, and the notes that say why. */
+interface Target {
+  current: number
+  target: number
+  tier: number | null
+  /** the tier held before this step */
+  held: number | null
+  answerLow: boolean
+  why: string
+}
+
+/** The move toward the target: a cut at once; a raise after the cooldown, in steps; else hold. */
+function move(t: Target, now: number, state: ControllerState, policy: PacingPolicy): ControllerDecision {
+  const { current, target, tier, answerLow, why } = t
+  if (target < current)
     return {
       limit: target,
       target,
@@ -115,39 +159,36 @@ export function decide(
       reason: `cut ${current} → ${target}: ${why}`,
       state: { tier, answerLow, lastChangeAt: now },
     }
-  }
-  if (target > current) {
-    const waitMs =
-      state.lastChangeAt === null ? 0 : state.lastChangeAt + policy.increaseCooldownSeconds * 1000 - now
-    if (waitMs > 0) {
-      return {
-        limit: current,
-        target,
-        action: 'hold',
-        reason: `hold ${current} (raise to ${target} in ${Math.ceil(waitMs / 1000)} s, cooldown): ${why}`,
-        // An upward tier step is taken when the raise happens, not while it waits.
-        state: {
-          tier: tier !== null && held !== null && tier < held ? held : tier,
-          answerLow,
-          lastChangeAt: state.lastChangeAt,
-        },
-      }
-    }
-    // Up in steps: a cut can be deep at once, a recovery climbs (at most ×maxRaiseFactor per cooldown).
-    const step = Math.min(target, Math.max(current + 1, Math.floor(current * policy.maxRaiseFactor)))
+  if (target === current)
     return {
-      limit: step,
+      limit: current,
       target,
-      action: 'raise',
-      reason: `raise ${current} → ${step}${step < target ? ` (toward ${target})` : ''}: ${why}`,
-      state: { tier, answerLow, lastChangeAt: now },
+      action: 'hold',
+      reason: `hold ${current}: ${why}`,
+      state: { tier, answerLow, lastChangeAt: state.lastChangeAt },
     }
-  }
+  const waitMs =
+    state.lastChangeAt === null ? 0 : state.lastChangeAt + policy.increaseCooldownSeconds * 1000 - now
+  if (waitMs > 0)
+    return {
+      limit: current,
+      target,
+      action: 'hold',
+      reason: `hold ${current} (raise to ${target} in ${Math.ceil(waitMs / 1000)} s, cooldown): ${why}`,
+      // An upward tier step is taken when the raise happens, not while it waits.
+      state: {
+        tier: tier !== null && t.held !== null && tier < t.held ? t.held : tier,
+        answerLow,
+        lastChangeAt: state.lastChangeAt,
+      },
+    }
+  // Up in steps: a cut can be deep at once, a recovery climbs (at most ×maxRaiseFactor per cooldown).
+  const step = Math.min(target, Math.max(current + 1, Math.floor(current * policy.maxRaiseFactor)))
   return {
-    limit: current,
+    limit: step,
     target,
-    action: 'hold',
-    reason: `hold ${current}: ${why}`,
-    state: { tier, answerLow, lastChangeAt: state.lastChangeAt },
+    action: 'raise',
+    reason: `raise ${current} → ${step}${step < target ? ` (toward ${target})` : ''}: ${why}`,
+    state: { tier, answerLow, lastChangeAt: now },
   }
 }

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis'
-import type pg from 'pg'
 import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import type { Db } from '../db/pool.js'
-import { pacingKeys } from './keys.js'
 import { errorMessage } from '../errors.js'
+import { pacingKeys } from './keys.js'
+import { appendAudit, clearHold, holdInForce, inTransaction, readState, writeState } from './pacing-state.js'
+
+export { listPacingAudit, type PacingAuditEntry } from './pacing-state.js'
 
 export const DEFAULT_MAX_CPS = 100
 
@@ -103,256 +105,185 @@ function parseStored(raw: string | null): number | undefined {
   return Number.isInteger(n) && n >= 1 ? n : undefined
 }
 
-interface StateRow {
-  cps_limit: number
-  held_by: string | null
-  held_until: Date | null
-  hold_reason: string | null
-  changed_at: Date
-  changed_by: string
-  change_source: string
-  change_reason: string
-}
-
-function heldNow(row: StateRow | undefined, now: number): boolean {
-  return Boolean(row?.held_by) && (row!.held_until === null || row!.held_until.getTime() > now)
-}
-
+/** The live limit in Redis (cached up to a second), written behind the durable state in PostgreSQL. */
 export function createLimitStore(options: LimitStoreOptions): LimitStore {
-  const prefix = options.prefix ?? ''
-  const key = pacingKeys(prefix).limit
-  const defaultLimit = options.defaultLimit ?? DEFAULT_MAX_CPS
-  CpsLimit.parse(defaultLimit)
-  const cacheMs = Math.min(options.cacheMs ?? 1000, 1000)
-  const nowMs = options.nowMs ?? Date.now
-  let cached: { reading: LimitReading; at: number } | undefined
+  return new RedisPgLimitStore(options)
+}
 
-  const needDb = (what: string): Db => {
-    if (!options.db)
-      throw new Error(`${what} needs a database (db option): the pacing state lives in PostgreSQL`)
-    return options.db
+class RedisPgLimitStore implements LimitStore {
+  private readonly scope: string
+  private readonly key: string
+  private readonly defaultLimit: number
+  private readonly cacheMs: number
+  private readonly nowMs: () => number
+  private cached: { reading: LimitReading; at: number } | undefined
+
+  constructor(private readonly options: LimitStoreOptions) {
+    this.scope = options.prefix ?? ''
+    this.key = pacingKeys(this.scope).limit
+    this.defaultLimit = options.defaultLimit ?? DEFAULT_MAX_CPS
+    CpsLimit.parse(this.defaultLimit)
+    this.cacheMs = Math.min(options.cacheMs ?? 1000, 1000)
+    this.nowMs = options.nowMs ?? Date.now
   }
 
-  const readState = async (db: Db, lock = false): Promise<StateRow | undefined> => {
-    const { rows } = await db.query<StateRow>(
-      `SELECT cps_limit, held_by, held_until, hold_reason, changed_at, changed_by, change_source, change_reason
-       FROM pacing_state WHERE scope = $1${lock ? ' FOR UPDATE' : ''}`,
-      [prefix],
-    )
-    return rows[0]
+  private needDb(what: string): Db {
+    if (!this.options.db)
+      throw new Error(`${what} needs a database (db option): the pacing state lives in PostgreSQL`)
+    return this.options.db
+  }
+
+  /** The last value seen, else the default, marked stale: a store could not say. */
+  private stale(): LimitReading {
+    return { ...(this.cached?.reading ?? { limit: this.defaultLimit, source: 'default' }), stale: true }
   }
 
   /** Redis lost the limit: the durable one, copied back (NX: a concurrent `cps set` wins). */
-  const restore = async (): Promise<LimitReading> => {
-    if (!options.db) return { limit: defaultLimit, source: 'default' }
-    const row = await readState(options.db)
-    if (!row) return { limit: defaultLimit, source: 'default' }
-    await options.redis.set(key, String(row.cps_limit), 'NX')
+  private async restore(): Promise<LimitReading> {
+    if (!this.options.db) return { limit: this.defaultLimit, source: 'default' }
+    const row = await readState(this.options.db, this.scope)
+    if (!row) return { limit: this.defaultLimit, source: 'default' }
+    await this.options.redis.set(this.key, String(row.cps_limit), 'NX')
     return { limit: row.cps_limit, source: 'postgres' }
   }
 
-  const inTransaction = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
-    const db = needDb('setLimit')
-    // a pool: one client for the transaction; a client given by the caller: used as it is
-    const owned = !('release' in db)
-    const client: Db = owned ? await (db as pg.Pool).connect() : db
+  async getLimit(): Promise<LimitReading> {
+    const now = this.nowMs()
+    if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.reading
+    let stored: number | undefined
     try {
-      await client.query('BEGIN')
-      const result = await fn(client)
-      await client.query('COMMIT')
-      return result
+      // A garbage value (someone typed `SET cps:limit abc`) counts as missing: restored from
+      // PostgreSQL, else the default; `cps get` shows the source so the operator sees it.
+      stored = parseStored(await this.options.redis.get(this.key))
+    } catch {
+      // Redis down: the limiter is degraded anyway; keep the last known limit as its ceiling.
+      return this.stale()
+    }
+    let reading: LimitReading
+    if (stored !== undefined) reading = { limit: stored, source: 'redis' }
+    else {
+      try {
+        reading = await this.restore()
+      } catch {
+        return this.stale()
+      }
+    }
+    this.cached = { reading, at: now }
+    return reading
+  }
+
+  /** PostgreSQL first (state + audit in one transaction), then Redis; a hold may refuse it. */
+  async setLimit(
+    n: number,
+    change: LimitChange,
+    setOptions: SetLimitOptions = {},
+  ): Promise<LimitChangeResult> {
+    const limit = CpsLimit.safeParse(n)
+    if (!limit.success) throw new Error(`limit ${n} refused: ${describeZodError(limit.error)}`)
+    const who = LimitChange.safeParse(change)
+    if (!who.success) throw new Error(`limit change refused: ${describeZodError(who.error)}`)
+    const db = this.needDb('setLimit')
+    const now = this.nowMs()
+    const result = await inTransaction(db, (tx) =>
+      this.writeChange(tx, limit.data, who.data, setOptions, now),
+    ).catch((error: unknown) => {
+      // PostgreSQL first: when it cannot record the change, nothing changed anywhere.
+      throw new Error(
+        `limit not changed: the audit row could not be written (${errorMessage(error)}); check PostgreSQL and retry`,
+      )
+    })
+    if (result.skipped) return result
+    try {
+      await this.options.redis.set(this.key, String(limit.data))
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      if (owned) (client as pg.PoolClient).release()
+      throw new Error(
+        `limit ${limit.data} saved in PostgreSQL and audited, but Redis could not be updated (${errorMessage(error)}): ` +
+          'dialers keep the old limit until Redis answers; run `dialctl cps set` again then',
+      )
+    }
+    this.cached = undefined
+    return result
+  }
+
+  /** setLimit's transaction: the hold rules, then the state row and the audit row. */
+  private async writeChange(
+    db: Db,
+    limit: number,
+    who: LimitChange,
+    setOptions: SetLimitOptions,
+    now: number,
+  ): Promise<LimitChangeResult> {
+    const row = await readState(db, this.scope, true)
+    // No row: set before this table existed (or only in Redis): that is the value being replaced.
+    const old = row ? row.cps_limit : await this.redisLimitOrNull()
+    let reason = who.reason
+    const held = holdInForce(row, now)
+    if (setOptions.respectHold && held) {
+      const lowering = old !== null && limit < old
+      if (!(setOptions.respectHold.safety && lowering))
+        return { old, new: old ?? limit, at: new Date(now), skipped: 'held', reason }
+      reason = `safety cut below the limit held by ${held.by} (hold kept): ${reason}`
+    }
+    const since = new Date(now)
+    const hold = setOptions.hold
+      ? {
+          by: who.actor,
+          since,
+          until: setOptions.hold.untilMs === null ? null : new Date(setOptions.hold.untilMs),
+          reason: who.reason,
+        }
+      : // the pacer's write (respectHold) keeps a hold in force; an operator's write ends it
+        held && setOptions.respectHold !== undefined
+        ? { ...held, since }
+        : null
+    const audited = { actor: who.actor, source: who.source, reason }
+    await writeState(db, this.scope, limit, hold, audited)
+    const at = await appendAudit(db, audited, old, limit)
+    return { old, new: limit, at, reason }
+  }
+
+  private async redisLimitOrNull(): Promise<number | null> {
+    try {
+      return parseStored(await this.options.redis.get(this.key)) ?? null
+    } catch {
+      return null
     }
   }
 
-  return {
-    async getLimit() {
-      const now = nowMs()
-      if (cached && now - cached.at < cacheMs) return cached.reading
-      let stored: number | undefined
-      try {
-        // A garbage value (someone typed `SET cps:limit abc`) counts as missing: restored from
-        // PostgreSQL, else the default; `cps get` shows the source so the operator sees it.
-        stored = parseStored(await options.redis.get(key))
-      } catch {
-        // Redis down: the limiter is degraded anyway; keep the last known limit as its ceiling.
-        return { ...(cached?.reading ?? { limit: defaultLimit, source: 'default' }), stale: true }
-      }
-      let reading: LimitReading
-      if (stored !== undefined) reading = { limit: stored, source: 'redis' }
-      else {
-        try {
-          reading = await restore()
-        } catch {
-          // Neither store can say: the last value seen, else the default, marked stale.
-          return { ...(cached?.reading ?? { limit: defaultLimit, source: 'default' }), stale: true }
-        }
-      }
-      cached = { reading, at: now }
-      return reading
-    },
-
-    async setLimit(n, change, setOptions = {}) {
-      const limit = CpsLimit.safeParse(n)
-      if (!limit.success) throw new Error(`limit ${n} refused: ${describeZodError(limit.error)}`)
-      const who = LimitChange.safeParse(change)
-      if (!who.success) throw new Error(`limit change refused: ${describeZodError(who.error)}`)
-      needDb('setLimit')
-      const now = nowMs()
-      const result = await inTransaction(async (db) => {
-        const row = await readState(db, true)
-        let old: number | null = row?.cps_limit ?? null
-        if (!row) {
-          // Set before this table existed (or only in Redis): that is the value being replaced.
-          try {
-            old = parseStored(await options.redis.get(key)) ?? null
-          } catch {
-            old = null
-          }
-        }
-        let reason = who.data.reason
-        const held = heldNow(row, now)
-        if (setOptions.respectHold && held) {
-          const lowering = old !== null && limit.data < old
-          if (!(setOptions.respectHold.safety && lowering))
-            return { old, new: old ?? limit.data, at: new Date(now), skipped: 'held' as const, reason }
-          reason = `safety cut below the limit held by ${row!.held_by} (hold kept): ${reason}`
-        }
-        const hold = setOptions.hold
-        const keepHold = held && !hold && setOptions.respectHold !== undefined
-        await db.query(
-          `INSERT INTO pacing_state (scope, cps_limit, held_by, held_since, held_until, hold_reason,
-                                     changed_at, changed_by, change_source, change_reason)
-           VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9)
-           ON CONFLICT (scope) DO UPDATE SET cps_limit = EXCLUDED.cps_limit, held_by = EXCLUDED.held_by,
-             held_since = EXCLUDED.held_since, held_until = EXCLUDED.held_until,
-             hold_reason = EXCLUDED.hold_reason, changed_at = now(), changed_by = EXCLUDED.changed_by,
-             change_source = EXCLUDED.change_source, change_reason = EXCLUDED.change_reason`,
-          [
-            prefix,
-            limit.data,
-            hold ? who.data.actor : keepHold ? row!.held_by : null,
-            hold ? new Date(now) : keepHold ? new Date(now) : null,
-            hold
-              ? hold.untilMs === null
-                ? null
-                : new Date(hold.untilMs)
-              : keepHold
-                ? row!.held_until
-                : null,
-            hold ? who.data.reason : keepHold ? row!.hold_reason : null,
-            who.data.actor,
-            who.data.source,
-            reason,
-          ],
-        )
-        const { rows } = await db.query<{ at: Date }>(
-          `INSERT INTO pacing_audit (actor, source, old_limit, new_limit, reason)
-           VALUES ($1, $2, $3, $4, $5) RETURNING at`,
-          [who.data.actor, who.data.source, old, limit.data, reason],
-        )
-        return { old, new: limit.data, at: rows[0]!.at, reason }
-      }).catch((error: unknown) => {
-        // PostgreSQL first: when it cannot record the change, nothing changed anywhere.
-        throw new Error(
-          `limit not changed: the audit row could not be written (${errorMessage(error)}); check PostgreSQL and retry`,
-        )
-      })
-      if (result.skipped) return result
-      try {
-        await options.redis.set(key, String(limit.data))
-      } catch (error) {
-        throw new Error(
-          `limit ${limit.data} saved in PostgreSQL and audited, but Redis could not be updated (${errorMessage(error)}): ` +
-            'dialers keep the old limit until Redis answers; run `dialctl cps set` again then',
-        )
-      }
-      cached = undefined
-      return result
-    },
-
-    async resume(change) {
-      const who = LimitChange.safeParse(change)
-      if (!who.success) throw new Error(`resume refused: ${describeZodError(who.error)}`)
-      return inTransaction(async (db) => {
-        const row = await readState(db, true)
-        if (!row?.held_by) return false
-        await db.query(
-          `UPDATE pacing_state SET held_by = NULL, held_since = NULL, held_until = NULL, hold_reason = NULL,
-                  changed_at = now(), changed_by = $2, change_source = $3, change_reason = $4
-           WHERE scope = $1`,
-          [prefix, who.data.actor, who.data.source, `hold ended: ${who.data.reason}`],
-        )
-        await db.query(
-          `INSERT INTO pacing_audit (actor, source, old_limit, new_limit, reason) VALUES ($1, $2, $3, $3, $4)`,
-          [
-            who.data.actor,
-            who.data.source,
-            row.cps_limit,
-            `hold by ${row.held_by} ended: ${who.data.reason}`,
-          ],
-        )
-        return true
-      })
-    },
-
-    async control() {
-      const row = await readState(needDb('control'))
-      if (!row) return null
-      const held = heldNow(row, nowMs())
-      return {
-        limit: row.cps_limit,
-        mode: held ? 'held' : 'auto',
-        ...(held ? { heldBy: row.held_by! } : {}),
-        ...(held && row.held_until ? { heldUntil: row.held_until.toISOString() } : {}),
-        ...(held && row.hold_reason ? { holdReason: row.hold_reason } : {}),
-        lastChange: {
-          at: row.changed_at.toISOString(),
-          actor: row.changed_by,
-          source: row.change_source,
-          reason: row.change_reason,
-        },
-      }
-    },
+  async resume(change: LimitChange): Promise<boolean> {
+    const who = LimitChange.safeParse(change)
+    if (!who.success) throw new Error(`resume refused: ${describeZodError(who.error)}`)
+    const { actor, source, reason } = who.data
+    return inTransaction(this.needDb('setLimit'), async (db) => {
+      const row = await readState(db, this.scope, true)
+      if (!row?.held_by) return false
+      await clearHold(db, this.scope, { actor, source, reason: `hold ended: ${reason}` })
+      await appendAudit(
+        db,
+        { actor, source, reason: `hold by ${row.held_by} ended: ${reason}` },
+        row.cps_limit,
+        row.cps_limit,
+      )
+      return true
+    })
   }
-}
 
-export interface PacingAuditEntry {
-  id: number
-  at: Date
-  actor: string
-  source: string
-  oldLimit: number | null
-  newLimit: number
-  reason: string
-}
-
-/** The audit trail, newest first (`dialctl cps history`). */
-export async function listPacingAudit(db: Db, options: { limit?: number } = {}): Promise<PacingAuditEntry[]> {
-  const { rows } = await db.query<{
-    id: string
-    at: Date
-    actor: string
-    source: string
-    old_limit: number | null
-    new_limit: number
-    reason: string
-  }>(
-    `SELECT id, at, actor, source, old_limit, new_limit, reason
-       FROM pacing_audit ORDER BY at DESC, id DESC LIMIT $1`,
-    [options.limit ?? 50],
-  )
-  return rows.map((r) => ({
-    id: Number(r.id),
-    at: r.at,
-    actor: r.actor,
-    source: r.source,
-    oldLimit: r.old_limit,
-    newLimit: r.new_limit,
-    reason: r.reason,
-  }))
+  async control(): Promise<PacingControl | null> {
+    const row = await readState(this.needDb('control'), this.scope)
+    if (!row) return null
+    const held = holdInForce(row, this.nowMs())
+    return {
+      limit: row.cps_limit,
+      mode: held ? 'held' : 'auto',
+      ...(held ? { heldBy: held.by } : {}),
+      ...(held?.until ? { heldUntil: held.until.toISOString() } : {}),
+      ...(held?.reason ? { holdReason: held.reason } : {}),
+      lastChange: {
+        at: row.changed_at.toISOString(),
+        actor: row.changed_by,
+        source: row.change_source,
+        reason: row.change_reason,
+      },
+    }
+  }
 }

@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto'
 import os from 'node:os'
 import type pg from 'pg'
 import { z } from 'zod'
 import { sleep } from '../clock.js'
 import { describeZodError } from '../contracts/errors.js'
 import { createLogger, type Logger } from '../observability/logger.js'
-import { recordTaskOutcomes, type TaskOutcome } from '../outcomes/task-outcomes.js'
+import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { QueueMessage, QueuePort } from '../queue/port.js'
 import { compileFilters, sqsFilterEvent } from './pattern.js'
+import { Pollers } from './pollers.js'
+import { pipeOutcome, toPipeRecord, type PipeRecord } from './records.js'
 import {
   addPipeCounters,
   pipeHeartbeat,
@@ -19,25 +20,7 @@ import {
 } from './state.js'
 import { bestEffort, errorMessage } from '../errors.js'
 
-/** An SQS record exactly as Pipes / Lambda hand it to the enrichment and the target. */
-export interface PipeRecord {
-  messageId: string
-  receiptHandle: string
-  body: string
-  attributes: {
-    ApproximateReceiveCount: string
-    SentTimestamp: string
-    SenderId: string
-    ApproximateFirstReceiveTimestamp: string
-    /** the message's X-Ray trace header, when its sender set one (SQS system attribute) */
-    AWSTraceHeader?: string
-  }
-  messageAttributes: Record<string, never>
-  md5OfBody: string
-  eventSource: 'aws:sqs'
-  eventSourceARN: string
-  awsRegion: string
-}
+export type { PipeRecord } from './records.js'
 
 export interface BatchItemFailure {
   itemIdentifier: string
@@ -64,8 +47,10 @@ export interface LocalPipeOptions<E> {
   batchSize?: number
   /** seconds to gather a batch after its first message, default 5 */
   batchWindowSeconds?: number
-  /** batches in flight at once, 1–10, default 2 */
+  /** batches in flight at once, 1–10, default 2: the pollers started, and the fewest kept */
   concurrency?: number
+  /** up to this many while a backlog lasts, scaled as Lambda does (src/pipe/pollers.ts); default fixed */
+  maxConcurrency?: number
   /** receive visibility timeout; default the queue's own */
   visibilityTimeoutSeconds?: number
   /** failed messages come back after base × 2^(receiveCount−1) s, at most max; default 1 s … 30 s */
@@ -84,6 +69,8 @@ const Options = z.object({
   batchSize: z.number().int().min(1).max(10),
   batchWindowSeconds: z.number().min(0).max(300),
   concurrency: z.number().int().min(1).max(10),
+  // Lambda's SQS event source mapping processes at most 1,000 batches at once
+  maxConcurrency: z.number().int().min(1).max(1000),
   visibilityTimeoutSeconds: z.number().min(0).max(43_200).optional(),
   baseSeconds: z.number().min(0).max(43_200),
   maxSeconds: z.number().min(0).max(43_200),
@@ -94,12 +81,6 @@ const TargetResultSchema = z
   .object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.string() })).optional() })
   .loose()
   .nullish()
-
-const TaskIds = z.object({
-  campaignId: z.string().optional(),
-  contactId: z.string().optional(),
-  attempts: z.number().int().nonnegative().optional(),
-})
 
 const MIN_THROTTLE_MS = 250
 const MAX_THROTTLE_MS = 4000
@@ -120,7 +101,7 @@ export class LocalPipe<E = PipeRecord> {
   private readonly runnerId = `${os.hostname()}:${process.pid}`
   private readonly arn: string
   private control?: Promise<void>
-  private workers: Promise<void>[] = []
+  private readonly pollers: Pollers
   private active = false
   private closing = false
 
@@ -130,6 +111,7 @@ export class LocalPipe<E = PipeRecord> {
       batchSize: options.batchSize ?? 10,
       batchWindowSeconds: options.batchWindowSeconds ?? 5,
       concurrency: options.concurrency ?? 2,
+      maxConcurrency: Math.max(options.maxConcurrency ?? 0, options.concurrency ?? 2),
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
       baseSeconds: options.retryBackoff?.baseSeconds ?? 1,
       maxSeconds: options.retryBackoff?.maxSeconds ?? 30,
@@ -147,6 +129,9 @@ export class LocalPipe<E = PipeRecord> {
     this.match = compileFilters(filters)
     this.log = options.logger ?? createLogger('local-pipe')
     this.arn = `arn:aws:sqs:local:000000000000:${options.source.name}`
+    this.pollers = new Pollers({ min: this.opts.concurrency, max: this.opts.maxConcurrency }, (i) =>
+      this.worker(i),
+    )
   }
 
   /** Registers the pipe and follows its desired state until close(). */
@@ -161,6 +146,9 @@ export class LocalPipe<E = PipeRecord> {
         batchSize: this.opts.batchSize,
         batchWindowSeconds: this.opts.batchWindowSeconds,
         concurrency: this.opts.concurrency,
+        ...(this.opts.maxConcurrency > this.opts.concurrency
+          ? { maxConcurrency: this.opts.maxConcurrency }
+          : {}),
         ...this.options.describe,
       },
       this.runnerId,
@@ -205,7 +193,7 @@ export class LocalPipe<E = PipeRecord> {
   private async activate(): Promise<void> {
     await setPipeCurrentState(this.options.pool, this.name, 'STARTING')
     this.active = true
-    this.workers = Array.from({ length: this.opts.concurrency }, (_, i) => this.worker(i))
+    this.pollers.start()
     await setPipeCurrentState(this.options.pool, this.name, 'RUNNING', 'running')
     this.log.info('pipe running', { pipe: this.name, source: this.options.source.name })
   }
@@ -217,8 +205,7 @@ export class LocalPipe<E = PipeRecord> {
         'STOPPING is only shown while batches drain; stopping goes on without it',
       )
       this.active = false
-      await Promise.all(this.workers)
-      this.workers = []
+      await this.pollers.drain()
       this.log.info('pipe stopped', { pipe: this.name, reason })
     }
     await bestEffort(
@@ -234,7 +221,11 @@ export class LocalPipe<E = PipeRecord> {
     while (this.active) {
       try {
         const batch = await this.collect()
-        if (batch.length === 0) continue
+        if (batch.length === 0) {
+          if (this.pollers.retire()) return
+          continue
+        }
+        if (batch.length >= this.opts.batchSize) this.pollers.grow()
         const failed = await this.process(batch)
         throttleMs = failed > 0 ? Math.min(MAX_THROTTLE_MS, Math.max(MIN_THROTTLE_MS, throttleMs * 2)) : 0
         if (throttleMs > 0) await sleep(throttleMs)
@@ -254,7 +245,10 @@ export class LocalPipe<E = PipeRecord> {
     }
   }
 
-  /** Up to batchSize messages, or what arrived within the window after the first one. */
+  /**
+   * Up to batchSize messages, or what arrived within the window after the first one; empty when
+   * a short long-poll found nothing (the poller may then retire).
+   */
   private async collect(): Promise<QueueMessage[]> {
     const messages: QueueMessage[] = []
     let windowEnd: number | undefined
@@ -270,6 +264,7 @@ export class LocalPipe<E = PipeRecord> {
           ? {}
           : { visibilityTimeoutSeconds: this.opts.visibilityTimeoutSeconds }),
       })
+      if (got.length === 0 && windowEnd === undefined) break
       if (got.length > 0 && windowEnd === undefined)
         windowEnd = Date.now() + this.opts.batchWindowSeconds * 1000
       messages.push(...got)
@@ -280,7 +275,7 @@ export class LocalPipe<E = PipeRecord> {
   /** One batch through filter → enrichment → target; returns how many messages failed. */
   async process(messages: QueueMessage[]): Promise<number> {
     const counters: Partial<PipeCounters> = { messagesReceived: messages.length }
-    const records = messages.map((m) => this.toRecord(m))
+    const records = messages.map((m) => toPipeRecord(m, this.arn))
     const kept: PipeRecord[] = []
     const filtered: PipeRecord[] = []
     for (const r of records) (this.match(sqsFilterEvent(r as never)) ? kept : filtered).push(r)
@@ -288,7 +283,7 @@ export class LocalPipe<E = PipeRecord> {
       await this.deleteRecords(filtered)
       await recordTaskOutcomes(
         this.options.pool,
-        filtered.map((r) => this.outcome(r, 'filter', 'filtered', 'did not match the pipe filter')),
+        filtered.map((r) => pipeOutcome(r, 'filter', 'filtered', 'did not match the pipe filter')),
       )
       counters.messagesFiltered = filtered.length
     }
@@ -367,26 +362,6 @@ export class LocalPipe<E = PipeRecord> {
     return counters.messagesFailed ?? 0
   }
 
-  private toRecord(m: QueueMessage): PipeRecord {
-    return {
-      messageId: m.messageId,
-      receiptHandle: m.receiptHandle,
-      body: m.body,
-      attributes: {
-        ApproximateReceiveCount: String(m.receiveCount),
-        SentTimestamp: String(m.sentAt.getTime()),
-        SenderId: m.attributes?.SenderId ?? 'local',
-        ApproximateFirstReceiveTimestamp: String((m.firstReceivedAt ?? m.sentAt).getTime()),
-        ...(m.attributes?.AWSTraceHeader ? { AWSTraceHeader: m.attributes.AWSTraceHeader } : {}),
-      },
-      messageAttributes: {},
-      md5OfBody: createHash('md5').update(m.body).digest('hex'),
-      eventSource: 'aws:sqs',
-      eventSourceARN: this.arn,
-      awsRegion: 'local',
-    }
-  }
-
   private async deleteRecords(records: PipeRecord[]): Promise<void> {
     if (records.length === 0) return
     const source = this.options.source as QueuePort & { deleteBatch?: (handles: string[]) => Promise<number> }
@@ -412,30 +387,6 @@ export class LocalPipe<E = PipeRecord> {
         }
       }),
     )
-  }
-
-  private outcome(
-    r: PipeRecord,
-    stage: TaskOutcome['stage'],
-    outcome: TaskOutcome['outcome'],
-    reason: string,
-  ): TaskOutcome {
-    let ids: z.infer<typeof TaskIds> = {}
-    try {
-      const parsed = TaskIds.safeParse(JSON.parse(r.body))
-      if (parsed.success) ids = parsed.data
-    } catch {
-      // not JSON: recorded without campaign/contact
-    }
-    return {
-      messageId: r.messageId,
-      ...(ids.campaignId ? { campaignId: ids.campaignId } : {}),
-      ...(ids.contactId ? { contactId: ids.contactId } : {}),
-      ...(ids.attempts !== undefined ? { attempt: ids.attempts } : {}),
-      stage,
-      outcome,
-      reason,
-    }
   }
 
   private async count(counters: Partial<PipeCounters>): Promise<void> {

@@ -14,6 +14,8 @@ export interface PipeConfigSummary {
   batchSize: number
   batchWindowSeconds: number
   concurrency: number
+  /** set when the pollers scale with the backlog (src/pipe/pollers.ts) */
+  maxConcurrency?: number
   enrichment?: string
   target?: string
   deadLetterQueue?: string

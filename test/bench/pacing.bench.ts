@@ -34,6 +34,7 @@ import { createRedisLimiter, type AdmissionLimiter } from '../../src/pacing/limi
 import { createTrunkGate } from '../../src/pacing/slot-wait.js'
 import { LocalPipe, type PipeRecord } from '../../src/pipe/local-pipe.js'
 import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
+import { DEFAULT_PIPE_MAX_POLLERS, DEFAULT_PIPE_POLLERS } from '../../local/stack.js'
 import { lineChart } from './charts.js'
 import { QUICK, type BenchSection } from './types.js'
 
@@ -43,8 +44,9 @@ const LIMITS = process.env.BENCH_PACING_LIMITS
   : QUICK
     ? [5, 25]
     : [5, 25, 50, 200]
-/** pipe pollers (batches in flight), as the local stack runs it; the local pipe allows up to 10 */
-const POLLERS = Number(process.env.BENCH_PACING_POLLERS ?? 4)
+/** pipe pollers (batches in flight) at the start and at most, as the local stack runs them */
+const POLLERS = Number(process.env.BENCH_PACING_POLLERS ?? DEFAULT_PIPE_POLLERS)
+const MAX_POLLERS = Number(process.env.BENCH_PACING_MAX_POLLERS ?? DEFAULT_PIPE_MAX_POLLERS)
 const BACKLOG_FACTOR = 20
 const silent = () => createLogger('bench', { level: 'SILENT' })
 
@@ -117,6 +119,9 @@ function flexibleLimiter(redis: Redis, prefix: string, limit: number): Admission
   }
 }
 
+/** BENCH_PACING_ONLY_LIMITS=1: the limit runs only (profiling), no anchors and no cut. */
+class OnlyLimits extends Error {}
+
 interface RunResult {
   name: string
   limit: number
@@ -148,12 +153,14 @@ async function main(): Promise<BenchSection> {
         notBefore?: number
         cpsLimit?: number
       }
-      res.writeHead(202, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ callId: body.callId, status: 'accepted' }))
+      // The real worker's order (worker/app.ts): the trunk gate, then the answer, so a batch's
+      // POSTs last until their slots, as they do against the real worker.
       const at = await trunk.pass(body.notBefore, body.cpsLimit)
       const list = dials.get(current) ?? []
       list.push(at)
       dials.set(current, list)
+      res.writeHead(202, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ callId: body.callId, status: 'accepted' }))
     })()
   })
   worker.listen(0, '127.0.0.1')
@@ -207,6 +214,7 @@ async function main(): Promise<BenchSection> {
       target: (events) => dial(events),
       batchWindowSeconds: 0.2,
       concurrency: POLLERS,
+      maxConcurrency: MAX_POLLERS,
       retryBackoff: { baseSeconds: 1, maxSeconds: 10 },
       logger,
     })
@@ -225,10 +233,22 @@ async function main(): Promise<BenchSection> {
     const started = Date.now()
     await pipe.start()
     const cut = during?.(prefix)
+    let lastElu = performance.eventLoopUtilization()
+    const debug =
+      process.env.BENCH_PACING_DEBUG === '1'
+        ? setInterval(() => {
+            const elu = performance.eventLoopUtilization(lastElu)
+            lastElu = performance.eventLoopUtilization()
+            process.stderr.write(
+              `  t=${((Date.now() - started) / 1000).toFixed(0)}s dials=${dials.get(current)?.length ?? 0} pollers=${(pipe as unknown as { pollers: { size: number } }).pollers.size} elu=${elu.utilization.toFixed(2)}\n`,
+            )
+          }, 1000)
+        : undefined
     const deadline = started + (tasks / limit) * 1000 * 4 + 60_000
     while ((dials.get(current)?.length ?? 0) < tasks && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100))
     await cut
+    clearInterval(debug)
     await pipe.close()
     const times = dials.get(current) ?? []
     const first = Math.min(...times)
@@ -268,6 +288,7 @@ async function main(): Promise<BenchSection> {
         ),
       )
     }
+    if (process.env.BENCH_PACING_ONLY_LIMITS === '1') throw new OnlyLimits()
     process.stdout.write('  anchors at 25 CPS…\n')
     results.push(await runOnce("seed's GET-then-INCR", 25, 500, (prefix) => seedLimiter(redis, prefix)))
     results.push(
@@ -287,6 +308,8 @@ async function main(): Promise<BenchSection> {
       },
     )
     results.push(cutRun)
+  } catch (error) {
+    if (!(error instanceof OnlyLimits)) throw error
   } finally {
     worker.closeAllConnections()
     worker.close()

@@ -5,9 +5,9 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { DescribePipeCommand, PipesClient } from '@aws-sdk/client-pipes'
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { fakeSts } from '../helpers/fake-sts.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { seedCampaign } from '../helpers/fixtures.js'
 import { linkedStoresEnv } from '../helpers/lambda-bundle.js'
@@ -19,7 +19,8 @@ import { dialctl, jsonOf } from './helpers.js'
  * Every data command against an AWS stage with nothing but AWS credentials: no DATABASE_URL, no
  * REDIS_URL, no tunnel. Only the AWS transport is mocked: each lambda:Invoke of the stage's
  * control function runs the real handler (functions/control.ts) in-process against this machine's
- * PostgreSQL and Redis, configured through SST links as on AWS.
+ * PostgreSQL and Redis, configured through SST links as on AWS. The function learns who calls
+ * from STS (the caller's presigned GetCallerIdentity), here a fake STS that checks the signature.
  */
 const CONTROL = 'dialctl-prod-ControlFunction-xyz'
 const PROD_OUTPUTS = { ...OUTPUTS, controlFunctionName: CONTROL }
@@ -28,9 +29,17 @@ const CALLER = {
   Account: '123456789012',
   UserId: 'AROAEXAMPLE:jane',
 }
+const KEY_ID = 'AKIAONCALLJANE000001'
+const STS = fakeSts({
+  [KEY_ID]: {
+    secretAccessKey: 'jane-secret',
+    arn: CALLER.Arn,
+    account: CALLER.Account,
+    userId: CALLER.UserId,
+  },
+})
 
 const lambda = mockClient(LambdaClient)
-const sts = mockClient(STSClient)
 const sqs = mockClient(SQSClient)
 const pipes = mockClient(PipesClient)
 const cloudwatch = mockClient(CloudWatchClient)
@@ -39,7 +48,7 @@ let db: TestDb
 let redis: TestRedis
 let dir: string
 const saved = { ...process.env }
-const invoked: { op: string; caller: { arn: string } }[] = []
+const invoked: { op: string; args: unknown[]; proof: Record<string, string> }[] = []
 
 beforeAll(async () => {
   db = await createTestDb('ctlfn')
@@ -52,8 +61,8 @@ beforeAll(async () => {
     DIALCTL_OUTPUTS_FILE: join(dir, 'outputs.json'),
     DIALCTL_STAGE: 'prod',
     AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ACCESS_KEY_ID: KEY_ID,
+    AWS_SECRET_ACCESS_KEY: 'jane-secret',
     NO_COLOR: '1',
     // The in-process function logs to this process's stdout; on AWS its lines go to CloudWatch.
     POWERTOOLS_LOG_LEVEL: 'WARN',
@@ -73,12 +82,19 @@ beforeAll(async () => {
     const response = JSON.parse(JSON.stringify(await handler(request)))
     return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(response)) }
   })
-  sts.on(GetCallerIdentityCommand).resolves(CALLER)
+  // The function's only outbound call besides the stores: STS, through the VPC's NAT on AWS.
+  const realFetch = globalThis.fetch
+  vi.stubGlobal('fetch', (input: string | URL | Request, init?: RequestInit) =>
+    String(input instanceof Request ? input.url : input).startsWith('https://sts.eu-west-1.amazonaws.com/')
+      ? STS.fetch(input, init)
+      : realFetch(input, init),
+  )
 })
 
 afterAll(async () => {
   process.env = saved
-  for (const m of [lambda, sts, sqs, pipes, cloudwatch]) m.restore()
+  vi.unstubAllGlobals()
+  for (const m of [lambda, sqs, pipes, cloudwatch]) m.restore()
   await redis.cleanup()
   await db.drop()
 })
@@ -103,7 +119,7 @@ beforeEach(() => {
 const ops = () => invoked.map((r) => r.op)
 
 describe('dialctl against an AWS stage through its control function (credentials only)', () => {
-  it('cps set records the caller IAM identity from STS, not a local user name', async () => {
+  it('cps set records the IAM identity STS returns for the caller proof, not a local user name', async () => {
     const run = await dialctl(['cps', 'set', '42', '--reason', 'carrier asked', '--json'])
     expect(run.exitCode).toBe(0)
     expect(jsonOf(run)).toMatchObject({ stage: 'prod', change: { newLimit: 42, actor: CALLER.Arn } })
@@ -119,11 +135,22 @@ describe('dialctl against an AWS stage through its control function (credentials
         op: 'pacing.set',
         // a manual limit is held until `cps auto --resume` (issue #12)
         args: [42, 'carrier asked', 'iam', 'cli', { hold: { untilMs: null } }],
-        caller: { arn: CALLER.Arn, account: CALLER.Account, userId: CALLER.UserId },
+        // no claimed identity: a presigned GetCallerIdentity the function runs against STS
+        proof: {
+          'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+          'X-Amz-Credential': expect.stringMatching(
+            new RegExp(`^${KEY_ID}/\\d{8}/eu-west-1/sts/aws4_request$`),
+          ),
+          'X-Amz-Date': expect.stringMatching(/^\d{8}T\d{6}Z$/),
+          'X-Amz-Expires': '60',
+          'X-Amz-SignedHeaders': 'host;x-dialctl-stage',
+          'X-Amz-Signature': expect.stringMatching(/^[0-9a-f]{64}$/),
+        },
       },
     })
-    expect(invoked[0]!.caller).toEqual({ arn: CALLER.Arn, account: CALLER.Account, userId: CALLER.UserId })
-    expect(sts.commandCalls(GetCallerIdentityCommand).map((c) => c.args[0].input)).toContainEqual({})
+    const stsCall = STS.calls.at(-1)!
+    expect(new URL(stsCall.url).searchParams.get('Action')).toBe('GetCallerIdentity')
+    expect(stsCall.headers).toEqual({ 'x-dialctl-stage': 'prod' })
     expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBe('42')
   })
 
@@ -217,6 +244,27 @@ describe('dialctl against an AWS stage through its control function (credentials
     expect(JSON.stringify(jsonOf(doctor))).not.toMatch(/sst deploy/)
     expect(ops()).toEqual(expect.arrayContaining(['stores.ping']))
     expect(pipes.commandCalls(DescribePipeCommand)[0]!.args[0].input).toEqual({ Name: PROD_OUTPUTS.pipeName })
+  })
+})
+
+describe('the caller cannot name itself', () => {
+  it('an Invoke whose proof is signed with a key STS does not know is refused; nothing changes', async () => {
+    const { handler } = await import('../../functions/control.js')
+    const { presignCallerProof } = await import('../../src/control/caller-presign.js')
+    const { STSClient } = await import('@aws-sdk/client-sts')
+    const mallory = new STSClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: KEY_ID, secretAccessKey: 'not-janes-secret' },
+    })
+    const response = await handler({
+      op: 'pacing.set',
+      args: [7, 'forged', 'iam', 'cli'],
+      proof: await presignCallerProof(mallory, 'prod'),
+      // an old-style claim is ignored (stripped by the request schema)
+      caller: { arn: CALLER.Arn },
+    })
+    expect(response).toMatchObject({ ok: false, error: { code: 'CALLER_UNVERIFIED', exitCode: 1 } })
+    expect(await redis.redis.get(`${redis.prefix}cps:limit`)).not.toBe('7')
   })
 })
 

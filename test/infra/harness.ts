@@ -148,6 +148,9 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>): 
     case 'aws:ecr/repository:Repository':
       state.repositoryUrl = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${physical}`
       break
+    case 'aws:ec2/instance:Instance':
+      state.primaryNetworkInterfaceId = `eni-${physical}`
+      break
     case 'random:index/randomPassword:RandomPassword':
       state.result = 'mock-password'
       break

@@ -259,6 +259,23 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       expect(p.ofType('aws:lambda/functionUrl:FunctionUrl')).toEqual([])
     })
 
+    it('the control function reaches STS (caller proofs) through a NAT instance from each of its subnets', () => {
+      const fn = lambdaByName('controlFunctionName')
+      const subnets = (fn.inputs.vpcConfig as { subnetIds: string[] }).subnetIds
+      const nats = p.ofType('aws:ec2/instance:Instance').filter((i) => i.name.startsWith('VpcNatInstance'))
+      expect(nats.length).toBeGreaterThan(0)
+      for (const nat of nats) expect(nat.inputs.sourceDestCheck).toBe(false)
+      const natEnis = new Set(nats.map((n) => n.state.primaryNetworkInterfaceId))
+      const associations = p.ofType('aws:ec2/routeTableAssociation:RouteTableAssociation')
+      for (const subnet of subnets) {
+        const tableId = associations.find((a) => a.inputs.subnetId === subnet)?.inputs.routeTableId
+        const table = p.ofType('aws:ec2/routeTable:RouteTable').find((t) => `${t.name}-id` === tableId)
+        const routes = (table?.inputs.routes ?? []) as { cidrBlock: string; networkInterfaceId?: string }[]
+        const defaultRoute = routes.find((r) => r.cidrBlock === '0.0.0.0/0')
+        expect(natEnis, `subnet ${subnet}`).toContain(defaultRoute?.networkInterfaceId)
+      }
+    })
+
     it('publishes the outputs to SSM /dialctl/<stage>/outputs, readable by the loader dialctl uses', () => {
       const param = p.find('aws:ssm/parameter:Parameter', 'StageOutputsParameter')
       expect(param.inputs.name).toBe('/dialctl/test/outputs')

@@ -272,9 +272,10 @@ describe('drain', () => {
       }),
     })
     expect(res.status).toBe(503)
-    expect(res.headers.get('retry-after')).toBe('5')
+    // draining is a state the dialer defers on (a short Retry-After), not a fault of the task
+    expect(res.headers.get('retry-after')).toBe('1')
     expect(await res.json()).toMatchObject({
-      error: 'unavailable',
+      error: 'draining',
       message: expect.stringMatching(/shutting down/),
     })
     fake.calleeHangup(callIdOf(contactId))

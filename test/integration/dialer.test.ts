@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import net from 'node:net'
 import { Metrics } from '@aws-lambda-powertools/metrics'
 import { Redis } from 'ioredis'
+import { DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { EnrichedDialTask } from '../../src/contracts/index.js'
 import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
@@ -16,6 +18,7 @@ import {
   type TaskRequeue,
 } from '../../src/dialer/ports.js'
 import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
+import { SqsQueue } from '../../src/queue/sqs-queue.js'
 import { createWorkerClient } from '../../src/dialer/worker-client.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createResilientLimiter } from '../../src/pacing/degraded.js'
@@ -51,9 +54,23 @@ function startWorker(): Promise<void> {
         res.writeHead(status, { 'content-type': 'application/json' })
         res.end(JSON.stringify(json))
       }
+      // the real worker's answers (worker/app.ts admitLocally), Retry-After included
+      const replyAfter = (status: number, retryAfter: string, json: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'retry-after': retryAfter })
+        res.end(JSON.stringify(json))
+      }
       if (contact.startsWith('busy429'))
-        return reply(429, { error: 'worker_at_capacity', message: 'retry later' })
-      if (contact.startsWith('busy503')) return reply(503, { error: 'unavailable', message: 'draining' })
+        return replyAfter(429, '2', {
+          error: 'worker_at_capacity',
+          message: 'worker runs 50 of 50 calls; retry later',
+        })
+      if (contact.startsWith('busy503'))
+        return replyAfter(503, '1', { error: 'draining', message: 'worker is shutting down; retry later' })
+      if (contact.startsWith('sick503'))
+        return replyAfter(503, '5', {
+          error: 'unavailable',
+          message: 'telephony driver sim is not healthy; retry later',
+        })
       if (contact.startsWith('boom')) return reply(500, { error: 'internal', message: 'ARI down' })
       if (contact.startsWith('dup')) return reply(200, { callId: body.callId, duplicate: true })
       if (contact.startsWith('black'))
@@ -352,21 +369,91 @@ describe('dialer handler', () => {
     expect(res2.batchItemFailures).toEqual([{ itemIdentifier: 'm-defer-h1' }])
   })
 
-  it('worker 429 / 503: retried, counted as rate-limited, not as a worker error', async () => {
-    const s = await setup()
-    const batch = [task('busy429-c'), task('busy503-c'), task('ok-c')]
+  it('worker 429 / 503 draining: deferred by its Retry-After, spending no receive; a 503 for a sick driver is a real failure', async () => {
+    const { queue } = await ensureLocalQueues(db.pool, {
+      queueName: `busy-${prefixSeq}`,
+      dlqName: `busy-${prefixSeq}-dlq`,
+    })
+    const s = await setup({ requeue: queueRequeue(queue) })
+    const batch = [task('busy429-c'), task('busy503-c'), task('sick503-c'), task('ok-c')]
     const res = await s.dial(batch)
-    expect(res.batchItemFailures).toEqual([
-      { itemIdentifier: 'm-busy429-c' },
-      { itemIdentifier: 'm-busy503-c' },
-    ])
+    // only the sick worker's 503 is retried (it counts toward the DLQ): capacity and draining
+    // are states of the worker, the task itself is fine
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-sick503-c' }])
     const rows = await outcomesOf(batch.map((b) => b.messageId))
     expect(rows.map((r) => [r.message_id, r.outcome, r.reason])).toEqual([
-      ['m-busy429-c', 'rate_limited', 'worker 429: worker_at_capacity: retry later'],
-      ['m-busy503-c', 'rate_limited', 'worker 503: unavailable: draining'],
+      [
+        'm-busy429-c',
+        'deferred',
+        'worker 429: worker_at_capacity: worker runs 50 of 50 calls; retry later: back in 2 s (Retry-After)',
+      ],
+      [
+        'm-busy503-c',
+        'deferred',
+        'worker 503: draining: worker is shutting down; retry later: back in 1 s (Retry-After)',
+      ],
+      [
+        'm-sick503-c',
+        'failed',
+        'worker answered 503 unavailable: telephony driver sim is not healthy; retry later',
+      ],
       ['m-ok-c', 'dialed', null],
     ])
-    expect(s.metrics).toMatchObject({ DialedTasks: 1, RateLimitedTasks: 2, DialerWorkerErrors: 0 })
+    // re-sent as the DialTask the queue carried, attempts unchanged, visible after Retry-After
+    const again = await queue.peek(10)
+    expect(again.map((m) => (JSON.parse(m.body) as { contactId: string }).contactId)).toEqual([
+      'busy429-c',
+      'busy503-c',
+    ])
+    expect(again.map((m) => (JSON.parse(m.body) as { attempts: number }).attempts)).toEqual([0, 0])
+    expect(again.map((m) => m.receiveCount)).toEqual([0, 0])
+    const delays = again.map((m) => Math.round((Number(m.attributes!.VisibleAt) - m.sentAt.getTime()) / 1000))
+    expect(delays).toEqual([2, 1])
+    expect(s.metrics).toMatchObject({ DialedTasks: 1, RateLimitedTasks: 2, DialerWorkerErrors: 1 })
+
+    // without a queue to defer to (DIAL_TASKS_QUEUE_URL unset) a busy worker is a plain retry
+    const bare = await setup()
+    const res2 = await bare.dial([task('busy429-d'), task('ok-busy-d')])
+    expect(res2.batchItemFailures).toEqual([{ itemIdentifier: 'm-busy429-d' }])
+    expect((await outcomesOf(['m-busy429-d'])).map((r) => r.outcome)).toEqual(['rate_limited'])
+  })
+
+  it('worker 429 on the Lambda path: the SQS adapter re-sends the task with SendMessageBatch (exact input), no DeleteMessage (the pipe deletes the handled copy)', async () => {
+    const sqs = mockClient(SQSClient)
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [{ Id: 't0', MessageId: 'new-1', MD5OfMessageBody: 'x' }],
+      Failed: [],
+    })
+    const queueUrl = 'https://sqs.eu-west-1.amazonaws.com/123456789012/prod-dial-tasks'
+    const queue = new SqsQueue({ client: new SQSClient({ region: 'eu-west-1' }), queueUrl })
+    try {
+      const s = await setup({ requeue: queueRequeue(queue) })
+      const busy = task('busy429-sqs')
+      const res = await s.dial([busy, task('ok-sqs')])
+      expect(res).toEqual({ batchItemFailures: [] })
+      expect(sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input)).toEqual([
+        {
+          QueueUrl: queueUrl,
+          Entries: [
+            {
+              Id: 't0',
+              MessageBody: JSON.stringify({
+                campaignId: 'c1',
+                contactId: 'busy429-sqs',
+                phoneNumber: busy.phoneNumber,
+                metadata: { firstName: 'John' },
+                attempts: 0,
+              }),
+              DelaySeconds: 2,
+            },
+          ],
+        },
+      ])
+      expect(sqs.commandCalls(DeleteMessageBatchCommand)).toHaveLength(0)
+      expect((await outcomesOf([busy.messageId])).map((r) => r.outcome)).toEqual(['deferred'])
+    } finally {
+      sqs.restore()
+    }
   })
 
   it('worker timeout or 5xx: that task failed and retried, the rest of the batch goes on (scenario 3)', async () => {
@@ -389,6 +476,38 @@ describe('dialer handler', () => {
         error: 'worker did not answer POST /dial within 300 ms',
       }),
     )
+  })
+
+  it('on AWS, a task retried on its last receive is warned of at WARN with its reason and dialctl dlq list; earlier receives and dials are not', async () => {
+    const s = await setup()
+    const warn = vi.spyOn(s.logger, 'warn')
+    const dial = createDialer({ ...s.deps, maxReceiveCount: 5 })
+    const batch = [
+      task('boom-last', { receiveCount: 5 }),
+      task('boom-early', { receiveCount: 4 }),
+      task('ok-last', { receiveCount: 5 }),
+    ]
+    const res = await dial(batch)
+    expect(res.batchItemFailures).toEqual([
+      { itemIdentifier: 'm-boom-last' },
+      { itemIdentifier: 'm-boom-early' },
+    ])
+    const dlqWarnings = warn.mock.calls.filter(([message]) => String(message).includes('dead-letter queue'))
+    expect(dlqWarnings).toEqual([
+      [
+        'Task failed its last receive (5 of maxReceiveCount 5): SQS moves it to the dead-letter queue; inspect with: dialctl dlq list',
+        expect.objectContaining({
+          messageId: 'm-boom-last',
+          receiveCount: 5,
+          reason: 'failed: worker answered 500 internal: ARI down',
+          next: 'dialctl dlq list',
+        }),
+      ],
+    ])
+    // without maxReceiveCount (the local stack: the queue logs the move itself) nothing is said
+    warn.mockClear()
+    await s.dial([task('boom-local', { receiveCount: 9 })])
+    expect(warn.mock.calls.filter(([message]) => String(message).includes('dead-letter queue'))).toEqual([])
   })
 
   it('worker unreachable: failed and retried, with where it tried', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dispatchOnce } from '../../src/dispatch/dispatch.js'
 import type { CallingWindow, CampaignStatus } from '../../src/contracts/index.js'
+import { MAX_DIAL_TASK_BYTES } from '../../src/tasks/limits.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import {
   contactStatus,
@@ -226,4 +227,43 @@ describe('contact and campaign state', () => {
     expect(queue.sendCalls).toHaveLength(0)
     expect(contact).toMatchObject({ status: 'failed', last_outcome: 'invalid_phone' })
   })
+
+  // Issue #15: a task the worker would refuse (over MAX_DIAL_TASK_BYTES with the campaign's config)
+  // or the queue's contract refuses (an id over 200 characters) is one recorded refusal, not a send.
+  const refusals: [string, ContactRow, string, RegExp][] = [
+    [
+      'a task over the size limit',
+      { metadata: { notes: 'x'.repeat(MAX_DIAL_TASK_BYTES) } },
+      'task_too_large',
+      new RegExp(`task too large: the dial task would be \\d+ bytes; the limit is ${MAX_DIAL_TASK_BYTES}`),
+    ],
+    [
+      'a contact id over 200 characters',
+      { id: 'k'.repeat(201) },
+      'invalid_contact',
+      /invalid contact: contactId/,
+    ],
+  ]
+  it.each(refusals)(
+    '%s is failed with one dropped outcome, never sent',
+    async (_what, row, lastOutcome, reason) => {
+      const { result, queue, campaignId } = await dispatchOne({ now, contact: row })
+      expect(result).toMatchObject({ queued: 0, invalid: 1, released: 0 })
+      expect(queue.sendCalls).toHaveLength(0)
+      const id = row.id ?? 'ct-0'
+      const contact = await contactStatus(t.pool, campaignId, id)
+      expect(contact).toMatchObject({ status: 'failed', last_outcome: lastOutcome })
+      const { rows } = await t.pool.query<{ stage: string; outcome: string; reason: string }>(
+        'SELECT stage, outcome, reason FROM task_outcomes WHERE campaign_id = $1 AND contact_id = $2',
+        [campaignId, id],
+      )
+      expect(rows).toEqual([
+        { stage: 'dispatcher', outcome: 'dropped', reason: expect.stringMatching(reason) },
+      ])
+      // the next run does not claim it again
+      const again = await dispatchOnce({ db: t.pool, queue, limits: fixedLimits(), now, campaignId })
+      expect(again.campaigns[0]).toMatchObject({ queued: 0, invalid: 0 })
+      expect(queue.sendCalls).toHaveLength(0)
+    },
+  )
 })

@@ -113,6 +113,8 @@ describe('enrich batch', () => {
         campaign: seedCampaign(),
         enrichedAt: '2024-01-15T08:30:00.000Z',
         messageId: 'm-1',
+        // the record's ApproximateReceiveCount, for the dialer's last-receive warning
+        receiveCount: 1,
       },
     ])
     expect(Object.keys(out[0]!.campaign)).toEqual(['id', 'name', 'type', 'status', 'config', 'timezone'])

@@ -3,7 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { STSClient } from '@aws-sdk/client-sts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { presignCallerProof } from '../../src/control/caller-presign.js'
+import { fakeStsServer } from '../helpers/fake-sts.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { primeLimiter } from '../helpers/pacing.js'
 import {
@@ -63,6 +66,24 @@ const md5 = (s: string) => createHash('md5').update(s).digest('hex')
 
 let workerUrl = ''
 let sqsUrl = ''
+let stsUrl = ''
+let sts: Server
+/** The on-call engineer's key, known to the fake STS the control bundle verifies callers with. */
+const ONCALL = {
+  keyId: 'AKIAONCALLBUNDLE0001',
+  secretAccessKey: 'oncall-secret',
+  arn: 'arn:aws:iam::123456789012:user/oncall',
+  account: '123456789012',
+  userId: 'AIDAONCALL',
+}
+const proof = () =>
+  presignCallerProof(
+    new STSClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: ONCALL.keyId, secretAccessKey: ONCALL.secretAccessKey },
+    }),
+    'bundle',
+  )
 
 /** The environment SST gives a linked function: links as SST_RESOURCE_<Name> JSON. */
 function stageEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -118,7 +139,8 @@ beforeAll(async () => {
       )
     })
   })
-  ;[workerUrl, sqsUrl] = await Promise.all([listen(worker), listen(sqs)])
+  sts = fakeStsServer({ [ONCALL.keyId]: ONCALL }, 'sts.eu-west-1.amazonaws.com')
+  ;[workerUrl, sqsUrl, stsUrl] = await Promise.all([listen(worker), listen(sqs), listen(sts)])
   await Promise.all(
     FUNCTIONS.map(async (name) => {
       // the control function ships libphonenumber's time-zone data as stacks/functions.ts copies it
@@ -131,6 +153,7 @@ afterAll(async () => {
   for (const a of artifacts.values()) a.remove()
   worker?.close()
   sqs?.close()
+  sts?.close()
   await redis?.cleanup()
   await db?.drop()
 })
@@ -222,22 +245,27 @@ describe('Lambda artifacts as SST ships them', () => {
     expect(typeof out.action).toBe('string')
   })
 
-  it('control: the operator API answers cps get from the stage stores', async () => {
-    const out = (await invoke('control', {
-      op: 'pacing.get',
-      caller: { arn: 'arn:aws:iam::123456789012:user/oncall', account: '123456789012', userId: 'AIDA' },
-    })) as { ok: boolean; result: { limit: { limit: number } } }
-    expect(out).toEqual(expect.objectContaining({ ok: true }))
+  it('control: the operator API answers cps get from the stage stores, to a caller STS vouched for', async () => {
+    const out = (await invoke(
+      'control',
+      { op: 'pacing.get', proof: await proof() },
+      { AWS_ENDPOINT_URL_STS: stsUrl },
+    )) as { ok: boolean; caller: string; result: { limit: { limit: number } } }
+    expect(out).toEqual(expect.objectContaining({ ok: true, caller: ONCALL.arn }))
     expect(out.result.limit.limit).toBeGreaterThan(0)
   })
 
   it('control: contacts import stores the callee zones from the data file the bundle carries', async () => {
     await insertCampaign(db.pool, 'bundle-z')
-    const out = (await invoke('control', {
-      op: 'contacts.import',
-      args: ['bundle-z', [{ line: 2, id: 'hnl', phoneNumber: '+18085550123', metadata: {} }]],
-      caller: { arn: 'arn:aws:iam::123456789012:user/oncall', account: '123456789012', userId: 'AIDA' },
-    })) as { ok: boolean }
+    const out = (await invoke(
+      'control',
+      {
+        op: 'contacts.import',
+        args: ['bundle-z', [{ line: 2, id: 'hnl', phoneNumber: '+18085550123', metadata: {} }]],
+        proof: await proof(),
+      },
+      { AWS_ENDPOINT_URL_STS: stsUrl },
+    )) as { ok: boolean }
     expect(out).toEqual(expect.objectContaining({ ok: true }))
     const { rows } = await db.pool.query(
       `SELECT number_timezones FROM contacts WHERE campaign_id = 'bundle-z' AND id = 'hnl'`,

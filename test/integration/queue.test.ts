@@ -8,7 +8,10 @@ import {
   listLocalRedrives,
 } from '../../src/queue/pg-queue.js'
 import { SQS_MAX_MESSAGE_BYTES } from '../../src/queue/port.js'
+import { Writable } from 'node:stream'
 import { recordDeadLetteredTasks } from '../../src/outcomes/dead-letter.js'
+import { recordTaskOutcomes } from '../../src/outcomes/task-outcomes.js'
+import { setLogDestination } from '../../src/observability/logger.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 
 let db: TestDb
@@ -284,6 +287,47 @@ describe('redrive policy and DLQ', () => {
         reason: `received 3 times (maxReceiveCount 3): moved from ${queue.name} to ${dlq.name}`,
       },
     ])
+  })
+
+  it('logs each move at WARN with the reason, the last recorded failure and the command to inspect', async () => {
+    const { queue } = await pair()
+    const { messageId } = await queue.send(task('contact-8'))
+    await recordTaskOutcomes(db.pool, [
+      { messageId, stage: 'dialer', outcome: 'failed', reason: 'worker 500: boom' },
+    ])
+    const lines: string[] = []
+    setLogDestination(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(String(chunk))
+          done()
+        },
+      }),
+    )
+    try {
+      for (let i = 0; i < 4; i++) await queue.receive({ visibilityTimeoutSeconds: 0 })
+    } finally {
+      setLogDestination(undefined)
+    }
+    const moves = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('dead-letter queue'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(moves).toHaveLength(1)
+    expect(moves[0]).toMatchObject({
+      level: 'WARN',
+      messageId,
+      receiveCount: 3,
+      reason: 'received 3 times (maxReceiveCount 3)',
+      lastFailure: 'failed: worker 500: boom',
+      next: 'dialctl dlq list',
+    })
+    expect(String(moves[0]!.message)).toContain('dialctl dlq list')
+    const { rows } = await db.pool.query<{ reason: string }>(
+      "SELECT reason FROM task_outcomes WHERE message_id = $1 AND outcome = 'dlq'",
+      [messageId],
+    )
+    expect(rows[0]!.reason).toMatch(/; last failure failed: worker 500: boom$/)
   })
 
   it('records a dlq outcome without campaign/contact when the body is not a task', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CallTrace } from '../../src/calls/trace.js'
 import type { DialCommand, EnrichedDialTask } from '../../src/contracts/index.js'
-import { handleDialBatch } from '../../src/dialer/handle-batch.js'
+import { createDialer } from '../../src/dialer/create-dialer.js'
 import type { RequeueEntry } from '../../src/dialer/ports.js'
 import { traceEnrichBatch } from '../../src/enrich/trace.js'
 import { createLogger } from '../../src/observability/logger.js'
@@ -116,33 +116,30 @@ describe('dialer: dialer, admitted, deferred, dial-request, postgres', () => {
     const parent = `Root=${ROOT};Parent=53995c3f42cd8ad8;Sampled=1`
     const dials: { command: DialCommand; traceHeader?: string }[] = []
     const requeued: RequeueEntry[] = []
-    const response = await handleDialBatch(
-      {
-        limiter: {
-          admit: async () => ({ delaysMs: [40], deferDelaysMs: [3000], mode: 'redis', limit: 7 }),
-        },
-        limitStore: { getLimit: async () => ({ limit: 7, source: 'redis' as const }) },
-        worker: {
-          dial: async (command, options) => {
-            dials.push({ command, ...(options?.traceHeader ? { traceHeader: options.traceHeader } : {}) })
-            return { kind: 'accepted', status: 202, callId: command.callId }
-          },
-        },
-        outcomes: { record: async () => undefined },
-        marker: { marked: async (keys) => keys.map(() => false), mark: async () => undefined },
-        requeue: {
-          requeue: async (entries) => {
-            requeued.push(...entries)
-            return { failed: [] }
-          },
-        },
-        logger: createLogger('test', { level: 'SILENT' }),
-        metrics: { addMetric: () => undefined },
-        sleep: async () => undefined,
-        tracer,
+    const response = await createDialer({
+      limiter: {
+        admit: async () => ({ delaysMs: [40], deferDelaysMs: [3000], mode: 'redis', limit: 7 }),
       },
-      [enriched('a', parent), enriched('b', parent)],
-    )
+      limitStore: { getLimit: async () => ({ limit: 7, source: 'redis' as const }) },
+      worker: {
+        dial: async (command, options) => {
+          dials.push({ command, ...(options?.traceHeader ? { traceHeader: options.traceHeader } : {}) })
+          return { kind: 'accepted', status: 202, callId: command.callId }
+        },
+      },
+      outcomes: { record: async () => undefined },
+      marker: { marked: async (keys) => keys.map(() => false), mark: async () => undefined },
+      requeue: {
+        requeue: async (entries) => {
+          requeued.push(...entries)
+          return { failed: [] }
+        },
+      },
+      logger: createLogger('test', { level: 'SILENT' }),
+      metrics: { addMetric: () => undefined },
+      sleep: async () => undefined,
+      tracer,
+    })([enriched('a', parent), enriched('b', parent)])
     expect(response.batchItemFailures).toEqual([])
     await tracer.flush()
 
@@ -169,24 +166,21 @@ describe('dialer: dialer, admitted, deferred, dial-request, postgres', () => {
 
   it('without a tracer the POST carries no trace header', async () => {
     let seen: unknown = 'unset'
-    await handleDialBatch(
-      {
-        limiter: { admit: async () => ({ delaysMs: [0], deferDelaysMs: [], mode: 'redis', limit: 7 }) },
-        limitStore: { getLimit: async () => ({ limit: 7, source: 'redis' as const }) },
-        worker: {
-          dial: async (command, options) => {
-            seen = options
-            return { kind: 'accepted', status: 202, callId: command.callId }
-          },
+    await createDialer({
+      limiter: { admit: async () => ({ delaysMs: [0], deferDelaysMs: [], mode: 'redis', limit: 7 }) },
+      limitStore: { getLimit: async () => ({ limit: 7, source: 'redis' as const }) },
+      worker: {
+        dial: async (command, options) => {
+          seen = options
+          return { kind: 'accepted', status: 202, callId: command.callId }
         },
-        outcomes: { record: async () => undefined },
-        marker: { marked: async (keys) => keys.map(() => false), mark: async () => undefined },
-        logger: createLogger('test', { level: 'SILENT' }),
-        metrics: { addMetric: () => undefined },
-        sleep: async () => undefined,
       },
-      [enriched('a', SENT_HEADER)],
-    )
+      outcomes: { record: async () => undefined },
+      marker: { marked: async (keys) => keys.map(() => false), mark: async () => undefined },
+      logger: createLogger('test', { level: 'SILENT' }),
+      metrics: { addMetric: () => undefined },
+      sleep: async () => undefined,
+    })([enriched('a', SENT_HEADER)])
     expect(seen).toBeUndefined()
   })
 })

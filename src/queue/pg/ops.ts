@@ -47,7 +47,10 @@ export interface DeadLetteredMessage {
  * throws, the move is rolled back and the messages stay where they were, so a dead letter is never
  * without the record the caller wants of it.
  */
-export type DeadLetterHook = (db: Db, moved: DeadLetteredMessage[]) => Promise<void>
+export type DeadLetterHook = (db: Db, moved: DeadLetteredMessage[]) => Promise<DeadLetterCauses | void>
+
+/** messageId → why its last receive failed, as the hook's caller knows it (logged with the move). */
+export type DeadLetterCauses = ReadonlyMap<string, string>
 
 export interface PgQueueOptions {
   /** how often a long-polling receive looks again when nothing was sent from this process; default 100 */
@@ -311,25 +314,34 @@ export class PgQueue implements QueuePort {
       [this.name, max, visibility],
     )
     const movedRows = rows.filter((r) => r.moved)
-    if (movedRows.length > 0 && this.onDeadLetter)
-      await this.onDeadLetter(
-        db,
-        movedRows.map((r) => ({
-          messageId: r.message_id,
-          body: r.body,
-          receiveCount: r.receive_count,
-          maxReceiveCount: r.max_receive_count ?? 0,
-          sourceQueue: this.name,
-          deadLetterQueue: r.dlq!,
-        })),
-      )
+    const causes =
+      movedRows.length > 0 && this.onDeadLetter
+        ? await this.onDeadLetter(
+            db,
+            movedRows.map((r) => ({
+              messageId: r.message_id,
+              body: r.body,
+              receiveCount: r.receive_count,
+              maxReceiveCount: r.max_receive_count ?? 0,
+              sourceQueue: this.name,
+              deadLetterQueue: r.dlq!,
+            })),
+          )
+        : undefined
+    // WARN, not INFO: a dead letter is a task that will not be dialed until an operator acts.
     for (const row of movedRows)
-      logger.info('message moved to the dead-letter queue', {
-        queue: this.name,
-        deadLetterQueue: row.dlq,
-        messageId: row.message_id,
-        receiveCount: row.receive_count,
-      })
+      logger.warn(
+        `Task moved to the dead-letter queue after ${row.receive_count} receives; inspect with: dialctl dlq list`,
+        {
+          queue: this.name,
+          deadLetterQueue: row.dlq,
+          messageId: row.message_id,
+          receiveCount: row.receive_count,
+          reason: `received ${row.receive_count} times (maxReceiveCount ${row.max_receive_count ?? 0})`,
+          ...(causes?.get(row.message_id) ? { lastFailure: causes.get(row.message_id) } : {}),
+          next: 'dialctl dlq list',
+        },
+      )
     if (movedRows.length > 0) wakeupsFor(this.pool).emit(movedRows[0]!.dlq!)
     const received = rows
       .filter((r) => !r.moved)

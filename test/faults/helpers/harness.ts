@@ -6,7 +6,8 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import type { DialTask } from '../../../src/contracts/index.js'
 import { DEFAULT_DLQ_NAME, DEFAULT_QUEUE_NAME } from '../../../src/queue/pg-queue.js'
 import type { QueuePort } from '../../../src/queue/port.js'
-import { testNumber } from '../../../src/tasks/test-numbers.js'
+import { isReservedTestNumber, testNumber } from '../../../src/tasks/test-numbers.js'
+import { findPhoneLeaks } from '../../helpers/log-scan.js'
 import { createTestDb, type TestDb } from '../../helpers/db.js'
 import { createTestRedis, type TestRedis } from '../../helpers/redis.js'
 
@@ -339,20 +340,17 @@ export { DEMO_CAMPAIGN_ID }
 /**
  * Keeps everything this process writes to stdout and stderr (Powertools logs INFO to stdout,
  * WARN/ERROR to stderr) while a scenario runs, so the scenario can scan its own logs for phone
- * numbers and secrets. Not echoed by default: a run logs thousands of lines; a failing check
- * prints the offending ones.
+ * numbers and secrets. Each chunk still goes on to the stream underneath (test/quiet-output.ts's
+ * buffer, which shows it only when the test fails and runs the suite-wide log scan on it).
  */
-export function captureOutput(options: { echo?: boolean } = {}): { text(): string; stop(): void } {
+export function captureOutput(): { text(): string; stop(): void } {
   const chunks: string[] = []
   const streams = [process.stdout, process.stderr]
   const originals = streams.map((s) => s.write.bind(s))
   streams.forEach((stream, i) => {
     stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))
-      if (options.echo) return (originals[i] as (...a: unknown[]) => boolean)(chunk, ...rest)
-      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined
-      cb?.()
-      return true
+      return (originals[i] as (...a: unknown[]) => boolean)(chunk, ...rest)
     }) as typeof stream.write
   })
   return {
@@ -377,24 +375,17 @@ export function logLines(text: string, message: RegExp): Record<string, unknown>
 }
 
 /**
- * Log lines that give away a full phone number (with or without its "+") or a secret. Returns the
- * offending lines, each with what it leaked, so a failure says exactly where to look.
+ * Log lines that give away a phone number (any form: test/helpers/log-scan.ts) or a secret.
+ * Returns the offending lines, each with what it leaked, so a failure says exactly where to look.
  */
 export function scanLogs(text: string, phones: string[], secrets: string[]): string[] {
-  // Any form (issue #15): with or without '+', inside ids, written with separators, or the national
-  // form's subscriber part — masking keeps at most the last 2 digits, so no 7 consecutive digits of
-  // a number (its last 7: what every national form of it ends with) may appear.
-  const needles = [
-    ...new Set(phones.flatMap((p) => [p, p.replace(/^\+/, ''), p.replace(/\D/g, '').slice(-7)])),
-    ...secrets.filter((s) => s.length >= 8),
-  ]
-  const bad: string[] = []
-  for (const line of text.split('\n')) {
-    if (!line) continue
-    // "+44 20 7946 0001", "(212) 555-0100": digits joined across the separators people type
-    const joined = line.replace(/(?<=\d)[\s().-]+(?=\d)/g, '')
+  const bad = findPhoneLeaks(
+    text,
+    phones.filter((p) => !isReservedTestNumber(p)),
+  ).map((l) => `leaks ${l.kind === 'mask' ? 'a wide mask' : 'a number'} ${l.found.slice(0, 4)}…: ${l.line}`)
+  const needles = secrets.filter((s) => s.length >= 8)
+  for (const line of text.split('\n'))
     for (const n of needles)
-      if (line.includes(n) || joined.includes(n)) bad.push(`leaks ${n.slice(0, 4)}…: ${line.slice(0, 300)}`)
-  }
+      if (line.includes(n)) bad.push(`leaks a secret ${n.slice(0, 4)}…: ${line.slice(0, 300)}`)
   return bad
 }
