@@ -1,4 +1,3 @@
-import type pg from 'pg'
 import { z } from 'zod'
 import {
   calleeZones,
@@ -9,7 +8,21 @@ import {
 } from '../campaigns/window.js'
 import { CallingWindow, type DialCommand } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
-import { bestEffort, errorMessage } from '../errors.js'
+import { errorMessage } from '../errors.js'
+import {
+  applyAdoptionEffect,
+  applyEffect,
+  inTransaction,
+  lockFacts,
+  readFacts,
+  seeAndClaim,
+  type CampaignFacts,
+  type ContactEffect,
+  type ContactFacts,
+  type GateFacts,
+} from './gate-statements.js'
+
+export type { ContactEffect } from './gate-statements.js'
 
 /**
  * The dial gate: every safety rule decided in ONE transaction at the moment the worker claims a
@@ -44,17 +57,6 @@ export const GATE_REFUSALS = [
 ] as const
 export type GateRefusal = (typeof GATE_REFUSALS)[number]
 
-/** What a refusal does to the contact (docs/contact-states.md). */
-export type ContactEffect =
-  /** stale, forged, over the limit: the task is dropped, the contact is not ours to move */
-  | { kind: 'untouched' }
-  /** campaign not active: queued → pending, not counted as an attempt */
-  | { kind: 'released' }
-  /** window closed: → pending with next_attempt_at at the callee's next opening */
-  | { kind: 'rescheduled'; at: Date }
-  /** blacklisted, or a window that never opens in every zone: → failed */
-  | { kind: 'failed'; lastOutcome: string }
-
 export type ClaimResult =
   | { kind: 'claimed'; callId: string; attempt: number; zones: CalleeZones }
   /** this (campaign, contact, attempt) has a call already: a redelivery */
@@ -68,25 +70,6 @@ export interface GateOptions {
   defaultMaxAttempts: number
 }
 
-interface CampaignFacts {
-  status: string
-  timezone: string
-  config: unknown
-}
-interface ContactFacts {
-  phone_number: string
-  status: string
-  attempts: number
-  timezone: string | null
-  number_timezones: string[] | null
-}
-interface GateFacts {
-  campaign: CampaignFacts | null
-  contact: ContactFacts | null
-  blacklisted: boolean
-  existingCallId: string | null
-}
-
 /** Only what the gate reads from a campaign's config; the rest is not its business. */
 const GateConfig = z.object({
   callingWindows: z.array(CallingWindow).min(1),
@@ -96,29 +79,6 @@ const GateConfig = z.object({
 type Verdict = { kind: 'admit'; zones: CalleeZones } | Extract<ClaimResult, { kind: 'refused' }>
 
 const DIALABLE = new Set(['queued', 'pending'])
-
-/** Locks first (one statement), then reads what others may have committed meanwhile. */
-async function readFacts(client: pg.PoolClient, cmd: DialCommand, attempt: number): Promise<GateFacts> {
-  const locked = await client.query<{ campaign: CampaignFacts | null; contact: ContactFacts | null }>(
-    `WITH cp AS (SELECT status, timezone, config FROM campaigns WHERE id = $1 FOR SHARE),
-          ct AS (SELECT phone_number, status, attempts, timezone, number_timezones
-                   FROM contacts WHERE campaign_id = $1 AND id = $2 FOR UPDATE)
-     SELECT (SELECT row_to_json(cp) FROM cp) AS campaign, (SELECT row_to_json(ct) FROM ct) AS contact`,
-    [cmd.campaignId, cmd.contactId],
-  )
-  const seen = await client.query<{ blacklisted: boolean; call_id: string | null }>(
-    `SELECT EXISTS (SELECT 1 FROM blacklist WHERE phone_number = $1) AS blacklisted,
-            (SELECT call_id FROM call_attempts
-              WHERE campaign_id = $2 AND contact_id = $3 AND attempt = $4) AS call_id`,
-    [cmd.phoneNumber, cmd.campaignId, cmd.contactId, attempt],
-  )
-  return {
-    campaign: locked.rows[0]?.campaign ?? null,
-    contact: locked.rows[0]?.contact ?? null,
-    blacklisted: seen.rows[0]?.blacklisted ?? false,
-    existingCallId: seen.rows[0]?.call_id ?? null,
-  }
-}
 
 const refuse = (
   attempt: number,
@@ -232,85 +192,13 @@ function checkAtInstant(
   return checkWindow(campaign, contact, attempt, now)
 }
 
-/** Applies a refusal's contact move; each touches only the contact still at this attempt. */
-async function applyEffect(
-  client: pg.PoolClient,
-  cmd: DialCommand,
-  attempt: number,
-  effect: ContactEffect,
-): Promise<void> {
-  const key = [cmd.campaignId, cmd.contactId, attempt]
-  const where = `WHERE campaign_id = $1 AND id = $2 AND attempts = $3`
-  switch (effect.kind) {
-    case 'untouched':
-      return
-    case 'released':
-      await client.query(
-        `UPDATE contacts SET status = 'pending', status_changed_at = now() ${where} AND status = 'queued'`,
-        key,
-      )
-      return
-    case 'rescheduled':
-      await client.query(
-        `UPDATE contacts SET status = 'pending', next_attempt_at = $4, status_changed_at = now()
-         ${where} AND status IN ('queued', 'pending')`,
-        [...key, effect.at],
-      )
-      return
-    case 'failed':
-      await client.query(
-        `UPDATE contacts SET status = 'failed', last_outcome = $4, status_changed_at = now()
-         ${where} AND status IN ('queued', 'pending')`,
-        [...key, effect.lastOutcome],
-      )
-      return
-  }
-}
-
-/** The claim itself: the call row, and the contact queued/pending → dialing. */
-async function insertCall(
-  client: pg.PoolClient,
-  cmd: DialCommand,
-  attempt: number,
-  workerId: string,
-): Promise<boolean> {
-  const inserted = await client.query(
-    `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
-     VALUES ($1, $2, $3, $4, $5, 'dialing', $6) ON CONFLICT DO NOTHING`,
-    [cmd.callId, cmd.campaignId, cmd.contactId, attempt, cmd.phoneNumber, workerId],
-  )
-  if ((inserted.rowCount ?? 0) === 0) return false
-  await client.query(
-    `UPDATE contacts SET status = 'dialing', attempts = $3 + 1, status_changed_at = now()
-     WHERE campaign_id = $1 AND id = $2 AND attempts = $3 AND status IN ('queued', 'pending')`,
-    [cmd.campaignId, cmd.contactId, attempt],
-  )
-  return true
-}
-
-async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const isClient = 'release' in db && typeof db.release === 'function'
-  const client = isClient ? (db as pg.PoolClient) : await (db as pg.Pool).connect()
-  try {
-    await client.query('BEGIN')
-    const result = await fn(client)
-    await client.query('COMMIT')
-    return result
-  } catch (error) {
-    await bestEffort(
-      client.query('ROLLBACK'),
-      'the original error is rethrown; a broken connection rolls back anyway',
-    )
-    throw error
-  } finally {
-    if (!isClient) client.release()
-  }
-}
-
 /**
- * Claims the dial of `cmd` for `workerId`, or says why not. One transaction; the clock is read
- * once, after the locks are held. Throws only when PostgreSQL fails (the caller answers 503 and
- * the task is retried; nothing was committed).
+ * Claims the dial of `cmd` for `workerId`, or says why not. One transaction of two statements
+ * (lockFacts, then seeAndClaim); the clock is read once, after the locks are held. The verdict
+ * is decide()'s on every fact: the rules that need neither the blacklist nor the call rows are
+ * judged between the two statements, and the claim is written only when they all hold. Throws
+ * only when PostgreSQL fails (the caller answers 503 and the task is retried; nothing was
+ * committed).
  */
 export async function claimDial(
   db: Db,
@@ -320,9 +208,16 @@ export async function claimDial(
   options: GateOptions,
 ): Promise<ClaimResult> {
   return inTransaction(db, async (client) => {
-    const facts = await readFacts(client, cmd, attempt)
+    const locked = await lockFacts(client, cmd)
     const now = (options.now ?? (() => new Date()))()
-    const verdict = decide(facts, cmd, attempt, now, options.defaultMaxAttempts)
+    const max = options.defaultMaxAttempts
+    const before = decide({ ...locked, blacklisted: false, existingCallId: null }, cmd, attempt, now, max)
+    const seen = await seeAndClaim(client, cmd, attempt, workerId, before.kind === 'admit')
+    // The two late facts only ever turn a verdict into duplicate or blacklisted: decide again then.
+    const verdict =
+      seen.blacklisted || seen.existingCallId
+        ? decide({ ...locked, ...seen }, cmd, attempt, now, max)
+        : before
     switch (verdict.kind) {
       case 'duplicate':
         return { kind: 'duplicate', callId: verdict.callId, attempt }
@@ -330,8 +225,7 @@ export async function claimDial(
         await applyEffect(client, cmd, attempt, verdict.effect)
         return verdict
       case 'admit':
-        if (await insertCall(client, cmd, attempt, workerId))
-          return { kind: 'claimed', callId: cmd.callId, attempt, zones: verdict.zones }
+        if (seen.claimed) return { kind: 'claimed', callId: cmd.callId, attempt, zones: verdict.zones }
         return {
           kind: 'refused',
           attempt,
@@ -388,27 +282,6 @@ function decideAdoption(facts: GateFacts, cmd: DialCommand, attempt: number, now
   if (!campaign) return refuse(attempt, 'campaign_unknown', `no campaign ${cmd.campaignId}`)
   if (!contact) return refuse(attempt, 'contact_unknown', `no contact ${cmd.contactId} in ${cmd.campaignId}`)
   return checkAtInstant(campaign, contact, facts.blacklisted, attempt, now)
-}
-
-/** A refused adoption's contact move: out of 'dialing' (the lost claim put it there at attempt + 1). */
-async function applyAdoptionEffect(
-  client: pg.PoolClient,
-  cmd: DialCommand,
-  attempt: number,
-  effect: ContactEffect,
-): Promise<void> {
-  const [status, nextAt, lastOutcome] =
-    effect.kind === 'failed'
-      ? ['failed', null, effect.lastOutcome]
-      : effect.kind === 'rescheduled'
-        ? ['pending', effect.at, null]
-        : ['pending', null, null]
-  await client.query(
-    `UPDATE contacts SET status = $4, next_attempt_at = COALESCE($5, next_attempt_at),
-            last_outcome = COALESCE($6, last_outcome), status_changed_at = now()
-      WHERE campaign_id = $1 AND id = $2 AND attempts = $3 + 1 AND status = 'dialing'`,
-    [cmd.campaignId, cmd.contactId, attempt, status, nextAt, lastOutcome],
-  )
 }
 
 /** `<code>: <detail>`, as task_outcomes.reason records it; never contains a phone number. */
