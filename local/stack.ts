@@ -17,7 +17,7 @@ import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
 import type { Redis } from 'ioredis'
 import { createRedisClient, parseRedisUrl } from '../src/stores/redis.js'
-import { createLogger } from '../src/observability/logger.js'
+import { createLogger, type Logger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
@@ -55,6 +55,44 @@ function pipePollers(options: LocalStackOptions): { concurrency: number; maxConc
     concurrency: options.pipeConcurrency ?? DEFAULT_PIPE_POLLERS,
     maxConcurrency: options.pipeMaxConcurrency ?? options.pipeConcurrency ?? DEFAULT_PIPE_MAX_POLLERS,
   }
+}
+
+/**
+ * `dialctl dev --trace`: each task's spans into PostgreSQL (trace_spans, read by `dialctl trace`),
+ * exported every 250 ms; NO_TRACER otherwise, so the pipeline pays nothing for tracing.
+ */
+function localTracer(on: boolean | undefined, pool: pg.Pool, logger: Logger): Tracer {
+  if (!on) return NO_TRACER
+  return createTracer({
+    sink: createPgSpanSink(pool),
+    flushEveryMs: 250,
+    onExportError: (error) => logger.warn('spans not recorded', { error: errorMessage(error) }),
+  })
+}
+
+/** The dispatcher loop (the Step Functions loop's stand-in); under `trace` each task it queues starts its trace. */
+function startDispatcher(
+  options: LocalStackOptions,
+  pool: pg.Pool,
+  queue: PgQueue,
+  limitStore: ReturnType<typeof createLimitStore>,
+  dispatchLog: Logger,
+): DispatcherLoop {
+  const dispatcher = createDispatcherLoop({
+    db: pool,
+    queue: options.trace ? stampingQueue(queue) : queue,
+    limits: { getLimit: async () => (await limitStore.getLimit()).limit },
+    logger: dispatchLog,
+    intervalMs: options.dispatchIntervalMs ?? 2000,
+    onRound: (round) =>
+      dispatchLog.debug('dispatch round', {
+        queued: round.queued,
+        eligibleRemaining: round.eligibleRemaining,
+        waitSeconds: round.waitSeconds,
+      }),
+  })
+  dispatcher.start()
+  return dispatcher
 }
 
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
@@ -189,13 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       () => redis.disconnect(),
     )
 
-    const tracer = options.trace
-      ? createTracer({
-          sink: createPgSpanSink(pool),
-          flushEveryMs: 250,
-          onExportError: (error) => logger.warn('spans not recorded', { error: errorMessage(error) }),
-        })
-      : NO_TRACER
+    const tracer = localTracer(options.trace, pool, logger)
     undo.push(() => tracer.close())
     const { queue, dlq } = await ensureLocalQueues(pool, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
@@ -335,25 +367,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await pipe.start()
 
     const limitStore = createLimitStore({ redis, prefix, db: pool, defaultLimit: maxCps })
-    let dispatcher: DispatcherLoop | undefined
-    if (options.dispatcher !== false) {
-      const dispatchLog = log('dispatcher')
-      dispatcher = createDispatcherLoop({
-        db: pool,
-        // traced: each task it queues starts its trace
-        queue: options.trace ? stampingQueue(queue) : queue,
-        limits: { getLimit: async () => (await limitStore.getLimit()).limit },
-        logger: dispatchLog,
-        intervalMs: options.dispatchIntervalMs ?? 2000,
-        onRound: (round) =>
-          dispatchLog.debug('dispatch round', {
-            queued: round.queued,
-            eligibleRemaining: round.eligibleRemaining,
-            waitSeconds: round.waitSeconds,
-          }),
-      })
-      dispatcher.start()
-    }
+    const dispatcher =
+      options.dispatcher === false
+        ? undefined
+        : startDispatcher(options, pool, queue, limitStore, log('dispatcher'))
 
     if (options.announce !== false) {
       writeStackFile(

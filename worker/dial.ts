@@ -19,6 +19,7 @@ import type { WorkerStats } from './stats.js'
 import type { TraceContext } from '../src/tracing/context.js'
 import type { Tracer } from '../src/tracing/tracer.js'
 import { openClaimSpan } from '../src/tracing/worker-spans.js'
+import { traceCall } from '../src/calls/trace.js'
 
 /** What POST /dial's phases share: the worker's dependencies and its mutable call state. */
 export interface DialContext {
@@ -278,15 +279,11 @@ function placeCall(
   calls.runningIds.add(cmd.callId)
   // The trunk gate (slot wait) ran before the claim, so the dial gate's verdict is the last word
   // before origination (issue #11) and the instants keep the limiter's spacing (issue #12).
-  const deps = {
-    db: ctx.db,
-    driver: ctx.driver,
-    logger,
-    tracer: ctx.tracer,
-    ...(traceParent ? { traceParent } : {}),
-  }
+  const base = { db: ctx.db, driver: ctx.driver, logger }
+  const { deps, trace } = traceCall(ctx.tracer, traceParent, base, cmd, attempt)
   const task: Promise<void> = runCall(deps, cmd, attempt, ctx.call)
     .then(async (summary) => {
+      trace?.end(summary)
       ctx.stats.callEnded(summary.status, summary.recorded, summary.reason)
       if (summary.reason === 'media') await guardMedia(ctx, cmd.campaignId)
     })

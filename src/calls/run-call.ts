@@ -15,17 +15,13 @@ import type {
 } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
 import { errorMessage } from '../errors.js'
-import type { TraceContext } from '../tracing/context.js'
-import type { Tracer } from '../tracing/tracer.js'
-import { CallTrace } from './trace.js'
 
 export interface RunCallDeps {
   db: Db
   driver: TelephonyDriver
   logger: Logger
-  /** the call's spans (issue #19), children of `traceParent` (the dial gate's claimed span) */
-  tracer?: Tracer
-  traceParent?: TraceContext
+  /** wraps the IVR's action runner (the worker's tracing: src/calls/trace.ts) */
+  wrapActions?: (runner: ActionRunner) => ActionRunner
 }
 
 export interface RunCallOptions {
@@ -54,6 +50,8 @@ export interface CallSummary {
   /** false when the outcome could not be written (the row stays 'dialing' until failOpenCalls) */
   recorded: boolean
 }
+
+const wrapped = (deps: RunCallDeps, runner: ActionRunner) => deps.wrapActions?.(runner) ?? runner
 
 /** The worker's actions against PostgreSQL; flow-control actions never reach it (the runner does them). */
 export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
@@ -118,17 +116,8 @@ export async function runCall(
   attempt: number,
   options: RunCallOptions = {},
 ): Promise<CallSummary> {
-  const { db, logger } = deps
+  const { db, driver, logger } = deps
   const started = Date.now()
-  const trace = deps.tracer?.enabled
-    ? new CallTrace(deps.tracer, deps.traceParent, {
-        callId: cmd.callId,
-        campaignId: cmd.campaignId,
-        contactId: cmd.contactId,
-        attempt,
-      })
-    : undefined
-  const driver = trace ? trace.driver(deps.driver) : deps.driver
   const context: CallContext = {
     callId: cmd.callId,
     campaignId: cmd.campaignId,
@@ -163,8 +152,7 @@ export async function runCall(
       Object.assign(summary, await handleMachine(call, cmd.amd))
     } else if (result.outcome === 'answered' && call) {
       answeredAt = new Date()
-      const actions = dbActionRunner(db, context)
-      const ivr = await runIvr(cmd.ivrFlow, call, trace ? trace.actions(actions) : actions, {
+      const ivr = await runIvr(cmd.ivrFlow, call, wrapped(deps, dbActionRunner(db, context)), {
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       })
       summary.ivr = ivr
@@ -189,7 +177,6 @@ export async function runCall(
     if (!answeredAt) summary.status = 'failed'
   }
   summary.durationMs = Date.now() - started
-  const ended = trace?.ending()
 
   const record: FinishCall = {
     callId: cmd.callId,
@@ -227,14 +214,6 @@ export async function runCall(
     }
   }
 
-  ended?.end({
-    status: summary.status,
-    ...(summary.hangupCause !== undefined ? { hangupCause: summary.hangupCause } : {}),
-    ...((summary.ivr?.endedBy ?? summary.endedBy)
-      ? { endedBy: summary.ivr?.endedBy ?? summary.endedBy }
-      : {}),
-    ...(summary.reason ? { reason: summary.reason } : {}),
-  })
   logger.info('call ended', {
     callId: cmd.callId,
     campaignId: cmd.campaignId,

@@ -1,4 +1,6 @@
 import type { ActionRunner } from '../ivr/runner.js'
+import type { DialCommand } from '../contracts/messages.js'
+import type { CallSummary, RunCallDeps } from './run-call.js'
 import type { TraceContext } from '../tracing/context.js'
 import type { OpenSpan, SpanAttributes, Tracer } from '../tracing/tracer.js'
 import type { ActiveCall, TelephonyDriver } from '../telephony/driver.js'
@@ -8,12 +10,14 @@ import type { ActiveCall, TelephonyDriver } from '../telephony/driver.js'
  * Parent is the dialer's dial-request): `originated` (ringing, with the outcome and Q.850 cause),
  * `answered` (the connected part) and under it one `playback` per prompt, one `digit` per wait
  * for a key (the key pressed, or timeout / hangup — a single DTMF key, never a number), one
- * `action` per IVR action; then `ended` (writing the outcome row, with the final status). Children of `claimCtx`,
+ * `action` per IVR action; then `ended` (from the hang-up to the outcome row written, with the final
+ * status). Children of `claimCtx`,
  * the dial gate's `claimed` span. The driver and the action runner are wrapped, so neither the
  * IVR runner nor the drivers know about tracing.
  */
 export class CallTrace {
   private answered?: OpenSpan
+  private ended?: OpenSpan
 
   constructor(
     private readonly tracer: Tracer,
@@ -35,7 +39,10 @@ export class CallTrace {
           ...(out.result.hangupCause !== undefined ? { hangupCause: out.result.hangupCause } : {}),
           ...(out.result.reason ? { reason: out.result.reason } : {}),
         })
-        if (out.result.outcome !== 'answered' || !out.call) return out
+        if (out.result.outcome !== 'answered' || !out.call) {
+          this.hangingUp()
+          return out
+        }
         this.answered = this.tracer.open('answered', this.claimCtx, {
           ...this.ids,
           ...(out.result.amd ? { status: out.result.amd.status } : {}),
@@ -81,7 +88,10 @@ export class CallTrace {
           () => call.collectDigit(timeoutSeconds),
           (r) => (r.kind === 'digit' ? { status: 'digit', digit: r.digit } : { status: r.kind }),
         ),
-      hangup: () => call.hangup(),
+      hangup: () => {
+        this.hangingUp()
+        return call.hangup()
+      },
     }
   }
 
@@ -105,9 +115,43 @@ export class CallTrace {
     }
   }
 
-  /** The call's end: `answered` closes (the IVR hung up), `ended` spans recording the outcome. */
-  ending(): OpenSpan {
+  /** The hang-up: `answered` (if any) ends, `ended` begins; later calls do nothing. */
+  private hangingUp(): void {
+    if (this.ended) return
     this.answered?.end()
-    return this.tracer.open('ended', this.claimCtx, this.ids)
+    this.ended = this.tracer.open('ended', this.claimCtx, this.ids)
+  }
+
+  /** The outcome is recorded (runCall resolved): `ended` closes with the call's final state. */
+  end(summary: CallSummary): void {
+    this.hangingUp()
+    const endedBy = summary.ivr?.endedBy ?? summary.endedBy
+    this.ended!.end({
+      status: summary.status,
+      ...(summary.hangupCause !== undefined ? { hangupCause: summary.hangupCause } : {}),
+      ...(endedBy ? { endedBy } : {}),
+      ...(summary.reason ? { reason: summary.reason } : {}),
+    })
+  }
+}
+
+/**
+ * runCall's dependencies for one call, traced when `tracer` is on: the driver and the action
+ * runner wrapped by a CallTrace under `parent` (the claimed span), which the caller ends with
+ * the call's summary. Off: `deps` unchanged and no trace.
+ */
+export function traceCall(
+  tracer: Tracer,
+  parent: TraceContext | undefined,
+  deps: RunCallDeps,
+  cmd: Pick<DialCommand, 'callId' | 'campaignId' | 'contactId'>,
+  attempt: number,
+): { deps: RunCallDeps; trace?: CallTrace } {
+  if (!tracer.enabled) return { deps }
+  const { callId, campaignId, contactId } = cmd
+  const trace = new CallTrace(tracer, parent, { callId, campaignId, contactId, attempt })
+  return {
+    deps: { ...deps, driver: trace.driver(deps.driver), wrapActions: (runner) => trace.actions(runner) },
+    trace,
   }
 }

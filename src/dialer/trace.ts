@@ -1,7 +1,11 @@
 import { callIdFor } from '../contracts/index.js'
 import { formatTraceHeader, parseTraceHeader } from '../tracing/context.js'
 import type { OpenSpan, SpanAttributes, Tracer } from '../tracing/tracer.js'
+import type { TaskOutcome } from '../outcomes/task-outcomes.js'
+import type { AdmissionLimiter } from '../pacing/limiter.js'
 import type { DialerDeps } from './handle-batch.js'
+import type { OutcomeRecorder, TaskRequeue } from './ports.js'
+import type { WorkerClient } from './worker-client.js'
 
 interface TaskSpan {
   span: OpenSpan
@@ -38,111 +42,136 @@ function idsOf(
  * the unwrapped ports (createDialer decides, once per batch).
  */
 export function tracedDialerDeps(deps: DialerDeps, tracer: Tracer, event: unknown): DialerDeps {
-  const byMessage = new Map<string, TaskSpan>()
-  const byCall = new Map<string, TaskSpan>()
-  for (const raw of Array.isArray(event) ? event : []) {
-    const task = idsOf(raw)
-    if (!task || byMessage.has(task.messageId)) continue
-    const at = {
-      span: tracer.open('dialer', parseTraceHeader(task.header), task.ids),
-      ids: { ...task.ids, callId: task.callId },
-    }
-    byMessage.set(task.messageId, at)
-    byCall.set(task.callId, at)
-  }
-  let limiter: { startMs: number; endMs: number; admitted: number; limit: number; mode: string } | undefined
-  const child = (at: TaskSpan, name: 'deferred' | 'dial-request', more: SpanAttributes = {}) =>
-    tracer.open(name, at.span.ctx, { ...at.ids, ...more })
-
+  const batch = new BatchSpans(tracer, event)
   return {
     ...deps,
-    limiter: {
-      async admit(n, limit) {
+    limiter: batch.limiter(deps.limiter),
+    worker: batch.worker(deps.worker),
+    ...(deps.requeue ? { requeue: batch.requeue(deps.requeue) } : {}),
+    outcomes: batch.outcomes(deps.outcomes),
+  }
+}
+
+/** One batch's task spans, by message id and by call id, and the ports that record them. */
+class BatchSpans {
+  private readonly byMessage = new Map<string, TaskSpan>()
+  private readonly byCall = new Map<string, TaskSpan>()
+  private lastAdmit?: { startMs: number; endMs: number; admitted: number; limit: number; mode: string }
+
+  constructor(
+    private readonly tracer: Tracer,
+    event: unknown,
+  ) {
+    for (const raw of Array.isArray(event) ? event : []) {
+      const task = idsOf(raw)
+      if (!task || this.byMessage.has(task.messageId)) continue
+      const span = tracer.open('dialer', parseTraceHeader(task.header), task.ids)
+      const at = { span, ids: { ...task.ids, callId: task.callId } }
+      this.byMessage.set(task.messageId, at)
+      this.byCall.set(task.callId, at)
+    }
+  }
+
+  private child(at: TaskSpan, name: 'deferred' | 'dial-request', more: SpanAttributes = {}): OpenSpan {
+    return this.tracer.open(name, at.span.ctx, { ...at.ids, ...more })
+  }
+
+  /** Times the limiter's Redis call; its spans are recorded per admitted task, at its POST. */
+  limiter(limiter: AdmissionLimiter): AdmissionLimiter {
+    return {
+      admit: async (n, limit) => {
         const startMs = Date.now()
-        const admission = await deps.limiter.admit(n, limit)
-        limiter = {
+        const a = await limiter.admit(n, limit)
+        this.lastAdmit = {
           startMs,
           endMs: Date.now(),
-          admitted: admission.delaysMs.length,
-          limit: admission.limit,
-          mode: admission.mode,
+          admitted: a.delaysMs.length,
+          limit: a.limit,
+          mode: a.mode,
         }
-        return admission
+        return a
       },
-    },
-    worker: {
-      async dial(command, options) {
-        const at = byCall.get(command.callId)
-        if (!at) return deps.worker.dial(command, options)
-        if (limiter)
-          tracer.record('admitted', at.span.ctx, limiter.startMs, limiter.endMs, {
+    }
+  }
+
+  /** `admitted` (slot wait: from the limiter's answer to the slot) and `dial-request`, whose header the worker gets. */
+  worker(worker: WorkerClient): WorkerClient {
+    return {
+      dial: async (command, options) => {
+        const at = this.byCall.get(command.callId)
+        if (!at) return worker.dial(command, options)
+        const admit = this.lastAdmit
+        if (admit)
+          this.tracer.record('admitted', at.span.ctx, admit.startMs, admit.endMs, {
             ...at.ids,
-            admitted: limiter.admitted,
-            // how long the task waited for its slot: from the limiter's answer to the slot
-            slotWaitMs: Math.max(0, Math.round((command.notBefore ?? limiter.endMs) - limiter.endMs)),
-            limit: limiter.limit,
-            mode: limiter.mode,
+            admitted: admit.admitted,
+            slotWaitMs: Math.max(0, Math.round((command.notBefore ?? admit.endMs) - admit.endMs)),
+            limit: admit.limit,
+            mode: admit.mode,
           })
-        const span = child(at, 'dial-request')
-        const result = await deps.worker.dial(command, {
-          ...options,
-          traceHeader: formatTraceHeader(span.ctx),
-        })
+        const span = this.child(at, 'dial-request')
+        const result = await worker.dial(command, { ...options, traceHeader: formatTraceHeader(span.ctx) })
         span.end({
           status: result.kind,
           ...('status' in result && result.status ? { httpStatus: result.status } : {}),
         })
         return result
       },
-    },
-    ...(deps.requeue
-      ? {
-          requeue: {
-            async requeue(entries) {
-              const spans = entries.map((e) => {
-                const task = idsOf({ ...(JSON.parse(e.body) as object), messageId: e.id })
-                const at = task && byCall.get(task.callId)
-                return at ? child(at, 'deferred', { deferredMs: e.delaySeconds * 1000 }) : undefined
-              })
-              const traced = entries.map((e, j) =>
-                spans[j] ? { ...e, traceHeader: formatTraceHeader(spans[j].ctx) } : e,
-              )
-              const ends = (failed: Set<string>) =>
-                spans.forEach((s, j) =>
-                  s?.end({ status: failed.has(entries[j]!.id) ? 'failed' : 'deferred' }),
-                )
-              try {
-                const out = await deps.requeue!.requeue(traced)
-                ends(new Set(out.failed))
-                return out
-              } catch (error) {
-                ends(new Set(entries.map((e) => e.id)))
-                throw error
-              }
-            },
-          },
-        }
-      : {}),
-    outcomes: {
-      async record(outcomes) {
-        const startMs = Date.now()
+    }
+  }
+
+  /** `deferred` per re-sent task; the new message carries the span as its parent. */
+  requeue(requeue: TaskRequeue): TaskRequeue {
+    return {
+      requeue: async (entries) => {
+        const spans = entries.map((e) => {
+          const task = idsOf({ ...(JSON.parse(e.body) as object), messageId: e.id })
+          const at = task && this.byCall.get(task.callId)
+          return at ? this.child(at, 'deferred', { deferredMs: e.delaySeconds * 1000 }) : undefined
+        })
+        const traced = entries.map((e, j) =>
+          spans[j] ? { ...e, traceHeader: formatTraceHeader(spans[j].ctx) } : e,
+        )
+        const end = (failed: Set<string>) =>
+          spans.forEach((s, j) => s?.end({ status: failed.has(entries[j]!.id) ? 'failed' : 'deferred' }))
         try {
-          await deps.outcomes.record(outcomes)
-        } finally {
-          const endMs = Date.now()
-          for (const at of byMessage.values())
-            tracer.record('postgres', at.span.ctx, startMs, endMs, {
-              callId: at.ids.callId,
-              query: 'outcomes',
-              batchSize: byMessage.size,
-            })
-          for (const o of outcomes) {
-            const at = o.messageId ? byMessage.get(o.messageId) : undefined
-            at?.span.end({ status: o.outcome, ...(o.reason ? { reason: o.reason.split(':')[0] } : {}) })
-          }
-          for (const at of byMessage.values()) at.span.end()
+          const out = await requeue.requeue(traced)
+          end(new Set(out.failed))
+          return out
+        } catch (error) {
+          end(new Set(entries.map((e) => e.id)))
+          throw error
         }
       },
-    },
+    }
+  }
+
+  /** `postgres` (the outcome rows) under every task, then each `dialer` span ends with its fate. */
+  outcomes(recorder: OutcomeRecorder): OutcomeRecorder {
+    return {
+      record: async (outcomes) => {
+        const startMs = Date.now()
+        try {
+          await recorder.record(outcomes)
+        } finally {
+          this.finish(outcomes, startMs, Date.now())
+        }
+      },
+    }
+  }
+
+  private finish(outcomes: readonly TaskOutcome[], startMs: number, endMs: number): void {
+    const batchSize = this.byMessage.size
+    for (const at of this.byMessage.values())
+      this.tracer.record('postgres', at.span.ctx, startMs, endMs, {
+        callId: at.ids.callId,
+        query: 'outcomes',
+        batchSize,
+      })
+    for (const o of outcomes) {
+      const at = o.messageId ? this.byMessage.get(o.messageId) : undefined
+      at?.span.end({ status: o.outcome, ...(o.reason ? { reason: o.reason.split(':')[0] } : {}) })
+    }
+    for (const at of this.byMessage.values()) at.span.end()
   }
 }

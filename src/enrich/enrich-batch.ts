@@ -17,10 +17,10 @@ import { MetricName } from '../observability/metrics.js'
 import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { contactKey, lookupBatch } from './lookup.js'
-import { traceEnrichBatch, type EnrichFate, type EnrichTimes } from './trace.js'
+import { errorMessage } from '../errors.js'
 import type { TraceContext } from '../tracing/context.js'
 import type { Tracer } from '../tracing/tracer.js'
-import { errorMessage } from '../errors.js'
+import { traceEnrich } from './trace.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
 export const PipeSqsRecord = z.object({
@@ -48,17 +48,22 @@ export interface EnricherDeps {
   now?: () => Date
   /** Powertools Metrics (or anything with addMetric); the shell publishes it */
   metrics?: { addMetric(name: string, unit: 'Count', value: number): unknown }
-  /** each task's spans (issue #19); default none. Off, enrich does not even read the clock for it */
+  /** each task's spans (issue #19, src/enrich/trace.ts); default none */
   tracer?: Tracer
   /** the trace of a message sent without a header: the Lambda's own (`_X_AMZN_TRACE_ID`) */
   traceFallback?: () => TraceContext | undefined
+  /** told the batch's drops (in batch order) before they are written; tracing reads the reasons */
+  onDropped?: (outcomes: TaskOutcome[]) => void
 }
 
 export type Enricher = (batch: unknown) => Promise<EnrichedDialTask[]>
 
 /** The handler the Lambda shell and the local pipe both call. */
 export function createEnricher(deps: EnricherDeps): Enricher {
-  return (batch) => enrichBatch(batch, deps)
+  const { tracer } = deps
+  // tracing on: the batch timed and its spans recorded around it (trace.ts); off: untouched
+  return (batch) =>
+    tracer?.enabled ? traceEnrich(batch, deps, tracer, enrichBatch) : enrichBatch(batch, deps)
 }
 
 interface ValidTask {
@@ -86,7 +91,6 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   if (!Array.isArray(batch))
     throw new Error(`enrich expects the pipe's batch as an array of SQS records, got ${typeof batch}`)
   const now = (deps.now ?? (() => new Date()))()
-  const times: EnrichTimes | undefined = deps.tracer?.enabled ? { startMs: Date.now(), endMs: 0 } : undefined
   // Outcomes are recorded in the batch's order, whichever check dropped them.
   const dropped: { index: number; outcome: TaskOutcome }[] = []
   const drop = (index: number, outcome: Omit<TaskOutcome, 'stage' | 'outcome'>) =>
@@ -113,14 +117,12 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   const blacklist: ContactRef[] = []
 
   if (valid.length > 0) {
-    const lookupStart = times && Date.now()
     const lookup = await lookupBatch(
       db,
       valid.map((v) => v.task.campaignId),
       valid.map((v) => v.task.phoneNumber),
       valid.map((v) => v.task),
     )
-    if (times) times.lookup = [lookupStart!, Date.now()]
     const enrichedAt = now.toISOString()
     for (const { index, messageId, task, ...passOn } of valid) {
       const ref: ContactRef = {
@@ -184,20 +186,14 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     }
   }
 
-  const outcomes = dropped.sort((a, b) => a.index - b.index).map((d) => d.outcome)
+  const outcomes = droppedInOrder(dropped, deps)
   // Independent statements; a failure of any of them fails the batch (see above).
-  const writesStart = times && Date.now()
   await Promise.all([
     releaseContacts(db, release),
     rescheduleContacts(db, reschedule),
     failBlacklistedContacts(db, blacklist),
     recordTaskOutcomes(db, outcomes),
   ])
-  if (times) {
-    times.writes = [writesStart!, Date.now()]
-    times.endMs = Date.now()
-    traceEnrichBatch(deps.tracer!, batch, fatesOf(valid, kept, dropped), times, deps.traceFallback?.())
-  }
 
   if (outcomes.length > 0) deps.metrics?.addMetric(MetricName.EnrichDropped, 'Count', outcomes.length)
   logger.info('enriched batch', {
@@ -209,24 +205,14 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   return kept
 }
 
-/** Each record's fate, for its trace: kept (with its enriched task) or dropped with the reason. */
-function fatesOf(
-  valid: ValidTask[],
-  kept: EnrichedDialTask[],
+/** The drops in batch order, whichever check dropped them; told to `deps.onDropped`. */
+function droppedInOrder(
   dropped: { index: number; outcome: TaskOutcome }[],
-): EnrichFate[] {
-  const keptById = new Map(kept.map((k) => [k.messageId, k]))
-  const taskAt = new Map(valid.map((v) => [v.index, v]))
-  const fates: EnrichFate[] = dropped.map((d) => ({
-    index: d.index,
-    ...(taskAt.has(d.index) ? { task: taskAt.get(d.index)!.task } : {}),
-    ...(d.outcome.reason ? { reason: d.outcome.reason } : {}),
-  }))
-  for (const v of valid) {
-    const k = keptById.get(v.messageId)
-    if (k) fates.push({ index: v.index, task: v.task, kept: k })
-  }
-  return fates
+  deps: EnricherDeps,
+): TaskOutcome[] {
+  const outcomes = dropped.sort((a, b) => a.index - b.index).map((d) => d.outcome)
+  deps.onDropped?.(outcomes)
+  return outcomes
 }
 
 type ParsedRecord =

@@ -214,7 +214,8 @@ describe('worker: originated, answered, playback, digit, action, ended', () => {
     await trace
       .actions({ run: async () => undefined })
       .run({ type: 'trigger_donation', parameters: {} }, { digit: '1', nodeId: 'n2' })
-    trace.ending().end({ status: 'answered', hangupCause: 16 })
+    await answered!.hangup()
+    trace.end({ callId: 'call.c1.a.0', status: 'answered', hangupCause: 16, durationMs: 900, recorded: true })
     await tracer.flush()
 
     expect(one('originated')).toMatchObject({ parentId: 'aaaaaaaaaaaaaaaa' })
@@ -225,6 +226,8 @@ describe('worker: originated, answered, playback, digit, action, ended', () => {
     expect(one('digit').attributes).toMatchObject({ digit: '1' })
     expect(one('action').attributes).toMatchObject({ action: 'trigger_donation', status: 'ok' })
     expect(one('ended').attributes).toMatchObject({ status: 'answered', hangupCause: 16 })
+    // answered ends where the hang-up begins: the two do not overlap
+    expect(one('ended').startMs).toBeGreaterThanOrEqual(answeredSpan.endMs)
     // the number dialed is in no span
     expect(JSON.stringify(spans)).not.toContain('2125550147')
     expect(formatTraceHeader(claimed)).toBe(`Root=${ROOT};Parent=aaaaaaaaaaaaaaaa;Sampled=1`)

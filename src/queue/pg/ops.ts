@@ -133,18 +133,13 @@ export class PgQueue implements QueuePort {
     return { successful: entries.map((e, i) => ({ id: e.id, messageId: ids[i]! })), failed: [] }
   }
 
-  private async insert(
-    messageIds: string[],
-    bodies: string[],
-    delays: number[],
-    traceHeaders: (string | null)[],
-  ): Promise<void> {
+  private async insert(messageIds: string[], bodies: string[], delays: number[], headers: (string | null)[]) {
     try {
       await this.pool.query(
         `INSERT INTO queue_messages (queue, message_id, body, visible_at, trace_header)
          SELECT $1, id, body, now() + make_interval(secs => delay), header
          FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::text[]) AS t(id, body, delay, header)`,
-        [this.name, messageIds, bodies, delays, traceHeaders],
+        [this.name, messageIds, bodies, delays, headers],
       )
     } catch (error) {
       throw this.translate(error)
