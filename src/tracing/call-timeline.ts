@@ -1,6 +1,7 @@
 import type { ControlPlane } from '../control/port.js'
 import { operatorError } from '../errors.js'
 import type { Timeline, TimelineRow } from './pg-sink.js'
+import { maskForTrace } from './tracer.js'
 
 /** What `dialctl trace CALL_ID` returns (its --json output). */
 export type CallTimeline =
@@ -39,7 +40,7 @@ export async function callTimeline(
       stage: plane.stage,
       callId,
       source: 'xray',
-      filterExpression: `annotation.callId = "${callId}"`,
+      filterExpression: `annotation.callId = "${maskForTrace(callId)}"`,
       console: `https://${host}/cloudwatch/home${region ? `?region=${region}` : ''}#xray:traces/query`,
     }
   }

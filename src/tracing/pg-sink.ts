@@ -1,5 +1,5 @@
 import type { Db } from '../db/pool.js'
-import type { Span, SpanSink } from './tracer.js'
+import { maskForTrace, type Span, type SpanSink } from './tracer.js'
 
 /** Spans into `trace_spans`, one INSERT per flush (the local stack's trace store). */
 export function createPgSpanSink(db: Db): SpanSink {
@@ -64,7 +64,8 @@ export async function readTimeline(db: Db, callId: string): Promise<Timeline> {
     `SELECT trace_id, span_id, parent_id, name, started_at, ended_at, attributes FROM trace_spans
       WHERE trace_id IN (SELECT DISTINCT trace_id FROM trace_spans WHERE call_id = $1)
       ORDER BY started_at, ended_at`,
-    [callId],
+    // spans carry the call id as maskForTrace left it
+    [maskForTrace(callId)],
   )
   const first = rows[0]?.started_at.getTime() ?? 0
   return {

@@ -120,12 +120,23 @@ export interface Tracer {
   close(): Promise<void>
 }
 
-/** Masks every string attribute: ids can be phone numbers (CRM exports use the number as id). */
+/**
+ * A string as spans may carry it: phone numbers masked (maskPhonesIn), and any other run of 7 or
+ * more digits too, keeping the last two — ids can be phone numbers (CRM exports use the number as
+ * contact id), and the call id escapes such an id into `call.c1._2b12125550147.0`, where no
+ * number pattern sees it. The same function masks a call id looked up (readTimeline), so a trace
+ * is found by the id the operator has.
+ */
+export function maskForTrace(text: string): string {
+  return maskPhonesIn(text).replace(/\d{7,}/g, (run) => `${'*'.repeat(run.length - 2)}${run.slice(-2)}`)
+}
+
+/** Masks every string attribute (see maskForTrace). */
 function safe(attributes: SpanAttributes): SpanAttributes {
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(attributes)) {
     if (value === undefined) continue
-    out[key] = typeof value === 'string' ? maskPhonesIn(value) : value
+    out[key] = typeof value === 'string' ? maskForTrace(value) : value
   }
   return out as SpanAttributes
 }

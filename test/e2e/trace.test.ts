@@ -88,7 +88,9 @@ describe('one trace per dial task (local stack)', () => {
     expect(inCall).toEqual(['playback', 'digit', 'action'])
     // enrich's lookup and writes, the dialer's outcome rows: per pass through the pipe
     const passes = names.filter((n) => n === 'queued').length
-    expect(names.filter((n) => n === 'postgres')).toHaveLength(3 * passes)
+    const queries = timeline.rows.filter((r) => r.name === 'postgres').map((r) => r.attributes.query)
+    expect(queries.filter((q) => q === 'lookup')).toHaveLength(passes)
+    expect(queries.filter((q) => q === 'outcomes')).toHaveLength(passes)
     expect(names.filter((n) => n === 'deferred')).toHaveLength(passes - 1)
 
     // the last pass is the one dialed
