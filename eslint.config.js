@@ -31,15 +31,12 @@ const NOT_YET_SPLIT = [
   ['local/stack.ts', 294, null],
   ['src/calls/run-call.ts', 120, null],
   ['src/campaigns/stats.ts', 133, null],
-  ['src/control/doctor.ts', 294, 469],
   ['src/enrich/enrich-batch.ts', 120, null],
   ['src/ivr/validate.ts', 108, null],
   ['src/pipe/local-pipe.ts', 88, null],
-  ['src/queue/pg/redrive.ts', 150, null],
   ['src/telephony/audio-check.ts', 96, null],
   ['worker/drivers/ari/client.ts', null, 417],
   ['worker/drivers/ari/driver.ts', 497, 522],
-  ['worker/main.ts', 86, null],
 ]
 
 export default tseslint.config(

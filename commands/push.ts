@@ -4,6 +4,8 @@ import { IanaTimeZone, MAX_TASK_ATTEMPTS } from '../src/contracts/index.js'
 import { OperatorError, usageError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
+import { pushWindow, type PushWindow } from '../src/tasks/push-window.js'
+import { zonedTime } from '../src/cli/render.js'
 
 export interface PushOutput {
   messageId: string
@@ -11,6 +13,8 @@ export interface PushOutput {
   contactId: string
   phoneNumber: string
   stage: string
+  /** when the callee's calling window opens (absent when the stage did not send the campaign's windows) */
+  window?: PushWindow
 }
 
 export default class Push extends ControlCommand<typeof Push> {
@@ -80,16 +84,19 @@ export default class Push extends ControlCommand<typeof Push> {
         'Check the queue with `dialctl status`; on AWS, check your credentials and the queue policy.',
       )
     }
+    const window = pushWindow(campaign, task.phoneNumber, flags.timezone, new Date())
     const out: PushOutput = {
       messageId: result.sent[0].messageId,
       campaignId: task.campaignId,
       contactId: task.contactId,
       phoneNumber: maskPhone(task.phoneNumber),
       stage: this.flags.stage,
+      ...(window ? { window } : {}),
     }
     this.log(
       `Sent dial task ${out.messageId} (campaign ${out.campaignId}, contact ${out.contactId}, ${out.phoneNumber}) to stage ${out.stage}.`,
     )
+    if (window && !window.open) this.log(windowLine(window))
     return out
   }
 }
@@ -106,4 +113,18 @@ function notAccepting(id: string, status: string): OperatorError {
     1,
     'CAMPAIGN_NOT_ACTIVE',
   )
+}
+
+/** A closed window, as the operator reads it: when it opens for the callee, in their zone and the campaign's. */
+function windowLine(w: PushWindow): string {
+  const zones = `${w.calleeZones.join('+')}, from the ${w.zoneSource === 'contact' ? '--timezone flag' : w.zoneSource === 'number' ? "number's prefix" : "campaign's zone"}`
+  if (w.never || !w.opensAt)
+    return `The calling window is closed for this callee (${zones}) and opens in none of their zones within 8 days: it will not be dialed. Give the contact one zone: --timezone <IANA zone>.`
+  const callee = w.calleeZones.length === 1 ? w.calleeZones[0]! : w.campaignTimezone
+  const local = zonedTime(w.opensAt, callee)
+  const campaign =
+    callee === w.campaignTimezone
+      ? ''
+      : `; campaign time ${zonedTime(w.opensAt, w.campaignTimezone).replace(/ \(.*\)$/, '')}`
+  return `The calling window is closed for this callee (${zones}): accepted, it will be dialed when it opens, ${local}${campaign}.`
 }

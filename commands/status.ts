@@ -2,9 +2,9 @@ import { Flags } from '@oclif/core'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { ExitCode } from '../src/exit-codes.js'
 import { colors, duration, keyValues, percent, shareOf, sparkline } from '../src/cli/render.js'
-import { observe, RATE_LIMITED_ALARM } from '../src/control/doctor.js'
+import { observe } from '../src/control/doctor.js'
+import { statusHealth } from '../src/control/status-health.js'
 import { finishedAdvice } from '../src/cli/campaign-view.js'
-import { pipeHealth } from '../src/control/health.js'
 import type {
   Alarm,
   CampaignSummary,
@@ -23,7 +23,10 @@ export interface StatusResult {
   dlq: QueueDepth | { error: string }
   activeCampaigns: Pick<CampaignSummary, 'campaignId' | 'name' | 'contacts' | 'answerRate' | 'windowOpen'>[]
   alarms: Alarm[]
+  /** why it is unhealthy (exit 3) */
   problems: string[]
+  /** worth knowing, not unhealthy: an operator's recent limit cut, old dead letters */
+  warnings: string[]
 }
 
 const orError = <T>(v: T | Error): T | { error: string } => (v instanceof Error ? { error: v.message } : v)
@@ -31,7 +34,7 @@ const orError = <T>(v: T | Error): T | { error: string } => (v instanceof Error 
 export default class Status extends ControlCommand<typeof Status> {
   static override summary = 'One screen: pipe, CPS vs limit, queue and DLQ, active campaigns, alarms'
   static override description =
-    'Exit code 0 when all is well, 3 when the pipe is unhealthy, pacing is degraded, more than 20% of dial attempts were rate-limited in the last minute, the DLQ holds tasks, or an alarm is in ALARM (run `dialctl doctor` for causes and fixes).'
+    'Exit code 0 when all is well, 3 when the pipe is unhealthy, pacing is degraded or stalled (tasks deferred while few are dialed), a limit cut or hold has starved demand for over 15 minutes, the DLQ is growing (on AWS: holds tasks), or an alarm is in ALARM. A backlog deferred and dialed at the limit is healthy. Run `dialctl doctor` for causes and fixes; docs/health.md has the rules.'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --stage prod --json',
@@ -92,53 +95,28 @@ export default class Status extends ControlCommand<typeof Status> {
   private async screen(plane: ControlPlane): Promise<{ text: string; result: StatusResult }> {
     const o = await observe(plane)
     const c = colors()
-    const problems: string[] = []
+    const { problems, warnings } = statusHealth(o)
     const err = (e: Error) => c.red(`unavailable: ${e.message}`)
-
-    let pipeLine: string
-    if (o.pipe instanceof Error) {
-      pipeLine = err(o.pipe)
-      problems.push(`pipe: ${o.pipe.message}`)
-    } else {
-      const h = pipeHealth(
-        o.pipe,
-        o.pipeMetrics instanceof Error ? undefined : o.pipeMetrics,
-        o.queue instanceof Error ? undefined : o.queue,
-        undefined,
-      )
-      problems.push(...h.problems)
-      pipeLine = `${o.pipe.state === 'RUNNING' ? c.green(o.pipe.state) : c.red(o.pipe.state)} (desired ${o.pipe.desiredState})`
-    }
+    const pipeLine =
+      o.pipe instanceof Error
+        ? err(o.pipe)
+        : `${o.pipe.state === 'RUNNING' ? c.green(o.pipe.state) : c.red(o.pipe.state)} (desired ${o.pipe.desiredState})`
     let cpsLine: string
-    if (o.pacing instanceof Error) {
-      cpsLine = err(o.pacing)
-      problems.push(`pacing: ${o.pacing.message}`)
-    } else {
+    if (o.pacing instanceof Error) cpsLine = err(o.pacing)
+    else {
       const p = o.pacing
-      if (p.degraded) problems.push('pacing degraded: dialers cannot reach Redis')
       const attempts = p.last60.reduce((n, x) => n + x.admitted + x.rateLimited, 0)
-      if (p.rateLimitedShare > RATE_LIMITED_ALARM)
-        problems.push(
-          `${percent(p.rateLimitedShare)} of ${attempts} dial attempts rate-limited in the last 60 s (alarm above ${percent(RATE_LIMITED_ALARM, 0)}; dialctl doctor)`,
-        )
       cpsLine = `${p.cpsNow} / ${p.limit.limit} cps (${p.limit.source})  ${sparkline(
         p.last60.map((s) => s.admitted),
         p.limit.limit,
-      )}  rate-limited ${percent(p.rateLimitedShare)} of ${attempts} attempts (60 s)${p.degraded ? c.red('  DEGRADED') : ''}`
+      )}  deferred ${percent(p.rateLimitedShare)} of ${attempts} attempts (60 s)${p.degraded ? c.red('  DEGRADED') : ''}`
     }
     const depth = (q: QueueDepth | Error) =>
       q instanceof Error
         ? err(q)
         : `${q.visible} visible, ${q.inFlight} in flight, oldest ${duration(q.oldestAgeSeconds)}`
-    if (!(o.dlq instanceof Error) && o.dlq.visible + o.dlq.inFlight > 0) {
-      const n = o.dlq.visible + o.dlq.inFlight
-      problems.push(
-        `${n} task${n === 1 ? '' : 's'} in the DLQ, the oldest ${duration(o.dlq.oldestAgeSeconds)} old (dialctl dlq list)`,
-      )
-    }
     const active = o.campaigns instanceof Error ? [] : o.campaigns.filter((x) => x.status === 'active')
     const alarms = o.alarms instanceof Error ? [] : o.alarms
-    if (alarms.length) problems.push(`${alarms.length} alarm(s) in ALARM`)
 
     const inFlightCalls = active.reduce((n, x) => n + x.contacts.dialing, 0)
     const answered = active.reduce((n, x) => n + x.answered, 0)
@@ -187,7 +165,14 @@ export default class Status extends ControlCommand<typeof Status> {
               : 'none in ALARM',
       ],
       ['Last changes', changes.length ? changes.join('\n' + ' '.repeat(14)) : 'no limit change recorded'],
-      ['Health', problems.length ? c.red(problems.join('; ')) : c.green('ok')],
+      [
+        'Health',
+        problems.length
+          ? c.red(problems.join('; '))
+          : warnings.length
+            ? `${c.green('ok')} ${c.yellow(`(${warnings.join('; ')})`)}`
+            : c.green('ok'),
+      ],
     ])
     const result: StatusResult = {
       stage: plane.stage,
@@ -205,6 +190,7 @@ export default class Status extends ControlCommand<typeof Status> {
       })),
       alarms,
       problems,
+      warnings,
     }
     return { text, result }
   }

@@ -41,8 +41,8 @@ import { createPgSpanSink } from '../src/tracing/pg-sink.js'
 import { stampingQueue } from '../src/tracing/stamp.js'
 import { createTracer, NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
 
-/** Pipe pollers the local stack starts with, and the most it scales to under a backlog. */
-export const DEFAULT_PIPE_POLLERS = 4
+/** Pipe pollers the local stack starts with (Lambda starts SQS polling with five), and the most it scales to under a backlog. */
+export const DEFAULT_PIPE_POLLERS = 5
 export const DEFAULT_PIPE_MAX_POLLERS = 20
 
 /**

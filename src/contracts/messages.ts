@@ -19,14 +19,22 @@ export const SafeId = z
   .max(200)
   .refine((s) => !CONTROL_CHARS.test(s), { message: 'must not contain control characters (NUL, ESC, …)' })
 
+/**
+ * Control characters a metadata value may not hold: CONTROL_CHARS but TAB, LF and CR, which a
+ * spreadsheet cell with a line break carries (issue #15: a multi-line CSV cell is imported whole)
+ * and which JSON escapes; keys and ids still refuse them.
+ */
+// eslint-disable-next-line no-control-regex
+const VALUE_CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/
+
 function hasControlChars(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return CONTROL_CHARS.test(value)
+  if (typeof value === 'string') return VALUE_CONTROL_CHARS.test(value)
   if (depth > 32 || value === null || typeof value !== 'object') return false
   if (Array.isArray(value)) return value.some((v) => hasControlChars(v, depth + 1))
   return Object.entries(value).some(([k, v]) => CONTROL_CHARS.test(k) || hasControlChars(v, depth + 1))
 }
 
-/** Free-form contact data; no key or string value may carry a control character (jsonb refuses NUL). */
+/** Free-form contact data; no key may carry a control character, no string value one but TAB/LF/CR (jsonb refuses NUL). */
 export const Metadata = z
   .record(z.string(), z.unknown())
   .refine((m) => !hasControlChars(m), { message: 'must not contain control characters (NUL, ESC, …)' })

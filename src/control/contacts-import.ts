@@ -1,11 +1,7 @@
-import { zonesOfNumber } from '../campaigns/callee-zones.js'
-import { findBlacklisted } from '../campaigns/contacts.js'
-import { PhoneNumber, type DialTask } from '../contracts/index.js'
-import type { Db } from '../db/pool.js'
+import { contactRowProblem, DuplicateRows, type ContactField } from '../contracts/index.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
-import { taskSizeProblem } from '../tasks/limits.js'
 import type { ContactRow, ImportResult } from './port.js'
 import { asError, errorMessage } from '../errors.js'
 
@@ -77,15 +73,6 @@ export function detectDelimiter(headerLine: string): string {
   return best
 }
 
-function isValidZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone })
-    return zone.includes('/') || zone === 'UTC'
-  } catch {
-    return false
-  }
-}
-
 /**
  * The rule for one contacts CSV, used by the streaming reader and the in-memory one alike:
  * header → column map; record → contact row or a refusal naming its line and field.
@@ -95,6 +82,7 @@ class ContactRecords {
   private idCol = -1
   private tzCol = -1
   private header: string[] = []
+  private readonly duplicates = new DuplicateRows()
 
   constructor(private readonly options: ContactsCsvOptions) {}
 
@@ -150,50 +138,49 @@ class ContactRecords {
         },
       }
     const phone = fields[this.phoneCol]!.trim()
-    const phoneName = this.header[this.phoneCol]!
-    if (!PhoneNumber.safeParse(phone).success)
-      return {
-        invalid: {
-          line,
-          field: phoneName,
-          message: `"${maskRaw(phone)}" is not a valid E.164 number (e.g. +972501234567)`,
-        },
-      }
-    let id = `c-${phone.slice(1)}`
-    if (this.idCol >= 0) {
-      id = fields[this.idCol]!.trim()
-      if (!id) return { invalid: { line, field: this.header[this.idCol]!, message: 'is empty' } }
-      if (/[\r\n]/.test(id))
-        return { invalid: { line, field: this.header[this.idCol]!, message: 'holds a line break' } }
-    }
-    let timezone: string | undefined
-    if (this.tzCol >= 0 && fields[this.tzCol]!.trim()) {
-      timezone = fields[this.tzCol]!.trim()
-      if (!isValidZone(timezone))
-        return {
-          invalid: {
-            line,
-            field: this.header[this.tzCol]!,
-            message: `"${timezone}" is not an IANA time zone (e.g. Europe/London); leave it empty to use the number's zone`,
-          },
-        }
-    }
+    const id = this.idCol >= 0 ? fields[this.idCol]!.trim() : `c-${phone.replace(/^\+/, '')}`
+    if (this.idCol >= 0 && !id) return this.refuse(line, 'id', 'is empty')
+    const zone = this.tzCol >= 0 ? fields[this.tzCol]!.trim() : ''
+    const timezone = zone || undefined
     // Every other cell verbatim — formula-like text (=, +, -, @) included: it is data here, and
     // whoever exports it to a spreadsheet escapes it there.
     const metadata: Record<string, unknown> = {}
     this.header.forEach((h, j) => {
       if (j !== this.phoneCol && j !== this.idCol && j !== this.tzCol) metadata[h] = fields[j]
     })
-    // the task the dispatcher will build from this contact must fit what the worker accepts
-    const tooBig = taskSizeProblem({
-      campaignId: '',
-      contactId: id,
-      phoneNumber: phone,
-      metadata,
-      attempts: 0,
-    })
-    if (tooBig) return { invalid: { line, field: 'row', message: tooBig } }
-    return { row: { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata } }
+    const row: ContactRow = { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata }
+    // the same rules as the control API's contacts.import (src/contracts/contact-row.ts)
+    const problem = contactRowProblem(row)
+    if (problem)
+      return this.refuse(
+        line,
+        problem.field,
+        problem.field === 'phoneNumber' ? `"${maskRaw(phone)}" ${problem.message}` : problem.message,
+      )
+    const duplicate = this.duplicates.check(row)
+    return duplicate ? this.refuse(line, duplicate.field, duplicate.message) : { row }
+  }
+
+  /** A refusal naming the header column of `field` (the row itself for a whole-row problem). */
+  private refuse(
+    line: number,
+    field: ContactField,
+    message: string,
+  ): { invalid: ImportResult['invalid'][number] } {
+    const column = {
+      id: this.idCol,
+      phoneNumber: this.phoneCol,
+      timezone: this.tzCol,
+      metadata: -1,
+      row: -1,
+    }[field]
+    return {
+      invalid: {
+        line,
+        field: column >= 0 ? this.header[column]! : field === 'metadata' ? 'row' : field,
+        message,
+      },
+    }
   }
 }
 
@@ -357,88 +344,5 @@ export async function* streamContactsCsv(
   yield { rows, invalid: pendingInvalid, bytes }
 }
 
-/**
- * Contact rows for pushed tasks (`dialctl push`, `load-test`): the dial gate dials only a contact
- * that exists with the task's number and attempt, so a task pushed by hand brings its contact,
- * queued at the task's attempt, with its callee zones. An existing contact is left as it is: the
- * gate then judges the task against it (a different number or attempt is refused, not dialed).
- */
-export async function registerPushedContacts(
-  db: Db,
-  tasks: readonly DialTask[],
-  timezone?: string,
-): Promise<number> {
-  if (tasks.length === 0) return 0
-  const { rowCount } = await db.query(
-    `INSERT INTO contacts (campaign_id, id, phone_number, metadata, status, attempts, timezone, number_timezones)
-     SELECT r.campaign_id, r.id, r.phone, coalesce(r.metadata, '{}'::jsonb), 'queued', r.attempts, r.timezone,
-            ARRAY(SELECT jsonb_array_elements_text(r.zones))
-       FROM jsonb_to_recordset($1::jsonb)
-            AS r(campaign_id text, id text, phone text, metadata jsonb, attempts int, timezone text, zones jsonb)
-      WHERE EXISTS (SELECT 1 FROM campaigns c WHERE c.id = r.campaign_id)
-     ON CONFLICT DO NOTHING`,
-    [
-      JSON.stringify(
-        tasks.map((t) => ({
-          campaign_id: t.campaignId,
-          id: t.contactId,
-          phone: t.phoneNumber,
-          metadata: t.metadata ?? {},
-          attempts: t.attempts,
-          timezone: timezone ?? null,
-          zones: zonesOfNumber(t.phoneNumber),
-        })),
-      ),
-    ],
-  )
-  return rowCount ?? 0
-}
-
-/**
- * Inserts contacts as pending, in chunks; a contact already in the campaign (same id or same
- * number) is skipped, not updated, so a re-import never resets a contact's progress.
- * Blacklisted numbers are imported (the dispatcher and enrich never dial them) and flagged.
- */
-export async function insertContacts(
-  db: Db,
-  campaignId: string,
-  rows: ContactRow[],
-): Promise<Omit<ImportResult, 'invalid'>> {
-  let imported = 0
-  const CHUNK = 500
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK)
-    const { rowCount } = await db.query(
-      `INSERT INTO contacts (campaign_id, id, phone_number, metadata, timezone, number_timezones)
-       SELECT $1, r.id, r.phone, r.metadata, r.timezone,
-              ARRAY(SELECT jsonb_array_elements_text(r.zones))
-         FROM jsonb_to_recordset($2::jsonb) AS r(id text, phone text, metadata jsonb, timezone text, zones jsonb)
-       ON CONFLICT DO NOTHING`,
-      [
-        campaignId,
-        JSON.stringify(
-          chunk.map((r) => ({
-            id: r.id,
-            phone: r.phoneNumber,
-            metadata: r.metadata,
-            timezone: r.timezone ?? null,
-            zones: zonesOfNumber(r.phoneNumber),
-          })),
-        ),
-      ],
-    )
-    imported += rowCount ?? 0
-  }
-  const blackSet = await findBlacklisted(
-    db,
-    rows.map((r) => r.phoneNumber),
-  )
-  return {
-    campaignId,
-    imported,
-    duplicates: rows.length - imported,
-    blacklisted: rows
-      .filter((r) => blackSet.has(r.phoneNumber))
-      .map((r) => ({ line: r.line, contactId: r.id, phone: maskPhone(r.phoneNumber) })),
-  }
-}
+// The database half (insert, push registration) lives beside: these imports stay valid.
+export { insertContacts, registerPushedContacts } from './contacts-insert.js'

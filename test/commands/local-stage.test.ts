@@ -314,16 +314,25 @@ describe('campaigns and contacts (local stack)', () => {
     const imported = await dialctl(['contacts', 'import', '--campaign', 'camp-1', csv, '--json'])
     expect(imported.exitCode).toBe(0)
     const result = ImportResult.parse(jsonOf(imported))
-    expect(result).toMatchObject({ campaignId: 'camp-1', imported: 3, duplicates: 2 })
-    expect(result.invalid.map((i) => [i.line, i.field])).toEqual([
-      [3, 'phone_number'],
-      [7, 'row'],
+    // duplicates inside the file (issue #15): the first line wins, later ones refused naming it
+    expect(result).toMatchObject({ campaignId: 'camp-1', imported: 3, duplicates: 0 })
+    expect(result.invalid.map((i) => [i.line, i.field, i.message])).toEqual([
+      [3, 'phone_number', expect.stringMatching(/not a valid E\.164/)],
+      [5, 'id', 'duplicates line 2 (same id); the first line is kept'],
+      [6, 'phone_number', 'duplicates line 2 (same number); the first line is kept'],
+      [7, 'row', expect.stringMatching(/2 fields/)],
     ])
     expect(result.blacklisted).toEqual([{ line: 4, contactId: 'k3', phone: '+**********03' }])
     const { rows: k7 } = await db.pool.query(`SELECT metadata FROM contacts WHERE id = 'k7'`)
     expect(k7[0].metadata).toEqual({ firstName: 'Quoted, Name' })
     const human = await dialctl(['contacts', 'import', '--campaign', 'camp-1', csv])
     expect(normalize(human.stdout)).toMatchSnapshot()
+
+    // under --strict a duplicate line refuses the file: exit 1, nothing imported
+    const strict = await dialctl(['contacts', 'import', '--campaign', 'camp-1', csv, '--strict'])
+    expect(strict.exitCode).toBe(1)
+    expect(strict.stderr).toMatch(/4 row\(s\) of .* refused under --strict; nothing was imported/)
+    expect(strict.stderr).toContain('line 5 id: duplicates line 2 (same id)')
 
     const missing = await dialctl(['contacts', 'import', '--campaign', 'nope', csv])
     expect(missing.exitCode).toBe(1)

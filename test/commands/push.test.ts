@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { saveCampaign } from '../../src/campaigns/repository.js'
+import { nextWindowOpening } from '../../src/campaigns/window.js'
 import { demoCampaign } from '../../src/local-stack/demo.js'
 import { ensureLocalQueues, PgQueue } from '../../src/queue/pg-queue.js'
 import { MAX_DIAL_TASK_BYTES } from '../../src/tasks/limits.js'
@@ -9,6 +10,14 @@ import { dialctl, jsonOf } from './helpers.js'
 let db: TestDb
 const saved = { ...process.env }
 let queue: PgQueue
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
+/** the day of week two days from now in Honolulu (0 = Sunday) */
+const laterDay = DAYS.indexOf(
+  new Date(Date.now() + 2 * 86_400_000).toLocaleDateString('en-US', {
+    timeZone: 'Pacific/Honolulu',
+    weekday: 'short',
+  }),
+)
 
 beforeAll(async () => {
   db = await createTestDb('cmdpush')
@@ -24,6 +33,10 @@ beforeAll(async () => {
     ['c-cancelled', 'cancelled'],
   ] as const)
     await saveCampaign(db.pool, campaign(id, status), { mode: 'insert' })
+  // open only two days from now in Honolulu, 09:00–17:00: closed whenever the test runs
+  const night = campaign('c-later', 'active')
+  night.config.callingWindows = [{ dayOfWeek: [laterDay], startHour: 9, endHour: 17 }]
+  await saveCampaign(db.pool, night, { mode: 'insert' })
   Object.assign(process.env, {
     ...db.env,
     DIALCTL_STAGE: 'local',
@@ -75,6 +88,61 @@ describe('dialctl push (local stack)', () => {
     expect(out.contactId).toMatch(/^push-/)
     const ids = (await queue.peek(10)).map((m) => m.messageId)
     expect(ids).toContain(out.messageId)
+  })
+
+  it("a closed window: accepted (exit 0), saying when it opens for the callee, in their zone and the campaign's; --json carries it", async () => {
+    const expected = nextWindowOpening(
+      new Date(),
+      [{ dayOfWeek: [laterDay], startHour: 9, endHour: 17 }],
+      'Pacific/Honolulu',
+    )
+    const run = await dialctl([
+      'push',
+      '--campaign',
+      'c-later',
+      '--phone',
+      '+12125550100',
+      '--timezone',
+      'Pacific/Honolulu',
+    ])
+    expect(run.exitCode).toBe(0)
+    const day = DAYS[laterDay]
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^Sent dial task .*\\nThe calling window is closed for this callee \\(Pacific/Honolulu, from the --timezone flag\\): accepted, it will be dialed when it opens, ${day} \\d\\d \\w+ 09:00 Pacific/Honolulu \\(in \\d+h\\d\\dm\\); campaign time \\w+ \\d\\d \\w+ \\d\\d:\\d\\d ${demoCampaign.timezone}\\.\\n$`,
+      ),
+    )
+    const json = jsonOf(
+      await dialctl([
+        'push',
+        '--campaign',
+        'c-later',
+        '--phone',
+        '+12125550100',
+        '--timezone',
+        'Pacific/Honolulu',
+        '--json',
+      ]),
+    ) as { window: unknown }
+    expect(json.window).toEqual({
+      open: false,
+      opensAt: expected.toISOString(),
+      never: false,
+      calleeZones: ['Pacific/Honolulu'],
+      zoneSource: 'contact',
+      campaignTimezone: demoCampaign.timezone,
+    })
+    // without --timezone, the number's zone (+1 212: New York) is the callee's
+    const byNumber = jsonOf(
+      await dialctl(['push', '--campaign', 'c-later', '--phone', '+12125550100', '--json']),
+    ) as {
+      window: { calleeZones: string[]; zoneSource: string; open: boolean }
+    }
+    expect(byNumber.window).toMatchObject({
+      calleeZones: ['America/New_York'],
+      zoneSource: 'number',
+      open: false,
+    })
   })
 
   it('refuses a number that is not E.164, naming the field, with the usage exit code', async () => {

@@ -12,7 +12,6 @@ import {
   openScenario,
   pushTasks,
   scanLogs,
-  sleep,
   startStack,
   waitDrained,
   waitFor,
@@ -23,12 +22,14 @@ import { recordResult } from './helpers/results.js'
 
 /**
  * PostgreSQL goes away mid-batch (every connection of the stack reset, new ones refused: a
- * server restart as its clients see it) for 4 s and comes back. Queue receives, enrich lookups,
+ * server restart as its clients see it) until the stack has felt it on both sides — the pipe's
+ * reconnects refused three times, the worker refusing a dial it could not record — and comes back. Queue receives, enrich lookups,
  * the worker's call rows and the pipe's deletes all fail meanwhile; each must be retried, and no
  * task lost or dialed twice. The checks read PostgreSQL directly, not through the proxy.
  */
 const TASKS = 120
-const OUTAGE_MS = 4000
+/** the outage lasts until the pipe has been refused this many times (about 1.5 s) */
+const PIPE_REFUSALS = 3
 
 describe('fault: PostgreSQL cut mid-batch', () => {
   let env: ScenarioEnv
@@ -65,9 +66,20 @@ describe('fault: PostgreSQL cut mid-batch', () => {
     const pushed = await pushTasks(stack!.queue, tasks)
     await waitFor(async () => (await countAttempts(env.db)) >= 20, 60_000, '20 dials before the cut')
     const before = proxy.accepted
+    const mark = logs.text().length
+    const cutAt = Date.now()
     await proxy.cut()
     const dialsAtCut = await countAttempts(env.db)
-    await sleep(OUTAGE_MS)
+    // The outage lasts until it is felt, not for a fixed time: refused reconnects and a refused dial.
+    const since = () => logs.text().slice(mark)
+    await waitFor(
+      async () =>
+        logLines(since(), /^pipe state check failed/).length >= PIPE_REFUSALS &&
+        logLines(since(), /^could not record the call start/).length >= 1,
+      30_000,
+      'the pipe and the worker to feel the outage',
+    )
+    const outageS = (Date.now() - cutAt) / 1000
     await proxy.restore()
 
     await waitDrained(env.db, { timeoutMs: 60_000 }).catch(async (error: Error) => {
@@ -97,13 +109,13 @@ describe('fault: PostgreSQL cut mid-batch', () => {
          (SELECT 1 FROM task_outcomes o WHERE o.call_id = a.call_id AND o.outcome IN ('dialed', 'duplicate'))`,
     )
     recordResult({
-      scenario: 'PostgreSQL cut 4 s mid-batch',
+      scenario: 'PostgreSQL cut mid-batch',
       tasks: c.tasks,
       outcomes: c.outcomes,
       lost: c.lost.length,
       duplicated: c.duplicated.length,
       seconds,
-      note: `${pipeFailures.length} failed pipe polls/batches retried; ${dialsAtCut} dialed before the cut; ${lostOutcomes[0]!.n} dials whose outcome row could not be written (the call row stands)`,
+      note: `down ${outageS.toFixed(1)} s; ${pipeFailures.length} failed pipe polls/batches retried; ${dialsAtCut} dialed before the cut; ${lostOutcomes[0]!.n} dials whose outcome row could not be written (the call row stands)`,
     })
     expect(c.lost).toEqual([])
     expect(c.duplicated).toEqual([])

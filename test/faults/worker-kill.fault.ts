@@ -10,7 +10,6 @@ import {
   pushTasks,
   queueContacts,
   scanLogs,
-  sleep,
   startStack,
   waitDrained,
   waitFor,
@@ -21,13 +20,14 @@ import { recordResult } from './helpers/results.js'
 
 /**
  * The worker runs as its own process (the built worker/main.js, as deployed) behind the local
- * stack's pipe and dialer. It is SIGKILLed while calls are ringing, stays down a few seconds
- * (the dialer's POSTs fail: retried, some to the DLQ), and restarts with the same WORKER_ID: its
+ * stack's pipe and dialer. It is SIGKILLed while calls are ringing, stays down until the dialer
+ * has seen DOWN_REFUSALS POSTs fail (retried, some to the DLQ), and restarts with the same WORKER_ID: its
  * startup closes the calls the dead process left open (failOpenCalls) and moves their contacts on.
  */
 const TASKS = 60
 const WORKER_ID = 'fault-worker'
-const DOWN_MS = 4000
+/** the worker stays down until this many POSTs failed (`worker unreachable` outcomes) */
+const DOWN_REFUSALS = 10
 
 describe('fault: the worker killed mid-calls and restarted', () => {
   let env: ScenarioEnv
@@ -88,10 +88,25 @@ describe('fault: the worker killed mid-calls and restarted', () => {
           )
         ).rows[0]!.n,
       )
+    const unreachableOutcomes = async () =>
+      Number(
+        (
+          await env.db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM task_outcomes WHERE outcome = 'failed' AND reason LIKE 'worker unreachable%'`,
+          )
+        ).rows[0]!.n,
+      )
     await waitFor(async () => (await openCalls()) >= 5, 60_000, '5 calls in flight')
     await first.kill()
+    const killedAt = Date.now()
     const openAtKill = await openCalls()
-    await sleep(DOWN_MS)
+    // Down until the dialer has felt it, not for a fixed time.
+    await waitFor(
+      async () => (await unreachableOutcomes()) >= DOWN_REFUSALS,
+      60_000,
+      `${DOWN_REFUSALS} POSTs to the dead worker failed`,
+    )
+    const downS = (Date.now() - killedAt) / 1000
     await startWorker()
 
     await waitDrained(env.db, { timeoutMs: 120_000 })
@@ -110,9 +125,7 @@ describe('fault: the worker killed mid-calls and restarted', () => {
     // none stuck dialing; the reconciled ones wait for their retry (pending) like any failed call
     expect(byStatus.dialing ?? 0).toBe(0)
 
-    const { rows: refused } = await env.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM task_outcomes WHERE outcome = 'failed' AND reason LIKE 'worker unreachable%'`,
-    )
+    const refused = await unreachableOutcomes()
     const c = await checkConservation(env.db, pushed)
     recordResult({
       scenario: 'worker SIGKILL mid-calls',
@@ -121,7 +134,7 @@ describe('fault: the worker killed mid-calls and restarted', () => {
       lost: c.lost.length,
       duplicated: c.duplicated.length,
       seconds,
-      note: `${openAtKill} calls open at the kill, ${reconciled[0]!.n} closed by failOpenCalls on restart; worker down ${DOWN_MS / 1000} s, ${refused[0]!.n} POSTs failed and were retried`,
+      note: `${openAtKill} calls open at the kill, ${reconciled[0]!.n} closed by failOpenCalls on restart; worker down ${downS.toFixed(1)} s, ${refused} POSTs failed and were retried`,
     })
     expect(c.lost).toEqual([])
     expect(c.duplicated).toEqual([])

@@ -106,6 +106,7 @@ export class FakeAriServer {
   readonly subscriptions = new Set<string>()
   private defaultScript: CalleeScript = { kind: 'answer', afterMs: 20 }
   private down = false
+  private refusalWaiters: (() => void)[] = []
   private port = 0
   private seq = 0
   readonly username: string
@@ -122,7 +123,10 @@ export class FakeAriServer {
         socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
         socket.destroy()
       }
-      if (this.down) return refuse(503, 'Service Unavailable')
+      if (this.down) {
+        this.refusedWhileDown()
+        return refuse(503, 'Service Unavailable')
+      }
       if (url.pathname !== '/ari/events') return refuse(404, 'Not Found')
       if (url.searchParams.get('api_key') !== `${this.username}:${this.password}`)
         return refuse(401, 'Unauthorized')
@@ -190,13 +194,14 @@ export class FakeAriServer {
 
   /**
    * Asterisk restarts: every WebSocket dropped, every channel gone, REST and WebSocket refused (503)
-   * for `downMs`, then back with no channels. `graceful` (`core restart now`): before the sockets
+   * until `until` settles — by default until a client has been refused once (it noticed and tried
+   * to come back: a condition, not a duration) — then back with no channels. `graceful` (`core restart now`): before the sockets
    * close, each channel gets what Asterisk 22 sends (asterisk-restart-while-*.jsonl): a soft
    * hang-up request with flag 4 (SHUTDOWN), Dial NOANSWER if it was ringing, a hang-up request
    * cause 0, StasisEnd, its playback finished "failed", ChannelDestroyed cause 0. Otherwise the
    * process died (kill -9): no event at all.
    */
-  async restart(downMs: number, options: { graceful?: boolean } = {}): Promise<void> {
+  async restart(options: { graceful?: boolean; until?: Promise<unknown> } = {}): Promise<void> {
     if (options.graceful) {
       for (const ch of [...this.channels.values()]) {
         for (const t of ch.timers) clearTimeout(t)
@@ -219,8 +224,30 @@ export class FakeAriServer {
     this.playbacks.clear()
     for (const ws of this.sockets.keys()) ws.terminate()
     this.sockets.clear()
-    await new Promise((resolve) => setTimeout(resolve, downMs))
+    await (options.until ?? this.nextRefusal())
     this.down = false
+  }
+
+  /** Resolves at the next request or upgrade refused because Asterisk is down (bounded: 10 s). */
+  private nextRefusal(timeoutMs = 10_000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new Error(`fake ARI: no client tried to reconnect within ${timeoutMs} ms of the restart`)),
+        timeoutMs,
+      )
+      this.refusalWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  /** A request or upgrade was refused while down: wakes restart()'s wait. */
+  private refusedWhileDown(): void {
+    const waiters = this.refusalWaiters
+    this.refusalWaiters = []
+    for (const w of waiters) w()
   }
 
   /**
@@ -285,7 +312,10 @@ export class FakeAriServer {
     const method = req.method ?? 'GET'
     this.requests.push({ method, path: url.pathname, query, body })
 
-    if (this.down) return this.reply(res, 503, { message: 'Asterisk is restarting' })
+    if (this.down) {
+      this.refusedWhileDown()
+      return this.reply(res, 503, { message: 'Asterisk is restarting' })
+    }
     const expected = 'Basic ' + Buffer.from(`${this.username}:${this.password}`).toString('base64')
     if (req.headers.authorization !== expected)
       return this.reply(res, 401, { message: 'Authentication required' })

@@ -204,9 +204,12 @@ describe('ARI driver against the fake Asterisk', () => {
     driver.onReconcile((r) => reports.push(r))
 
     const digit = call!.collectDigit(30)
-    const restarted = fake.restart(300)
+    // Asterisk stays down until the checks below have seen it down, then comes back.
+    let seenDown!: () => void
+    const restarted = fake.restart({ until: new Promise<void>((resolve) => (seenDown = resolve)) })
     await until(() => !driver.healthy(), 'the driver to notice the restart')
     expect(driver.state()).not.toBe('connected')
+    seenDown()
     await restarted
     expect(await driver.waitConnected(5_000)).toBe(true)
 

@@ -204,7 +204,7 @@ describe('outcome table against the fake Asterisk (recorded sequences)', () => {
       expect(fake.channel(callIdOf(ringing))?.state).toBe('Ringing')
       expect(fake.requests.some((r) => r.path.includes('/play/'))).toBe(true)
     })
-    await fake.restart(50, { graceful: true })
+    await fake.restart({ graceful: true })
     await worker.idle()
     expect(await outcome(answered)).toMatchObject({
       status: 'answered',
@@ -225,7 +225,7 @@ describe('outcome table against the fake Asterisk (recorded sequences)', () => {
     await vi.waitFor(() =>
       expect(fake.requests.some((r) => r.path.includes(callIdOf(answered) + '/play/'))).toBe(true),
     )
-    await fake.restart(50)
+    await fake.restart()
     expect(await driver.waitConnected(5_000)).toBe(true)
     await worker.idle()
     expect(await outcome(answered)).toMatchObject({

@@ -243,7 +243,9 @@ describe('worker on the ARI driver, seed flow, outcomes in PostgreSQL', () => {
     expect(longRing.status).toBe(202)
     await until(() => fake.channelIds().length === 2, 'both channels')
 
-    const restarted = fake.restart(400)
+    // Asterisk stays down until the checks below have seen it down, then comes back.
+    let seenDown!: () => void
+    const restarted = fake.restart({ until: new Promise<void>((resolve) => (seenDown = resolve)) })
     await until(() => !driver.healthy(), 'the driver to see Asterisk go')
     const health = await fetch(`${base}/health`)
     expect(health.status).toBe(503)
@@ -254,6 +256,7 @@ describe('worker on the ARI driver, seed flow, outcomes in PostgreSQL', () => {
     const refused = await dial(await newContact())
     expect(refused.status).toBe(503)
     expect(refused.headers.get('retry-after')).toBe('3')
+    seenDown()
     await restarted
 
     expect(await driver.waitConnected(5_000)).toBe(true)

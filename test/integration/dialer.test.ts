@@ -76,8 +76,8 @@ function startWorker(): Promise<void> {
       if (contact.startsWith('black'))
         return reply(409, { callId: body.callId, error: 'blacklisted', message: 'never dialed' })
       if (contact.startsWith('slow')) {
-        await new Promise((r) => setTimeout(r, 3000))
-        if (!res.destroyed) reply(202, { callId: body.callId, status: 'accepted' })
+        // never answers in time: the reply waits until the dialer has given up (closed the request)
+        await once(res, 'close')
         return
       }
       reply(202, { callId: body.callId, status: 'accepted' })

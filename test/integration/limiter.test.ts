@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sleep } from '../../src/clock.js'
 import { readCpsHistory } from '../../src/pacing/history.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { primeLimiter } from '../helpers/pacing.js'
@@ -34,16 +35,17 @@ describe('redis limiter (admit-1.lua)', () => {
     const limit = 100
     const slots: number[] = []
     let refused = 0
-    const until = Date.now() + 3500
+    const end = AbortSignal.timeout(3500)
     const caller = async (id: number) => {
-      while (Date.now() < until) {
+      while (!end.aborted) {
         const n = 1 + (id % 10)
         const a = await limiter.admit(n, limit)
         slots.push(...a.slotsMicros!)
         refused += n - a.delaysMs.length
-        // A Lambda would wait for its slots; here the callers keep asking so demand stays far
-        // above the budget.
-        await new Promise((r) => setTimeout(r, 5))
+        // As a dialer does: wait for the last slot granted, or until the limiter said to come back
+        // (a deferral) — the limiter's own schedule, not a fixed pause. 200 callers keep demand
+        // far above the budget.
+        await sleep(a.delaysMs.at(-1) ?? a.deferDelaysMs[0] ?? 0, end)
       }
     }
     await Promise.all(Array.from({ length: 200 }, (_, i) => caller(i)))

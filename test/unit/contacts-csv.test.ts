@@ -81,13 +81,51 @@ const cases: Case[] = [
     invalid: [],
   },
   {
-    name: 'duplicate rows are both parsed (the database skips the second as a duplicate)',
-    csv: 'id,phone\nk1,+442079460001\nk1,+442079460001\n',
+    name: 'duplicate rows: the first line wins, each later one is refused naming the line it duplicates',
+    csv: 'id,phone\nk1,+442079460001\nk1,+442079460001\nk2,+442079460001\nk1,+442079460003\nk4,+442079460004\n',
     rows: [
       { line: 2, id: 'k1', phoneNumber: '+442079460001' },
-      { line: 3, id: 'k1', phoneNumber: '+442079460001' },
+      { line: 6, id: 'k4', phoneNumber: '+442079460004' },
     ],
-    invalid: [],
+    invalid: [
+      { line: 3, field: 'id', message: /^duplicates line 2 \(same id\); the first line is kept$/ },
+      { line: 4, field: 'phone', message: /^duplicates line 2 \(same number\)/ },
+      { line: 5, field: 'id', message: /^duplicates line 2 \(same id\)/ },
+    ],
+  },
+  {
+    name: 'duplicate numbers without an id column (the id is made from the number)',
+    csv: 'phone_number,name\n+442079460001,A\n+442079460001,B\n',
+    rows: [{ line: 2, id: 'c-442079460001', phoneNumber: '+442079460001', metadata: { name: 'A' } }],
+    invalid: [{ line: 3, field: 'id', message: /duplicates line 2/ }],
+  },
+  {
+    name: 'an id over 200 characters (SafeId) is refused at import, by line and field',
+    csv: `contact_id,phone\n${'k'.repeat(201)},+442079460001\n${'k'.repeat(200)},+442079460002\n`,
+    rows: [{ line: 3, id: 'k'.repeat(200), phoneNumber: '+442079460002' }],
+    invalid: [{ line: 2, field: 'contact_id', message: /is 201 characters; an id has at most 200/ }],
+  },
+  {
+    name: 'national-format numbers are refused (no campaign has a default region: import takes E.164 only), masked',
+    csv: 'id,phone\nk1,212-555-0101\nk2,(212) 555-0102\nk3,2125550103\nk4,+12125550104\n',
+    rows: [{ line: 5, id: 'k4', phoneNumber: '+12125550104' }],
+    invalid: [
+      { line: 2, field: 'phone', message: /^"\*\*\*-\*\*\*-\*\*01" is not a valid E\.164 number/ },
+      { line: 3, field: 'phone', message: /^"\(\*\*\*\) \*\*\*-\*\*02" is not a valid E\.164/ },
+      { line: 4, field: 'phone', message: /^"\*\*\*\*\*\*\*\*03" is not a valid E\.164/ },
+    ],
+  },
+  {
+    name: 'an id with a line break (a quoted multi-line cell) is refused by field',
+    csv: 'id,phone\n"k\n1",+442079460001\n',
+    rows: [],
+    invalid: [{ line: 2, field: 'id', message: /control characters/ }],
+  },
+  {
+    name: 'a row whose task would exceed what the worker accepts is refused with the size and the limit',
+    csv: `id,phone,notes\nk1,+442079460001,${'x'.repeat(70_000)}\n`,
+    rows: [],
+    invalid: [{ line: 2, field: 'row', message: /the dial task would be \d+ bytes; the limit is 65536/ }],
   },
   {
     name: 'formula-like cells are stored verbatim',

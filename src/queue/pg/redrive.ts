@@ -72,12 +72,58 @@ function toTask(row: MoveTaskRow): MoveTask {
  * `destination`), oldest first, at most `maxPerSecond` a second. As on SQS, each moved message is
  * a new message: new message id, new sent time, receive count 0. Runs to the end and resolves
  * with the finished task; progress is in queue_move_tasks for other processes (listLocalRedrives).
+ * @throws QueueError InvalidParameterValue (rate), QueueDoesNotExist, UnsupportedOperation (not a
+ *   DLQ), AlreadyRunning (a redrive of this DLQ is running)
  */
 export async function redriveLocal(
   pool: pg.Pool,
   dlqName: string,
   options: LocalRedriveOptions = {},
 ): Promise<MoveTask & RedriveResult> {
+  const sources = await checkRedrive(pool, dlqName, options)
+  const started = await startMoveTask(pool, dlqName, options)
+  const { rows: bound } = await pool.query<{ max_id: string | null }>(
+    'SELECT max(id)::text AS max_id FROM queue_messages WHERE queue = $1',
+    [dlqName],
+  )
+  const plan: MovePlan = {
+    dlq: dlqName,
+    maxId: bound[0]?.max_id ?? '0',
+    destination: options.destination ?? null,
+    // Messages sent straight to the DLQ have no origin: they go to its only source queue.
+    fallback: sources.length === 1 ? sources[0]! : null,
+    handle: started.task_handle,
+  }
+  let task: MoveTaskRow
+  try {
+    task = await runMoveTask(pool, plan, options)
+  } catch (error) {
+    await bestEffort(
+      pool.query(
+        `UPDATE queue_move_tasks SET status = 'FAILED', failure_reason = $2, finished_at = now() WHERE task_handle = $1`,
+        [plan.handle, errorMessage(error)],
+      ),
+      'the error itself is rethrown to the caller; the row only records it',
+    )
+    throw error
+  }
+  const result = toTask(task)
+  options.onProgress?.(result)
+  if (result.moved > 0) {
+    const emitter = wakeupsFor(pool)
+    for (const s of options.destination ? [options.destination] : sources) emitter.emit(s)
+  }
+  logger.info('redrive finished', {
+    sourceQueue: dlqName,
+    status: result.status,
+    moved: result.moved,
+    toMove: result.toMove,
+  })
+  return result
+}
+
+/** Phase 1: the rate, the DLQ and the destination are valid. @returns the DLQ's source queues. */
+async function checkRedrive(pool: pg.Pool, dlqName: string, options: LocalRedriveOptions): Promise<string[]> {
   const rate = options.maxPerSecond
   if (rate !== undefined && (!Number.isInteger(rate) || rate < 1 || rate > 500))
     throw new QueueError(
@@ -103,125 +149,137 @@ export async function redriveLocal(
         `redrive: destination queue "${options.destination}" does not exist`,
       )
   }
-  // Messages sent straight to the DLQ have no origin: they go to its only source queue.
-  const fallback = sources.length === 1 ? sources[0]!.name : null
+  return sources.map((s) => s.name)
+}
 
-  let task: MoveTaskRow
+/** Phase 2: the task row (one RUNNING task per DLQ, a unique index: 23505 = already running). */
+async function startMoveTask(
+  pool: pg.Pool,
+  dlqName: string,
+  options: LocalRedriveOptions,
+): Promise<MoveTaskRow> {
   try {
     const { rows } = await pool.query<MoveTaskRow>(
       `INSERT INTO queue_move_tasks (source_queue, destination_queue, max_per_second, to_move)
        SELECT $1, $2, $3, count(*) FROM queue_messages WHERE queue = $1
        RETURNING *`,
-      [dlqName, options.destination ?? null, rate ?? null],
+      [dlqName, options.destination ?? null, options.maxPerSecond ?? null],
     )
-    task = rows[0]!
+    return rows[0]!
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') {
-      const [running] = await listLocalRedrives(pool, dlqName, 1)
-      throw new QueueError(
-        'AlreadyRunning',
-        `redrive: a redrive of "${dlqName}" is already running (task ${running?.taskHandle}, ` +
-          `${running?.moved}/${running?.toMove} moved); wait for it or cancel it`,
-      )
-    }
-    throw error
+    if ((error as { code?: string }).code !== '23505') throw error
+    const [running] = await listLocalRedrives(pool, dlqName, 1)
+    throw new QueueError(
+      'AlreadyRunning',
+      `redrive: a redrive of "${dlqName}" is already running (task ${running?.taskHandle}, ` +
+        `${running?.moved}/${running?.toMove} moved); wait for it or cancel it`,
+    )
   }
-  const { rows: bound } = await pool.query<{ max_id: string | null }>(
-    'SELECT max(id)::text AS max_id FROM queue_messages WHERE queue = $1',
-    [dlqName],
-  )
-  const maxId = bound[0]?.max_id ?? '0'
+}
+
+/** What one redrive moves: the DLQ's messages up to `maxId` (those there when it started). */
+interface MovePlan {
+  dlq: string
+  maxId: string
+  /** the destination for every message; null: each one's moved_from */
+  destination: string | null
+  /** where a message without moved_from goes; null when the DLQ serves several queues */
+  fallback: string | null
+  handle: string
+}
+
+/**
+ * Phase 3: moves chunk by chunk (at most `maxPerSecond` a second) until cancelled or nothing is
+ * left. @returns the task's final row.
+ */
+async function runMoveTask(
+  pool: pg.Pool,
+  plan: MovePlan,
+  options: LocalRedriveOptions,
+): Promise<MoveTaskRow> {
+  const rate = options.maxPerSecond
   const chunk = Math.min(rate ?? 100, 100)
   let windowStart = Date.now()
   let inWindow = 0
-  try {
-    for (;;) {
-      const { rows: state } = await pool.query<{ status: MoveTaskStatus }>(
-        'SELECT status FROM queue_move_tasks WHERE task_handle = $1',
-        [task.task_handle],
-      )
-      if (state[0]?.status === 'CANCELLING') {
-        const { rows } = await pool.query<MoveTaskRow>(
-          `UPDATE queue_move_tasks SET status = 'CANCELLED', finished_at = now() WHERE task_handle = $1 RETURNING *`,
-          [task.task_handle],
-        )
-        task = rows[0]!
-        break
-      }
-      if (rate !== undefined && inWindow >= rate) {
-        await sleep(Math.max(0, windowStart + 1000 - Date.now()))
-        windowStart = Date.now()
-        inWindow = 0
-      }
-      const take = rate === undefined ? chunk : Math.min(chunk, rate - inWindow)
-      const { rows: movedRows } = await pool.query<{ id: string }>(
-        `WITH picked AS (
-           SELECT id FROM queue_messages
-           WHERE queue = $1 AND id <= $2::bigint AND visible_at <= now()
-           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
-         )
-         UPDATE queue_messages m
-         SET queue = coalesce($4, m.moved_from, $5), message_id = gen_random_uuid(), sent_at = now(),
-             visible_at = now(), receive_count = 0, first_received_at = NULL, receipt_handle = NULL,
-             moved_from = NULL, moved_at = NULL
-         FROM picked WHERE m.id = picked.id AND coalesce($4, m.moved_from, $5) IS NOT NULL
-         RETURNING m.id`,
-        [dlqName, maxId, take, options.destination ?? null, fallback],
-      )
-      inWindow += movedRows.length
-      const { rows } = await pool.query<MoveTaskRow>(
-        'UPDATE queue_move_tasks SET moved = moved + $2 WHERE task_handle = $1 RETURNING *',
-        [task.task_handle, movedRows.length],
-      )
-      task = rows[0]!
-      options.onProgress?.(toTask(task))
-      if (movedRows.length > 0) continue
-      // Nothing movable now: done, unless messages of the batch are in flight (being peeked/received).
-      const { rows: left } = await pool.query<{ n: string; unroutable: string }>(
-        `SELECT count(*) AS n, count(*) FILTER (WHERE coalesce($3, moved_from, $4) IS NULL) AS unroutable
-         FROM queue_messages WHERE queue = $1 AND id <= $2::bigint`,
-        [dlqName, maxId, options.destination ?? null, fallback],
-      )
-      const remaining = Number(left[0]!.n)
-      const unroutable = Number(left[0]!.unroutable)
-      if (remaining === 0 || remaining === unroutable) {
-        const reason =
-          unroutable > 0
-            ? `${unroutable} message(s) have no source queue recorded and "${dlqName}" is the DLQ of several queues; redrive again with a destination`
-            : null
-        const { rows: done } = await pool.query<MoveTaskRow>(
-          `UPDATE queue_move_tasks SET status = $2, failure_reason = $3, finished_at = now()
-           WHERE task_handle = $1 RETURNING *`,
-          [task.task_handle, reason ? 'FAILED' : 'COMPLETED', reason],
-        )
-        task = done[0]!
-        break
-      }
-      await sleep(200)
+  for (;;) {
+    const cancelled = await finishIfCancelling(pool, plan.handle)
+    if (cancelled) return cancelled
+    if (rate !== undefined && inWindow >= rate) {
+      await sleep(Math.max(0, windowStart + 1000 - Date.now()))
+      windowStart = Date.now()
+      inWindow = 0
     }
-  } catch (error) {
-    await bestEffort(
-      pool.query(
-        `UPDATE queue_move_tasks SET status = 'FAILED', failure_reason = $2, finished_at = now() WHERE task_handle = $1`,
-        [task.task_handle, errorMessage(error)],
-      ),
-      'the error itself is rethrown to the caller; the row only records it',
+    const moved = await moveChunk(pool, plan, rate === undefined ? chunk : Math.min(chunk, rate - inWindow))
+    inWindow += moved
+    const { rows } = await pool.query<MoveTaskRow>(
+      'UPDATE queue_move_tasks SET moved = moved + $2 WHERE task_handle = $1 RETURNING *',
+      [plan.handle, moved],
     )
-    throw error
+    options.onProgress?.(toTask(rows[0]!))
+    if (moved > 0) continue
+    const done = await finishIfDone(pool, plan)
+    if (done) return done
+    // messages of the batch are in flight (being peeked/received): ask again shortly
+    await sleep(200)
   }
-  const result = toTask(task)
-  options.onProgress?.(result)
-  if (result.moved > 0) {
-    const emitter = wakeupsFor(pool)
-    for (const s of options.destination ? [options.destination] : sources.map((s) => s.name)) emitter.emit(s)
-  }
-  logger.info('redrive finished', {
-    sourceQueue: dlqName,
-    status: result.status,
-    moved: result.moved,
-    toMove: result.toMove,
-  })
-  return result
+}
+
+/** A cancel was asked (cancelLocalRedrive): the row marked CANCELLED and returned; else null. */
+async function finishIfCancelling(pool: pg.Pool, handle: string): Promise<MoveTaskRow | null> {
+  const { rows: state } = await pool.query<{ status: MoveTaskStatus }>(
+    'SELECT status FROM queue_move_tasks WHERE task_handle = $1',
+    [handle],
+  )
+  if (state[0]?.status !== 'CANCELLING') return null
+  const { rows } = await pool.query<MoveTaskRow>(
+    `UPDATE queue_move_tasks SET status = 'CANCELLED', finished_at = now() WHERE task_handle = $1 RETURNING *`,
+    [handle],
+  )
+  return rows[0]!
+}
+
+/** Moves up to `take` visible messages, each as a new message on its queue. @returns how many. */
+async function moveChunk(pool: pg.Pool, plan: MovePlan, take: number): Promise<number> {
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH picked AS (
+       SELECT id FROM queue_messages
+       WHERE queue = $1 AND id <= $2::bigint AND visible_at <= now()
+       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE queue_messages m
+     SET queue = coalesce($4, m.moved_from, $5), message_id = gen_random_uuid(), sent_at = now(),
+         visible_at = now(), receive_count = 0, first_received_at = NULL, receipt_handle = NULL,
+         moved_from = NULL, moved_at = NULL
+     FROM picked WHERE m.id = picked.id AND coalesce($4, m.moved_from, $5) IS NOT NULL
+     RETURNING m.id`,
+    [plan.dlq, plan.maxId, take, plan.destination, plan.fallback],
+  )
+  return rows.length
+}
+
+/**
+ * Nothing movable now: the task is finished when nothing of it is left, or only messages with no
+ * queue to go to (FAILED, saying so). @returns the finished row, or null while messages are in flight.
+ */
+async function finishIfDone(pool: pg.Pool, plan: MovePlan): Promise<MoveTaskRow | null> {
+  const { rows: left } = await pool.query<{ n: string; unroutable: string }>(
+    `SELECT count(*) AS n, count(*) FILTER (WHERE coalesce($3, moved_from, $4) IS NULL) AS unroutable
+     FROM queue_messages WHERE queue = $1 AND id <= $2::bigint`,
+    [plan.dlq, plan.maxId, plan.destination, plan.fallback],
+  )
+  const remaining = Number(left[0]!.n)
+  const unroutable = Number(left[0]!.unroutable)
+  if (remaining !== 0 && remaining !== unroutable) return null
+  const reason =
+    unroutable > 0
+      ? `${unroutable} message(s) have no source queue recorded and "${plan.dlq}" is the DLQ of several queues; redrive again with a destination`
+      : null
+  const { rows: done } = await pool.query<MoveTaskRow>(
+    `UPDATE queue_move_tasks SET status = $2, failure_reason = $3, finished_at = now()
+     WHERE task_handle = $1 RETURNING *`,
+    [plan.handle, reason ? 'FAILED' : 'COMPLETED', reason],
+  )
+  return done[0]!
 }
 
 /** The most recent move tasks of a DLQ, newest first (ListMessageMoveTasks returns up to 10). */

@@ -11,9 +11,6 @@ import { findPhoneLeaks } from '../../helpers/log-scan.js'
 import { createTestDb, type TestDb } from '../../helpers/db.js'
 import { createTestRedis, type TestRedis } from '../../helpers/redis.js'
 
-/** The outage lengths of the scenarios (a fault lasts this long); waits for conditions poll below. */
-export { sleep }
-
 /**
  * One scenario's private world: its own PostgreSQL schema and Redis key prefix on the shared
  * servers, an observer pool that talks to PostgreSQL directly (never through a proxy the
@@ -158,6 +155,12 @@ export async function queueState(db: pg.Pool): Promise<QueueState> {
  * Waits until the source queue is empty and no call is open, bounded. `openCallsAllowed` lets a
  * scenario wait for the queue alone (calls a killed worker left open are reconciled later).
  */
+/**
+ * How often the waits below ask again. Faults last until a condition is seen (a log line, a
+ * count of failed dials), never a fixed time: a scenario waits with waitFor, not sleep.
+ */
+const POLL_MS = 100
+
 export async function waitDrained(
   db: pg.Pool,
   options: { timeoutMs: number; openCallsAllowed?: boolean; what?: string },
@@ -171,7 +174,7 @@ export async function waitDrained(
       throw new Error(
         `${options.what ?? 'pipeline'} not drained after ${options.timeoutMs} ms: ${JSON.stringify(state)}`,
       )
-    await sleep(250)
+    await sleep(POLL_MS)
   }
 }
 
@@ -180,7 +183,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(100)
+    await sleep(POLL_MS)
   }
 }
 

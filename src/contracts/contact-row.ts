@@ -1,0 +1,129 @@
+import { z } from 'zod'
+import { usageError } from '../errors.js'
+import { taskSizeProblem } from '../tasks/limits.js'
+import { IanaTimeZone } from './campaign.js'
+import { Metadata, SafeId } from './messages.js'
+import { PhoneNumber } from './phone.js'
+
+/**
+ * One rule for a contact row, wherever rows come from (issue #15): the CSV reader of
+ * `dialctl contacts import` (src/control/contacts-import.ts) and the control API's `contacts.import`
+ * (src/control/data.ts, behind the local and the AWS control function) both call
+ * `contactRowProblem`, so a row one path refuses the other refuses too — and a row either accepts
+ * is one the dispatcher can turn into a dial task (the same SafeId, E.164 and size rules as
+ * DialTask and MAX_DIAL_TASK_BYTES).
+ */
+
+/** The field of a row a problem is about; the CSV reader names the header column for it. */
+export type ContactField = 'id' | 'phoneNumber' | 'timezone' | 'metadata' | 'row'
+
+export interface ContactProblem {
+  field: ContactField
+  message: string
+}
+
+export interface ContactRowFields {
+  id: string
+  phoneNumber: string
+  metadata: Record<string, unknown>
+  timezone?: string
+}
+
+const first = (error: z.ZodError) => error.issues[0]?.message ?? 'is invalid'
+
+/** The first problem of a row (id, number, zone, metadata, then the task's size), or undefined. */
+export function contactRowProblem(row: ContactRowFields): ContactProblem | undefined {
+  const id = SafeId.safeParse(row.id)
+  if (!id.success)
+    return {
+      field: 'id',
+      message:
+        row.id.length > 200
+          ? `is ${row.id.length} characters; an id has at most 200 (shorten it, or leave the id column out to use c-<number>)`
+          : first(id.error),
+    }
+  if (!PhoneNumber.safeParse(row.phoneNumber).success)
+    return { field: 'phoneNumber', message: 'is not a valid E.164 number (e.g. +972501234567)' }
+  if (row.timezone !== undefined && !IanaTimeZone.safeParse(row.timezone).success)
+    return {
+      field: 'timezone',
+      message: `"${row.timezone}" is not an IANA time zone (e.g. Europe/London); leave it empty to use the number's zone`,
+    }
+  const metadata = Metadata.safeParse(row.metadata)
+  if (!metadata.success) return { field: 'metadata', message: first(metadata.error) }
+  // the task the dispatcher will build from this contact must fit what the worker accepts
+  const tooBig = taskSizeProblem({
+    campaignId: '',
+    contactId: row.id,
+    phoneNumber: row.phoneNumber,
+    metadata: row.metadata,
+    attempts: 0,
+  })
+  return tooBig ? { field: 'row', message: tooBig } : undefined
+}
+
+/**
+ * Duplicates inside one file or request. The policy: **the first line wins** — it is imported, and
+ * each later line with the same id or the same number is refused as "duplicates line M", so the
+ * operator sees both lines and `--strict` exits non-zero. (A contact already in the campaign is
+ * another matter: the database skips it and counts it under `duplicates`.)
+ *
+ * Memory: one entry per id and per number seen (numbers kept as numbers: E.164 has at most 15
+ * digits, under 2^53); about 100 MB for a 1-million-row file.
+ */
+export class DuplicateRows {
+  private readonly ids = new Map<string, number>()
+  private readonly numbers = new Map<number, number>()
+
+  /** Records the row's line when it is new; the problem naming the earlier line when it is not. */
+  check(row: { line: number; id: string; phoneNumber: string }): ContactProblem | undefined {
+    const number = Number(row.phoneNumber.slice(1))
+    const sameId = this.ids.get(row.id)
+    if (sameId !== undefined)
+      return { field: 'id', message: `duplicates line ${sameId} (same id); the first line is kept` }
+    const sameNumber = this.numbers.get(number)
+    if (sameNumber !== undefined)
+      return {
+        field: 'phoneNumber',
+        message: `duplicates line ${sameNumber} (same number); the first line is kept`,
+      }
+    this.ids.set(row.id, row.line)
+    this.numbers.set(number, row.line)
+    return undefined
+  }
+}
+
+/**
+ * Every problem of a batch of rows (the control API's contacts.import), each with its line:
+ * row rules first, then duplicates among the valid rows.
+ */
+export function contactRowsProblems(
+  rows: readonly (ContactRowFields & { line: number })[],
+): (ContactProblem & { line: number })[] {
+  const out: (ContactProblem & { line: number })[] = []
+  const seen = new DuplicateRows()
+  for (const row of rows) {
+    const problem = contactRowProblem(row) ?? seen.check(row)
+    if (problem) out.push({ line: row.line, ...problem })
+  }
+  return out
+}
+
+/**
+ * For rows another process parsed (the control API's contacts.import, behind the local and the AWS
+ * control function): a batch with any bad or duplicate row is refused whole — a usage error, code
+ * CONTACT_ROWS_INVALID, naming up to 5 lines and fields — and nothing is written.
+ */
+export function assertContactRows(rows: readonly (ContactRowFields & { line: number })[]): void {
+  const problems = contactRowsProblems(rows)
+  if (!problems.length) return
+  const listed = problems
+    .slice(0, 5)
+    .map((p) => `line ${p.line} ${p.field}: ${p.message}`)
+    .join('; ')
+  throw usageError(
+    `${problems.length} contact row(s) refused; nothing was imported (${listed}).`,
+    'Import the file with `dialctl contacts import` (it reports every row), or fix those rows and send them again.',
+    'CONTACT_ROWS_INVALID',
+  )
+}

@@ -1,0 +1,178 @@
+import type { AuditEntry, OutcomeCount, PacingSnapshot, QueueDepth } from './port.js'
+
+/**
+ * Health verdicts `status` and `doctor` share, so both say the same thing about the same state.
+ * The rules are written out in docs/health.md.
+ *
+ * Rate limiting is deferral, not failure (issue #12): a task the limiter cannot admit goes back to
+ * the queue for its next slot without spending a receive. A backlog paced at the limit is therefore
+ * healthy, however large the deferred share. It is a problem only when it signals one: tasks are
+ * deferred while almost nothing is dialed (the pacing is stalled), or an operator's cut or hold has
+ * kept the limit far below demand for a long time.
+ */
+
+/** The seed's alarm threshold: above this deferred share we ask why (below it, nothing to say). */
+export const RATE_LIMITED_ALARM = 0.2
+/** Admissions below this share of what the limit allows, while deferring, mean the pacing stalls. */
+export const STALL_ADMIT_SHARE = 0.5
+/** Seconds with demand needed before a stall is called (a burst of a few seconds proves nothing). */
+export const STALL_MIN_SECONDS = 10
+/** Demand at least this many times the limit (≥ 75 % deferred) is "far below demand". */
+export const FAR_BELOW_DEMAND = 4
+/** A cut or hold younger than this is an operator's fresh decision (warn); older and starving: fail. */
+export const LONG_CUT_MINUTES = 15
+/** The doctor's look-back of task outcomes (`recentOutcomes(15)`): "new" dead letters are this recent. */
+export const DLQ_GROWTH_MINUTES = 15
+
+export type VerdictStatus = 'ok' | 'warn' | 'fail'
+
+export interface Verdict {
+  status: VerdictStatus
+  /** which rule decided (stable: tests and --json readers key on it) */
+  rule: string
+  detail: string
+  cause?: string
+  fix?: string
+}
+
+export interface RateLimitInput {
+  pacing: PacingSnapshot
+  /** the pacing audit, newest first; undefined when it could not be read */
+  audit?: AuditEntry[]
+  /** ids of the active campaigns */
+  active: string[]
+  now: Date
+}
+
+/** Sums of the last 60 s: attempts, admissions, and the seconds that had any demand. */
+function demandOf(p: PacingSnapshot) {
+  let attempts = 0
+  let admitted = 0
+  let seconds = 0
+  for (const s of p.last60) {
+    attempts += s.admitted + s.rateLimited
+    admitted += s.admitted
+    if (s.admitted + s.rateLimited > 0) seconds++
+  }
+  return { attempts, admitted, seconds }
+}
+
+/**
+ * The operator's decision that set the live limit below what it was, if one is in effect: the
+ * newest cut in the audit whose old limit is still above the live one, or the hold. Times are ISO.
+ */
+export function limitDecision(
+  input: Pick<RateLimitInput, 'pacing' | 'audit'>,
+): { at: string; cause: string; fix: string } | undefined {
+  const live = input.pacing.limit.limit
+  // The newest cut (later entries, if any, are raises); it explains only while the live limit is below where it cut from.
+  const cut = input.audit?.find((e) => e.oldLimit !== null && e.newLimit < e.oldLimit)
+  if (cut && live < cut.oldLimit!)
+    return {
+      at: cut.at,
+      cause: `the limit was cut from ${cut.oldLimit} to ${cut.newLimit} cps at ${cut.at} by ${cut.actor} (${cut.source}: ${cut.reason})`,
+      fix: `dialctl cps history; if the cut is no longer needed: dialctl cps set ${cut.oldLimit} --reason "…" (check worker CPU first: dialctl cps auto --once --dry-run)`,
+    }
+  const control = input.pacing.control
+  if (control?.mode === 'held' && control.lastChange)
+    return {
+      at: control.lastChange.at,
+      cause: `the limit is held at ${live} cps by ${control.heldBy ?? control.lastChange.actor}${control.holdReason ? ` (${control.holdReason})` : ''}${control.heldUntil ? ` until ${control.heldUntil}` : ''}: the adaptive pacer cannot raise it`,
+      fix: 'dialctl cps auto --resume --reason "…" (the pacer steers again), or dialctl cps set N --reason "…"',
+    }
+  return undefined
+}
+
+/**
+ * The rate-limiting verdict, rules in order (first match decides):
+ * 1. `quiet` ok: at most RATE_LIMITED_ALARM of the last 60 s's attempts deferred.
+ * 2. `stalled` fail: deferring for at least STALL_MIN_SECONDS while admitting less than
+ *    STALL_ADMIT_SHARE of what the limit allows in those seconds (deferrals without dials).
+ * 3. `starved` fail: demand ≥ FAR_BELOW_DEMAND × the limit, and the cut or hold that set the limit
+ *    is older than LONG_CUT_MINUTES.
+ * 4. `cut` warn: deferring above the alarm after a cut or hold that is still fresh (or not far
+ *    below demand): the operator's decision, named with the command that undoes it.
+ * 5. `paced` ok: demand above the limit, dialed at the limit: a backlog draining at full speed.
+ */
+export function judgeRateLimiting(input: RateLimitInput): Verdict {
+  const p = input.pacing
+  const { attempts, admitted, seconds } = demandOf(p)
+  const pct = `${(p.rateLimitedShare * 100).toFixed(1)}%`
+  const sharing = input.active.length > 1 ? `, shared by ${input.active.length} active campaigns` : ''
+  const base = `${pct} of ${attempts} dial attempts deferred (last 60 s), ${admitted} admitted; limit ${p.limit.limit} cps (${p.limit.source})${sharing}`
+  if (p.rateLimitedShare <= RATE_LIMITED_ALARM) return { status: 'ok', rule: 'quiet', detail: base }
+  const allowed = p.limit.limit * seconds
+  if (seconds >= STALL_MIN_SECONDS && admitted < STALL_ADMIT_SHARE * allowed)
+    return {
+      status: 'fail',
+      rule: 'stalled',
+      detail: `${base}: only ${admitted} of the ${allowed} the limit allows in the ${seconds} s with demand`,
+      cause: p.degraded
+        ? 'dialers pace on their small local fallback limit (Redis unreachable)'
+        : 'tasks are deferred but few are dialed: the limiter refuses slots the limit should give (pacing state in Redis?)',
+      fix: 'dialctl cps get; dialctl doctor (Redis reachable?); read the dialer log for "Rate limit reached"',
+    }
+  const decision = limitDecision(input)
+  const ageMinutes = decision ? (input.now.getTime() - Date.parse(decision.at)) / 60_000 : 0
+  const farBelow = p.rateLimitedShare >= 1 - 1 / FAR_BELOW_DEMAND
+  if (decision && farBelow && ageMinutes >= LONG_CUT_MINUTES)
+    return {
+      status: 'fail',
+      rule: 'starved',
+      detail: `${base}: demand about ${(1 / Math.max(1 - p.rateLimitedShare, 0.01)).toFixed(0)}× the limit for ${Math.round(ageMinutes)} min`,
+      cause: decision.cause,
+      fix: decision.fix,
+    }
+  if (decision) return { status: 'warn', rule: 'cut', detail: base, cause: decision.cause, fix: decision.fix }
+  return {
+    status: 'ok',
+    rule: 'paced',
+    detail: `${base}: demand above the limit, the backlog is dialed at the limit (deferral, not failure; to go faster: dialctl cps set N --reason "…")`,
+  }
+}
+
+/** Dead letters in the doctor's outcome look-back (recorded by the local queue's dead-letter hook). */
+function recentDeadLetters(outcomes: OutcomeCount[] | undefined): number {
+  return (outcomes ?? []).filter((x) => x.outcome === 'dlq').reduce((n, x) => n + x.count, 0)
+}
+
+/**
+ * The DLQ verdict: empty → ok; growing (dead letters recorded in the last DLQ_GROWTH_MINUTES) → fail;
+ * holding only older ones → warn (they wait for a redrive or a purge). On AWS SQS moves tasks to the
+ * DLQ without any of our code seeing it, so growth cannot be told from old: any dead letter fails.
+ */
+export function judgeDlq(
+  dlq: QueueDepth,
+  outcomes: OutcomeCount[] | undefined,
+  kind: 'local' | 'aws',
+): Verdict {
+  const n = dlq.visible + dlq.inFlight
+  if (n === 0) return { status: 'ok', rule: 'empty', detail: 'no task failed its last receive' }
+  const recent = recentDeadLetters(outcomes)
+  const tasks = `${n} task${n === 1 ? '' : 's'}`
+  const fix = 'dialctl dlq list; after fixing the cause: dialctl dlq redrive --wait'
+  const cause = 'tasks failed every receive allowed (maxReceiveCount): consumer errors or a failing worker'
+  if (kind === 'aws')
+    return {
+      status: 'fail',
+      rule: 'holds',
+      detail: `${tasks} failed every receive; the oldest was first sent ${Math.round(dlq.oldestAgeSeconds)} s ago`,
+      cause,
+      fix,
+    }
+  if (recent > 0)
+    return {
+      status: 'fail',
+      rule: 'growing',
+      detail: `${tasks}, ${recent} moved there in the last ${DLQ_GROWTH_MINUTES} min`,
+      cause,
+      fix,
+    }
+  return {
+    status: 'warn',
+    rule: 'old',
+    detail: `${tasks}, none new in the last ${DLQ_GROWTH_MINUTES} min; the oldest was first sent ${Math.round(dlq.oldestAgeSeconds)} s ago`,
+    cause: 'earlier failures wait for a redrive or a purge',
+    fix,
+  }
+}

@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest'
+import type { AuditEntry, PacingControlInfo, PacingSnapshot } from '../../src/control/port.js'
+import { judgeDlq, judgeRateLimiting, limitDecision } from '../../src/control/verdicts.js'
+
+const NOW = new Date('2026-01-05T12:00:00Z')
+
+/** 60 s of pacing: the last `seconds` each admitting `admitted` and deferring `deferred` */
+function pacing(
+  limit: number,
+  admitted: number,
+  deferred: number,
+  options: { seconds?: number; control?: PacingControlInfo; degraded?: boolean } = {},
+): PacingSnapshot {
+  const seconds = options.seconds ?? 60
+  const last60 = Array.from({ length: 60 }, (_, i) =>
+    i < 60 - seconds
+      ? { second: i, admitted: 0, rateLimited: 0 }
+      : { second: i, admitted, rateLimited: deferred },
+  )
+  const total = (admitted + deferred) * seconds
+  return {
+    limit: { limit, source: 'redis', defaultLimit: 5 },
+    ...(options.control ? { control: options.control } : {}),
+    cpsNow: admitted,
+    last60,
+    rateLimitedShare: total === 0 ? 0 : (deferred * seconds) / total,
+    degraded: options.degraded ?? false,
+  }
+}
+const cut = (minutesAgo: number, oldLimit: number | null, newLimit: number): AuditEntry => ({
+  at: new Date(NOW.getTime() - minutesAgo * 60_000).toISOString(),
+  actor: 'ops@host',
+  source: 'cli',
+  oldLimit,
+  newLimit,
+  reason: 'carrier asked',
+})
+const held = (minutesAgo: number): PacingControlInfo => ({
+  mode: 'held',
+  heldBy: 'ops@host',
+  holdReason: 'trunk maintenance',
+  lastChange: {
+    at: new Date(NOW.getTime() - minutesAgo * 60_000).toISOString(),
+    actor: 'ops@host',
+    source: 'cli',
+    reason: 'trunk maintenance',
+  },
+})
+
+describe('rate limiting verdict (deferral is not failure; docs/operations.md "Health")', () => {
+  const cases: {
+    name: string
+    pacing: PacingSnapshot
+    audit?: AuditEntry[]
+    active?: string[]
+    status: 'ok' | 'warn' | 'fail'
+    rule: string
+    cause?: RegExp
+  }[] = [
+    { name: 'idle', pacing: pacing(5, 0, 0), status: 'ok', rule: 'quiet' },
+    { name: 'below the 20 % alarm', pacing: pacing(5, 5, 1), status: 'ok', rule: 'quiet' },
+    // npm start: 30 demo contacts at 5 CPS, a burst of a few seconds mostly deferred
+    {
+      name: "npm start's burst at 5 cps",
+      pacing: pacing(5, 5, 20, { seconds: 6 }),
+      status: 'ok',
+      rule: 'paced',
+    },
+    { name: 'a long backlog dialed at the limit', pacing: pacing(5, 5, 45), status: 'ok', rule: 'paced' },
+    {
+      name: 'two campaigns sharing a limit they fill: still paced',
+      pacing: pacing(50, 50, 40),
+      active: ['a', 'b'],
+      status: 'ok',
+      rule: 'paced',
+    },
+    {
+      name: 'deferring without dialing: stalled',
+      pacing: pacing(50, 2, 40, { seconds: 30 }),
+      status: 'fail',
+      rule: 'stalled',
+      cause: /few are dialed/,
+    },
+    {
+      name: 'stalled in degraded mode names Redis',
+      pacing: pacing(50, 5, 40, { seconds: 30, degraded: true }),
+      status: 'fail',
+      rule: 'stalled',
+      cause: /Redis unreachable/,
+    },
+    {
+      name: 'a short stall (under 10 s of demand) is not called',
+      pacing: pacing(50, 2, 40, { seconds: 5 }),
+      status: 'ok',
+      rule: 'paced',
+    },
+    {
+      name: 'the issue: cut from 50 to 2 a minute ago, campaigns sharing: the cut, warn',
+      pacing: pacing(2, 2, 40),
+      audit: [cut(1, 50, 2), cut(30, 10, 50)],
+      active: ['a', 'b'],
+      status: 'warn',
+      rule: 'cut',
+      cause:
+        /^the limit was cut from 50 to 2 cps at 2026-01-05T11:59:00.000Z by ops@host \(cli: carrier asked\)$/,
+    },
+    {
+      name: 'cut far below demand 20 min ago: starved',
+      pacing: pacing(2, 2, 40),
+      audit: [cut(20, 50, 2)],
+      status: 'fail',
+      rule: 'starved',
+      cause: /cut from 50 to 2 cps/,
+    },
+    {
+      name: 'cut 20 min ago but demand only 2× the limit: a fresh-looking warn, not starved',
+      pacing: pacing(10, 10, 10),
+      audit: [cut(20, 50, 10)],
+      status: 'warn',
+      rule: 'cut',
+    },
+    {
+      name: 'the cut was undone since (live limit back at the old one): paced',
+      pacing: pacing(50, 50, 40),
+      audit: [cut(20, 50, 2)],
+      status: 'ok',
+      rule: 'paced',
+    },
+    {
+      name: 'the pacer raised after the cut, still far below: the cut is still named',
+      pacing: pacing(3, 3, 40),
+      audit: [cut(16, 2, 3), cut(20, 50, 2)],
+      status: 'fail',
+      rule: 'starved',
+      cause: /cut from 50 to 2/,
+    },
+    {
+      name: 'a raise only is no cause: paced',
+      pacing: pacing(50, 50, 40),
+      audit: [cut(1, 2, 50)],
+      status: 'ok',
+      rule: 'paced',
+    },
+    {
+      name: 'held for 30 min far below demand: starved, naming the hold',
+      pacing: pacing(5, 5, 40, { control: held(30) }),
+      status: 'fail',
+      rule: 'starved',
+      cause: /held at 5 cps by ops@host \(trunk maintenance\)/,
+    },
+    {
+      name: 'held a minute ago: warn',
+      pacing: pacing(5, 5, 40, { control: held(1) }),
+      status: 'warn',
+      rule: 'cut',
+    },
+  ]
+  it.each(cases)('$name → $status ($rule)', (c) => {
+    const v = judgeRateLimiting({
+      pacing: c.pacing,
+      ...(c.audit ? { audit: c.audit } : {}),
+      active: c.active ?? ['a'],
+      now: NOW,
+    })
+    expect([v.status, v.rule]).toEqual([c.status, c.rule])
+    if (c.cause) expect(v.cause).toMatch(c.cause)
+    if (v.status !== 'ok') expect(v.fix).toMatch(/^dialctl /)
+  })
+
+  it('the hold fix resumes the pacer; the cut fix restores the old limit', () => {
+    expect(limitDecision({ pacing: pacing(5, 5, 40, { control: held(1) }) })!.fix).toMatch(
+      /^dialctl cps auto --resume/,
+    )
+    expect(limitDecision({ pacing: pacing(2, 2, 40), audit: [cut(1, 50, 2)] })!.fix).toContain(
+      'dialctl cps set 50',
+    )
+    expect(limitDecision({ pacing: pacing(5, 5, 40) })).toBeUndefined()
+  })
+})
+
+describe('DLQ verdict', () => {
+  const dlq = (n: number) => ({ visible: n, inFlight: 0, oldestAgeSeconds: 600 })
+  const moved = (count: number) => [{ stage: 'queue', outcome: 'dlq', reason: null, campaignId: 'c', count }]
+  it.each([
+    { name: 'empty', kind: 'local' as const, n: 0, outcomes: moved(0), status: 'ok', rule: 'empty' },
+    {
+      name: 'growing locally',
+      kind: 'local' as const,
+      n: 3,
+      outcomes: moved(2),
+      status: 'fail',
+      rule: 'growing',
+    },
+    {
+      name: 'old dead letters locally',
+      kind: 'local' as const,
+      n: 3,
+      outcomes: [],
+      status: 'warn',
+      rule: 'old',
+    },
+    {
+      name: 'any on AWS (SQS moves unseen)',
+      kind: 'aws' as const,
+      n: 1,
+      outcomes: [],
+      status: 'fail',
+      rule: 'holds',
+    },
+  ])('$name → $status', (c) => {
+    const v = judgeDlq(dlq(c.n), c.outcomes, c.kind)
+    expect([v.status, v.rule]).toEqual([c.status, c.rule])
+  })
+})
