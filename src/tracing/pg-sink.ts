@@ -1,7 +1,15 @@
 import type { Db } from '../db/pool.js'
 import { maskForTrace, type Span, type SpanSink } from './tracer.js'
 
-/** Spans into `trace_spans`, one INSERT per flush (the local stack's trace store). */
+/**
+ * Spans into `trace_spans`, one INSERT per flush (the local stack's trace store).
+ *
+ * `call_id` holds the call id unmasked (Span.callId): a lookup key in our own PostgreSQL, like
+ * `call_attempts.call_id`, beside the `contacts` rows that hold the numbers themselves. It is never
+ * printed: `readTimeline` hands the id back masked and `attributes` (the span's metadata, which is
+ * also what X-Ray receives) stays masked, so a call id built from a phone number reaches no output
+ * (issue #19: no phone numbers in span names, annotations or metadata).
+ */
 export function createPgSpanSink(db: Db): SpanSink {
   return {
     async export(spans) {
@@ -16,7 +24,7 @@ export function createPgSpanSink(db: Db): SpanSink {
           spans.map((s) => s.spanId),
           spans.map((s) => s.parentId ?? null),
           spans.map((s) => s.name),
-          spans.map((s) => s.attributes.callId ?? null),
+          spans.map((s) => s.callId ?? s.attributes.callId ?? null),
           spans.map((s) => new Date(s.startMs).toISOString()),
           spans.map((s) => new Date(s.endMs).toISOString()),
           spans.map((s) => JSON.stringify(s.attributes)),
@@ -41,6 +49,7 @@ export interface TimelineRow {
 }
 
 export interface Timeline {
+  /** the call id asked for, masked for display (maskPhonesIn) */
   callId: string
   traceIds: string[]
   rows: TimelineRow[]
@@ -64,12 +73,11 @@ export async function readTimeline(db: Db, callId: string): Promise<Timeline> {
     `SELECT trace_id, span_id, parent_id, name, started_at, ended_at, attributes FROM trace_spans
       WHERE trace_id IN (SELECT DISTINCT trace_id FROM trace_spans WHERE call_id = $1)
       ORDER BY started_at, ended_at`,
-    // spans carry the call id as maskForTrace left it
-    [maskForTrace(callId)],
+    [callId],
   )
   const first = rows[0]?.started_at.getTime() ?? 0
   return {
-    callId,
+    callId: maskForTrace(callId),
     traceIds: [...new Set(rows.map((r) => r.trace_id))],
     rows: rows.map((r) => ({
       name: r.name,

@@ -69,7 +69,13 @@ export interface Span {
   startMs: number
   /** epoch ms */
   endMs: number
+  /** masked (see safe): what sinks may print or send on (X-Ray annotations, the timeline's rows) */
   attributes: SpanAttributes
+  /**
+   * The call id unmasked: the local trace store's lookup key (trace_spans.call_id) and nothing
+   * else — a masked key would make `readTimeline(realCallId)` find nothing (issue #15 review F2).
+   */
+  callId?: string
 }
 
 /** Where finished spans go: PostgreSQL on the local stack, the X-Ray daemon on AWS. */
@@ -125,10 +131,15 @@ export interface Tracer {
  * more digits too, keeping the last two — ids can be phone numbers (CRM exports use the number as
  * contact id), and the call id escapes such an id into `call.c1._2b12125550147.0`, where no
  * number pattern sees it. The same function masks a call id looked up (readTimeline), so a trace
- * is found by the id the operator has.
+ * is found through Span.callId, the raw key, and shown masked.
  */
 export function maskForTrace(text: string): string {
   return maskPhonesIn(text).replace(/\d{7,}/g, (run) => `${'*'.repeat(run.length - 2)}${run.slice(-2)}`)
+}
+
+/** The span's lookup key, kept raw beside the masked attributes (Span.callId). */
+function keyOf(attributes: SpanAttributes): { callId?: string } {
+  return attributes.callId === undefined ? {} : { callId: attributes.callId }
 }
 
 /** Masks every string attribute (see maskForTrace). */
@@ -174,6 +185,7 @@ export function createTracer(options: TracerOptions): Tracer {
       startMs,
       endMs,
       attributes: safe(attributes),
+      ...keyOf(attributes),
     })
   }
   const open = (name: SpanName, parent: TraceContext | undefined, attributes: SpanAttributes = {}) => {
