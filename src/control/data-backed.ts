@@ -1,4 +1,6 @@
+import { createReadStream } from 'node:fs'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
+import { importCsvStream, type ImportTotals } from './import-stream.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -8,6 +10,7 @@ import type {
   CampaignTransition,
   ContactRow,
   DataPort,
+  FileImport,
   ImportResult,
   OutcomeCount,
   PacingSnapshot,
@@ -57,6 +60,18 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   }
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     return this.data.importContacts(campaignId, rows)
+  }
+  /** Here, in this process: the file streamed through the shared import loop into the data layer. */
+  importContactsFile(file: FileImport): Promise<ImportTotals> {
+    return importCsvStream({
+      campaignId: file.campaignId,
+      source: file.path,
+      csv: file.csv,
+      strict: file.strict,
+      open: () => createReadStream(file.path),
+      save: (id, rows) => this.data.importContacts(id, rows),
+      ...(file.onProgress ? { onProgress: file.onProgress } : {}),
+    })
   }
   campaignReport(id: string): Promise<CampaignReport> {
     return this.data.campaignReport(id)
