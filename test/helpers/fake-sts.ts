@@ -1,7 +1,6 @@
-import { createHash, createHmac } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { SignatureV4 } from '@smithy/signature-v4'
-import type { Checksum, SourceData } from '@smithy/types'
+import { NodeSha256 } from '../../src/control/s3-object.js'
 
 /**
  * A fake STS regional endpoint for tests: it answers a presigned GetCallerIdentity only when the
@@ -19,21 +18,6 @@ export interface FakeIdentity {
 export interface FakeStsCall {
   url: string
   headers: Record<string, string>
-}
-
-/** A node:crypto SHA-256 with the SDK's Checksum shape (HMAC when constructed with a secret). */
-class NodeSha256 implements Checksum {
-  private hash
-  constructor(secret?: SourceData) {
-    this.hash = secret ? createHmac('sha256', Buffer.from(secret as Uint8Array)) : createHash('sha256')
-  }
-  update(data: Uint8Array | string): void {
-    this.hash.update(data)
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()))
-  }
-  reset(): void {}
 }
 
 const XML = (who: FakeIdentity) =>
