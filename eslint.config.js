@@ -32,7 +32,6 @@ const NOT_YET_SPLIT = [
   ['src/calls/run-call.ts', 120, null],
   ['src/campaigns/stats.ts', 133, null],
   ['src/enrich/enrich-batch.ts', 120, null],
-  ['src/ivr/validate.ts', 108, null],
   ['worker/drivers/ari/client.ts', null, 417],
   ['worker/drivers/ari/driver.ts', 497, 522],
 ]
