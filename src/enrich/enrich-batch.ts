@@ -192,13 +192,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       }
       // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
       // parsed again. The dialer parses it once more where it enters (the pipe's target input).
-      const enriched: EnrichedDialTask = {
-        ...task,
-        campaign: seedShape(campaign),
-        enrichedAt,
-        messageId,
-        ...passOn,
-      }
+      const enriched = { ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn }
       if (droppedTooLarge(enriched, dropTask)) tooLarge.push(ref)
       else kept.push(enriched)
     }
