@@ -33,15 +33,16 @@ import type {
  * 2× a bare Node process reading the same keys; measured in test/bench/cli.bench.ts).
  */
 async function campaignModules() {
-  const [stats, lifecycle, validate, contactsImport, repository, report] = await Promise.all([
+  const [stats, lifecycle, validate, contactsImport, pushed, repository, report] = await Promise.all([
     import('../campaigns/stats.js'),
     import('../campaigns/lifecycle.js'),
     import('../ivr/validate.js'),
     import('./contacts-import.js'),
+    import('./pushed-contacts.js'),
     import('../campaigns/repository.js'),
     import('../campaigns/report.js'),
   ])
-  return { ...stats, ...lifecycle, ...validate, ...contactsImport, ...repository, ...report }
+  return { ...stats, ...lifecycle, ...validate, ...contactsImport, ...pushed, ...repository, ...report }
 }
 
 export interface DataPlaneOptions {
