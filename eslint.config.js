@@ -37,7 +37,6 @@ const NOT_YET_SPLIT = [
   ['src/telephony/audio-check.ts', 96, null],
   ['worker/drivers/ari/client.ts', null, 417],
   ['worker/drivers/ari/driver.ts', 497, 522],
-  ['worker/main.ts', 86, null],
 ]
 
 export default tseslint.config(

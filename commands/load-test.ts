@@ -68,7 +68,6 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
     const [pacing, dlqBefore] = await Promise.all([plane.pacing(), plane.dlqDepth()])
     const since = new Date(Date.now() - 60_000) // clock skew margin: the run id isolates our tasks
     const interactive = !this.jsonEnabled() && Boolean(process.stderr.isTTY)
-    const c = colors()
     this.log(
       `Run ${plan.runId}: ${plan.count} tasks → ${plane.stage}, campaign ${plan.campaignId}, limit ${pacing.limit.limit} cps`,
     )
@@ -126,14 +125,30 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
       }
     }
     const summary = summarize(plan, send, progress, { dlqGrowth, limit: pacing.limit.limit })
+    this.printSummary(summary, flags.follow)
+    return summary
+  }
+
+  /** The summary table, the not-dialed reasons, and whether every task reached an outcome. */
+  private printSummary(summary: LoadTestSummary, follow: boolean): void {
     const ms = (v: number | null) => (v === null ? '—' : `${Math.round(v)} ms`)
     this.log(
       table(
-        ['Sent', 'Dialed', 'Rate-limited retries', 'DLQ', 'Achieved CPS', 'p50 send→dial', 'p99 send→dial'],
+        [
+          'Sent',
+          'Dialed',
+          'Not dialed',
+          'Rate-limited retries',
+          'DLQ',
+          'Achieved CPS',
+          'p50 send→dial',
+          'p99 send→dial',
+        ],
         [
           [
             `${summary.sent}/${summary.requested}`,
             summary.dialed,
+            summary.notDialed.reduce((n, r) => n + r.count, 0),
             summary.rateLimitedRetries,
             summary.dlq,
             summary.achievedCps === null ? '—' : `${summary.achievedCps.toFixed(1)} (limit ${summary.limit})`,
@@ -143,8 +158,14 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
         ],
       ),
     )
-    if (!summary.complete && flags.follow)
-      this.log(c.yellow('Incomplete: not every task reached an outcome.'))
-    return summary
+    if (summary.notDialed.length)
+      this.log(
+        `Not dialed, by reason:\n${table(
+          ['Reason', 'Where', 'Tasks'],
+          summary.notDialed.map((r) => [r.reason, r.where, r.count]),
+        )}`,
+      )
+    if (!summary.complete && follow)
+      this.log(colors().yellow('Incomplete: not every task reached an outcome.'))
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Lambda entry point: the stage's control API (src/control/control-api.ts). Runs in the VPC, next
  * to PostgreSQL and Redis, and serves dialctl's data calls — cps get/set/history/auto, campaigns,
- * contacts import, status and doctor — with the same DataPlane the local stage uses. Invoked with
+ * contacts import (large files from the stage's upload bucket), campaign report, status and doctor —
+ * with the same DataPlane the local stage uses. Invoked with
  * `lambda:InvokeFunction` only (no URL, no API Gateway): IAM decides who may, CloudTrail records who did.
  * The audit actor is the identity STS returns for the caller's presigned GetCallerIdentity
  * (src/control/caller-proof.ts), reached through the VPC's NAT (stacks/network.ts).
@@ -9,6 +10,8 @@
 import type { Context } from 'aws-lambda'
 import { serveControl, type ControlResponse } from '../src/control/control-api.js'
 import { verifyCallerProof } from '../src/control/caller-proof.js'
+import { s3ContactImports } from '../src/control/contacts-import-object.js'
+import { envCredentials, s3EndpointFromEnv } from '../src/control/s3-object.js'
 import { lambdaDataPlane } from '../src/lambda/data.js'
 import { readControlEnv } from '../src/lambda/env.js'
 import { asError } from '../src/errors.js'
@@ -18,16 +21,25 @@ import { SERVICE } from '../src/observability/metrics.js'
 const rt = lambdaRuntime(SERVICE.control)
 const env = readControlEnv(process.env, 'control')
 const data = lambdaDataPlane(env)
+// Large contacts files arrive in the stage's upload bucket (stacks/uploads.ts); read with the role's credentials.
+const endpoint = s3EndpointFromEnv()
+const imports = s3ContactImports(
+  data,
+  env.UPLOAD_BUCKET
+    ? { bucket: env.UPLOAD_BUCKET, region: env.AWS_REGION, ...(endpoint ? { endpoint } : {}) }
+    : undefined,
+  { credentials: async () => envCredentials() },
+)
 
 export const handler = rt.wrap(async (event: unknown, _context?: Context): Promise<ControlResponse> => {
   const response = await serveControl(
-    data,
+    { data, imports },
     event,
     (proof) =>
       verifyCallerProof(proof, {
         region: env.AWS_REGION,
         stage: rt.stage,
-        ...(process.env.AWS_ENDPOINT_URL_STS ? { endpoint: process.env.AWS_ENDPOINT_URL_STS } : {}),
+        ...(env.AWS_ENDPOINT_URL_STS ? { endpoint: env.AWS_ENDPOINT_URL_STS } : {}),
       }),
     (error) => rt.logger.error('control call failed', asError(error)),
   )

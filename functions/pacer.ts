@@ -11,15 +11,15 @@ import { autoStep, initialState, type AutoStep } from '../src/control/auto.js'
 import { awsControllerInputs } from '../src/control/aws-cloudwatch.js'
 import type { ControllerPort } from '../src/control/port.js'
 import { lambdaDataPlane } from '../src/lambda/data.js'
-import { readControlEnv, type ControlEnv } from '../src/lambda/env.js'
+import { pacingPolicyFromEnv, readControlEnv } from '../src/lambda/env.js'
 import { lambdaRuntime } from '../src/lambda/runtime.js'
 import { SERVICE } from '../src/observability/metrics.js'
-import { DEFAULT_PACING_POLICY, parsePacingPolicy } from '../src/pacing/policy.js'
+import type { PacingPolicy } from '../src/pacing/policy.js'
 
 const rt = lambdaRuntime(SERVICE.pacer)
-let deps: { env: ControlEnv; controller: ControllerPort } | undefined
+let deps: { policy: PacingPolicy; controller: ControllerPort } | undefined
 
-function controller(): { env: ControlEnv; controller: ControllerPort } {
+function controller(): { policy: PacingPolicy; controller: ControllerPort } {
   if (deps) return deps
   const env = readControlEnv(process.env, 'pacer')
   const data = lambdaDataPlane(env)
@@ -29,11 +29,14 @@ function controller(): { env: ControlEnv; controller: ControllerPort } {
     ...(env.WORKER_SERVICE_NAME ? { workerServiceName: env.WORKER_SERVICE_NAME } : {}),
   }
   deps = {
-    env,
+    policy: pacingPolicyFromEnv(env),
     controller: {
       controllerInputs: () => awsControllerInputs(cloudwatch, worker, data, new Date()),
       pacing: () => data.pacing(),
-      setLimit: (limit, reason, actor, source) => data.setLimit(limit, reason, actor, source),
+      // the options carry the hold rule (respectHold): the store applies it in the same
+      // transaction as the write, and records a safety cut through a hold as one
+      setLimit: (limit, reason, actor, source, options) =>
+        data.setLimit(limit, reason, actor, source, options),
       limitHistory: (limit) => data.limitHistory(limit),
     },
   }
@@ -41,10 +44,7 @@ function controller(): { env: ControlEnv; controller: ControllerPort } {
 }
 
 export const handler = rt.wrap(async (_event?: unknown, _context?: Context): Promise<AutoStep> => {
-  const { env, controller: c } = controller()
-  const policy = env.PACING_POLICY
-    ? parsePacingPolicy(JSON.parse(env.PACING_POLICY), 'PACING_POLICY')
-    : DEFAULT_PACING_POLICY
+  const { policy, controller: c } = controller()
   const { step } = await autoStep(c, policy, await initialState(c), { dryRun: false, actor: 'pacer' })
   rt.logger.info('pacer step', { ...step })
   return step

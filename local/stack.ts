@@ -38,8 +38,8 @@ import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
 
-/** Pipe pollers the local stack starts with, and the most it scales to under a backlog. */
-export const DEFAULT_PIPE_POLLERS = 4
+/** Pipe pollers the local stack starts with (Lambda starts SQS polling with five), and the most it scales to under a backlog. */
+export const DEFAULT_PIPE_POLLERS = 5
 export const DEFAULT_PIPE_MAX_POLLERS = 20
 
 /**

@@ -15,7 +15,9 @@ import {
   PACER_TIMEOUT_SECONDS,
   SERVICE,
   TIME_ZONE_DATA,
+  UPLOAD_PREFIX,
 } from './settings'
+import { uploads } from './uploads'
 import { cluster, workerService, workerUrl } from './worker'
 
 /**
@@ -143,6 +145,8 @@ export const pacerSchedule = new sst.aws.Cron('PacerSchedule', {
 export const control = new sst.aws.Function('Control', {
   ...withEnv(common(SERVICE.control), {
     MAX_CPS: String(DEFAULT_MAX_CPS),
+    // large contacts files the CLI uploaded (stacks/uploads.ts)
+    UPLOAD_BUCKET: uploads.bucket,
   }),
   handler: 'functions/control.handler',
   // contacts import derives callee zones from libphonenumber's data file (src/campaigns/callee-zones.ts)
@@ -150,4 +154,9 @@ export const control = new sst.aws.Function('Control', {
   timeout: `${CONTROL_TIMEOUT_SECONDS} seconds`,
   memory: '512 MB',
   link: [redis, postgres],
+  // Read the uploaded contacts files, nothing else: not the bucket, not other prefixes, no list.
+  permissions: [
+    XRAY_WRITE,
+    { actions: ['s3:GetObject'], resources: [$interpolate`${uploads.arn}/${UPLOAD_PREFIX}*`] },
+  ],
 })

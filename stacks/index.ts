@@ -13,6 +13,7 @@ import { pipe } from './pipe'
 import { deadLetterQueue, dialTasks } from './queue'
 import { metricNamespace } from './settings'
 import { outputsParameterName } from '../src/control/stage-parameter'
+import { uploads } from './uploads'
 import { cluster, workerService, workerUrl } from './worker'
 
 export const outputs = {
@@ -27,6 +28,7 @@ export const outputs = {
   enrichFunctionName: enrich.name,
   pacerFunctionName: pacer.name,
   controlFunctionName: control.name,
+  uploadBucketName: uploads.bucket,
   stateMachineArn: campaignStateMachine.arn,
   redisHost: redis.host,
   redisPort: redis.port,

@@ -28,8 +28,17 @@ export const DIALER_TIMEOUT_SECONDS = DIAL_HTTP_TIMEOUT_SECONDS * BATCH_SIZE + 1
 export const ENRICH_TIMEOUT_SECONDS = 30
 export const DISPATCHER_TIMEOUT_SECONDS = 60
 export const PACER_TIMEOUT_SECONDS = 30
-/** A control call: one store query or a 2,000-row import chunk. */
-export const CONTROL_TIMEOUT_SECONDS = 30
+/**
+ * A control call: usually one store query or a 2,000-row import chunk (seconds); a large contacts
+ * file imported from the upload bucket takes longer (about a minute per few hundred thousand rows),
+ * so the function may run for Lambda's maximum, 900 s. A call that ends early costs nothing more.
+ */
+export const CONTROL_TIMEOUT_SECONDS = 900
+
+/** The key prefix contacts files are uploaded under (src/control/control-ops.ts UPLOAD_PREFIX). */
+export const UPLOAD_PREFIX = 'contacts-uploads/'
+/** Uploaded contacts files are deleted by the bucket's lifecycle rule after this many days. */
+export const UPLOAD_EXPIRY_DAYS = 1
 
 /**
  * A message stays invisible while the pipe works on it: batching window + enrichment + target.

@@ -93,43 +93,12 @@ async function main(): Promise<void> {
   const db = createPool(pgSettingsFromEnv(), { max: 20 })
   // Registered before the ARI driver connects: its reconcile hangs up channels of this id, which
   // must not belong to a live process holding the same WORKER_ID.
-  try {
-    await registerWorker(db, workerId, 'worker')
-  } catch (error) {
-    if (error instanceof WorkerIdInUseError)
-      fail(
-        `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
-      )
-    fail(
-      `cannot reach PostgreSQL to register the worker (${errorMessage(error)}); ` +
-        'check DATABASE_URL and run `dialctl db migrate`',
-    )
-  }
+  await registerWorker(db, workerId, 'worker').catch((error: unknown) =>
+    failOnStore(error, 'register the worker'),
+  )
   const driver =
     env.DRIVER === 'ari' ? await ariDriverFromEnv(process.env, workerId, db) : simDriverFromEnv(process.env)
-
-  try {
-    const { closed, deadWorkers } = await recoverOpenCalls(
-      db,
-      workerId,
-      'worker restarted while the call was open',
-    )
-    if (closed.length)
-      logger.warn('closed calls left open by a previous run', {
-        workerId,
-        calls: closed.length,
-        deadWorkers,
-      })
-  } catch (error) {
-    if (error instanceof WorkerIdInUseError)
-      fail(
-        `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
-      )
-    fail(
-      `cannot reach PostgreSQL to recover open calls (${errorMessage(error)}); ` +
-        'check DATABASE_URL and run `dialctl db migrate`',
-    )
-  }
+  await recoverCalls(db, workerId)
   const stopHeartbeat = startHeartbeat(db, workerId, {
     onError: (error) => logger.warn('heartbeat not written', { workerId, error: error.message }),
   })
@@ -151,17 +120,53 @@ async function main(): Promise<void> {
     driver: driver.name,
     maxActiveCalls: env.MAX_ACTIVE_CALLS,
   })
+  stopOnSignals(
+    async () => {
+      const { unfinishedCalls } = await worker.close()
+      stopHeartbeat()
+      await bestEffort(markWorkerStopped(db, workerId), 'a missed heartbeat marks the worker dead anyway')
+      await driver.close()
+      await db.end()
+      return unfinishedCalls
+    },
+    () => worker.activeCalls,
+  )
+}
 
+/** Exits with what to do when PostgreSQL could not `what` (or the WORKER_ID is taken). */
+function failOnStore(error: unknown, what: string): never {
+  if (error instanceof WorkerIdInUseError)
+    fail(
+      `${error.message}; set a different WORKER_ID (or unset it to get a generated one), or stop that worker`,
+    )
+  fail(
+    `cannot reach PostgreSQL to ${what} (${errorMessage(error)}); check DATABASE_URL and run \`dialctl db migrate\``,
+  )
+}
+
+/** Closes the calls a dead predecessor left open (its contacts move on). */
+async function recoverCalls(db: Db, workerId: string): Promise<void> {
+  try {
+    const { closed, deadWorkers } = await recoverOpenCalls(
+      db,
+      workerId,
+      'worker restarted while the call was open',
+    )
+    if (closed.length)
+      logger.warn('closed calls left open by a previous run', { workerId, calls: closed.length, deadWorkers })
+  } catch (error) {
+    failOnStore(error, 'recover open calls')
+  }
+}
+
+/** SIGTERM / SIGINT: drain once (`shutdown` returns the calls left unfinished), then exit 0. */
+function stopOnSignals(shutdown: () => Promise<number>, activeCalls: () => number): void {
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
-    logger.info('shutting down: draining active calls', { signal, activeCalls: worker.activeCalls })
-    const { unfinishedCalls } = await worker.close()
-    stopHeartbeat()
-    await bestEffort(markWorkerStopped(db, workerId), 'a missed heartbeat marks the worker dead anyway')
-    await driver.close()
-    await db.end()
+    logger.info('shutting down: draining active calls', { signal, activeCalls: activeCalls() })
+    const unfinishedCalls = await shutdown()
     logger.info('worker stopped', { unfinishedCalls })
     process.exit(0)
   }

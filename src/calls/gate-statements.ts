@@ -1,7 +1,5 @@
 import type pg from 'pg'
 import type { DialCommand } from '../contracts/index.js'
-import type { Db } from '../db/pool.js'
-import { bestEffort } from '../errors.js'
 
 /**
  * The dial gate's statements (gate.ts holds the rules and the order they run in): the locking
@@ -158,24 +156,8 @@ export async function seeAndClaim(
   return { blacklisted: row.blacklisted, existingCallId: row.call_id, claimed: row.claimed }
 }
 
-export async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const isClient = 'release' in db && typeof db.release === 'function'
-  const client = isClient ? (db as pg.PoolClient) : await (db as pg.Pool).connect()
-  try {
-    await client.query('BEGIN')
-    const result = await fn(client)
-    await client.query('COMMIT')
-    return result
-  } catch (error) {
-    await bestEffort(
-      client.query('ROLLBACK'),
-      'the original error is rethrown; a broken connection rolls back anyway',
-    )
-    throw error
-  } finally {
-    if (!isClient) client.release()
-  }
-}
+/** One transaction on a pool or on the caller's client (src/db/pool.ts). */
+export { inTransaction } from '../db/pool.js'
 
 /** A refused adoption's contact move: out of 'dialing' (the lost claim put it there at attempt + 1). */
 export async function applyAdoptionEffect(

@@ -141,14 +141,15 @@ export const CONTACT_RESULT_COLUMNS: readonly (keyof ContactResult)[] = [
 
 /**
  * Every contact of the campaign with its results, in contact id order, read in pages of `pageSize`
- * (keyset pagination) so a campaign of millions is exported without holding it in memory.
+ * (keyset pagination) so a campaign of millions is exported without holding it in memory; from
+ * the first contact whose id sorts after `after` ('' = from the start).
  */
 export async function* contactResults(
   db: Db,
   campaignId: string,
   pageSize = 5000,
+  after = '',
 ): AsyncGenerator<ContactResult> {
-  let after = ''
   for (;;) {
     const { rows } = await db.query<{
       id: string

@@ -5,17 +5,14 @@ import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import { OperatorError } from '../errors.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
+import { CampaignReportSchema, ContactResultsPageSchema } from './report-schema.js'
 
-function reportNotCarried(id: string): OperatorError {
-  return new OperatorError(
-    `campaign report is not available through the stage's control function yet (campaign ${id}).`,
-    'Open a tunnel to the stage (npx sst tunnel) and run it with DATABASE_URL set to the stage database.',
-    1,
-    'NOT_SUPPORTED',
-  )
-}
 import { presignCallerProof } from './caller-presign.js'
 import { ControlResponse, type ControlOp } from './control-api.js'
+import { RESULTS_PAGE_MAX } from './control-ops.js'
+import { IMPORT_CHUNK_ROWS } from './contact-row.js'
+import type { ContactsCsvOptions } from './contacts-import.js'
+import type { ImportTotals } from './import-stream.js'
 import {
   AuditEntry,
   CampaignMedia,
@@ -28,16 +25,19 @@ import {
   RunProgress,
   type CampaignInput,
   type CampaignMove,
+  type ContactResultsPage,
   type ContactRow,
   type DataPort,
   type PushEntry,
 } from './port.js'
 
 /**
- * Rows per Invoke of `contacts.import`: Lambda's synchronous payload limit is 6 MB; a contact row
- * with metadata is well under 1 KB, so 2,000 rows stay far below it whatever the metadata.
+ * Contact results per Invoke of `campaign.contactResults`. Lambda's synchronous response is at
+ * most 6 MB (Lambda quotas, "Invocation payload (request and response)"); a result is bounded —
+ * id ≤ 200 characters (SafeId), masked phone, state, counts, a timestamp and the callee zones
+ * (a few zone names) — at under 1.5 KB even at the worst, so 2,000 rows stay below 3 MB.
  */
-export const IMPORT_CHUNK_ROWS = 2000
+export const RESULTS_PAGE_ROWS = RESULTS_PAGE_MAX
 
 const ImportCounts = ImportResult.omit({ invalid: true })
 const AnswerRate = z.object({ answerRate: z.number().nullable(), sample: z.number().int() })
@@ -158,16 +158,36 @@ export class LambdaDataPort implements DataPort {
   createCampaign(input: CampaignInput): Promise<CampaignSummary> {
     return this.call('campaign.create', [{ ...input, actor: 'iam' }], CampaignSummary)
   }
-  /** In chunks of IMPORT_CHUNK_ROWS (one Invoke each); the counts and lists add up. */
-  /** Not carried by the control function yet: refused with the way that works today. */
-  async campaignReport(id: string): Promise<CampaignReport> {
-    throw reportNotCarried(id)
+  campaignReport(id: string): Promise<CampaignReport> {
+    return this.call('campaign.report', [id], CampaignReportSchema)
   }
-  // eslint-disable-next-line require-yield
+  contactResultsPage(id: string, after: string | null, limit: number): Promise<ContactResultsPage> {
+    return this.call('campaign.contactResults', [id, after, limit], ContactResultsPageSchema)
+  }
+  /** Page by page (one Invoke each, RESULTS_PAGE_ROWS), never more than a page in memory. */
   async *contactResults(id: string): AsyncIterable<ContactResult> {
-    throw reportNotCarried(id)
+    let after: string | null = null
+    do {
+      const page = await this.contactResultsPage(id, after, RESULTS_PAGE_ROWS)
+      yield* page.rows
+      after = page.next
+    } while (after !== null)
+  }
+  /** A file already in the stage's upload bucket, imported by the function (one Invoke). */
+  importContactsObject(
+    campaignId: string,
+    key: string,
+    csv: ContactsCsvOptions,
+    strict: boolean,
+  ): Promise<ImportTotals> {
+    return this.call(
+      'contacts.importObject',
+      [campaignId, key, csv, strict],
+      ImportResult.extend({ invalidCount: z.number().int(), valid: z.number().int() }),
+    )
   }
 
+  /** In chunks of IMPORT_CHUNK_ROWS (one Invoke each); the counts and lists add up. */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     const total: Omit<ImportResult, 'invalid'> = { campaignId, imported: 0, duplicates: 0, blacklisted: [] }
     for (let i = 0; i < rows.length || i === 0; i += IMPORT_CHUNK_ROWS) {

@@ -8,13 +8,16 @@ import {
 } from './aws-cloudwatch.js'
 import { AwsPipe } from './aws-pipes.js'
 import { AwsQueues, type QueueNames } from './aws-sqs.js'
+import { INLINE_IMPORT_MAX_BYTES, type S3ContactUploader } from './aws-upload.js'
 import { DataBackedPlane } from './data-backed.js'
+import type { ImportTotals } from './import-stream.js'
 import type {
   Alarm,
   ControllerInputs,
   ControlPlane,
   DataPort,
   DlqMessage,
+  FileImport,
   PacingSnapshot,
   PipeDescription,
   PipeMetrics,
@@ -49,6 +52,8 @@ export class AwsControlPlane extends DataBackedPlane implements ControlPlane {
     private readonly clients: Partial<AwsClients> & Pick<AwsClients, 'pipes' | 'sqs' | 'cloudwatch'>,
     data: DataPort,
     private readonly now: () => Date = () => new Date(),
+    /** large contacts files through the stage bucket (a stage with a control function and a bucket) */
+    private readonly uploader?: S3ContactUploader,
   ) {
     super(data)
     this.pipe = new AwsPipe(clients.pipes, clients.cloudwatch, resources, now)
@@ -61,6 +66,12 @@ export class AwsControlPlane extends DataBackedPlane implements ControlPlane {
       dialerDegraded(this.clients.cloudwatch, this.stage, this.now()),
     ])
     return { ...snap, degraded: snap.degraded || degraded }
+  }
+
+  /** A file over INLINE_IMPORT_MAX_BYTES goes through the stage bucket when the stage has one. */
+  override importContactsFile(file: FileImport): Promise<ImportTotals> {
+    if (this.uploader && file.size > INLINE_IMPORT_MAX_BYTES) return this.uploader.importFile(file)
+    return super.importContactsFile(file)
   }
 
   describePipe(): Promise<PipeDescription> {

@@ -2,70 +2,37 @@ import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import { OperatorError } from '../errors.js'
 import type { VerifiedCaller } from './caller-proof.js'
-import type { CampaignMove, DataPort } from './port.js'
+import { OPS, parseOpArgs, type ControlOp } from './control-ops.js'
+import type { ContactImportPort } from './contacts-import-object.js'
+import type { DataPort } from './port.js'
+
+export { OPS, type ControlOp } from './control-ops.js'
 
 /**
  * The control function's wire protocol (functions/control.ts ⇄ src/control/aws-control-client.ts):
  * one DataPort call per Lambda Invoke. The function runs in the stage's VPC and serves the call
  * with the same DataPlane the local stage uses; the CLI needs only `lambda:InvokeFunction` on it.
  *
- * Request  {op, args, proof}   — proof: a presigned sts:GetCallerIdentity (src/control/caller-proof.ts);
+ * Request  {op, args, proof}   — args: checked strictly per op (src/control/control-ops.ts);
+ *                                proof: a presigned sts:GetCallerIdentity (src/control/caller-proof.ts);
  *                                the function executes it and records the ARN STS returns as the
  *                                actor of every audited change. Nothing the caller says about itself
  *                                is believed.
  * Response {ok: true, result} | {ok: false, error: {message, suggestion, exitCode, code}}
  * Errors the operator must see (OperatorError) cross the wire whole, so the CLI prints the same
  * message and exits with the same code as on the local stage.
+ * Both ways a payload is at most 6 MB (Lambda quotas, "Invocation payload (request and response)",
+ * synchronous): each op's arguments and results are bounded below it (ContactRows, RESULTS_PAGE_MAX).
  */
 
 /** Proves the caller of one request: STS's answer to its proof (verifyCallerProof), or a refusal. */
 export type Identify = (proof: unknown) => Promise<VerifiedCaller>
 
-const text = z.string()
-const Move = z.enum(['start', 'pause', 'resume', 'complete', 'cancel'] satisfies CampaignMove[])
-const int = z.number().int()
-
-/** Each op's positional arguments (JSON: Dates as ISO strings, Maps as entry lists). */
-/** SetLimitOptions (src/pacing/limit-store.ts) on the wire: the hold of `cps set`, the pacer's respect of it. */
-const SetLimitOptionsSchema = z.object({
-  hold: z.object({ untilMs: z.number().int().nullable() }).optional(),
-  respectHold: z.object({ safety: z.boolean() }).optional(),
-})
-
-export const OPS = {
-  'pacing.get': z.tuple([]),
-  'pacing.set': z.tuple([int.positive(), text, text, text.optional(), SetLimitOptionsSchema.optional()]),
-  'pacing.resume': z.tuple([text]),
-  'pacing.history': z.tuple([int.positive()]),
-  'campaign.list': z.tuple([]),
-  'campaign.show': z.tuple([text]),
-  'campaign.media': z.tuple([int.positive(), text.optional()]),
-  'campaign.transition': z.tuple([text, Move, text.nullable(), text]),
-  'campaign.create': z.tuple([
-    z.object({ campaign: z.unknown(), isTest: z.boolean().optional(), actor: text }),
-  ]),
-  'contacts.import': z.tuple([
-    text,
-    z.array(
-      z.object({
-        line: int,
-        id: text,
-        phoneNumber: text,
-        metadata: z.record(z.string(), z.unknown()),
-        timezone: text.optional(),
-      }),
-    ),
-  ]),
-  // The task is validated again where it is used (DialTask at the dial gate); here it is carried.
-  'contacts.registerPushed': z.tuple([
-    z.array(z.object({ id: text, task: z.record(z.string(), z.unknown()), timezone: text.optional() })),
-  ]),
-  'run.progress': z.tuple([text, text, z.iso.datetime(), z.array(z.tuple([text, z.number()]))]),
-  'outcomes.answerRate': z.tuple([int.positive()]),
-  'outcomes.recent': z.tuple([int.positive()]),
-  'stores.ping': z.tuple([]),
-} as const
-export type ControlOp = keyof typeof OPS
+/** What the function serves: the data layer, and contacts files the CLI uploaded to the stage bucket. */
+export interface ControlServices {
+  data: DataPort
+  imports: ContactImportPort
+}
 
 export const ControlRequest = z.object({
   op: z.enum(Object.keys(OPS) as [ControlOp, ...ControlOp[]]),
@@ -87,60 +54,71 @@ export const ControlResponse = z.union([
 ])
 export type ControlResponse = z.infer<typeof ControlResponse>
 
-async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], actor: string): Promise<unknown> {
-  const parsed = OPS[op].safeParse(raw)
-  if (!parsed.success)
-    throw new OperatorError(
-      `control ${op}: invalid arguments (${describeZodError(parsed.error)}).`,
-      'Use the same dialctl version as the deployed stage (npm ls dialctl; redeploy or upgrade).',
-      2,
-      'CONTROL_ARGS',
-    )
-  const a = parsed.data as unknown[]
+/** The pacing and campaign calls; `actor` is the verified caller, never an argument. */
+async function dispatchCampaigns(services: ControlServices, op: ControlOp, raw: unknown[], actor: string) {
+  const { data } = services
   switch (op) {
     case 'pacing.get':
       return data.pacing()
-    case 'pacing.set':
-      return data.setLimit(
-        a[0] as number,
-        a[1] as string,
-        actor,
-        a[3] as string | undefined,
-        a[4] as z.infer<typeof SetLimitOptionsSchema> | undefined,
-      )
+    case 'pacing.set': {
+      const [limit, reason, , source, options] = parseOpArgs(op, raw)
+      return data.setLimit(limit, reason, actor, source, options)
+    }
     case 'pacing.resume':
-      return data.resumeAuto(a[0] as string, actor)
+      return data.resumeAuto(parseOpArgs(op, raw)[0], actor)
     case 'pacing.history':
-      return data.limitHistory(a[0] as number)
+      return data.limitHistory(parseOpArgs(op, raw)[0])
     case 'campaign.list':
       return data.listCampaigns()
     case 'campaign.show':
-      return data.showCampaign(a[0] as string)
-    case 'campaign.media':
-      return data.campaignMedia(a[0] as number, a[1] as string | undefined)
-    case 'campaign.transition':
-      return data.transitionCampaign(a[0] as string, a[1] as CampaignMove, a[2] as string | null, actor)
-    case 'campaign.create': {
-      const input = a[0] as { campaign: unknown; isTest?: boolean }
-      return data.createCampaign({ ...input, actor })
+      return data.showCampaign(parseOpArgs(op, raw)[0])
+    case 'campaign.media': {
+      const [minutes, id] = parseOpArgs(op, raw)
+      return data.campaignMedia(minutes, id)
     }
-    case 'contacts.import':
-      return data.importContacts(a[0] as string, a[1] as Parameters<DataPort['importContacts']>[1])
+    case 'campaign.transition': {
+      const [id, move, reason] = parseOpArgs(op, raw)
+      return data.transitionCampaign(id, move, reason, actor)
+    }
+    case 'campaign.create': {
+      const [{ campaign, isTest }] = parseOpArgs(op, raw)
+      return data.createCampaign({ campaign, ...(isTest === undefined ? {} : { isTest }), actor })
+    }
+    case 'campaign.report':
+      return data.campaignReport(parseOpArgs(op, raw)[0])
+    case 'campaign.contactResults': {
+      const [id, after, limit] = parseOpArgs(op, raw)
+      return data.contactResultsPage(id, after, limit)
+    }
+    default:
+      return dispatchContacts(services, op, raw)
+  }
+}
+
+async function dispatchContacts({ data, imports }: ControlServices, op: ControlOp, raw: unknown[]) {
+  switch (op) {
+    case 'contacts.import': {
+      const [campaignId, rows] = parseOpArgs(op, raw)
+      return data.importContacts(campaignId, rows)
+    }
+    case 'contacts.importObject': {
+      const [campaignId, key, csv, strict] = parseOpArgs(op, raw)
+      return imports.importContactsObject(campaignId, key, csv, strict)
+    }
     case 'contacts.registerPushed':
-      return data.registerPushedContacts(a[0] as Parameters<DataPort['registerPushedContacts']>[0])
-    case 'run.progress':
-      return data.runProgress(
-        a[0] as string,
-        a[1] as string,
-        new Date(a[2] as string),
-        new Map(a[3] as [string, number][]),
-      )
+      return data.registerPushedContacts(parseOpArgs(op, raw)[0])
+    case 'run.progress': {
+      const [campaignId, prefix, since, sentAt] = parseOpArgs(op, raw)
+      return data.runProgress(campaignId, prefix, new Date(since), new Map(sentAt))
+    }
     case 'outcomes.answerRate':
-      return data.answerRate(a[0] as number)
+      return data.answerRate(parseOpArgs(op, raw)[0])
     case 'outcomes.recent':
-      return data.recentOutcomes(a[0] as number)
+      return data.recentOutcomes(parseOpArgs(op, raw)[0])
     case 'stores.ping':
       return data.ping()
+    default:
+      throw new Error(`control op ${op} has no handler`)
   }
 }
 
@@ -150,7 +128,7 @@ async function dispatch(data: DataPort, op: ControlOp, raw: unknown[], actor: st
  * the Lambda; the operator gets the message and where to look).
  */
 export async function serveControl(
-  data: DataPort,
+  services: ControlServices,
   event: unknown,
   identify: Identify,
   onUnexpected: (error: unknown) => void = () => {},
@@ -171,7 +149,7 @@ export async function serveControl(
   try {
     // Who acted, for the audit trails: the ARN STS returned (also what CloudTrail records for the Invoke).
     caller = (await identify(proof)).arn
-    return { ok: true, result: await dispatch(data, op, args, caller), caller }
+    return { ok: true, result: await dispatchCampaigns(services, op, args, caller), caller }
   } catch (error) {
     if (error instanceof OperatorError)
       return {

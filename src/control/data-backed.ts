@@ -1,5 +1,6 @@
+import { createReadStream } from 'node:fs'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
-import type { SetLimitOptions } from '../pacing/limit-store.js'
+import { importCsvStream, type ImportTotals } from './import-stream.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -9,6 +10,7 @@ import type {
   CampaignTransition,
   ContactRow,
   DataPort,
+  FileImport,
   ImportResult,
   OutcomeCount,
   PacingSnapshot,
@@ -27,14 +29,8 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   pacing(): Promise<PacingSnapshot> {
     return this.data.pacing()
   }
-  setLimit(
-    limit: number,
-    reason: string,
-    actor: string,
-    source?: string,
-    options?: SetLimitOptions,
-  ): Promise<AuditEntry & { skipped?: 'held' }> {
-    return this.data.setLimit(limit, reason, actor, source, options)
+  setLimit(...args: Parameters<DataPort['setLimit']>): Promise<AuditEntry & { skipped?: 'held' }> {
+    return this.data.setLimit(...args)
   }
   resumeAuto(reason: string, actor: string): Promise<boolean> {
     return this.data.resumeAuto(reason, actor)
@@ -65,19 +61,26 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
   importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     return this.data.importContacts(campaignId, rows)
   }
+  /** Here, in this process: the file streamed through the shared import loop into the data layer. */
+  importContactsFile(file: FileImport): Promise<ImportTotals> {
+    return importCsvStream({
+      campaignId: file.campaignId,
+      source: file.path,
+      csv: file.csv,
+      strict: file.strict,
+      open: () => createReadStream(file.path),
+      save: (id, rows) => this.data.importContacts(id, rows),
+      ...(file.onProgress ? { onProgress: file.onProgress } : {}),
+    })
+  }
   campaignReport(id: string): Promise<CampaignReport> {
     return this.data.campaignReport(id)
   }
   contactResults(id: string): AsyncIterable<ContactResult> {
     return this.data.contactResults(id)
   }
-  runProgress(
-    campaignId: string,
-    contactPrefix: string,
-    since: Date,
-    sentAt: Map<string, number>,
-  ): Promise<RunProgress> {
-    return this.data.runProgress(campaignId, contactPrefix, since, sentAt)
+  runProgress(...args: Parameters<DataPort['runProgress']>): Promise<RunProgress> {
+    return this.data.runProgress(...args)
   }
   recentOutcomes(minutes: number): Promise<OutcomeCount[]> {
     return this.data.recentOutcomes(minutes)

@@ -25,6 +25,7 @@ import type {
   Reachability,
   RunProgress,
   CampaignMedia,
+  ContactResultsPage,
 } from './port.js'
 
 /**
@@ -33,16 +34,15 @@ import type {
  * 2× a bare Node process reading the same keys; measured in test/bench/cli.bench.ts).
  */
 async function campaignModules() {
-  const [stats, lifecycle, validate, contactsImport, pushed, repository, report] = await Promise.all([
+  const [stats, lifecycle, validate, contactsImport, repository, report] = await Promise.all([
     import('../campaigns/stats.js'),
     import('../campaigns/lifecycle.js'),
     import('../ivr/validate.js'),
     import('./contacts-import.js'),
-    import('./pushed-contacts.js'),
     import('../campaigns/repository.js'),
     import('../campaigns/report.js'),
   ])
-  return { ...stats, ...lifecycle, ...validate, ...contactsImport, ...pushed, ...repository, ...report }
+  return { ...stats, ...lifecycle, ...validate, ...contactsImport, ...repository, ...report }
 }
 
 export interface DataPlaneOptions {
@@ -330,6 +330,16 @@ export class DataPlane implements DataPort {
     yield* contactResults(this.pool, id)
   }
 
+  async contactResultsPage(id: string, after: string | null, limit: number): Promise<ContactResultsPage> {
+    const { contactResults } = await campaignModules()
+    const rows: ContactResult[] = []
+    for await (const row of contactResults(this.pool, id, limit, after ?? '')) {
+      rows.push(row)
+      if (rows.length === limit) break
+    }
+    return { rows, next: rows.length === limit ? rows.at(-1)!.contactId : null }
+  }
+
   /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
   async registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
     const { registerPushedContacts } = await campaignModules()
@@ -351,12 +361,25 @@ export class DataPlane implements DataPort {
     since: Date,
     sentAt: Map<string, number>,
   ): Promise<RunProgress> {
-    const { rows: outcomes } = await this.pool.query<{ outcome: string; n: string }>(
-      `SELECT outcome, count(*) AS n FROM task_outcomes
-        WHERE campaign_id = $1 AND at >= $2 AND starts_with(contact_id, $3) GROUP BY outcome`,
+    // Final outcomes without a dial are kept apart by stage and reason code (the text before ':').
+    const { rows: outcomes } = await this.pool.query<{
+      outcome: string
+      stage: string
+      reason: string | null
+      n: string
+    }>(
+      `SELECT outcome, stage,
+              CASE WHEN outcome IN ('dropped', 'filtered') THEN split_part(coalesce(reason, ''), ':', 1) END AS reason,
+              count(*) AS n
+         FROM task_outcomes
+        WHERE campaign_id = $1 AND at >= $2 AND starts_with(contact_id, $3)
+        GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3`,
       [campaignId, since, contactPrefix],
     )
-    const count = (k: string) => Number(outcomes.find((o) => o.outcome === k)?.n ?? 0)
+    const count = (k: string) => outcomes.filter((o) => o.outcome === k).reduce((n, o) => n + Number(o.n), 0)
+    const notDialed = outcomes
+      .filter((o) => ['dropped', 'filtered', 'dlq'].includes(o.outcome))
+      .map((o) => ({ stage: o.stage, outcome: o.outcome, reason: o.reason || null, count: Number(o.n) }))
     const { rows: dials } = await this.pool.query<{ contact_id: string; started_at: Date }>(
       `SELECT contact_id, started_at FROM call_attempts
         WHERE campaign_id = $1 AND started_at >= $2 AND starts_with(contact_id, $3) ORDER BY started_at`,
@@ -373,6 +396,7 @@ export class DataPlane implements DataPort {
       failed: count('failed'),
       dropped: count('dropped') + count('filtered'),
       dlq: count('dlq'),
+      notDialed,
       sendToDialMs,
       firstDialAt: dials[0]?.started_at.toISOString() ?? null,
       lastDialAt: dials.at(-1)?.started_at.toISOString() ?? null,

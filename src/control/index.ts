@@ -15,6 +15,7 @@ import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
 import { OperatorError } from '../errors.js'
 import { loadStageOutputs, type StageOutputs } from './stage-outputs.js'
 import type { ControlPlane, DataPort } from './port.js'
+import type { S3ContactUploader } from './aws-upload.js'
 
 export type { ControlPlane } from './port.js'
 
@@ -115,7 +116,27 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     ...(outputs.workerServiceName ? { workerServiceName: outputs.workerServiceName } : {}),
     ...(outputs.alarmPrefix ? { alarmPrefix: outputs.alarmPrefix } : {}),
   }
-  return new AwsControlPlane(flags.stage, resources, clients, await awsDataPort(outputs, clients))
+  const data = await awsDataPort(outputs, clients)
+  return new AwsControlPlane(
+    flags.stage,
+    resources,
+    clients,
+    data,
+    undefined,
+    await uploaderFor(data, outputs, clients),
+  )
+}
+
+/** Large contacts files go through the stage bucket — when the data layer is the control function and the stage has one. */
+async function uploaderFor(
+  data: DataPort,
+  outputs: StageOutputs,
+  clients: Pick<AwsClients, 'sts'>,
+): Promise<S3ContactUploader | undefined> {
+  const { LambdaDataPort } = await import('./aws-control-client.js')
+  if (!(data instanceof LambdaDataPort) || !outputs.uploadBucketName) return undefined
+  const { S3ContactUploader } = await import('./aws-upload.js')
+  return new S3ContactUploader(clients.sts, outputs.uploadBucketName, data)
 }
 
 /**

@@ -135,6 +135,40 @@ export async function sendLoad(
   return { sent, failed, sentAt, startedAt, finishedAt: Date.now() }
 }
 
+export const NotDialed = z.object({
+  /** send, pipe filter, enrich, dial gate, queue (DLQ) */
+  where: z.string(),
+  /** the reason code: blacklisted, outside_calling_window, campaign_paused, a GATE_REFUSALS code, dlq, a send error code */
+  reason: z.string(),
+  count: z.number().int(),
+})
+export type NotDialed = z.infer<typeof NotDialed>
+
+const WHERE: Record<string, string> = {
+  filter: 'pipe filter',
+  enrich: 'enrich',
+  dialer: 'dial gate',
+  queue: 'queue',
+}
+
+/** The run's outcomes without a dial, and its send failures, as rows (most first). */
+export function notDialedRows(
+  progress: RunProgress,
+  sendFailures: { code: string }[],
+  dlqGrowth = 0,
+): NotDialed[] {
+  const rows: NotDialed[] = progress.notDialed
+    .filter((o) => o.outcome !== 'dlq')
+    .map((o) => ({ where: WHERE[o.stage] ?? o.stage, reason: o.reason || o.outcome, count: o.count }))
+  const byCode = new Map<string, number>()
+  for (const f of sendFailures) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1)
+  for (const [code, count] of byCode) rows.push({ where: 'send', reason: code, count })
+  // On AWS, SQS moves tasks to the DLQ unrecorded: the DLQ's growth during the run stands for them.
+  const dlq = Math.max(progress.dlq, dlqGrowth)
+  if (dlq > 0) rows.push({ where: 'queue', reason: 'dlq (failed every receive)', count: dlq })
+  return rows.sort((a, b) => b.count - a.count)
+}
+
 export const LoadTestSummary = z.object({
   runId: z.string(),
   campaignId: z.string(),
@@ -147,6 +181,12 @@ export const LoadTestSummary = z.object({
   failed: z.number().int(),
   dropped: z.number().int(),
   dlq: z.number().int(),
+  /**
+   * Tasks not dialed, one row per place and reason, most first: the send (the queue refused it),
+   * the pipe filter, enrich (campaign not active, blacklisted, window closed …), the dial gate (its
+   * GATE_REFUSALS code), the DLQ (failed every receive). From the recorded outcomes of this run.
+   */
+  notDialed: z.array(NotDialed),
   /** dialed / seconds between the first and the last dial */
   achievedCps: z.number().nullable(),
   limit: z.number().int(),
@@ -184,6 +224,7 @@ export function summarize(
     failed: progress.failed,
     dropped: progress.dropped,
     dlq,
+    notDialed: notDialedRows(progress, send.failed, extra.dlqGrowth),
     achievedCps: spanSeconds > 0 ? progress.dialed / spanSeconds : null,
     limit: extra.limit,
     sendToDialMs: {

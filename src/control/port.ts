@@ -2,6 +2,8 @@ import { z } from 'zod'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DialTask } from '../contracts/index.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
+import type { ContactsCsvOptions } from './contacts-import.js'
+import type { ImportTotals } from './import-stream.js'
 
 /**
  * What dialctl needs from a stage. One implementation per kind of stage: `aws.ts` (a deployed SST
@@ -273,12 +275,47 @@ export const RunProgress = z.object({
   failed: z.number().int(),
   dropped: z.number().int(),
   dlq: z.number().int(),
+  /**
+   * Tasks that ended without a dial, by where and why (final outcomes dropped, filtered, dlq;
+   * `reason` is the outcome reason's code, e.g. blacklisted, outside_calling_window, a GATE_REFUSALS
+   * code from the dial gate; null for dlq). Default [] for older control Lambdas.
+   */
+  notDialed: z
+    .array(
+      z.object({
+        stage: z.string(),
+        outcome: z.string(),
+        reason: z.string().nullable(),
+        count: z.number().int(),
+      }),
+    )
+    .default([]),
   /** milliseconds from send to dial, one per dialed task (for percentiles) */
   sendToDialMs: z.array(z.number()),
   firstDialAt: z.string().nullable(),
   lastDialAt: z.string().nullable(),
 })
 export type RunProgress = z.infer<typeof RunProgress>
+
+/** `contacts import` of one file: where it is, how to read it, how to report progress. */
+export interface FileImport {
+  campaignId: string
+  path: string
+  /** bytes, from stat */
+  size: number
+  csv: ContactsCsvOptions
+  strict: boolean
+  /** bytes of the file read (or uploaded) so far, rows seen so far (0 while uploading) */
+  onProgress?: (bytes: number, rows: number) => void
+  /** a step the operator waits on without a byte count (the stage importing an upload) */
+  onPhase?: (phase: string) => void
+}
+
+export interface ContactResultsPage {
+  rows: ContactResult[]
+  /** pass as `after` for the next page; null when this page was the last */
+  next: string | null
+}
 
 export interface CampaignInput {
   campaign: unknown
@@ -356,6 +393,8 @@ export interface DataPort {
   campaignReport(id: string): Promise<CampaignReport>
   /** every contact's results, in id order, paged (the per-contact export) */
   contactResults(id: string): AsyncIterable<ContactResult>
+  /** at most `limit` contacts' results after contact id `after` (null: from the start); `next`: the last id when more may follow */
+  contactResultsPage(id: string, after: string | null, limit: number): Promise<ContactResultsPage>
   /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts); rows created */
   registerPushedContacts(entries: readonly PushEntry[]): Promise<number>
 
@@ -399,9 +438,15 @@ export interface StagePort {
  * What dialctl needs from a stage: the shared data layer plus the stage-specific part. Commands
  * only talk to this interface, so one code path serves every stage.
  */
-export interface ControlPlane extends Omit<DataPort, 'answerRate' | 'registerPushedContacts'>, StagePort {
+export interface ControlPlane
+  extends Omit<DataPort, 'answerRate' | 'registerPushedContacts' | 'contactResultsPage'>, StagePort {
   readonly stage: string
   readonly kind: 'local' | 'aws'
+  /**
+   * `contacts import`: the file streamed through importCsvStream, valid rows saved chunk by chunk;
+   * on an AWS stage a large file is uploaded to the stage bucket and imported by the control function.
+   */
+  importContactsFile(file: FileImport): Promise<ImportTotals>
 }
 
 /** The calls the adaptive controller makes (`cps auto`, the pacer Lambda). */

@@ -25,6 +25,8 @@ export const StageOutputs = z.object({
   dialerFunctionName: z.string().min(1),
   /** the control API in the VPC (functions/control.ts); absent in deploys older than it */
   controlFunctionName: z.string().min(1).optional(),
+  /** the bucket large contacts files are uploaded to (stacks/uploads.ts); absent in older deploys */
+  uploadBucketName: z.string().min(1).optional(),
   enrichFunctionName: z.string().min(1),
   pacerFunctionName: z.string().min(1),
   stateMachineArn: z.string().startsWith('arn:'),

@@ -14,6 +14,7 @@
  *   broken client on release.
  */
 import pg from 'pg'
+import { bestEffort } from '../errors.js'
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -244,5 +245,26 @@ export async function withTransaction<T>(
     throw error
   } finally {
     client.release(broken)
+  }
+}
+
+/**
+ * `withTransaction` for code that takes a `Db`: on a pool, withTransaction; on a client the
+ * caller already holds, a transaction on that client, which stays the caller's to release.
+ */
+export async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  if (!('release' in db && typeof db.release === 'function')) return withTransaction(db as pg.Pool, fn)
+  const client = db as pg.PoolClient
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await bestEffort(
+      client.query('ROLLBACK'),
+      'the original error is rethrown; a connection that cannot roll back is the caller’s to drop',
+    )
+    throw error
   }
 }

@@ -13,6 +13,22 @@ export const DEFAULT_MAX_CPS = 100
 /** A positive whole number of calls per second. */
 export const CpsLimit = z.number().int().min(1)
 
+/**
+ * The most anyone may set (`cps set --force` included, through any stage's control API). Far
+ * above any trunk (carriers sell tens to hundreds of CPS); it stops a mistyped figure — 5000
+ * for 50 — that `--force` would otherwise let reach every dialer within a second.
+ */
+export const MAX_SETTABLE_CPS = 10_000
+
+/** The limit `cps set` and the control API accept: one rule for both (src/control/control-api.ts). */
+export const SettableCpsLimit = z
+  .number({ error: 'must be a number of calls per second' })
+  .int({ error: 'must be a whole number of calls per second' })
+  .min(1, {
+    error: 'must be at least 1 call per second (to stop dialing, pause the campaigns or stop the pipe)',
+  })
+  .max(MAX_SETTABLE_CPS, { error: `must be at most ${MAX_SETTABLE_CPS} calls per second` })
+
 /** Reads an env var such as MAX_CPS / DEGRADED_CPS; unset → fallback; invalid → an error naming it. */
 export function cpsFromEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[name]

@@ -1,6 +1,4 @@
-import type pg from 'pg'
 import type { Db } from '../db/pool.js'
-import { bestEffort } from '../errors.js'
 
 /**
  * The durable pacing state in PostgreSQL (migration 0005): one `pacing_state` row per scope (the
@@ -104,28 +102,7 @@ export async function appendAudit(
   return rows[0]!.at
 }
 
-/**
- * Runs `fn` in a transaction: on a pool, one client checked out for it; on a client the caller
- * gave, that client as it is.
- */
-export async function inTransaction<T>(db: Db, fn: (db: Db) => Promise<T>): Promise<T> {
-  const owned = !('release' in db)
-  const client: Db = owned ? await (db as pg.Pool).connect() : db
-  try {
-    await client.query('BEGIN')
-    const result = await fn(client)
-    await client.query('COMMIT')
-    return result
-  } catch (error) {
-    await bestEffort(
-      client.query('ROLLBACK'),
-      'the error below is what the caller needs; a failed ROLLBACK ends with the connection',
-    )
-    throw error
-  } finally {
-    if (owned) (client as pg.PoolClient).release()
-  }
-}
+export { inTransaction } from '../db/pool.js'
 
 export interface PacingAuditEntry {
   id: number

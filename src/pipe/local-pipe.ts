@@ -146,9 +146,7 @@ export class LocalPipe<E = PipeRecord> {
         batchSize: this.opts.batchSize,
         batchWindowSeconds: this.opts.batchWindowSeconds,
         concurrency: this.opts.concurrency,
-        ...(this.opts.maxConcurrency > this.opts.concurrency
-          ? { maxConcurrency: this.opts.maxConcurrency }
-          : {}),
+        maxConcurrency: this.opts.maxConcurrency,
         ...this.options.describe,
       },
       this.runnerId,
@@ -169,6 +167,11 @@ export class LocalPipe<E = PipeRecord> {
 
   get running(): boolean {
     return this.active
+  }
+
+  /** pollers (batches in flight at most) running now */
+  get pollerCount(): number {
+    return this.pollers.size
   }
 
   private async controlLoop(): Promise<void> {

@@ -14,7 +14,7 @@ export interface PipeConfigSummary {
   batchSize: number
   batchWindowSeconds: number
   concurrency: number
-  /** set when the pollers scale with the backlog (src/pipe/pollers.ts) */
+  /** most pollers while a backlog lasts (= concurrency: fixed); absent in rows from before it */
   maxConcurrency?: number
   enrichment?: string
   target?: string

@@ -19,6 +19,8 @@
  * anchor leaves out is ours to make cheap: enrichment's lookup, dial markers, pipe counters, the
  * contact counters the dispatcher reads, validation, logging.
  *
+ * Its queue statements are prepared once per connection, as PgQueue's are.
+ *
  * `pollers` loops consume while one producer sends batches of 10. No validation, no retries, no
  * DLQ: what the pipeline's rate is measured against, not a pipeline.
  */
@@ -156,18 +158,21 @@ export async function startMinimalPipeline(
       await Promise.all([
         (async () => {
           for (let i = 0; i < n; i += 10)
-            await pool.query('INSERT INTO mini_queue (body) SELECT unnest($1::text[])', [
-              Array.from({ length: Math.min(10, n - i) }, (_, j) => body(i + j)),
-            ])
+            await pool.query({
+              name: 'mini_send',
+              text: 'INSERT INTO mini_queue (body) SELECT unnest($1::text[])',
+              values: [Array.from({ length: Math.min(10, n - i) }, (_, j) => body(i + j))],
+            })
         })(),
         ...Array.from({ length: options.pollers }, async () => {
           while (left > 0) {
-            const { rows } = await pool.query<{ id: string; body: string }>(
-              `UPDATE mini_queue SET visible_at = now() + interval '30 seconds'
-                WHERE id IN (SELECT id FROM mini_queue WHERE visible_at <= now()
-                              ORDER BY visible_at, id LIMIT 10 FOR UPDATE SKIP LOCKED)
-                RETURNING id, body`,
-            )
+            const { rows } = await pool.query<{ id: string; body: string }>({
+              name: 'mini_receive',
+              text: `UPDATE mini_queue SET visible_at = now() + interval '30 seconds'
+                      WHERE id IN (SELECT id FROM mini_queue WHERE visible_at <= now()
+                                    ORDER BY visible_at, id LIMIT 10 FOR UPDATE SKIP LOCKED)
+                      RETURNING id, body`,
+            })
             if (rows.length === 0) {
               await new Promise((r) => setTimeout(r, 5))
               continue
@@ -191,7 +196,11 @@ export async function startMinimalPipeline(
               `INSERT INTO mini_outcomes (call_id, outcome) SELECT * FROM unnest($1::text[], $2::text[])`,
               [results.map((r) => r.callId), results.map((r) => r.outcome)],
             )
-            await pool.query('DELETE FROM mini_queue WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)])
+            await pool.query({
+              name: 'mini_delete',
+              text: 'DELETE FROM mini_queue WHERE id = ANY($1::bigint[])',
+              values: [rows.map((r) => r.id)],
+            })
           }
         }),
       ])

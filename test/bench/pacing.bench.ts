@@ -1,13 +1,16 @@
 /**
  * Pacing at the trunk (issue #12), on the Lambdas' own code path: the local queue (PgQueue, SQS
- * semantics) → LocalPipe (batch 10, 4 pollers as `dialctl dev`) → the dialer handler (limiter, deferral, slot
- * POSTs) → a stand-in worker that originates through the real worker's trunk gate
- * (src/pacing/slot-wait.ts) and records the instant each call leaves. Real PostgreSQL and Redis,
+ * semantics) → LocalPipe (batch 10, 5 pollers scaling to 20 with the backlog, as `dialctl dev`) →
+ * the dialer handler (limiter, deferral, slot POSTs) → a stand-in worker that originates through
+ * the real worker's trunk gate (src/pacing/slot-wait.ts), records the instant each call leaves and
+ * answers then (as the real worker answers after its slot wait and claim). Real PostgreSQL and Redis,
  * own schema and key prefix.
  *
- * 1. At 5, 25, 50 and 200 CPS with a backlog of 20 × the limit: achieved CPS ÷ limit (from the
+ * 1. At 5, 25, 50, 200 and 500 CPS with a backlog of 20 × the limit: achieved CPS ÷ limit (from the
  *    first dial to the last), run time ÷ ideal, worst 1000 ms window at the worker, refusals
- *    (deferrals), DLQ count. Goals: ≥ 0.98, ≤ 1.03, ≤ limit, 0.
+ *    (deferrals), DLQ count. Goals: ≥ 0.98, ≤ 1.03, ≤ limit, 0. Before the highest limit, the
+ *    capacity anchor: the same pipeline with no limit, so a shortfall at 500 CPS on this shared
+ *    machine is shown against what the pipeline could do just then.
  * 2. The cut: 1,000 queued at 100 CPS, cut to 2 for 10 s, raised back to 100: DLQ, dialed once.
  * 3. Anchors in the same run, same pipeline at 25 CPS, the limiter swapped for the seed's
  *    GET-then-INCR and for rate-limiter-flexible (admit now or refuse; no slots): what the worker
@@ -43,7 +46,7 @@ const LIMITS = process.env.BENCH_PACING_LIMITS
   ? process.env.BENCH_PACING_LIMITS.split(',').map(Number)
   : QUICK
     ? [5, 25]
-    : [5, 25, 50, 200]
+    : [5, 25, 50, 200, 500]
 /** pipe pollers (batches in flight) at the start and at most, as the local stack runs them */
 const POLLERS = Number(process.env.BENCH_PACING_POLLERS ?? DEFAULT_PIPE_POLLERS)
 const MAX_POLLERS = Number(process.env.BENCH_PACING_MAX_POLLERS ?? DEFAULT_PIPE_MAX_POLLERS)
@@ -119,6 +122,9 @@ function flexibleLimiter(redis: Redis, prefix: string, limit: number): Admission
   }
 }
 
+const CAPACITY = 'capacity (no limit)'
+const CUT = 'cut 100 → 2 → 100'
+
 /** BENCH_PACING_ONLY_LIMITS=1: the limit runs only (profiling), no anchors and no cut. */
 class OnlyLimits extends Error {}
 
@@ -132,7 +138,11 @@ interface RunResult {
   deferrals: number
   dlq: number
   dialedOnce: boolean
+  /** dials/s at the worker from the first dial to the last */
+  dialsPerSecond: number
   perSecond: number[]
+  /** the limit's changes during the run: [s since the first dial, limit] (the cut) */
+  limitSteps: Array<[number, number]>
 }
 
 async function main(): Promise<BenchSection> {
@@ -177,7 +187,7 @@ async function main(): Promise<BenchSection> {
     limit: number,
     tasks: number,
     makeLimiter: (prefix: string) => AdmissionLimiter,
-    during?: (prefix: string) => Promise<void>,
+    during?: (prefix: string, setLimit: (limit: number) => Promise<void>) => Promise<void>,
   ): Promise<RunResult> {
     seq++
     current = `${name}-${seq}`
@@ -232,16 +242,28 @@ async function main(): Promise<BenchSection> {
       )
     const started = Date.now()
     await pipe.start()
-    const cut = during?.(prefix)
+    const steps: Array<[number, number]> = [[Date.now(), limit]]
+    const cut = during?.(prefix, async (next) => {
+      await redis.set(`${prefix}cps:limit`, String(next))
+      steps.push([Date.now(), next])
+    })
     let lastElu = performance.eventLoopUtilization()
     const debug =
       process.env.BENCH_PACING_DEBUG === '1'
         ? setInterval(() => {
             const elu = performance.eventLoopUtilization(lastElu)
             lastElu = performance.eventLoopUtilization()
-            process.stderr.write(
-              `  t=${((Date.now() - started) / 1000).toFixed(0)}s dials=${dials.get(current)?.length ?? 0} pollers=${(pipe as unknown as { pollers: { size: number } }).pollers.size} elu=${elu.utilization.toFixed(2)}\n`,
-            )
+            const line = `  t=${((Date.now() - started) / 1000).toFixed(0)}s dials=${dials.get(current)?.length ?? 0} pollers=${pipe.pollerCount} elu=${elu.utilization.toFixed(2)}`
+            const t0 = performance.now()
+            void pool
+              .query<{ dead: string; live: string }>(
+                `SELECT n_dead_tup AS dead, n_live_tup AS live FROM pg_stat_user_tables WHERE relname = 'queue_messages' AND schemaname = current_schema()`,
+              )
+              .then(({ rows }) =>
+                process.stderr.write(
+                  `${line} queue rows live ${rows[0]?.live} dead ${rows[0]?.dead} (query ${(performance.now() - t0).toFixed(0)} ms)\n`,
+                ),
+              )
           }, 1000)
         : undefined
     const deadline = started + (tasks / limit) * 1000 * 4 + 60_000
@@ -274,19 +296,24 @@ async function main(): Promise<BenchSection> {
       deferrals: Number(rows[0]!.deferred),
       dlq: Number(rows[0]!.dlq),
       dialedOnce: times.length === tasks,
+      dialsPerSecond: (times.length - 1) / ((last - first) / 1000),
       perSecond: Array.from(perSecond, (v) => v ?? 0),
+      limitSteps: steps.map(([at, l]) => [Math.max(0, (at - first) / 1000), l]),
     }
   }
 
   const results: RunResult[] = []
+  const slots = (prefix: string) => createRedisLimiter({ redis, prefix })
   try {
     for (const limit of LIMITS) {
+      if (limit >= 500) {
+        // The anchor for the highest limit, measured just before it: what this pipeline (and
+        // this shared machine, now) delivers with no limit at all.
+        process.stdout.write('  capacity anchor: the same pipeline, no limit…\n')
+        results.push(await runOnce(CAPACITY, 100_000, QUICK ? 2000 : 5000, slots))
+      }
       process.stdout.write(`  dialctl at ${limit} CPS…\n`)
-      results.push(
-        await runOnce('dialctl', limit, limit * BACKLOG_FACTOR, (prefix) =>
-          createRedisLimiter({ redis, prefix }),
-        ),
-      )
+      results.push(await runOnce('dialctl', limit, limit * BACKLOG_FACTOR, slots))
     }
     if (process.env.BENCH_PACING_ONLY_LIMITS === '1') throw new OnlyLimits()
     process.stdout.write('  anchors at 25 CPS…\n')
@@ -296,15 +323,15 @@ async function main(): Promise<BenchSection> {
     )
     process.stdout.write('  the cut: 1,000 queued, 100 → 2 CPS for 10 s → 100…\n')
     const cutRun = await runOnce(
-      'cut 100 → 2 → 100',
+      CUT,
       100,
       QUICK ? 400 : 1000,
       (prefix) => createRedisLimiter({ redis, prefix, deferHorizonMs: 5000 }),
-      async (prefix) => {
+      async (_prefix, setLimit) => {
         await new Promise((r) => setTimeout(r, 2000))
-        await redis.set(`${prefix}cps:limit`, '2')
+        await setLimit(2)
         await new Promise((r) => setTimeout(r, 10_000))
-        await redis.set(`${prefix}cps:limit`, '100')
+        await setLimit(100)
       },
     )
     results.push(cutRun)
@@ -319,28 +346,31 @@ async function main(): Promise<BenchSection> {
     redis.disconnect()
   }
 
-  const rows = results.map(
-    (r) =>
-      `| ${r.name} | ${r.limit} | ${r.tasks} | ${r.achievedOverLimit.toFixed(3)} | ${r.runOverIdeal.toFixed(3)} | ${r.worstWindowAtWorker} | ${r.deferrals} | ${r.dlq} | ${r.dialedOnce ? 'yes' : 'NO'} |`,
+  const meets = (r: RunResult) =>
+    r.achievedOverLimit >= 0.98 && r.runOverIdeal <= 1.03 && r.worstWindowAtWorker <= r.limit && r.dlq === 0
+  const rows = results.map((r) =>
+    r.name === CAPACITY
+      ? `| ${r.name} | — | ${r.tasks} | ${r.dialsPerSecond.toFixed(0)} | — | — | — | ${r.deferrals} | ${r.dlq} | ${r.dialedOnce ? 'yes' : 'NO'} | anchor |`
+      : `| ${r.name} | ${r.limit} | ${r.tasks} | ${r.dialsPerSecond.toFixed(1)} | ${r.achievedOverLimit.toFixed(3)} | ${r.runOverIdeal.toFixed(3)} | ${r.worstWindowAtWorker} | ${r.deferrals} | ${r.dlq} | ${r.dialedOnce ? 'yes' : 'NO'} | ${r.name === 'dialctl' ? (meets(r) ? 'met' : '**not met**') : '—'} |`,
   )
   const chart = lineChart({
-    title: 'Dials per second at the worker against the limit (backlog 20 × limit)',
+    title: 'Dials per second at the worker against the limit (backlog 20 × limit; the cut)',
     xLabel: 'seconds since the first dial',
     panels: results
-      .filter((r) => !r.name.startsWith('cut'))
+      .filter((r) => r.name !== CAPACITY)
       .map((r) => ({
-        yLabel: `${r.name} @ ${r.limit}`,
+        yLabel: r.name === CUT ? 'cut 100 → 2 → 100' : `${r.name} @ ${r.limit}`,
         yMin: 0,
         yMax: Math.max(r.limit * 1.4, ...r.perSecond),
         series: [
           {
-            name: `limit ${r.limit}`,
-            points: [
-              [0, r.limit],
-              [r.perSecond.length, r.limit],
-            ] as Array<[number, number]>,
+            name: r.name === CUT ? 'limit' : `limit ${r.limit}`,
+            points: [...r.limitSteps, [r.perSecond.length, r.limitSteps.at(-1)![1]]] as Array<
+              [number, number]
+            >,
             color: '#d62728',
             dashed: true,
+            step: true,
           },
           {
             name: 'dials/s at the worker',
@@ -351,14 +381,14 @@ async function main(): Promise<BenchSection> {
         ],
       })),
   })
-  const ours = results.filter((r) => r.name === 'dialctl')
+  const ours = results.filter((r) => r.name === 'dialctl' || r.name === CUT)
   return {
     title: 'Pacing at the trunk (deferral, slot-timed origination)',
     markdown: [
-      `Local pipeline with the Lambdas' code (PgQueue → LocalPipe, batch 10, ${POLLERS} pollers → dialer → limiter), a worker stand-in that originates through the real trunk gate. Goals: achieved ÷ limit ≥ 0.98, run ÷ ideal ≤ 1.03, worst window ≤ limit, DLQ 0.`,
+      `Local pipeline with the Lambdas' code (PgQueue → LocalPipe, batch 10, ${POLLERS} pollers scaling to ${MAX_POLLERS} with the backlog as Lambda's SQS poller does → dialer → limiter), a worker stand-in that originates through the real trunk gate and answers POST /dial when the call leaves, as the real worker does. Goals: achieved ÷ limit ≥ 0.98, run ÷ ideal ≤ 1.03, worst window ≤ limit, DLQ 0. The capacity anchor is the same pipeline with no limit, measured just before the highest limit: on this shared 2-core machine it says how much headroom that run had.`,
       '',
-      '| limiter | limit | tasks | achieved ÷ limit | run ÷ ideal | worst 1000 ms at worker | deferrals | DLQ | each dialed once |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| limiter | limit | tasks | dials/s | achieved ÷ limit | run ÷ ideal | worst 1000 ms at worker | deferrals | DLQ | each dialed once | goals |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
       "The anchors run behind the same worker, whose trunk gate holds every call to the command's limit: their worst window is the gate's doing, not theirs. What they cost shows in the refusals (admit-now-or-refuse churns the queue: every refused task comes back and asks again) and, for rate-limiter-flexible's fixed one-second buckets, in the budget. The cut row's ratios measure the cut itself (10 s at 2 CPS), not the limiter; what counts there is DLQ 0 and every task dialed once.",
@@ -366,10 +396,16 @@ async function main(): Promise<BenchSection> {
       '![dials per second at the worker](pacing-cps.svg)',
     ].join('\n'),
     json: { results },
-    summary: ours.map(
-      (r) =>
-        `pacing ${r.limit} CPS: achieved ${r.achievedOverLimit.toFixed(3)} × limit, run ${r.runOverIdeal.toFixed(3)} × ideal, worst window ${r.worstWindowAtWorker}, DLQ ${r.dlq}`,
-    ),
+    summary: [
+      ...ours.map((r) =>
+        r.name === CUT
+          ? `pacing cut 100 → 2 → 100 with ${r.tasks} queued: DLQ ${r.dlq}, each dialed once: ${r.dialedOnce ? 'yes' : 'NO'}, ${r.deferrals} deferrals`
+          : `pacing ${r.limit} CPS: achieved ${r.achievedOverLimit.toFixed(3)} × limit, run ${r.runOverIdeal.toFixed(3)} × ideal, worst window ${r.worstWindowAtWorker}, DLQ ${r.dlq}`,
+      ),
+      ...results
+        .filter((r) => r.name === CAPACITY)
+        .map((r) => `pacing capacity anchor (no limit): ${r.dialsPerSecond.toFixed(0)} dials/s`),
+    ],
     files: { 'pacing-cps.svg': chart },
   }
 }

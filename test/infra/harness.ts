@@ -148,6 +148,10 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>): 
     case 'aws:ecr/repository:Repository':
       state.repositoryUrl = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${physical}`
       break
+    case 'aws:s3/bucket:Bucket':
+      state.bucket = `${String(inputs.bucketPrefix ?? '')}mock`
+      state.arn = `arn:aws:s3:::${String(state.bucket)}`
+      break
     case 'aws:ec2/instance:Instance':
       state.primaryNetworkInterfaceId = `eni-${physical}`
       break
@@ -338,6 +342,7 @@ export async function loadProgram(options: LoadOptions = {}): Promise<LoadedProg
     'queue',
     'secrets',
     'worker',
+    'uploads',
     'functions',
     'pipe',
     'dispatcher',

@@ -20,8 +20,10 @@ import {
   ENRICH_TIMEOUT_SECONDS,
   RTP_PORT_RANGE,
   SIP_PORT,
+  UPLOAD_PREFIX,
   VISIBILITY_TIMEOUT_SECONDS,
 } from '../../stacks/settings.js'
+import { UPLOAD_PREFIX as API_UPLOAD_PREFIX } from '../../src/control/control-ops.js'
 
 if (!platformInstalled) console.warn(SKIP_REASON)
 
@@ -245,18 +247,82 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
   })
 
   describe('control function and stage discovery', () => {
-    it('the control function runs in the VPC and may call no AWS API beyond logs and traces', () => {
+    it('the control function runs in the VPC and may call no AWS API beyond logs, traces and reading uploads', () => {
       const fn = lambdaByName('controlFunctionName')
       const vpc = fn.inputs.vpcConfig as { subnetIds: string[] }
       expect(vpc.subnetIds.every((sub) => sub.includes('PrivateSubnet'))).toBe(true)
       expect(fn.inputs.tracingConfig).toEqual({ mode: 'Active' })
       const role = p.ofType('aws:iam/role:Role').find((r) => r.name === 'ControlRole')!
-      const actions = ((role.inputs.inlinePolicies as Array<{ policy: string }> | undefined) ?? []).flatMap(
-        (ip) => statementsOf(ip.policy).flatMap((st) => st.Action),
+      const statements = (
+        (role.inputs.inlinePolicies as Array<{ policy: string }> | undefined) ?? []
+      ).flatMap((ip) => statementsOf(ip.policy))
+      const others = statements.filter((st) =>
+        st.Action.some((a) => !/^(xray|logs|ssm|secretsmanager|kms):/.test(a)),
       )
-      expect(actions.filter((a) => !/^(xray|logs|ssm|secretsmanager|kms):/.test(a))).toEqual([])
+      // S3: GetObject on the upload prefix only — not the bucket, not another prefix, no list or write
+      const bucket = p.find('aws:s3/bucket:Bucket', 'ContactUploads')
+      expect(others.map((st) => ({ Action: st.Action, Resource: st.Resource }))).toEqual([
+        { Action: ['s3:GetObject'], Resource: [`${String(bucket.state.arn)}/contacts-uploads/*`] },
+      ])
+      expect(env('controlFunctionName').UPLOAD_BUCKET).toBe(o.uploadBucketName)
       // No function URL, no API: lambda:Invoke with IAM is the only way in.
       expect(p.ofType('aws:lambda/functionUrl:FunctionUrl')).toEqual([])
+    })
+
+    it('the upload bucket is private, encrypted, TLS-only and forgets uploads after a day', () => {
+      const bucket = p.find('aws:s3/bucket:Bucket', 'ContactUploads')
+      expect(o.uploadBucketName).toBe('dialctl-test-uploads-mock')
+      expect(bucket.state.bucket).toBe(o.uploadBucketName)
+      const id = `${bucket.name}-id`
+      const block = p.find(
+        'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock',
+        'ContactUploadsPublicAccess',
+      )
+      expect(block.inputs).toMatchObject({
+        bucket: id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      })
+      const sse = p.find(
+        'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+        'ContactUploadsEncryption',
+      )
+      expect(sse.inputs.rules).toEqual([
+        { applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true },
+      ])
+      const lifecycle = p.find(
+        'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration',
+        'ContactUploadsLifecycle',
+      )
+      expect(lifecycle.inputs.rules).toEqual([
+        expect.objectContaining({
+          status: 'Enabled',
+          filter: { prefix: UPLOAD_PREFIX },
+          expiration: { days: 1 },
+        }),
+      ])
+      const policy = JSON.parse(
+        String(p.find('aws:s3/bucketPolicy:BucketPolicy', 'ContactUploadsPolicy').inputs.policy),
+      )
+      expect(policy.Statement).toEqual([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      ])
+      // the CLI writes and the function reads under the same prefix
+      expect(UPLOAD_PREFIX).toBe(API_UPLOAD_PREFIX)
+    })
+
+    it('S3 is reached from the private subnets through a gateway endpoint on their route tables', () => {
+      const endpoint = p.find('aws:ec2/vpcEndpoint:VpcEndpoint', 'S3GatewayEndpoint')
+      expect(endpoint.inputs).toMatchObject({
+        vpcEndpointType: 'Gateway',
+        serviceName: `com.amazonaws.${REGION}.s3`,
+      })
+      expect([...(endpoint.inputs.routeTableIds as string[])].sort()).toEqual([
+        'VpcPrivateRouteTable1-id',
+        'VpcPrivateRouteTable2-id',
+      ])
     })
 
     it('the control function reaches STS (caller proofs) through a NAT instance from each of its subnets', () => {

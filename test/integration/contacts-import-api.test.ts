@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serveControl } from '../../src/control/control-api.js'
+import { s3ContactImports } from '../../src/control/contacts-import-object.js'
 import { DataPlane } from '../../src/control/data.js'
 import { OperatorError } from '../../src/errors.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
@@ -48,7 +49,12 @@ describe('contacts.import through the control API', () => {
     })
     expect(await count()).toBe(0)
     const served = await serveControl(
-      data,
+      {
+        data,
+        imports: s3ContactImports(data, undefined, {
+          credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+        }),
+      },
       { op: 'contacts.import', args: ['camp', rows], proof: {} },
       async () => ({ arn: 'arn:aws:iam::123456789012:user/test', account: '123456789012', userId: 'test' }),
     )

@@ -214,4 +214,91 @@ describe('a CPS cut on the local pipeline (deferral, not failure)', () => {
     )
     expect(rows.map((r) => r.contact_id)).toEqual(['boom-1', 'boom-2'])
   })
+
+  it('Redis restarted mid-run (every key lost): the limit comes back from PostgreSQL, not MAX_CPS, and no 1000 ms window at the worker goes over it', async () => {
+    const prefix = `${t.prefix}restart:`
+    const LIMIT = 5
+    const store = createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100, cacheMs: 100 })
+    await store.setLimit(LIMIT, { actor: 'alice', reason: 'carrier asked', source: 'cli' })
+    await primeLimiter(t.redis, prefix)
+    const { queue, dlq } = await ensureLocalQueues(db.pool, {
+      queueName: 'restart',
+      dlqName: 'restart-dlq',
+      maxReceiveCount: 3,
+      onDeadLetter: recordDeadLetteredTasks,
+    })
+    const logger = createLogger('dialer-worker', { level: 'SILENT' })
+    const dial = createDialer({
+      limiter: createResilientLimiter({
+        primary: createRedisLimiter({ redis: t.redis, prefix, deferHorizonMs: 3000 }),
+        logger,
+      }),
+      // the dialer's own store, as dialerDeps builds it: MAX_CPS 100, PostgreSQL behind Redis
+      limitStore: createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100, cacheMs: 100 }),
+      worker: createWorkerClient({ url: workerUrl, token: 'x', timeoutMs: 5000 }),
+      outcomes: createPgOutcomeRecorder(db.pool),
+      marker: createRedisDialMarker({ redis: t.redis, prefix }),
+      logger,
+      metrics: { addMetric: () => undefined },
+      requeue: queueRequeue(queue),
+    })
+    const pipe = new LocalPipe<EnrichedDialTask>({
+      name: 'restart-pipe',
+      pool: db.pool,
+      source: queue,
+      enrich: async (records: PipeRecord[]) =>
+        records.map((r) => ({
+          ...(JSON.parse(r.body) as Omit<EnrichedDialTask, 'campaign' | 'enrichedAt' | 'messageId'>),
+          campaign,
+          enrichedAt: new Date().toISOString(),
+          messageId: r.messageId,
+        })),
+      target: (events) => dial(events),
+      batchWindowSeconds: 0.1,
+      concurrency: 4,
+      maxConcurrency: 8,
+      stateCheckIntervalMs: 100,
+      logger: createLogger('pipe', { level: 'SILENT' }),
+    })
+    const contacts = Array.from({ length: 40 }, (_, i) => `r${i}`)
+    for (let i = 0; i < contacts.length; i += 10)
+      await queue.sendBatch(
+        contacts.slice(i, i + 10).map((c, j) => ({
+          id: `e${j}`,
+          body: JSON.stringify({
+            campaignId: 'cut',
+            contactId: c,
+            phoneNumber: `+4420795${String(10_000 + i + j).padStart(5, '0')}`,
+            attempts: 0,
+          }),
+        })),
+      )
+    const mine = () => dials.filter((d) => d.contactId.startsWith('r'))
+    await pipe.start()
+    try {
+      await vi.waitFor(() => expect(mine().length).toBeGreaterThanOrEqual(10), {
+        timeout: 30_000,
+        interval: 50,
+      })
+      // a restart without persistence: the limit, the limiter's next free slot, the markers — gone
+      const keys = await t.redis.keys(`${prefix}*`)
+      expect(keys).toContain(`${prefix}cps:limit`)
+      await t.redis.del(...keys)
+      const lostAt = Date.now()
+      await vi.waitFor(() => expect(new Set(mine().map((d) => d.contactId)).size).toBe(contacts.length), {
+        timeout: 60_000,
+        interval: 100,
+      })
+      // restored from PostgreSQL by the dialer's next read, not the default 100
+      expect(await t.redis.get(`${prefix}cps:limit`)).toBe(String(LIMIT))
+      expect(mine().filter((d) => d.at > lostAt).length).toBeGreaterThan(10)
+    } finally {
+      await pipe.close()
+    }
+    expect(worstWindow(mine().map((d) => d.at))).toBeLessThanOrEqual(LIMIT)
+    const perContact = new Map<string, number>()
+    for (const d of mine()) perContact.set(d.contactId, (perContact.get(d.contactId) ?? 0) + 1)
+    expect([...perContact.values()].every((n) => n === 1)).toBe(true)
+    expect((await dlq.depth()).visible).toBe(0)
+  })
 })

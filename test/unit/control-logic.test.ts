@@ -5,7 +5,7 @@ import { parseContactsCsv } from '../../src/control/contacts-import.js'
 import { diagnose, type Observations } from '../../src/control/doctor.js'
 import { summarizeQueueBody } from '../../src/control/dlq-summary.js'
 import { pipeHealth } from '../../src/control/health.js'
-import { loadTask, percentileOf, summarize } from '../../src/control/load-test.js'
+import { loadTask, LoadTestSummary, percentileOf, summarize } from '../../src/control/load-test.js'
 import type { AuditEntry, CampaignSummary, ControlPlane, PipeDescription } from '../../src/control/port.js'
 import { isReservedTestNumber, TEST_NUMBER_COUNT, testNumber } from '../../src/tasks/test-numbers.js'
 import { DEFAULT_PACING_POLICY } from '../../src/pacing/policy.js'
@@ -291,6 +291,7 @@ describe('load test', () => {
         failed: 0,
         dropped: 0,
         dlq: 0,
+        notDialed: [],
         sendToDialMs: [100, 200],
         firstDialAt: '2026-01-01T00:00:00.000Z',
         lastDialAt: '2026-01-01T00:00:04.000Z',
@@ -302,7 +303,48 @@ describe('load test', () => {
       sendSeconds: 2,
       complete: true,
       sendToDialMs: { p50: 100, p99: 200 },
+      notDialed: [],
     })
+  })
+
+  it('summary: tasks not dialed, one row per place and reason, most first, the DLQ and send failures included', () => {
+    const s = summarize(
+      { runId: 'r', campaignId: 'c', count: 100, concurrency: 8 },
+      {
+        sent: 98,
+        failed: [
+          { id: '1', code: 'InvalidParameterValue', message: 'x' },
+          { id: '2', code: 'InvalidParameterValue', message: 'y' },
+        ],
+        sentAt: new Map(),
+        startedAt: 0,
+        finishedAt: 2000,
+      },
+      {
+        dialed: 90,
+        rateLimited: 0,
+        failed: 1,
+        dropped: 7,
+        dlq: 1,
+        notDialed: [
+          { stage: 'enrich', outcome: 'dropped', reason: 'outside_calling_window', count: 4 },
+          { stage: 'dialer', outcome: 'dropped', reason: 'blacklisted', count: 3 },
+          { stage: 'queue', outcome: 'dlq', reason: null, count: 1 },
+        ],
+        sendToDialMs: [],
+        firstDialAt: null,
+        lastDialAt: null,
+      },
+      { dlqGrowth: 3, limit: 25 },
+    )
+    expect(s.notDialed).toEqual([
+      { where: 'enrich', reason: 'outside_calling_window', count: 4 },
+      { where: 'dial gate', reason: 'blacklisted', count: 3 },
+      // the DLQ grew by 3 while 1 was recorded: on AWS, SQS moves tasks unrecorded
+      { where: 'queue', reason: 'dlq (failed every receive)', count: 3 },
+      { where: 'send', reason: 'InvalidParameterValue', count: 2 },
+    ])
+    expect(LoadTestSummary.parse(s)).toEqual(s)
   })
 })
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
-import type { Db } from '../../db/pool.js'
 import { createLogger } from '../../observability/logger.js'
 import {
   QueueError,
@@ -26,31 +25,13 @@ import {
   type SendOptions,
   type SendResult,
 } from '../port.js'
+import { moveToDeadLetter, named, parseHandles, receiveVisible, type DeadLetterHook } from './receive.js'
 import { redriveLocal, type LocalRedriveOptions, type MoveTask } from './redrive.js'
 import { wakeupsFor } from './wakeups.js'
 
+export type { DeadLetterCauses, DeadLetteredMessage, DeadLetterHook } from './receive.js'
+
 const logger = createLogger('local-queue')
-
-/** A message the redrive policy just moved to the DLQ, as the dead-letter hook sees it. */
-export interface DeadLetteredMessage {
-  messageId: string
-  body: string
-  receiveCount: number
-  maxReceiveCount: number
-  /** the queue it was moved from, and the DLQ it was moved to */
-  sourceQueue: string
-  deadLetterQueue: string
-}
-
-/**
- * Runs inside the transaction that moves the messages (`db` is that transaction's client): if it
- * throws, the move is rolled back and the messages stay where they were, so a dead letter is never
- * without the record the caller wants of it.
- */
-export type DeadLetterHook = (db: Db, moved: DeadLetteredMessage[]) => Promise<DeadLetterCauses | void>
-
-/** messageId → why its last receive failed, as the hook's caller knows it (logged with the move). */
-export type DeadLetterCauses = ReadonlyMap<string, string>
 
 export interface PgQueueOptions {
   /** how often a long-polling receive looks again when nothing was sent from this process; default 100 */
@@ -59,17 +40,15 @@ export interface PgQueueOptions {
   onDeadLetter?: DeadLetterHook
 }
 
+/** A row as peek reads it (no handle: a peeked message cannot be deleted). */
 interface MessageRow {
   message_id: string
-  receipt_handle: string | null
   body: string
   receive_count: number
   sent_at: Date
   first_received_at: Date | null
   moved_from: string | null
   visible_at: Date
-  moved: boolean
-  dlq: string | null
 }
 
 function toMessage(row: MessageRow): QueueMessage {
@@ -83,7 +62,7 @@ function toMessage(row: MessageRow): QueueMessage {
   if (row.moved_from) attributes.DeadLetterQueueSourceArn = row.moved_from
   return {
     messageId: row.message_id,
-    receiptHandle: row.receipt_handle ?? '',
+    receiptHandle: '',
     body: row.body,
     receiveCount: row.receive_count,
     sentAt: row.sent_at,
@@ -130,17 +109,25 @@ export class PgQueue implements QueuePort {
     return { successful: entries.map((e, i) => ({ id: e.id, messageId: ids[i]! })), failed: [] }
   }
 
+  /** One statement; the queue's existence is checked once for it, not per row (no foreign key). */
   private async insert(messageIds: string[], bodies: string[], delays: number[]): Promise<void> {
+    let inserted: number
     try {
-      await this.pool.query(
-        `INSERT INTO queue_messages (queue, message_id, body, visible_at)
-         SELECT $1, id, body, now() + make_interval(secs => delay)
-         FROM unnest($2::uuid[], $3::text[], $4::float8[]) AS t(id, body, delay)`,
-        [this.name, messageIds, bodies, delays],
+      const result = await this.pool.query(
+        named(
+          'send',
+          `INSERT INTO queue_messages (queue, message_id, body, visible_at)
+           SELECT $1, id, body, now() + make_interval(secs => delay)
+             FROM unnest($2::uuid[], $3::text[], $4::float8[]) AS t(id, body, delay)
+            WHERE EXISTS (SELECT 1 FROM queues WHERE name = $1)`,
+          [this.name, messageIds, bodies, delays],
+        ),
       )
+      inserted = result.rowCount ?? 0
     } catch (error) {
       throw this.translate(error)
     }
+    if (inserted < messageIds.length) throw this.missing()
     if (delays.some((d) => d === 0)) wakeupsFor(this.pool).emit(this.name)
   }
 
@@ -161,34 +148,40 @@ export class PgQueue implements QueuePort {
         'TooManyEntriesInBatchRequest',
         `defer: ${entries.length} entries; the limit is ${SQS_MAX_BATCH} per call. Split the list into chunks of ${SQS_MAX_BATCH}.`,
       )
+    const handles = parseHandles(
+      entries.map((e) => e.receiptHandle),
+      this.name,
+      'defer',
+    )
     entries.forEach((e, i) => {
-      this.checkHandle(e.receiptHandle, 'defer')
       checkBody(e.body, `defer entry #${i}`)
       checkDelay(e.delaySeconds, `defer entry #${i} delaySeconds`)
     })
     const ids = entries.map(() => randomUUID())
     let resent: Set<number>
     try {
+      // data-modifying CTEs run once whether read or not: `sent` re-sends exactly what `held` deleted
       const { rows } = await this.pool.query<{ i: number }>(
-        `WITH held AS (
-           DELETE FROM queue_messages WHERE queue = $1 AND receipt_handle = ANY($5::uuid[])
-           RETURNING receipt_handle
+        `WITH t AS (
+           SELECT * FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::bigint[], $6::uuid[]) WITH ORDINALITY
+                  AS t(id, body, delay, row_id, handle, i)
+         ), held AS (
+           DELETE FROM queue_messages m USING t
+            WHERE m.queue = $1 AND m.id = t.row_id AND m.receipt_handle = t.handle
+           RETURNING t.i
          ), sent AS (
            INSERT INTO queue_messages (queue, message_id, body, visible_at)
            SELECT $1, t.id, t.body, now() + make_interval(secs => t.delay)
-             FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::uuid[]) WITH ORDINALITY
-                  AS t(id, body, delay, handle, i)
-            WHERE t.handle IN (SELECT receipt_handle FROM held)
-           RETURNING message_id
+             FROM t WHERE t.i IN (SELECT i FROM held)
          )
-         SELECT (t.i - 1)::int AS i FROM unnest($2::uuid[]) WITH ORDINALITY AS t(id, i)
-          WHERE t.id IN (SELECT message_id FROM sent)`,
+         SELECT (i - 1)::int AS i FROM held`,
         [
           this.name,
           ids,
           entries.map((e) => e.body),
           entries.map((e) => e.delaySeconds),
-          entries.map((e) => e.receiptHandle),
+          handles.ids,
+          handles.uuids,
         ],
       )
       resent = new Set(rows.map((r) => r.i))
@@ -220,14 +213,45 @@ export class PgQueue implements QueuePort {
     const deadline = Date.now() + checkWait(options.waitTimeSeconds) * 1000
     await this.assertExists()
     for (;;) {
-      const { received, moved } = await this.receiveOnce(max, visibility)
-      if (received.length > 0) return received
-      // Only DLQ moves this round: there may be more visible messages behind them.
-      if (moved > 0) continue
+      const { received, due } = await this.receiveOnce(max, visibility)
+      if (received.length > 0) {
+        if (due.length > 0) await this.moveDue(due)
+        return received
+      }
+      // Only messages due for the DLQ this round: there may be more visible messages behind them.
+      if (due.length > 0) {
+        await this.moveDue(due)
+        continue
+      }
       const left = deadline - Date.now()
       if (left <= 0) return []
       await this.waitForSend(Math.min(this.pollIntervalMs, left))
     }
+  }
+
+  /** One look: what is visible now (one statement), and the rows due for the DLQ. */
+  private receiveOnce(max: number, visibility: number | null) {
+    return receiveVisible(this.pool, this.name, max, visibility)
+  }
+
+  /** The redrive policy's move (with the dead-letter hook in its transaction), logged. */
+  private async moveDue(ids: string[]): Promise<void> {
+    const { moved, causes } = await moveToDeadLetter(this.pool, this.name, ids, this.onDeadLetter)
+    // WARN, not INFO: a dead letter is a task that will not be dialed until an operator acts.
+    for (const m of moved)
+      logger.warn(
+        `Task moved to the dead-letter queue after ${m.receiveCount} receives; inspect with: dialctl dlq list`,
+        {
+          queue: this.name,
+          deadLetterQueue: m.deadLetterQueue,
+          messageId: m.messageId,
+          receiveCount: m.receiveCount,
+          reason: `received ${m.receiveCount} times (maxReceiveCount ${m.maxReceiveCount})`,
+          ...(causes?.get(m.messageId) ? { lastFailure: causes.get(m.messageId) } : {}),
+          next: 'dialctl dlq list',
+        },
+      )
+    if (moved.length > 0) wakeupsFor(this.pool).emit(moved[0]!.deadLetterQueue)
   }
 
   private waitForSend(ms: number): Promise<void> {
@@ -243,131 +267,33 @@ export class PgQueue implements QueuePort {
     })
   }
 
-  /**
-   * One statement: lock up to `max` visible messages (skipping rows other consumers hold), move
-   * those already received maxReceiveCount times to the DLQ, and receive the rest. Atomic, so a
-   * crash never leaves a message half-moved; with a dead-letter hook the statement and the hook
-   * share one transaction.
-   */
-  private async receiveOnce(
-    max: number,
-    visibility: number | null,
-  ): Promise<{ received: QueueMessage[]; moved: number }> {
-    if (!this.onDeadLetter) return this.receiveStatement(this.pool, max, visibility)
-    const client = await this.pool.connect()
-    try {
-      await client.query('BEGIN')
-      const result = await this.receiveStatement(client, max, visibility)
-      await client.query('COMMIT')
-      return result
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
-  }
-
-  private async receiveStatement(
-    db: Db,
-    max: number,
-    visibility: number | null,
-  ): Promise<{ received: QueueMessage[]; moved: number }> {
-    const { rows } = await db.query<MessageRow & { id: string; max_receive_count: number | null }>(
-      `WITH picked AS (
-         SELECT m.id, q.dead_letter_queue AS dlq,
-                (q.dead_letter_queue IS NOT NULL AND m.receive_count >= q.max_receive_count) AS to_dlq,
-                q.max_receive_count,
-                coalesce($3::float8, q.visibility_timeout_seconds) AS visibility
-         FROM queue_messages m JOIN queues q ON q.name = m.queue
-         WHERE m.queue = $1 AND m.visible_at <= now()
-         ORDER BY m.visible_at, m.id
-         LIMIT $2
-         FOR UPDATE OF m SKIP LOCKED
-       ), moved AS (
-         UPDATE queue_messages m
-         SET queue = p.dlq, moved_from = m.queue, moved_at = now(), visible_at = now(), receipt_handle = NULL
-         FROM picked p WHERE m.id = p.id AND p.to_dlq
-         RETURNING m.*, true AS moved, p.max_receive_count
-       ), received AS (
-         UPDATE queue_messages m
-         SET receive_count = m.receive_count + 1, receipt_handle = gen_random_uuid(),
-             first_received_at = coalesce(m.first_received_at, now()),
-             visible_at = now() + make_interval(secs => p.visibility)
-         FROM picked p WHERE m.id = p.id AND NOT p.to_dlq
-         RETURNING m.*, false AS moved
-       )
-       SELECT id, message_id, receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,
-              visible_at, moved, queue AS dlq, max_receive_count FROM moved
-       UNION ALL
-       SELECT id, message_id, receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,
-              visible_at, moved, NULL, NULL FROM received`,
-      [this.name, max, visibility],
-    )
-    const movedRows = rows.filter((r) => r.moved)
-    const causes =
-      movedRows.length > 0 && this.onDeadLetter
-        ? await this.onDeadLetter(
-            db,
-            movedRows.map((r) => ({
-              messageId: r.message_id,
-              body: r.body,
-              receiveCount: r.receive_count,
-              maxReceiveCount: r.max_receive_count ?? 0,
-              sourceQueue: this.name,
-              deadLetterQueue: r.dlq!,
-            })),
-          )
-        : undefined
-    // WARN, not INFO: a dead letter is a task that will not be dialed until an operator acts.
-    for (const row of movedRows)
-      logger.warn(
-        `Task moved to the dead-letter queue after ${row.receive_count} receives; inspect with: dialctl dlq list`,
-        {
-          queue: this.name,
-          deadLetterQueue: row.dlq,
-          messageId: row.message_id,
-          receiveCount: row.receive_count,
-          reason: `received ${row.receive_count} times (maxReceiveCount ${row.max_receive_count ?? 0})`,
-          ...(causes?.get(row.message_id) ? { lastFailure: causes.get(row.message_id) } : {}),
-          next: 'dialctl dlq list',
-        },
-      )
-    if (movedRows.length > 0) wakeupsFor(this.pool).emit(movedRows[0]!.dlq!)
-    const received = rows
-      .filter((r) => !r.moved)
-      .sort((a, b) => Number(a.id) - Number(b.id))
-      .map(toMessage)
-    return { received, moved: movedRows.length }
-  }
-
   /** A stale handle (message received again, or already deleted) deletes nothing, as on SQS. */
   async delete(receiptHandle: string): Promise<void> {
-    this.checkHandle(receiptHandle, 'delete')
-    await this.pool.query('DELETE FROM queue_messages WHERE queue = $1 AND receipt_handle = $2', [
-      this.name,
-      receiptHandle,
-    ])
+    await this.deleteBatch([receiptHandle], 'delete')
   }
 
   /** Deletes many in one round trip (the pipe's successful records); stale handles are skipped. */
-  async deleteBatch(receiptHandles: string[]): Promise<number> {
+  async deleteBatch(receiptHandles: string[], op = 'deleteBatch'): Promise<number> {
     if (receiptHandles.length === 0) return 0
-    receiptHandles.forEach((h) => this.checkHandle(h, 'deleteBatch'))
+    const { ids, uuids } = parseHandles(receiptHandles, this.name, op)
     const result = await this.pool.query(
-      'DELETE FROM queue_messages WHERE queue = $1 AND receipt_handle = ANY($2::uuid[])',
-      [this.name, receiptHandles],
+      named(
+        'delete',
+        `DELETE FROM queue_messages m USING unnest($2::bigint[], $3::uuid[]) AS h(id, handle)
+          WHERE m.id = h.id AND m.receipt_handle = h.handle AND m.queue = $1`,
+        [this.name, ids, uuids],
+      ),
     )
     return result.rowCount ?? 0
   }
 
   async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<void> {
-    this.checkHandle(receiptHandle, 'changeVisibility')
+    const { ids, uuids } = parseHandles([receiptHandle], this.name, 'changeVisibility')
     const seconds = checkVisibility(visibilityTimeoutSeconds, 'changeVisibility: visibilityTimeoutSeconds')
     const result = await this.pool.query(
-      `UPDATE queue_messages SET visible_at = now() + make_interval(secs => $3::float8)
-       WHERE queue = $1 AND receipt_handle = $2`,
-      [this.name, receiptHandle, seconds],
+      `UPDATE queue_messages SET visible_at = now() + make_interval(secs => $4::float8)
+       WHERE queue = $1 AND id = $2 AND receipt_handle = $3`,
+      [this.name, ids[0], uuids[0], seconds],
     )
     if (result.rowCount === 0)
       throw new QueueError(
@@ -403,8 +329,7 @@ export class PgQueue implements QueuePort {
     checkPeekLimit(limit)
     await this.assertExists()
     const { rows } = await this.pool.query<MessageRow>(
-      `SELECT message_id, NULL AS receipt_handle, body, receive_count, sent_at, first_received_at, moved_from,
-              visible_at, false AS moved, NULL AS dlq
+      `SELECT message_id, body, receive_count, sent_at, first_received_at, moved_from, visible_at
        FROM queue_messages WHERE queue = $1 ORDER BY id LIMIT $2`,
       [this.name, limit],
     )
@@ -425,14 +350,6 @@ export class PgQueue implements QueuePort {
   /** StartMessageMoveTask from this queue (a DLQ); see redriveLocal. */
   redrive(options: LocalRedriveOptions = {}): Promise<MoveTask & RedriveResult> {
     return redriveLocal(this.pool, this.name, options)
-  }
-
-  private checkHandle(handle: string, op: string): void {
-    if (typeof handle !== 'string' || !/^[0-9a-f-]{36}$/i.test(handle))
-      throw new QueueError(
-        'ReceiptHandleIsInvalid',
-        `${op} on "${this.name}": "${String(handle).slice(0, 40)}" is not a receipt handle from this queue's receive()`,
-      )
   }
 
   private async assertExists(): Promise<void> {
