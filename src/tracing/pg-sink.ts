@@ -1,7 +1,16 @@
+import { maskPhonesIn } from '../observability/mask.js'
 import type { Db } from '../db/pool.js'
 import type { Span, SpanSink } from './tracer.js'
 
-/** Spans into `trace_spans`, one INSERT per flush (the local stack's trace store). */
+/**
+ * Spans into `trace_spans`, one INSERT per flush (the local stack's trace store).
+ *
+ * `call_id` holds the call id unmasked (Span.callId): a lookup key in our own PostgreSQL, like
+ * `call_attempts.call_id`, beside the `contacts` rows that hold the numbers themselves. It is never
+ * printed: `readTimeline` hands the id back masked and `attributes` (the span's metadata, which is
+ * also what X-Ray receives) stays masked, so a call id built from a phone number reaches no output
+ * (issue #19: no phone numbers in span names, annotations or metadata).
+ */
 export function createPgSpanSink(db: Db): SpanSink {
   return {
     async export(spans) {
@@ -16,7 +25,7 @@ export function createPgSpanSink(db: Db): SpanSink {
           spans.map((s) => s.spanId),
           spans.map((s) => s.parentId ?? null),
           spans.map((s) => s.name),
-          spans.map((s) => s.attributes.callId ?? null),
+          spans.map((s) => s.callId ?? s.attributes.callId ?? null),
           spans.map((s) => new Date(s.startMs).toISOString()),
           spans.map((s) => new Date(s.endMs).toISOString()),
           spans.map((s) => JSON.stringify(s.attributes)),
@@ -38,6 +47,7 @@ export interface TimelineRow {
 }
 
 export interface Timeline {
+  /** the call id asked for, masked for display (maskPhonesIn) */
   callId: string
   traceIds: string[]
   rows: TimelineRow[]
@@ -63,7 +73,7 @@ export async function readTimeline(db: Db, callId: string): Promise<Timeline> {
   )
   const first = rows[0]?.started_at.getTime() ?? 0
   return {
-    callId,
+    callId: maskPhonesIn(callId),
     traceIds: [...new Set(rows.map((r) => r.trace_id))],
     rows: rows.map((r) => ({
       name: r.name,

@@ -57,7 +57,13 @@ export interface Span {
   startMs: number
   /** epoch ms */
   endMs: number
+  /** masked (see safe): what sinks may print or send on (X-Ray annotations, the timeline's rows) */
   attributes: SpanAttributes
+  /**
+   * The call id unmasked: the local trace store's lookup key (trace_spans.call_id) and nothing
+   * else — a masked key would make `readTimeline(realCallId)` find nothing (issue #15 review F2).
+   */
+  callId?: string
 }
 
 /** Where finished spans go: PostgreSQL on the local stack, the X-Ray daemon on AWS. */
@@ -87,6 +93,11 @@ export interface Tracer {
   ): TraceContext
   /** Exports what is buffered; the Lambdas call it in `finally`, like metrics. Never throws. */
   flush(): Promise<void>
+}
+
+/** The span's lookup key, kept raw beside the masked attributes (Span.callId). */
+function keyOf(attributes: SpanAttributes): { callId?: string } {
+  return attributes.callId === undefined ? {} : { callId: attributes.callId }
 }
 
 /** Masks every string attribute: ids can be phone numbers (CRM exports use the number as id). */
@@ -128,6 +139,7 @@ export function createTracer(options: TracerOptions): Tracer {
         startMs,
         endMs,
         attributes: safe(attributes),
+        ...keyOf(attributes),
       })
     return childContext(ctx, spanId)
   }
@@ -152,6 +164,7 @@ export function createTracer(options: TracerOptions): Tracer {
             startMs,
             endMs: now(),
             attributes: safe({ ...attributes, ...extra }),
+            ...keyOf({ ...attributes, ...extra }),
           })
       }
     },
