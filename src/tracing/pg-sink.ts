@@ -1,6 +1,5 @@
-import { maskPhonesIn } from '../observability/mask.js'
 import type { Db } from '../db/pool.js'
-import type { Span, SpanSink } from './tracer.js'
+import { maskForTrace, type Span, type SpanSink } from './tracer.js'
 
 /**
  * Spans into `trace_spans`, one INSERT per flush (the local stack's trace store).
@@ -37,6 +36,9 @@ export function createPgSpanSink(db: Db): SpanSink {
 
 export interface TimelineRow {
   name: Span['name']
+  spanId: string
+  /** the span this one is a child of (absent for the trace's first span) */
+  parentId?: string
   /** ISO time the stage started */
   at: string
   /** ms from the first span of the trace to this one's start */
@@ -61,22 +63,26 @@ export interface Timeline {
 export async function readTimeline(db: Db, callId: string): Promise<Timeline> {
   const { rows } = await db.query<{
     trace_id: string
+    span_id: string
+    parent_id: string | null
     name: Span['name']
     started_at: Date
     ended_at: Date
     attributes: Record<string, unknown>
   }>(
-    `SELECT trace_id, name, started_at, ended_at, attributes FROM trace_spans
+    `SELECT trace_id, span_id, parent_id, name, started_at, ended_at, attributes FROM trace_spans
       WHERE trace_id IN (SELECT DISTINCT trace_id FROM trace_spans WHERE call_id = $1)
       ORDER BY started_at, ended_at`,
     [callId],
   )
   const first = rows[0]?.started_at.getTime() ?? 0
   return {
-    callId: maskPhonesIn(callId),
+    callId: maskForTrace(callId),
     traceIds: [...new Set(rows.map((r) => r.trace_id))],
     rows: rows.map((r) => ({
       name: r.name,
+      spanId: r.span_id,
+      ...(r.parent_id ? { parentId: r.parent_id } : {}),
       at: r.started_at.toISOString(),
       offsetMs: r.started_at.getTime() - first,
       durationMs: r.ended_at.getTime() - r.started_at.getTime(),
