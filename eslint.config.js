@@ -30,9 +30,7 @@ const NOT_YET_SPLIT = [
   ['commands/status.ts', 119, null],
   ['local/stack.ts', 294, null],
   ['src/calls/run-call.ts', 120, null],
-  ['src/campaigns/stats.ts', 133, null],
   ['src/enrich/enrich-batch.ts', 120, null],
-  ['src/ivr/validate.ts', 108, null],
   ['worker/drivers/ari/client.ts', null, 417],
   ['worker/drivers/ari/driver.ts', 497, 522],
 ]
