@@ -33,8 +33,6 @@ const NOT_YET_SPLIT = [
   ['src/campaigns/stats.ts', 133, null],
   ['src/enrich/enrich-batch.ts', 120, null],
   ['src/ivr/validate.ts', 108, null],
-  ['src/pipe/local-pipe.ts', 88, null],
-  ['src/telephony/audio-check.ts', 96, null],
   ['worker/drivers/ari/client.ts', null, 417],
   ['worker/drivers/ari/driver.ts', 497, 522],
 ]

@@ -52,6 +52,11 @@ export default class Dev extends BaseCommand<typeof Dev> {
         'pipeline logs on stdout, status as whole lines between them (default: logs to .dialctl/dev.log, one live status line)',
       default: false,
     }),
+    trace: Flags.boolean({
+      description:
+        "record every task's spans (queue to hang-up) in PostgreSQL; read one with `dialctl trace CALL_ID`",
+      default: false,
+    }),
     'log-level': Flags.string({
       description: 'level of the pipeline logs (JSON lines)',
       options: ['DEBUG', 'INFO', 'WARN', 'ERROR'],
@@ -81,6 +86,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
       logLevel: flags['log-level'],
       sim: { answerRate: Number(flags['answer-rate']), seed: flags.seed, speed: Number(flags.speed) },
       driver: flags.driver as 'sim' | 'ari',
+      trace: flags.trace,
     })
     this.logToStderr(
       [
@@ -89,12 +95,11 @@ export default class Dev extends BaseCommand<typeof Dev> {
         `  Redis       ${redactUrl(stack.redisUrl)} (${stack.services[1]?.kind})`,
         `  worker      ${stack.workerUrl} (${flags.driver === 'ari' ? `Asterisk at ${process.env.ARI_URL ?? ''}` : 'simulated callee'})`,
         `  pipe        dial-tasks → filter → enrich → dialer → worker`,
+        `  tracing     ${flags.trace ? "on: each task's spans in PostgreSQL; read one with `dialctl trace CALL_ID`" : "off (--trace records each task's spans)"}`,
         `  schema      ${stack.schema ?? 'default search_path (public)'} · Redis prefix ${stack.redisPrefix === '' ? '(none)' : JSON.stringify(stack.redisPrefix)}`,
         `  logs        ${logFile ? `${relative(process.cwd(), logFile) || logFile} (follow: tail -f ${relative(process.cwd(), logFile) || logFile}, or run with --logs)` : 'stdout (JSON lines)'}`,
         `  Other terminals in this directory use these (${relative(process.cwd(), join(dataDir, 'stack.json')) || 'stack.json'}); no exports needed.`,
-        stack.demoSeeded
-          ? `  demo campaign "${DEMO_CAMPAIGN_ID}" created`
-          : `  demo campaign "${DEMO_CAMPAIGN_ID}" ready`,
+        `  demo campaign "${DEMO_CAMPAIGN_ID}" ${stack.demoSeeded ? 'created' : 'ready'}`,
         `Try, in another terminal: ./bin/run.js push --campaign ${DEMO_CAMPAIGN_ID} --phone +12025550199`,
         'Ctrl-C to stop.',
       ].join('\n'),

@@ -39,6 +39,8 @@ const dial = createDialer(
     db: pool,
     logger: rt.logger,
     metrics: rt.metrics,
+    // each task's spans in its trace (the header enrich passed on), x-amzn-trace-id on POST /dial
+    tracer: rt.tracer,
     config,
     ...(queue ? { queue } : {}),
   }),

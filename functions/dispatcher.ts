@@ -15,6 +15,7 @@ import { lambdaRuntime } from '../src/lambda/runtime.js'
 import { SERVICE } from '../src/observability/metrics.js'
 import { createLimitStore } from '../src/pacing/limit-store.js'
 import { SqsQueue } from '../src/queue/sqs-queue.js'
+import { stampingQueue } from '../src/tracing/stamp.js'
 import { createRedisClient } from '../src/stores/redis.js'
 
 export { createDispatcherLoop } from '../src/dispatch/loop.js'
@@ -35,9 +36,11 @@ function lambdaDeps(): DispatcherDeps {
     const store = createLimitStore({ redis, prefix: env.DIALCTL_REDIS_PREFIX, db, defaultLimit: env.MAX_CPS })
     getLimit = async () => (await store.getLimit()).limit
   }
+  const sqs = new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL })
   deps = {
     db,
-    queue: new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL }),
+    // With X-Ray active tracing each task it queues starts its own trace (AWSTraceHeader).
+    queue: rt.tracer.enabled ? stampingQueue(sqs) : sqs,
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
     logger: rt.logger,
     stuckAfterSeconds: env.DISPATCH_STUCK_AFTER_SECONDS,

@@ -10,11 +10,19 @@ import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { linkedPostgres } from '../src/lambda/links.js'
 import { asError } from '../src/errors.js'
 import { lambdaRuntime } from '../src/lambda/runtime.js'
+import { lambdaTraceContext } from '../src/tracing/aws.js'
 import { MetricName, SERVICE } from '../src/observability/metrics.js'
 
 const rt = lambdaRuntime(SERVICE.enrich)
 const pool = createPool(linkedPostgres(), { max: 10 })
-const enrich = createEnricher({ db: pool, logger: rt.logger, metrics: rt.metrics })
+// Each task's spans go to its own trace (the message's AWSTraceHeader), else to this invocation's.
+const enrich = createEnricher({
+  db: pool,
+  logger: rt.logger,
+  metrics: rt.metrics,
+  tracer: rt.tracer,
+  traceFallback: lambdaTraceContext,
+})
 
 export const handler = rt.wrap(
   async (event: SQSRecord[], _context?: Context): Promise<EnrichedDialTask[]> => {

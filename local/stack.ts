@@ -17,7 +17,7 @@ import { migrate } from '../src/db/migrate.js'
 import { createPool } from '../src/db/pool.js'
 import type { Redis } from 'ioredis'
 import { createRedisClient, parseRedisUrl } from '../src/stores/redis.js'
-import { createLogger } from '../src/observability/logger.js'
+import { createLogger, type Logger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../src/pacing/limit-store.js'
 import { readCpsHistory } from '../src/pacing/history.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
@@ -37,6 +37,9 @@ import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis, type ServiceHandle } from '../src/local-stack/services.js'
 import { localDataDir, removeStackFile, writeStackFile } from '../src/local-stack/stack-file.js'
+import { createPgSpanSink } from '../src/tracing/pg-sink.js'
+import { stampingQueue } from '../src/tracing/stamp.js'
+import { createTracer, NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
 
 /** Pipe pollers the local stack starts with (Lambda starts SQS polling with five), and the most it scales to under a backlog. */
 export const DEFAULT_PIPE_POLLERS = 5
@@ -52,6 +55,44 @@ function pipePollers(options: LocalStackOptions): { concurrency: number; maxConc
     concurrency: options.pipeConcurrency ?? DEFAULT_PIPE_POLLERS,
     maxConcurrency: options.pipeMaxConcurrency ?? options.pipeConcurrency ?? DEFAULT_PIPE_MAX_POLLERS,
   }
+}
+
+/**
+ * `dialctl dev --trace`: each task's spans into PostgreSQL (trace_spans, read by `dialctl trace`),
+ * exported every 250 ms; NO_TRACER otherwise, so the pipeline pays nothing for tracing.
+ */
+function localTracer(on: boolean | undefined, pool: pg.Pool, logger: Logger): Tracer {
+  if (!on) return NO_TRACER
+  return createTracer({
+    sink: createPgSpanSink(pool),
+    flushEveryMs: 250,
+    onExportError: (error) => logger.warn('spans not recorded', { error: errorMessage(error) }),
+  })
+}
+
+/** The dispatcher loop (the Step Functions loop's stand-in); under `trace` each task it queues starts its trace. */
+function startDispatcher(
+  options: LocalStackOptions,
+  pool: pg.Pool,
+  queue: PgQueue,
+  limitStore: ReturnType<typeof createLimitStore>,
+  dispatchLog: Logger,
+): DispatcherLoop {
+  const dispatcher = createDispatcherLoop({
+    db: pool,
+    queue: options.trace ? stampingQueue(queue) : queue,
+    limits: { getLimit: async () => (await limitStore.getLimit()).limit },
+    logger: dispatchLog,
+    intervalMs: options.dispatchIntervalMs ?? 2000,
+    onRound: (round) =>
+      dispatchLog.debug('dispatch round', {
+        queued: round.queued,
+        eligibleRemaining: round.eligibleRemaining,
+        waitSeconds: round.waitSeconds,
+      }),
+  })
+  dispatcher.start()
+  return dispatcher
 }
 
 /** The seed's pipe name; dialctl's local control plane looks the pipe up under it. */
@@ -98,6 +139,11 @@ export interface LocalStackOptions {
   media?: { port?: number; host?: string; publicHost?: string }
   /** where the pipeline's logs go (recorded in stack.json for `dialctl dev --logs` and doctor) */
   logFile?: string
+  /**
+   * record every task's spans in PostgreSQL (trace_spans), for `dialctl trace CALL_ID`: the same
+   * spans the Lambdas and the worker send to X-Ray on AWS (`dialctl dev --trace`); default off
+   */
+  trace?: boolean
 }
 
 export interface LocalStackStatus {
@@ -129,6 +175,8 @@ export interface LocalStack {
   dlq: PgQueue
   worker: Worker
   pipe: LocalPipe<unknown>
+  /** NO_TRACER unless started with `trace` */
+  tracer: Tracer
   dispatcher?: DispatcherLoop
   demoSeeded: boolean
   status(): Promise<LocalStackStatus>
@@ -179,6 +227,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       () => redis.disconnect(),
     )
 
+    const tracer = localTracer(options.trace, pool, logger)
+    undo.push(() => tracer.close())
     const { queue, dlq } = await ensureLocalQueues(pool, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       onDeadLetter: recordDeadLetteredTasks,
@@ -256,6 +306,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       workerId,
       caps: { maxActiveCalls: options.maxActiveCalls ?? 1000 },
       logger: log('worker'),
+      tracer,
     })
     const wantedPort = options.workerPort ?? 8787
     const port = await worker.listen(wantedPort, '127.0.0.1').catch((error: NodeJS.ErrnoException) => {
@@ -278,6 +329,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         queue,
         logger: log('dialer-worker'),
         metrics: noMetrics,
+        tracer,
         config: {
           WORKER_URL: workerUrl,
           WORKER_TOKEN: token,
@@ -288,7 +340,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         },
       }),
     )
-    const enrich = createEnricher({ db: pool, logger: log('enrich-dial-task') })
+    const enrich = createEnricher({ db: pool, logger: log('enrich-dial-task'), tracer })
 
     const pipe = new LocalPipe<unknown>({
       name: LOCAL_PIPE_NAME,
@@ -315,24 +367,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await pipe.start()
 
     const limitStore = createLimitStore({ redis, prefix, db: pool, defaultLimit: maxCps })
-    let dispatcher: DispatcherLoop | undefined
-    if (options.dispatcher !== false) {
-      const dispatchLog = log('dispatcher')
-      dispatcher = createDispatcherLoop({
-        db: pool,
-        queue,
-        limits: { getLimit: async () => (await limitStore.getLimit()).limit },
-        logger: dispatchLog,
-        intervalMs: options.dispatchIntervalMs ?? 2000,
-        onRound: (round) =>
-          dispatchLog.debug('dispatch round', {
-            queued: round.queued,
-            eligibleRemaining: round.eligibleRemaining,
-            waitSeconds: round.waitSeconds,
-          }),
-      })
-      dispatcher.start()
-    }
+    const dispatcher =
+      options.dispatcher === false
+        ? undefined
+        : startDispatcher(options, pool, queue, limitStore, log('dispatcher'))
 
     if (options.announce !== false) {
       writeStackFile(
@@ -367,6 +405,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dlq,
       worker,
       pipe,
+      tracer,
       ...(dispatcher ? { dispatcher } : {}),
       demoSeeded,
       mediaUrl: media.audioUrl,
@@ -407,6 +446,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // The calls stay in the simulated driver's memory only: closing their rows is what keeps
         // the database true. Their contacts move on as after any failed call (retry later).
         const closed = await failOpenCalls(pool, workerId, reason).catch(() => [])
+        await tracer.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()
@@ -424,6 +464,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await worker.close()
         await driver.close()
         await media.close()
+        await tracer.close()
         await deregister()
         if (options.announce !== false) removeStackFile(dataDir)
         redis.disconnect()

@@ -112,3 +112,7 @@ export function sipTrunkCidrs(raw = process.env.SIP_TRUNK_CIDRS ?? ''): string[]
   }
   return cidrs
 }
+
+/** The AWS X-Ray daemon the worker's sidecar runs (public ECR, maintained by AWS) and its UDP port. */
+export const XRAY_DAEMON_IMAGE = 'public.ecr.aws/xray/aws-xray-daemon:3.3.13'
+export const XRAY_DAEMON_PORT = 2000

@@ -1,7 +1,15 @@
 import { postgres } from './data'
 import { vpc } from './network'
 import { secretParameters, sipTrunkHost, sipTrunkUser } from './secrets'
-import { RTP_PORT_RANGE, SERVICE, SIP_PORT, sipTrunkCidrs, WORKER_PORT } from './settings'
+import {
+  RTP_PORT_RANGE,
+  SERVICE,
+  SIP_PORT,
+  sipTrunkCidrs,
+  WORKER_PORT,
+  XRAY_DAEMON_IMAGE,
+  XRAY_DAEMON_PORT,
+} from './settings'
 
 /**
  * The Asterisk worker: one Fargate task = the Node.js worker (HTTP API for the dialer, ARI client)
@@ -62,6 +70,19 @@ export const workerService = new sst.aws.Service('Worker', {
   // the stores need no IAM permission, only the network.
   // ECS starts a replacement before stopping the old task, so calls in progress can finish.
   scaling: { min: 1, max: 4, cpuUtilization: 60 },
+  // The X-Ray daemon sidecar relays the worker's spans (issue #19); the task role may send them
+  // (the AWSXRayDaemonWriteAccess actions, X-Ray developer guide "AWS X-Ray daemon").
+  permissions: [
+    {
+      actions: [
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
+      ],
+      resources: ['*'],
+    },
+  ],
   containers: [
     {
       name: 'worker',
@@ -80,6 +101,8 @@ export const workerService = new sst.aws.Service('Worker', {
         PGDATABASE: postgres.database,
         PGSSL: 'true',
         POWERTOOLS_SERVICE_NAME: SERVICE.worker,
+        // the sidecar below; the worker's tracer is off without this (src/tracing/aws.ts)
+        AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${XRAY_DAEMON_PORT}`,
       },
       // Secrets: injected by ECS from SSM SecureString parameters, never in the task definition.
       ssm: {
@@ -114,6 +137,14 @@ export const workerService = new sst.aws.Service('Worker', {
         ARI_PASSWORD: secretParameters.ariPassword.arn,
         SIP_TRUNK_PASSWORD: secretParameters.sipTrunkPassword.arn,
       },
+    },
+    {
+      // Segment documents over UDP on the task's localhost, batched to PutTraceSegments
+      // (X-Ray developer guide, "Running the X-Ray daemon on Amazon ECS").
+      name: 'xray-daemon',
+      image: XRAY_DAEMON_IMAGE,
+      cpu: '0.25 vCPU',
+      memory: '0.5 GB',
     },
   ],
   transform: {

@@ -13,6 +13,7 @@ import { WorkerCalls } from './calls.js'
 import { dial, UncertainClaims, type DialContext } from './dial.js'
 import { HttpError, send, withTimeout } from './http.js'
 import { WorkerStats, type WorkerMetrics } from './stats.js'
+import { NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
 
 export interface WorkerCaps {
   /** calls this process runs at once (MAX_ACTIVE_CALLS) */
@@ -41,6 +42,8 @@ export interface CreateWorkerOptions {
   now?: () => Date
   /** HTTP server bounds, ms; default WORKER_HTTP_TIMEOUTS */
   http?: Partial<typeof WORKER_HTTP_TIMEOUTS>
+  /** spans of each call (issue #19): the X-Ray daemon sidecar on AWS, PostgreSQL under `dev --trace` */
+  tracer?: Tracer
 }
 
 /**
@@ -102,6 +105,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     unavailableRetryAfter: String(caps.unavailableRetryAfterSeconds ?? 5),
     call: options.call,
     mediaGuard: options.mediaGuard,
+    tracer: options.tracer ?? NO_TRACER,
   }
   const { calls } = ctx
   const snapshot = () =>

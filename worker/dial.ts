@@ -16,6 +16,10 @@ import { bearerMatches } from './auth.js'
 import type { WorkerCalls } from './calls.js'
 import { HttpError, readJson, send } from './http.js'
 import type { WorkerStats } from './stats.js'
+import type { TraceContext } from '../src/tracing/context.js'
+import type { Tracer } from '../src/tracing/tracer.js'
+import { openClaimSpan } from '../src/tracing/worker-spans.js'
+import { traceCall } from '../src/calls/trace.js'
 
 /** What POST /dial's phases share: the worker's dependencies and its mutable call state. */
 export interface DialContext {
@@ -35,6 +39,8 @@ export interface DialContext {
   unavailableRetryAfter: string
   call?: RunCallOptions
   mediaGuard?: MediaGuardPolicy | false
+  /** spans of each call (issue #19): NO_TRACER when off */
+  tracer: Tracer
 }
 
 /** What the claim phase decided: the gate's answer, or PostgreSQL could not be asked. */
@@ -79,10 +85,16 @@ export async function dial(ctx: DialContext, req: IncomingMessage, res: ServerRe
   if (!cmd || !admitLocally(ctx, cmd, res)) return
   // Originate at the limiter's slot, not when the POST happened to arrive (src/pacing/slot-wait.ts);
   // the wait comes before the claim so the dial gate decides at the moment of the dial.
+  const waitStart = Date.now()
   await ctx.trunk.pass(cmd.notBefore, cmd.cpsLimit)
+  // the trace the POST's x-amzn-trace-id names; the slot wait just passed is an attribute
+  const span = ctx.tracer.enabled
+    ? openClaimSpan(ctx.tracer, req.headers, cmd, Date.now() - waitStart)
+    : undefined
   const result = await claim(ctx, cmd)
+  span?.end({ status: result.kind, ...(result.kind === 'refused' ? { reason: result.reason } : {}) })
   if (result.kind !== 'claimed') return answerNoCall(ctx, cmd, result, res)
-  placeCall(ctx, cmd, result.attempt, res)
+  placeCall(ctx, cmd, result.attempt, res, span?.ctx)
 }
 
 /** Phase 1: who may dial, and is the body a DialCommand. */
@@ -248,7 +260,13 @@ function answerNoCall(
 }
 
 /** Phase 5: the claim holds; run the call in the background and answer 202. */
-function placeCall(ctx: DialContext, cmd: DialCommand, attempt: number, res: ServerResponse): void {
+function placeCall(
+  ctx: DialContext,
+  cmd: DialCommand,
+  attempt: number,
+  res: ServerResponse,
+  traceParent?: TraceContext,
+): void {
   const { calls, logger } = ctx
   ctx.stats.attempted++
   logger.info('call accepted', {
@@ -261,8 +279,11 @@ function placeCall(ctx: DialContext, cmd: DialCommand, attempt: number, res: Ser
   calls.runningIds.add(cmd.callId)
   // The trunk gate (slot wait) ran before the claim, so the dial gate's verdict is the last word
   // before origination (issue #11) and the instants keep the limiter's spacing (issue #12).
-  const task: Promise<void> = runCall({ db: ctx.db, driver: ctx.driver, logger }, cmd, attempt, ctx.call)
+  const base = { db: ctx.db, driver: ctx.driver, logger }
+  const { deps, trace } = traceCall(ctx.tracer, traceParent, base, cmd, attempt)
+  const task: Promise<void> = runCall(deps, cmd, attempt, ctx.call)
     .then(async (summary) => {
+      trace?.end(summary)
       ctx.stats.callEnded(summary.status, summary.recorded, summary.reason)
       if (summary.reason === 'media') await guardMedia(ctx, cmd.campaignId)
     })

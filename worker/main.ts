@@ -14,6 +14,7 @@ import {
 import { describeZodError } from '../src/contracts/errors.js'
 import { createPool, pgSettingsFromEnv, type Db } from '../src/db/pool.js'
 import { createLogger } from '../src/observability/logger.js'
+import { awsTracer } from '../src/tracing/aws.js'
 import { maskPhonesIn } from '../src/observability/mask.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { createWorker, WorkerEnv } from './app.js'
@@ -21,6 +22,23 @@ import { SimDriver, SimOptions } from './drivers/sim.js'
 import { asError, bestEffort, errorMessage } from '../src/errors.js'
 
 const logger = createLogger('worker')
+
+/**
+ * The worker's settings from its environment; its spans (issue #19) go to the X-Ray daemon
+ * sidecar (stacks/worker.ts) every second, and tracing is off without one.
+ */
+function workerSettings(env: WorkerEnv) {
+  return {
+    token: env.WORKER_TOKEN,
+    caps: { maxActiveCalls: env.MAX_ACTIVE_CALLS },
+    call: { ringTimeoutSeconds: env.RING_TIMEOUT_SECONDS },
+    drainTimeoutMs: env.DRAIN_TIMEOUT_SECONDS * 1000,
+    tracer: awsTracer('dialctl-worker', process.env, {
+      flushEveryMs: 1000,
+      onExportError: (error) => logger.warn('spans not sent to the X-Ray daemon', { error: String(error) }),
+    }),
+  }
+}
 
 function fail(message: string): never {
   logger.error(message)
@@ -103,16 +121,7 @@ async function main(): Promise<void> {
     onError: (error) => logger.warn('heartbeat not written', { workerId, error: error.message }),
   })
 
-  const worker = createWorker({
-    db,
-    driver,
-    token: env.WORKER_TOKEN,
-    workerId,
-    caps: { maxActiveCalls: env.MAX_ACTIVE_CALLS },
-    logger,
-    call: { ringTimeoutSeconds: env.RING_TIMEOUT_SECONDS },
-    drainTimeoutMs: env.DRAIN_TIMEOUT_SECONDS * 1000,
-  })
+  const worker = createWorker({ db, driver, workerId, logger, ...workerSettings(env) })
   const port = await worker.listen(env.PORT)
   logger.info('worker listening', {
     port,

@@ -20,6 +20,8 @@ export interface RunCallDeps {
   db: Db
   driver: TelephonyDriver
   logger: Logger
+  /** wraps the IVR's action runner (the worker's tracing: src/calls/trace.ts) */
+  wrapActions?: (runner: ActionRunner) => ActionRunner
 }
 
 export interface RunCallOptions {
@@ -48,6 +50,8 @@ export interface CallSummary {
   /** false when the outcome could not be written (the row stays 'dialing' until failOpenCalls) */
   recorded: boolean
 }
+
+const wrapped = (deps: RunCallDeps, runner: ActionRunner) => deps.wrapActions?.(runner) ?? runner
 
 /** The worker's actions against PostgreSQL; flow-control actions never reach it (the runner does them). */
 export function dbActionRunner(db: Db, call: CallContext): ActionRunner {
@@ -148,7 +152,7 @@ export async function runCall(
       Object.assign(summary, await handleMachine(call, cmd.amd))
     } else if (result.outcome === 'answered' && call) {
       answeredAt = new Date()
-      const ivr = await runIvr(cmd.ivrFlow, call, dbActionRunner(db, context), {
+      const ivr = await runIvr(cmd.ivrFlow, call, wrapped(deps, dbActionRunner(db, context)), {
         ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       })
       summary.ivr = ivr

@@ -65,6 +65,11 @@ export const EnrichedDialTask = DialTask.extend({
    * the task's last before SQS moves it to the DLQ (the Lambda never sees that move itself).
    */
   receiveCount: z.number().int().positive().optional(),
+  /**
+   * Additive (issue #19): the task's X-Ray trace header after enrichment (`Root=…;Parent=<the
+   * enriched span>;Sampled=1`), so the dialer's spans join the task's trace. Absent when tracing is off.
+   */
+  traceHeader: z.string().max(256).optional(),
 })
 export type EnrichedDialTask = z.infer<typeof EnrichedDialTask>
 

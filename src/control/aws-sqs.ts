@@ -1,3 +1,4 @@
+import { newTaskTraceHeader } from '../tracing/stamp.js'
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
 import {
   GetQueueAttributesCommand,
@@ -148,6 +149,7 @@ export class AwsQueues {
         new SendMessageCommand({
           QueueUrl: this.names.queueUrl,
           MessageBody: JSON.stringify(only!.task),
+          ...traceAttribute(),
         }),
       )
       result.sent.push({ id: only!.id, messageId: out.MessageId ?? '' })
@@ -158,7 +160,7 @@ export class AwsQueues {
       const out = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.names.queueUrl,
-          Entries: chunk.map((e) => ({ Id: e.id, MessageBody: JSON.stringify(e.task) })),
+          Entries: chunk.map((e) => ({ Id: e.id, MessageBody: JSON.stringify(e.task), ...traceAttribute() })),
         }),
       )
       for (const ok of out.Successful ?? []) result.sent.push({ id: ok.Id!, messageId: ok.MessageId ?? '' })
@@ -166,5 +168,15 @@ export class AwsQueues {
         result.failed.push({ id: bad.Id!, code: bad.Code ?? 'Unknown', message: bad.Message ?? '' })
     }
     return result
+  }
+}
+
+/**
+ * A pushed task starts its own trace: the AWSTraceHeader system attribute (SQS API reference,
+ * SendMessage MessageSystemAttributes), which the pipe hands to enrich with the record.
+ */
+function traceAttribute() {
+  return {
+    MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: newTaskTraceHeader() } },
   }
 }

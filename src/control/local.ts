@@ -1,3 +1,5 @@
+import { newTaskTraceHeader } from '../tracing/stamp.js'
+import { readTimeline, type Timeline } from '../tracing/pg-sink.js'
 import { z } from 'zod'
 import { DataBackedPlane } from './data-backed.js'
 import type { DataPlane } from './data.js'
@@ -89,6 +91,10 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
     return (await this.q()).dlq.purge()
   }
 
+  traceTimeline(callId: string): Promise<Timeline> {
+    return readTimeline(this.data.pool, callId)
+  }
+
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {
     // The dial gate dials only contacts that exist: a pushed task brings its contact row.
     await this.data.registerPushedContacts(entries)
@@ -96,7 +102,10 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
     const result: PushResult = { sent: [], failed: [] }
     for (let i = 0; i < entries.length; i += SQS_MAX_BATCH) {
       const chunk = entries.slice(i, i + SQS_MAX_BATCH)
-      const out = await main.sendBatch(chunk.map((e) => ({ id: e.id, body: JSON.stringify(e.task) })))
+      // each pushed task starts its trace (read with `dialctl trace CALL_ID` under `dev --trace`)
+      const out = await main.sendBatch(
+        chunk.map((e) => ({ id: e.id, body: JSON.stringify(e.task), traceHeader: newTaskTraceHeader() })),
+      )
       result.sent.push(...out.successful)
       result.failed.push(...out.failed)
     }

@@ -1,3 +1,4 @@
+import type { Timeline } from '../tracing/pg-sink.js'
 import { z } from 'zod'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { DialTask } from '../contracts/index.js'
@@ -441,6 +442,11 @@ export interface StagePort {
 export interface ControlPlane
   extends Omit<DataPort, 'answerRate' | 'registerPushedContacts' | 'contactResultsPage'>, StagePort {
   readonly stage: string
+  /**
+   * The recorded spans of the task that became call `callId` (issue #19), where the stage keeps
+   * them: the local stack's trace_spans table. Absent on AWS stages, whose spans are in X-Ray.
+   */
+  traceTimeline?(callId: string): Promise<Timeline>
   readonly kind: 'local' | 'aws'
   /**
    * `contacts import`: the file streamed through importCsvStream, valid rows saved chunk by chunk;

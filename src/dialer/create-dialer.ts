@@ -9,7 +9,9 @@ import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
 import { handleDialBatch, type DialerDeps } from './handle-batch.js'
+import { tracedDialerDeps } from './trace.js'
 import type { QueuePort } from '../queue/port.js'
+import type { Tracer } from '../tracing/tracer.js'
 import {
   createPgOutcomeRecorder,
   queueRequeue,
@@ -62,10 +64,12 @@ export interface DialerClients {
   sleep?: Sleep
   /** the dial-tasks queue, for deferrals (SqsQueue on AWS, PgQueue locally) */
   queue?: Pick<QueuePort, 'sendBatch'>
+  /** each task's spans (X-Ray on AWS, PostgreSQL under `dialctl dev --trace`); default none */
+  tracer?: Tracer
 }
 
 /** Wires the real adapters: Redis limiter + degraded fallback, limit store, markers, worker, PG outcomes. */
-export function dialerDeps(clients: DialerClients): DialerDeps {
+export function dialerDeps(clients: DialerClients): DialerDeps & { tracer?: Tracer } {
   const { redis, config } = clients
   const prefix = config.DIALCTL_REDIS_PREFIX
   return {
@@ -89,10 +93,15 @@ export function dialerDeps(clients: DialerClients): DialerDeps {
     ...(clients.sleep ? { sleep: clients.sleep } : {}),
     ...(clients.queue ? { requeue: queueRequeue(clients.queue) } : {}),
     ...(config.MAX_RECEIVE_COUNT ? { maxReceiveCount: config.MAX_RECEIVE_COUNT } : {}),
+    ...(clients.tracer ? { tracer: clients.tracer } : {}),
   }
 }
 
 /** The handler the Lambda and the local stack both call: `(enriched list) → batchItemFailures`. */
-export function createDialer(deps: DialerDeps): (event: unknown) => Promise<DialerResponse> {
-  return (event) => handleDialBatch(deps, event)
+export function createDialer(
+  deps: DialerDeps & { tracer?: Tracer },
+): (event: unknown) => Promise<DialerResponse> {
+  const { tracer } = deps
+  // tracing on: this batch's ports wrapped to record each task's spans (trace.ts); off: untouched
+  return (event) => handleDialBatch(tracer?.enabled ? tracedDialerDeps(deps, tracer, event) : deps, event)
 }

@@ -37,6 +37,8 @@ export interface RequeueEntry {
   body: string
   /** whole seconds, 0–900 (SQS DelaySeconds) */
   delaySeconds: number
+  /** the re-sent message's trace header (the deferral's span as parent), while tracing */
+  traceHeader?: string
 }
 
 /**

@@ -2,6 +2,7 @@ import { Agent, request, type Dispatcher } from 'undici'
 import { z } from 'zod'
 import { callIdFor, type DialCommand, type EnrichedDialTask } from '../contracts/index.js'
 import { maskPhonesIn } from '../observability/mask.js'
+import { TRACE_HEADER } from '../tracing/context.js'
 
 export const DEFAULT_WORKER_TIMEOUT_MS = 5000
 
@@ -26,7 +27,8 @@ export type WorkerDialResult =
   | { kind: 'error'; status?: number; message: string }
 
 export interface WorkerClient {
-  dial(command: DialCommand): Promise<WorkerDialResult>
+  /** `traceHeader`: sent as `x-amzn-trace-id`, so the worker's spans join the task's trace */
+  dial(command: DialCommand, options?: { traceHeader?: string }): Promise<WorkerDialResult>
 }
 
 export interface WorkerClientOptions {
@@ -107,7 +109,7 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
   const dispatcher = options.dispatcher ?? workerAgent()
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${options.token}` }
   return {
-    async dial(command) {
+    async dial(command, dialOptions) {
       let res: { status: number; retryAfter?: string | string[] }
       let body: unknown
       const signal = AbortSignal.timeout(timeoutMs)
@@ -116,7 +118,9 @@ export function createWorkerClient(options: WorkerClientOptions): WorkerClient {
         // (fetch was 18 % of the local pipeline's CPU), and the whole exchange bounded by `signal`.
         const answer = await request(endpoint, {
           method: 'POST',
-          headers,
+          headers: dialOptions?.traceHeader
+            ? { ...headers, [TRACE_HEADER]: dialOptions.traceHeader }
+            : headers,
           body: JSON.stringify(command),
           signal,
           dispatcher,

@@ -18,6 +18,9 @@ import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { contactKey, lookupBatch } from './lookup.js'
 import { errorMessage } from '../errors.js'
+import type { TraceContext } from '../tracing/context.js'
+import type { Tracer } from '../tracing/tracer.js'
+import { traceEnrich } from './trace.js'
 
 /** The part of an SQS record (as EventBridge Pipes hands it to enrichment) that enrich reads. */
 export const PipeSqsRecord = z.object({
@@ -45,13 +48,22 @@ export interface EnricherDeps {
   now?: () => Date
   /** Powertools Metrics (or anything with addMetric); the shell publishes it */
   metrics?: { addMetric(name: string, unit: 'Count', value: number): unknown }
+  /** each task's spans (issue #19, src/enrich/trace.ts); default none */
+  tracer?: Tracer
+  /** the trace of a message sent without a header: the Lambda's own (`_X_AMZN_TRACE_ID`) */
+  traceFallback?: () => TraceContext | undefined
+  /** told the batch's drops (in batch order) before they are written; tracing reads the reasons */
+  onDropped?: (outcomes: TaskOutcome[]) => void
 }
 
 export type Enricher = (batch: unknown) => Promise<EnrichedDialTask[]>
 
 /** The handler the Lambda shell and the local pipe both call. */
 export function createEnricher(deps: EnricherDeps): Enricher {
-  return (batch) => enrichBatch(batch, deps)
+  const { tracer } = deps
+  // tracing on: the batch timed and its spans recorded around it (trace.ts); off: untouched
+  return (batch) =>
+    tracer?.enabled ? traceEnrich(batch, deps, tracer, enrichBatch) : enrichBatch(batch, deps)
 }
 
 interface ValidTask {
@@ -174,7 +186,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     }
   }
 
-  const outcomes = dropped.sort((a, b) => a.index - b.index).map((d) => d.outcome)
+  const outcomes = droppedInOrder(dropped, deps)
   // Independent statements; a failure of any of them fails the batch (see above).
   await Promise.all([
     releaseContacts(db, release),
@@ -191,6 +203,16 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     droppedByReason: countBy(outcomes.map((o) => (o.reason ?? '').split(':')[0]!)),
   })
   return kept
+}
+
+/** The drops in batch order, whichever check dropped them; told to `deps.onDropped`. */
+function droppedInOrder(
+  dropped: { index: number; outcome: TaskOutcome }[],
+  deps: EnricherDeps,
+): TaskOutcome[] {
+  const outcomes = dropped.sort((a, b) => a.index - b.index).map((d) => d.outcome)
+  deps.onDropped?.(outcomes)
+  return outcomes
 }
 
 type ParsedRecord =

@@ -38,11 +38,26 @@ const KEEP = [
 ].join('|')
 
 /**
- * A cluster of digits as people write numbers: an optional '+', digit groups joined by at most two
- * of space, '-', '.', '(' and ')' (`+1 (212) 555-0101`, `0044 20 7946 0958`), inside a word or not.
+ * A readable call id, `call.<campaign>.<contact>.<attempt>` (callIdFor in src/contracts/messages.ts:
+ * each id escaped to [A-Za-z0-9-] plus `_XX` hex escapes, so the three '.' are the only ones).
+ * Recognised as a whole so its '.'s never join digits of different parts into one "number"
+ * (`call.spring-2026.17.1` stays intact, issue #15 review F2) and the attempt is never taken for
+ * the decimals of a contact id that is a phone number (F1).
  */
-const CLUSTER = String.raw`\+?\(?\d(?:[ ().\-]{0,2}\d)*`
+const CALL_ID = String.raw`(?<![A-Za-z0-9_.])call\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.\d{1,10}(?![A-Za-z0-9_]|[.-]\d)`
+
+/**
+ * What joins two digit groups of one number as people and CRMs write them: up to two of space
+ * (also no-break and thin), '-', the Unicode dashes, '.', '_', '/', '(' and ')' (`+1 (212) 555-0101`,
+ * `212_555_0101`, `212/555/0101`), or one of '-', '.', '_', '/' with a space on each side
+ * (`212 - 555 - 0101`); a ')' before and a '(' after (`(212) - 555`).
+ */
+const SEP = String.raw`[ \u00a0\u2009\u202f()./_\-\u2010-\u2015]`
+const JOIN = String.raw`\)?(?:${SEP}{0,2}|[ \u00a0][./_\-\u2010-\u2015][ \u00a0])\(?`
+/** A cluster of digits as people write numbers: an optional '+', digit groups joined by JOIN. */
+const CLUSTER = String.raw`\+?\(?\d(?:${JOIN}\d)*`
 const TEXT = new RegExp(`(${KEEP})|(${CLUSTER})`, 'g')
+const TEXT_AND_CALL_IDS = new RegExp(`(${KEEP})|(${CALL_ID})|(${CLUSTER})`, 'g')
 
 /** A cluster with at least this many digits is a number (E.164's shortest national numbers). */
 const MIN_DIGITS = 7
@@ -50,15 +65,25 @@ const MIN_DIGITS = 7
 /**
  * A digit run that is an id, not a number, cuts a cluster in parts: 16+ digits (E.164 allows 15)
  * and 13 digits starting with 1 (epoch milliseconds; a country code 1 number has 11 digits).
+ * Except a run starting with '0' of at most 19 digits: an international (IDD) prefix and up to 15
+ * digits of E.164 — `00` (most of the world), `010` (Japan), `011` (NANP), `0011` (Australia),
+ * `00xx` carrier-select prefixes (Brazil, Colombia) — ITU-T E.164 and the ITU list of national
+ * and international prefixes.
  */
-const NOT_A_NUMBER = /(?<!\d)(?:\d{16,}|1\d{12})(?!\d)/g
+const NOT_A_NUMBER = /(?<!\d)(?:(?!0\d{15,18}(?!\d))\d{16,}|1\d{12})(?!\d)/g
+
+/**
+ * A decimal that stays readable (`1234.567 ms`, `0.25`): one '.', fewer than MIN_DIGITS digits
+ * before it and at most 3 after it (or a leading `0.`). A phone number written with one dot
+ * (`555.0101`, `12125550101.0` — a number and an attempt) is not one.
+ */
+const DECIMAL = new RegExp(String.raw`^(?:\d{1,${MIN_DIGITS - 1}}\.\d{1,3}|0\.\d+)$`)
 
 /** One joined part of a cluster: masked when it holds enough digits to be a number. */
 function maskPart(part: string): string {
   const digits = part.replace(/\D/g, '').length
   if (digits < MIN_DIGITS) return part
-  // a decimal (`1234.5678 ms`): one '.' and no other separator
-  if (/^\d+\.\d+$/.test(part)) return part
+  if (DECIMAL.test(part)) return part
   return maskPhone(part)
 }
 
@@ -74,9 +99,45 @@ function maskCluster(cluster: string): string {
   return out + maskPart(cluster.slice(last))
 }
 
+/** The free-text rule alone (no call ids): every number of `text` keeps at most its last 2 digits. */
+function maskText(text: string): string {
+  return text.replace(TEXT, (match: string, keep: string | undefined) => (keep ? match : maskCluster(match)))
+}
+
+/**
+ * The contact segment of a call id, masked by the text rule applied to that segment alone, read as
+ * the id it escapes (`_2b1_20212…` is `+1 212…`): digits keep their place, escapes stay as they are.
+ * A contact id that is a phone number is masked (`call.gala._2b*********01.0`); `17` stays.
+ */
+function maskContactSegment(segment: string): string {
+  const tokens = segment.match(/_[0-9a-f]{2}|[^_]|_/g) ?? []
+  const decoded = tokens.map((t) => {
+    if (t.length !== 3) return t
+    const byte = parseInt(t.slice(1), 16)
+    // a non-ASCII byte is part of a letter: never a digit or a separator
+    return byte < 0x80 ? String.fromCharCode(byte) : 'x'
+  })
+  const masked = maskText(decoded.join(''))
+  return tokens.map((t, i) => (t.length === 1 && /\d/.test(t) ? masked[i] : t)).join('')
+}
+
+function maskCallId(callId: string, contact: string): string {
+  // the contact segment is the second of the three '.'-separated parts after "call."
+  const end = callId.lastIndexOf('.')
+  const start = end - contact.length
+  return callId.slice(0, start) + maskContactSegment(contact) + callId.slice(end)
+}
+
 /** Masks every phone number inside free text (log messages, ids, error messages, request bodies). */
 export function maskPhonesIn(text: string): string {
   // fast path: most strings of a log line (levels, names, short ids) hold no 7 digits at all
   if (!/\d/.test(text)) return text
-  return text.replace(TEXT, (match: string, keep: string | undefined) => (keep ? match : maskCluster(match)))
+  return text.replace(
+    TEXT_AND_CALL_IDS,
+    (match: string, keep: string | undefined, callId: string | undefined, contact: string | undefined) => {
+      if (keep) return match
+      if (callId && contact !== undefined) return maskCallId(callId, contact)
+      return maskCluster(match)
+    },
+  )
 }

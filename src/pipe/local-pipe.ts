@@ -278,75 +278,29 @@ export class LocalPipe<E = PipeRecord> {
   /** One batch through filter → enrichment → target; returns how many messages failed. */
   async process(messages: QueueMessage[]): Promise<number> {
     const counters: Partial<PipeCounters> = { messagesReceived: messages.length }
-    const records = messages.map((m) => toPipeRecord(m, this.arn))
-    const kept: PipeRecord[] = []
-    const filtered: PipeRecord[] = []
-    for (const r of records) (this.match(sqsFilterEvent(r as never)) ? kept : filtered).push(r)
-    if (filtered.length > 0) {
-      await this.deleteRecords(filtered)
-      await recordTaskOutcomes(
-        this.options.pool,
-        filtered.map((r) => pipeOutcome(r, 'filter', 'filtered', 'did not match the pipe filter')),
-      )
-      counters.messagesFiltered = filtered.length
-    }
+    const kept = await this.filterPhase(
+      messages.map((m) => toPipeRecord(m, this.arn)),
+      counters,
+    )
     if (kept.length === 0) {
       await this.count(counters)
       return 0
     }
-
     counters.executions = 1
     let sent: PipeRecord[] = kept
     try {
-      let events: E[]
-      if (this.options.enrich) {
-        const out = await this.options.enrich(kept)
-        if (!Array.isArray(out))
-          throw new Error(
-            `enrichment returned ${typeof out}, not a list; return one item (or null) per record`,
-          )
-        const items = out.filter((x): x is E => x !== null && x !== undefined)
-        const ids = new Set<string>()
-        items.forEach((item, i) => {
-          const id = (item as { messageId?: unknown })?.messageId
-          if (typeof id !== 'string')
-            throw new Error(
-              `enrichment output item #${i} has no messageId; each item must carry its source record's messageId`,
-            )
-          ids.add(id)
-        })
-        const dropped = kept.filter((r) => !ids.has(r.messageId))
-        sent = kept.filter((r) => ids.has(r.messageId))
-        if (dropped.length > 0) {
-          // enrich records why (campaign paused / not found); the pipe only removes them from the queue
-          await this.deleteRecords(dropped)
-          counters.messagesDropped = dropped.length
-        }
-        events = items
-      } else {
-        events = kept as unknown as E[]
+      const enriched = await this.enrichPhase(kept)
+      sent = enriched.sent
+      if (enriched.dropped.length > 0) {
+        // enrich records why (campaign paused / not found); the pipe only removes them from the queue
+        await this.deleteRecords(enriched.dropped)
+        counters.messagesDropped = enriched.dropped.length
       }
-      if (events.length === 0) {
+      if (enriched.events.length === 0) {
         await this.count(counters)
         return 0
       }
-
-      const parsed = TargetResultSchema.safeParse(await this.options.target(events))
-      if (!parsed.success)
-        throw new Error(
-          `target returned an invalid result: ${describeZodError(parsed.error)}; return {batchItemFailures: [...]}`,
-        )
-      const failedIds = new Set((parsed.data?.batchItemFailures ?? []).map((f) => f.itemIdentifier))
-      const unknown = [...failedIds].filter((id) => !sent.some((r) => r.messageId === id))
-      if (unknown.length > 0)
-        // Lambda's rule: an itemIdentifier that is not in the batch fails the whole batch
-        throw new Error(`target reported failures for unknown itemIdentifier(s) ${unknown.join(', ')}`)
-      const failed = sent.filter((r) => failedIds.has(r.messageId))
-      const succeeded = sent.filter((r) => !failedIds.has(r.messageId))
-      await this.deleteRecords(succeeded)
-      await this.retryLater(failed)
-      counters.messagesSucceeded = succeeded.length
-      counters.messagesFailed = failed.length
+      await this.targetPhase(enriched.events, sent, counters)
     } catch (error) {
       counters.failedExecutions = 1
       counters.messagesFailed = sent.length
@@ -363,6 +317,74 @@ export class LocalPipe<E = PipeRecord> {
     }
     await this.count(counters)
     return counters.messagesFailed ?? 0
+  }
+
+  /** Phase 1: the filter; records it does not match are deleted, with a `filtered` outcome. */
+  private async filterPhase(records: PipeRecord[], counters: Partial<PipeCounters>): Promise<PipeRecord[]> {
+    const kept: PipeRecord[] = []
+    const filtered: PipeRecord[] = []
+    for (const r of records) (this.match(sqsFilterEvent(r as never)) ? kept : filtered).push(r)
+    if (filtered.length > 0) {
+      await this.deleteRecords(filtered)
+      await recordTaskOutcomes(
+        this.options.pool,
+        filtered.map((r) => pipeOutcome(r, 'filter', 'filtered', 'did not match the pipe filter')),
+      )
+      counters.messagesFiltered = filtered.length
+    }
+    return kept
+  }
+
+  /**
+   * Phase 2: enrichment (when set). @returns the target's events, the records they came from,
+   * and the records enrichment returned no item for (dropped).
+   * @throws Error when the output is not a list or an item has no messageId (the batch fails)
+   */
+  private async enrichPhase(
+    kept: PipeRecord[],
+  ): Promise<{ events: E[]; sent: PipeRecord[]; dropped: PipeRecord[] }> {
+    if (!this.options.enrich) return { events: kept as unknown as E[], sent: kept, dropped: [] }
+    const out = await this.options.enrich(kept)
+    if (!Array.isArray(out))
+      throw new Error(`enrichment returned ${typeof out}, not a list; return one item (or null) per record`)
+    const items = out.filter((x): x is E => x !== null && x !== undefined)
+    const ids = new Set<string>()
+    items.forEach((item, i) => {
+      const id = (item as { messageId?: unknown })?.messageId
+      if (typeof id !== 'string')
+        throw new Error(
+          `enrichment output item #${i} has no messageId; each item must carry its source record's messageId`,
+        )
+      ids.add(id)
+    })
+    return {
+      events: items,
+      sent: kept.filter((r) => ids.has(r.messageId)),
+      dropped: kept.filter((r) => !ids.has(r.messageId)),
+    }
+  }
+
+  /**
+   * Phase 3: the target, with Lambda's partial batch response: the failed records are retried
+   * later, the rest deleted. @throws Error on an invalid result or an unknown itemIdentifier
+   */
+  private async targetPhase(events: E[], sent: PipeRecord[], counters: Partial<PipeCounters>): Promise<void> {
+    const parsed = TargetResultSchema.safeParse(await this.options.target(events))
+    if (!parsed.success)
+      throw new Error(
+        `target returned an invalid result: ${describeZodError(parsed.error)}; return {batchItemFailures: [...]}`,
+      )
+    const failedIds = new Set((parsed.data?.batchItemFailures ?? []).map((f) => f.itemIdentifier))
+    const unknown = [...failedIds].filter((id) => !sent.some((r) => r.messageId === id))
+    if (unknown.length > 0)
+      // Lambda's rule: an itemIdentifier that is not in the batch fails the whole batch
+      throw new Error(`target reported failures for unknown itemIdentifier(s) ${unknown.join(', ')}`)
+    const failed = sent.filter((r) => failedIds.has(r.messageId))
+    const succeeded = sent.filter((r) => !failedIds.has(r.messageId))
+    await this.deleteRecords(succeeded)
+    await this.retryLater(failed)
+    counters.messagesSucceeded = succeeded.length
+    counters.messagesFailed = failed.length
   }
 
   private async deleteRecords(records: PipeRecord[]): Promise<void> {

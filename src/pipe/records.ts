@@ -13,6 +13,8 @@ export interface PipeRecord {
     SentTimestamp: string
     SenderId: string
     ApproximateFirstReceiveTimestamp: string
+    /** the message's X-Ray trace header, when its sender set one (SQS system attribute) */
+    AWSTraceHeader?: string
   }
   messageAttributes: Record<string, never>
   md5OfBody: string
@@ -32,6 +34,7 @@ export function toPipeRecord(m: QueueMessage, eventSourceARN: string): PipeRecor
       SentTimestamp: String(m.sentAt.getTime()),
       SenderId: m.attributes?.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: String((m.firstReceivedAt ?? m.sentAt).getTime()),
+      ...(m.attributes?.AWSTraceHeader ? { AWSTraceHeader: m.attributes.AWSTraceHeader } : {}),
     },
     messageAttributes: {},
     md5OfBody: createHash('md5').update(m.body).digest('hex'),

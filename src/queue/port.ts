@@ -21,6 +21,11 @@ export interface SendResult {
 export interface SendOptions {
   /** SQS DelaySeconds: the message stays invisible this long after the send, 0–900 s */
   delaySeconds?: number
+  /**
+   * The X-Ray trace header the message carries (SQS system attribute `AWSTraceHeader`); a receive
+   * returns it as `attributes.AWSTraceHeader`. Omitted: the message carries none.
+   */
+  traceHeader?: string
 }
 
 export interface SendBatchEntry {
@@ -29,6 +34,8 @@ export interface SendBatchEntry {
   body: string
   /** SQS DelaySeconds of this entry, 0–900 s */
   delaySeconds?: number
+  /** see SendOptions.traceHeader */
+  traceHeader?: string
 }
 
 /** One received message to retry later without spending a receive (see QueuePort.defer). */
@@ -38,6 +45,8 @@ export interface DeferEntry {
   body: string
   /** when the new copy becomes visible, 0–900 s (SQS DelaySeconds) */
   delaySeconds: number
+  /** the trace header the new copy carries (SQS needs it re-sent; the local queue keeps the old copy's) */
+  traceHeader?: string
 }
 
 export interface DeferResult {

@@ -59,7 +59,19 @@ const SYSTEM_ATTRIBUTES: MessageSystemAttributeName[] = [
   'ApproximateReceiveCount',
   'SentTimestamp',
   'ApproximateFirstReceiveTimestamp',
+  'AWSTraceHeader',
 ]
+
+/**
+ * The X-Ray trace header as an SQS message system attribute: "the only supported message system
+ * attribute is AWSTraceHeader. Its type must be String" (SQS API reference, SendMessage
+ * MessageSystemAttributes; X-Ray developer guide, "Amazon SQS and AWS X-Ray").
+ */
+function traceAttribute(header: string | undefined) {
+  return header
+    ? { MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: header } } }
+    : {}
+}
 
 /** SQS takes whole seconds; rounding up never hides a message for less than asked. */
 const wholeSeconds = (s: number) => Math.ceil(s)
@@ -104,6 +116,7 @@ export class SqsQueue implements QueuePort {
           QueueUrl: this.queueUrl,
           MessageBody: body,
           ...(delay === undefined ? {} : { DelaySeconds: delay }),
+          ...traceAttribute(options.traceHeader),
         }),
       ),
     )
@@ -120,6 +133,7 @@ export class SqsQueue implements QueuePort {
             Id: e.id,
             MessageBody: e.body,
             ...(e.delaySeconds === undefined ? {} : { DelaySeconds: e.delaySeconds }),
+            ...traceAttribute(e.traceHeader),
           })),
         }),
       ),
@@ -170,7 +184,12 @@ export class SqsQueue implements QueuePort {
    */
   async defer(entries: DeferEntry[]): Promise<DeferResult> {
     if (entries.length === 0) return { deferred: [], failed: [] }
-    const batch = entries.map((e, i) => ({ id: `d${i}`, body: e.body, delaySeconds: e.delaySeconds }))
+    const batch = entries.map((e, i) => ({
+      id: `d${i}`,
+      body: e.body,
+      delaySeconds: e.delaySeconds,
+      ...(e.traceHeader ? { traceHeader: e.traceHeader } : {}),
+    }))
     checkBatch(batch)
     const sent = await this.sendBatch(batch)
     const index = (id: string) => Number(id.slice(1))

@@ -58,7 +58,6 @@ export interface AudioCheckOptions {
 
 /** Checks one audio URL; `sound:`-style names on the Asterisk server are skipped (nothing to fetch). */
 export async function checkAudioUrl(url: string, options: AudioCheckOptions = {}): Promise<AudioCheck> {
-  const findings: AudioFinding[] = []
   const value = url.trim()
   if (!/^https?:\/\//i.test(value)) {
     if (
@@ -84,13 +83,21 @@ export async function checkAudioUrl(url: string, options: AudioCheckOptions = {}
       findings: [{ level: 'fail', problem: 'not a valid URL', fix: 'fix the URL' }],
     }
   }
+  const ext = /\.([a-z0-9]+)$/i.exec(parsed.pathname)?.[1]?.toLowerCase()
+  const findings = [...urlFindings(value, parsed, ext), ...(await fetchFindings(value, ext, options))]
+  const status = findings.some((f) => f.level === 'fail') ? 'fail' : findings.length ? 'warn' : 'ok'
+  return { url, status, findings }
+}
+
+/** What the URL's text alone tells: commas, the format by extension, a length under the cache path's. */
+function urlFindings(value: string, parsed: URL, ext: string | undefined): AudioFinding[] {
+  const findings: AudioFinding[] = []
   if (value.includes(','))
     findings.push({
       level: 'fail',
       problem: 'contains a comma (ARI splits media on commas)',
       fix: 'rename the file',
     })
-  const ext = /\.([a-z0-9]+)$/i.exec(parsed.pathname)?.[1]?.toLowerCase()
   if (ext === 'mp3')
     findings.push({
       level: 'fail',
@@ -105,53 +112,61 @@ export async function checkAudioUrl(url: string, options: AudioCheckOptions = {}
       problem: `URL is ${value.length} characters, shorter than Asterisk's media cache path (~${MIN_SAFE_URL_LENGTH}): playback fails (asterisk/asterisk#444)`,
       fix: `lengthen it, e.g. ${value}${parsed.search ? '&' : '?'}v=${'x'.repeat(Math.max(1, MIN_SAFE_URL_LENGTH - value.length - 3))}`,
     })
+  return findings
+}
 
+/** What a one-byte GET tells (bounded by `timeoutMs`, default 5 s): reachable, the format, cacheable. */
+async function fetchFindings(
+  value: string,
+  ext: string | undefined,
+  options: AudioCheckOptions,
+): Promise<AudioFinding[]> {
   const doFetch = options.fetch ?? fetch
+  let response: Response
   try {
-    const response = await doFetch(value, {
+    response = await doFetch(value, {
       method: 'GET',
       headers: { Range: 'bytes=0-0' },
       signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
     })
     if (response.body)
       await bestEffort(response.body.cancel(), 'only the status matters; the body is not read')
-    if (!response.ok) {
-      findings.push({
+  } catch (error) {
+    return [
+      {
+        level: 'fail',
+        problem: `unreachable from here (${errorMessage(error)})`,
+        fix: 'check the URL; Asterisk must be able to fetch it too',
+      },
+    ]
+  }
+  if (!response.ok)
+    return [
+      {
         level: 'fail',
         problem: `answers HTTP ${response.status}`,
         fix: 'publish the file at this URL (Asterisk fetches it without credentials)',
-      })
-    } else {
-      const type = response.headers.get('content-type') ?? ''
-      if (!ext && !/audio\/(wav|x-wav|wave|basic|x-ulaw|x-alaw)/i.test(type))
-        findings.push({
-          level: 'fail',
-          problem: `no file extension and Content-Type "${type || 'none'}": Asterisk cannot tell the format`,
-          fix: 'serve it as …/name.wav (or with Content-Type audio/wav)',
-        })
-      if (/mpeg|mp3/i.test(type) && ext !== 'mp3')
-        findings.push({ level: 'fail', problem: `served as ${type} (mp3)`, fix: CONVERT })
-      const cacheable =
-        response.headers.has('etag') ||
-        response.headers.has('last-modified') ||
-        response.headers.has('cache-control')
-      if (!cacheable)
-        findings.push({
-          level: 'warn',
-          problem:
-            'no ETag, Last-Modified or Cache-Control: Asterisk re-downloads it for concurrent calls and playback fails now and then (asterisk/asterisk#1689)',
-          fix: 'serve it with Cache-Control: max-age=86400 (or an ETag)',
-        })
-    }
-  } catch (error) {
+      },
+    ]
+  const findings: AudioFinding[] = []
+  const type = response.headers.get('content-type') ?? ''
+  if (!ext && !/audio\/(wav|x-wav|wave|basic|x-ulaw|x-alaw)/i.test(type))
     findings.push({
       level: 'fail',
-      problem: `unreachable from here (${errorMessage(error)})`,
-      fix: 'check the URL; Asterisk must be able to fetch it too',
+      problem: `no file extension and Content-Type "${type || 'none'}": Asterisk cannot tell the format`,
+      fix: 'serve it as …/name.wav (or with Content-Type audio/wav)',
     })
-  }
-  const status = findings.some((f) => f.level === 'fail') ? 'fail' : findings.length ? 'warn' : 'ok'
-  return { url, status, findings }
+  if (/mpeg|mp3/i.test(type) && ext !== 'mp3')
+    findings.push({ level: 'fail', problem: `served as ${type} (mp3)`, fix: CONVERT })
+  const cacheable = ['etag', 'last-modified', 'cache-control'].some((h) => response.headers.has(h))
+  if (!cacheable)
+    findings.push({
+      level: 'warn',
+      problem:
+        'no ETag, Last-Modified or Cache-Control: Asterisk re-downloads it for concurrent calls and playback fails now and then (asterisk/asterisk#1689)',
+      fix: 'serve it with Cache-Control: max-age=86400 (or an ETag)',
+    })
+  return findings
 }
 
 /**

@@ -1,7 +1,15 @@
 import type { Db } from '../db/pool.js'
-import type { Span, SpanSink } from './tracer.js'
+import { maskForTrace, type Span, type SpanSink } from './tracer.js'
 
-/** Spans into `trace_spans`, one INSERT per flush (the local stack's trace store). */
+/**
+ * Spans into `trace_spans`, one INSERT per flush (the local stack's trace store).
+ *
+ * `call_id` holds the call id unmasked (Span.callId): a lookup key in our own PostgreSQL, like
+ * `call_attempts.call_id`, beside the `contacts` rows that hold the numbers themselves. It is never
+ * printed: `readTimeline` hands the id back masked and `attributes` (the span's metadata, which is
+ * also what X-Ray receives) stays masked, so a call id built from a phone number reaches no output
+ * (issue #19: no phone numbers in span names, annotations or metadata).
+ */
 export function createPgSpanSink(db: Db): SpanSink {
   return {
     async export(spans) {
@@ -16,7 +24,7 @@ export function createPgSpanSink(db: Db): SpanSink {
           spans.map((s) => s.spanId),
           spans.map((s) => s.parentId ?? null),
           spans.map((s) => s.name),
-          spans.map((s) => s.attributes.callId ?? null),
+          spans.map((s) => s.callId ?? s.attributes.callId ?? null),
           spans.map((s) => new Date(s.startMs).toISOString()),
           spans.map((s) => new Date(s.endMs).toISOString()),
           spans.map((s) => JSON.stringify(s.attributes)),
@@ -28,6 +36,9 @@ export function createPgSpanSink(db: Db): SpanSink {
 
 export interface TimelineRow {
   name: Span['name']
+  spanId: string
+  /** the span this one is a child of (absent for the trace's first span) */
+  parentId?: string
   /** ISO time the stage started */
   at: string
   /** ms from the first span of the trace to this one's start */
@@ -38,6 +49,7 @@ export interface TimelineRow {
 }
 
 export interface Timeline {
+  /** the call id asked for, masked for display (maskPhonesIn) */
   callId: string
   traceIds: string[]
   rows: TimelineRow[]
@@ -51,22 +63,26 @@ export interface Timeline {
 export async function readTimeline(db: Db, callId: string): Promise<Timeline> {
   const { rows } = await db.query<{
     trace_id: string
+    span_id: string
+    parent_id: string | null
     name: Span['name']
     started_at: Date
     ended_at: Date
     attributes: Record<string, unknown>
   }>(
-    `SELECT trace_id, name, started_at, ended_at, attributes FROM trace_spans
+    `SELECT trace_id, span_id, parent_id, name, started_at, ended_at, attributes FROM trace_spans
       WHERE trace_id IN (SELECT DISTINCT trace_id FROM trace_spans WHERE call_id = $1)
       ORDER BY started_at, ended_at`,
     [callId],
   )
   const first = rows[0]?.started_at.getTime() ?? 0
   return {
-    callId,
+    callId: maskForTrace(callId),
     traceIds: [...new Set(rows.map((r) => r.trace_id))],
     rows: rows.map((r) => ({
       name: r.name,
+      spanId: r.span_id,
+      ...(r.parent_id ? { parentId: r.parent_id } : {}),
       at: r.started_at.toISOString(),
       offsetMs: r.started_at.getTime() - first,
       durationMs: r.ended_at.getTime() - r.started_at.getTime(),

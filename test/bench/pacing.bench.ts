@@ -35,9 +35,10 @@ import { createResilientLimiter } from '../../src/pacing/degraded.js'
 import { createLimitStore } from '../../src/pacing/limit-store.js'
 import { createRedisLimiter, type AdmissionLimiter } from '../../src/pacing/limiter.js'
 import { createTrunkGate } from '../../src/pacing/slot-wait.js'
-import { LocalPipe, type PipeRecord } from '../../src/pipe/local-pipe.js'
+import { LocalPipe } from '../../src/pipe/local-pipe.js'
 import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
 import { DEFAULT_PIPE_MAX_POLLERS, DEFAULT_PIPE_POLLERS } from '../../local/stack.js'
+import { enrichWith } from '../helpers/pacing.js'
 import { lineChart } from './charts.js'
 import { QUICK, type BenchSection } from './types.js'
 
@@ -214,13 +215,7 @@ async function main(): Promise<BenchSection> {
       name: `pace-${seq}`,
       pool,
       source: queue,
-      enrich: async (records: PipeRecord[]) =>
-        records.map((r) => ({
-          ...(JSON.parse(r.body) as Omit<EnrichedDialTask, 'campaign' | 'enrichedAt' | 'messageId'>),
-          campaign,
-          enrichedAt: new Date().toISOString(),
-          messageId: r.messageId,
-        })),
+      enrich: enrichWith(campaign),
       target: (events) => dial(events),
       batchWindowSeconds: 0.2,
       concurrency: POLLERS,

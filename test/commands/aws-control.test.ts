@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
@@ -23,7 +25,8 @@ import { dialctl, jsonOf } from './helpers.js'
  * from STS (the caller's presigned GetCallerIdentity), here a fake STS that checks the signature.
  */
 const CONTROL = 'dialctl-prod-ControlFunction-xyz'
-const PROD_OUTPUTS = { ...OUTPUTS, controlFunctionName: CONTROL }
+const BUCKET = 'dialctl-prod-uploads-abc'
+const PROD_OUTPUTS = { ...OUTPUTS, controlFunctionName: CONTROL, uploadBucketName: BUCKET }
 const CALLER = {
   Arn: 'arn:aws:sts::123456789012:assumed-role/oncall/jane',
   Account: '123456789012',
@@ -43,6 +46,23 @@ const lambda = mockClient(LambdaClient)
 const sqs = mockClient(SQSClient)
 const pipes = mockClient(PipesClient)
 const cloudwatch = mockClient(CloudWatchClient)
+
+/** A fake S3 (path-style, AWS_ENDPOINT_URL_S3): records each request, keeps PUT bodies, serves GETs. */
+const s3Objects = new Map<string, Buffer>()
+const s3Requests: { method: string; path: string; headers: Record<string, string | string[] | undefined> }[] =
+  []
+const s3 = createServer((req, res) => {
+  const chunks: Buffer[] = []
+  req.on('data', (c: Buffer) => chunks.push(c))
+  req.on('end', () => {
+    s3Requests.push({ method: req.method!, path: req.url!, headers: req.headers })
+    if (req.method === 'PUT') {
+      s3Objects.set(req.url!, Buffer.concat(chunks))
+      res.writeHead(200, { etag: '"e"' }).end()
+    } else if (s3Objects.has(req.url!)) res.writeHead(200).end(s3Objects.get(req.url!))
+    else res.writeHead(404).end('<Error><Code>NoSuchKey</Code></Error>')
+  })
+})
 
 let db: TestDb
 let redis: TestRedis
@@ -73,6 +93,10 @@ beforeAll(async () => {
       redisPrefix: redis.prefix,
     }),
   })
+  await new Promise<void>((ok) => s3.listen(0, '127.0.0.1', ok))
+  process.env.AWS_ENDPOINT_URL_S3 = `http://127.0.0.1:${(s3.address() as AddressInfo).port}`
+  // the function's own settings on AWS (stacks/functions.ts): its bucket, and its role's credentials
+  process.env.UPLOAD_BUCKET = BUCKET
   const { handler } = await import('../../functions/control.js')
   lambda.on(InvokeCommand).callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => {
     expect(input.FunctionName).toBe(CONTROL)
@@ -94,6 +118,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = saved
   vi.unstubAllGlobals()
+  s3.close()
   for (const m of [lambda, sqs, pipes, cloudwatch]) m.restore()
   await redis.cleanup()
   await db.drop()
@@ -244,6 +269,208 @@ describe('dialctl against an AWS stage through its control function (credentials
     expect(JSON.stringify(jsonOf(doctor))).not.toMatch(/sst deploy/)
     expect(ops()).toEqual(expect.arrayContaining(['stores.ping']))
     expect(pipes.commandCalls(DescribePipeCommand)[0]!.args[0].input).toEqual({ Name: PROD_OUTPUTS.pipeName })
+  })
+})
+
+describe('report and large imports through the function', () => {
+  it('campaign report (table, --format csv, --format json) reads the stage through the function, paged', async () => {
+    const file = join(dir, 'c-report.json')
+    writeFileSync(file, JSON.stringify(seedCampaign({ id: 'aws-rep', status: 'draft' })))
+    expect((await dialctl(['campaign', 'create', '-f', file, '--no-audio-check'])).exitCode).toBe(0)
+    const csv = join(dir, 'rep.csv')
+    writeFileSync(csv, 'id,phone_number\nr1,+972501234561\nr2,+972501234562\nr3,+972501234563\n')
+    expect((await dialctl(['contacts', 'import', '--campaign', 'aws-rep', csv])).exitCode).toBe(0)
+    invoked.length = 0
+    const table = await dialctl(['campaign', 'report', 'aws-rep', '--json'])
+    expect(table.exitCode, table.stderr).toBe(0)
+    expect(jsonOf(table)).toMatchObject({ campaignId: 'aws-rep', contacts: { total: 3 } })
+    const asCsv = await dialctl(['campaign', 'report', 'aws-rep', '--format', 'csv'])
+    expect(asCsv.exitCode, asCsv.stderr).toBe(0)
+    expect(
+      asCsv.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(',')[0]),
+    ).toEqual(['contactId', 'r1', 'r2', 'r3'])
+    expect(asCsv.stdout).not.toContain('+972501234561')
+    const asJson = await dialctl(['campaign', 'report', 'aws-rep', '--format', 'json'])
+    expect(asJson.exitCode, asJson.stderr).toBe(0)
+    expect((JSON.parse(asJson.stdout) as { contactId: string }[]).map((r) => r.contactId)).toEqual([
+      'r1',
+      'r2',
+      'r3',
+    ])
+    expect(ops()).toEqual(expect.arrayContaining(['campaign.report', 'campaign.contactResults']))
+    const page = invoked.find((r) => r.op === 'campaign.contactResults')!
+    expect(page.args).toEqual(['aws-rep', null, 2000])
+  })
+
+  it('contacts import of a file over 1 MiB: uploaded to the stage bucket, imported by the function, refusals by line', async () => {
+    const file = join(dir, 'c-big.json')
+    writeFileSync(file, JSON.stringify(seedCampaign({ id: 'aws-big', status: 'draft' })))
+    expect((await dialctl(['campaign', 'create', '-f', file, '--no-audio-check'])).exitCode).toBe(0)
+    const pad = 'x'.repeat(1200)
+    const lines = ['id,phone_number,note']
+    for (let i = 0; i < 1000; i++) lines.push(`b${i},+97250${String(1000000 + i)},${pad}`)
+    lines.push('bad,0501234567,' + pad) // line 1002: not E.164
+    const csv = join(dir, 'big.csv')
+    writeFileSync(csv, lines.join('\n') + '\n')
+    s3Requests.length = 0
+    invoked.length = 0
+    const run = await dialctl(['contacts', 'import', '--campaign', 'aws-big', csv, '--json'])
+    expect(run.exitCode, run.stderr).toBe(0)
+    expect(jsonOf(run)).toMatchObject({
+      imported: 1000,
+      invalidCount: 1,
+      invalid: [{ line: 1002, field: 'phone_number' }],
+    })
+    // one PutObject by the CLI (the operator's key), one GetObject by the function
+    expect(s3Requests.map((r) => [r.method, r.path.replace(/[0-9a-f-]{36}/, 'UUID')])).toEqual([
+      ['PUT', `/${BUCKET}/contacts-uploads/UUID.csv`],
+      ['GET', `/${BUCKET}/contacts-uploads/UUID.csv`],
+    ])
+    const put = s3Requests[0]!
+    expect(put.headers['content-length']).toBe(String(lines.join('\n').length + 1))
+    expect(put.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD')
+    expect(String(put.headers.authorization)).toMatch(
+      new RegExp(`^AWS4-HMAC-SHA256 Credential=${KEY_ID}/\\d{8}/eu-west-1/s3/aws4_request, SignedHeaders=`),
+    )
+    expect(ops()).toEqual(['contacts.importObject'])
+    expect(invoked[0]!.args).toEqual([
+      'aws-big',
+      expect.stringMatching(/^contacts-uploads\/[0-9a-f-]{36}\.csv$/),
+      {},
+      false,
+    ])
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS n FROM contacts WHERE campaign_id = 'aws-big'`,
+    )
+    expect(rows).toEqual([{ n: 1000 }])
+  })
+})
+
+describe('strict arguments at the control API edge (the real handler)', () => {
+  const ARN = CALLER.Arn
+  async function call(op: string, args: unknown[]) {
+    const { handler } = await import('../../functions/control.js')
+    const { presignCallerProof } = await import('../../src/control/caller-presign.js')
+    const { STSClient } = await import('@aws-sdk/client-sts')
+    const sts = new STSClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: KEY_ID, secretAccessKey: 'jane-secret' },
+    })
+    return handler({ op, args, proof: await presignCallerProof(sts, 'prod') })
+  }
+  const bad: [string, unknown[], RegExp][] = [
+    ['pacing.set', [0, 'r', 'iam', 'cli'], /limit must be at least 1/],
+    ['pacing.set', [10_001, 'r', 'iam', 'cli'], /limit must be at most 10000/],
+    ['pacing.set', [2.5, 'r', 'iam', 'cli'], /limit must be a whole number/],
+    ['pacing.set', [5, '   ', 'iam', 'cli'], /--reason is empty/],
+    ['pacing.set', [5, 'a\u001b[2Jb', 'iam', 'cli'], /--reason must be one line without control characters/],
+    ['pacing.set', [5, 'r', 'iam', 'cli', { hold: { untilMs: -1 } }], /options\.hold\.untilMs/],
+    ['pacing.set', [5, 'r', 'iam', 'mallory'], /source/],
+    ['pacing.resume', ['x'.repeat(501)], /--reason must be at most 500/],
+    ['pacing.history', [0], /--limit/],
+    ['pacing.history', [100_000], /--limit/],
+    ['campaign.show', [''], /campaign id/],
+    ['campaign.show', ['a\u0000b'], /campaign id must not contain control characters/],
+    ['campaign.show', ['c'.repeat(201)], /campaign id/],
+    ['campaign.media', [100_000], /window minutes/],
+    ['campaign.transition', ['c1', 'explode', null, 'iam'], /move/],
+    ['campaign.transition', ['c1', 'pause', '\u0007', 'iam'], /--reason/],
+    ['campaign.create', [{ campaign: 'nope', actor: 'iam' }], /campaign\.campaign/],
+    ['campaign.report', [42], /campaign id/],
+    ['campaign.contactResults', ['c1', null, 5000], /page size/],
+    [
+      'contacts.import',
+      ['c1', [{ line: 2, id: 'k', phoneNumber: '+972501234567', metadata: {}, sql: 'x' }]],
+      /rows\.0/,
+    ],
+    [
+      'contacts.import',
+      [
+        'c1',
+        Array.from({ length: 2001 }, (_, i) => ({
+          line: i + 2,
+          id: `k${i}`,
+          phoneNumber: '+972501234567',
+          metadata: {},
+        })),
+      ],
+      /rows/,
+    ],
+    [
+      'contacts.importObject',
+      ['c1', '../../etc/passwd', {}, false],
+      /upload key must be an upload key dialctl made/,
+    ],
+    [
+      'contacts.importObject',
+      ['c1', 'other-prefix/0b7c2b7e-1c1a-4f5e-9a53-0a4f7f3b1e2d.csv', {}, false],
+      /upload key/,
+    ],
+    [
+      'contacts.importObject',
+      ['c1', 'contacts-uploads/0b7c2b7e-1c1a-4f5e-9a53-0a4f7f3b1e2d.csv', { delimiter: '"' }, false],
+      /CSV options\.delimiter/,
+    ],
+    [
+      'contacts.registerPushed',
+      [[{ id: 'p1', task: { campaignId: 'c1', contactId: 'k', phoneNumber: '0509990001', attempts: 0 } }]],
+      /tasks\.0\.task\.phoneNumber/,
+    ],
+    [
+      'contacts.registerPushed',
+      [
+        [
+          {
+            id: 'p1',
+            task: { campaignId: 'c1', contactId: 'k', phoneNumber: '+972501234567', attempts: 5000 },
+          },
+        ],
+      ],
+      /attempts/,
+    ],
+    [
+      'contacts.registerPushed',
+      [
+        [
+          {
+            id: 'p1',
+            task: { campaignId: 'c1', contactId: 'k', phoneNumber: '+972501234567', attempts: 0 },
+            timezone: 'Mars/Olympus',
+          },
+        ],
+      ],
+      /timezone/,
+    ],
+    ['run.progress', ['c1', 'lt-', 'yesterday', []], /since/],
+    ['outcomes.recent', [-5], /window minutes/],
+  ]
+  it.each(bad)(
+    '%s %j is refused as a usage error naming the argument and the next command',
+    async (op, args, message) => {
+      const before = await redis.redis.get(`${redis.prefix}cps:limit`)
+      const response = await call(op, args)
+      expect(response).toMatchObject({
+        ok: false,
+        caller: ARN,
+        error: { code: 'INVALID_INPUT', exitCode: 2, suggestion: expect.stringMatching(/^Run dialctl /) },
+      })
+      const error = (response as { error: { message: string } }).error
+      expect(error.message).toMatch(message)
+      // a refused number is never echoed (the rule only)
+      expect(error.message).not.toContain('0509990001')
+      expect(await redis.redis.get(`${redis.prefix}cps:limit`)).toBe(before)
+    },
+  )
+
+  it('the CLI shows a stage refusal with the next command and exit 2', async () => {
+    const run = await dialctl(['campaign', 'show', 'c'.repeat(201), '--json'])
+    expect(run.exitCode).toBe(2)
+    expect(jsonOf(run)).toMatchObject({
+      error: { code: 'INVALID_INPUT', suggestion: expect.stringContaining('dialctl campaign list') },
+    })
   })
 })
 

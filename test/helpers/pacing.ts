@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis'
+import type { EnrichedDialTask } from '../../src/contracts/index.js'
 import { pacingKeys } from '../../src/pacing/keys.js'
+import type { PipeRecord } from '../../src/pipe/local-pipe.js'
 
 /**
  * Puts the limiter in the state of one that has been running and is idle (its next free slot in
@@ -11,4 +13,20 @@ export async function primeLimiter(redis: Redis, prefix: string): Promise<void> 
   const key = pacingKeys(prefix).pacer
   await redis.hset(key, 'tat', '0')
   await redis.expire(key, 600)
+}
+
+/**
+ * Enrichment's stand-in for the pacing tests and bench: each record's task with the given
+ * campaign attached (no PostgreSQL lookup), keeping its messageId as enrich-dial-task does.
+ */
+export function enrichWith(
+  campaign: EnrichedDialTask['campaign'],
+): (records: PipeRecord[]) => Promise<EnrichedDialTask[]> {
+  return async (records) =>
+    records.map((r) => ({
+      ...(JSON.parse(r.body) as Omit<EnrichedDialTask, 'campaign' | 'enrichedAt' | 'messageId'>),
+      campaign,
+      enrichedAt: new Date().toISOString(),
+      messageId: r.messageId,
+    }))
 }

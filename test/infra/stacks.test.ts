@@ -22,6 +22,8 @@ import {
   SIP_PORT,
   UPLOAD_PREFIX,
   VISIBILITY_TIMEOUT_SECONDS,
+  XRAY_DAEMON_IMAGE,
+  XRAY_DAEMON_PORT,
 } from '../../stacks/settings.js'
 import { UPLOAD_PREFIX as API_UPLOAD_PREFIX } from '../../src/control/control-ops.js'
 
@@ -398,7 +400,7 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       )
 
     it('runs the Node worker and Asterisk in one task, ARI on localhost, secrets from SSM (never in the task definition)', () => {
-      expect(containers().map((c) => c.name)).toEqual(['worker', 'asterisk'])
+      expect(containers().map((c) => c.name)).toEqual(['worker', 'asterisk', 'xray-daemon'])
       const w = envOf('worker')
       expect(w).toMatchObject({ PORT: '8080', DRIVER: 'ari', ARI_URL: 'http://127.0.0.1:8088' })
       expect(envOf('asterisk')).toMatchObject({ SIP_TRUNK_USER: 'trunk-user' })
@@ -408,6 +410,20 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
         expect(all).not.toContain(secret)
       expect(Object.keys(secretsOf('worker')).sort()).toEqual(['ARI_PASSWORD', 'PGPASSWORD', 'WORKER_TOKEN'])
       expect(Object.keys(secretsOf('asterisk')).sort()).toEqual(['ARI_PASSWORD', 'SIP_TRUNK_PASSWORD'])
+    })
+
+    it('exports its spans through an X-Ray daemon sidecar the task role may write to (issue #19)', () => {
+      const daemon = containers().find((c) => c.name === 'xray-daemon') as { image?: string } | undefined
+      expect(daemon?.image).toBe(XRAY_DAEMON_IMAGE)
+      expect(envOf('worker').AWS_XRAY_DAEMON_ADDRESS).toBe(`127.0.0.1:${XRAY_DAEMON_PORT}`)
+      const task = p.find('aws:ecs/taskDefinition:TaskDefinition', 'WorkerTask')
+      const policies = p
+        .ofType('aws:iam/role:Role')
+        .filter((r) => r.state.arn === task.inputs.taskRoleArn || r.state.name === task.inputs.taskRoleArn)
+        .flatMap((r) => (r.inputs.inlinePolicies as { policy: string }[] | undefined) ?? [])
+        .map((ip) => JSON.parse(unsecret<string>(ip.policy)) as { Statement: { Action: string[] }[] })
+      const actions = policies.flatMap((doc) => doc.Statement.flatMap((st) => st.Action))
+      expect(actions).toEqual(expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']))
     })
 
     it('opens SIP and RTP only to the trunk CIDRs, on top of the VPC group', () => {

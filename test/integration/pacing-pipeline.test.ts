@@ -13,10 +13,10 @@ import { createResilientLimiter } from '../../src/pacing/degraded.js'
 import { createLimitStore } from '../../src/pacing/limit-store.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
 import { createTrunkGate } from '../../src/pacing/slot-wait.js'
-import { LocalPipe, type PipeRecord } from '../../src/pipe/local-pipe.js'
+import { LocalPipe } from '../../src/pipe/local-pipe.js'
 import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
-import { primeLimiter } from '../helpers/pacing.js'
+import { enrichWith, primeLimiter } from '../helpers/pacing.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
 
 /**
@@ -102,50 +102,66 @@ afterAll(async () => {
   await Promise.all([db.drop(), t.cleanup()])
 })
 
+/**
+ * The Lambdas' path on the local stack for one scenario: its own queue and DLQ, the dialer with
+ * the Redis limiter (short deferral horizon, so a raised limit reaches the backlog quickly),
+ * deferral to the queue, and the pipe (4 pollers, up to `maxConcurrency`).
+ */
+async function pacedPipeline(options: {
+  name: string
+  prefix: string
+  limitStore: ReturnType<typeof createLimitStore>
+  maxConcurrency?: number
+  retryBackoff?: { baseSeconds: number; maxSeconds: number }
+}) {
+  const { name, prefix } = options
+  const { queue, dlq } = await ensureLocalQueues(db.pool, {
+    queueName: name,
+    dlqName: `${name}-dlq`,
+    maxReceiveCount: 3,
+    onDeadLetter: recordDeadLetteredTasks,
+  })
+  const logger = createLogger('dialer-worker', { level: 'SILENT' })
+  const dial = createDialer({
+    limiter: createResilientLimiter({
+      primary: createRedisLimiter({ redis: t.redis, prefix, deferHorizonMs: 3000 }),
+      logger,
+    }),
+    limitStore: options.limitStore,
+    worker: createWorkerClient({ url: workerUrl, token: 'x', timeoutMs: 5000 }),
+    outcomes: createPgOutcomeRecorder(db.pool),
+    marker: createRedisDialMarker({ redis: t.redis, prefix }),
+    logger,
+    metrics: { addMetric: () => undefined },
+    requeue: queueRequeue(queue),
+  })
+  const pipe = new LocalPipe<EnrichedDialTask>({
+    name: `${name}-pipe`,
+    pool: db.pool,
+    source: queue,
+    enrich: enrichWith(campaign),
+    target: (events) => dial(events),
+    batchWindowSeconds: 0.1,
+    concurrency: 4,
+    ...(options.maxConcurrency ? { maxConcurrency: options.maxConcurrency } : {}),
+    ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
+    stateCheckIntervalMs: 100,
+    logger: createLogger('pipe', { level: 'SILENT' }),
+  })
+  return { queue, dlq, pipe }
+}
+
 describe('a CPS cut on the local pipeline (deferral, not failure)', () => {
   it('cut from 100 to 2 CPS with 1,000 queued: nothing dead-letters, every task is dialed once, real failures still reach the DLQ after 3 receives', async () => {
     const prefix = `${t.prefix}cut:`
     await primeLimiter(t.redis, prefix)
     await t.redis.set(`${prefix}cps:limit`, '100')
-    const { queue, dlq } = await ensureLocalQueues(db.pool, {
-      queueName: 'cut',
-      dlqName: 'cut-dlq',
-      maxReceiveCount: 3,
-      onDeadLetter: recordDeadLetteredTasks,
-    })
-    const logger = createLogger('dialer-worker', { level: 'SILENT' })
-    const dial = createDialer({
-      limiter: createResilientLimiter({
-        // a short deferral horizon so that raising the limit again reaches the backlog quickly
-        primary: createRedisLimiter({ redis: t.redis, prefix, deferHorizonMs: 3000 }),
-        logger,
-      }),
+    const { queue, dlq, pipe } = await pacedPipeline({
+      name: 'cut',
+      prefix,
       limitStore: createLimitStore({ redis: t.redis, prefix, cacheMs: 100 }),
-      worker: createWorkerClient({ url: workerUrl, token: 'x', timeoutMs: 5000 }),
-      outcomes: createPgOutcomeRecorder(db.pool),
-      marker: createRedisDialMarker({ redis: t.redis, prefix }),
-      logger,
-      metrics: { addMetric: () => undefined },
-      requeue: queueRequeue(queue),
-    })
-    const pipe = new LocalPipe<EnrichedDialTask>({
-      name: 'cut-pipe',
-      pool: db.pool,
-      source: queue,
-      enrich: async (records: PipeRecord[]) =>
-        records.map((r) => ({
-          ...(JSON.parse(r.body) as Omit<EnrichedDialTask, 'campaign' | 'enrichedAt' | 'messageId'>),
-          campaign,
-          enrichedAt: new Date().toISOString(),
-          messageId: r.messageId,
-        })),
-      target: (events) => dial(events),
-      batchWindowSeconds: 0.1,
-      concurrency: 4,
       // real failures come back fast: if a deferral counted as a receive, the DLQ would fill
       retryBackoff: { baseSeconds: 0.05, maxSeconds: 0.2 },
-      stateCheckIntervalMs: 100,
-      logger: createLogger('pipe', { level: 'SILENT' }),
     })
 
     const body = (contactId: string, i: number) =>
@@ -221,44 +237,12 @@ describe('a CPS cut on the local pipeline (deferral, not failure)', () => {
     const store = createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100, cacheMs: 100 })
     await store.setLimit(LIMIT, { actor: 'alice', reason: 'carrier asked', source: 'cli' })
     await primeLimiter(t.redis, prefix)
-    const { queue, dlq } = await ensureLocalQueues(db.pool, {
-      queueName: 'restart',
-      dlqName: 'restart-dlq',
-      maxReceiveCount: 3,
-      onDeadLetter: recordDeadLetteredTasks,
-    })
-    const logger = createLogger('dialer-worker', { level: 'SILENT' })
-    const dial = createDialer({
-      limiter: createResilientLimiter({
-        primary: createRedisLimiter({ redis: t.redis, prefix, deferHorizonMs: 3000 }),
-        logger,
-      }),
+    const { queue, dlq, pipe } = await pacedPipeline({
+      name: 'restart',
+      prefix,
       // the dialer's own store, as dialerDeps builds it: MAX_CPS 100, PostgreSQL behind Redis
       limitStore: createLimitStore({ redis: t.redis, prefix, db: db.pool, defaultLimit: 100, cacheMs: 100 }),
-      worker: createWorkerClient({ url: workerUrl, token: 'x', timeoutMs: 5000 }),
-      outcomes: createPgOutcomeRecorder(db.pool),
-      marker: createRedisDialMarker({ redis: t.redis, prefix }),
-      logger,
-      metrics: { addMetric: () => undefined },
-      requeue: queueRequeue(queue),
-    })
-    const pipe = new LocalPipe<EnrichedDialTask>({
-      name: 'restart-pipe',
-      pool: db.pool,
-      source: queue,
-      enrich: async (records: PipeRecord[]) =>
-        records.map((r) => ({
-          ...(JSON.parse(r.body) as Omit<EnrichedDialTask, 'campaign' | 'enrichedAt' | 'messageId'>),
-          campaign,
-          enrichedAt: new Date().toISOString(),
-          messageId: r.messageId,
-        })),
-      target: (events) => dial(events),
-      batchWindowSeconds: 0.1,
-      concurrency: 4,
       maxConcurrency: 8,
-      stateCheckIntervalMs: 100,
-      logger: createLogger('pipe', { level: 'SILENT' }),
     })
     const contacts = Array.from({ length: 40 }, (_, i) => `r${i}`)
     for (let i = 0; i < contacts.length; i += 10)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { maskPhone, maskPhonesIn } from '../../src/observability/mask.js'
+import { callIdFor } from '../../src/contracts/messages.js'
 
 // Issue #15: masking by rule, not by shape — at most the last 2 digits, with or without '+'.
 const numbers = [
@@ -84,5 +85,99 @@ describe('phone masking', () => {
   ]
   it.each(readable)('leaves %s readable', (_what, text) => {
     expect(maskPhonesIn(text)).toBe(text)
+  })
+})
+
+// Review of issue #15 (F1–F3): call ids, separators and international prefixes, each kind as a table.
+describe('phone masking: call ids', () => {
+  const phoneIds = [
+    '12125550101',
+    '+12125550101',
+    '972501234567',
+    '+1 (212) 555-0101',
+    'crm_2125550101',
+    '5550101',
+  ]
+  it.each(phoneIds)(
+    'the call id of a contact whose id is the number %s shows at most 2 of its digits',
+    (contactId) => {
+      for (const attempts of [0, 1, 12]) {
+        const id = callIdFor({ campaignId: 'gala', contactId, attempts })
+        const masked = maskPhonesIn(`dialing ${id} now`)
+        expect(masked, id).not.toMatch(/\d{3}/)
+        // the rest of the id (prefix, campaign, escapes, attempt) stays as it was
+        expect(masked.replace(/[\d*]/g, ''), id).toBe(`dialing ${id} now`.replace(/\d/g, ''))
+        expect(masked.endsWith(`.${attempts} now`), id).toBe(true)
+      }
+    },
+  )
+
+  const ordinary: [string, string, number][] = [
+    ['spring-2026', '17', 1],
+    ['gala-2026', 'c-42', 0],
+    ['2026', '123456', 3],
+    ['gala.2026', 'a.b', 2],
+    ['x', '2026-11-30', 1],
+  ]
+  it.each(ordinary)(
+    'an ordinary call id (%s, %s, %i) stays intact, in text and alone',
+    (campaignId, contactId, attempts) => {
+      const id = callIdFor({ campaignId, contactId, attempts })
+      expect(maskPhonesIn(id)).toBe(id)
+      expect(maskPhonesIn(`call ended ${id}, took 1234.5 ms`)).toBe(`call ended ${id}, took 1234.5 ms`)
+    },
+  )
+
+  it('a contact id of 7+ digits is masked by the digit rule on that segment alone', () => {
+    const id = callIdFor({ campaignId: 'gala-2026', contactId: '1000234', attempts: 1 })
+    expect(maskPhonesIn(id)).toBe('call.gala-2026.*****34.1')
+  })
+})
+
+describe('phone masking: how numbers are written', () => {
+  const base = ['212', '555', '0101']
+  const separators = [
+    ' ',
+    '-',
+    '.',
+    '_',
+    '/',
+    ' - ',
+    ' . ',
+    ' _ ',
+    ' / ',
+    '  ',
+    '\u00a0',
+    '\u2013',
+    '\u2014',
+    '\u2011',
+    ' \u2013 ',
+  ]
+  it.each(separators)('groups joined by %j are one number', (sep) => {
+    const n = base.join(sep)
+    for (const form of [n, `dial ${n} failed`, `(${base[0]})${sep}${base[1]}${sep}${base[2]}`]) {
+      expect(maskPhonesIn(form).replace(/\D/g, ''), form).toBe('01')
+    }
+  })
+
+  // international (IDD) prefix + country code + national number, up to E.164's 15 digits after it
+  const idd: [string, string][] = [
+    ['00, Germany, 14 digits after', '0049301234567890'],
+    ['00, 15 digits after', '00861234567890123'],
+    ['011 (NANP), 15 digits after', '011861234567890123'],
+    ['0011 (Australia), 15 digits after', '0011861234567890123'],
+    ['010 (Japan)', '010447700900123'],
+  ]
+  it.each(idd)('%s: %s keeps at most 2 digits', (_what, n) => {
+    expect(maskPhonesIn(`dial ${n}`).replace(/\D/g, '').length).toBeLessThanOrEqual(2)
+  })
+
+  const decimals: [string, string][] = [
+    ['a number and an attempt', '12125550101.0'],
+    ['a 7-digit number with a dot', '555.0101'],
+    ['a number with 4 decimals', '2125.550101'],
+  ]
+  it.each(decimals)('one dot does not make %s a decimal: %s', (_what, n) => {
+    expect(maskPhonesIn(n).replace(/\D/g, '').length).toBeLessThanOrEqual(2)
   })
 })

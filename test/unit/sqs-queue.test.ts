@@ -66,6 +66,26 @@ describe('SqsQueue', () => {
     })
   })
 
+  it('a trace header travels as the AWSTraceHeader system attribute (send, sendBatch, defer)', async () => {
+    const header = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1'
+    const attribute = { AWSTraceHeader: { DataType: 'String', StringValue: header } }
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' })
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolves({ Successful: [{ Id: 'd0', MessageId: 'm-2', MD5OfMessageBody: 'x' }], Failed: [] })
+    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: 'd0' }], Failed: [] })
+    await queue().send('{}', { traceHeader: header })
+    await queue().sendBatch([
+      { id: 'a', body: '{}', traceHeader: header },
+      { id: 'b', body: '{}' },
+    ])
+    await queue().defer([{ receiptHandle: 'rh', body: '{}', delaySeconds: 3, traceHeader: header }])
+    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageSystemAttributes).toEqual(attribute)
+    const [batch, deferred] = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!)
+    expect(batch!.map((e) => e.MessageSystemAttributes)).toEqual([attribute, undefined])
+    expect(deferred![0]!.MessageSystemAttributes).toEqual(attribute)
+  })
+
   it('refuses 11 entries before calling AWS', async () => {
     const entries = Array.from({ length: 11 }, (_, i) => ({ id: `e${i}`, body: 'x' }))
     await expect(queue().sendBatch(entries)).rejects.toMatchObject({ code: 'TooManyEntriesInBatchRequest' })
@@ -95,6 +115,7 @@ describe('SqsQueue', () => {
         'ApproximateReceiveCount',
         'SentTimestamp',
         'ApproximateFirstReceiveTimestamp',
+        'AWSTraceHeader',
       ],
       VisibilityTimeout: 2,
       WaitTimeSeconds: 20,
@@ -191,6 +212,7 @@ describe('SqsQueue', () => {
         'ApproximateReceiveCount',
         'SentTimestamp',
         'ApproximateFirstReceiveTimestamp',
+        'AWSTraceHeader',
         'DeadLetterQueueSourceArn',
       ],
     })

@@ -107,8 +107,37 @@ describe('tracer', () => {
     expect(errors).toHaveLength(1)
   })
 
-  it('NO_TRACER runs the work and records nothing', async () => {
+  it('NO_TRACER runs the work, records nothing and hands on an unsampled context', async () => {
     await expect(NO_TRACER.span('admitted', undefined, {}, async () => 'ok')).resolves.toBe('ok')
+    expect(NO_TRACER.enabled).toBe(false)
+    expect(NO_TRACER.open('claimed', undefined).ctx.sampled).toBe(false)
+    // the same objects every time: nothing allocated per call on the hot path
+    expect(NO_TRACER.open('claimed', undefined)).toBe(NO_TRACER.open('ended', undefined))
+  })
+
+  it('an open span hands its context on at once and records when ended, once', async () => {
+    const sink = memorySink()
+    let t = 10
+    const tracer = createTracer({ sink, now: () => t })
+    const span = tracer.open('deferred', parseTraceHeader(HEADER), { deferredMs: 1000 })
+    expect(formatTraceHeader(span.ctx)).toMatch(
+      /^Root=1-5759e988-bd862e3fe1be46a994272793;Parent=[0-9a-f]{16};Sampled=1$/,
+    )
+    t = 30
+    span.end({ status: 'deferred' })
+    span.end({ status: 'twice' })
+    await tracer.close()
+    expect(sink.spans).toEqual([
+      {
+        name: 'deferred',
+        traceId: '1-5759e988-bd862e3fe1be46a994272793',
+        spanId: span.ctx.parent,
+        parentId: '53995c3f42cd8ad8',
+        startMs: 10,
+        endMs: 30,
+        attributes: { deferredMs: 1000, status: 'deferred' },
+      },
+    ])
   })
 })
 
@@ -139,15 +168,54 @@ describe('X-Ray daemon sink', () => {
     expect(received).toEqual([
       '{"format":"json","version":1}\n' +
         JSON.stringify({
-          name: 'worker.claimed',
+          name: 'worker',
           id: '0123456789abcdef',
           trace_id: '1-5759e988-bd862e3fe1be46a994272793',
           parent_id: '53995c3f42cd8ad8',
           start_time: 1_700_000_000,
           end_time: 1_700_000_000.25,
-          annotations: { callId: 'call-x', attempt: 1 },
+          annotations: { stage: 'claimed', callId: 'call-x', attempt: 1 },
         }),
     ])
     expect(segmentDocument({ ...span, parentId: undefined } as Span, 's')).not.toHaveProperty('parent_id')
+  })
+
+  it('calls out of a process are subsegments naming what they reach (the trace map nodes)', () => {
+    const base = {
+      traceId: '1-5759e988-bd862e3fe1be46a994272793',
+      spanId: '0123456789abcdef',
+      parentId: '53995c3f42cd8ad8',
+      startMs: 1000,
+      endMs: 1500,
+    }
+    expect(segmentDocument({ ...base, name: 'postgres', attributes: { query: 'lookup' } }, 'enrich')).toEqual(
+      {
+        name: 'PostgreSQL',
+        id: '0123456789abcdef',
+        trace_id: base.traceId,
+        parent_id: base.parentId,
+        start_time: 1,
+        end_time: 1.5,
+        type: 'subsegment',
+        namespace: 'remote',
+        annotations: { stage: 'postgres', query: 'lookup' },
+      },
+    )
+    expect(
+      segmentDocument({ ...base, name: 'dial-request', attributes: { httpStatus: 202 } }, 'dialer'),
+    ).toMatchObject({
+      name: 'worker',
+      type: 'subsegment',
+      namespace: 'remote',
+      http: { request: { method: 'POST', url: '/dial' }, response: { status: 202 } },
+    })
+    expect(segmentDocument({ ...base, name: 'admitted', attributes: {} }, 'dialer')).toMatchObject({
+      name: 'Redis',
+      type: 'subsegment',
+    })
+    // the first span of a trace (no parent) is a segment whatever its stage
+    expect(
+      segmentDocument({ ...base, parentId: undefined, name: 'queued', attributes: {} }, 'enrich'),
+    ).not.toHaveProperty('type')
   })
 })

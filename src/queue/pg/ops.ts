@@ -49,6 +49,7 @@ interface MessageRow {
   first_received_at: Date | null
   moved_from: string | null
   visible_at: Date
+  trace_header: string | null
 }
 
 function toMessage(row: MessageRow): QueueMessage {
@@ -60,6 +61,7 @@ function toMessage(row: MessageRow): QueueMessage {
   if (row.first_received_at)
     attributes.ApproximateFirstReceiveTimestamp = String(row.first_received_at.getTime())
   if (row.moved_from) attributes.DeadLetterQueueSourceArn = row.moved_from
+  if (row.trace_header) attributes.AWSTraceHeader = row.trace_header
   return {
     messageId: row.message_id,
     receiptHandle: '',
@@ -94,7 +96,7 @@ export class PgQueue implements QueuePort {
     checkBody(body, `send to "${this.name}"`)
     const delay = checkDelay(options.delaySeconds ?? 0, `send to "${this.name}": delaySeconds`)
     const messageId = randomUUID()
-    await this.insert([messageId], [body], [delay])
+    await this.insert([messageId], [body], [delay], [options.traceHeader ?? null])
     return { messageId }
   }
 
@@ -105,22 +107,23 @@ export class PgQueue implements QueuePort {
       ids,
       entries.map((e) => e.body),
       entries.map((e) => e.delaySeconds ?? 0),
+      entries.map((e) => e.traceHeader ?? null),
     )
     return { successful: entries.map((e, i) => ({ id: e.id, messageId: ids[i]! })), failed: [] }
   }
 
   /** One statement; the queue's existence is checked once for it, not per row (no foreign key). */
-  private async insert(messageIds: string[], bodies: string[], delays: number[]): Promise<void> {
+  private async insert(messageIds: string[], bodies: string[], delays: number[], headers: (string | null)[]) {
     let inserted: number
     try {
       const result = await this.pool.query(
         named(
           'send',
-          `INSERT INTO queue_messages (queue, message_id, body, visible_at)
-           SELECT $1, id, body, now() + make_interval(secs => delay)
-             FROM unnest($2::uuid[], $3::text[], $4::float8[]) AS t(id, body, delay)
+          `INSERT INTO queue_messages (queue, message_id, body, visible_at, trace_header)
+           SELECT $1, id, body, now() + make_interval(secs => delay), header
+             FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::text[]) AS t(id, body, delay, header)
             WHERE EXISTS (SELECT 1 FROM queues WHERE name = $1)`,
-          [this.name, messageIds, bodies, delays],
+          [this.name, messageIds, bodies, delays, headers],
         ),
       )
       inserted = result.rowCount ?? 0
@@ -163,16 +166,17 @@ export class PgQueue implements QueuePort {
       // data-modifying CTEs run once whether read or not: `sent` re-sends exactly what `held` deleted
       const { rows } = await this.pool.query<{ i: number }>(
         `WITH t AS (
-           SELECT * FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::bigint[], $6::uuid[]) WITH ORDINALITY
-                  AS t(id, body, delay, row_id, handle, i)
+           SELECT * FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::bigint[], $6::uuid[], $7::text[])
+                  WITH ORDINALITY AS t(id, body, delay, row_id, handle, header, i)
          ), held AS (
            DELETE FROM queue_messages m USING t
             WHERE m.queue = $1 AND m.id = t.row_id AND m.receipt_handle = t.handle
-           RETURNING t.i
+           RETURNING t.i, m.trace_header
          ), sent AS (
-           INSERT INTO queue_messages (queue, message_id, body, visible_at)
-           SELECT $1, t.id, t.body, now() + make_interval(secs => t.delay)
-             FROM t WHERE t.i IN (SELECT i FROM held)
+           -- the new copy stays in the task's trace: the deferral's header, else the old copy's
+           INSERT INTO queue_messages (queue, message_id, body, visible_at, trace_header)
+           SELECT $1, t.id, t.body, now() + make_interval(secs => t.delay), coalesce(t.header, h.trace_header)
+             FROM t JOIN held h ON h.i = t.i
          )
          SELECT (i - 1)::int AS i FROM held`,
         [
@@ -182,6 +186,7 @@ export class PgQueue implements QueuePort {
           entries.map((e) => e.delaySeconds),
           handles.ids,
           handles.uuids,
+          entries.map((e) => e.traceHeader ?? null),
         ],
       )
       resent = new Set(rows.map((r) => r.i))
@@ -329,7 +334,7 @@ export class PgQueue implements QueuePort {
     checkPeekLimit(limit)
     await this.assertExists()
     const { rows } = await this.pool.query<MessageRow>(
-      `SELECT message_id, body, receive_count, sent_at, first_received_at, moved_from, visible_at
+      `SELECT message_id, body, receive_count, sent_at, first_received_at, moved_from, visible_at, trace_header
        FROM queue_messages WHERE queue = $1 ORDER BY id LIMIT $2`,
       [this.name, limit],
     )

@@ -53,6 +53,7 @@ interface ReceivedRow {
   first_ms: number | null
   moved_from: string | null
   due: boolean
+  trace_header: string | null
 }
 
 /**
@@ -82,11 +83,12 @@ const RECEIVE = `
      WHERE m.id = p.id AND NOT p.due
     RETURNING m.id, m.message_id, m.receipt_handle, m.body, m.receive_count,
               (extract(epoch FROM m.sent_at) * 1000)::float8 AS sent_ms,
-              (extract(epoch FROM m.first_received_at) * 1000)::float8 AS first_ms, m.moved_from
+              (extract(epoch FROM m.first_received_at) * 1000)::float8 AS first_ms, m.moved_from, m.trace_header
   )
-  SELECT id, message_id, receipt_handle, body, receive_count, sent_ms, first_ms, moved_from, false AS due FROM got
+  SELECT id, message_id, receipt_handle, body, receive_count, sent_ms, first_ms, moved_from, false AS due,
+         trace_header FROM got
   UNION ALL
-  SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true FROM picked WHERE due`
+  SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL FROM picked WHERE due`
 
 function toMessage(row: ReceivedRow): QueueMessage {
   const sentAt = new Date(row.sent_ms!)
@@ -98,6 +100,7 @@ function toMessage(row: ReceivedRow): QueueMessage {
   }
   if (firstReceivedAt) attributes.ApproximateFirstReceiveTimestamp = String(firstReceivedAt.getTime())
   if (row.moved_from) attributes.DeadLetterQueueSourceArn = row.moved_from
+  if (row.trace_header) attributes.AWSTraceHeader = row.trace_header
   return {
     messageId: row.message_id!,
     receiptHandle: `${row.id}.${row.receipt_handle}`,
