@@ -128,7 +128,13 @@ export const CampaignFile = z
       .string()
       .optional()
       .describe('where an editor finds this schema, e.g. "./campaign.schema.json"'),
-    id: Campaign.shape.id.describe('unique id, used by every command (dialctl campaign show ID)'),
+    // every dial task carries the campaign id, and a task's ids are SafeIds (messages.ts): a longer
+    // id or a control character would make every contact of the campaign a refused task (issue #15)
+    id: Campaign.shape.id
+      .max(200)
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
+      .describe('unique id, used by every command (dialctl campaign show ID); at most 200 characters'),
     name: Campaign.shape.name.describe('human-readable name'),
     type: z.literal('voice').optional().describe('only "voice" exists; may be left out'),
     timezone: IanaTimeZone.describe(
