@@ -10,7 +10,7 @@ const SUB_STEPS = new Set(['postgres', 'playback', 'digit', 'action'])
 export default class Trace extends ControlCommand<typeof Trace> {
   static override summary = 'Where one dial task spent its time: its trace, queue to hang-up'
   static override description =
-    'Prints the timeline of the task that became CALL_ID — queued, received (receive count), enriched, dialer, admitted (slot wait), deferred, dial-request, claimed, originated, answered, playback, digit, action, ended — with when each stage started (from the first) and the time spent in it. Local stage: the spans `dialctl dev --trace` recorded in PostgreSQL. AWS stages: the spans are in X-Ray; this prints the filter expression that finds the trace in the CloudWatch console. Call ids are printed by `dialctl push` and listed per contact by `dialctl campaign report ID --format csv` (lastCallId).'
+    'Prints the timeline of the task that became CALL_ID — queued, received (receive count), enriched, dialer, admitted (slot wait), deferred, dial-request, claimed, originated, answered, playback, digit, action, ended — with when each stage started (from the first) and the time spent in it. Local stage: the spans `dialctl dev --trace` recorded in PostgreSQL. AWS stages: the spans are in X-Ray; this prints the filter expression that finds the trace in the CloudWatch console. A call id is call.<campaign>.<contact>.<attempt> (attempt 0 first), as the worker and the dialer log it.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> call.demo.c-17.0',
     '<%= config.bin %> <%= command.id %> call.demo.c-17.0 --json',

@@ -47,21 +47,29 @@ export async function rescheduleContacts(db: Db, refs: readonly RescheduleRef[])
 }
 
 /** queued → failed with last_outcome = 'blacklisted': the number is never dialed again. */
-export async function failBlacklistedContacts(db: Db, refs: readonly ContactRef[]): Promise<number> {
+export function failBlacklistedContacts(db: Db, refs: readonly ContactRef[]): Promise<number> {
+  return failContacts(db, refs, 'blacklisted')
+}
+
+/**
+ * queued → failed with `lastOutcome` (blacklisted; task_too_large: its dial command can never fit
+ * the worker's body limit, so retrying cannot help).
+ */
+export async function failContacts(
+  db: Db,
+  refs: readonly ContactRef[],
+  lastOutcome: string,
+): Promise<number> {
   if (refs.length === 0) return 0
   const result = await db.query(
-    `UPDATE contacts c SET status = 'failed', last_outcome = 'blacklisted', status_changed_at = now()
+    `UPDATE contacts c SET status = 'failed', last_outcome = $4, status_changed_at = now()
      FROM unnest($1::text[], $2::text[], $3::int[]) AS r(campaign_id, id, attempts)
      WHERE c.campaign_id = r.campaign_id AND c.id = r.id AND c.attempts = r.attempts AND c.status = 'queued'`,
-    columns(refs),
+    [...columns(refs), lastOutcome],
   )
   return result.rowCount ?? 0
 }
 
-/**
- * Which of these numbers are on the blacklist, in one query. The blacklist is global (keyed by
- * phone number alone): a number that asked not to be called is not called by any campaign.
- */
 export async function findBlacklisted(db: Db, phoneNumbers: readonly string[]): Promise<Set<string>> {
   const unique = [...new Set(phoneNumbers)]
   if (unique.length === 0) return new Set()

@@ -70,9 +70,34 @@ export class CampaignNotFoundError extends Error {
   }
 }
 
+/** One row of the stats query: counts come back from PostgreSQL as text. */
+interface StatsRow {
+  name: string
+  status: CampaignStatus
+  timezone: string
+  config: unknown
+  total: string
+  pending: string
+  queued: string
+  dialing: string
+  done: string
+  failed: string
+  remaining_min: string
+  remaining_max: string | null
+  blacklisted: string
+  attempts: string
+  finished: string
+  answered: string
+  machines: string
+  avg_ms: string | null
+  recent: string
+  donations: string
+}
+
 /**
  * The figures of `dialctl campaign show`, in one query: the campaign row, its contacts by state,
  * its dials and donations. `cpsLimit` is the live limit (the caller reads the limit store).
+ * @throws CampaignNotFoundError
  */
 export async function campaignStats(
   db: Db,
@@ -80,28 +105,51 @@ export async function campaignStats(
   options: { cpsLimit: number; now?: Date },
 ): Promise<CampaignStats> {
   const now = options.now ?? new Date()
-  const { rows } = await db.query<{
-    name: string
-    status: CampaignStatus
-    timezone: string
-    config: unknown
-    total: string
-    pending: string
-    queued: string
-    dialing: string
-    done: string
-    failed: string
-    remaining_min: string
-    remaining_max: string | null
-    blacklisted: string
-    attempts: string
-    finished: string
-    answered: string
-    machines: string
-    avg_ms: string | null
-    recent: string
-    donations: string
-  }>(
+  const r = await readStatsRow(db, campaignId, now)
+  const config = CampaignConfig.safeParse(r.config)
+  const window = config.success ? windowState(now, config.data, r.timezone) : { open: false, opening: null }
+  const pace = paceOf(r, config.success ? config.data.maxConcurrentCalls : 0, options.cpsLimit)
+  const remaining = { min: Number(r.remaining_min), max: Number(r.remaining_max ?? 0) }
+  const open = Number(r.pending) + Number(r.queued) + Number(r.dialing)
+  // Placing the last dial is not the end: its call still runs for about one average call.
+  const eta = (n: number) =>
+    n === 0 ? 0 : pace.rate > 0 ? Math.ceil(n / pace.rate + pace.avgCallSeconds) : null
+  const finished = Number(r.finished)
+  const answered = Number(r.answered)
+  return {
+    campaignId,
+    name: r.name,
+    status: r.status,
+    timezone: r.timezone,
+    contacts: {
+      total: Number(r.total),
+      pending: Number(r.pending),
+      queued: Number(r.queued),
+      dialing: Number(r.dialing),
+      done: Number(r.done),
+      failed: Number(r.failed),
+    },
+    attempts: Number(r.attempts),
+    finishedDials: finished,
+    answered,
+    answerRate: finished > 0 ? answered / finished : null,
+    machines: Number(r.machines),
+    machineRate: finished > 0 ? Number(r.machines) / finished : null,
+    allContactsFinished: Number(r.total) > 0 && open === 0,
+    donations: Number(r.donations),
+    blacklisted: Number(r.blacklisted),
+    windowOpen: window.open,
+    nextWindowOpening: window.opening,
+    pace,
+    remainingAttempts: remaining,
+    etaSeconds: eta(remaining.min),
+    etaWorstSeconds: eta(remaining.max),
+  }
+}
+
+/** The campaign row with its contacts, dials and donations counted. @throws CampaignNotFoundError */
+async function readStatsRow(db: Db, campaignId: string, now: Date): Promise<StatsRow> {
+  const { rows } = await db.query<StatsRow>(
     `WITH camp AS (
        SELECT id, name, status, timezone, config,
               COALESCE((config->>'maxAttemptsPerContact')::int, 1) AS max_attempts
@@ -140,70 +188,53 @@ export async function campaignStats(
   )
   const r = rows[0]
   if (!r) throw new CampaignNotFoundError(campaignId)
+  return r
+}
 
-  const config = CampaignConfig.safeParse(r.config)
-  let windowOpen = false
-  let opening: Date | null = null
-  if (config.success) {
-    try {
-      windowOpen = isWithinCallingWindow(now, config.data.callingWindows, r.timezone)
-      opening = nextWindowOpening(now, config.data.callingWindows, r.timezone)
-    } catch {
-      // bad time zone or windows that never open: shown as closed, with no opening
+/** Whether the calling window is open now, and when it opens next (campaign time zone). */
+function windowState(
+  now: Date,
+  config: CampaignConfig,
+  timezone: string,
+): { open: boolean; opening: Date | null } {
+  try {
+    return {
+      open: isWithinCallingWindow(now, config.callingWindows, timezone),
+      opening: nextWindowOpening(now, config.callingWindows, timezone),
     }
+  } catch {
+    // bad time zone or windows that never open: shown as closed, with no opening
+    return { open: false, opening: null }
   }
-  const maxConcurrentCalls = config.success ? config.data.maxConcurrentCalls : 0
+}
+
+/** The dialing rate the ETA uses: observed while active and dialing, else the configured bound. */
+function paceOf(r: StatsRow, maxConcurrentCalls: number, cpsLimit: number): CampaignStats['pace'] {
   const avgCallSeconds = r.avg_ms === null ? DEFAULT_CALL_SECONDS : Math.max(Number(r.avg_ms) / 1000, 1)
   const concurrencyRate = maxConcurrentCalls / avgCallSeconds
-  const configuredRate = Math.min(Math.max(options.cpsLimit, 0), concurrencyRate)
+  const configuredRate = Math.min(Math.max(cpsLimit, 0), concurrencyRate)
   const recent = Number(r.recent)
-  const observedRate = recent > 0 ? recent / OBSERVED_RATE_WINDOW_SECONDS : null
   // A campaign that is dialing shows what it really achieves (retries, queue wait, call length);
   // before its first dials the configured bound is all there is.
-  const rateSource = observedRate !== null && r.status === 'active' ? 'observed' : 'configured'
-  const rate =
-    rateSource === 'observed' ? Math.min(observedRate!, configuredRate || observedRate!) : configuredRate
-  const remaining = { min: Number(r.remaining_min), max: Number(r.remaining_max ?? 0) }
-  const open = Number(r.pending) + Number(r.queued) + Number(r.dialing)
-  // Placing the last dial is not the end: its call still runs for about one average call.
-  const eta = (n: number) => (n === 0 ? 0 : rate > 0 ? Math.ceil(n / rate + avgCallSeconds) : null)
-  const finished = Number(r.finished)
-  const answered = Number(r.answered)
-  return {
-    campaignId,
-    name: r.name,
-    status: r.status,
-    timezone: r.timezone,
-    contacts: {
-      total: Number(r.total),
-      pending: Number(r.pending),
-      queued: Number(r.queued),
-      dialing: Number(r.dialing),
-      done: Number(r.done),
-      failed: Number(r.failed),
-    },
-    attempts: Number(r.attempts),
-    finishedDials: finished,
-    answered,
-    answerRate: finished > 0 ? answered / finished : null,
-    machines: Number(r.machines),
-    machineRate: finished > 0 ? Number(r.machines) / finished : null,
-    allContactsFinished: Number(r.total) > 0 && open === 0,
-    donations: Number(r.donations),
-    blacklisted: Number(r.blacklisted),
-    windowOpen,
-    nextWindowOpening: opening,
-    pace: {
-      cpsLimit: options.cpsLimit,
+  if (recent > 0 && r.status === 'active') {
+    const observedRate = recent / OBSERVED_RATE_WINDOW_SECONDS
+    return {
+      cpsLimit,
       maxConcurrentCalls,
       avgCallSeconds,
       concurrencyRate,
       observedRate,
-      rate,
-      rateSource,
-    },
-    remainingAttempts: remaining,
-    etaSeconds: eta(remaining.min),
-    etaWorstSeconds: eta(remaining.max),
+      rate: Math.min(observedRate, configuredRate || observedRate),
+      rateSource: 'observed',
+    }
+  }
+  return {
+    cpsLimit,
+    maxConcurrentCalls,
+    avgCallSeconds,
+    concurrencyRate,
+    observedRate: recent > 0 ? recent / OBSERVED_RATE_WINDOW_SECONDS : null,
+    rate: configuredRate,
+    rateSource: 'configured',
   }
 }

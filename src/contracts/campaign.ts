@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { campaignConfigSizeProblem } from '../tasks/limits.js'
 import { IvrFlow } from './ivr.js'
 
 export const CallingWindow = z
@@ -32,48 +33,56 @@ export const AmdConfig = z.discriminatedUnion('mode', [
 ])
 export type AmdConfig = z.infer<typeof AmdConfig>
 
-export const CampaignConfig = z.object({
-  audioFileUrl: z.string().min(1).describe('the recording played when the callee answers (URL)'),
-  ivrFlow: IvrFlow,
-  callingWindows: z
-    .array(CallingWindow)
-    .min(1)
-    .describe("when calls may be placed, in the callee's local time; a call is placed only inside one"),
-  maxConcurrentCalls: z
-    .number()
-    .int()
-    .positive()
-    .describe('calls of this campaign in progress at once, at most'),
-  maxAttemptsPerContact: z
-    .number()
-    .int()
-    .positive()
-    .describe('dials per contact, at most (the first dial and its retries after no-answer or busy)'),
-  /** minutes before a contact is tried again after no-answer / busy (additive to the seed) */
-  retryDelayMinutes: z
-    .number()
-    .int()
-    .nonnegative()
-    .optional()
-    .describe('minutes before a retry after no-answer or busy'),
-  /** caller ID presented on the trunk (additive) */
-  callerId: z.string().optional().describe('caller ID presented on the trunk, E.164'),
-  /**
-   * Complete the campaign by itself once every contact is done or failed (additive). Off by
-   * default: running out of contacts is not the end, an operator may import more; a campaign that
-   * is finished stays active (reported as "all contacts finished") until `dialctl campaign complete`.
-   */
-  autoComplete: z
-    .boolean()
-    .optional()
-    .describe(
-      'true: complete the campaign once every contact is done or failed. Default false: it stays active, open to more contacts, until `dialctl campaign complete ID`',
+export const CampaignConfig = z
+  .object({
+    audioFileUrl: z.string().min(1).describe('the recording played when the callee answers (URL)'),
+    ivrFlow: IvrFlow,
+    callingWindows: z
+      .array(CallingWindow)
+      .min(1)
+      .describe("when calls may be placed, in the callee's local time; a call is placed only inside one"),
+    maxConcurrentCalls: z
+      .number()
+      .int()
+      .positive()
+      .describe('calls of this campaign in progress at once, at most'),
+    maxAttemptsPerContact: z
+      .number()
+      .int()
+      .positive()
+      .describe('dials per contact, at most (the first dial and its retries after no-answer or busy)'),
+    /** minutes before a contact is tried again after no-answer / busy (additive to the seed) */
+    retryDelayMinutes: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('minutes before a retry after no-answer or busy'),
+    /** caller ID presented on the trunk (additive) */
+    callerId: z.string().optional().describe('caller ID presented on the trunk, E.164'),
+    /**
+     * Complete the campaign by itself once every contact is done or failed (additive). Off by
+     * default: running out of contacts is not the end, an operator may import more; a campaign that
+     * is finished stays active (reported as "all contacts finished") until `dialctl campaign complete`.
+     */
+    autoComplete: z
+      .boolean()
+      .optional()
+      .describe(
+        'true: complete the campaign once every contact is done or failed. Default false: it stays active, open to more contacts, until `dialctl campaign complete ID`',
+      ),
+    /** answering-machine detection; absent = off (additive) */
+    amd: AmdConfig.optional().describe(
+      'answering-machine detection: {"mode":"off"} (default), {"mode":"hangup"} or {"mode":"voicemail","messageUrl":"https://…/message-8khz.wav"} (docs/asterisk.md)',
     ),
-  /** answering-machine detection; absent = off (additive) */
-  amd: AmdConfig.optional().describe(
-    'answering-machine detection: {"mode":"off"} (default), {"mode":"hangup"} or {"mode":"voicemail","messageUrl":"https://…/message-8khz.wav"} (docs/asterisk.md)',
-  ),
-})
+  })
+  // Every dial command carries the config: bounded so a task within its own limit always fits the
+  // worker's body limit (src/tasks/limits.ts). Checked wherever a config enters: a campaign file,
+  // the control API, a stored row read back.
+  .superRefine((config, ctx) => {
+    const problem = campaignConfigSizeProblem(config)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [] })
+  })
 export type CampaignConfig = z.infer<typeof CampaignConfig>
 
 // Zones found valid: building an Intl.DateTimeFormat was 59–83 µs of a 105–176 µs campaign parse,
@@ -119,7 +128,13 @@ export const CampaignFile = z
       .string()
       .optional()
       .describe('where an editor finds this schema, e.g. "./campaign.schema.json"'),
-    id: Campaign.shape.id.describe('unique id, used by every command (dialctl campaign show ID)'),
+    // every dial task carries the campaign id, and a task's ids are SafeIds (messages.ts): a longer
+    // id or a control character would make every contact of the campaign a refused task (issue #15)
+    id: Campaign.shape.id
+      .max(200)
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
+      .describe('unique id, used by every command (dialctl campaign show ID); at most 200 characters'),
     name: Campaign.shape.name.describe('human-readable name'),
     type: z.literal('voice').optional().describe('only "voice" exists; may be left out'),
     timezone: IanaTimeZone.describe(

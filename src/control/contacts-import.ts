@@ -345,4 +345,5 @@ export async function* streamContactsCsv(
 }
 
 // The database half (insert, push registration) lives beside: these imports stay valid.
-export { insertContacts, registerPushedContacts } from './contacts-insert.js'
+export { insertContacts } from './contacts-insert.js'
+export { registerPushedContacts } from './pushed-contacts.js'

@@ -1,5 +1,10 @@
 import { z } from 'zod'
-import { failBlacklistedContacts, releaseContacts, rescheduleContacts } from '../campaigns/contacts.js'
+import {
+  failBlacklistedContacts,
+  failContacts,
+  releaseContacts,
+  rescheduleContacts,
+} from '../campaigns/contacts.js'
 import type { ContactRef, RescheduleRef } from '../campaigns/contacts.js'
 import {
   calleeZones,
@@ -18,6 +23,8 @@ import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { contactKey, lookupBatch } from './lookup.js'
 import { errorMessage } from '../errors.js'
+import { dialCommandFor } from '../dialer/worker-client.js'
+import { dialCommandSizeProblem } from '../tasks/limits.js'
 import type { TraceContext } from '../tracing/context.js'
 import type { Tracer } from '../tracing/tracer.js'
 import { traceEnrich } from './trace.js'
@@ -39,6 +46,8 @@ export const DropReason = {
   CampaignNotActive: 'campaign_',
   Blacklisted: 'blacklisted',
   OutsideCallingWindow: 'outside_calling_window',
+  /** the dial command would exceed the worker's body limit (a 413, retried into the DLQ); contact failed */
+  TaskTooLarge: 'task_too_large',
 } as const
 
 export interface EnricherDeps {
@@ -115,6 +124,7 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   const release: ContactRef[] = []
   const reschedule: RescheduleRef[] = []
   const blacklist: ContactRef[] = []
+  const tooLarge: ContactRef[] = []
 
   if (valid.length > 0) {
     const lookup = await lookupBatch(
@@ -182,20 +192,14 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       }
       // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
       // parsed again. The dialer parses it once more where it enters (the pipe's target input).
-      kept.push({ ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn })
+      const enriched = { ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn }
+      if (droppedTooLarge(enriched, dropTask)) tooLarge.push(ref)
+      else kept.push(enriched)
     }
   }
 
   const outcomes = droppedInOrder(dropped, deps)
-  // Independent statements; a failure of any of them fails the batch (see above).
-  await Promise.all([
-    releaseContacts(db, release),
-    rescheduleContacts(db, reschedule),
-    failBlacklistedContacts(db, blacklist),
-    recordTaskOutcomes(db, outcomes),
-  ])
-
-  if (outcomes.length > 0) deps.metrics?.addMetric(MetricName.EnrichDropped, 'Count', outcomes.length)
+  await settle(deps, { release, reschedule, blacklist, tooLarge }, outcomes)
   logger.info('enriched batch', {
     received: batch.length,
     kept: kept.length,
@@ -203,6 +207,28 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     droppedByReason: countBy(outcomes.map((o) => (o.reason ?? '').split(':')[0]!)),
   })
   return kept
+}
+
+/** The contact moves of a batch and its outcome rows: independent statements; any failure fails the batch. */
+async function settle(
+  deps: EnricherDeps,
+  moves: {
+    release: ContactRef[]
+    reschedule: RescheduleRef[]
+    blacklist: ContactRef[]
+    tooLarge: ContactRef[]
+  },
+  outcomes: TaskOutcome[],
+): Promise<void> {
+  const { db } = deps
+  await Promise.all([
+    releaseContacts(db, moves.release),
+    rescheduleContacts(db, moves.reschedule),
+    failBlacklistedContacts(db, moves.blacklist),
+    failContacts(db, moves.tooLarge, DropReason.TaskTooLarge),
+    recordTaskOutcomes(db, outcomes),
+  ])
+  if (outcomes.length > 0) deps.metrics?.addMetric(MetricName.EnrichDropped, 'Count', outcomes.length)
 }
 
 /** The drops in batch order, whichever check dropped them; told to `deps.onDropped`. */
@@ -271,6 +297,21 @@ function checkWindow(
   } catch (error) {
     return { ok: false, error: errorMessage(error) }
   }
+}
+
+/**
+ * Drops the task (true) when the dial command it becomes is over the worker's body limit
+ * (src/tasks/limits.ts); checked here, where the command's content is complete: the dialer adds only its slot (`notBefore`, `cpsLimit`), counted at
+ * their widest. Sending it would be a 413 from the worker, retried into the DLQ (issue #15 review F4).
+ */
+function droppedTooLarge(
+  task: EnrichedDialTask,
+  dropTask: (reason: string, level: 'error') => void,
+): boolean {
+  const widestSlot = { notBefore: Number.MAX_VALUE, cpsLimit: Number.MAX_VALUE }
+  const problem = dialCommandSizeProblem({ ...dialCommandFor(task), ...widestSlot })
+  if (problem) dropTask(`${DropReason.TaskTooLarge}: ${problem}`, 'error')
+  return problem !== undefined
 }
 
 /** Exactly the seed's campaign keys, whatever else a row may carry. */

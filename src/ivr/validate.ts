@@ -103,89 +103,111 @@ function edges(node: IvrNode): { field: string; target: string }[] {
   return out
 }
 
-function graphIssues(flow: IvrFlow, prefix: string[]): ValidationIssue[] {
-  const errors: ValidationIssue[] = []
-  const at = (parts: (string | number)[]) => [...prefix, ...parts.map(String)].join('.')
-  const nodeIssue = (index: number, nodeId: string, field: string, message: string) =>
-    errors.push({ nodeId, field, path: at(['nodes', index, field]), message })
+/** Collects issues, each with its path under `prefix` (the flow's place in the config). */
+class Issues {
+  readonly list: ValidationIssue[] = []
+  constructor(private readonly prefix: string[]) {}
+  at(parts: (string | number)[]): string {
+    return [...this.prefix, ...parts.map(String)].join('.')
+  }
+  node(index: number, nodeId: string, field: string, message: string): void {
+    this.list.push({ nodeId, field, path: this.at(['nodes', index, field]), message })
+  }
+}
 
+/** The flow's graph rules: unique ids, a start that exists, edges that land, reachability, no silent loop. */
+function graphIssues(flow: IvrFlow, prefix: string[]): ValidationIssue[] {
+  const issues = new Issues(prefix)
   const byId = new Map<string, IvrNode>()
   flow.nodes.forEach((node, index) => {
-    if (byId.has(node.id)) nodeIssue(index, node.id, 'id', `duplicate node id "${node.id}"`)
+    if (byId.has(node.id)) issues.node(index, node.id, 'id', `duplicate node id "${node.id}"`)
     else byId.set(node.id, node)
   })
-
   if (!byId.has(flow.startNodeId))
-    errors.push({
+    issues.list.push({
       field: 'startNodeId',
-      path: at(['startNodeId']),
+      path: issues.at(['startNodeId']),
       message: `start node "${flow.startNodeId}" does not exist; use one of: ${[...byId.keys()].join(', ')}`,
     })
-
   flow.nodes.forEach((node, index) => {
     for (const { field, target } of edges(node))
       if (!byId.has(target))
-        nodeIssue(index, node.id, field, `points to node "${target}", which does not exist`)
-    if (node.type !== 'capture_input') return
-    const valid = new Set(node.validInputs)
-    const seen = new Set<string>()
-    for (const key of node.validInputs) {
-      if (seen.has(key)) nodeIssue(index, node.id, 'validInputs', `valid input "${key}" is listed twice`)
-      seen.add(key)
-      if (!(key in node.actions))
-        nodeIssue(index, node.id, `actions.${key}`, `no action for valid input "${key}"`)
-    }
-    for (const [key, action] of Object.entries(node.actions)) {
-      if (!valid.has(key))
-        nodeIssue(
-          index,
-          node.id,
-          `actions.${key}`,
-          `action for key "${key}", which is not in validInputs; add it to validInputs or remove the action`,
-        )
-      if (!KNOWN.has(action.type))
-        nodeIssue(
-          index,
-          node.id,
-          `actions.${key}.type`,
-          `unknown action type "${action.type}"; known types: ${KNOWN_ACTIONS.join(', ')}`,
-        )
-      if (action.type === 'goto' && typeof action.parameters['nodeId'] !== 'string')
-        nodeIssue(
-          index,
-          node.id,
-          `actions.${key}.parameters.nodeId`,
-          'a goto action needs parameters.nodeId, the node to go to',
-        )
-    }
+        issues.node(index, node.id, field, `points to node "${target}", which does not exist`)
+    if (node.type === 'capture_input') captureIssues(node, index, issues)
   })
+  if (byId.has(flow.startNodeId)) reachabilityIssues(flow, byId, issues)
+  silentLoopIssues(flow, byId, issues)
+  return issues.list
+}
 
-  // Reachability from the start node, over every edge (next, timeout, invalid, goto).
-  if (byId.has(flow.startNodeId)) {
-    const reached = new Set<string>([flow.startNodeId])
-    const stack = [flow.startNodeId]
-    while (stack.length > 0) {
-      const node = byId.get(stack.pop()!)
-      if (!node) continue
-      for (const { target } of edges(node))
-        if (byId.has(target) && !reached.has(target)) {
-          reached.add(target)
-          stack.push(target)
-        }
-    }
-    flow.nodes.forEach((node, index) => {
-      if (!reached.has(node.id) && byId.get(node.id) === node)
-        nodeIssue(
-          index,
-          node.id,
-          'id',
-          `unreachable: no path leads here from start node "${flow.startNodeId}"`,
-        )
-    })
+/** A capture_input node: each valid input has one action, each action a valid input, a known type, a goto target. */
+function captureIssues(
+  node: Extract<IvrNode, { type: 'capture_input' }>,
+  index: number,
+  issues: Issues,
+): void {
+  const valid = new Set(node.validInputs)
+  const seen = new Set<string>()
+  for (const key of node.validInputs) {
+    if (seen.has(key)) issues.node(index, node.id, 'validInputs', `valid input "${key}" is listed twice`)
+    seen.add(key)
+    if (!(key in node.actions))
+      issues.node(index, node.id, `actions.${key}`, `no action for valid input "${key}"`)
   }
+  for (const [key, action] of Object.entries(node.actions)) {
+    if (!valid.has(key))
+      issues.node(
+        index,
+        node.id,
+        `actions.${key}`,
+        `action for key "${key}", which is not in validInputs; add it to validInputs or remove the action`,
+      )
+    if (!KNOWN.has(action.type))
+      issues.node(
+        index,
+        node.id,
+        `actions.${key}.type`,
+        `unknown action type "${action.type}"; known types: ${KNOWN_ACTIONS.join(', ')}`,
+      )
+    if (action.type === 'goto' && typeof action.parameters['nodeId'] !== 'string')
+      issues.node(
+        index,
+        node.id,
+        `actions.${key}.parameters.nodeId`,
+        'a goto action needs parameters.nodeId, the node to go to',
+      )
+  }
+}
 
-  // A loop of play_audio nodes never waits for the caller: the call would play forever.
-  // Each play_audio node has at most one successor, so following the chain finds every such loop.
+/** Reachability from the start node, over every edge (next, timeout, invalid, goto). */
+function reachabilityIssues(flow: IvrFlow, byId: Map<string, IvrNode>, issues: Issues): void {
+  const reached = new Set<string>([flow.startNodeId])
+  const stack = [flow.startNodeId]
+  for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+    const node = byId.get(id)
+    if (!node) continue
+    for (const { target } of edges(node))
+      if (byId.has(target) && !reached.has(target)) {
+        reached.add(target)
+        stack.push(target)
+      }
+  }
+  flow.nodes.forEach((node, index) => {
+    if (!reached.has(node.id) && byId.get(node.id) === node)
+      issues.node(
+        index,
+        node.id,
+        'id',
+        `unreachable: no path leads here from start node "${flow.startNodeId}"`,
+      )
+  })
+}
+
+/**
+ * A loop of play_audio nodes never waits for the caller: the call would play forever. Each
+ * play_audio node has at most one successor, so following the chain finds every such loop.
+ */
+function silentLoopIssues(flow: IvrFlow, byId: Map<string, IvrNode>, issues: Issues): void {
   const reported = new Set<string>()
   const indexOf = new Map(flow.nodes.map((n, i) => [n.id, i] as const))
   for (const start of flow.nodes) {
@@ -201,7 +223,7 @@ function graphIssues(flow: IvrFlow, prefix: string[]): ValidationIssue[] {
     const key = [...loop].sort().join('\u0000')
     if (reported.has(key)) continue
     reported.add(key)
-    nodeIssue(
+    issues.node(
       indexOf.get(current.id) ?? 0,
       current.id,
       'nextNodeId',
@@ -209,5 +231,4 @@ function graphIssues(flow: IvrFlow, prefix: string[]): ValidationIssue[] {
         'route it through a capture_input node or end it',
     )
   }
-  return errors
 }

@@ -21,3 +21,46 @@ export function taskSizeProblem(task: unknown): string | undefined {
   if (bytes <= MAX_DIAL_TASK_BYTES) return undefined
   return `the dial task would be ${bytes} bytes; the limit is ${MAX_DIAL_TASK_BYTES} (the worker accepts ${WORKER_MAX_BODY_BYTES} for the task and its campaign's config together)`
 }
+
+/**
+ * What the dial command holds besides the task and the campaign's config: the call id (at most 120
+ * characters or the 70-character hashed form, see callIdFor), the attempt, the slot's `notBefore`
+ * and `cpsLimit`, and the keys. 4 KiB is far above their sum and small against the budget.
+ */
+export const DIAL_COMMAND_OVERHEAD_BYTES = 4 * 1024
+
+/**
+ * The campaign's share of the worker's body limit: what its config may weigh as JSON, so that any
+ * task within MAX_DIAL_TASK_BYTES makes a dial command the worker accepts (issue #15 review F4:
+ * a 200 KiB audioFileUrl and a 60 KiB task made a 266,821-byte command, refused with 413).
+ */
+export const MAX_CAMPAIGN_CONFIG_BYTES =
+  WORKER_MAX_BODY_BYTES - MAX_DIAL_TASK_BYTES - DIAL_COMMAND_OVERHEAD_BYTES
+
+/**
+ * A message naming the config's size, the limit and its largest fields when `config` is over its
+ * share; undefined when it fits. `config` is the campaign's config object as stored (JSON).
+ */
+export function campaignConfigSizeProblem(config: Record<string, unknown>): string | undefined {
+  const bytes = taskBytes(config)
+  if (bytes <= MAX_CAMPAIGN_CONFIG_BYTES) return undefined
+  const largest = Object.entries(config)
+    .filter(([, v]) => v !== undefined)
+    .map(([key, v]) => [key, taskBytes(v)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 2)
+    .map(([key, n]) => `config.${key} is ${n} bytes`)
+  return `the campaign config is ${bytes} bytes (${largest.join(', ')}); the limit is ${MAX_CAMPAIGN_CONFIG_BYTES} bytes, so that every dial command with its task fits the worker's ${WORKER_MAX_BODY_BYTES}`
+}
+
+/**
+ * A message when the dial command (the body the dialer POSTs, `notBefore` and `cpsLimit` included)
+ * would exceed the worker's body limit; undefined when it fits. The authority at the point the
+ * command is built: the bounds above are checked earlier, and a campaign stored before they
+ * existed, or edited in the database, could still break them.
+ */
+export function dialCommandSizeProblem(command: unknown): string | undefined {
+  const bytes = taskBytes(command)
+  if (bytes <= WORKER_MAX_BODY_BYTES) return undefined
+  return `the dial command would be ${bytes} bytes; the worker accepts ${WORKER_MAX_BODY_BYTES} (the task is limited to ${MAX_DIAL_TASK_BYTES}, the campaign config to ${MAX_CAMPAIGN_CONFIG_BYTES}: shrink the campaign's config or the contact's metadata)`
+}

@@ -48,8 +48,8 @@ export async function callTimeline(
   if (timeline.rows.length === 0)
     throw operatorError(
       `No spans recorded for call ${callId} on stage ${plane.stage}.`,
-      'Spans are recorded only while the stack runs with `dialctl dev --trace`; check the id with ' +
-        '`dialctl campaign report CAMPAIGN --format csv` (column lastCallId), or push a task and trace the call id it prints.',
+      'Spans are recorded only while the stack runs with `dialctl dev --trace`; a call id is ' +
+        'call.<campaign>.<contact>.<attempt> (attempt 0 first), as the worker logs it ("call accepted").',
       'TRACE_NOT_FOUND',
     )
   return { stage: plane.stage, callId, source: 'postgres', ...withTotal(timeline) }

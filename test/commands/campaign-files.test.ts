@@ -86,6 +86,21 @@ describe('campaign files (examples/, campaign schema, campaign create FILE)', ()
     expect((await dialctl(['campaign', 'create', '--file', copy, '--no-audio-check'])).exitCode).toBe(0)
   })
 
+  it('a campaign id over 200 characters or with a control character is refused (every task carries it as a SafeId)', () => {
+    const doc = parseCampaignFileText(readFileSync(join(EXAMPLES, exampleFiles[0]!), 'utf8')) as Record<
+      string,
+      unknown
+    >
+    expect(CampaignFile.safeParse({ ...doc, id: 'c'.repeat(200) }).success).toBe(true)
+    const long = CampaignFile.safeParse({ ...doc, id: 'c'.repeat(201) })
+    expect(long.success).toBe(false)
+    expect(long.error?.issues[0]).toMatchObject({ path: ['id'] })
+    expect(CampaignFile.safeParse({ ...doc, id: 'c\u001b[31m' }).error?.issues[0]).toMatchObject({
+      path: ['id'],
+      message: 'must not contain control characters',
+    })
+  })
+
   it('campaign create without a file says how (usage, exit 2); a broken file names the position', async () => {
     const none = await dialctl(['campaign', 'create'])
     expect(none.exitCode).toBe(2)

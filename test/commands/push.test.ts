@@ -186,4 +186,76 @@ describe('dialctl push (local stack)', () => {
     expect(run.stderr).toMatch(/--metadata/)
     expect((await queue.depth()).visible).toBe(before)
   })
+
+  // Issue #15, push's siblings of import's problems: an over-long id, and a contact that exists
+  // with another number or attempt (the dial gate would refuse the task after "Sent").
+  it('refuses a contact id over 200 characters, naming the field, before sending', async () => {
+    const before = (await queue.depth()).visible
+    const run = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550101',
+      '--contact',
+      'k'.repeat(201),
+    ])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toMatch(/contactId: .*200/)
+    expect((await queue.depth()).visible).toBe(before)
+  })
+
+  it('refuses a contact that exists with another number or another attempt, sending nothing', async () => {
+    const first = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550102',
+      '--contact',
+      'dup-1',
+    ])
+    expect(first.exitCode).toBe(0)
+    const before = (await queue.depth()).visible
+    const other = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550103',
+      '--contact',
+      'dup-1',
+      '--json',
+    ])
+    expect(other.exitCode).toBe(2)
+    expect(jsonOf(other)).toMatchObject({
+      error: {
+        code: 'PUSH_CONTACT_CONFLICT',
+        message: expect.stringMatching(
+          /contact dup-1 of campaign demo exists with another number \(\+\*{9}02\)/,
+        ),
+        suggestion: expect.stringMatching(/another --contact/),
+      },
+    })
+    const attempt = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550102',
+      '--contact',
+      'dup-1',
+      '--attempts',
+      '1',
+    ])
+    expect(attempt.exitCode).toBe(2)
+    expect(attempt.stderr).toMatch(/exists at attempt 0 \(the task says 1\).*nothing was sent/)
+    expect(attempt.stderr).toContain('--attempts 0')
+    expect((await queue.depth()).visible).toBe(before)
+    // the same contact, number and attempt again: accepted (the gate judges it as a redelivery)
+    expect(
+      (await dialctl(['push', '--campaign', 'demo', '--phone', '+12125550102', '--contact', 'dup-1']))
+        .exitCode,
+    ).toBe(0)
+  })
 })

@@ -6,7 +6,7 @@ import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js
 import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
-import { registerPushedContacts } from '../../src/control/contacts-import.js'
+import { registerPushedContacts } from '../../src/control/pushed-contacts.js'
 
 /**
  * A newcomer with only Node: no PostgreSQL or Redis reachable, so the stack runs on an embedded

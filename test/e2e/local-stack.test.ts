@@ -6,7 +6,7 @@ import { readCpsHistory } from '../../src/pacing/history.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
-import { registerPushedContacts } from '../../src/control/contacts-import.js'
+import { registerPushedContacts } from '../../src/control/pushed-contacts.js'
 
 /**
  * The seed's pipeline end to end on the local stack (real PostgreSQL and Redis, same handler code

@@ -271,10 +271,21 @@ describe('fault: bad input (property-based)', () => {
           (a, b) => a - b,
         )
         expect(seen).toEqual(dataLines.map((l) => l.line))
-        // nothing valid lost
+        // nothing valid lost: the first line of each contact is imported, a later line with the
+        // same id or number is refused naming it (issue #15's duplicate policy: first wins)
+        const firstLine = new Map<string, number>()
         for (const l of dataLines.filter((d) => d.valid)) {
           const row = parsed.rows.find((r) => r.line === l.line)
-          expect(row, `line ${l.line}`).toMatchObject({ id: l.id, phoneNumber: l.phone })
+          const earlier = firstLine.get(l.id)
+          if (earlier === undefined) {
+            firstLine.set(l.id, l.line)
+            expect(row, `line ${l.line}`).toMatchObject({ id: l.id, phoneNumber: l.phone })
+          } else {
+            expect(row, `line ${l.line}`).toBeUndefined()
+            expect(parsed.invalid.find((e) => e.line === l.line)?.message).toMatch(
+              new RegExp(`^duplicates line ${earlier} `),
+            )
+          }
         }
         for (const e of parsed.invalid) {
           expect(e.field.length).toBeGreaterThan(0)

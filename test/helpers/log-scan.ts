@@ -37,6 +37,12 @@ function patternsOf(phones: readonly string[]): RegExp[] {
   })
 }
 
+/**
+ * The one line that may hold a whole reserved number: `dialctl dev`'s banner telling the operator
+ * what to type (`push --campaign demo --phone +12025550199`) — a command to copy, not a log line.
+ */
+const SUGGESTED_COMMAND = /^Try, in another terminal: \S+ push --campaign \S+ --phone \+\d+$/
+
 export interface Leak {
   /** what gave it away: 'number' (a reserved or listed number) or 'mask' (3+ digits after a mask) */
   kind: 'number' | 'mask'
@@ -52,7 +58,7 @@ export function findPhoneLeaks(text: string, phones: readonly string[] = []): Le
   const extra = patternsOf(phones)
   const leaks: Leak[] = []
   for (const line of text.split('\n')) {
-    if (!/\d/.test(line)) continue
+    if (!/\d/.test(line) || SUGGESTED_COMMAND.test(line.trim())) continue
     const cut = line.slice(0, 300)
     for (const m of line.matchAll(RESERVED)) leaks.push({ kind: 'number', found: m[0], line: cut })
     for (const m of line.matchAll(WIDE_MASK)) leaks.push({ kind: 'mask', found: m[0], line: cut })

@@ -8,6 +8,14 @@ import { createLogger } from '../../src/observability/logger.js'
 import { createTestDb } from '../helpers/db.js'
 import type { TestDb } from '../helpers/db.js'
 import { seedCampaign } from '../helpers/fixtures.js'
+import { CampaignConfig } from '../../src/contracts/campaign.js'
+import {
+  MAX_CAMPAIGN_CONFIG_BYTES,
+  MAX_DIAL_TASK_BYTES,
+  taskBytes,
+  WORKER_MAX_BODY_BYTES,
+} from '../../src/tasks/limits.js'
+import { dialCommandFor } from '../../src/dialer/worker-client.js'
 
 // Monday 2024-01-15 10:30 in Jerusalem: inside the seed's Sunday–Thursday 09–17 window.
 const IN_WINDOW = new Date('2024-01-15T08:30:00.000Z')
@@ -361,5 +369,79 @@ describe('Lambda shell functions/enrich-dial-task', () => {
       write.mockRestore()
       vi.unstubAllEnvs()
     }
+  })
+})
+
+// Issue #15 review F4: a task the dispatcher accepts must make a dial command the worker accepts.
+describe('dial command size', () => {
+  /** a seed campaign whose config weighs `bytes` as JSON (its audioFileUrl padded) */
+  const campaignOfSize = (bytes: number) => {
+    const base = seedCampaign()
+    const pad = bytes - taskBytes(base.config)
+    const audioFileUrl = base.config.audioFileUrl.replace('audio', 'a'.repeat(pad + 5))
+    return { ...base, config: { ...base.config, audioFileUrl } }
+  }
+  /** a task whose JSON weighs `bytes` (its metadata padded) */
+  const taskOfSize = (id: string, bytes: number) => {
+    const t = task(id, { metadata: { note: '' } })
+    return task(id, { metadata: { note: 'x'.repeat(bytes - taskBytes(t)) } })
+  }
+
+  it('a campaign config over its share is refused where it enters, naming the field and the limit', () => {
+    const config = {
+      ...seedCampaign().config,
+      audioFileUrl: 'https://media.example.test/' + 'a'.repeat(200 * 1024) + '.mp3',
+    }
+    const parsed = CampaignConfig.safeParse(config)
+    expect(parsed.success).toBe(false)
+    const message = parsed.error!.issues[0]!.message
+    expect(message).toContain('config.audioFileUrl is')
+    expect(message).toContain(`the limit is ${MAX_CAMPAIGN_CONFIG_BYTES} bytes`)
+    // at the limit it is accepted
+    expect(CampaignConfig.safeParse(campaignOfSize(MAX_CAMPAIGN_CONFIG_BYTES).config).success).toBe(true)
+    expect(CampaignConfig.safeParse(campaignOfSize(MAX_CAMPAIGN_CONFIG_BYTES + 1).config).success).toBe(false)
+  })
+
+  it('a config at its limit and a task at its limit make a command the worker accepts, and it is sent', async () => {
+    await saveCampaign(t.pool, campaignOfSize(MAX_CAMPAIGN_CONFIG_BYTES))
+    await queueContacts('campaign-123', 'big-1')
+    const body = taskOfSize('big-1', MAX_DIAL_TASK_BYTES)
+    expect(taskBytes(body)).toBe(MAX_DIAL_TASK_BYTES)
+    const out = await enricher().enrich([record('m-big', body)])
+    expect(out).toHaveLength(1)
+    const command = { ...dialCommandFor(out[0]!), notBefore: Date.now() + 0.123, cpsLimit: 1000 }
+    expect(taskBytes(command)).toBeLessThanOrEqual(WORKER_MAX_BODY_BYTES)
+  })
+
+  it('a task whose command would exceed the worker limit is dropped as task_too_large, not sent, and its contact failed', async () => {
+    // a campaign stored within its share and a task bigger than push allows (sent to the queue directly)
+    await saveCampaign(t.pool, campaignOfSize(150 * 1024))
+    await queueContacts('campaign-123', 'huge-1', 'small-2')
+    const { enrich, spies } = enricher()
+    const out = await enrich([
+      record('m-huge', taskOfSize('huge-1', 120 * 1024)),
+      record('m-small', task('small-2')),
+    ])
+    expect(out.map((o) => o.contactId)).toEqual(['small-2'])
+    const rows = await outcomes()
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({
+      message_id: 'm-huge',
+      contact_id: 'huge-1',
+      stage: 'enrich',
+      outcome: 'dropped',
+    })
+    expect(rows[0]!.reason).toMatch(
+      /^task_too_large: the dial command would be \d+ bytes; the worker accepts 262144/,
+    )
+    expect(await contact('campaign-123', 'huge-1')).toMatchObject({
+      status: 'failed',
+      last_outcome: 'task_too_large',
+    })
+    expect(await contact('campaign-123', 'small-2')).toMatchObject({ status: 'queued' })
+    expect(spies.error).toHaveBeenCalledWith(
+      'dropping dial task',
+      expect.objectContaining({ contactId: 'huge-1' }),
+    )
   })
 })

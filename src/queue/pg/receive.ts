@@ -1,6 +1,5 @@
 import type pg from 'pg'
-import type { Db } from '../../db/pool.js'
-import { bestEffort } from '../../errors.js'
+import { withTransaction, type Db } from '../../db/pool.js'
 import { QueueError } from '../limits.js'
 import type { QueueMessage } from '../port.js'
 
@@ -37,14 +36,12 @@ export function parseHandles(handles: readonly string[], queue: string, op: stri
 }
 
 /**
- * node-postgres prepares a named statement once per connection and reuses its plan: the hot
- * statements skip parse and plan on every call (a receive's plan costs more than running it).
+ * The hot statements' query configs. Unnamed on purpose: a named (prepared) statement is tracked
+ * per client by node-postgres, but the embedded PostgreSQL (src/local-stack/pglite-server.ts)
+ * serves every connection from one session, where a second client's PREPARE of the same name
+ * fails ("prepared statement already exists").
  */
-export const named = (name: string, text: string, values: unknown[]): pg.QueryConfig => ({
-  name: `pgq_${name}`,
-  text,
-  values,
-})
+export const named = (_name: string, text: string, values: unknown[]): pg.QueryConfig => ({ text, values })
 
 interface ReceivedRow {
   id: string
@@ -201,20 +198,5 @@ export async function moveToDeadLetter(
     const causes = moved.length > 0 && hook ? await hook(db, moved) : undefined
     return { moved, ...(causes ? { causes } : {}) }
   }
-  if (!hook) return move(pool)
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    const result = await move(client)
-    await client.query('COMMIT')
-    return result
-  } catch (error) {
-    await bestEffort(
-      client.query('ROLLBACK'),
-      'the move error is rethrown; a broken connection rolls back anyway',
-    )
-    throw error
-  } finally {
-    client.release()
-  }
+  return hook ? withTransaction(pool, move) : move(pool)
 }
