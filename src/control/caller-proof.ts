@@ -88,7 +88,11 @@ const SIGNATURE_MISMATCH =
   '(2) the profile holds a secret key that does not belong to its access key id (a rotated or hand-edited key) — check with `aws sts get-caller-identity --profile <profile>`; ' +
   '(3) a proxy between the control function and STS rewrites the request. Then run the command again.'
 
-function refused(message: string, code = 'CALLER_UNVERIFIED', next = CHECK_CLOCK_AND_CREDENTIALS): OperatorError {
+function refused(
+  message: string,
+  code = 'CALLER_UNVERIFIED',
+  next = CHECK_CLOCK_AND_CREDENTIALS,
+): OperatorError {
   return new OperatorError(`The control function could not verify who is calling: ${message}.`, next, 1, code)
 }
 

@@ -178,7 +178,9 @@ describe('caller proof: presigned sts:GetCallerIdentity', () => {
     }) as typeof fetch
     const error = await refusal(verifyCallerProof(proof, opts(elsewhere)))
     expect(error.message).toContain('SignatureDoesNotMatch')
-    expect(error.suggestion).toMatch(/^Likely causes, in order: \(1\) this dialctl and the stage run different versions/)
+    expect(error.suggestion).toMatch(
+      /^Likely causes, in order: \(1\) this dialctl and the stage run different versions/,
+    )
     expect(error.suggestion).not.toMatch(/clock/)
   })
 })
