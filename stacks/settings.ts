@@ -84,7 +84,10 @@ export const ALARM = {
   dialerErrorPercent: 5,
   /** CurrentCPS above this share of the live limit (CpsLimit, or MAX_CPS when not published). */
   cpsOfLimitPercent: 90,
+  /** deferred share (seed: > 20 %), counted only in minutes that dial below stallAdmitShare of the limit */
   rateLimitedPercent: 20,
+  /** = STALL_ADMIT_SHARE (src/control/verdicts.ts): dialing below this share of the limit is stalled */
+  stallAdmitShare: 0.5,
   /** any minute in which a dialer ran without Redis */
   redisDegradedCount: 0,
   periodSeconds: 60,
