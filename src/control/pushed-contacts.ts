@@ -52,12 +52,15 @@ async function refuseConflictingContacts(db: Db, tasks: readonly DialTask[]): Pr
     attempts: number
     task_attempts: number
     same_number: boolean
+    same_id: boolean
   }>(
+    // contacts_campaign_phone_idx: one contact per number per campaign, so the same number under
+    // another id would be absorbed by ON CONFLICT DO NOTHING and refused by the gate (issue #15).
     `SELECT c.campaign_id, c.id, c.phone_number, c.attempts, r.attempts AS task_attempts,
-            c.phone_number = r.phone AS same_number
+            c.phone_number = r.phone AS same_number, c.id = r.id AS same_id
        FROM jsonb_to_recordset($1::jsonb) AS r(campaign_id text, id text, phone text, attempts int)
-       JOIN contacts c ON c.campaign_id = r.campaign_id AND c.id = r.id
-      WHERE c.phone_number <> r.phone OR c.attempts <> r.attempts
+       JOIN contacts c ON c.campaign_id = r.campaign_id AND (c.id = r.id OR c.phone_number = r.phone)
+      WHERE c.phone_number <> r.phone OR c.attempts <> r.attempts OR c.id <> r.id
       LIMIT 5`,
     [
       JSON.stringify(
@@ -73,16 +76,20 @@ async function refuseConflictingContacts(db: Db, tasks: readonly DialTask[]): Pr
   if (!rows.length) return
   const what = rows
     .map((r) =>
-      r.same_number
-        ? `contact ${r.id} of campaign ${r.campaign_id} exists at attempt ${r.attempts} (the task says ${r.task_attempts})`
-        : `contact ${r.id} of campaign ${r.campaign_id} exists with another number (${maskPhone(r.phone_number)})`,
+      !r.same_id
+        ? `the number ${maskPhone(r.phone_number)} is already contact ${r.id} of campaign ${r.campaign_id}`
+        : r.same_number
+          ? `contact ${r.id} of campaign ${r.campaign_id} exists at attempt ${r.attempts} (the task says ${r.task_attempts})`
+          : `contact ${r.id} of campaign ${r.campaign_id} exists with another number (${maskPhone(r.phone_number)})`,
     )
     .join('; ')
   throw usageError(
     `${what}: the dial gate would refuse the task; nothing was sent.`,
-    rows.some((r) => !r.same_number)
-      ? 'Push with another --contact (or none: a push-… id is generated).'
-      : `Push again with --attempts ${rows[0]!.attempts} to retry that contact.`,
+    rows.some((r) => !r.same_id)
+      ? `Push that number as --contact ${rows.find((r) => !r.same_id)!.id}, or another number.`
+      : rows.some((r) => !r.same_number)
+        ? 'Push with another --contact (or none: a push-… id is generated).'
+        : `Push again with --attempts ${rows[0]!.attempts} to retry that contact.`,
     'PUSH_CONTACT_CONFLICT',
   )
 }

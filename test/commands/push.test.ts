@@ -237,6 +237,25 @@ describe('dialctl push (local stack)', () => {
         suggestion: expect.stringMatching(/another --contact/),
       },
     })
+    // the same number under another id: absorbed by contacts_campaign_phone_idx, refused by the gate
+    const sameNumber = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550102',
+      '--contact',
+      'dup-2',
+      '--json',
+    ])
+    expect(sameNumber.exitCode).toBe(2)
+    expect(jsonOf(sameNumber)).toMatchObject({
+      error: {
+        code: 'PUSH_CONTACT_CONFLICT',
+        message: expect.stringMatching(/the number \+\*{9}02 is already contact dup-1 of campaign demo/),
+        suggestion: expect.stringMatching(/--contact dup-1/),
+      },
+    })
     const attempt = await dialctl([
       'push',
       '--campaign',
