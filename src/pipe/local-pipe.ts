@@ -133,7 +133,10 @@ export class LocalPipe<E = PipeRecord> {
     this.log = options.logger ?? createLogger('local-pipe')
     this.arn = `arn:aws:sqs:local:000000000000:${options.source.name}`
     this.counters = new PipeCounterBuffer(options.pool, this.name, options.countersFlushMs ?? 1000, (error) =>
-      this.log.warn('pipe counters not recorded yet; retrying', { pipe: this.name, error: errorMessage(error) }),
+      this.log.warn('pipe counters not recorded yet; retrying', {
+        pipe: this.name,
+        error: errorMessage(error),
+      }),
     )
     this.pollers = new Pollers({ min: this.opts.concurrency, max: this.opts.maxConcurrency }, (i) =>
       this.worker(i),
