@@ -8,7 +8,7 @@ import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { QueueMessage, QueuePort } from '../queue/port.js'
 import { compileFilters, sqsFilterEvent } from './pattern.js'
 import { Pollers } from './pollers.js'
-import { pipeOutcome, toPipeRecord, type PipeRecord } from './records.js'
+import { pipeOutcome, retryWithBackoff, toPipeRecord, type PipeRecord } from './records.js'
 import { PipeCounterBuffer } from './counter-buffer.js'
 import {
   pipeHeartbeat,
@@ -413,23 +413,10 @@ export class LocalPipe<E = PipeRecord> {
     else await Promise.all(records.map((r) => source.delete(r.receiptHandle)))
   }
 
-  /** Hide each failed message for base × 2^(n−1) s: retries spread out, then the redrive policy decides. */
   private async retryLater(records: PipeRecord[]): Promise<void> {
-    await Promise.all(
-      records.map(async (r) => {
-        const receives = Number(r.attributes.ApproximateReceiveCount) || 1
-        const delay = Math.min(this.opts.maxSeconds, this.opts.baseSeconds * 2 ** (receives - 1))
-        try {
-          await this.options.source.changeVisibility(r.receiptHandle, delay)
-        } catch (error) {
-          // handle no longer current (visibility expired, received again): the queue already retries it
-          this.log.warn('could not delay a failed message', {
-            pipe: this.name,
-            messageId: r.messageId,
-            error: errorMessage(error),
-          })
-        }
-      }),
+    await retryWithBackoff(this.options.source, records, this.opts, (r, error) =>
+      // handle no longer current (visibility expired, received again): the queue already retries it
+      this.log.warn('could not delay a failed message', { pipe: this.name, messageId: r.messageId, error }),
     )
   }
 }
