@@ -271,6 +271,8 @@ describe('LocalPipe failures, retries and the DLQ', () => {
       [poison],
     )
     expect(rows).toEqual([{ outcome: 'dlq', stage: 'queue', contact_id: 'poison' }])
+    // counters are coalesced: closing drains the batches in flight and writes their counts
+    await Promise.all(pipes.map((p) => p.close()))
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m.messagesFailed).toBe(3)
     expect(m.messagesSucceeded).toBe(2)
@@ -294,15 +296,20 @@ describe('LocalPipe failures, retries and the DLQ', () => {
         if (calls.length === 1) throw new Error('worker unreachable while dialing +972501234567')
       },
     }).start()
-    await until('second call and empty queue', async () => {
+    // the pipe records an execution after its batch is deleted: wait for the second one recorded,
+    // not for the queue to empty (the metrics row lags the delete)
+    await until('second execution recorded and empty queue', async () => {
       const d = await queue.depth()
-      return calls.length >= 2 && d.visible + d.inFlight === 0
+      const m = await pipeMetrics(db.pool, name, 5)
+      return m.executions >= 2 && d.visible + d.inFlight === 0
     })
     expect(calls).toHaveLength(2)
     expect(calls[1]!.ids).toEqual(calls[0]!.ids)
     expect(calls[1]!.receiveCounts).toEqual(['2', '2'])
     const state = await getPipeState(db.pool, name)
     expect(state!.lastError).toBe('Error: worker unreachable while dialing +**********67')
+    // counters are coalesced: closing drains the batches in flight and writes their counts
+    await Promise.all(pipes.map((p) => p.close()))
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m).toMatchObject({ executions: 2, failedExecutions: 1, messagesSucceeded: 2 })
   })
