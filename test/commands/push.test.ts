@@ -113,12 +113,13 @@ describe('dialctl push (local stack)', () => {
       ),
     )
     const json = jsonOf(
+      // each push its own number: the same number under a new push-… id is a conflict (issue #15)
       await dialctl([
         'push',
         '--campaign',
         'c-later',
         '--phone',
-        '+12125550100',
+        '+12125550104',
         '--timezone',
         'Pacific/Honolulu',
         '--json',
@@ -134,7 +135,7 @@ describe('dialctl push (local stack)', () => {
     })
     // without --timezone, the number's zone (+1 212: New York) is the callee's
     const byNumber = jsonOf(
-      await dialctl(['push', '--campaign', 'c-later', '--phone', '+12125550100', '--json']),
+      await dialctl(['push', '--campaign', 'c-later', '--phone', '+12125550105', '--json']),
     ) as {
       window: { calleeZones: string[]; zoneSource: string; open: boolean }
     }
