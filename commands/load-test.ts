@@ -18,7 +18,7 @@ import { TEST_NUMBER_COUNT } from '../src/tasks/test-numbers.js'
 export default class LoadTest extends ControlCommand<typeof LoadTest> {
   static override summary =
     'Send N test dial tasks (reserved test numbers, test campaign) and measure the run'
-  static override description = `Never dials real numbers: every task uses a number reserved for fiction, NANP 555-0100…0199 in every area code (${TEST_NUMBER_COUNT} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use). Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, rate-limited, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, rate-limited retries, DLQ, achieved CPS, p50/p99 time from send to dial.`
+  static override description = `Never dials real numbers: every task uses a number reserved for fiction, NANP 555-0100…0199 in every area code (${TEST_NUMBER_COUNT} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use). Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, tasks deferred by the limit, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, not dialed (by reason), retries deferred by the limit, DLQ, achieved CPS, p50/p99 time from send to dial.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> -n 1000',
     '<%= config.bin %> <%= command.id %> -n 5000 --rate 200 --campaign my-test-campaign',
@@ -143,7 +143,7 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
         lastKey = key
         lastMoveAt = Date.now()
       }
-      const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  rate-limited ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
+      const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  deferred ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
       if (interactive) process.stderr.write(`\r${line}   `)
       const done = p.dialed + p.dropped + Math.max(p.dlq, dlqGrowth) >= send.sent
       if (done || Date.now() - lastMoveAt > opts.idleTimeoutS * 1000) {
@@ -167,7 +167,7 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
           'Sent',
           'Dialed',
           'Not dialed',
-          'Rate-limited retries',
+          'Deferred retries',
           'DLQ',
           'Achieved CPS',
           'p50 send→dial',

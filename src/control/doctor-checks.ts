@@ -218,7 +218,18 @@ export function pacingChecks(o: Observations): Check[] {
 
 /** Enrichment failures: tasks naming a missing or invalid campaign (last 15 min). */
 export function enrichmentChecks(o: Observations): Check[] {
-  if (o.outcomes instanceof Error) return []
+  if (o.outcomes instanceof Error)
+    return [
+      {
+        id: 'enrichment',
+        issue: 'enrichment-failures',
+        title: 'Outcomes (last 15 min)',
+        status: 'fail',
+        detail: `unreadable: ${errorText(o.outcomes)}`,
+        cause: 'enrichment failures and DLQ growth cannot be judged',
+        fix: 'start PostgreSQL or fix DATABASE_URL; then dialctl doctor',
+      },
+    ]
   const enrich = o.outcomes.filter((x) => x.stage === 'enrich')
   const total = enrich.reduce((s, x) => s + x.count, 0)
   const notFound = enrich.filter((x) => x.reason === 'campaign_not_found')
@@ -251,7 +262,18 @@ export function enrichmentChecks(o: Observations): Check[] {
 
 /** The DLQ (verdicts.ts): growing fails, old dead letters warn. */
 export function dlqChecks(o: Observations): Check[] {
-  if (o.dlq instanceof Error) return []
+  if (o.dlq instanceof Error)
+    return [
+      {
+        id: 'dlq',
+        issue: 'dlq',
+        title: 'Dead-letter queue',
+        status: 'fail',
+        detail: `unreadable: ${errorText(o.dlq)}`,
+        cause: 'the DLQ cannot be read: dead letters may be accumulating unseen',
+        fix: 'dialctl dlq list',
+      },
+    ]
   const n = o.dlq.visible + o.dlq.inFlight
   const verdict = judgeDlq(o.dlq, o.outcomes instanceof Error ? undefined : o.outcomes, o.kind)
   return [
@@ -267,7 +289,18 @@ export function dlqChecks(o: Observations): Check[] {
 
 /** Campaigns with nothing left to dial: not an end, but the operator decides what is next. */
 export function campaignChecks(o: Observations): Check[] {
-  if (o.campaigns instanceof Error) return []
+  if (o.campaigns instanceof Error)
+    return [
+      {
+        id: 'campaigns',
+        issue: 'campaigns',
+        title: 'Campaigns',
+        status: 'fail',
+        detail: `unreadable: ${errorText(o.campaigns)}`,
+        cause: 'active campaigns cannot be listed: pacing and finished campaigns cannot be judged',
+        fix: 'dialctl campaign list',
+      },
+    ]
   const finished = o.campaigns.filter(
     (c) => c.allContactsFinished && (c.status === 'active' || c.status === 'paused'),
   )

@@ -1,5 +1,6 @@
 import type { Observations } from './doctor.js'
 import { pipeHealth } from './health.js'
+import { unreadableObservations } from './unreadable.js'
 import { judgeDlq, judgeRateLimiting } from './verdicts.js'
 
 export interface StatusHealth {
@@ -13,10 +14,12 @@ export interface StatusHealth {
  * `status`'s one-line health, from the same observations and verdicts as `doctor` (verdicts.ts):
  * red for a pipe that does not deliver, unreadable stores, degraded or stalled pacing, a cut or
  * hold starving demand, a growing DLQ, alarms; a backlog deferred and dialed at the limit is ok.
+ * A store or worker down, or any observation unreadable (unreadable.ts), is red: unknown is not green.
  */
 export function statusHealth(o: Observations): StatusHealth {
   const problems: string[] = []
   const warnings: string[] = []
+  for (const u of unreadableObservations(o)) problems.push(`${u.what}: ${u.detail} (${u.fix})`)
   if (o.pipe instanceof Error) problems.push(`pipe: ${o.pipe.message}`)
   else
     problems.push(
@@ -48,7 +51,7 @@ export function statusHealth(o: Observations): StatusHealth {
     if (verdict.status === 'fail') problems.push(`DLQ ${verdict.rule}: ${verdict.detail} (dialctl dlq list)`)
     else if (verdict.status === 'warn') warnings.push(`DLQ: ${verdict.detail} (dialctl dlq list)`)
   }
-  const alarms = o.alarms instanceof Error ? [] : o.alarms
-  if (alarms.length) problems.push(`${alarms.length} alarm(s) in ALARM`)
+  if (!(o.alarms instanceof Error) && o.alarms.length)
+    problems.push(`${o.alarms.length} alarm(s) in ALARM (dialctl doctor)`)
   return { problems, warnings }
 }

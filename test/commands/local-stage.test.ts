@@ -571,6 +571,13 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     expect(tasks.every((t) => isReservedTestNumber(t.phoneNumber))).toBe(true)
     expect(new Set(tasks.map((t) => t.contactId)).size).toBe(25)
     await queue.purge()
+
+    // The summary speaks of deferral, as status and doctor do (docs/health.md): waiting for the limit is not failure.
+    const text = await dialctl(['load-test', '-n', '5', '--no-follow'])
+    expect(text.exitCode).toBe(0)
+    expect(text.stdout).toMatch(/│ Sent +│ Dialed +│ Not dialed +│ Deferred retries +│ DLQ +│/)
+    expect(text.stdout).not.toMatch(/rate-limited/i)
+    await queue.purge()
   })
 
   it('status --watch redraws whole screens: CPS vs limit, queue, DLQ, calls, answer rate, last changes', async () => {

@@ -5,6 +5,7 @@ import { parseContactsCsv } from '../../src/control/contacts-import.js'
 import { diagnose, type Observations } from '../../src/control/doctor.js'
 import { summarizeQueueBody } from '../../src/control/dlq-summary.js'
 import { pipeHealth } from '../../src/control/health.js'
+import { statusHealth } from '../../src/control/status-health.js'
 import { loadTask, LoadTestSummary, percentileOf, summarize } from '../../src/control/load-test.js'
 import type { AuditEntry, CampaignSummary, ControlPlane, PipeDescription } from '../../src/control/port.js'
 import { isReservedTestNumber, TEST_NUMBER_COUNT, testNumber } from '../../src/tasks/test-numbers.js'
@@ -69,6 +70,59 @@ function observations(over: Partial<Observations> = {}): Observations {
   }
 }
 const check = (o: Observations, id: string) => diagnose(o).checks.find((c) => c.id === id)
+
+describe('status and doctor: unknown is not green (docs/health.md "stores down / worker GET /health fails")', () => {
+  const down = new Error('connect ECONNREFUSED')
+  it.each([
+    {
+      name: 'worker GET /health fails',
+      over: { kind: 'local' as const, reach: { postgres: true, redis: true, worker: false } },
+      says: /worker GET \/health.*dialctl dev/,
+      check: 'worker',
+    },
+    {
+      name: 'PostgreSQL down',
+      over: { reach: { postgres: false, redis: true } },
+      says: /PostgreSQL: does not answer/,
+      check: 'postgres',
+    },
+    {
+      name: 'Redis down',
+      over: { reach: { postgres: true, redis: false } },
+      says: /Redis: does not answer/,
+      check: 'redis',
+    },
+    {
+      name: 'ping fails',
+      over: { reach: down },
+      says: /PostgreSQL and Redis: connect ECONNREFUSED/,
+      check: 'stores',
+    },
+    { name: 'DLQ unreadable', over: { dlq: down }, says: /DLQ: unreadable.*dialctl dlq list/, check: 'dlq' },
+    { name: 'alarms unreadable', over: { alarms: down }, says: /alarms: unreadable/, check: 'alarms' },
+    {
+      name: 'campaigns unreadable',
+      over: { campaigns: down },
+      says: /campaigns: unreadable.*dialctl campaign list/,
+      check: 'campaigns',
+    },
+    {
+      name: 'outcomes unreadable',
+      over: { outcomes: down },
+      says: /outcomes: unreadable/,
+      check: 'enrichment',
+    },
+  ])('$name → status red and doctor fails', ({ over, says, check: id }) => {
+    const o = observations(over)
+    const { problems } = statusHealth(o)
+    expect(problems.join('; ')).toMatch(says)
+    expect(check(o, id)?.status).toBe('fail')
+    expect(diagnose(o).healthy).toBe(false)
+  })
+  it('all readable and up → status green', () => {
+    expect(statusHealth(observations())).toEqual({ problems: [], warnings: [] })
+  })
+})
 
 describe('doctor: the seed troubleshooting guide as checks', () => {
   it('all green → healthy', () => {
