@@ -35,12 +35,7 @@ export const handler = rt.wrap(async (event: unknown, _context?: Context): Promi
   const response = await serveControl(
     { data, imports },
     event,
-    (proof) =>
-      verifyCallerProof(proof, {
-        region: env.AWS_REGION,
-        stage: rt.stage,
-        ...(env.AWS_ENDPOINT_URL_STS ? { endpoint: env.AWS_ENDPOINT_URL_STS } : {}),
-      }),
+    (proof) => verifyCallerProof(proof, { region: env.AWS_REGION, stage: rt.stage }),
     (error) => rt.logger.error('control call failed', asError(error)),
   )
   const op = (event as { op?: unknown } | null)?.op

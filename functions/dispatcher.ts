@@ -39,8 +39,9 @@ function lambdaDeps(): DispatcherDeps {
   const sqs = new SqsQueue({ client: new SQSClient({}), queueUrl: env.QUEUE_URL })
   deps = {
     db,
-    // With X-Ray active tracing each task it queues starts its own trace (AWSTraceHeader).
-    queue: rt.tracer.enabled ? stampingQueue(sqs) : sqs,
+    // With X-Ray active tracing each task it queues starts its own trace (AWSTraceHeader),
+    // sampled at TRACE_SAMPLE_RATE (Sampled=0 tasks carry the header, nothing records them).
+    queue: rt.tracer.enabled ? stampingQueue(sqs, { sampleRate: env.TRACE_SAMPLE_RATE }) : sqs,
     limits: { getLimit, horizonSeconds: env.DISPATCH_HORIZON_SECONDS, maxPerRun: env.DISPATCH_MAX_PER_RUN },
     logger: rt.logger,
     stuckAfterSeconds: env.DISPATCH_STUCK_AFTER_SECONDS,

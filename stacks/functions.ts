@@ -15,6 +15,7 @@ import {
   PACER_TIMEOUT_SECONDS,
   SERVICE,
   TIME_ZONE_DATA,
+  traceSampleRate,
   UPLOAD_PREFIX,
 } from './settings'
 import { uploads } from './uploads'
@@ -99,6 +100,8 @@ export const dispatcher = new sst.aws.Function('Dispatcher', {
     QUEUE_URL: dialTasks.url,
     // The dispatcher claims no more contacts than the live limit can dial (Redis via the link).
     MAX_CPS: String(DEFAULT_MAX_CPS),
+    // X-Ray cost: the share of tasks traced (docs/tracing.md); DIALCTL_TRACE_SAMPLE_RATE at deploy
+    TRACE_SAMPLE_RATE: traceSampleRate(),
   }),
   handler: 'functions/dispatcher.handler',
   timeout: `${DISPATCHER_TIMEOUT_SECONDS} seconds`,

@@ -1,4 +1,4 @@
-import { AwsMetric, customMetric, MetricName } from '../src/observability/metrics'
+import { AwsMetric, customMetric, isWarningAlarm, MetricName } from '../src/observability/metrics'
 import { dialer, enrich } from './functions'
 import { campaignStateMachine } from './dispatcher'
 import { pipe } from './pipe'
@@ -69,8 +69,9 @@ function alarm(spec: AlarmSpec): aws.cloudwatch.MetricAlarm {
     datapointsToAlarm: spec.immediate ? 1 : ALARM.datapointsToAlarm,
     treatMissingData: 'notBreaching',
     metricQueries: spec.queries,
-    alarmActions: [alertsTopic.arn],
-    okActions: [alertsTopic.arn],
+    // a warning (WARNING_ALARM_KEYS) shows on the dashboard and in doctor, and never pages
+    alarmActions: isWarningAlarm(`-${spec.key}`) ? [] : [alertsTopic.arn],
+    okActions: isWarningAlarm(`-${spec.key}`) ? [] : [alertsTopic.arn],
   })
 }
 
@@ -81,6 +82,9 @@ function lambdaErrorRate(fnName: $util.Input<string>): Query[] {
     expression('rate', 'IF(invocations > 0, 100 * errors / invocations, 0)', 'error %'),
   ]
 }
+
+/** Deferred % of a minute that dialed below stallAdmitShare of the limit (per second); else 0. */
+export const RATE_LIMITED_STALLED = `IF(limited + dialed > 0 AND dialed / PERIOD(dialed) < ${ALARM.stallAdmitShare} * FILL(limit, ${DEFAULT_MAX_CPS}), 100 * limited / (limited + dialed), 0)`
 
 const pipeDims = { [AwsMetric.pipes.dimension]: pipe.name }
 
@@ -126,7 +130,7 @@ export const alarms = {
   }),
   cpsNearLimit: alarm({
     key: 'CpsNearLimit',
-    description: `CurrentCPS above ${ALARM.cpsOfLimitPercent}% of the live limit (${MetricName.CpsLimit}, published by the dialer every batch; MAX_CPS ${DEFAULT_MAX_CPS} in a minute without batches)`,
+    description: `Warning (never pages, never red): CurrentCPS above ${ALARM.cpsOfLimitPercent}% of the live limit (${MetricName.CpsLimit}, published by the dialer every batch; MAX_CPS ${DEFAULT_MAX_CPS} in a minute without batches)`,
     threshold: ALARM.cpsOfLimitPercent,
     queries: [
       custom('cps', MetricName.CurrentCPS, 'Maximum'),
@@ -136,12 +140,15 @@ export const alarms = {
   }),
   rateLimited: alarm({
     key: 'RateLimitedPercent',
-    description: `More than ${ALARM.rateLimitedPercent}% of tasks rate-limited: raise the limit (dialctl cps set) or pause campaigns`,
+    description: `More than ${ALARM.rateLimitedPercent}% of tasks rate-limited while dialing below ${100 * ALARM.stallAdmitShare}% of the limit (stalled, as doctor judges it): dialctl doctor`,
     threshold: ALARM.rateLimitedPercent,
+    // Deferral at the limit is pacing, not failure (docs/health.md): a minute counts only when it
+    // dialed below stallAdmitShare of the live limit (CpsLimit; MAX_CPS when not published).
     queries: [
       custom('limited', MetricName.RateLimitedTasks, 'Sum'),
       custom('dialed', MetricName.DialedTasks, 'Sum'),
-      expression('rate', 'IF(limited + dialed > 0, 100 * limited / (limited + dialed), 0)', 'rate-limited %'),
+      custom('limit', MetricName.CpsLimit, 'Minimum'),
+      expression('rate', RATE_LIMITED_STALLED, 'rate-limited % while stalled'),
     ],
   }),
   redisDegraded: alarm({

@@ -4,6 +4,7 @@
  */
 
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
+import { DEFAULT_TRACE_SAMPLE_RATE } from '../src/tracing/stamp.js'
 
 export { metricNamespace, SERVICE } from '../src/observability/metrics.js'
 export { TIME_ZONE_DATA } from '../src/campaigns/time-zone-data.js'
@@ -83,7 +84,10 @@ export const ALARM = {
   dialerErrorPercent: 5,
   /** CurrentCPS above this share of the live limit (CpsLimit, or MAX_CPS when not published). */
   cpsOfLimitPercent: 90,
+  /** deferred share (seed: > 20 %), counted only in minutes that dial below stallAdmitShare of the limit */
   rateLimitedPercent: 20,
+  /** = STALL_ADMIT_SHARE (src/control/verdicts.ts): dialing below this share of the limit is stalled */
+  stallAdmitShare: 0.5,
   /** any minute in which a dialer ran without Redis */
   redisDegradedCount: 0,
   periodSeconds: 60,
@@ -116,3 +120,18 @@ export function sipTrunkCidrs(raw = process.env.SIP_TRUNK_CIDRS ?? ''): string[]
 /** The AWS X-Ray daemon the worker's sidecar runs (public ECR, maintained by AWS) and its UDP port. */
 export const XRAY_DAEMON_IMAGE = 'public.ecr.aws/xray/aws-xray-daemon:3.3.13'
 export const XRAY_DAEMON_PORT = 2000
+
+/**
+ * The share (0..1) of dispatched tasks X-Ray traces, read at deploy time:
+ * `DIALCTL_TRACE_SAMPLE_RATE=0.01`. Unset: DEFAULT_TRACE_SAMPLE_RATE (5 %; cost in docs/tracing.md).
+ * @throws Error naming the variable when it is not a number in 0..1
+ */
+export function traceSampleRate(raw = process.env.DIALCTL_TRACE_SAMPLE_RATE ?? ''): string {
+  if (raw.trim() === '') return String(DEFAULT_TRACE_SAMPLE_RATE)
+  const rate = Number(raw)
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+    throw new Error(
+      `DIALCTL_TRACE_SAMPLE_RATE: "${raw}" is not a share in 0..1; set it like DIALCTL_TRACE_SAMPLE_RATE=0.05`,
+    )
+  return String(rate)
+}

@@ -1,10 +1,11 @@
 import type { STSClient } from '@aws-sdk/client-sts'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { CallerProof, PROOF_SECONDS, STAGE_HEADER, STS_API_VERSION } from './caller-proof.js'
+import { stsHost } from './sts-host.js'
 
 /**
  * The CLI's half of src/control/caller-proof.ts: an `sts:GetCallerIdentity` request for the
- * stage's regional STS endpoint, presigned (SigV4 query parameters, valid PROOF_SECONDS) with the
+ * stage's regional STS endpoint (stsHost: the host the function sends to), presigned (SigV4 query parameters, valid PROOF_SECONDS) with the
  * operator's credentials — the STS client's own credential chain, region and hash, so `--profile`,
  * SSO and roles all work — covering the header `x-dialctl-stage: <stage>`. Only the `X-Amz-*`
  * parameters are returned: the control function supplies the host and the action itself.
@@ -12,7 +13,7 @@ import { CallerProof, PROOF_SECONDS, STAGE_HEADER, STS_API_VERSION } from './cal
  */
 export async function presignCallerProof(sts: STSClient, stage: string, now?: Date): Promise<CallerProof> {
   const region = await sts.config.region()
-  const hostname = `sts.${region}.amazonaws.com`
+  const hostname = stsHost(region)
   const signer = new SignatureV4({
     credentials: sts.config.credentials,
     region,

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
 import { errorMessage, OperatorError } from '../errors.js'
+import { stsHost } from './sts-host.js'
 
 /**
  * Who called the control function, proved by AWS itself rather than claimed by the caller.
@@ -12,7 +13,8 @@ import { errorMessage, OperatorError } from '../errors.js'
  * identity's secret key to sign.
  *
  * What the caller controls is deliberately small (no URL, no host, no action):
- *  - the function always calls its own region's endpoint `https://sts.<region>.amazonaws.com/`
+ *  - the function always calls its own region's endpoint `https://sts.<region>.<dnsSuffix>/`
+ *    (stsHost — the host the CLI signs for; no override, or the signed Host would not match)
  *    with `Action=GetCallerIdentity&Version=2011-06-15` fixed here; the caller supplies only the
  *    `X-Amz-*` signature parameters, each checked against its exact format (no SSRF: the request
  *    goes to STS or nowhere);
@@ -68,24 +70,30 @@ export interface VerifyOptions {
   region: string
   /** the function's stage (DIALCTL_STAGE), sent as the signed STAGE_HEADER */
   stage: string
-  /**
-   * the STS endpoint, when the deployer set AWS_ENDPOINT_URL_STS on the function (the SDK's own
-   * variable; a FIPS or test endpoint) — the function's configuration, never the caller's
-   */
-  endpoint?: string
   fetch?: typeof fetch
   now?: () => Date
   /** bound on the STS call */
   timeoutMs?: number
 }
 
-function refused(message: string, code = 'CALLER_UNVERIFIED'): OperatorError {
-  return new OperatorError(
-    `The control function could not verify who is calling: ${message}.`,
-    "Check that this machine's clock is right and that your credentials work (`aws sts get-caller-identity`), then run the command again with a current dialctl.",
-    1,
-    code,
-  )
+const CHECK_CLOCK_AND_CREDENTIALS =
+  "Check that this machine's clock is right and that your credentials work (`aws sts get-caller-identity`), then run the command again with a current dialctl."
+
+/**
+ * STS's SignatureDoesNotMatch: the key is known, so neither the clock (that is an expiry) nor an
+ * unknown key is the lead. The plausible causes, most likely first.
+ */
+const SIGNATURE_MISMATCH =
+  'Likely causes, in order: (1) this dialctl and the stage run different versions, which sign and send different requests — install the version the stage was deployed with, or redeploy; ' +
+  '(2) the profile holds a secret key that does not belong to its access key id (a rotated or hand-edited key) — check with `aws sts get-caller-identity --profile <profile>`; ' +
+  '(3) a proxy between the control function and STS rewrites the request. Then run the command again.'
+
+function refused(
+  message: string,
+  code = 'CALLER_UNVERIFIED',
+  next = CHECK_CLOCK_AND_CREDENTIALS,
+): OperatorError {
+  return new OperatorError(`The control function could not verify who is calling: ${message}.`, next, 1, code)
 }
 
 /** yyyymmddThhmmssZ → epoch ms. */
@@ -126,7 +134,7 @@ function xmlText(xml: string, tag: string): string | undefined {
  */
 export async function verifyCallerProof(raw: unknown, options: VerifyOptions): Promise<VerifiedCaller> {
   const proof = checkProof(raw, options)
-  const url = new URL(options.endpoint ?? `https://sts.${options.region}.amazonaws.com/`)
+  const url = new URL(`https://${stsHost(options.region)}/`)
   url.searchParams.set('Action', 'GetCallerIdentity')
   url.searchParams.set('Version', STS_API_VERSION)
   for (const [k, v] of Object.entries(proof)) if (v !== undefined) url.searchParams.set(k, v)
@@ -145,7 +153,11 @@ export async function verifyCallerProof(raw: unknown, options: VerifyOptions): P
   }
   if (!response.ok) {
     const code = xmlText(body, 'Code') ?? `HTTP ${response.status}`
-    throw refused(`STS rejected the proof (${code})`)
+    throw refused(
+      `STS rejected the proof (${code})`,
+      'CALLER_UNVERIFIED',
+      code === 'SignatureDoesNotMatch' ? SIGNATURE_MISMATCH : CHECK_CLOCK_AND_CREDENTIALS,
+    )
   }
   const arn = xmlText(body, 'Arn')
   const account = xmlText(body, 'Account')

@@ -1,3 +1,4 @@
+import { isWarningAlarm } from '../observability/metrics.js'
 import type { Observations } from './doctor.js'
 import { pipeHealth } from './health.js'
 import { unreadableObservations } from './unreadable.js'
@@ -51,7 +52,10 @@ export function statusHealth(o: Observations): StatusHealth {
     if (verdict.status === 'fail') problems.push(`DLQ ${verdict.rule}: ${verdict.detail} (dialctl dlq list)`)
     else if (verdict.status === 'warn') warnings.push(`DLQ: ${verdict.detail} (dialctl dlq list)`)
   }
-  if (!(o.alarms instanceof Error) && o.alarms.length)
-    problems.push(`${o.alarms.length} alarm(s) in ALARM (dialctl doctor)`)
+  if (!(o.alarms instanceof Error)) {
+    const red = o.alarms.filter((a) => !isWarningAlarm(a.name))
+    if (red.length) problems.push(`${red.length} alarm(s) in ALARM (dialctl doctor)`)
+    if (red.length < o.alarms.length) warnings.push('CPS near the limit (pacing at the limit is healthy)')
+  }
   return { problems, warnings }
 }

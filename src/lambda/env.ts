@@ -19,8 +19,6 @@ export const ControlEnv = z.object({
   UPLOAD_BUCKET: z.string().min(1).optional(),
   /** set by Lambda itself; the control function calls this region's STS to verify its callers */
   AWS_REGION: z.string().min(1).default('us-east-1'),
-  /** the SDK's endpoint override for STS (tests point it at a fake STS); unset on a stage */
-  AWS_ENDPOINT_URL_STS: z.string().url().optional(),
 })
 export type ControlEnv = z.infer<typeof ControlEnv>
 

@@ -62,6 +62,15 @@ export interface MetricId {
 }
 
 /** A custom metric as the emitter publishes it on `stage`: namespace, name and `service` dimension. */
+/**
+ * Alarms that warn and never page or turn `status`/`doctor` red: CurrentCPS near the limit is the
+ * seed's "> 90 (warning)", and a backlog paced at the limit is healthy (docs/health.md).
+ * Matched against the end of the alarm's name (`<app>-<stage>-<key>`).
+ */
+export const WARNING_ALARM_KEYS = ['CpsNearLimit'] as const
+export const isWarningAlarm = (name: string): boolean =>
+  WARNING_ALARM_KEYS.some((key) => name.endsWith(`-${key}`))
+
 export function customMetric(stage: string, name: MetricName): MetricId {
   return { namespace: metricNamespace(stage), name, dimensions: { service: METRIC_EMITTER[name] } }
 }

@@ -26,11 +26,11 @@ const XML = (who: FakeIdentity) =>
 const ERROR = (code: string) =>
   `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${code}</Message></Error></ErrorResponse>`
 
-/** `host`: the host the proofs were signed for, when the fake listens elsewhere (a loopback server). */
-export function fakeSts(
-  keys: Record<string, FakeIdentity>,
-  host?: string,
-): {
+/**
+ * The Host checked is the one the request was sent to (the URL's), as STS checks the Host header
+ * it receives — never a host the test supplies, so a host the two halves disagree on fails here.
+ */
+export function fakeSts(keys: Record<string, FakeIdentity>): {
   fetch: typeof fetch
   calls: FakeStsCall[]
 } {
@@ -67,11 +67,11 @@ export function fakeSts(
       {
         method: init?.method ?? 'GET',
         protocol: url.protocol,
-        hostname: host ?? url.hostname,
+        hostname: url.hostname,
         path: url.pathname,
         query: unsigned,
         headers: Object.fromEntries(
-          signedHeaders.map((h) => [h, h === 'host' ? (host ?? url.host) : (headers[h] ?? '')]),
+          signedHeaders.map((h) => [h, h === 'host' ? url.host : (headers[h] ?? '')]),
         ),
       },
       { expiresIn: Number(q['X-Amz-Expires']), signingDate },
@@ -83,15 +83,23 @@ export function fakeSts(
   return { fetch: fake as typeof fetch, calls }
 }
 
-/** The fake as an HTTP server on loopback (for a Lambda bundle run in its own process). */
-export function fakeStsServer(keys: Record<string, FakeIdentity>, host: string): Server {
-  const sts = fakeSts(keys, host)
+/** The header invokeBundle's route (test/helpers/lambda-bundle.ts) names the addressed host in. */
+export const ROUTED_HOST_HEADER = 'x-test-routed-host'
+
+/**
+ * The fake as an HTTP server on loopback (for a Lambda bundle run in its own process). The bundle's
+ * fetch reaches it through invokeBundle's route, which stands in for DNS: the request keeps the
+ * URL the function addressed, named in ROUTED_HOST_HEADER, and that is the host verified.
+ */
+export function fakeStsServer(keys: Record<string, FakeIdentity>): Server {
+  const sts = fakeSts(keys)
   return createServer((req, res) => {
-    const headers = Object.fromEntries(
+    const { [ROUTED_HOST_HEADER]: routed, ...headers } = Object.fromEntries(
       Object.entries(req.headers).filter((e): e is [string, string] => typeof e[1] === 'string'),
     )
+    if (!routed) return void res.writeHead(400).end('not routed by invokeBundle')
     void sts
-      .fetch(`http://${req.headers.host}${req.url}`, { method: req.method ?? 'GET', headers })
+      .fetch(`https://${routed}${req.url}`, { method: req.method ?? 'GET', headers })
       .then(async (r) => res.writeHead(r.status, { 'content-type': 'text/xml' }).end(await r.text()))
   })
 }

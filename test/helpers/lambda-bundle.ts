@@ -86,6 +86,9 @@ export async function bundleLambda(
  * Imports the bundle in a fresh Node process whose working directory is the artifact (as
  * /var/task is), calls `handler(event, context)` and returns what it resolved to, or the error
  * it threw. `env` is the whole environment of the process: nothing leaks in from the test's.
+ * `env.BUNDLE_TEST_ROUTES` (JSON `{ "<host>": "http://127.0.0.1:<port>" }`) stands in for DNS:
+ * the bundle's fetch to such a host goes to the loopback server instead, the addressed host named
+ * in the header `x-test-routed-host` (test/helpers/fake-sts.ts verifies that host).
  */
 export function invokeBundle(
   artifact: LambdaArtifact,
@@ -98,6 +101,15 @@ import { writeFileSync } from 'node:fs'
 const context = { functionName: 'bundle-test', functionVersion: '$LATEST', awsRequestId: 'req-1',
   invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:bundle-test', memoryLimitInMB: '512',
   logGroupName: '/aws/lambda/bundle-test', logStreamName: 's', getRemainingTimeInMillis: () => 30000 }
+const routes = JSON.parse(process.env.BUNDLE_TEST_ROUTES ?? '{}')
+const realFetch = globalThis.fetch
+globalThis.fetch = (input, init = {}) => {
+  const url = new URL(String(input instanceof Request ? input.url : input))
+  const to = routes[url.host]
+  if (!to) return realFetch(input, init)
+  const headers = { ...init.headers, 'x-test-routed-host': url.host }
+  return realFetch(to + url.pathname + url.search, { ...init, headers })
+}
 try {
   const mod = await import('./bundle.mjs')
   const result = await mod.handler(JSON.parse(process.env.BUNDLE_TEST_EVENT), context)

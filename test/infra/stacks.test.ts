@@ -26,6 +26,7 @@ import {
   XRAY_DAEMON_PORT,
 } from '../../stacks/settings.js'
 import { UPLOAD_PREFIX as API_UPLOAD_PREFIX } from '../../src/control/control-ops.js'
+import { STALL_ADMIT_SHARE } from '../../src/control/verdicts.js'
 
 if (!platformInstalled) console.warn(SKIP_REASON)
 
@@ -465,13 +466,13 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
       ['CpsNearLimit', ALARM.cpsOfLimitPercent, 90],
       ['RateLimitedPercent', ALARM.rateLimitedPercent, 20],
       ['RedisDegraded', ALARM.redisDegradedCount, 0],
-    ])('%s alarms above %d (seed: %d) and notifies on-call', (key, threshold, seed) => {
+    ])('%s alarms above %d (seed: %d) and notifies on-call unless a warning', (key, threshold, seed) => {
       expect(threshold).toBe(seed)
       const a = alarm(key)
       expect(a.threshold).toBe(seed)
       expect(a.comparisonOperator).toBe('GreaterThanThreshold')
       expect(a.name).toBe(`dialctl-test-${key}`)
-      expect(a.alarmActions).toEqual([topic()])
+      expect(a.alarmActions).toEqual(key === 'CpsNearLimit' ? [] : [topic()])
       expect(queries(key).filter((q) => q.returnData)).toHaveLength(1)
     })
 
@@ -510,6 +511,20 @@ describe.skipIf(!platformInstalled)('SST stacks under Pulumi mocks', () => {
         `100 * cps / FILL(limit, ${DEFAULT_MAX_CPS})`,
       )
       expect(alarm('RedisDegraded').evaluationPeriods).toBe(1)
+    })
+
+    it('rate limiting alarms only while stalled, never for a backlog paced at the limit (docs/health.md)', () => {
+      expect(ALARM.stallAdmitShare).toBe(STALL_ADMIT_SHARE)
+      const q = queries('RateLimitedPercent')
+      expect(q.find((x) => x.id === 'limit')!.metric!.metricName).toBe('CpsLimit')
+      expect(q.find((x) => x.returnData)!.expression).toBe(
+        `IF(limited + dialed > 0 AND dialed / PERIOD(dialed) < 0.5 * FILL(limit, ${DEFAULT_MAX_CPS}), 100 * limited / (limited + dialed), 0)`,
+      )
+    })
+
+    it('CPS near the limit is a warning: it never pages', () => {
+      expect(alarm('CpsNearLimit').alarmActions).toEqual([])
+      expect(alarm('CpsNearLimit').okActions).toEqual([])
     })
 
     it('the dashboard shows every alarm', () => {

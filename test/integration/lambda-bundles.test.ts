@@ -139,7 +139,7 @@ beforeAll(async () => {
       )
     })
   })
-  sts = fakeStsServer({ [ONCALL.keyId]: ONCALL }, 'sts.eu-west-1.amazonaws.com')
+  sts = fakeStsServer({ [ONCALL.keyId]: ONCALL })
   ;[workerUrl, sqsUrl, stsUrl] = await Promise.all([listen(worker), listen(sqs), listen(sts)])
   await Promise.all(
     FUNCTIONS.map(async (name) => {
@@ -249,7 +249,7 @@ describe('Lambda artifacts as SST ships them', () => {
     const out = (await invoke(
       'control',
       { op: 'pacing.get', proof: await proof() },
-      { AWS_ENDPOINT_URL_STS: stsUrl },
+      { BUNDLE_TEST_ROUTES: JSON.stringify({ 'sts.eu-west-1.amazonaws.com': stsUrl }) },
     )) as { ok: boolean; caller: string; result: { limit: { limit: number } } }
     expect(out).toEqual(expect.objectContaining({ ok: true, caller: ONCALL.arn }))
     expect(out.result.limit.limit).toBeGreaterThan(0)
@@ -264,7 +264,7 @@ describe('Lambda artifacts as SST ships them', () => {
         args: ['bundle-z', [{ line: 2, id: 'hnl', phoneNumber: '+18085550123', metadata: {} }]],
         proof: await proof(),
       },
-      { AWS_ENDPOINT_URL_STS: stsUrl },
+      { BUNDLE_TEST_ROUTES: JSON.stringify({ 'sts.eu-west-1.amazonaws.com': stsUrl }) },
     )) as { ok: boolean }
     expect(out).toEqual(expect.objectContaining({ ok: true }))
     const { rows } = await db.pool.query(

@@ -148,4 +148,39 @@ describe('caller proof: presigned sts:GetCallerIdentity', () => {
     const empty = (() => Promise.resolve(new Response('<x/>', { status: 200 }))) as typeof fetch
     expect((await refusal(verifyCallerProof(proof, opts(empty)))).message).toContain('without an identity')
   })
+
+  // Issue #13 F5/F6 (adversarial review): the host the CLI signs is the host the function sends to,
+  // in every partition; the fake checks the Host it receives, as STS does.
+  it.each([
+    ['eu-west-1', 'sts.eu-west-1.amazonaws.com'],
+    ['cn-north-1', 'sts.cn-north-1.amazonaws.com.cn'],
+    ['cn-northwest-1', 'sts.cn-northwest-1.amazonaws.com.cn'],
+    ['us-gov-west-1', 'sts.us-gov-west-1.amazonaws.com'],
+  ])('%s: the proof is signed for, and sent to, %s', async (region, host) => {
+    const fake = fakeSts({ AKIAJANEEXAMPLE00001: JANE })
+    const client = new STSClient({
+      region,
+      credentials: { accessKeyId: 'AKIAJANEEXAMPLE00001', secretAccessKey: JANE.secretAccessKey },
+    })
+    const proof = await presignCallerProof(client, 'prod', NOW)
+    expect((await verifyCallerProof(proof, opts(fake.fetch, { region }))).arn).toBe(JANE.arn)
+    expect(new URL(fake.calls[0]!.url).host).toBe(host)
+  })
+
+  it('a proof signed for another host fails at STS, and the refusal leads with version skew, not the clock', async () => {
+    const fake = fakeSts({ AKIAJANEEXAMPLE00001: JANE })
+    const proof = await presignCallerProof(sts, 'prod', NOW)
+    // the function addresses a host the proof was not signed for (what an endpoint override did)
+    const elsewhere = ((input: string | URL, init?: RequestInit) => {
+      const url = new URL(String(input))
+      url.host = 'sts-fips.eu-west-1.amazonaws.com'
+      return fake.fetch(url, init)
+    }) as typeof fetch
+    const error = await refusal(verifyCallerProof(proof, opts(elsewhere)))
+    expect(error.message).toContain('SignatureDoesNotMatch')
+    expect(error.suggestion).toMatch(
+      /^Likely causes, in order: \(1\) this dialctl and the stage run different versions/,
+    )
+    expect(error.suggestion).not.toMatch(/clock/)
+  })
 })

@@ -119,6 +119,16 @@ describe('status and doctor: unknown is not green (docs/health.md "stores down /
     expect(check(o, id)?.status).toBe('fail')
     expect(diagnose(o).healthy).toBe(false)
   })
+  it('CPS near the limit is a warning; any other alarm is red', () => {
+    const cps = { name: 'dialctl-prod-CpsNearLimit', state: 'ALARM' }
+    const dlq = { name: 'dialctl-prod-DlqNotEmpty', state: 'ALARM' }
+    expect(statusHealth(observations({ alarms: [cps] })).problems).toEqual([])
+    expect(check(observations({ alarms: [cps] }), 'alarms')?.status).toBe('warn')
+    expect(statusHealth(observations({ alarms: [cps, dlq] })).problems).toEqual([
+      '1 alarm(s) in ALARM (dialctl doctor)',
+    ])
+    expect(check(observations({ alarms: [cps, dlq] }), 'alarms')?.status).toBe('fail')
+  })
   it('all readable and up → status green', () => {
     expect(statusHealth(observations())).toEqual({ problems: [], warnings: [] })
   })
