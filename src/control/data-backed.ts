@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
-import { importCsvStream, type ImportTotals } from './import-stream.js'
+import type { ImportTotals } from './import-stream.js'
 import type {
   AuditEntry,
   CampaignInput,
@@ -62,7 +62,9 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
     return this.data.importContacts(campaignId, rows)
   }
   /** Here, in this process: the file streamed through the shared import loop into the data layer. */
-  importContactsFile(file: FileImport): Promise<ImportTotals> {
+  async importContactsFile(file: FileImport): Promise<ImportTotals> {
+    // Loaded on first use (CSV parser, phone metadata): commands that import nothing never load it.
+    const { importCsvStream } = await import('./import-stream.js')
     return importCsvStream({
       campaignId: file.campaignId,
       source: file.path,

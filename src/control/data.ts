@@ -1,6 +1,5 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
-import { assertContactRows } from '../contracts/contact-row.js'
 import { errorMessage, OperatorError, StoreUnavailableError } from '../errors.js'
 import type { CampaignStats } from '../campaigns/stats.js'
 import type { TransitionResult } from '../campaigns/lifecycle.js'
@@ -8,8 +7,6 @@ import { withTransaction } from '../db/pool.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
-import { audioUrlsOf } from '../telephony/audio-check.js'
-import { mediaHealth } from '../telephony/media-health.js'
 import { CampaignSummary } from './port.js'
 import type {
   AuditEntry,
@@ -150,6 +147,12 @@ export class DataPlane implements DataPort {
         ORDER BY c.id`,
       [id ?? null],
     )
+    // Loaded on first use: media health pulls the campaign lifecycle and contracts, which a
+    // Redis-only command (`cps get`) never needs.
+    const [{ mediaHealth }, { audioUrlsOf }] = await Promise.all([
+      import('../telephony/media-health.js'),
+      import('../telephony/audio-check.js'),
+    ])
     const health = new Map((await mediaHealth(this.pool, windowMinutes, id)).map((h) => [h.campaignId, h]))
     return rows.map((r) => ({
       campaignId: r.id,
@@ -296,6 +299,7 @@ export class DataPlane implements DataPort {
   /** Refused for an unknown campaign and for a completed or cancelled one (nothing would dial them). */
   /** Inserts rows another process parsed, checked again first (assertContactRows): the authority sits here. */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
+    const { assertContactRows } = await import('../contracts/contact-row.js')
     assertContactRows(rows)
     const { lockOpenForContacts, insertContacts, CampaignNotFoundError, CampaignTransitionError } =
       await campaignModules()

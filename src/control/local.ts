@@ -4,7 +4,6 @@ import { z } from 'zod'
 import { DataBackedPlane } from './data-backed.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
-import { loadLocalPipe, loadLocalQueues } from './local-modules.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'
 import type {
   Alarm,
@@ -47,10 +46,13 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
   }
 
   private async q(): Promise<LocalQueues> {
-    return (this.queues ??= await loadLocalQueues(this.data.pool))
+    // Loaded on first use: a Redis-only command (`cps get`) never loads the queue and pipe modules.
+    return (this.queues ??= await (await import('./local-modules.js')).loadLocalQueues(this.data.pool))
   }
   private async p(): Promise<LocalPipe> {
-    return (this.pipe ??= await loadLocalPipe(this.data.pool, this.pipeName))
+    return (this.pipe ??= await (
+      await import('./local-modules.js')
+    ).loadLocalPipe(this.data.pool, this.pipeName))
   }
 
   async describePipe(): Promise<PipeDescription> {

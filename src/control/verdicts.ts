@@ -138,7 +138,8 @@ function recentDeadLetters(outcomes: OutcomeCount[] | undefined): number {
 
 /**
  * The DLQ verdict: empty → ok; growing (dead letters recorded in the last DLQ_GROWTH_MINUTES) → fail;
- * holding only older ones → warn (they wait for a redrive or a purge). On AWS SQS moves tasks to the
+ * dead letters first sent within that window also → fail (growing); outcomes unreadable → fail
+ * (unknown); holding only older ones → warn (they wait for a redrive or a purge). On AWS SQS moves tasks to the
  * DLQ without any of our code seeing it, so growth cannot be told from old: any dead letter fails.
  */
 export function judgeDlq(
@@ -165,6 +166,24 @@ export function judgeDlq(
       status: 'fail',
       rule: 'growing',
       detail: `${tasks}, ${recent} moved there in the last ${DLQ_GROWTH_MINUTES} min`,
+      cause,
+      fix,
+    }
+  // A dead letter first sent within the window moved there within it, whatever outcomes say.
+  if (dlq.oldestAgeSeconds < DLQ_GROWTH_MINUTES * 60)
+    return {
+      status: 'fail',
+      rule: 'growing',
+      detail: `${tasks}; the oldest was first sent ${Math.round(dlq.oldestAgeSeconds)} s ago (within ${DLQ_GROWTH_MINUTES} min)`,
+      cause,
+      fix,
+    }
+  // Without outcomes, "none new" cannot be told: unknown is not a warning.
+  if (outcomes === undefined)
+    return {
+      status: 'fail',
+      rule: 'unknown',
+      detail: `${tasks}; whether any is new cannot be told (outcomes unreadable)`,
       cause,
       fix,
     }

@@ -8,9 +8,9 @@ import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { QueueMessage, QueuePort } from '../queue/port.js'
 import { compileFilters, sqsFilterEvent } from './pattern.js'
 import { Pollers } from './pollers.js'
-import { pipeOutcome, toPipeRecord, type PipeRecord } from './records.js'
+import { pipeOutcome, retryWithBackoff, toPipeRecord, type PipeRecord } from './records.js'
+import { PipeCounterBuffer } from './counter-buffer.js'
 import {
-  addPipeCounters,
   pipeHeartbeat,
   recordPipeError,
   registerPipe,
@@ -57,6 +57,8 @@ export interface LocalPipeOptions<E> {
   retryBackoff?: { baseSeconds?: number; maxSeconds?: number }
   /** how often the runner reads the desired state and writes its heartbeat; default 500 ms */
   stateCheckIntervalMs?: number
+  /** how long batch counters are coalesced before one pipe_metrics write; default 1000 ms */
+  countersFlushMs?: number
   /** desired state of a pipe created by this start; an existing pipe keeps its own. Default RUNNING */
   initialDesiredState?: DesiredState
   /** names shown by `pipe status` */
@@ -102,6 +104,7 @@ export class LocalPipe<E = PipeRecord> {
   private readonly arn: string
   private control?: Promise<void>
   private readonly pollers: Pollers
+  private readonly counters: PipeCounterBuffer
   private active = false
   private closing = false
 
@@ -129,6 +132,12 @@ export class LocalPipe<E = PipeRecord> {
     this.match = compileFilters(filters)
     this.log = options.logger ?? createLogger('local-pipe')
     this.arn = `arn:aws:sqs:local:000000000000:${options.source.name}`
+    this.counters = new PipeCounterBuffer(options.pool, this.name, options.countersFlushMs ?? 1000, (error) =>
+      this.log.warn('pipe counters not recorded yet; retrying', {
+        pipe: this.name,
+        error: errorMessage(error),
+      }),
+    )
     this.pollers = new Pollers({ min: this.opts.concurrency, max: this.opts.maxConcurrency }, (i) =>
       this.worker(i),
     )
@@ -157,12 +166,21 @@ export class LocalPipe<E = PipeRecord> {
     this.control = this.controlLoop()
   }
 
-  /** Stops polling, lets in-flight batches finish, reports STOPPED. The desired state is left as is. */
+  /**
+   * Stops polling, lets in-flight batches finish, writes their counters, reports STOPPED.
+   * The desired state is left as is.
+   */
   async close(): Promise<void> {
     this.closing = true
     await this.control
     this.control = undefined
     await this.deactivate('runner shut down', true)
+    await this.counters.flush()
+  }
+
+  /** Writes the counters of the batches finished so far (they are otherwise written within countersFlushMs). */
+  flushCounters(): Promise<void> {
+    return this.counters.flush()
   }
 
   get running(): boolean {
@@ -209,6 +227,7 @@ export class LocalPipe<E = PipeRecord> {
       )
       this.active = false
       await this.pollers.drain()
+      await this.counters.flush()
       this.log.info('pipe stopped', { pipe: this.name, reason })
     }
     await bestEffort(
@@ -283,7 +302,7 @@ export class LocalPipe<E = PipeRecord> {
       counters,
     )
     if (kept.length === 0) {
-      await this.count(counters)
+      this.counters.add(counters)
       return 0
     }
     counters.executions = 1
@@ -297,7 +316,7 @@ export class LocalPipe<E = PipeRecord> {
         counters.messagesDropped = enriched.dropped.length
       }
       if (enriched.events.length === 0) {
-        await this.count(counters)
+        this.counters.add(counters)
         return 0
       }
       await this.targetPhase(enriched.events, sent, counters)
@@ -315,7 +334,7 @@ export class LocalPipe<E = PipeRecord> {
       )
       await this.retryLater(sent)
     }
-    await this.count(counters)
+    this.counters.add(counters)
     return counters.messagesFailed ?? 0
   }
 
@@ -394,29 +413,10 @@ export class LocalPipe<E = PipeRecord> {
     else await Promise.all(records.map((r) => source.delete(r.receiptHandle)))
   }
 
-  /** Hide each failed message for base × 2^(n−1) s: retries spread out, then the redrive policy decides. */
   private async retryLater(records: PipeRecord[]): Promise<void> {
-    await Promise.all(
-      records.map(async (r) => {
-        const receives = Number(r.attributes.ApproximateReceiveCount) || 1
-        const delay = Math.min(this.opts.maxSeconds, this.opts.baseSeconds * 2 ** (receives - 1))
-        try {
-          await this.options.source.changeVisibility(r.receiptHandle, delay)
-        } catch (error) {
-          // handle no longer current (visibility expired, received again): the queue already retries it
-          this.log.warn('could not delay a failed message', {
-            pipe: this.name,
-            messageId: r.messageId,
-            error: errorMessage(error),
-          })
-        }
-      }),
-    )
-  }
-
-  private async count(counters: Partial<PipeCounters>): Promise<void> {
-    await addPipeCounters(this.options.pool, this.name, counters).catch((error) =>
-      this.log.warn('pipe counters not recorded', { pipe: this.name, error: errorMessage(error) }),
+    await retryWithBackoff(this.options.source, records, this.opts, (r, error) =>
+      // handle no longer current (visibility expired, received again): the queue already retries it
+      this.log.warn('could not delay a failed message', { pipe: this.name, messageId: r.messageId, error }),
     )
   }
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
-import type { QueueMessage } from '../queue/port.js'
+import type { QueueMessage, QueuePort } from '../queue/port.js'
+import { errorMessage } from '../errors.js'
 
 /** An SQS record exactly as Pipes / Lambda hand it to the enrichment and the target. */
 export interface PipeRecord {
@@ -73,4 +74,28 @@ export function pipeOutcome(
     outcome,
     reason,
   }
+}
+
+/**
+ * Hides each failed record for base × 2^(n−1) s (n its receive count), at most max: retries
+ * spread out, then the queue's redrive policy decides. A handle that is no longer current goes
+ * to `onError` with the error's message; the others are still delayed.
+ */
+export async function retryWithBackoff(
+  source: QueuePort,
+  records: PipeRecord[],
+  backoff: { baseSeconds: number; maxSeconds: number },
+  onError: (record: PipeRecord, error: string) => void,
+): Promise<void> {
+  await Promise.all(
+    records.map(async (r) => {
+      const receives = Number(r.attributes.ApproximateReceiveCount) || 1
+      const delay = Math.min(backoff.maxSeconds, backoff.baseSeconds * 2 ** (receives - 1))
+      try {
+        await source.changeVisibility(r.receiptHandle, delay)
+      } catch (error) {
+        onError(r, errorMessage(error))
+      }
+    }),
+  )
 }

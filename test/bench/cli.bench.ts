@@ -2,14 +2,17 @@
  * CLI start-up cost: wall time of `dialctl --version` and `dialctl cps get` (local stage, real
  * Redis) against `node -e 0` on the same machine, each spawned 10 times (median, min, max),
  * interleaved: round r runs every command once, so a burst of load hits them all alike. And
- * `cps get` side by side with its anchor: a bare Node process that loads ioredis, connects and
- * reads the same keys (limit, pacer history, degraded marker) in one round trip. The goal
- * (issue #16): `cps get` within 2× the anchor.
+ * `cps get` side by side with its anchor: a bare Node process doing the same I/O as `cps get` —
+ * it loads ioredis and pg, connects to both stores, reads the same Redis keys (server time, the
+ * limit, the pacer history) in one round trip and the same PostgreSQL row (this prefix's
+ * `pacing_state` row: the pacing mode and hold) over one connection. The goal (issue #16):
+ * `cps get` within 2× the anchor.
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createTestDb } from '../helpers/db.js'
 import { fmt, QUICK, stats, type BenchSection, type Stats } from './types.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -37,40 +40,62 @@ function interleaved(commands: Record<string, string[]>, env: NodeJS.ProcessEnv)
 export async function run(): Promise<BenchSection> {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, encoding: 'utf8' })
   if (build.status !== 0) console.warn('cli.bench: build reported errors; timing the emitted code')
+  // a fresh migrated schema: `cps get` reads its pacing_state table (no row: mode auto)
+  const db = await createTestDb('bench_cli')
   const env = {
     ...process.env,
     NO_COLOR: '1',
     DIALCTL_STAGE: 'local',
     // an empty key space: `cps get` reads the default limit and an empty history
     DIALCTL_REDIS_PREFIX: `bench:cli:${randomBytes(4).toString('hex')}:`,
+    // both read the same migrated schema of the same database
+    ...db.env,
   }
   const prefix = env.DIALCTL_REDIS_PREFIX
-  // The anchor: what `cps get` must do at the least, in plain Node.
+  // The anchor: what `cps get` must do at the least, in plain Node — the same keys and the same
+  // row (src/pacing/limit-store.ts getLimit + control, src/pacing/history.ts), both stores at once.
+  const schema = db.schema
   const anchor = [
     '--input-type=module',
     '-e',
-    `const { Redis } = await import('ioredis')
+    `const [{ Redis }, { default: pg }] = await Promise.all([import('ioredis'), import('pg')])
      const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true })
-     await r.connect()
+     const c = new pg.Client({ connectionString: process.env.DATABASE_URL${
+       schema ? `, options: ${JSON.stringify(`-c search_path="${schema}"`)}` : ''
+     } })
      const p = ${JSON.stringify(prefix)}
-     await r.pipeline().time().get(p + 'cps:limit').hgetall(p + 'cps:pacer').get(p + 'cps:degraded').exec()
-     r.disconnect()`,
+     await Promise.all([
+       r.connect().then(() => r.pipeline().time().get(p + 'cps:limit').hgetall(p + 'cps:pacer').exec()),
+       c.connect().then(() => c.query(
+         'SELECT cps_limit, held_by, held_until, hold_reason, changed_at, changed_by, change_source, change_reason FROM pacing_state WHERE scope = $1',
+         [p],
+       )),
+     ])
+     r.disconnect()
+     await c.end()`,
   ]
-  const rows = interleaved(
-    {
-      'node -e 0': ['-e', '0'],
-      'node + ioredis, same keys (anchor)': anchor,
-      'dialctl --version': ['bin/run.js', '--version'],
-      'dialctl cps get': ['bin/run.js', 'cps', 'get'],
-      'dialctl cps get --json': ['bin/run.js', 'cps', 'get', '--json'],
-    },
-    env,
-  )
+  const ANCHOR = 'node + ioredis + pg, same keys and row (anchor)'
+  let rows: Record<string, Stats>
+  try {
+    rows = interleaved(
+      {
+        'node -e 0': ['-e', '0'],
+        [ANCHOR]: anchor,
+        'dialctl --version': ['bin/run.js', '--version'],
+        'dialctl cps get': ['bin/run.js', 'cps', 'get'],
+        'dialctl cps get --json': ['bin/run.js', 'cps', 'get', '--json'],
+      },
+      env,
+    )
+  } finally {
+    await db.drop()
+  }
   const base = rows['node -e 0']!.median
-  const ratio = rows['dialctl cps get']!.median / rows['node + ioredis, same keys (anchor)']!.median
+  const ratio = rows['dialctl cps get']!.median / rows[ANCHOR]!.median
   const markdown = [
     `${RUNS} rounds after one warm-up round, each round spawning every command once (interleaved); wall time in ms, median (min, max). `,
-    '`cps get` reads the live limit and the 60 s history from the local Redis.',
+    '`cps get` reads the live limit and the 60 s history from the local Redis, and the pacing mode and hold (`pacing_state`) from PostgreSQL; ' +
+      'the anchor is a bare Node process (ioredis + pg) reading the same keys and the same row.',
     '',
     '| command | wall time (ms) | over `node -e 0` (median) |',
     '|---|---|---|',

@@ -271,6 +271,8 @@ describe('LocalPipe failures, retries and the DLQ', () => {
       [poison],
     )
     expect(rows).toEqual([{ outcome: 'dlq', stage: 'queue', contact_id: 'poison' }])
+    // counters are coalesced: closing drains the batches in flight and writes their counts
+    await Promise.all(pipes.map((p) => p.close()))
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m.messagesFailed).toBe(3)
     expect(m.messagesSucceeded).toBe(2)
@@ -303,6 +305,8 @@ describe('LocalPipe failures, retries and the DLQ', () => {
     expect(calls[1]!.receiveCounts).toEqual(['2', '2'])
     const state = await getPipeState(db.pool, name)
     expect(state!.lastError).toBe('Error: worker unreachable while dialing +**********67')
+    // counters are coalesced: closing drains the batches in flight and writes their counts
+    await Promise.all(pipes.map((p) => p.close()))
     const m = await pipeMetrics(db.pool, name, 5)
     expect(m).toMatchObject({ executions: 2, failedExecutions: 1, messagesSucceeded: 2 })
   })

@@ -221,9 +221,16 @@ describe('doctor: the seed troubleshooting guide as checks', () => {
       detail: '96 tasks, 4 moved there in the last 15 min',
       fix: 'dialctl dlq list; after fixing the cause: dialctl dlq redrive --wait',
     })
+    // first sent 42 s ago: it moved within the window even though no outcome says so
     expect(check(observations({ kind: 'local', dlq }), 'dlq')).toMatchObject({
+      status: 'fail',
+      detail: '96 tasks; the oldest was first sent 42 s ago (within 15 min)',
+    })
+    expect(
+      check(observations({ kind: 'local', dlq: { ...dlq, oldestAgeSeconds: 1800 } }), 'dlq'),
+    ).toMatchObject({
       status: 'warn',
-      detail: '96 tasks, none new in the last 15 min; the oldest was first sent 42 s ago',
+      detail: '96 tasks, none new in the last 15 min; the oldest was first sent 1800 s ago',
     })
     expect(check(observations(), 'dlq')!.title).toBe('Dead-letter queue empty')
   })

@@ -179,7 +179,7 @@ describe('rate limiting verdict (deferral is not failure; docs/operations.md "He
 })
 
 describe('DLQ verdict', () => {
-  const dlq = (n: number) => ({ visible: n, inFlight: 0, oldestAgeSeconds: 600 })
+  const dlq = (n: number, oldestAgeSeconds = 1200) => ({ visible: n, inFlight: 0, oldestAgeSeconds })
   const moved = (count: number) => [{ stage: 'queue', outcome: 'dlq', reason: null, campaignId: 'c', count }]
   it.each([
     { name: 'empty', kind: 'local' as const, n: 0, outcomes: moved(0), status: 'ok', rule: 'empty' },
@@ -200,6 +200,32 @@ describe('DLQ verdict', () => {
       rule: 'old',
     },
     {
+      name: 'brand-new dead letters, outcomes unreadable',
+      kind: 'local' as const,
+      n: 2,
+      age: 30,
+      outcomes: undefined,
+      status: 'fail',
+      rule: 'growing',
+    },
+    {
+      name: 'brand-new dead letters, no outcome recorded',
+      kind: 'local' as const,
+      n: 2,
+      age: 30,
+      outcomes: [],
+      status: 'fail',
+      rule: 'growing',
+    },
+    {
+      name: 'old dead letters, outcomes unreadable',
+      kind: 'local' as const,
+      n: 2,
+      outcomes: undefined,
+      status: 'fail',
+      rule: 'unknown',
+    },
+    {
       name: 'any on AWS (SQS moves unseen)',
       kind: 'aws' as const,
       n: 1,
@@ -208,7 +234,7 @@ describe('DLQ verdict', () => {
       rule: 'holds',
     },
   ])('$name → $status', (c) => {
-    const v = judgeDlq(dlq(c.n), c.outcomes, c.kind)
+    const v = judgeDlq(dlq(c.n, 'age' in c ? c.age : undefined), c.outcomes, c.kind)
     expect([v.status, v.rule]).toEqual([c.status, c.rule])
   })
 })
