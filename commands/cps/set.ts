@@ -3,6 +3,7 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval } from '../../src/cli/render.js'
 import type { AuditEntry } from '../../src/control/port.js'
+import { SettableCpsLimit } from '../../src/pacing/limit-store.js'
 
 export const DEFAULT_CPS_CEILING = 500
 
@@ -35,10 +36,14 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
   async run(): Promise<CpsSetResult> {
     const { args, flags } = await this.parse(CpsSet)
     const ceiling = Number(process.env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
-    if (args.limit <= 0)
+    // the one rule for a settable limit (src/pacing/limit-store.ts), as the control plane applies it
+    const valid = SettableCpsLimit.safeParse(args.limit)
+    if (!valid.success)
       throw usageError(
-        `The limit must be at least 1 call per second (got ${args.limit}).`,
-        'To stop dialing, pause the campaigns (dialctl campaign pause ID --reason …) or stop the pipe (dialctl pipe stop).',
+        `The limit ${valid.error.issues[0]?.message ?? 'is invalid'} (got ${args.limit}).`,
+        args.limit < 1
+          ? 'To stop dialing, pause the campaigns (dialctl campaign pause ID --reason …) or stop the pipe (dialctl pipe stop).'
+          : 'Give a whole number of calls per second within the bounds above.',
       )
     if (args.limit > ceiling && !flags.force)
       throw usageError(

@@ -28,10 +28,14 @@ export function maskPhone(phone: string): string {
 
 /**
  * Things made of digits that stay readable, tried before a number at each position: ISO 8601 dates
- * and times (`2026-11-30T21:06:29.123Z`, `2026-11-30 21:06`), IPv4 addresses (`127.0.0.1`), and
- * hex tokens of 16+ characters with a letter (trace and span ids, hashes).
+ * and times (`2026-11-30T21:06:29.123Z`, `2026-11-30 21:06`), IPv4 addresses (`127.0.0.1`), UUIDs
+ * as a whole (RFC 9562's 8-4-4-4-12 hex form: queue message ids, any case, even a group of digits
+ * only — `…-a3480873ebc1` was masked as `…-a*****73ebc1` when read group by group), and hex tokens
+ * of 16+ characters with a letter (trace and span ids, hashes). A shorter hex token is not kept:
+ * `c12125550101` may be a number behind a prefix letter.
  */
 const KEEP = [
+  String.raw`(?<![0-9A-Za-z])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![0-9A-Za-z])`,
   String.raw`\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?`,
   String.raw`(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])`,
   String.raw`(?<![0-9A-Za-z])(?=[0-9a-fA-F]{0,63}[a-fA-F])(?=[0-9a-fA-F]{0,63}\d)[0-9a-fA-F]{16,64}(?![0-9A-Za-z])`,

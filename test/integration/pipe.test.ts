@@ -296,9 +296,12 @@ describe('LocalPipe failures, retries and the DLQ', () => {
         if (calls.length === 1) throw new Error('worker unreachable while dialing +972501234567')
       },
     }).start()
-    await until('second call and empty queue', async () => {
+    // the pipe records an execution after its batch is deleted: wait for the second one recorded,
+    // not for the queue to empty (the metrics row lags the delete)
+    await until('second execution recorded and empty queue', async () => {
       const d = await queue.depth()
-      return calls.length >= 2 && d.visible + d.inFlight === 0
+      const m = await pipeMetrics(db.pool, name, 5)
+      return m.executions >= 2 && d.visible + d.inFlight === 0
     })
     expect(calls).toHaveLength(2)
     expect(calls[1]!.ids).toEqual(calls[0]!.ids)

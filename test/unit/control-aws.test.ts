@@ -160,15 +160,39 @@ describe('AWS control plane', () => {
       id: String(i),
       task: { campaignId: 'c', contactId: `k${i}`, phoneNumber: '+442079460001', attempts: 0 },
     })
+    // Each pushed task starts its own trace (issue #19): the AWSTraceHeader message system attribute,
+    // DataType String and an X-Ray trace header (SQS API reference, SendMessage
+    // MessageSystemAttributes; X-Ray developer guide, "Tracing header": Root=1-<8 hex epoch
+    // seconds>-<24 hex>, Sampled=0|1 per the sample rate).
+    const before = Math.floor(Date.now() / 1000)
+    const traceAttribute = {
+      MessageSystemAttributes: {
+        AWSTraceHeader: {
+          DataType: 'String',
+          StringValue: expect.stringMatching(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Sampled=[01]$/),
+        },
+      },
+    }
     const one = await plane.pushTasks([task(0)])
-    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input).toEqual({
+    const sent = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input
+    expect(sent).toEqual({
       QueueUrl: resources.queueUrl,
       MessageBody: JSON.stringify(task(0).task),
+      ...traceAttribute,
     })
+    const header = sent.MessageSystemAttributes!.AWSTraceHeader!.StringValue!
+    const startSeconds = parseInt(header.slice('Root=1-'.length, 'Root=1-'.length + 8), 16)
+    expect(startSeconds).toBeGreaterThanOrEqual(before)
+    expect(startSeconds).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000))
     expect(one.sent).toEqual([{ id: '0', messageId: 'm-1' }])
     const many = await plane.pushTasks(Array.from({ length: 23 }, (_, i) => task(i)))
-    const batches = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.length)
-    expect(batches).toEqual([10, 10, 3])
+    const entries = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!)
+    expect(entries.map((e) => e.length)).toEqual([10, 10, 3])
+    for (const e of entries.flat())
+      expect(e).toEqual({ Id: e.Id, MessageBody: JSON.stringify(task(Number(e.Id)).task), ...traceAttribute })
+    // one trace per task, not one per batch
+    const roots = new Set(entries.flat().map((e) => e.MessageSystemAttributes!.AWSTraceHeader!.StringValue))
+    expect(roots.size).toBe(23)
     expect(many.sent).toHaveLength(23)
   })
 

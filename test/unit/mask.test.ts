@@ -181,3 +181,69 @@ describe('phone masking: how numbers are written', () => {
     expect(maskPhonesIn(n).replace(/\D/g, '').length).toBeLessThanOrEqual(2)
   })
 })
+
+// A queue message id is a UUID: read group by group, `…-a3480873ebc1` lost digits (`…-a*****73ebc1`)
+// and the dead-letter WARN line no longer named its message. The whole kind: any UUID, any case.
+describe('phone masking: UUIDs and hex ids stay intact', () => {
+  /** mulberry32: a seeded PRNG, so the "random" UUIDs are the same on every run */
+  function prng(seed: number): () => number {
+    let a = seed
+    return () => {
+      a = (a + 0x6d2b79f5) | 0
+      let t = Math.imul(a ^ (a >>> 15), 1 | a)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+  }
+  /** a UUID whose hex digits come from `next`; `digitBias` makes digit-only runs (the risky case) common */
+  function uuid(next: () => number, digitBias: number): string {
+    const hex = '0123456789abcdef'
+    const char = () => (next() < digitBias ? hex[Math.floor(next() * 10)]! : hex[Math.floor(next() * 16)]!)
+    const group = (n: number) => Array.from({ length: n }, char).join('')
+    return [group(8), group(4), group(4), group(4), group(12)].join('-')
+  }
+
+  it('5000 seeded random UUIDs, lower and upper case, alone and inside text', () => {
+    const next = prng(20261201)
+    for (let i = 0; i < 5000; i++) {
+      const id = uuid(next, [0, 0.5, 0.9, 1][i % 4]!)
+      for (const form of [
+        id,
+        id.toUpperCase(),
+        `moved ${id} to the dead-letter queue`,
+        `{"messageId":"${id}"}`,
+      ]) {
+        expect(maskPhonesIn(form), form).toBe(form)
+      }
+    }
+  })
+
+  const table: [string, string][] = [
+    ['the reported message id', 'b1d2c3e4-5f60-4a7b-8c9d-a3480873ebc1'],
+    ['a UUID of digits only', '12125550-1010-4212-8555-012125550101'],
+    ['a UUID inside a prefixed id', 'msg-f47ac10b-58cc-4372-a567-0e02b2c3d479'],
+    ['an SQS message id', '5fea7756-0ea4-451a-a703-a558b933e274'],
+  ]
+  it.each(table)('%s stays intact: %s', (_what, id) => {
+    expect(maskPhonesIn(id)).toBe(id)
+  })
+
+  // phone numbers inside ids that are not UUIDs are still masked
+  const phones: [string, string, string][] = [
+    ['a short hex-looking id with a prefix letter', 'c12125550101', 'c*********01'],
+    [
+      'an almost-UUID (last group 11 digits)',
+      'f47ac10b-58cc-4372-a567-12125550101',
+      'f47ac10b-58cc-4372-a***-*********01',
+    ],
+    [
+      'a number after a UUID',
+      'f47ac10b-58cc-4372-a567-0e02b2c3d479 2125550101',
+      'f47ac10b-58cc-4372-a567-0e02b2c3d479 ********01',
+    ],
+    ['a number in a UUID-like id with a letter outside hex', 'contact-2125550101-x', 'contact-********01-x'],
+  ]
+  it.each(phones)('%s is masked: %s', (_what, input, masked) => {
+    expect(maskPhonesIn(input)).toBe(masked)
+  })
+})
