@@ -7,6 +7,8 @@ import { localDataDir } from '../src/local-stack/stack-file.js'
 import { BaseCommand } from '../src/cli/base-command.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
 import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
+
+type LocalStack = Awaited<ReturnType<typeof startLocalStack>>
 import { redactUrl } from '../src/local-stack/services.js'
 import { bestEffort } from '../src/errors.js'
 
@@ -88,6 +90,31 @@ export default class Dev extends BaseCommand<typeof Dev> {
       driver: flags.driver as 'sim' | 'ari',
       trace: flags.trace,
     })
+    this.printBanner(stack, logFile, dataDir)
+    if (flags.demo > 0) {
+      const added = await addDemoContacts(stack.pool, flags.demo)
+      this.logToStderr(
+        `Added ${added} demo contacts to "${DEMO_CAMPAIGN_ID}"; the dispatcher queues them now.`,
+      )
+    }
+
+    const ticker = this.startStatusTicker(stack, live)
+
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    ticker.stop()
+    if (live) process.stderr.write('\n')
+    await this.drainOrAbandon(stack)
+    const last = ticker.last()
+    return { stopped: true, ...(last ? { last } : {}) }
+  }
+
+  /** What runs where, and how to use it from another terminal (stderr). */
+  private printBanner(stack: LocalStack, logFile: string | undefined, dataDir: string): void {
+    const { flags } = this
     this.logToStderr(
       [
         'dialctl local stack is running.',
@@ -104,13 +131,13 @@ export default class Dev extends BaseCommand<typeof Dev> {
         'Ctrl-C to stop.',
       ].join('\n'),
     )
-    if (flags.demo > 0) {
-      const added = await addDemoContacts(stack.pool, flags.demo)
-      this.logToStderr(
-        `Added ${added} demo contacts to "${DEMO_CAMPAIGN_ID}"; the dispatcher queues them now.`,
-      )
-    }
+  }
 
+  /** Every `--status-every` seconds, one status line: redrawn in place when `live`, else a whole line. */
+  private startStatusTicker(
+    stack: LocalStack,
+    live: boolean,
+  ): { stop: () => void; last: () => LocalStackStatus | undefined } {
     let last: LocalStackStatus | undefined
     const timer = setInterval(() => {
       const update = stack.status().then((s) => {
@@ -121,17 +148,16 @@ export default class Dev extends BaseCommand<typeof Dev> {
         else this.logToStderr(formatStatus(s))
       })
       void bestEffort(update, 'a status line is skipped; the next tick draws one')
-    }, flags['status-every'] * 1000)
+    }, this.flags['status-every'] * 1000)
 
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
-    clearInterval(timer)
-    if (live) process.stderr.write('\n')
-    // First Ctrl-C: drain, saying what is being waited for. Second: abandon, but leave the
-    // database true (open calls closed as failed), so the next start has nothing to recover.
+    return { stop: () => clearInterval(timer), last: () => last }
+  }
+
+  /**
+   * First Ctrl-C: drain, saying what is being waited for. Second: abandon, but leave the database
+   * true (open calls closed as failed), so the next start has nothing to recover. Exits 130 when abandoned.
+   */
+  private async drainOrAbandon(stack: LocalStack): Promise<void> {
     const calls = stack.worker.activeCalls
     this.logToStderr(
       `Stopping: draining ${calls} call${calls === 1 ? '' : 's'} and the batches in flight — Ctrl-C again to abandon.`,
@@ -153,7 +179,6 @@ export default class Dev extends BaseCommand<typeof Dev> {
     this.logToStderr(
       'Stopped. Nothing queued was lost: it waits in the local queue for the next `dialctl dev`.',
     )
-    return { stopped: true, ...(last ? { last } : {}) }
   }
 }
 

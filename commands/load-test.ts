@@ -10,8 +10,9 @@ import {
   summarize,
   testCampaignFor,
   type LoadPlan,
+  type SendOutcome,
 } from '../src/control/load-test.js'
-import type { RunProgress } from '../src/control/port.js'
+import type { ControlPlane, QueueDepth, RunProgress } from '../src/control/port.js'
 import { TEST_NUMBER_COUNT } from '../src/tasks/test-numbers.js'
 
 export default class LoadTest extends ControlCommand<typeof LoadTest> {
@@ -72,6 +73,28 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
       `Run ${plan.runId}: ${plan.count} tasks → ${plane.stage}, campaign ${plan.campaignId}, limit ${pacing.limit.limit} cps`,
     )
 
+    const send = await this.sendWithBar(plane, plan, interactive)
+    if (send.failed.length)
+      this.warn(
+        `${send.failed.length} task(s) were not accepted by the queue, e.g. ${send.failed[0]!.code}: ${send.failed[0]!.message}`,
+      )
+    const followed = await this.followRun(plane, plan, send, {
+      since,
+      dlqBefore,
+      interactive,
+      follow: flags.follow,
+      idleTimeoutS: flags['idle-timeout'],
+    })
+    const summary = summarize(plan, send, followed.progress, {
+      dlqGrowth: followed.dlqGrowth,
+      limit: pacing.limit.limit,
+    })
+    this.printSummary(summary, flags.follow)
+    return summary
+  }
+
+  /** Phase 1: sends the run's tasks, with a progress bar on stderr when interactive. */
+  private async sendWithBar(plane: ControlPlane, plan: LoadPlan, interactive: boolean): Promise<SendOutcome> {
     const bar = interactive
       ? new cliProgress.SingleBar(
           { format: 'Sending  {bar} {value}/{total}  {rate}/s', stream: process.stderr, hideCursor: true },
@@ -86,47 +109,53 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
       }),
     )
     bar?.stop()
-    if (send.failed.length)
-      this.warn(
-        `${send.failed.length} task(s) were not accepted by the queue, e.g. ${send.failed[0]!.code}: ${send.failed[0]!.message}`,
-      )
+    return send
+  }
 
+  /**
+   * Phase 2: reads the run's progress; with `follow`, polls once a second (live line on stderr when
+   * interactive) until every sent task has an outcome or nothing moved for `idleTimeoutS` seconds.
+   * `dlqGrowth` is the DLQ's growth (visible + in flight) since `dlqBefore`.
+   */
+  private async followRun(
+    plane: ControlPlane,
+    plan: LoadPlan,
+    send: SendOutcome,
+    opts: { since: Date; dlqBefore: QueueDepth; interactive: boolean; follow: boolean; idleTimeoutS: number },
+  ): Promise<{ progress: RunProgress; dlqGrowth: number }> {
+    const { since, dlqBefore, interactive } = opts
     const prefix = `lt-${plan.runId}-`
     let progress: RunProgress = await plane.runProgress(plan.campaignId, prefix, since, send.sentAt)
     let dlqGrowth = 0
-    if (flags.follow) {
-      let lastMoveAt = Date.now()
-      let lastKey = ''
-      for (;;) {
-        const [p, snap, dlq] = await Promise.all([
-          plane.runProgress(plan.campaignId, prefix, since, send.sentAt),
-          plane.pacing(),
-          plane.dlqDepth(),
-        ])
-        progress = p
-        dlqGrowth = Math.max(0, dlq.visible + dlq.inFlight - (dlqBefore.visible + dlqBefore.inFlight))
-        const key = `${p.dialed}/${p.rateLimited}/${p.dropped}/${dlqGrowth}`
-        if (key !== lastKey) {
-          lastKey = key
-          lastMoveAt = Date.now()
-        }
-        const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  deferred ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
-        if (interactive) process.stderr.write(`\r${line}   `)
-        const done = p.dialed + p.dropped + Math.max(p.dlq, dlqGrowth) >= send.sent
-        if (done || Date.now() - lastMoveAt > flags['idle-timeout'] * 1000) {
-          if (interactive) process.stderr.write('\n')
-          if (!done)
-            this.warn(
-              `No progress for ${flags['idle-timeout']} s: stopped following. Is the pipeline running? (dialctl status)`,
-            )
-          break
-        }
-        await new Promise((r) => setTimeout(r, 1000))
+    if (!opts.follow) return { progress, dlqGrowth }
+    let lastMoveAt = Date.now()
+    let lastKey = ''
+    for (;;) {
+      const [p, snap, dlq] = await Promise.all([
+        plane.runProgress(plan.campaignId, prefix, since, send.sentAt),
+        plane.pacing(),
+        plane.dlqDepth(),
+      ])
+      progress = p
+      dlqGrowth = Math.max(0, dlq.visible + dlq.inFlight - (dlqBefore.visible + dlqBefore.inFlight))
+      const key = `${p.dialed}/${p.rateLimited}/${p.dropped}/${dlqGrowth}`
+      if (key !== lastKey) {
+        lastKey = key
+        lastMoveAt = Date.now()
       }
+      const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  deferred ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
+      if (interactive) process.stderr.write(`\r${line}   `)
+      const done = p.dialed + p.dropped + Math.max(p.dlq, dlqGrowth) >= send.sent
+      if (done || Date.now() - lastMoveAt > opts.idleTimeoutS * 1000) {
+        if (interactive) process.stderr.write('\n')
+        if (!done)
+          this.warn(
+            `No progress for ${opts.idleTimeoutS} s: stopped following. Is the pipeline running? (dialctl status)`,
+          )
+        return { progress, dlqGrowth }
+      }
+      await new Promise((r) => setTimeout(r, 1000))
     }
-    const summary = summarize(plan, send, progress, { dlqGrowth, limit: pacing.limit.limit })
-    this.printSummary(summary, flags.follow)
-    return summary
   }
 
   /** The summary table, the not-dialed reasons, and whether every task reached an outcome. */

@@ -101,16 +101,7 @@ export default class Status extends ControlCommand<typeof Status> {
       o.pipe instanceof Error
         ? err(o.pipe)
         : `${o.pipe.state === 'RUNNING' ? c.green(o.pipe.state) : c.red(o.pipe.state)} (desired ${o.pipe.desiredState})`
-    let cpsLine: string
-    if (o.pacing instanceof Error) cpsLine = err(o.pacing)
-    else {
-      const p = o.pacing
-      const attempts = p.last60.reduce((n, x) => n + x.admitted + x.rateLimited, 0)
-      cpsLine = `${p.cpsNow} / ${p.limit.limit} cps (${p.limit.source})  ${sparkline(
-        p.last60.map((s) => s.admitted),
-        p.limit.limit,
-      )}  deferred ${percent(p.rateLimitedShare)} of ${attempts} attempts (60 s)${p.degraded ? c.red('  DEGRADED') : ''}`
-    }
+    const cpsLine = o.pacing instanceof Error ? err(o.pacing) : formatCps(o.pacing, c)
     const depth = (q: QueueDepth | Error) =>
       q instanceof Error
         ? err(q)
@@ -121,15 +112,7 @@ export default class Status extends ControlCommand<typeof Status> {
     const inFlightCalls = active.reduce((n, x) => n + x.contacts.dialing, 0)
     const answered = active.reduce((n, x) => n + x.answered, 0)
     const finishedDials = active.reduce((n, x) => n + x.finishedDials, 0)
-    const changes =
-      o.audit && !(o.audit instanceof Error)
-        ? o.audit
-            .slice(0, 3)
-            .map(
-              (e) =>
-                `${e.at.slice(11, 19)} UTC limit ${e.oldLimit ?? '—'} → ${e.newLimit} cps by ${e.actor} (${e.reason})`,
-            )
-        : []
+    const changes = recentLimitChanges(o.audit)
     const text = keyValues([
       ['Stage', `${plane.stage} (${plane.kind})`],
       ['Pipe', pipeLine],
@@ -140,30 +123,8 @@ export default class Status extends ControlCommand<typeof Status> {
         'Calls',
         `${inFlightCalls} in progress · answered ${shareOf(answered, finishedDials, 'finished dials')} (active campaigns)`,
       ],
-      [
-        'Campaigns',
-        o.campaigns instanceof Error
-          ? err(o.campaigns)
-          : active.length === 0
-            ? 'none active'
-            : active
-                .map((x) =>
-                  x.allContactsFinished
-                    ? `${x.campaignId} (all contacts finished: ${finishedAdvice(x.campaignId)})`
-                    : `${x.campaignId} (${x.contacts.pending} pending, ${x.contacts.dialing} dialing, answered ${x.answered} of ${x.finishedDials} finished dials${x.windowOpen ? '' : ', window closed'})`,
-                )
-                .join('\n' + ' '.repeat(14)),
-      ],
-      [
-        'Alarms',
-        o.alarms instanceof Error
-          ? err(o.alarms)
-          : alarms.length
-            ? c.red(alarms.map((a) => a.name).join(', '))
-            : plane.kind === 'local'
-              ? 'none (no CloudWatch locally)'
-              : 'none in ALARM',
-      ],
+      ['Campaigns', o.campaigns instanceof Error ? err(o.campaigns) : formatCampaigns(active)],
+      ['Alarms', o.alarms instanceof Error ? err(o.alarms) : formatAlarms(alarms, plane.kind, c)],
       ['Last changes', changes.length ? changes.join('\n' + ' '.repeat(14)) : 'no limit change recorded'],
       [
         'Health',
@@ -174,24 +135,79 @@ export default class Status extends ControlCommand<typeof Status> {
             : c.green('ok'),
       ],
     ])
-    const result: StatusResult = {
-      stage: plane.stage,
-      healthy: problems.length === 0,
-      pipe: orError(o.pipe),
-      pacing: orError(o.pacing),
-      queue: orError(o.queue),
-      dlq: orError(o.dlq),
-      activeCampaigns: active.map((x) => ({
-        campaignId: x.campaignId,
-        name: x.name,
-        contacts: x.contacts,
-        answerRate: x.answerRate,
-        windowOpen: x.windowOpen,
-      })),
-      alarms,
-      problems,
-      warnings,
-    }
+    const result = statusResult(plane.stage, o, active, { alarms, problems, warnings })
     return { text, result }
+  }
+}
+
+type Observation = Awaited<ReturnType<typeof observe>>
+type Colors = ReturnType<typeof colors>
+
+/** The CPS row: now / limit, the last 60 s as a sparkline, and the share deferred. */
+function formatCps(p: PacingSnapshot, c: Colors): string {
+  const attempts = p.last60.reduce((n, x) => n + x.admitted + x.rateLimited, 0)
+  return `${p.cpsNow} / ${p.limit.limit} cps (${p.limit.source})  ${sparkline(
+    p.last60.map((s) => s.admitted),
+    p.limit.limit,
+  )}  deferred ${percent(p.rateLimitedShare)} of ${attempts} attempts (60 s)${p.degraded ? c.red('  DEGRADED') : ''}`
+}
+
+/** The last three limit changes from the audit, newest first; none when the audit is unavailable. */
+function recentLimitChanges(audit: Observation['audit']): string[] {
+  return audit && !(audit instanceof Error)
+    ? audit
+        .slice(0, 3)
+        .map(
+          (e) =>
+            `${e.at.slice(11, 19)} UTC limit ${e.oldLimit ?? '—'} → ${e.newLimit} cps by ${e.actor} (${e.reason})`,
+        )
+    : []
+}
+
+/** One line per active campaign, aligned under the key column. */
+function formatCampaigns(active: CampaignSummary[]): string {
+  return active.length === 0
+    ? 'none active'
+    : active
+        .map((x) =>
+          x.allContactsFinished
+            ? `${x.campaignId} (all contacts finished: ${finishedAdvice(x.campaignId)})`
+            : `${x.campaignId} (${x.contacts.pending} pending, ${x.contacts.dialing} dialing, answered ${x.answered} of ${x.finishedDials} finished dials${x.windowOpen ? '' : ', window closed'})`,
+        )
+        .join('\n' + ' '.repeat(14))
+}
+
+function formatAlarms(alarms: Alarm[], kind: ControlPlane['kind'], c: Colors): string {
+  return alarms.length
+    ? c.red(alarms.map((a) => a.name).join(', '))
+    : kind === 'local'
+      ? 'none (no CloudWatch locally)'
+      : 'none in ALARM'
+}
+
+/** The --json document of one screen. */
+function statusResult(
+  stage: string,
+  o: Observation,
+  active: CampaignSummary[],
+  { alarms, problems, warnings }: Pick<StatusResult, 'alarms' | 'problems' | 'warnings'>,
+): StatusResult {
+  return {
+    stage,
+    healthy: problems.length === 0,
+    pipe: orError(o.pipe),
+    pacing: orError(o.pacing),
+    queue: orError(o.queue),
+    dlq: orError(o.dlq),
+    activeCampaigns: active.map((x) => ({
+      campaignId: x.campaignId,
+      name: x.name,
+      contacts: x.contacts,
+      answerRate: x.answerRate,
+      windowOpen: x.windowOpen,
+    })),
+    alarms,
+    problems,
+    warnings,
   }
 }

@@ -102,9 +102,60 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
   const now = (deps.now ?? (() => new Date()))()
   // Outcomes are recorded in the batch's order, whichever check dropped them.
   const dropped: { index: number; outcome: TaskOutcome }[] = []
-  const drop = (index: number, outcome: Omit<TaskOutcome, 'stage' | 'outcome'>) =>
+  const drop: DropFn = (index, outcome) =>
     dropped.push({ index, outcome: { ...outcome, stage: 'enrich', outcome: 'dropped' } })
 
+  const valid = parseAll(batch, logger, drop)
+  const kept: EnrichedDialTask[] = []
+  const moves: Moves = { release: [], reschedule: [], blacklist: [], tooLarge: [] }
+  if (valid.length > 0) {
+    const lookup = await lookupBatch(
+      db,
+      valid.map((v) => v.task.campaignId),
+      valid.map((v) => v.task.phoneNumber),
+      valid.map((v) => v.task),
+    )
+    const step: EnrichStep = { logger, drop, now, enrichedAt: now.toISOString(), lookup, moves }
+    for (const v of valid) {
+      const enriched = enrichOne(v, step)
+      if (enriched) kept.push(enriched)
+    }
+  }
+
+  const outcomes = droppedInOrder(dropped, deps)
+  await settle(deps, moves, outcomes)
+  logger.info('enriched batch', {
+    received: batch.length,
+    kept: kept.length,
+    dropped: outcomes.length,
+    droppedByReason: countBy(outcomes.map((o) => (o.reason ?? '').split(':')[0]!)),
+  })
+  return kept
+}
+
+type DropFn = (index: number, outcome: Omit<TaskOutcome, 'stage' | 'outcome'>) => void
+
+/** The contact moves a batch's drops ask for (docs/contact-states.md), applied together by `settle`. */
+interface Moves {
+  release: ContactRef[]
+  reschedule: RescheduleRef[]
+  blacklist: ContactRef[]
+  tooLarge: ContactRef[]
+}
+
+/** What checking one task needs: one clock reading and one lookup per batch. */
+interface EnrichStep {
+  logger: Logger
+  drop: DropFn
+  now: Date
+  /** `now` as ISO 8601, stamped on every kept task */
+  enrichedAt: string
+  lookup: Awaited<ReturnType<typeof lookupBatch>>
+  moves: Moves
+}
+
+/** Phase 1: each record parsed; a malformed one is logged and dropped (no contact move: its ids are unsure). */
+function parseAll(batch: unknown[], logger: Logger, drop: DropFn): ValidTask[] {
   const valid: ValidTask[] = []
   batch.forEach((raw, index) => {
     const parsed = parseRecord(raw)
@@ -119,107 +170,82 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
     })
     drop(index, { messageId: parsed.messageId, ...parsed.hint, reason })
   })
+  return valid
+}
 
-  const kept: EnrichedDialTask[] = []
-  const release: ContactRef[] = []
-  const reschedule: RescheduleRef[] = []
-  const blacklist: ContactRef[] = []
-  const tooLarge: ContactRef[] = []
-
-  if (valid.length > 0) {
-    const lookup = await lookupBatch(
-      db,
-      valid.map((v) => v.task.campaignId),
-      valid.map((v) => v.task.phoneNumber),
-      valid.map((v) => v.task),
-    )
-    const enrichedAt = now.toISOString()
-    for (const { index, messageId, task, ...passOn } of valid) {
-      const ref: ContactRef = {
-        campaignId: task.campaignId,
-        contactId: task.contactId,
-        attempts: task.attempts,
-      }
-      const context = {
-        messageId,
-        campaignId: task.campaignId,
-        contactId: task.contactId,
-        attempt: task.attempts,
-      }
-      const dropTask = (reason: string, level: 'info' | 'warn' | 'error' = 'info') => {
-        logger[level]('dropping dial task', { ...context, phoneNumber: maskPhone(task.phoneNumber), reason })
-        drop(index, { ...context, reason })
-      }
-      const found = lookup.campaigns.get(task.campaignId)
-      if (!found) {
-        // Seed scenario 2: no campaign, so no contact row either (contacts reference campaigns).
-        dropTask(DropReason.CampaignNotFound, 'warn')
-        continue
-      }
-      if (!found.ok) {
-        // A stored config that no longer parses cannot be dialed; keep the contact for after the fix.
-        dropTask(`${DropReason.CampaignInvalid}: ${found.error}`, 'error')
-        release.push(ref)
-        continue
-      }
-      const campaign = found.campaign
-      if (campaign.status !== 'active') {
-        dropTask(`${DropReason.CampaignNotActive}${campaign.status}`)
-        release.push(ref)
-        continue
-      }
-      if (lookup.blacklisted.has(task.phoneNumber)) {
-        dropTask(DropReason.Blacklisted)
-        blacklist.push(ref)
-        continue
-      }
-      const callee = calleeZones(
-        lookup.contactZones.get(contactKey(task.campaignId, task.contactId)) ?? {},
-        campaign.timezone,
-      )
-      const windowCheck = checkWindow(now, campaign, callee)
-      if (windowCheck.ok === false) {
-        if (windowCheck.nextOpening) {
-          dropTask(
-            `${DropReason.OutsideCallingWindow}: closed in ${describeZones(callee)}; next opening ${windowCheck.nextOpening.toISOString()}`,
-          )
-          reschedule.push({ ...ref, nextAttemptAt: windowCheck.nextOpening })
-        } else {
-          dropTask(`${DropReason.OutsideCallingWindow}: ${windowCheck.error}`, 'error')
-          release.push(ref)
-        }
-        continue
-      }
-      // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
-      // parsed again. The dialer parses it once more where it enters (the pipe's target input).
-      const enriched = { ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn }
-      if (droppedTooLarge(enriched, dropTask)) tooLarge.push(ref)
-      else kept.push(enriched)
-    }
+/**
+ * Phase 2, one task: its campaign (found, valid, active), the blacklist, the callee's calling window,
+ * then the dial command's size. Returns the enriched task, or undefined when dropped: the drop is
+ * logged, recorded, and its contact move queued in `step.moves`.
+ */
+function enrichOne(v: ValidTask, step: EnrichStep): EnrichedDialTask | undefined {
+  const { logger, drop, now, enrichedAt, lookup, moves } = step
+  const { index, messageId, task, ...passOn } = v
+  const ref: ContactRef = {
+    campaignId: task.campaignId,
+    contactId: task.contactId,
+    attempts: task.attempts,
   }
-
-  const outcomes = droppedInOrder(dropped, deps)
-  await settle(deps, { release, reschedule, blacklist, tooLarge }, outcomes)
-  logger.info('enriched batch', {
-    received: batch.length,
-    kept: kept.length,
-    dropped: outcomes.length,
-    droppedByReason: countBy(outcomes.map((o) => (o.reason ?? '').split(':')[0]!)),
-  })
-  return kept
+  const context = {
+    messageId,
+    campaignId: task.campaignId,
+    contactId: task.contactId,
+    attempt: task.attempts,
+  }
+  const dropTask = (reason: string, level: 'info' | 'warn' | 'error' = 'info') => {
+    logger[level]('dropping dial task', { ...context, phoneNumber: maskPhone(task.phoneNumber), reason })
+    drop(index, { ...context, reason })
+  }
+  const found = lookup.campaigns.get(task.campaignId)
+  if (!found) {
+    // Seed scenario 2: no campaign, so no contact row either (contacts reference campaigns).
+    dropTask(DropReason.CampaignNotFound, 'warn')
+    return undefined
+  }
+  if (!found.ok) {
+    // A stored config that no longer parses cannot be dialed; keep the contact for after the fix.
+    dropTask(`${DropReason.CampaignInvalid}: ${found.error}`, 'error')
+    moves.release.push(ref)
+    return undefined
+  }
+  const campaign = found.campaign
+  if (campaign.status !== 'active') {
+    dropTask(`${DropReason.CampaignNotActive}${campaign.status}`)
+    moves.release.push(ref)
+    return undefined
+  }
+  if (lookup.blacklisted.has(task.phoneNumber)) {
+    dropTask(DropReason.Blacklisted)
+    moves.blacklist.push(ref)
+    return undefined
+  }
+  const callee = calleeZones(
+    lookup.contactZones.get(contactKey(task.campaignId, task.contactId)) ?? {},
+    campaign.timezone,
+  )
+  const windowCheck = checkWindow(now, campaign, callee)
+  if (windowCheck.ok === false) {
+    if (windowCheck.nextOpening) {
+      dropTask(
+        `${DropReason.OutsideCallingWindow}: closed in ${describeZones(callee)}; next opening ${windowCheck.nextOpening.toISOString()}`,
+      )
+      moves.reschedule.push({ ...ref, nextAttemptAt: windowCheck.nextOpening })
+    } else {
+      dropTask(`${DropReason.OutsideCallingWindow}: ${windowCheck.error}`, 'error')
+      moves.release.push(ref)
+    }
+    return undefined
+  }
+  // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
+  // parsed again. The dialer parses it once more where it enters (the pipe's target input).
+  const enriched = { ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn }
+  if (!droppedTooLarge(enriched, dropTask)) return enriched
+  moves.tooLarge.push(ref)
+  return undefined
 }
 
 /** The contact moves of a batch and its outcome rows: independent statements; any failure fails the batch. */
-async function settle(
-  deps: EnricherDeps,
-  moves: {
-    release: ContactRef[]
-    reschedule: RescheduleRef[]
-    blacklist: ContactRef[]
-    tooLarge: ContactRef[]
-  },
-  outcomes: TaskOutcome[],
-): Promise<void> {
+async function settle(deps: EnricherDeps, moves: Moves, outcomes: TaskOutcome[]): Promise<void> {
   const { db } = deps
   await Promise.all([
     releaseContacts(db, moves.release),
