@@ -65,6 +65,7 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
       count: flags.count,
       ...(flags.rate ? { rate: flags.rate } : {}),
       concurrency: flags.concurrency,
+      firstNumber: campaign.contacts.total,
     }
     const [pacing, dlqBefore] = await Promise.all([plane.pacing(), plane.dlqDepth()])
     const since = new Date(Date.now() - 60_000) // clock skew margin: the run id isolates our tasks

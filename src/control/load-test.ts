@@ -65,14 +65,20 @@ export interface LoadPlan {
   rate?: number
   /** SendMessageBatch calls in flight at once */
   concurrency: number
+  /**
+   * Index of the run's first reserved test number: the campaign's contact count, so a run never
+   * reuses a number an earlier run already made a contact of (a campaign holds each number once;
+   * a reused one was refused at push). Wraps after TEST_NUMBER_COUNT numbers.
+   */
+  firstNumber?: number
 }
 
-/** Task i of a run: a reserved test number, a contact id unique to the run (no contact row). */
-export function loadTask(plan: Pick<LoadPlan, 'runId' | 'campaignId'>, i: number): DialTask {
+/** Task i of a run: the reserved test number after the campaign's earlier ones, a contact id unique to the run. */
+export function loadTask(plan: Pick<LoadPlan, 'runId' | 'campaignId' | 'firstNumber'>, i: number): DialTask {
   return {
     campaignId: plan.campaignId,
     contactId: `lt-${plan.runId}-${i}`,
-    phoneNumber: testNumber(i),
+    phoneNumber: testNumber((plan.firstNumber ?? 0) + i),
     metadata: { loadTest: plan.runId },
     attempts: 0,
   }

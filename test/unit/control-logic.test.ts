@@ -342,6 +342,10 @@ describe('load test', () => {
       metadata: { loadTest: 'r1' },
       attempts: 0,
     })
+    // A later run continues after the numbers the campaign already holds (each number once per campaign).
+    expect(loadTask({ runId: 'r2', campaignId: 'load-test', firstNumber: 40 }, 0).phoneNumber).toBe(
+      testNumber(40),
+    )
   })
 
   it('summary: achieved CPS over the dial span, nearest-rank percentiles', () => {
