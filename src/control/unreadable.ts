@@ -1,6 +1,5 @@
-import { OperatorError } from '../errors.js'
-import { maskPhonesIn } from '../observability/mask.js'
 import type { Observations } from './doctor.js'
+import { errorText as text } from './doctor-checks.js'
 
 /** One store, peer or read whose state is unknown: unhealthy, never assumed fine (docs/health.md). */
 export interface Unreadable {
@@ -13,9 +12,6 @@ export interface Unreadable {
   /** the next safe command */
   fix: string
 }
-
-const text = (e: Error): string =>
-  maskPhonesIn(e instanceof OperatorError ? `${e.message} (${e.suggestion})` : e.message)
 
 /**
  * Every observation `status` and `doctor` could not make, and every store or peer `ping` found
