@@ -19,6 +19,7 @@ import type {
   OutcomeCount,
   PacingSnapshot,
   PushEntry,
+  PushRegistration,
   Reachability,
   RunProgress,
   CampaignMedia,
@@ -300,7 +301,7 @@ export class DataPlane implements DataPort {
   /** Inserts rows another process parsed, checked again first (assertContactRows): the authority sits here. */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {
     const { assertContactRows } = await import('../contracts/contact-row.js')
-    assertContactRows(rows)
+    assertContactRows(rows, campaignId)
     const { lockOpenForContacts, insertContacts, CampaignNotFoundError, CampaignTransitionError } =
       await campaignModules()
     try {
@@ -344,15 +345,10 @@ export class DataPlane implements DataPort {
     return { rows, next: rows.length === limit ? rows.at(-1)!.contactId : null }
   }
 
-  /** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
-  async registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
+  /** Contact rows for tasks about to be pushed (see registerPushedContacts): what became of each entry. */
+  async registerPushedContacts(entries: readonly PushEntry[]): Promise<PushRegistration> {
     const { registerPushedContacts } = await campaignModules()
-    let created = 0
-    for (const zone of new Set(entries.map((e) => e.timezone))) {
-      const tasks = entries.filter((e) => e.timezone === zone).map((e) => e.task)
-      created += await registerPushedContacts(this.pool, tasks, zone)
-    }
-    return created
+    return registerPushedContacts(this.pool, entries)
   }
 
   /**

@@ -67,7 +67,10 @@ async function pass(options: ImportStreamOptions, importing: boolean): Promise<I
     valid: 0,
   }
   try {
-    for await (const chunk of streamContactsCsv(options.open(), options.csv)) {
+    for await (const chunk of streamContactsCsv(options.open(), {
+      ...options.csv,
+      campaignId: options.campaignId,
+    })) {
       result.valid += chunk.rows.length
       result.invalidCount += chunk.invalid.length
       for (const i of chunk.invalid) if (result.invalid.length < MAX_LISTED) result.invalid.push(i)
