@@ -20,7 +20,6 @@ export async function originate(state: DriverState, request: OriginateRequest): 
   const ringSeconds = ringSecondsFor(state.settings, request)
   const tracked: Tracked = {
     callId,
-    phone: request.phoneNumber,
     startedAt: Date.now(),
     ringMs: ringSeconds * 1000,
     stage: { phase: 'ringing' },

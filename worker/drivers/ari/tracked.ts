@@ -21,7 +21,6 @@ export interface Settled {
 
 export interface Tracked {
   callId: string
-  phone: string
   /** Date.now() when originate was asked */
   startedAt: number
   ringMs: number
