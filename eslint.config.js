@@ -23,9 +23,7 @@ const SIZED = ['src/**/*.ts', 'worker/**/*.ts', 'functions/**/*.ts', 'local/**/*
  * lines or null, file's lines of code or null]. `src/control/doctor.ts` (diagnose) is split on
  * branch `ops`; the rest on branch `struct`.
  */
-const NOT_YET_SPLIT = [
-  ['src/calls/run-call.ts', 120, null],
-]
+const NOT_YET_SPLIT = [['src/calls/run-call.ts', 120, null]]
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.sst/**', 'sst-env.d.ts', '.dialctl/**', 'bench-report/**'] },
