@@ -7,8 +7,8 @@ import { withTransaction } from '../db/pool.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
 import { pacingSnapshot, readLimitHistory, resumeAuto, writeLimit } from './pacing.js'
-import { CampaignSummary } from './port.js'
 import type {
+  CampaignSummary,
   AuditEntry,
   CampaignInput,
   CampaignMove,
@@ -175,7 +175,11 @@ export class DataPlane implements DataPort {
 
   async showCampaign(id: string): Promise<CampaignSummary> {
     const summary = await this.summary(id, await this.liveLimitOrDefault())
-    const { calleeZoneSummary } = await campaignModules()
+    const [{ calleeZoneSummary }, { CampaignSummary: Summary }] = await Promise.all([
+      campaignModules(),
+      // port.ts's schemas need zod: loaded on use, like the campaign modules
+      import('./port.js'),
+    ])
     const [zones, { rows }] = await Promise.all([
       calleeZoneSummary(this.pool, id, summary.timezone),
       this.pool.query<{ windows: unknown }>(
@@ -184,7 +188,7 @@ export class DataPlane implements DataPort {
       ),
     ])
     // the shape only (port.ts): the config was validated when it was stored
-    const windows = CampaignSummary.shape.callingWindows.safeParse(rows[0]?.windows)
+    const windows = Summary.shape.callingWindows.safeParse(rows[0]?.windows)
     return {
       ...summary,
       calleeZones: zones,
