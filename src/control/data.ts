@@ -133,11 +133,12 @@ export class DataPlane implements DataPort {
     const { rows } = await this.pool.query<{
       id: string
       status: string
+      is_test: boolean
       config: unknown
       guard_at: Date | null
       guard_reason: string | null
     }>(
-      `SELECT c.id, c.status, c.config, g.at AS guard_at, g.reason AS guard_reason
+      `SELECT c.id, c.status, c.is_test, c.config, g.at AS guard_at, g.reason AS guard_reason
          FROM campaigns c
          LEFT JOIN LATERAL (
            SELECT at, reason FROM campaign_events e
@@ -157,6 +158,7 @@ export class DataPlane implements DataPort {
     return rows.map((r) => ({
       campaignId: r.id,
       status: r.status,
+      isTest: r.is_test,
       audioUrls: audioUrlsOf(r.config),
       windowMinutes,
       pickedUp: health.get(r.id)?.pickedUp ?? 0,
