@@ -9,6 +9,7 @@ import {
 } from '../src/calls/workers.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import { deferralTiming } from '../src/dialer/admission.js'
+import { PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
 import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
@@ -309,7 +310,7 @@ async function startWorker(ctx: StartContext, stores: Stores, workerId: string, 
 /** Phase 6: the Lambdas' handlers in-process — enrich and dialer — behind the local pipe. */
 async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, token: string) {
   const { options, log } = ctx
-  const batchWindowSeconds = options.batchWindowSeconds ?? 5
+  const batchWindowSeconds = options.batchWindowSeconds ?? PIPE_BATCH_WINDOW_SECONDS
   const dialer = createDialer({
     ...dialerDeps({
       redis: stores.redis,

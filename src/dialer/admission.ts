@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js'
 import type { Admission } from '../pacing/limiter.js'
 import type { DialerDeps } from './handle-batch.js'
 import type { Ledger, TaskItem } from './ledger.js'
+import { PIPE_BATCH_WINDOW_SECONDS } from '../pipe/batching.js'
 import { delaySecondsFor, realSleep } from './ports.js'
 
 /**
@@ -24,8 +25,6 @@ export function deferralTiming(windowSeconds: number): { returnEarlyMs: number; 
   return { returnEarlyMs, holdMs: returnEarlyMs + 1000 }
 }
 
-/** The pipe's batching window on AWS and in `dialctl dev` (stacks/settings.ts BATCH_WINDOW_SECONDS). */
-const PIPE_BATCH_WINDOW_SECONDS = 5
 export const { returnEarlyMs: DEFAULT_RETURN_EARLY_MS, holdMs: DEFAULT_HOLD_MS } =
   deferralTiming(PIPE_BATCH_WINDOW_SECONDS)
 
