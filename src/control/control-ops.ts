@@ -8,7 +8,7 @@ import {
   WindowMinutes,
 } from '../contracts/operator-input.js'
 import type { OperatorError } from '../errors.js'
-import { SettableCpsLimit } from '../pacing/limit-store.js'
+import { SettableCpsLimit } from '../pacing/settable-limit.js'
 import { ContactRows } from './contact-row.js'
 import { ImportPosition, ImportTotals } from './import-position.js'
 import { S3_SINGLE_PUT_MAX_BYTES } from './s3-object.js'

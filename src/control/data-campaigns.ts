@@ -1,8 +1,13 @@
 import type { TransitionResult } from '../campaigns/lifecycle.js'
 import { OperatorError } from '../errors.js'
 import { asOperatorErrors, campaignModules, type DataContext } from './data-modules.js'
-import { CampaignSummary } from './port.js'
-import type { CampaignInput, CampaignMedia, CampaignMove, CampaignTransition } from './port.js'
+import type {
+  CampaignInput,
+  CampaignMedia,
+  CampaignMove,
+  CampaignSummary,
+  CampaignTransition,
+} from './port.js'
 
 /**
  * The campaigns area of the data layer (DataPlane): summaries, lifecycle moves, creation, media.
@@ -24,11 +29,12 @@ export async function campaignMedia(
   const { rows } = await pool.query<{
     id: string
     status: string
+    is_test: boolean
     config: unknown
     guard_at: Date | null
     guard_reason: string | null
   }>(
-    `SELECT c.id, c.status, c.config, g.at AS guard_at, g.reason AS guard_reason
+    `SELECT c.id, c.status, c.is_test, c.config, g.at AS guard_at, g.reason AS guard_reason
        FROM campaigns c
        LEFT JOIN LATERAL (
          SELECT at, reason FROM campaign_events e
@@ -48,6 +54,7 @@ export async function campaignMedia(
   return rows.map((r) => ({
     campaignId: r.id,
     status: r.status,
+    isTest: r.is_test,
     audioUrls: audioUrlsOf(r.config),
     windowMinutes,
     pickedUp: health.get(r.id)?.pickedUp ?? 0,
@@ -66,7 +73,11 @@ export async function listCampaigns(ctx: CampaignContext): Promise<CampaignSumma
 
 export async function showCampaign(ctx: CampaignContext, id: string): Promise<CampaignSummary> {
   const base = await summary(ctx, id, await ctx.liveLimit())
-  const { calleeZoneSummary } = await campaignModules()
+  const [{ calleeZoneSummary }, { CampaignSummary: Summary }] = await Promise.all([
+    campaignModules(),
+    // port.ts's schemas need zod: loaded on use, like the campaign modules (`cps get` loads neither)
+    import('./port.js'),
+  ])
   const [zones, { rows }] = await Promise.all([
     calleeZoneSummary(ctx.pool, id, base.timezone),
     ctx.pool.query<{ windows: unknown }>(
@@ -75,7 +86,7 @@ export async function showCampaign(ctx: CampaignContext, id: string): Promise<Ca
     ),
   ])
   // the shape only (port.ts): the config was validated when it was stored
-  const windows = CampaignSummary.shape.callingWindows.safeParse(rows[0]?.windows)
+  const windows = Summary.shape.callingWindows.safeParse(rows[0]?.windows)
   return {
     ...base,
     calleeZones: zones,

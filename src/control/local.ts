@@ -1,6 +1,5 @@
 import { newTaskTraceHeader } from '../tracing/stamp.js'
 import { readTimeline, type Timeline } from '../tracing/pg-sink.js'
-import { z } from 'zod'
 import { DataBackedPlane } from './data-backed.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
@@ -21,8 +20,15 @@ import type {
 
 export const DEFAULT_WORKER_URL = 'http://127.0.0.1:8787'
 
-/** The part of the worker's GET /metrics the controller reads (zod at the HTTP boundary). */
-const WorkerMetrics = z.object({ cpuPercent: z.number() })
+/**
+ * The part of the worker's GET /metrics the controller reads (zod at the HTTP boundary; loaded
+ * here, on use, so that commands that never read it — `cps get` — do not load zod at start-up).
+ */
+async function parseWorkerMetrics(body: unknown): Promise<{ cpuPercent: number } | undefined> {
+  const { z } = await import('zod')
+  const parsed = z.object({ cpuPercent: z.number() }).safeParse(body)
+  return parsed.success ? parsed.data : undefined
+}
 
 /**
  * The local stack (`dialctl dev`): the queue and the pipe are tables in the same PostgreSQL,
@@ -124,8 +130,8 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
     try {
       const res = await fetch(new URL('/metrics', this.workerUrl), { signal: AbortSignal.timeout(2000) })
       if (res.ok) {
-        const parsed = WorkerMetrics.safeParse(await res.json())
-        if (parsed.success) cpuPercent = parsed.data.cpuPercent
+        const metrics = await parseWorkerMetrics(await res.json())
+        if (metrics) cpuPercent = metrics.cpuPercent
       }
     } catch {
       // worker down: no CPU input; the controller decides on what it has (and says so)

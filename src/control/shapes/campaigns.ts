@@ -70,6 +70,8 @@ export type CampaignSummary = z.infer<typeof CampaignSummary>
 export const CampaignMedia = z.object({
   campaignId: z.string(),
   status: z.string(),
+  /** a test campaign (`campaign create --test`): it dials reserved fictional numbers only */
+  isTest: z.boolean().optional(),
   audioUrls: z.array(z.string()),
   /** calls picked up and media failures over the last `windowMinutes` */
   windowMinutes: z.number(),
