@@ -9,7 +9,7 @@ import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
 import type { ContactRow, ImportResult } from './port.js'
 import { asError, errorMessage } from '../errors.js'
-import { RECORD_DELIMITERS, type RecordDelimiter } from './import-position.js'
+import { MAX_COLUMNS, MAX_HEADER_CELL, RECORD_DELIMITERS, type RecordDelimiter } from './import-position.js'
 
 export interface ParsedCsv {
   rows: ContactRow[]
@@ -101,6 +101,14 @@ class ContactRecords {
   /** Throws CsvHeaderError when a needed column is missing. */
   setHeader(record: string[]): void {
     this.header = record.map((h) => h.trim())
+    const long = this.header.findIndex((h) => h.length > MAX_HEADER_CELL)
+    if (this.header.length > MAX_COLUMNS || long >= 0)
+      throw new CsvHeaderError(
+        long >= 0
+          ? `column ${long + 1} of the header is ${this.header[long]!.length} characters long (at most ${MAX_HEADER_CELL}); is the first line the header?`
+          : `the header has ${this.header.length} columns (at most ${MAX_COLUMNS}); is --delimiter right?`,
+        'header',
+      )
     const lower = this.header.map((h) => h.toLowerCase())
     const find = (flag: string, named: string | undefined, aliases: string[], required: boolean) => {
       if (named) {
