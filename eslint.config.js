@@ -18,17 +18,6 @@ const ROOTS = ['**/commands/**', '**/functions/**', '**/worker/**', '**/local/**
 /** The folders whose files and functions are size-capped (see the rule below). */
 const SIZED = ['src/**/*.ts', 'worker/**/*.ts', 'functions/**/*.ts', 'local/**/*.ts', 'commands/**/*.ts']
 
-/**
- * TEMPORARY (#18): units not yet split, each with the cap it has today — [file, longest function's
- * lines or null, file's lines of code or null]. `src/control/doctor.ts` (diagnose) is split on
- * branch `ops`; the rest on branch `struct`.
- */
-const NOT_YET_SPLIT = [
-  ['src/calls/run-call.ts', 120, null],
-  ['worker/drivers/ari/client.ts', null, 417],
-  ['worker/drivers/ari/driver.ts', 497, 522],
-]
-
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.sst/**', 'sst-env.d.ts', '.dialctl/**', 'bench-report/**'] },
   js.configs.recommended,
@@ -75,17 +64,6 @@ export default tseslint.config(
       'max-lines-per-function': ['error', { max: 80 }],
     },
   },
-  // ───── TEMPORARY: not yet split — being split by #18 (branch `struct`). ─────
-  // Each entry caps a file at its size today, so it cannot grow while it waits; entries go as the
-  // splits land, and this block ends empty. Do not add to it: split a new long function instead.
-  ...NOT_YET_SPLIT.map(([file, fn, lines]) => ({
-    files: [file],
-    rules: {
-      ...(fn ? { 'max-lines-per-function': ['error', { max: fn }] } : {}),
-      ...(lines ? { 'max-lines': ['error', { max: lines, skipBlankLines: true, skipComments: true }] } : {}),
-    },
-  })),
-  // ───── end of the temporary block ─────
   {
     files: ['local/**/*.ts'],
     rules: upward([['**/commands/**', '**/src/cli/**'], 'The local stack never imports the CLI.']),

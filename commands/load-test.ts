@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core'
 import cliProgress from 'cli-progress'
 import { ControlCommand } from '../src/cli/control-command.js'
-import { OperatorError } from '../src/errors.js'
 import { colors, table } from '../src/cli/render.js'
+import { transitionLine } from '../src/cli/campaign-view.js'
 import {
   LoadTestSummary,
   newRunId,
@@ -18,7 +18,7 @@ import { TEST_NUMBER_COUNT } from '../src/tasks/test-numbers.js'
 export default class LoadTest extends ControlCommand<typeof LoadTest> {
   static override summary =
     'Send N test dial tasks (reserved test numbers, test campaign) and measure the run'
-  static override description = `Never dials real numbers: every task uses a number reserved for fiction, NANP 555-0100…0199 in every area code (${TEST_NUMBER_COUNT} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use). Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, tasks deferred by the limit, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, not dialed (by reason), retries deferred by the limit, DLQ, achieved CPS, p50/p99 time from send to dial.`
+  static override description = `Never dials real numbers: every task uses a number reserved for fiction, NANP 555-0100…0199 in every area code (${TEST_NUMBER_COUNT} numbers), and only a campaign marked as a test campaign is accepted (default: the built-in "load-test" campaign, created on first use); a draft test campaign given with --campaign is started, its contacts being the run's tasks. Sends with SendMessageBatch (10 per call, several calls in flight), shows a progress bar, then follows the run live (CPS vs limit, tasks deferred by the limit, outcomes) until every task has an outcome or nothing moved for --idle-timeout, and ends with a summary: sent, dialed, not dialed (by reason), retries deferred by the limit, DLQ, achieved CPS, p50/p99 time from send to dial.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> -n 1000',
     '<%= config.bin %> <%= command.id %> -n 5000 --rate 200 --campaign my-test-campaign',
@@ -51,23 +51,24 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
   async run(): Promise<LoadTestSummary> {
     const { flags } = await this.parse(LoadTest)
     const plane = await this.control()
-    const campaign = await testCampaignFor(plane, flags.campaign, this.actor())
-    if (campaign.status !== 'active')
-      throw new OperatorError(
-        `Test campaign "${campaign.campaignId}" is ${campaign.status}: its tasks would be released, not dialed.`,
-        `Activate it: dialctl campaign ${campaign.status === 'paused' ? 'resume' : 'start'} ${campaign.campaignId}`,
-        1,
-        'CAMPAIGN_NOT_ACTIVE',
-      )
+    const runId = newRunId()
+    // the stores and the queues first: a stage that cannot take the run changes nothing (no start)
+    const [pacing, dlqBefore] = await Promise.all([plane.pacing(), plane.dlqDepth()])
+    const { campaign, started } = await testCampaignFor(
+      plane,
+      flags.campaign,
+      this.actor(),
+      `load-test run ${runId}: a test campaign gets its contacts from the run`,
+    )
+    if (started) this.log(transitionLine(started))
     const plan: LoadPlan = {
-      runId: newRunId(),
+      runId,
       campaignId: campaign.campaignId,
       count: flags.count,
       ...(flags.rate ? { rate: flags.rate } : {}),
       concurrency: flags.concurrency,
       firstNumber: campaign.contacts.total,
     }
-    const [pacing, dlqBefore] = await Promise.all([plane.pacing(), plane.dlqDepth()])
     const since = new Date(Date.now() - 60_000) // clock skew margin: the run id isolates our tasks
     const interactive = !this.jsonEnabled() && Boolean(process.stderr.isTTY)
     this.log(

@@ -4,7 +4,7 @@ import { ExitCode } from '../src/exit-codes.js'
 import { colors, duration, keyValues, percent, shareOf, sparkline } from '../src/cli/render.js'
 import { observe } from '../src/control/doctor.js'
 import { statusHealth } from '../src/control/status-health.js'
-import { finishedAdvice } from '../src/cli/campaign-view.js'
+import { finishedAdvice } from '../src/campaigns/next-step.js'
 import type {
   Alarm,
   CampaignSummary,
@@ -171,7 +171,7 @@ function formatCampaigns(active: CampaignSummary[]): string {
     : active
         .map((x) =>
           x.allContactsFinished
-            ? `${x.campaignId} (all contacts finished: ${finishedAdvice(x.campaignId)})`
+            ? `${x.campaignId} (all contacts finished: ${finishedAdvice(x)})`
             : `${x.campaignId} (${x.contacts.pending} pending, ${x.contacts.dialing} dialing, answered ${x.answered} of ${x.finishedDials} finished dials${x.windowOpen ? '' : ', window closed'})`,
         )
         .join('\n' + ' '.repeat(14))

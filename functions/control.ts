@@ -23,15 +23,18 @@ const env = readControlEnv(process.env, 'control')
 const data = lambdaDataPlane(env)
 // Large contacts files arrive in the stage's upload bucket (stacks/uploads.ts); read with the role's credentials.
 const endpoint = s3EndpointFromEnv()
-const imports = s3ContactImports(
-  data,
-  env.UPLOAD_BUCKET
-    ? { bucket: env.UPLOAD_BUCKET, region: env.AWS_REGION, ...(endpoint ? { endpoint } : {}) }
-    : undefined,
-  { credentials: async () => envCredentials() },
-)
+const bucket = env.UPLOAD_BUCKET
+  ? { bucket: env.UPLOAD_BUCKET, region: env.AWS_REGION, ...(endpoint ? { endpoint } : {}) }
+  : undefined
 
-export const handler = rt.wrap(async (event: unknown, _context?: Context): Promise<ControlResponse> => {
+export const handler = rt.wrap(async (event: unknown, context?: Context): Promise<ControlResponse> => {
+  // An import works until this invocation's time runs low, then answers with a continuation.
+  const imports = s3ContactImports(
+    data,
+    bucket,
+    { credentials: async () => envCredentials() },
+    context ? () => context.getRemainingTimeInMillis() : undefined,
+  )
   const response = await serveControl(
     { data, imports },
     event,

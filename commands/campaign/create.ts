@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core'
 import { parseCampaignFileText } from '../../src/campaigns/campaign-file.js'
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { campaignDetail } from '../../src/cli/campaign-view.js'
+import { campaignNextStep } from '../../src/campaigns/next-step.js'
 import { OperatorError } from '../../src/errors.js'
 import type { CampaignSummary } from '../../src/control/port.js'
 import { validateCampaign } from '../../src/ivr/validate.js'
@@ -11,11 +12,11 @@ import { audioUrlsOf, checkAudioUrl, describeAudioChecks } from '../../src/telep
 export default class CampaignCreate extends ControlCommand<typeof CampaignCreate> {
   static override summary = 'Create a campaign (as draft) from a campaign file'
   static override description =
-    'The file is JSON (comments allowed): id, name, timezone and config {audioFileUrl, ivrFlow, callingWindows, maxConcurrentCalls, maxAttemptsPerContact, retryDelayMinutes?, callerId?, autoComplete?}. Complete, commented examples are in examples/; `dialctl campaign schema` prints the JSON Schema editors validate against. Every problem is listed at once, naming the field and the IVR node. Start it with `dialctl campaign start ID` after importing contacts.'
+    'The file is JSON (comments allowed): id, name, timezone and config {audioFileUrl, ivrFlow, callingWindows, maxConcurrentCalls, maxAttemptsPerContact, retryDelayMinutes?, callerId?, autoComplete?}. Complete, commented examples are in examples/; `dialctl campaign schema` prints the JSON Schema editors validate against. Every problem is listed at once, naming the field and the IVR node. Then import its contacts and start it (`dialctl contacts import --campaign ID FILE`, `dialctl campaign start ID`); a test campaign (--test) gets its contacts from `dialctl load-test --campaign ID`, which also starts it. The last line says what the campaign needs next.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> examples/donation-drive-jerusalem.jsonc',
     '<%= config.bin %> <%= command.id %> --file campaign.json',
-    '<%= config.bin %> <%= command.id %> examples/load-test.jsonc --test',
+    '<%= config.bin %> <%= command.id %> examples/load-test.jsonc --test --no-audio-check',
   ]
   static override args = {
     file: Args.string({ description: 'campaign file (JSON with comments); or --file', required: false }),
@@ -84,7 +85,8 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
     const plane = await this.control()
     const campaign = await plane.createCampaign({ campaign: doc, isTest: flags.test, actor: this.actor() })
     this.log(campaignDetail(campaign))
-    this.log(`Next: dialctl contacts import --campaign ${campaign.campaignId} contacts.csv`)
+    const next = campaignNextStep(campaign)
+    if (next) this.log(`Next: ${next}`)
     return campaign
   }
 }

@@ -71,9 +71,13 @@ export default class ContactsImport extends ControlCommand<typeof ContactsImport
         csv,
         strict: flags.strict,
         onProgress: (bytes, rows) => bar?.update(bytes, rows ? { rows } : {}),
+        // a new phase (the stage importing the upload): its own line, then the bar again from 0,
+        // one bar across the stage's steps (each step reports how far into the file it got)
         onPhase: (phase) => {
           bar?.stop()
-          if (this.spinner()) process.stderr.write(`Uploaded; ${phase}…\n`)
+          if (!bar) return
+          process.stderr.write(`${phase[0]!.toUpperCase()}${phase.slice(1)}…\n`)
+          bar.start(Math.max(1, size), 0, { rows: 0 })
         },
       })
     } finally {

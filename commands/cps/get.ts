@@ -1,7 +1,7 @@
 import { ControlCommand } from '../../src/cli/control-command.js'
 import { colors, keyValues, percent, sparkline } from '../../src/cli/render.js'
 import type { PacingSnapshot } from '../../src/control/port.js'
-import { DEFAULT_CPS_CEILING } from './set.js'
+import { cpsCeiling } from '../../src/pacing/limit-store.js'
 
 export type CpsGetResult = PacingSnapshot & { stage: string }
 
@@ -32,7 +32,7 @@ export default class CpsGet extends ControlCommand<typeof CpsGet> {
           )
         : 'auto (the adaptive pacer may change it)'
     const last = control?.lastChange
-    const ceiling = Number(process.env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
+    const ceiling = cpsCeiling()
     const history = snap.last60.map((s) => s.admitted)
     this.log(
       keyValues([

@@ -3,9 +3,8 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval } from '../../src/cli/render.js'
 import type { AuditEntry } from '../../src/control/port.js'
-import { SettableCpsLimit } from '../../src/pacing/limit-store.js'
-
-export const DEFAULT_CPS_CEILING = 500
+import { cpsCeiling, DEFAULT_CPS_CEILING } from '../../src/pacing/limit-store.js'
+import { SettableCpsLimit } from '../../src/pacing/settable-limit.js'
 
 export interface CpsSetResult {
   stage: string
@@ -35,7 +34,7 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
 
   async run(): Promise<CpsSetResult> {
     const { args, flags } = await this.parse(CpsSet)
-    const ceiling = Number(process.env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
+    const ceiling = cpsCeiling()
     // the one rule for a settable limit (src/pacing/limit-store.ts), as the control plane applies it
     const valid = SettableCpsLimit.safeParse(args.limit)
     if (!valid.success)

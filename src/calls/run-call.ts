@@ -11,6 +11,7 @@ import type {
   AmdResult,
   CallEndReason,
   CallOutcome,
+  OriginateResult,
   TelephonyDriver,
 } from '../telephony/driver.js'
 import { addToBlacklist, finishCall, recordDonation, type CallContext, type FinishCall } from './recorder.js'
@@ -106,8 +107,16 @@ async function handleMachine(
   return { status: 'machine', endedBy: played.completed ? 'voicemail-left' : 'voicemail-cut', ...cause }
 }
 
+/** What the phases of one call share: the summary they fill and when the callee picked up. */
+interface CallState {
+  summary: CallSummary
+  /** set as the answer phase starts: a later driver error no longer makes the call 'failed' */
+  answeredAt?: Date
+}
+
 /**
- * One accepted dial, start to end: ring, run the IVR if answered, record the outcome.
+ * One accepted dial, start to end: ring (originate, with AMD when the campaign asks), the answer
+ * phase (the machine policy, or the IVR and its actions), then record the outcome and log it.
  * Never rejects: every failure ends up in the summary (and, when PostgreSQL allows, in the row).
  */
 export async function runCall(
@@ -116,69 +125,114 @@ export async function runCall(
   attempt: number,
   options: RunCallOptions = {},
 ): Promise<CallSummary> {
-  const { db, driver, logger } = deps
   const started = Date.now()
+  const state: CallState = {
+    summary: { callId: cmd.callId, status: 'failed', durationMs: 0, recorded: false },
+  }
+  const { summary } = state
+  try {
+    const { result, call } = await ring(deps.driver, cmd, attempt, options)
+    takeDialResult(summary, result)
+    await answerPhase(deps, cmd, options, state, result, call)
+  } catch (error) {
+    // A driver must not throw, but if it does the call still gets an outcome.
+    summary.error = `driver ${deps.driver.name}: ${errorMessage(error)}`
+    if (!state.answeredAt) summary.status = 'failed'
+  }
+  summary.durationMs = Date.now() - started
+  summary.recorded = await recordOutcome(
+    deps,
+    outcomeRow(cmd, attempt, state),
+    options.recordRetryDelaysMs ?? RECORD_RETRY_DELAYS_MS,
+  )
+  logCallEnded(deps.logger, cmd, summary)
+  return summary
+}
+
+/** Phase 1: originate and ring until answer, no-answer, busy or failure (AMD runs in the driver). */
+function ring(
+  driver: TelephonyDriver,
+  cmd: DialCommand,
+  attempt: number,
+  options: RunCallOptions,
+): Promise<{ result: OriginateResult; call?: ActiveCall }> {
+  return driver.originate({
+    callId: cmd.callId,
+    phoneNumber: cmd.phoneNumber,
+    ...(cmd.callerId ? { callerId: cmd.callerId } : {}),
+    ringTimeoutSeconds: options.ringTimeoutSeconds ?? 30,
+    variables: { CAMPAIGN_ID: cmd.campaignId, CONTACT_ID: cmd.contactId, ATTEMPT: String(attempt) },
+    ...(cmd.amd && cmd.amd.mode !== 'off' ? { amd: cmd.amd.mode } : {}),
+  })
+}
+
+/** The dial's result as the call's outcome so far (the answer phase may still change it). */
+function takeDialResult(summary: CallSummary, result: OriginateResult): void {
+  summary.status = result.outcome
+  if (result.hangupCause !== undefined) summary.hangupCause = result.hangupCause
+  if (result.error) summary.error = result.error
+  if (result.reason) summary.reason = result.reason
+  if (result.amd) summary.amd = result.amd
+}
+
+/**
+ * Phase 2, on an answered call: a machine (AMD said so and the campaign detects) gets the
+ * campaign's machine policy; a human the IVR. An answer without a call is the driver's fault.
+ */
+async function answerPhase(
+  deps: RunCallDeps,
+  cmd: DialCommand,
+  options: RunCallOptions,
+  state: CallState,
+  result: OriginateResult,
+  call: ActiveCall | undefined,
+): Promise<void> {
+  if (result.outcome !== 'answered') return
+  if (!call) {
+    state.summary.status = 'failed'
+    state.summary.error = `driver ${deps.driver.name} reported an answer without a call`
+    return
+  }
+  state.answeredAt = new Date()
+  if (result.amd?.status === 'MACHINE' && cmd.amd && cmd.amd.mode !== 'off')
+    Object.assign(state.summary, await handleMachine(call, cmd.amd))
+  else await ivrPhase(deps, cmd, options, call, state.summary)
+}
+
+/** Phase 2 for a human: the IVR flow, its actions run against PostgreSQL (dbActionRunner). */
+async function ivrPhase(
+  deps: RunCallDeps,
+  cmd: DialCommand,
+  options: RunCallOptions,
+  call: ActiveCall,
+  summary: CallSummary,
+): Promise<void> {
   const context: CallContext = {
     callId: cmd.callId,
     campaignId: cmd.campaignId,
     contactId: cmd.contactId,
     phoneNumber: cmd.phoneNumber,
   }
-  const summary: CallSummary = { callId: cmd.callId, status: 'failed', durationMs: 0, recorded: false }
-  let answeredAt: Date | undefined
-
-  try {
-    const { result, call } = await driver.originate({
-      callId: cmd.callId,
-      phoneNumber: cmd.phoneNumber,
-      ...(cmd.callerId ? { callerId: cmd.callerId } : {}),
-      ringTimeoutSeconds: options.ringTimeoutSeconds ?? 30,
-      variables: { CAMPAIGN_ID: cmd.campaignId, CONTACT_ID: cmd.contactId, ATTEMPT: String(attempt) },
-      ...(cmd.amd && cmd.amd.mode !== 'off' ? { amd: cmd.amd.mode } : {}),
-    })
-    summary.status = result.outcome
-    if (result.hangupCause !== undefined) summary.hangupCause = result.hangupCause
-    if (result.error) summary.error = result.error
-    if (result.reason) summary.reason = result.reason
-    if (result.amd) summary.amd = result.amd
-    if (
-      result.outcome === 'answered' &&
-      call &&
-      result.amd?.status === 'MACHINE' &&
-      cmd.amd &&
-      cmd.amd.mode !== 'off'
-    ) {
-      answeredAt = new Date()
-      Object.assign(summary, await handleMachine(call, cmd.amd))
-    } else if (result.outcome === 'answered' && call) {
-      answeredAt = new Date()
-      const ivr = await runIvr(cmd.ivrFlow, call, wrapped(deps, dbActionRunner(db, context)), {
-        ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
-      })
-      summary.ivr = ivr
-      if (call.hangupCause !== undefined) summary.hangupCause = call.hangupCause
-      if (ivr.digit) summary.digit = ivr.digit
-      if (ivr.error) summary.error = ivr.error
-      if (ivr.endedBy === 'media-failure') {
-        // Picked up but heard nothing: not a finished call. Failed (retryable within the attempt
-        // limit) with reason media, so the contact is called again and the campaign's audio counted.
-        summary.status = 'failed'
-        summary.reason = 'media'
-      } else if (ivr.endedBy === 'telephony-restart') {
-        summary.reason = 'telephony-restart'
-      }
-    } else if (result.outcome === 'answered') {
-      summary.status = 'failed'
-      summary.error = `driver ${driver.name} reported an answer without a call`
-    }
-  } catch (error) {
-    // A driver must not throw, but if it does the call still gets an outcome.
-    summary.error = `driver ${driver.name}: ${errorMessage(error)}`
-    if (!answeredAt) summary.status = 'failed'
+  const ivr = await runIvr(cmd.ivrFlow, call, wrapped(deps, dbActionRunner(deps.db, context)), {
+    ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
+  })
+  summary.ivr = ivr
+  if (call.hangupCause !== undefined) summary.hangupCause = call.hangupCause
+  if (ivr.digit) summary.digit = ivr.digit
+  if (ivr.error) summary.error = ivr.error
+  if (ivr.endedBy === 'media-failure') {
+    // Picked up but heard nothing: not a finished call. Failed (retryable within the attempt
+    // limit) with reason media, so the contact is called again and the campaign's audio counted.
+    summary.status = 'failed'
+    summary.reason = 'media'
+  } else if (ivr.endedBy === 'telephony-restart') {
+    summary.reason = 'telephony-restart'
   }
-  summary.durationMs = Date.now() - started
+}
 
-  const record: FinishCall = {
+/** The call_attempts row that closes the call (src/calls/recorder.ts finishCall). */
+function outcomeRow(cmd: DialCommand, attempt: number, { summary, answeredAt }: CallState): FinishCall {
+  return {
     callId: cmd.callId,
     campaignId: cmd.campaignId,
     contactId: cmd.contactId,
@@ -193,27 +247,36 @@ export async function runCall(
     ...(answeredAt ? { answeredAt } : {}),
     durationMs: summary.durationMs,
   }
-  // ~70 s of backoff: a worker pool exhausted under load (issue #15) frees up well within it, and the
-  // call keeps its active slot meanwhile — backpressure on new dials rather than a row left dialing.
-  const delays = options.recordRetryDelaysMs ?? [200, 1000, 2000, 5000, 10_000, 20_000, 30_000]
+}
+
+/**
+ * ~70 s of backoff: a worker pool exhausted under load (issue #15) frees up well within it, and the
+ * call keeps its active slot meanwhile — backpressure on new dials rather than a row left dialing.
+ */
+const RECORD_RETRY_DELAYS_MS = [200, 1000, 2000, 5000, 10_000, 20_000, 30_000]
+
+/** Phase 3: writes the outcome, retrying after each of `delays` ms; false when every try failed. */
+async function recordOutcome(deps: RunCallDeps, record: FinishCall, delays: number[]): Promise<boolean> {
   for (let tryNo = 0; ; tryNo++) {
     try {
-      await finishCall(db, record)
-      summary.recorded = true
-      break
+      await finishCall(deps.db, record)
+      return true
     } catch (error) {
       if (tryNo >= delays.length) {
-        logger.error('call outcome not recorded; the row stays dialing until this worker restarts', {
-          callId: cmd.callId,
-          status: summary.status,
+        deps.logger.error('call outcome not recorded; the row stays dialing until this worker restarts', {
+          callId: record.callId,
+          status: record.status,
           error: errorMessage(error),
         })
-        break
+        return false
       }
       await sleep(delays[tryNo]!)
     }
   }
+}
 
+/** The one log line of a call (the number masked). */
+function logCallEnded(logger: Logger, cmd: DialCommand, summary: CallSummary): void {
   logger.info('call ended', {
     callId: cmd.callId,
     campaignId: cmd.campaignId,
@@ -228,5 +291,4 @@ export async function runCall(
     durationMs: summary.durationMs,
     ...(summary.error ? { error: summary.error } : {}),
   })
-  return summary
 }

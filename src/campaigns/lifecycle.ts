@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { CampaignConfig, CampaignStatus, describeZodError } from '../contracts/index.js'
 import { withTransaction } from '../db/pool.js'
+import { importCommand } from './next-step.js'
 
 /**
  * The campaign lifecycle: the ONE table of allowed moves. Every status change of a campaign goes
@@ -226,9 +227,11 @@ export async function transitionCampaign(
 }
 
 /**
- * draft → active. Refuses a campaign without contacts (it would complete at once, which is
- * never what the operator meant) or with a config that no longer parses (saved by an older
- * version, or edited by hand in the database).
+ * draft → active. Refuses a campaign without contacts — it would have nothing to dial, or, with
+ * `autoComplete: true`, complete at once; never what the operator meant — except a test campaign
+ * without autoComplete: its contacts come with the tasks `load-test` and `push` send (they register
+ * them), so it is started empty and stays open. Refuses a config that no longer parses (saved by
+ * an older version, or edited by hand in the database).
  */
 export async function startCampaign(
   pool: pg.Pool,
@@ -236,8 +239,8 @@ export async function startCampaign(
   options: Omit<TransitionOptions, 'from'>,
 ): Promise<TransitionResult> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ config: unknown; contacts: string }>(
-      `SELECT c.config, (SELECT count(*) FROM contacts WHERE campaign_id = c.id) AS contacts
+    const { rows } = await client.query<{ config: unknown; is_test: boolean; contacts: string }>(
+      `SELECT c.config, c.is_test, (SELECT count(*) FROM contacts WHERE campaign_id = c.id) AS contacts
          FROM campaigns c WHERE c.id = $1`,
       [campaignId],
     )
@@ -254,11 +257,12 @@ export async function startCampaign(
           'active',
         )
       }
-      if (Number(row.contacts) === 0) {
+      const autoComplete = parsed.data.autoComplete === true
+      if (Number(row.contacts) === 0 && (autoComplete || !row.is_test)) {
         throw new CampaignTransitionError(
           'NO_CONTACTS',
-          `Campaign "${campaignId}" has no contacts; starting it would complete it at once.`,
-          `Import contacts first: dialctl contacts import --campaign ${campaignId} contacts.csv`,
+          `Campaign "${campaignId}" has no contacts; ${autoComplete ? 'starting it would complete it at once (autoComplete: true)' : 'it would have nothing to dial'}.`,
+          `Import contacts first: ${importCommand(campaignId)} (FILE: a CSV with a phone_number column, E.164)`,
           campaignId,
           'draft',
           'active',

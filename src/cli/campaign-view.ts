@@ -1,4 +1,5 @@
 import type { CampaignSummary, CampaignTransition } from '../control/port.js'
+import { finishedAdvice } from '../campaigns/next-step.js'
 import { colors, duration, keyValues, percent, shareOf, table, zonedTime } from './render.js'
 
 /** `campaign list`: one line per campaign. */
@@ -40,11 +41,6 @@ export function statusWord(c: Pick<CampaignSummary, 'status' | 'allContactsFinis
     : c.status
 }
 
-/** What to do about a campaign whose contacts are all finished (it stays open until completed). */
-export function finishedAdvice(campaignId: string): string {
-  return `import more (dialctl contacts import --campaign ${campaignId} FILE) or close it (dialctl campaign complete ${campaignId})`
-}
-
 /** `campaign show`: every figure of one campaign; times in the campaign's zone. */
 export function campaignDetail(c: CampaignSummary, now: Date = new Date()): string {
   const k = c.contacts
@@ -53,7 +49,7 @@ export function campaignDetail(c: CampaignSummary, now: Date = new Date()): stri
     ['Status', statusWord(c)],
   ]
   if (c.allContactsFinished && (c.status === 'active' || c.status === 'paused'))
-    rows.push(['', `→ ${finishedAdvice(c.campaignId)}`])
+    rows.push(['', `→ ${finishedAdvice(c)}`])
   rows.push(
     [
       'Window',

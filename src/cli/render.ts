@@ -1,5 +1,10 @@
+import { createRequire } from 'node:module'
 import { Chalk, type ChalkInstance } from 'chalk'
-import Table from 'cli-table3'
+import type TableConstructor from 'cli-table3'
+
+// cli-table3 (CommonJS) is required on first use: commands that print no table (`cps get`) do not
+// pay for loading it at start-up (issue #16).
+const require = createRequire(import.meta.url)
 
 /** Colour only for a person at a terminal: never when piped, never with NO_COLOR (no-color.org). */
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
@@ -15,6 +20,7 @@ export function colors(): ChalkInstance {
 /** A table with no colour codes of its own (cli-table3 colours headers red by default). */
 export function table(head: string[], rows: (string | number)[][]): string {
   const c = colors()
+  const Table = require('cli-table3') as typeof TableConstructor
   const t = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [] } })
   for (const row of rows) t.push(row.map(String))
   return t.toString()

@@ -3,16 +3,15 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import type { STSClient } from '@aws-sdk/client-sts'
 import { z } from 'zod'
 import { describeZodError } from '../contracts/errors.js'
-import { OperatorError } from '../errors.js'
+import { errorMessage, OperatorError } from '../errors.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import { CampaignReportSchema, ContactResultsPageSchema } from './report-schema.js'
 
 import { presignCallerProof } from './caller-presign.js'
 import { ControlResponse, type ControlOp } from './control-api.js'
-import { RESULTS_PAGE_MAX } from './control-ops.js'
+import { ObjectImportStep, RESULTS_PAGE_MAX, type ObjectImportResume } from './control-ops.js'
 import { IMPORT_CHUNK_ROWS } from './contact-row.js'
 import type { ContactsCsvOptions } from './contacts-import.js'
-import type { ImportTotals } from './import-stream.js'
 import {
   AuditEntry,
   CampaignMedia,
@@ -29,6 +28,7 @@ import {
   type ContactRow,
   type DataPort,
   type PushEntry,
+  PushRegistration,
 } from './port.js'
 
 /**
@@ -38,6 +38,14 @@ import {
  * (a few zone names) — at under 1.5 KB even at the worst, so 2,000 rows stay below 3 MB.
  */
 export const RESULTS_PAGE_ROWS = RESULTS_PAGE_MAX
+
+/**
+ * How long the CLI waits for one answer of the control function: its calls are store queries and
+ * 2,000-row chunks (seconds), bounded well above them so a lost answer is an error, not a hang.
+ */
+export const CONTROL_INVOKE_TIMEOUT_MS = 5 * 60_000
+/** An import step runs until the function's timeout (Lambda's maximum, 15 minutes) is near: that, plus a minute. */
+export const IMPORT_STEP_INVOKE_TIMEOUT_MS = 16 * 60_000
 
 const ImportCounts = ImportResult.omit({ invalid: true })
 const AnswerRate = z.object({ answerRate: z.number().nullable(), sample: z.number().int() })
@@ -57,15 +65,32 @@ export class LambdaDataPort implements DataPort {
     private readonly stage: string,
   ) {}
 
-  private async call<T>(op: ControlOp, args: unknown[], schema: z.ZodType<T>): Promise<T> {
+  private async call<T>(
+    op: ControlOp,
+    args: unknown[],
+    schema: z.ZodType<T>,
+    timeoutMs = CONTROL_INVOKE_TIMEOUT_MS,
+  ): Promise<T> {
     const proof = await presignCallerProof(this.sts, this.stage)
-    const out = await this.lambda.send(
-      new InvokeCommand({
-        FunctionName: this.functionName,
-        InvocationType: 'RequestResponse',
-        Payload: new TextEncoder().encode(JSON.stringify({ op, args, proof })),
-      }),
-    )
+    const out = await this.lambda
+      .send(
+        new InvokeCommand({
+          FunctionName: this.functionName,
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(JSON.stringify({ op, args, proof })),
+        }),
+        { abortSignal: AbortSignal.timeout(timeoutMs) },
+      )
+      .catch((error: unknown) => {
+        if ((error as { name?: unknown }).name !== 'TimeoutError' && !/abort/i.test(errorMessage(error)))
+          throw error
+        throw new OperatorError(
+          `The control function ${this.functionName} did not answer ${op} within ${Math.round(timeoutMs / 1000)} s.`,
+          `See its log group (/aws/lambda/${this.functionName}) in CloudWatch Logs; \`dialctl doctor --stage ${this.stage}\` checks the stores.`,
+          1,
+          'CONTROL_TIMEOUT',
+        )
+      })
     const text = out.Payload ? new TextDecoder().decode(out.Payload) : ''
     if (out.FunctionError) {
       const detail = (() => {
@@ -173,17 +198,22 @@ export class LambdaDataPort implements DataPort {
       after = page.next
     } while (after !== null)
   }
-  /** A file already in the stage's upload bucket, imported by the function (one Invoke). */
+  /**
+   * One step of importing a file already in the stage's upload bucket (one Invoke, up to the
+   * function's 15 minutes): the totals, or the continuation to send back for the next step.
+   */
   importContactsObject(
     campaignId: string,
     key: string,
     csv: ContactsCsvOptions,
     strict: boolean,
-  ): Promise<ImportTotals> {
+    resume: ObjectImportResume | null,
+  ): Promise<ObjectImportStep> {
     return this.call(
       'contacts.importObject',
-      [campaignId, key, csv, strict],
-      ImportResult.extend({ invalidCount: z.number().int(), valid: z.number().int() }),
+      [campaignId, key, csv, strict, resume],
+      ObjectImportStep,
+      IMPORT_STEP_INVOKE_TIMEOUT_MS,
     )
   }
 
@@ -202,8 +232,8 @@ export class LambdaDataPort implements DataPort {
     }
     return total
   }
-  registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
-    return this.call('contacts.registerPushed', [entries], z.number().int())
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<PushRegistration> {
+    return this.call('contacts.registerPushed', [entries], PushRegistration)
   }
   runProgress(
     campaignId: string,

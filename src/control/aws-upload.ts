@@ -3,8 +3,8 @@ import { createReadStream } from 'node:fs'
 import type { STSClient } from '@aws-sdk/client-sts'
 import { OperatorError } from '../errors.js'
 import type { LambdaDataPort } from './aws-control-client.js'
-import { UPLOAD_PREFIX } from './control-ops.js'
-import type { ImportTotals } from './import-stream.js'
+import { UPLOAD_PREFIX, type ObjectImportResume } from './control-ops.js'
+import type { ImportPosition, ImportTotals } from './import-position.js'
 import type { FileImport } from './port.js'
 import { putObject, S3_SINGLE_PUT_MAX_BYTES, s3EndpointFromEnv } from './s3-object.js'
 
@@ -48,7 +48,48 @@ export class S3ContactUploader {
         ...(file.onProgress ? { onProgress: (sent: number) => file.onProgress!(sent, 0) } : {}),
       },
     )
-    file.onPhase?.('importing on the stage')
-    return this.port.importContactsObject(file.campaignId, key, file.csv, file.strict)
+    file.onPhase?.(
+      file.strict
+        ? 'uploaded; checking every row on the stage (--strict)'
+        : 'uploaded; importing on the stage',
+    )
+    return this.importSteps(file, key)
   }
+
+  /**
+   * The import of `key` by the control function, step after step: each Invoke imports until the
+   * function's time runs low and answers with a continuation, sent back as is until the totals
+   * come. Progress (bytes of the file, rows so far) after each step. Each step must move forward
+   * (a later byte, or from the --strict check to the import): a step that does not is an error,
+   * never a loop.
+   */
+  private async importSteps(file: FileImport, key: string): Promise<ImportTotals> {
+    let resume: ObjectImportResume | null = null
+    for (;;) {
+      const step = await this.port.importContactsObject(file.campaignId, key, file.csv, file.strict, resume)
+      if (step.done) {
+        file.onProgress?.(file.size, step.totals.valid + step.totals.invalidCount)
+        return step.totals
+      }
+      if (resume && !advanced(resume.position, step.resume.position))
+        throw new OperatorError(
+          `The stage's import of ${file.path} stopped twice at byte ${step.resume.position.at?.byteOffset ?? 0} without progress.`,
+          "Run the command again (imported rows count as duplicates); if it persists, see the control function's log group in CloudWatch Logs.",
+          1,
+          'IMPORT_STALLED',
+        )
+      const checked =
+        (resume?.position.phase ?? (file.strict ? 'check' : 'import')) !== step.resume.position.phase
+      if (checked) file.onPhase?.('every row passed the --strict check; importing on the stage')
+      resume = step.resume
+      const { at, totals } = resume.position
+      file.onProgress?.(at?.byteOffset ?? 0, totals.valid + totals.invalidCount)
+    }
+  }
+}
+
+/** `next` is further than `previous`: a later pass, or a later byte in the same pass. */
+function advanced(previous: ImportPosition, next: ImportPosition): boolean {
+  if (previous.phase !== next.phase) return next.phase === 'import'
+  return (next.at?.byteOffset ?? 0) > (previous.at?.byteOffset ?? 0)
 }

@@ -1,9 +1,15 @@
-import { contactRowProblem, DuplicateRows, type ContactField } from '../contracts/index.js'
+import {
+  contactRowProblem,
+  DuplicateRows,
+  LONGEST_CAMPAIGN_ID,
+  type ContactField,
+} from '../contracts/index.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
 import type { ContactRow, ImportResult } from './port.js'
 import { asError, errorMessage } from '../errors.js'
+import { RECORD_DELIMITERS, type RecordDelimiter } from './import-position.js'
 
 export interface ParsedCsv {
   rows: ContactRow[]
@@ -20,6 +26,12 @@ export interface ContactsCsvOptions {
   phoneColumn?: string
   idColumn?: string
   timezoneColumn?: string
+}
+
+/** What the reader needs beyond the operator's options: the campaign the rows go to (the size rule). */
+export interface ContactsCsvReading extends ContactsCsvOptions {
+  /** default: LONGEST_CAMPAIGN_ID, which refuses what any campaign would */
+  campaignId?: string
 }
 
 /** The file is unusable as a whole (no phone column, a named column missing): nothing is imported. */
@@ -84,7 +96,7 @@ class ContactRecords {
   private header: string[] = []
   private readonly duplicates = new DuplicateRows()
 
-  constructor(private readonly options: ContactsCsvOptions) {}
+  constructor(private readonly options: ContactsCsvReading) {}
 
   /** Throws CsvHeaderError when a needed column is missing. */
   setHeader(record: string[]): void {
@@ -150,7 +162,7 @@ class ContactRecords {
     })
     const row: ContactRow = { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata }
     // the same rules as the control API's contacts.import (src/contracts/contact-row.ts)
-    const problem = contactRowProblem(row)
+    const problem = contactRowProblem(row, this.options.campaignId ?? LONGEST_CAMPAIGN_ID)
     if (problem)
       return this.refuse(
         line,
@@ -190,6 +202,8 @@ class ContactRecords {
  */
 class LineCounter {
   private embeddedCrlf = 0
+  /** `offset`: lines of the file before the part being parsed (a read resumed mid-file) */
+  constructor(private readonly offset = 0) {}
   startLine(fields: string[], parserLines: number): number {
     let newlines = 0
     for (const f of fields) {
@@ -198,10 +212,10 @@ class LineCounter {
         if (m[0] === '\r\n') this.embeddedCrlf++
       }
     }
-    return parserLines - this.embeddedCrlf - newlines
+    return this.offset + parserLines - this.embeddedCrlf - newlines
   }
   errorLine(parserLines: number): number {
-    return parserLines - this.embeddedCrlf
+    return this.offset + parserLines - this.embeddedCrlf
   }
 }
 
@@ -229,7 +243,7 @@ function skipped(error: Error & { lines?: number }, lines: LineCounter): ImportR
  * reported with their first line number (the header is line 1) and the field at fault; a missing
  * phone column is one error on line 1.
  */
-export function parseContactsCsv(text: string, options: ContactsCsvOptions = {}): ParsedCsv {
+export function parseContactsCsv(text: string, options: ContactsCsvReading = {}): ParsedCsv {
   const rows: ContactRow[] = []
   const invalid: ImportResult['invalid'] = []
   const lines = new LineCounter()
@@ -265,83 +279,176 @@ export function parseContactsCsv(text: string, options: ContactsCsvOptions = {})
   return { rows, invalid }
 }
 
+/**
+ * Where a contacts CSV is read from when not from its first byte: the record boundary a stopped
+ * import returned (CsvChunk.end). The input then starts at `byteOffset`; the header, delimiters
+ * and line number come from here, since that part of the file is not read again.
+ */
+export interface CsvStart {
+  /** byte of the file the next record begins at */
+  byteOffset: number
+  /** that record's line in the file, as an editor counts (the header is line 1) */
+  line: number
+  /** the file's header record, as read */
+  header: string[]
+  delimiter: string
+  /** the record delimiter csv-parse discovered in the file */
+  recordDelimiter: RecordDelimiter
+}
+
 /** One chunk of a streamed import: rows to insert, refusals, and how far into the input we are. */
 export interface CsvChunk {
   rows: ContactRow[]
+  /** refusals of lines before `end.line`, in line order */
   invalid: ImportResult['invalid']
-  /** bytes of the input consumed so far (for a progress bar) */
+  /** bytes of the file consumed so far (for a progress bar; the parser may have read ahead) */
   bytes: number
+  /** the boundary after this chunk's last record: a read that starts there misses nothing and repeats nothing */
+  end: CsvStart
+  /** the input has ended: nothing follows this chunk */
+  final: boolean
 }
 
-/**
- * Streams a contacts CSV of any size: never holds more than `chunkSize` rows (default 5000) and
- * what csv-parse buffers. Same rules as parseContactsCsv. Throws CsvHeaderError before yielding
- * anything when the header is unusable.
- */
-export async function* streamContactsCsv(
-  input: AsyncIterable<Buffer | string>,
-  options: ContactsCsvOptions & { chunkSize?: number } = {},
-): AsyncGenerator<CsvChunk> {
-  const chunkSize = options.chunkSize ?? 5000
-  const lines = new LineCounter()
-  const reader = new ContactRecords(options)
-  let pendingInvalid: ImportResult['invalid'] = []
-  let rows: ContactRow[] = []
-  let bytes = 0
-  let sawHeader = false
-  let head = ''
-  const feed = async function* (): AsyncGenerator<Buffer | string> {
-    for await (const part of input) {
-      bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length
-      yield part
-    }
-  }
-  const source = feed()
-  // Peek at the first line to pick the delimiter, then hand everything to the parser.
+type Invalid = ImportResult['invalid'][number]
+type Parser = ReturnType<typeof parse>
+
+/** The first line's delimiter (read ahead without losing what was read: `buffered`). */
+async function peekDelimiter(
+  source: AsyncGenerator<Buffer | string>,
+  delimiter: string | undefined,
+): Promise<{ delimiter: string; buffered: (Buffer | string)[] }> {
   const buffered: (Buffer | string)[] = []
+  let head = ''
   // (next(), not for-await: breaking out of a for-await would close the source)
-  while (!options.delimiter && !/\r|\n/.test(head) && head.length <= 64 * 1024) {
+  while (!delimiter && !/\r|\n/.test(head) && head.length <= 64 * 1024) {
     const next = await source.next()
     if (next.done) break
     buffered.push(next.value)
     head += next.value.toString()
   }
-  const delimiter =
-    options.delimiter ?? detectDelimiter(head.replace(/^\uFEFF/, '').split(/\r?\n|\r/, 1)[0] ?? '')
+  return {
+    delimiter: delimiter ?? detectDelimiter(head.replace(/^\uFEFF/, '').split(/\r?\n|\r/, 1)[0] ?? ''),
+    buffered,
+  }
+}
+
+/** Writes one part; false when the parser is gone (its reader stopped early), so the pump ends. */
+async function write(p: Parser, part: Buffer | string): Promise<boolean> {
+  if (p.destroyed) return false
+  if (!p.write(part))
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        p.off('drain', done)
+        p.off('close', done)
+        resolve()
+      }
+      p.once('drain', done)
+      p.once('close', done)
+    })
+  return !p.destroyed
+}
+
+/** Feeds the parser; a failed read fails the parse; a stopped reader ends the read (closing the source). */
+async function pump(
+  p: Parser,
+  buffered: (Buffer | string)[],
+  source: AsyncIterable<Buffer | string>,
+): Promise<void> {
+  try {
+    for (const part of buffered) if (!(await write(p, part))) return
+    for await (const part of source) if (!(await write(p, part))) return
+    if (!p.destroyed) p.end()
+  } catch (error) {
+    p.destroy(asError(error))
+  }
+}
+
+/** `pending` split at `line`: the refusals before it (sorted), and those the parser reached ahead of it. */
+function before(pending: Invalid[], line: number): [Invalid[], Invalid[]] {
+  const now = pending.filter((i) => i.line < line).sort((a, b) => a.line - b.line)
+  return [now, pending.filter((i) => i.line >= line)]
+}
+
+/**
+ * Streams a contacts CSV of any size: never holds more than `chunkSize` rows (default 5000) and
+ * what csv-parse buffers. Same rules as parseContactsCsv. Throws CsvHeaderError before yielding
+ * anything when the header is unusable. With `start`, `input` begins at start.byteOffset of the
+ * file (an S3 Range read) and lines and offsets are the file's. Stopping early (leaving the
+ * for-await) ends the read of `input`.
+ */
+export async function* streamContactsCsv(
+  input: AsyncIterable<Buffer | string>,
+  options: ContactsCsvReading & { chunkSize?: number; start?: CsvStart } = {},
+): AsyncGenerator<CsvChunk> {
+  const { start } = options
+  const chunkSize = options.chunkSize ?? 5000
+  const base = start?.byteOffset ?? 0
+  const lines = new LineCounter(start ? start.line - 1 : 0)
+  const reader = new ContactRecords(options)
+  let pending: Invalid[] = []
+  let consumed = 0
+  const source = (async function* () {
+    for await (const part of input) {
+      consumed += typeof part === 'string' ? Buffer.byteLength(part) : part.length
+      yield part
+    }
+  })()
+  const { delimiter, buffered } = start
+    ? { delimiter: start.delimiter, buffered: [] }
+    : await peekDelimiter(source, options.delimiter)
   const p = parse({
     ...PARSE_OPTIONS,
     delimiter,
+    ...(start ? { record_delimiter: start.recordDelimiter } : {}),
     on_skip: (error: Error | undefined) => {
-      if (error) pendingInvalid.push(skipped(error, lines))
+      if (error) pending.push(skipped(error, lines))
     },
   })
-  const pump = (async () => {
-    try {
-      for (const part of buffered) if (!p.write(part)) await new Promise((r) => p.once('drain', r))
-      for await (const part of source) if (!p.write(part)) await new Promise((r) => p.once('drain', r))
-      p.end()
-    } catch (error) {
-      p.destroy(asError(error))
+  const pumping = pump(p, buffered, source)
+  let header = start?.header
+  if (header) reader.setHeader(header)
+  let rows: ContactRow[] = []
+  let end: CsvStart | undefined = start
+  try {
+    for await (const item of p as AsyncIterable<{
+      record: string[]
+      info: { lines: number; bytes: number }
+    }>) {
+      const line = lines.startLine(item.record, item.info.lines)
+      if (!header) reader.setHeader((header = item.record))
+      else {
+        const out = reader.read(item.record, line)
+        if (out && 'row' in out) rows.push(out.row)
+        else if (out) pending.push(out.invalid)
+      }
+      end = {
+        byteOffset: base + item.info.bytes,
+        line: lines.errorLine(item.info.lines) + 1,
+        header,
+        delimiter,
+        recordDelimiter: discovered(p),
+      }
+      if (rows.length >= chunkSize) {
+        const [now, later] = before(pending, end.line)
+        yield { rows, invalid: now, bytes: base + consumed, end, final: false }
+        rows = []
+        pending = later
+      }
     }
-  })()
-  for await (const item of p as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    if (!sawHeader) {
-      sawHeader = true
-      reader.setHeader(item.record)
-      continue
-    }
-    const out = reader.read(item.record, lines.startLine(item.record, item.info.lines))
-    if (out && 'row' in out) rows.push(out.row)
-    else if (out) pendingInvalid.push(out.invalid)
-    if (rows.length >= chunkSize) {
-      yield { rows, invalid: pendingInvalid, bytes }
-      rows = []
-      pendingInvalid = []
-    }
+    await pumping
+  } finally {
+    // a reader that stopped early: the pump sees the parser gone and ends the read
+    p.destroy()
   }
-  await pump
-  if (!sawHeader) reader.setHeader([])
-  yield { rows, invalid: pendingInvalid, bytes }
+  if (!header || !end) reader.setHeader([])
+  const last = { ...end!, byteOffset: base + consumed }
+  yield { rows, invalid: before(pending, Infinity)[0], bytes: base + consumed, end: last, final: true }
+}
+
+/** The record delimiter csv-parse discovered (the first one outside quotes); LF before any is seen. */
+function discovered(p: Parser): RecordDelimiter {
+  const found = p.options.record_delimiter[0]?.toString()
+  return RECORD_DELIMITERS.find((d) => d === found) ?? '\n'
 }
 
 // The database half (insert, push registration) lives beside: these imports stay valid.

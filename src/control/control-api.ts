@@ -102,8 +102,8 @@ async function dispatchContacts({ data, imports }: ControlServices, op: ControlO
       return data.importContacts(campaignId, rows)
     }
     case 'contacts.importObject': {
-      const [campaignId, key, csv, strict] = parseOpArgs(op, raw)
-      return imports.importContactsObject(campaignId, key, csv, strict)
+      const [campaignId, key, csv, strict, resume] = parseOpArgs(op, raw)
+      return imports.importContactsObject(campaignId, key, csv, strict, resume)
     }
     case 'contacts.registerPushed':
       return data.registerPushedContacts(parseOpArgs(op, raw)[0])

@@ -8,8 +8,10 @@ import {
   WindowMinutes,
 } from '../contracts/operator-input.js'
 import type { OperatorError } from '../errors.js'
-import { SettableCpsLimit } from '../pacing/limit-store.js'
+import { SettableCpsLimit } from '../pacing/settable-limit.js'
 import { ContactRows } from './contact-row.js'
+import { ImportPosition, ImportTotals } from './import-position.js'
+import { S3_SINGLE_PUT_MAX_BYTES } from './s3-object.js'
 import type { CampaignMove } from './port.js'
 
 /**
@@ -43,6 +45,34 @@ export const UploadKey = z
   .regex(/^contacts-uploads\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.csv$/, {
     error: `must be an upload key dialctl made (${UPLOAD_PREFIX}<uuid>.csv)`,
   })
+
+/**
+ * The continuation of `contacts.importObject`: the function returns it when its time is nearly up
+ * (Lambda's 15 minutes) and the CLI sends it back, unchanged, to go on. It comes back from the
+ * caller, so it is checked like any argument and bound to the call: its key and campaign must be
+ * the call's (a continuation moved to another key is refused before anything is read), and the
+ * object is read with If-Match on its ETag, so it is the same object, byte for byte, that the
+ * boundary was found in. It holds no location of its own: the bucket is the function's, the key
+ * is the upload prefix's (UploadKey).
+ */
+export const ObjectImportResume = z
+  .object({
+    key: UploadKey,
+    campaignId: CampaignId,
+    etag: z.string().min(1).max(200),
+    /** the object's size in bytes: a boundary at its end needs no read */
+    size: z.number().int().nonnegative().max(S3_SINGLE_PUT_MAX_BYTES),
+    position: ImportPosition,
+  })
+  .strict()
+export type ObjectImportResume = z.infer<typeof ObjectImportResume>
+
+/** The answer to `contacts.importObject`: the import's totals, or where to go on from. */
+export const ObjectImportStep = z.discriminatedUnion('done', [
+  z.object({ done: z.literal(true), totals: ImportTotals }).strict(),
+  z.object({ done: z.literal(false), resume: ObjectImportResume }).strict(),
+])
+export type ObjectImportStep = z.infer<typeof ObjectImportStep>
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
@@ -129,8 +159,25 @@ export const OPS = {
     'dialctl contacts import --campaign ID FILE',
   ),
   'contacts.importObject': op(
-    z.tuple([CampaignId, UploadKey, CsvOptionsSchema, z.boolean()]),
-    ['--campaign', 'upload key', 'CSV options', '--strict'],
+    z
+      .tuple([
+        CampaignId,
+        UploadKey,
+        CsvOptionsSchema,
+        z.boolean(),
+        ObjectImportResume.nullable().default(null),
+      ])
+      .superRefine(([campaignId, key, , , resume], ctx) => {
+        if (resume && resume.key !== key)
+          ctx.addIssue({ code: 'custom', path: [4, 'key'], message: 'is not the upload this call imports' })
+        if (resume && resume.campaignId !== campaignId)
+          ctx.addIssue({
+            code: 'custom',
+            path: [4, 'campaignId'],
+            message: 'is not the campaign this call imports into',
+          })
+      }),
+    ['--campaign', 'upload key', 'CSV options', '--strict', 'continuation'],
     'dialctl contacts import --campaign ID FILE',
   ),
   'contacts.registerPushed': op(

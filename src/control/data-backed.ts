@@ -70,7 +70,7 @@ export abstract class DataBackedPlane<D extends DataPort = DataPort> {
       source: file.path,
       csv: file.csv,
       strict: file.strict,
-      open: () => createReadStream(file.path),
+      open: (from) => createReadStream(file.path, { start: from }),
       save: (id, rows) => this.data.importContacts(id, rows),
       ...(file.onProgress ? { onProgress: file.onProgress } : {}),
     })

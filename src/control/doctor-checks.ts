@@ -1,4 +1,5 @@
 import { OperatorError } from '../errors.js'
+import { finishedAdvice } from '../campaigns/next-step.js'
 import { maskPhonesIn } from '../observability/mask.js'
 import { isWarningAlarm } from '../observability/metrics.js'
 import type { Check, Observations } from './doctor.js'
@@ -306,7 +307,7 @@ export function campaignChecks(o: Observations): Check[] {
     (c) => c.allContactsFinished && (c.status === 'active' || c.status === 'paused'),
   )
   if (!finished.length) return []
-  const first = finished[0]!.campaignId
+  const first = finished[0]!
   return [
     {
       id: 'campaigns-finished',
@@ -317,7 +318,7 @@ export function campaignChecks(o: Observations): Check[] {
         .map((c) => `${c.campaignId} (${c.status}, ${c.contacts.done} done, ${c.contacts.failed} failed)`)
         .join(', '),
       cause: 'every contact is done or failed; the campaign stays open to new contacts until completed',
-      fix: `import more (dialctl contacts import --campaign ${first} FILE) or close it (dialctl campaign complete ${first})`,
+      fix: finishedAdvice(first),
     },
   ]
 }

@@ -13,7 +13,7 @@ import { DataPlane } from './data.js'
 import { runningLocalStack } from '../local-stack/stack-file.js'
 import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
 import { OperatorError } from '../errors.js'
-import { loadStageOutputs, type StageOutputs } from './stage-outputs.js'
+import type { StageOutputs } from './stage-outputs.js'
 import type { ControlPlane, DataPort } from './port.js'
 import type { S3ContactUploader } from './aws-upload.js'
 
@@ -77,7 +77,7 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     // Environment first; else the endpoints a running `dialctl dev` announced (its PostgreSQL and
     // Redis may be embedded on private ports, its data in a schema and key prefix of its own:
     // a second terminal without the same exports must act on the same data); else the defaults.
-    const running = runningLocalStack()
+    const running = await runningLocalStack()
     return new LocalControlPlane(
       dataPlane({
         postgres:
@@ -98,8 +98,11 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
       process.env.DIALCTL_PIPE_NAME ?? running?.pipeName,
     )
   }
-  // Loaded only for AWS stages: the SDK clients are most of the CLI's start-up time.
-  const { AwsControlPlane, createAwsClients } = await import('./aws.js')
+  // Loaded only for AWS stages: the SDK clients (SSM's alone ~85 ms) are most of the CLI's start-up time.
+  const [{ AwsControlPlane, createAwsClients }, { loadStageOutputs }] = await Promise.all([
+    import('./aws.js'),
+    import('./stage-outputs.js'),
+  ])
   const clients = createAwsClients(flags)
   await requireRegion(clients.ssm, flags)
   const outputs = await loadStageOutputs(flags.stage, {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { type OperatorError, usageError } from '../errors.js'
+import { type OperatorError, operatorError, usageError } from '../errors.js'
 import type { DialTask } from '../contracts/index.js'
-import type { CampaignSummary, ControlPlane, PushEntry, RunProgress } from './port.js'
+import type { CampaignSummary, CampaignTransition, ControlPlane, PushEntry, RunProgress } from './port.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'
 import { testNumber } from '../tasks/test-numbers.js'
 
@@ -32,29 +32,56 @@ export function defaultTestCampaign(id = DEFAULT_TEST_CAMPAIGN_ID) {
 /**
  * The campaign of a load test: the given one if it is marked as a test campaign (refused
  * otherwise: a load test must never dial a real campaign's audience), else the default one,
- * created on first use.
+ * created on first use. A draft test campaign is started (audited, `reason` says by which run):
+ * its contacts are the run's tasks, so nothing else would ever start it — this is what makes
+ * `campaign create examples/load-test.jsonc --test --no-audio-check` then `load-test --campaign load-test-5min`
+ * work. A paused one is refused (someone paused it), a completed or cancelled one too (final).
  */
 export async function testCampaignFor(
   plane: ControlPlane,
   campaignId: string | undefined,
   actor: string,
-): Promise<CampaignSummary> {
-  if (campaignId) {
-    const campaign = await plane.showCampaign(campaignId)
-    if (!campaign.isTest)
-      throw usageError(
-        `Campaign "${campaignId}" is not marked as a test campaign; load-test refuses to use it.`,
-        'Create one with `dialctl campaign create --file FILE --test`, or omit --campaign to use the built-in load-test campaign.',
-        'NOT_A_TEST_CAMPAIGN',
-      )
-    return campaign
+  reason = 'load-test: a test campaign gets its contacts from the run',
+): Promise<{ campaign: CampaignSummary; started?: CampaignTransition }> {
+  if (!campaignId) return { campaign: await builtInTestCampaign(plane, actor) }
+  const campaign = await plane.showCampaign(campaignId)
+  if (!campaign.isTest)
+    throw usageError(
+      `Campaign "${campaignId}" is not marked as a test campaign; load-test refuses to use it.`,
+      'Create one with `dialctl campaign create examples/load-test.jsonc --test --no-audio-check` (or your own file), or omit --campaign to use the built-in load-test campaign.',
+      'NOT_A_TEST_CAMPAIGN',
+    )
+  if (campaign.status === 'draft') {
+    const started = await plane.transitionCampaign(campaignId, 'start', reason, actor)
+    return { campaign: await plane.showCampaign(campaignId), started }
   }
+  if (campaign.status !== 'active') throw notActive(campaign)
+  return { campaign }
+}
+
+async function builtInTestCampaign(plane: ControlPlane, actor: string): Promise<CampaignSummary> {
+  let campaign: CampaignSummary
   try {
-    return await plane.showCampaign(DEFAULT_TEST_CAMPAIGN_ID)
+    campaign = await plane.showCampaign(DEFAULT_TEST_CAMPAIGN_ID)
   } catch (error) {
     if ((error as OperatorError).code !== 'CAMPAIGN_NOT_FOUND') throw error
     return plane.createCampaign({ campaign: defaultTestCampaign(), isTest: true, actor })
   }
+  if (campaign.status !== 'active') throw notActive(campaign)
+  return campaign
+}
+
+/** A test campaign that is paused or closed: its tasks would be released or dropped, not dialed. */
+function notActive(campaign: CampaignSummary): OperatorError {
+  const id = campaign.campaignId
+  const closed = campaign.status === 'completed' || campaign.status === 'cancelled'
+  return operatorError(
+    `Test campaign "${id}" is ${campaign.status}: its tasks would be ${closed ? 'dropped' : 'released'}, not dialed.`,
+    closed
+      ? `${campaign.status} is final: create another test campaign (dialctl campaign create examples/load-test.jsonc --test --no-audio-check; a new "id" if that one exists) and pass it with --campaign.`
+      : `Resume it: dialctl campaign resume ${id}`,
+    'CAMPAIGN_NOT_ACTIVE',
+  )
 }
 
 export interface LoadPlan {

@@ -1,10 +1,10 @@
 import { newTaskTraceHeader } from '../tracing/stamp.js'
 import { readTimeline, type Timeline } from '../tracing/pg-sink.js'
-import { z } from 'zod'
 import { DataBackedPlane } from './data-backed.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'
+import { pushRegistered } from './push.js'
 import type {
   Alarm,
   ControllerInputs,
@@ -21,8 +21,15 @@ import type {
 
 export const DEFAULT_WORKER_URL = 'http://127.0.0.1:8787'
 
-/** The part of the worker's GET /metrics the controller reads (zod at the HTTP boundary). */
-const WorkerMetrics = z.object({ cpuPercent: z.number() })
+/**
+ * The part of the worker's GET /metrics the controller reads (zod at the HTTP boundary; loaded
+ * here, on use, so that commands that never read it — `cps get` — do not load zod at start-up).
+ */
+async function parseWorkerMetrics(body: unknown): Promise<{ cpuPercent: number } | undefined> {
+  const { z } = await import('zod')
+  const parsed = z.object({ cpuPercent: z.number() }).safeParse(body)
+  return parsed.success ? parsed.data : undefined
+}
 
 /**
  * The local stack (`dialctl dev`): the queue and the pipe are tables in the same PostgreSQL,
@@ -97,9 +104,16 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
     return readTimeline(this.data.pool, callId)
   }
 
-  async pushTasks(entries: PushEntry[]): Promise<PushResult> {
+  pushTasks(entries: PushEntry[]): Promise<PushResult> {
     // The dial gate dials only contacts that exist: a pushed task brings its contact row.
-    await this.data.registerPushedContacts(entries)
+    return pushRegistered(
+      (e) => this.data.registerPushedContacts(e),
+      (e) => this.sendTasks(e),
+      entries,
+    )
+  }
+
+  private async sendTasks(entries: PushEntry[]): Promise<PushResult> {
     const { main } = await this.q()
     const result: PushResult = { sent: [], failed: [] }
     for (let i = 0; i < entries.length; i += SQS_MAX_BATCH) {
@@ -124,8 +138,8 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
     try {
       const res = await fetch(new URL('/metrics', this.workerUrl), { signal: AbortSignal.timeout(2000) })
       if (res.ok) {
-        const parsed = WorkerMetrics.safeParse(await res.json())
-        if (parsed.success) cpuPercent = parsed.data.cpuPercent
+        const metrics = await parseWorkerMetrics(await res.json())
+        if (metrics) cpuPercent = metrics.cpuPercent
       }
     } catch {
       // worker down: no CPU input; the controller decides on what it has (and says so)

@@ -4,18 +4,20 @@ import { readCpsHistory } from '../pacing/history.js'
 import { createLimitStore, listPacingAudit, type SetLimitOptions } from '../pacing/limit-store.js'
 import type { AuditEntry, PacingSnapshot } from './port.js'
 
-/** `cps get`: the live limit and its source, the last 60 s of admissions and refusals. */
+/**
+ * `cps get`: the live limit and its source, who controls it, the last 60 s of admissions and
+ * refusals — Redis and PostgreSQL read at once, the durable state once.
+ */
 export async function pacingSnapshot(
   redis: Redis,
   prefix: string,
   defaultLimit: number,
-  pool?: pg.Pool,
+  pool: pg.Pool,
 ): Promise<PacingSnapshot> {
-  const store = createLimitStore({ redis, prefix, defaultLimit, cacheMs: 0, ...(pool ? { db: pool } : {}) })
-  const [reading, history, control] = await Promise.all([
-    store.getLimit(),
+  const store = createLimitStore({ redis, prefix, defaultLimit, cacheMs: 0, db: pool })
+  const [{ reading, control }, history] = await Promise.all([
+    store.snapshot(),
     readCpsHistory(redis, 60, { prefix }),
-    pool ? store.control() : Promise.resolve(null),
   ])
   // The last entry is the current, still-filling second: "now" is the last complete one.
   const complete = history.seconds.at(-2)

@@ -162,18 +162,90 @@ export async function putObject(
   await response.body?.cancel()
 }
 
-/** GetObject, streamed: the body as it arrives. Throws OperatorError S3_ACCESS_DENIED / S3_FAILED (NoSuchKey too). */
-export async function getObject(o: S3Object, options: S3CallOptions): Promise<AsyncIterable<Buffer>> {
-  const { url, headers } = await signed(o, 'GET', {}, options)
-  const response = await (options.fetch ?? fetch)(url, {
-    method: 'GET',
-    headers,
-    redirect: 'error',
-    signal: AbortSignal.timeout(options.timeoutMs ?? 10 * 60_000),
-  })
+export interface GetObjectOptions extends S3CallOptions {
+  /** read from this byte to the end (`Range: bytes=<from>-`; S3 answers 206 Partial Content) */
+  from?: number
+  /** the object must still be this one (`If-Match: <ETag>`; S3 answers 412 PreconditionFailed if not) */
+  ifMatch?: string
+  /** ends the request and the read of its body (the read then fails with the abort's reason) */
+  signal?: AbortSignal
+}
+
+export interface ObjectBody {
+  /** the bytes from `from` (or the first) to the end, as they arrive */
+  body: AsyncIterable<Buffer>
+  /** the object's ETag, as S3 sent it (quotes included): pass as `ifMatch` to read the same object again */
+  etag: string
+  /** the whole object's size in bytes (not only the part read) */
+  size: number
+}
+
+/** The whole object's size from a 200's Content-Length or a 206's Content-Range (`bytes a-b/size`). */
+function objectSize(response: Response): number {
+  const range = response.headers.get('content-range')
+  const size = Number(range ? range.split('/')[1] : response.headers.get('content-length'))
+  if (!Number.isSafeInteger(size) || size < 0) throw new Error('S3 GetObject answered without a size')
+  return size
+}
+
+/**
+ * GetObject, streamed (optionally a Range from a byte, on the condition that the object is still
+ * the one read before). Bounded over the request and the whole body by `signal` and `timeoutMs`
+ * (without a signal: 10 minutes by default). Throws OperatorError S3_ACCESS_DENIED / S3_FAILED (NoSuchKey too) /
+ * UPLOAD_CHANGED (If-Match failed); an abort is thrown as is, for the caller who aborted.
+ */
+export async function getObject(o: S3Object, options: GetObjectOptions): Promise<ObjectBody> {
+  const range: Record<string, string> = {
+    ...(options.from ? { range: `bytes=${options.from}-` } : {}),
+    ...(options.ifMatch ? { 'if-match': options.ifMatch } : {}),
+  }
+  const { url, headers } = await signed(o, 'GET', range, options)
+  // the caller's signal is its bound (the control function's: its invocation's end); else a default
+  const timeout =
+    options.timeoutMs !== undefined || !options.signal
+      ? AbortSignal.timeout(options.timeoutMs ?? 10 * 60_000)
+      : undefined
+  const signal =
+    options.signal && timeout ? AbortSignal.any([options.signal, timeout]) : (options.signal ?? timeout!)
+  let response: Response
+  try {
+    response = await (options.fetch ?? fetch)(url, { method: 'GET', headers, redirect: 'error', signal })
+  } catch (error) {
+    if (signal.aborted) throw error
+    throw new OperatorError(
+      `Reading s3://${o.bucket}/${o.key} failed: ${errorMessage(error)}.`,
+      'Run the command again; if it persists, check the stage with `dialctl doctor`.',
+      1,
+      'S3_FAILED',
+    )
+  }
+  if (response.status === 412) {
+    await response.body?.cancel()
+    throw new OperatorError(
+      `s3://${o.bucket}/${o.key} changed since its import began (S3 PreconditionFailed on If-Match ${options.ifMatch}).`,
+      'Import the file again from the start (`dialctl contacts import`); rows already imported count as duplicates.',
+      1,
+      'UPLOAD_CHANGED',
+    )
+  }
   if (!response.ok || !response.body) throw await failure('GetObject', o, response)
+  const expected = options.from ? 206 : 200
+  if (response.status !== expected) {
+    await response.body.cancel()
+    throw new Error(`S3 GetObject answered ${response.status} where ${expected} was expected`)
+  }
+  const size = objectSize(response)
+  const etag = response.headers.get('etag')
+  if (!etag) {
+    await response.body.cancel()
+    throw new Error('S3 GetObject answered without an ETag')
+  }
   const body = response.body as unknown as AsyncIterable<Uint8Array>
-  return (async function* () {
-    for await (const part of body) yield Buffer.from(part.buffer, part.byteOffset, part.byteLength)
-  })()
+  return {
+    etag,
+    size,
+    body: (async function* () {
+      for await (const part of body) yield Buffer.from(part.buffer, part.byteOffset, part.byteLength)
+    })(),
+  }
 }

@@ -1,28 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
+import type { StackFile } from './stack-file-schema.js'
 
-/**
- * `dialctl dev` writes where its services are (they may be embedded, on private ports) so that
- * dialctl commands in another terminal find them with no environment set.
- */
-export const StackFile = z.object({
-  pid: z.number().int(),
-  startedAt: z.string(),
-  databaseUrl: z.string(),
-  redisUrl: z.string(),
-  workerUrl: z.string(),
-  pipeName: z.string(),
-  /** the stack's default limit (`dev --max-cps`), used while Redis holds none */
-  maxCps: z.number().int().positive().optional(),
-  /** PostgreSQL schema of the stack's tables (DATABASE_SCHEMA); absent = the default search_path */
-  schema: z.string().optional(),
-  /** key prefix of its pacing state in Redis (DIALCTL_REDIS_PREFIX); "" = none */
-  redisPrefix: z.string().optional(),
-  /** where its pipeline logs go (absent: stdout) */
-  logFile: z.string().optional(),
-})
-export type StackFile = z.infer<typeof StackFile>
+export type { StackFile } from './stack-file-schema.js'
 
 export function localDataDir(cwd = process.cwd()): string {
   return process.env.DIALCTL_HOME ?? join(cwd, '.dialctl')
@@ -51,10 +31,11 @@ function alive(pid: number): boolean {
 }
 
 /** The running local stack's endpoints, or undefined when none runs from this directory. */
-export function runningLocalStack(dataDir = localDataDir()): StackFile | undefined {
+export async function runningLocalStack(dataDir = localDataDir()): Promise<StackFile | undefined> {
   const path = stackFilePath(dataDir)
   if (!existsSync(path)) return undefined
   try {
+    const { StackFile } = await import('./stack-file-schema.js')
     const info = StackFile.parse(JSON.parse(readFileSync(path, 'utf8')))
     return alive(info.pid) ? info : undefined
   } catch {

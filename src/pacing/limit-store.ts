@@ -1,17 +1,24 @@
 import type { Redis } from 'ioredis'
-import { z } from 'zod'
-import { describeZodError } from '../contracts/errors.js'
 import type { Db } from '../db/pool.js'
 import { errorMessage } from '../errors.js'
 import { pacingKeys } from './keys.js'
-import { appendAudit, clearHold, holdInForce, inTransaction, readState, writeState } from './pacing-state.js'
+import {
+  appendAudit,
+  clearHold,
+  holdInForce,
+  inTransaction,
+  readState,
+  writeState,
+  type StateRow,
+} from './pacing-state.js'
 
 export { listPacingAudit, type PacingAuditEntry } from './pacing-state.js'
 
-export const DEFAULT_MAX_CPS = 100
+// No zod in this module: `dialctl cps get` loads it at start-up, and zod alone costs it ~40 ms
+// (issue #16). The edges validate with zod (SettableCpsLimit in ./settable-limit.ts, the control
+// API); inside, the rule below is checked once per value.
 
-/** A positive whole number of calls per second. */
-export const CpsLimit = z.number().int().min(1)
+export const DEFAULT_MAX_CPS = 100
 
 /**
  * The most anyone may set (`cps set --force` included, through any stage's control API). Far
@@ -20,23 +27,30 @@ export const CpsLimit = z.number().int().min(1)
  */
 export const MAX_SETTABLE_CPS = 10_000
 
-/** The limit `cps set` and the control API accept: one rule for both (src/control/control-api.ts). */
-export const SettableCpsLimit = z
-  .number({ error: 'must be a number of calls per second' })
-  .int({ error: 'must be a whole number of calls per second' })
-  .min(1, {
-    error: 'must be at least 1 call per second (to stop dialing, pause the campaigns or stop the pipe)',
-  })
-  .max(MAX_SETTABLE_CPS, { error: `must be at most ${MAX_SETTABLE_CPS} calls per second` })
+/** `cps set` refuses more than this without --force (env DIALCTL_CPS_CEILING). */
+export const DEFAULT_CPS_CEILING = 500
+
+/** The operator's ceiling: DIALCTL_CPS_CEILING, else DEFAULT_CPS_CEILING. */
+export function cpsCeiling(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.DIALCTL_CPS_CEILING ?? DEFAULT_CPS_CEILING)
+}
+
+/**
+ * The rule for a CPS limit: a whole number of calls per second, at least 1. Returns what is wrong
+ * with `n`, or undefined when it is a limit.
+ */
+export function cpsLimitProblem(n: number): string | undefined {
+  return Number.isInteger(n) && n >= 1 ? undefined : 'must be a whole number of calls per second, at least 1'
+}
 
 /** Reads an env var such as MAX_CPS / DEGRADED_CPS; unset → fallback; invalid → an error naming it. */
 export function cpsFromEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return fallback
-  const parsed = z.coerce.number().int().min(1).safeParse(raw)
-  if (!parsed.success)
+  const n = Number(raw)
+  if (cpsLimitProblem(n) !== undefined)
     throw new Error(`${name}=${JSON.stringify(raw)} is not a valid limit: set it to a whole number >= 1`)
-  return parsed.data
+  return n
 }
 
 export interface LimitReading {
@@ -50,13 +64,21 @@ export interface LimitReading {
   stale?: boolean
 }
 
-export const LimitChange = z.object({
-  actor: z.string().min(1),
-  reason: z.string().min(1),
+/** Who changes the limit and why, as the audit trail records it: none of the three may be empty. */
+export interface LimitChange {
+  actor: string
+  reason: string
   /** what made the change: 'cli', 'auto', 'pacer', … */
-  source: z.string().min(1),
-})
-export type LimitChange = z.infer<typeof LimitChange>
+  source: string
+}
+
+/** The change, or an Error naming the empty field (`what` starts the message). */
+function checkedChange(change: LimitChange, what: string): LimitChange {
+  for (const field of ['actor', 'reason', 'source'] as const)
+    if (typeof change[field] !== 'string' || change[field].length === 0)
+      throw new Error(`${what}: ${field}: must not be empty`)
+  return change
+}
 
 export interface SetLimitOptions {
   /**
@@ -101,6 +123,11 @@ export interface LimitStore {
   resume(change: LimitChange): Promise<boolean>
   /** the durable state; null when nobody ever set a limit */
   control(): Promise<PacingControl | null>
+  /**
+   * getLimit (uncached) and control() together, for `cps get`: Redis and PostgreSQL read at once,
+   * and the durable state once — it both restores a lost limit and says who controls it.
+   */
+  snapshot(): Promise<{ reading: LimitReading; control: PacingControl | null }>
 }
 
 export interface LimitStoreOptions {
@@ -138,7 +165,8 @@ class RedisPgLimitStore implements LimitStore {
     this.scope = options.prefix ?? ''
     this.key = pacingKeys(this.scope).limit
     this.defaultLimit = options.defaultLimit ?? DEFAULT_MAX_CPS
-    CpsLimit.parse(this.defaultLimit)
+    const problem = cpsLimitProblem(this.defaultLimit)
+    if (problem) throw new Error(`default limit ${this.defaultLimit} ${problem}`)
     this.cacheMs = Math.min(options.cacheMs ?? 1000, 1000)
     this.nowMs = options.nowMs ?? Date.now
   }
@@ -154,38 +182,59 @@ class RedisPgLimitStore implements LimitStore {
     return { ...(this.cached?.reading ?? { limit: this.defaultLimit, source: 'default' }), stale: true }
   }
 
-  /** Redis lost the limit: the durable one, copied back (NX: a concurrent `cps set` wins). */
-  private async restore(): Promise<LimitReading> {
-    if (!this.options.db) return { limit: this.defaultLimit, source: 'default' }
-    const row = await readState(this.options.db, this.scope)
+  /**
+   * Redis lost the limit: the durable one (`row`, read by the caller) copied back (NX: a
+   * concurrent `cps set` wins); no row: nobody ever set one, the default.
+   */
+  private async restoreFrom(row: StateRow | undefined): Promise<LimitReading> {
     if (!row) return { limit: this.defaultLimit, source: 'default' }
     await this.options.redis.set(this.key, String(row.cps_limit), 'NX')
     return { limit: row.cps_limit, source: 'postgres' }
   }
 
+  /**
+   * The limit in Redis; undefined when missing — a garbage value (someone typed `SET cps:limit
+   * abc`) counts as missing: restored from PostgreSQL, else the default, and `cps get` shows the
+   * source so the operator sees it; 'unreachable' when Redis did not answer.
+   */
+  private async stored(): Promise<number | undefined | 'unreachable'> {
+    try {
+      return parseStored(await this.options.redis.get(this.key))
+    } catch {
+      return 'unreachable'
+    }
+  }
+
+  /** The reading for what Redis holds; `state` reads the durable row when Redis holds none. */
+  private async readingOf(
+    stored: number | undefined | 'unreachable',
+    state: () => Promise<StateRow | undefined>,
+  ): Promise<LimitReading> {
+    // Redis down: the limiter is degraded anyway; keep the last known limit as its ceiling.
+    if (stored === 'unreachable') return this.stale()
+    if (stored !== undefined) return { limit: stored, source: 'redis' }
+    try {
+      return await this.restoreFrom(await state())
+    } catch {
+      return this.stale()
+    }
+  }
+
   async getLimit(): Promise<LimitReading> {
     const now = this.nowMs()
     if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.reading
-    let stored: number | undefined
-    try {
-      // A garbage value (someone typed `SET cps:limit abc`) counts as missing: restored from
-      // PostgreSQL, else the default; `cps get` shows the source so the operator sees it.
-      stored = parseStored(await this.options.redis.get(this.key))
-    } catch {
-      // Redis down: the limiter is degraded anyway; keep the last known limit as its ceiling.
-      return this.stale()
-    }
-    let reading: LimitReading
-    if (stored !== undefined) reading = { limit: stored, source: 'redis' }
-    else {
-      try {
-        reading = await this.restore()
-      } catch {
-        return this.stale()
-      }
-    }
-    this.cached = { reading, at: now }
+    const db = this.options.db
+    const reading = await this.readingOf(await this.stored(), () =>
+      db ? readState(db, this.scope) : Promise.resolve(undefined),
+    )
+    if (!reading.stale) this.cached = { reading, at: now }
     return reading
+  }
+
+  async snapshot(): Promise<{ reading: LimitReading; control: PacingControl | null }> {
+    const [stored, row] = await Promise.all([this.stored(), readState(this.needDb('snapshot'), this.scope)])
+    const reading = await this.readingOf(stored, () => Promise.resolve(row))
+    return { reading, control: row ? controlOf(row, this.nowMs()) : null }
   }
 
   /** PostgreSQL first (state + audit in one transaction), then Redis; a hold may refuse it. */
@@ -194,26 +243,25 @@ class RedisPgLimitStore implements LimitStore {
     change: LimitChange,
     setOptions: SetLimitOptions = {},
   ): Promise<LimitChangeResult> {
-    const limit = CpsLimit.safeParse(n)
-    if (!limit.success) throw new Error(`limit ${n} refused: ${describeZodError(limit.error)}`)
-    const who = LimitChange.safeParse(change)
-    if (!who.success) throw new Error(`limit change refused: ${describeZodError(who.error)}`)
+    const problem = cpsLimitProblem(n)
+    if (problem) throw new Error(`limit ${n} refused: ${problem}`)
+    const who = checkedChange(change, 'limit change refused')
     const db = this.needDb('setLimit')
     const now = this.nowMs()
-    const result = await inTransaction(db, (tx) =>
-      this.writeChange(tx, limit.data, who.data, setOptions, now),
-    ).catch((error: unknown) => {
-      // PostgreSQL first: when it cannot record the change, nothing changed anywhere.
-      throw new Error(
-        `limit not changed: the audit row could not be written (${errorMessage(error)}); check PostgreSQL and retry`,
-      )
-    })
+    const result = await inTransaction(db, (tx) => this.writeChange(tx, n, who, setOptions, now)).catch(
+      (error: unknown) => {
+        // PostgreSQL first: when it cannot record the change, nothing changed anywhere.
+        throw new Error(
+          `limit not changed: the audit row could not be written (${errorMessage(error)}); check PostgreSQL and retry`,
+        )
+      },
+    )
     if (result.skipped) return result
     try {
-      await this.options.redis.set(this.key, String(limit.data))
+      await this.options.redis.set(this.key, String(n))
     } catch (error) {
       throw new Error(
-        `limit ${limit.data} saved in PostgreSQL and audited, but Redis could not be updated (${errorMessage(error)}): ` +
+        `limit ${n} saved in PostgreSQL and audited, but Redis could not be updated (${errorMessage(error)}): ` +
           'dialers keep the old limit until Redis answers; run `dialctl cps set` again then',
       )
     }
@@ -267,9 +315,7 @@ class RedisPgLimitStore implements LimitStore {
   }
 
   async resume(change: LimitChange): Promise<boolean> {
-    const who = LimitChange.safeParse(change)
-    if (!who.success) throw new Error(`resume refused: ${describeZodError(who.error)}`)
-    const { actor, source, reason } = who.data
+    const { actor, source, reason } = checkedChange(change, 'resume refused')
     return inTransaction(this.needDb('setLimit'), async (db) => {
       const row = await readState(db, this.scope, true)
       if (!row?.held_by) return false
@@ -286,20 +332,24 @@ class RedisPgLimitStore implements LimitStore {
 
   async control(): Promise<PacingControl | null> {
     const row = await readState(this.needDb('control'), this.scope)
-    if (!row) return null
-    const held = holdInForce(row, this.nowMs())
-    return {
-      limit: row.cps_limit,
-      mode: held ? 'held' : 'auto',
-      ...(held ? { heldBy: held.by } : {}),
-      ...(held?.until ? { heldUntil: held.until.toISOString() } : {}),
-      ...(held?.reason ? { holdReason: held.reason } : {}),
-      lastChange: {
-        at: row.changed_at.toISOString(),
-        actor: row.changed_by,
-        source: row.change_source,
-        reason: row.change_reason,
-      },
-    }
+    return row ? controlOf(row, this.nowMs()) : null
+  }
+}
+
+/** Who controls the limit, from the durable state row at `nowMs`. */
+function controlOf(row: StateRow, nowMs: number): PacingControl {
+  const held = holdInForce(row, nowMs)
+  return {
+    limit: row.cps_limit,
+    mode: held ? 'held' : 'auto',
+    ...(held ? { heldBy: held.by } : {}),
+    ...(held?.until ? { heldUntil: held.until.toISOString() } : {}),
+    ...(held?.reason ? { holdReason: held.reason } : {}),
+    lastChange: {
+      at: row.changed_at.toISOString(),
+      actor: row.changed_by,
+      source: row.change_source,
+      reason: row.change_reason,
+    },
   }
 }

@@ -4,11 +4,11 @@ import { z } from 'zod'
 import { sleep } from '../clock.js'
 import { describeZodError } from '../contracts/errors.js'
 import { createLogger, type Logger } from '../observability/logger.js'
-import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { QueueMessage, QueuePort } from '../queue/port.js'
-import { compileFilters, sqsFilterEvent } from './pattern.js'
+import { compileFilters } from './pattern.js'
 import { Pollers } from './pollers.js'
-import { pipeOutcome, retryWithBackoff, toPipeRecord, type PipeRecord } from './records.js'
+import type { PipeRecord } from './records.js'
+import { PipeBatch, type PipeEnrichment, type PipeTarget } from './batch.js'
 import { PipeCounterBuffer } from './counter-buffer.js'
 import {
   pipeHeartbeat,
@@ -16,22 +16,12 @@ import {
   registerPipe,
   setPipeCurrentState,
   type DesiredState,
-  type PipeCounters,
 } from './state.js'
 import { bestEffort, errorMessage } from '../errors.js'
 
 export type { PipeRecord } from './records.js'
 
-export interface BatchItemFailure {
-  itemIdentifier: string
-}
-export interface TargetResult {
-  batchItemFailures?: BatchItemFailure[]
-}
-
-/** Returns the items to send on; an item that is null (or whose record is missing) is dropped and deleted. */
-export type PipeEnrichment<E> = (records: PipeRecord[]) => Promise<(E | null | undefined)[]>
-export type PipeTarget<E> = (events: E[]) => Promise<TargetResult | void | null | undefined>
+export type { BatchItemFailure, PipeEnrichment, PipeTarget, TargetResult } from './batch.js'
 
 export interface LocalPipeOptions<E> {
   name: string
@@ -79,11 +69,6 @@ const Options = z.object({
   stateCheckIntervalMs: z.number().int().min(10).max(60_000),
 })
 
-const TargetResultSchema = z
-  .object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.string() })).optional() })
-  .loose()
-  .nullish()
-
 const MIN_THROTTLE_MS = 250
 const MAX_THROTTLE_MS = 4000
 
@@ -92,19 +77,19 @@ const MAX_THROTTLE_MS = 4000
  * whichever first), filters (non-matching messages deleted, recorded `filtered`), enriches
  * (dropped messages deleted), invokes the target, deletes what succeeded and leaves failures to
  * reappear with backoff until the queue's redrive policy moves them to the DLQ. A thrown
- * enrichment or target error fails the whole batch the same way. Follows the desired state in
+ * enrichment or target error fails the whole batch the same way (one batch's trip: batch.ts;
+ * this class runs the pollers and follows the pipe's state). Follows the desired state in
  * PostgreSQL, so `dialctl pipe stop` from another process stops it within about a second.
  */
 export class LocalPipe<E = PipeRecord> {
   readonly name: string
   private readonly opts: z.infer<typeof Options>
-  private readonly match: (event: unknown) => boolean
   private readonly log: Logger
   private readonly runnerId = `${os.hostname()}:${process.pid}`
-  private readonly arn: string
   private control?: Promise<void>
   private readonly pollers: Pollers
   private readonly counters: PipeCounterBuffer
+  private readonly batch: PipeBatch<E>
   private active = false
   private closing = false
 
@@ -129,15 +114,25 @@ export class LocalPipe<E = PipeRecord> {
         : Array.isArray(options.filter)
           ? options.filter
           : [options.filter]
-    this.match = compileFilters(filters)
     this.log = options.logger ?? createLogger('local-pipe')
-    this.arn = `arn:aws:sqs:local:000000000000:${options.source.name}`
     this.counters = new PipeCounterBuffer(options.pool, this.name, options.countersFlushMs ?? 1000, (error) =>
       this.log.warn('pipe counters not recorded yet; retrying', {
         pipe: this.name,
         error: errorMessage(error),
       }),
     )
+    this.batch = new PipeBatch({
+      name: this.name,
+      pool: options.pool,
+      source: options.source,
+      arn: `arn:aws:sqs:local:000000000000:${options.source.name}`,
+      match: compileFilters(filters),
+      ...(options.enrich ? { enrich: options.enrich } : {}),
+      target: options.target,
+      backoff: { baseSeconds: this.opts.baseSeconds, maxSeconds: this.opts.maxSeconds },
+      counters: this.counters,
+      log: this.log,
+    })
     this.pollers = new Pollers({ min: this.opts.concurrency, max: this.opts.maxConcurrency }, (i) =>
       this.worker(i),
     )
@@ -294,129 +289,8 @@ export class LocalPipe<E = PipeRecord> {
     return messages
   }
 
-  /** One batch through filter → enrichment → target; returns how many messages failed. */
-  async process(messages: QueueMessage[]): Promise<number> {
-    const counters: Partial<PipeCounters> = { messagesReceived: messages.length }
-    const kept = await this.filterPhase(
-      messages.map((m) => toPipeRecord(m, this.arn)),
-      counters,
-    )
-    if (kept.length === 0) {
-      this.counters.add(counters)
-      return 0
-    }
-    counters.executions = 1
-    let sent: PipeRecord[] = kept
-    try {
-      const enriched = await this.enrichPhase(kept)
-      sent = enriched.sent
-      if (enriched.dropped.length > 0) {
-        // enrich records why (campaign paused / not found); the pipe only removes them from the queue
-        await this.deleteRecords(enriched.dropped)
-        counters.messagesDropped = enriched.dropped.length
-      }
-      if (enriched.events.length === 0) {
-        this.counters.add(counters)
-        return 0
-      }
-      await this.targetPhase(enriched.events, sent, counters)
-    } catch (error) {
-      counters.failedExecutions = 1
-      counters.messagesFailed = sent.length
-      this.log.error('pipe batch failed; its messages will be retried', {
-        pipe: this.name,
-        messages: sent.length,
-        error: errorMessage(error),
-      })
-      await bestEffort(
-        recordPipeError(this.options.pool, this.name, error),
-        'the error is logged above; PostgreSQL may be the thing that failed',
-      )
-      await this.retryLater(sent)
-    }
-    this.counters.add(counters)
-    return counters.messagesFailed ?? 0
-  }
-
-  /** Phase 1: the filter; records it does not match are deleted, with a `filtered` outcome. */
-  private async filterPhase(records: PipeRecord[], counters: Partial<PipeCounters>): Promise<PipeRecord[]> {
-    const kept: PipeRecord[] = []
-    const filtered: PipeRecord[] = []
-    for (const r of records) (this.match(sqsFilterEvent(r as never)) ? kept : filtered).push(r)
-    if (filtered.length > 0) {
-      await this.deleteRecords(filtered)
-      await recordTaskOutcomes(
-        this.options.pool,
-        filtered.map((r) => pipeOutcome(r, 'filter', 'filtered', 'did not match the pipe filter')),
-      )
-      counters.messagesFiltered = filtered.length
-    }
-    return kept
-  }
-
-  /**
-   * Phase 2: enrichment (when set). @returns the target's events, the records they came from,
-   * and the records enrichment returned no item for (dropped).
-   * @throws Error when the output is not a list or an item has no messageId (the batch fails)
-   */
-  private async enrichPhase(
-    kept: PipeRecord[],
-  ): Promise<{ events: E[]; sent: PipeRecord[]; dropped: PipeRecord[] }> {
-    if (!this.options.enrich) return { events: kept as unknown as E[], sent: kept, dropped: [] }
-    const out = await this.options.enrich(kept)
-    if (!Array.isArray(out))
-      throw new Error(`enrichment returned ${typeof out}, not a list; return one item (or null) per record`)
-    const items = out.filter((x): x is E => x !== null && x !== undefined)
-    const ids = new Set<string>()
-    items.forEach((item, i) => {
-      const id = (item as { messageId?: unknown })?.messageId
-      if (typeof id !== 'string')
-        throw new Error(
-          `enrichment output item #${i} has no messageId; each item must carry its source record's messageId`,
-        )
-      ids.add(id)
-    })
-    return {
-      events: items,
-      sent: kept.filter((r) => ids.has(r.messageId)),
-      dropped: kept.filter((r) => !ids.has(r.messageId)),
-    }
-  }
-
-  /**
-   * Phase 3: the target, with Lambda's partial batch response: the failed records are retried
-   * later, the rest deleted. @throws Error on an invalid result or an unknown itemIdentifier
-   */
-  private async targetPhase(events: E[], sent: PipeRecord[], counters: Partial<PipeCounters>): Promise<void> {
-    const parsed = TargetResultSchema.safeParse(await this.options.target(events))
-    if (!parsed.success)
-      throw new Error(
-        `target returned an invalid result: ${describeZodError(parsed.error)}; return {batchItemFailures: [...]}`,
-      )
-    const failedIds = new Set((parsed.data?.batchItemFailures ?? []).map((f) => f.itemIdentifier))
-    const unknown = [...failedIds].filter((id) => !sent.some((r) => r.messageId === id))
-    if (unknown.length > 0)
-      // Lambda's rule: an itemIdentifier that is not in the batch fails the whole batch
-      throw new Error(`target reported failures for unknown itemIdentifier(s) ${unknown.join(', ')}`)
-    const failed = sent.filter((r) => failedIds.has(r.messageId))
-    const succeeded = sent.filter((r) => !failedIds.has(r.messageId))
-    await this.deleteRecords(succeeded)
-    await this.retryLater(failed)
-    counters.messagesSucceeded = succeeded.length
-    counters.messagesFailed = failed.length
-  }
-
-  private async deleteRecords(records: PipeRecord[]): Promise<void> {
-    if (records.length === 0) return
-    const source = this.options.source as QueuePort & { deleteBatch?: (handles: string[]) => Promise<number> }
-    if (source.deleteBatch) await source.deleteBatch(records.map((r) => r.receiptHandle))
-    else await Promise.all(records.map((r) => source.delete(r.receiptHandle)))
-  }
-
-  private async retryLater(records: PipeRecord[]): Promise<void> {
-    await retryWithBackoff(this.options.source, records, this.opts, (r, error) =>
-      // handle no longer current (visibility expired, received again): the queue already retries it
-      this.log.warn('could not delay a failed message', { pipe: this.name, messageId: r.messageId, error }),
-    )
+  /** One batch through filter → enrichment → target (src/pipe/batch.ts); returns how many messages failed. */
+  process(messages: QueueMessage[]): Promise<number> {
+    return this.batch.process(messages)
   }
 }

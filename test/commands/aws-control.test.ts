@@ -1,14 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { DescribePipeCommand, PipesClient } from '@aws-sdk/client-pipes'
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Context } from 'aws-lambda'
+import { startFakeS3, type FakeS3 } from '../helpers/fake-s3.js'
 import { fakeSts } from '../helpers/fake-sts.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { seedCampaign } from '../helpers/fixtures.js'
@@ -47,22 +47,13 @@ const sqs = mockClient(SQSClient)
 const pipes = mockClient(PipesClient)
 const cloudwatch = mockClient(CloudWatchClient)
 
-/** A fake S3 (path-style, AWS_ENDPOINT_URL_S3): records each request, keeps PUT bodies, serves GETs. */
-const s3Objects = new Map<string, Buffer>()
-const s3Requests: { method: string; path: string; headers: Record<string, string | string[] | undefined> }[] =
-  []
-const s3 = createServer((req, res) => {
-  const chunks: Buffer[] = []
-  req.on('data', (c: Buffer) => chunks.push(c))
-  req.on('end', () => {
-    s3Requests.push({ method: req.method!, path: req.url!, headers: req.headers })
-    if (req.method === 'PUT') {
-      s3Objects.set(req.url!, Buffer.concat(chunks))
-      res.writeHead(200, { etag: '"e"' }).end()
-    } else if (s3Objects.has(req.url!)) res.writeHead(200).end(s3Objects.get(req.url!))
-    else res.writeHead(404).end('<Error><Code>NoSuchKey</Code></Error>')
-  })
-})
+/** The stage's upload bucket, as S3 answers dialctl's PutObject and the function's GetObject. */
+let s3: FakeS3
+/**
+ * The Lambda context each Invoke of the control function gets: its remaining time. Undefined: no
+ * context (no time limit); a test sets it to make an import go on over several invocations.
+ */
+let remainingMs: (() => number) | undefined
 
 let db: TestDb
 let redis: TestRedis
@@ -93,8 +84,8 @@ beforeAll(async () => {
       redisPrefix: redis.prefix,
     }),
   })
-  await new Promise<void>((ok) => s3.listen(0, '127.0.0.1', ok))
-  process.env.AWS_ENDPOINT_URL_S3 = `http://127.0.0.1:${(s3.address() as AddressInfo).port}`
+  s3 = await startFakeS3()
+  process.env.AWS_ENDPOINT_URL_S3 = s3.url
   // the function's own settings on AWS (stacks/functions.ts): its bucket, and its role's credentials
   process.env.UPLOAD_BUCKET = BUCKET
   const { handler } = await import('../../functions/control.js')
@@ -103,7 +94,10 @@ beforeAll(async () => {
     const request = JSON.parse(new TextDecoder().decode(input.Payload)) as (typeof invoked)[number]
     invoked.push(request)
     // The wire is JSON both ways, as Lambda's is.
-    const response = JSON.parse(JSON.stringify(await handler(request)))
+    const context = remainingMs
+      ? ({ getRemainingTimeInMillis: remainingMs } as unknown as Context)
+      : undefined
+    const response = JSON.parse(JSON.stringify(await handler(request, context)))
     return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(response)) }
   })
   // The function's only outbound call besides the stores: STS, through the VPC's NAT on AWS.
@@ -118,7 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = saved
   vi.unstubAllGlobals()
-  s3.close()
+  await s3.close()
   for (const m of [lambda, sqs, pipes, cloudwatch]) m.restore()
   await redis.cleanup()
   await db.drop()
@@ -262,6 +256,32 @@ describe('dialctl against an AWS stage through its control function (credentials
     expect(rows.map((r) => r.id)).toEqual(['k1', 'k2'])
   })
 
+  // Issue #15: push on AWS registers the contact through the function (contacts.registerPushed),
+  // then sends to SQS only what the function did not refuse.
+  it('push registers the contact through the function and sends it; a conflicting one is refused, exit 2, not sent', async () => {
+    const file = join(dir, 'campaign-push.json')
+    writeFileSync(file, JSON.stringify(seedCampaign({ id: 'aws-push', status: 'active' })))
+    expect((await dialctl(['campaign', 'create', '-f', file, '--no-audio-check'])).exitCode).toBe(0)
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-push' })
+    const push = (contact: string) =>
+      dialctl(['push', '--campaign', 'aws-push', '--phone', '+972501230001', '--contact', contact, '--json'])
+    const ok = await push('p1')
+    expect(ok.exitCode, ok.stderr).toBe(0)
+    expect(jsonOf(ok)).toMatchObject({ messageId: 'm-push', contactId: 'p1' })
+    expect(invoked.map((i) => i.op)).toContain('contacts.registerPushed')
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1)
+    const other = await push('p2')
+    expect(other.exitCode).toBe(2)
+    expect(jsonOf(other)).toMatchObject({
+      error: {
+        code: 'PUSH_CONTACT_CONFLICT',
+        message: expect.stringMatching(/is already contact p1 of campaign aws-push/),
+        suggestion: 'Push that number as --contact p1, or another number.',
+      },
+    })
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1)
+  })
+
   it('status and doctor reach the stores through the function (stores.ping) and AWS directly', async () => {
     const status = await dialctl(['status', '--json'])
     expect(status.exitCode, status.stderr).toBe(0)
@@ -315,7 +335,7 @@ describe('report and large imports through the function', () => {
     lines.push('bad,0501234567,' + pad) // line 1002: not E.164
     const csv = join(dir, 'big.csv')
     writeFileSync(csv, lines.join('\n') + '\n')
-    s3Requests.length = 0
+    s3.requests.length = 0
     invoked.length = 0
     const run = await dialctl(['contacts', 'import', '--campaign', 'aws-big', csv, '--json'])
     expect(run.exitCode, run.stderr).toBe(0)
@@ -325,11 +345,11 @@ describe('report and large imports through the function', () => {
       invalid: [{ line: 1002, field: 'phone_number' }],
     })
     // one PutObject by the CLI (the operator's key), one GetObject by the function
-    expect(s3Requests.map((r) => [r.method, r.path.replace(/[0-9a-f-]{36}/, 'UUID')])).toEqual([
+    expect(s3.requests.map((r) => [r.method, r.path.replace(/[0-9a-f-]{36}/, 'UUID')])).toEqual([
       ['PUT', `/${BUCKET}/contacts-uploads/UUID.csv`],
       ['GET', `/${BUCKET}/contacts-uploads/UUID.csv`],
     ])
-    const put = s3Requests[0]!
+    const put = s3.requests[0]!
     expect(put.headers['content-length']).toBe(String(lines.join('\n').length + 1))
     expect(put.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD')
     expect(String(put.headers.authorization)).toMatch(
@@ -341,11 +361,65 @@ describe('report and large imports through the function', () => {
       expect.stringMatching(/^contacts-uploads\/[0-9a-f-]{36}\.csv$/),
       {},
       false,
+      null,
     ])
     const { rows } = await db.pool.query(
       `SELECT count(*)::int AS n FROM contacts WHERE campaign_id = 'aws-big'`,
     )
     expect(rows).toEqual([{ n: 1000 }])
+  })
+
+  it('contacts import the function cannot finish in one invocation: the CLI sends each continuation back until done, one summary', async () => {
+    const file = join(dir, 'c-steps.json')
+    writeFileSync(file, JSON.stringify(seedCampaign({ id: 'aws-steps', status: 'draft' })))
+    expect((await dialctl(['campaign', 'create', '-f', file, '--no-audio-check'])).exitCode).toBe(0)
+    // 16,001 valid rows: 5,000 a chunk, one chunk an invocation (its time is already short) → 4 steps;
+    // over 1 MiB, so uploaded
+    const pad = 'x'.repeat(60)
+    const lines = ['id,phone_number,note']
+    for (let i = 0; i < 16_001; i++) {
+      if (i === 5000) lines.push('bad-1,0501234567,x') // the first line after the first boundary
+      lines.push(`s${i},+97252${String(1000000 + i)},${i % 5000 === 4999 ? '"two\nlines"' : pad}`)
+    }
+    const csv = join(dir, 'steps.csv')
+    writeFileSync(csv, lines.join('\n') + '\n')
+    const { IMPORT_MARGIN_MS } = await import('../../src/control/contacts-import-object.js')
+    remainingMs = () => IMPORT_MARGIN_MS - 1
+    s3.requests.length = 0
+    invoked.length = 0
+    try {
+      const run = await dialctl(['contacts', 'import', '--campaign', 'aws-steps', csv, '--json'])
+      expect(run.exitCode, run.stderr).toBe(0)
+      // the same document a one-shot import gives: every step's counts and refusals, file lines
+      expect(jsonOf(run)).toEqual({
+        campaignId: 'aws-steps',
+        imported: 16_001,
+        duplicates: 0,
+        blacklisted: [],
+        invalid: [{ line: 5002 + 1, field: 'phone_number', message: expect.stringContaining('E.164') }],
+        invalidCount: 1,
+      })
+    } finally {
+      remainingMs = undefined
+    }
+    expect(ops()).toEqual(Array(4).fill('contacts.importObject'))
+    // each step after the first gets back, unchanged, the continuation the one before answered
+    const steps = invoked.map((r) => r.args[4] as { position: { at: { byteOffset: number } } } | null)
+    expect(steps[0]).toBeNull()
+    const offsets = steps.slice(1).map((r) => r!.position.at.byteOffset)
+    // after the 5,000th, 10,000th and 15,000th valid row (lines[] index + 1; the bad row sits after the first)
+    const boundary = (n: number) => Buffer.byteLength(lines.slice(0, n).join('\n') + '\n')
+    expect(offsets).toEqual([5001, 10_002, 15_002].map(boundary))
+    const gets = s3.requests.filter((r) => r.method === 'GET')
+    const etag = s3.etagOf(gets[0]!.path)
+    expect(gets.map((r) => [r.headers.range, r.headers['if-match']])).toEqual([
+      [undefined, undefined],
+      ...offsets.map((o) => [`bytes=${o}-`, etag]),
+    ])
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS n FROM contacts WHERE campaign_id = 'aws-steps'`,
+    )
+    expect(rows).toEqual([{ n: 16_001 }])
   })
 })
 

@@ -7,18 +7,22 @@ import { CampaignFile, campaignFileJsonSchema } from '../../src/contracts/campai
 import { CampaignSummary } from '../../src/control/port.js'
 import { validateCampaign } from '../../src/ivr/validate.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
+import { createTestRedis, type TestRedis } from '../helpers/redis.js'
+import { LoadTestSummary } from '../../src/control/load-test.js'
 import { dialctl, jsonOf, ROOT } from './helpers.js'
 
 const EXAMPLES = join(ROOT, 'examples')
 const exampleFiles = readdirSync(EXAMPLES).filter((f) => f.endsWith('.jsonc'))
 
 let db: TestDb
+let redis: TestRedis
 const saved = { ...process.env }
 
 beforeAll(async () => {
-  db = await createTestDb('cmdfiles')
+  ;[db, redis] = await Promise.all([createTestDb('cmdfiles'), createTestRedis('cmdfiles')])
   Object.assign(process.env, {
     ...db.env,
+    DIALCTL_REDIS_PREFIX: redis.prefix,
     DIALCTL_STAGE: 'local',
     NO_COLOR: '1',
     POWERTOOLS_LOG_LEVEL: 'WARN',
@@ -27,7 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env = saved
-  await db.drop()
+  await Promise.all([db.drop(), redis.cleanup()])
 })
 
 describe('campaign files (examples/, campaign schema, campaign create FILE)', () => {
@@ -130,5 +134,97 @@ describe('campaign files (examples/, campaign schema, campaign create FILE)', ()
     )
     // The copy editors use is regenerated with the command above (a stale copy fails here).
     expect(JSON.parse(readFileSync(join(EXAMPLES, 'campaign.schema.json'), 'utf8'))).toEqual(printed)
+  })
+
+  it('the Next: line after campaign create says what the campaign needs: contacts from a FILE, or a load test for a test campaign', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dialctl-files-'))
+    const copy = (name: string, id: string, from: string) => {
+      const path = join(dir, `${id}.jsonc`)
+      writeFileSync(
+        path,
+        readFileSync(join(EXAMPLES, name), 'utf8').replace(`"id": "${from}"`, `"id": "${id}"`),
+      )
+      return path
+    }
+    const real = await dialctl([
+      'campaign',
+      'create',
+      copy('donation-drive-jerusalem.jsonc', 'next-real', 'donation-drive-2024'),
+      '--no-audio-check',
+    ])
+    expect(real.exitCode).toBe(0)
+    expect(real.stdout.trim().split('\n').at(-1)).toBe(
+      'Next: dialctl contacts import --campaign next-real FILE (FILE: a CSV with a phone_number column, E.164), then dialctl campaign start next-real',
+    )
+    const test = await dialctl([
+      'campaign',
+      'create',
+      copy('load-test.jsonc', 'next-test', 'load-test-5min'),
+      '--test',
+      '--no-audio-check',
+    ])
+    expect(test.exitCode).toBe(0)
+    expect(test.stdout.trim().split('\n').at(-1)).toBe(
+      'Next: dialctl load-test -n 100 --campaign next-test (it sends reserved test numbers as contacts and starts the draft)',
+    )
+  })
+
+  it('examples/load-test.jsonc as its header says: created --test, then load-test --campaign starts the draft and sends its contacts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dialctl-files-'))
+    const path = join(dir, 'lt.jsonc')
+    writeFileSync(
+      path,
+      readFileSync(join(EXAMPLES, 'load-test.jsonc'), 'utf8').replace(
+        '"id": "load-test-5min"',
+        '"id": "lt-doc"',
+      ),
+    )
+    expect((await dialctl(['campaign', 'create', path, '--test', '--no-audio-check'])).exitCode).toBe(0)
+    // no local stack has made its queues: refused before anything changes (the draft stays a draft)
+    const early = await dialctl(['load-test', '-n', '12', '--campaign', 'lt-doc', '--no-follow'])
+    expect(early.exitCode).toBe(1)
+    expect(early.stderr).toContain('Start the local stack once')
+    expect((await db.pool.query(`SELECT status FROM campaigns WHERE id = 'lt-doc'`)).rows[0]).toEqual({
+      status: 'draft',
+    })
+    const { ensureLocalQueues } = await import('../../src/queue/pg-queue.js')
+    await ensureLocalQueues(db.pool)
+    const run = await dialctl(['load-test', '-n', '12', '--campaign', 'lt-doc', '--no-follow'])
+    expect(run.stderr).toBe('')
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout).toMatch(
+      /^✓ Campaign lt-doc: draft → active \(by .*: load-test run [0-9a-f]{8}: a test campaign gets its contacts from the run\)$/m,
+    )
+    expect(run.stdout).toMatch(/│ 12\/12 /)
+    const { rows } = await db.pool.query<{ status: string; contacts: string }>(
+      `SELECT status, (SELECT count(*) FROM contacts WHERE campaign_id = 'lt-doc') AS contacts FROM campaigns WHERE id = 'lt-doc'`,
+    )
+    expect(rows[0]).toEqual({ status: 'active', contacts: '12' })
+    // a second run on the now active campaign: no transition line, the numbers continue
+    const again = await dialctl(['load-test', '-n', '3', '--campaign', 'lt-doc', '--no-follow', '--json'])
+    expect(again.exitCode).toBe(0)
+    expect(LoadTestSummary.parse(jsonOf(again))).toMatchObject({
+      campaignId: 'lt-doc',
+      sent: 3,
+      sendFailures: 0,
+    })
+
+    // paused by someone: refused with the resume command; completed: final, a new campaign
+    expect((await dialctl(['campaign', 'pause', 'lt-doc', '--reason', 'test'])).exitCode).toBe(0)
+    const paused = await dialctl(['load-test', '-n', '3', '--campaign', 'lt-doc', '--no-follow'])
+    expect(paused.exitCode).toBe(1)
+    expect(paused.stderr).toContain(
+      'Test campaign "lt-doc" is paused: its tasks would be released, not dialed.',
+    )
+    expect(paused.stderr).toContain('→ Resume it: dialctl campaign resume lt-doc')
+    expect((await dialctl(['campaign', 'complete', 'lt-doc', '--reason', 'test'])).exitCode).toBe(0)
+    const closed = await dialctl(['load-test', '-n', '3', '--campaign', 'lt-doc', '--no-follow'])
+    expect(closed.exitCode).toBe(1)
+    expect(closed.stderr).toContain('→ completed is final: create another test campaign')
+    // the contacts of the refused runs were never registered
+    const { rows: after } = await db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM contacts WHERE campaign_id = 'lt-doc'`,
+    )
+    expect(after[0]!.n).toBe('15')
   })
 })

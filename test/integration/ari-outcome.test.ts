@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ariConfigFromEnv, mediaUriFor, outcomeForUnanswered } from '../../worker/drivers/ari/index.js'
+import { resultForUnanswered } from '../../worker/drivers/ari/outcome.js'
 
 // Pure rules of the ARI driver (no server): hang-up cause mapping, media URIs, env config.
 
@@ -30,6 +31,32 @@ describe('outcomeForUnanswered (Q.850 cause before answer)', () => {
     expect(outcomeForUnanswered(16, { ringTimedOut: true })).toBe('no-answer')
     expect(outcomeForUnanswered(16, { ringTimedOut: false })).toBe('failed')
     expect(outcomeForUnanswered(undefined, { ringTimedOut: false })).toBe('failed')
+  })
+})
+
+describe('resultForUnanswered (what originate reports for a channel ended before answer)', () => {
+  it('busy via Busy(): cause 0 with Dial BUSY records busy with cause 17 and no error', () => {
+    expect(
+      resultForUnanswered({ cause: 0, cause_txt: 'Unknown' }, { dialStatus: 'BUSY', ringTimedOut: false }),
+    ).toEqual({ outcome: 'busy', hangupCause: 17 })
+  })
+
+  it('a failure carries the cause Asterisk gave, by text when it sent one', () => {
+    expect(
+      resultForUnanswered(
+        { cause: 1, cause_txt: 'Unallocated (unassigned) number' },
+        { ringTimedOut: false },
+      ),
+    ).toEqual({
+      outcome: 'failed',
+      hangupCause: 1,
+      error: 'channel ended before answer: Unallocated (unassigned) number',
+    })
+    expect(resultForUnanswered({ cause: 127 }, { ringTimedOut: false })).toEqual({
+      outcome: 'failed',
+      hangupCause: 127,
+      error: 'channel ended before answer: cause 127',
+    })
   })
 })
 

@@ -123,7 +123,24 @@ describe('start, pause, resume', () => {
     const id = await campaignIn('draft')
     await expect(startCampaign(t.pool, id, { actor: 'ops' })).rejects.toMatchObject({
       code: 'NO_CONTACTS',
-      suggestion: `Import contacts first: dialctl contacts import --campaign ${id} contacts.csv`,
+      message: `Campaign "${id}" has no contacts; it would have nothing to dial.`,
+      suggestion: `Import contacts first: dialctl contacts import --campaign ${id} FILE (FILE: a CSV with a phone_number column, E.164)`,
+    })
+  })
+
+  it("start takes an empty test campaign (its contacts come with load-test's tasks), unless autoComplete would end it at once", async () => {
+    const id = await campaignIn('draft')
+    await t.pool.query('UPDATE campaigns SET is_test = true WHERE id = $1', [id])
+    await expect(startCampaign(t.pool, id, { actor: 'ops' })).resolves.toMatchObject({
+      from: 'draft',
+      to: 'active',
+    })
+    const auto = `lc-auto-${++seq}`
+    await insertCampaign(t.pool, auto, { status: 'draft', config: { autoComplete: true } })
+    await t.pool.query('UPDATE campaigns SET is_test = true WHERE id = $1', [auto])
+    await expect(startCampaign(t.pool, auto, { actor: 'ops' })).rejects.toMatchObject({
+      code: 'NO_CONTACTS',
+      message: `Campaign "${auto}" has no contacts; starting it would complete it at once (autoComplete: true).`,
     })
   })
 

@@ -62,9 +62,16 @@ describe('live limit store', () => {
     const prefix = `${t.prefix}d:`
     const store = createLimitStore({ redis: t.redis, prefix, db: db.pool })
     const before = (await listPacingAudit(db.pool, { limit: 1000 })).length
-    await expect(store.setLimit(0, change)).rejects.toThrow(/limit 0 refused: \(root\): Too small/)
+    await expect(store.setLimit(0, change)).rejects.toThrow(
+      /limit 0 refused: must be a whole number of calls per second, at least 1/,
+    )
     await expect(store.setLimit(2.5, change)).rejects.toThrow(/limit 2.5 refused/)
-    await expect(store.setLimit(5, { ...change, reason: '' })).rejects.toThrow(/reason:/)
+    await expect(store.setLimit(5, { ...change, reason: '' })).rejects.toThrow(
+      /refused: reason: must not be empty/,
+    )
+    await expect(store.setLimit(5, { ...change, actor: '' })).rejects.toThrow(
+      /refused: actor: must not be empty/,
+    )
     expect(await t.redis.get(`${prefix}cps:limit`)).toBeNull()
     expect((await listPacingAudit(db.pool, { limit: 1000 })).length).toBe(before)
   })
@@ -108,6 +115,32 @@ describe('live limit store', () => {
       defaultLimit: 100,
     })
     expect(await fresh.getLimit()).toEqual({ limit: 100, source: 'default' })
+  })
+
+  it('snapshot (cps get): reads the durable state once, restores a lost limit from it and says who controls it', async () => {
+    const prefix = `${t.prefix}s:`
+    const writer = createLimitStore({ redis: t.redis, prefix, db: db.pool })
+    await writer.setLimit(7, change, { hold: { untilMs: null } })
+    await t.redis.del(`${prefix}cps:limit`)
+    const stateReads: string[] = []
+    const counting = {
+      query: (text: string, values?: unknown[]) => {
+        if (/FROM pacing_state/.test(text)) stateReads.push(text)
+        return db.pool.query(text, values)
+      },
+    } as unknown as typeof db.pool
+    const store = createLimitStore({ redis: t.redis, prefix, db: counting, defaultLimit: 100, cacheMs: 0 })
+    const { reading, control } = await store.snapshot()
+    expect(reading).toEqual({ limit: 7, source: 'postgres' })
+    expect(control).toMatchObject({ limit: 7, mode: 'held', heldBy: 'alice' })
+    expect(stateReads).toHaveLength(1)
+    expect(await t.redis.get(`${prefix}cps:limit`)).toBe('7')
+    // Redis holds it again: the same single read, now for control only
+    expect((await store.snapshot()).reading).toEqual({ limit: 7, source: 'redis' })
+    expect(stateReads).toHaveLength(2)
+    // nobody ever set one: the default, no control
+    const fresh = createLimitStore({ redis: t.redis, prefix: `${prefix}none:`, db: db.pool, defaultLimit: 9 })
+    expect(await fresh.snapshot()).toEqual({ reading: { limit: 9, source: 'default' }, control: null })
   })
 
   it('hold: a manual limit is kept from the adaptive pacer until it expires or is resumed; a safety cut still lowers it and says so', async () => {
@@ -178,5 +211,8 @@ describe('live limit store', () => {
     expect(() => cpsFromEnv('DEGRADED_CPS', 5, { DEGRADED_CPS: '-1' })).toThrow(
       /DEGRADED_CPS="-1" is not a valid limit: set it to a whole number >= 1/,
     )
+    for (const bad of ['2.5', 'abc', '0'])
+      expect(() => cpsFromEnv('MAX_CPS', 100, { MAX_CPS: bad })).toThrow(/MAX_CPS=.* is not a valid limit/)
+    expect(cpsFromEnv('MAX_CPS', 100, { MAX_CPS: ' 12 ' })).toBe(12)
   })
 })

@@ -579,6 +579,17 @@ describe('doctor: campaign audio and the media guard', () => {
     expect(
       check(observations({ media: [media({ status: 'paused' })], audio: [mp3] }), 'campaign-audio')!.status,
     ).toBe('warn')
+    // a test campaign (reserved fictional numbers: nobody hears it): a warning that says so
+    const test = check(observations({ media: [media({ isTest: true })], audio: [mp3] }), 'campaign-audio')!
+    expect(test.status).toBe('warn')
+    expect(test.cause).toMatch(/test campaign: nobody hears it/)
+    // ...but not when a real campaign beside it is broken too
+    expect(
+      check(
+        observations({ media: [media({ isTest: true }), media({ campaignId: 'c2' })], audio: [mp3] }),
+        'campaign-audio',
+      )!.status,
+    ).toBe('fail')
     expect(
       check(
         observations({ media: [media()], audio: [{ ...mp3, status: 'ok', findings: [] }] }),

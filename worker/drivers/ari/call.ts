@@ -1,6 +1,7 @@
 import type { Logger } from '../../../src/observability/logger.js'
 import type { ActiveCall, CallEndReason, DigitResult, PlayResult } from '../../../src/telephony/driver.js'
-import { AriHttpError, type AriClient } from './client.js'
+import type { AriClient } from './client.js'
+import { AriHttpError } from './rest.js'
 import type { AriEvent } from './events.js'
 import { Q850, SOFT_HANGUP, mediaUriFor } from './outcome.js'
 import { errorMessage } from '../../../src/errors.js'

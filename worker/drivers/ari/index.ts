@@ -1,12 +1,8 @@
-export {
-  createAriDriver,
-  inStasisApp,
-  type AriDriver,
-  type OrphanChannel,
-  type ReconcileReport,
-} from './driver.js'
+export { createAriDriver, type AriDriver } from './driver.js'
+export { inStasisApp, type OrphanChannel, type ReconcileReport } from './reconcile.js'
 export { ariConfigFromEnv, AriDriverConfig, defaultAriApp } from './config.js'
-export { AriClient, AriHttpError, type AriConnectionState, type AriClientConfig } from './client.js'
+export { AriClient, type AriConnectionState, type AriClientConfig } from './client.js'
+export { AriHttpError } from './rest.js'
 export { causeForUnanswered, outcomeForUnanswered, mediaUriFor, Q850, SOFT_HANGUP } from './outcome.js'
 export type { AriEvent, AriEventType } from './events.js'
 export { connectAri, orphanCallIds, wireCrashRecovery } from './recovery.js'

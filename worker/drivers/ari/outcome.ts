@@ -1,4 +1,4 @@
-import type { CallOutcome } from '../../../src/telephony/driver.js'
+import type { CallOutcome, OriginateResult } from '../../../src/telephony/driver.js'
 
 /**
  * How a channel that ended before it was answered maps to the recorded outcome (Q.850 causes as
@@ -83,6 +83,25 @@ export function causeForUnanswered(
   if (cause !== undefined && !AMBIGUOUS.has(cause)) return cause
   const implied = dialStatus ? CAUSE_OF_DIAL_STATUS[dialStatus] : undefined
   return implied ?? cause
+}
+
+/**
+ * What originate reports for a channel that ended before answer (ChannelDestroyed while ringing):
+ * the outcome and cause above, and for `failed` the reason Asterisk gave.
+ */
+export function resultForUnanswered(
+  ended: { cause: number; cause_txt?: string },
+  context: UnansweredContext,
+): OriginateResult {
+  const outcome = outcomeForUnanswered(ended.cause, context)
+  const hangupCause = causeForUnanswered(ended.cause, context.dialStatus)
+  return {
+    outcome,
+    ...(hangupCause !== undefined ? { hangupCause } : {}),
+    ...(outcome === 'failed'
+      ? { error: `channel ended before answer: ${ended.cause_txt ?? 'cause ' + ended.cause}` }
+      : {}),
+  }
 }
 
 /**
