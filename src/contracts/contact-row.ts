@@ -3,7 +3,7 @@ import { usageError } from '../errors.js'
 import { taskSizeProblem } from '../tasks/limits.js'
 import { IanaTimeZone } from './campaign.js'
 import { Metadata, SafeId } from './messages.js'
-import { PhoneNumber } from './phone.js'
+import { E164_FORMAT, PhoneNumber } from './phone.js'
 
 /**
  * One rule for a contact row, wherever rows come from (issue #15): the CSV reader of
@@ -31,8 +31,17 @@ export interface ContactRowFields {
 
 const first = (error: z.ZodError) => error.issues[0]?.message ?? 'is invalid'
 
-/** The first problem of a row (id, number, zone, metadata, then the task's size), or undefined. */
-export function contactRowProblem(row: ContactRowFields): ContactProblem | undefined {
+/**
+ * The longest campaign id (SafeId: 200 characters), for the size rule where the reader does not
+ * know the campaign (parseContactsCsv without one): it then refuses what any campaign would.
+ */
+export const LONGEST_CAMPAIGN_ID = 'x'.repeat(200)
+
+/**
+ * The first problem of a row (id, number, zone, metadata, then the size of the task the dispatcher
+ * will make of it for `campaignId`), or undefined.
+ */
+export function contactRowProblem(row: ContactRowFields, campaignId: string): ContactProblem | undefined {
   const id = SafeId.safeParse(row.id)
   if (!id.success)
     return {
@@ -43,7 +52,7 @@ export function contactRowProblem(row: ContactRowFields): ContactProblem | undef
           : first(id.error),
     }
   if (!PhoneNumber.safeParse(row.phoneNumber).success)
-    return { field: 'phoneNumber', message: 'is not a valid E.164 number (e.g. +972501234567)' }
+    return { field: 'phoneNumber', message: `is not a valid E.164 number: ${E164_FORMAT}` }
   if (row.timezone !== undefined && !IanaTimeZone.safeParse(row.timezone).success)
     return {
       field: 'timezone',
@@ -53,7 +62,7 @@ export function contactRowProblem(row: ContactRowFields): ContactProblem | undef
   if (!metadata.success) return { field: 'metadata', message: first(metadata.error) }
   // the task the dispatcher will build from this contact must fit what the worker accepts
   const tooBig = taskSizeProblem({
-    campaignId: '',
+    campaignId,
     contactId: row.id,
     phoneNumber: row.phoneNumber,
     metadata: row.metadata,
@@ -99,11 +108,12 @@ export class DuplicateRows {
  */
 export function contactRowsProblems(
   rows: readonly (ContactRowFields & { line: number })[],
+  campaignId: string,
 ): (ContactProblem & { line: number })[] {
   const out: (ContactProblem & { line: number })[] = []
   const seen = new DuplicateRows()
   for (const row of rows) {
-    const problem = contactRowProblem(row) ?? seen.check(row)
+    const problem = contactRowProblem(row, campaignId) ?? seen.check(row)
     if (problem) out.push({ line: row.line, ...problem })
   }
   return out
@@ -114,8 +124,11 @@ export function contactRowsProblems(
  * control function): a batch with any bad or duplicate row is refused whole — a usage error, code
  * CONTACT_ROWS_INVALID, naming up to 5 lines and fields — and nothing is written.
  */
-export function assertContactRows(rows: readonly (ContactRowFields & { line: number })[]): void {
-  const problems = contactRowsProblems(rows)
+export function assertContactRows(
+  rows: readonly (ContactRowFields & { line: number })[],
+  campaignId: string,
+): void {
+  const problems = contactRowsProblems(rows, campaignId)
   if (!problems.length) return
   const listed = problems
     .slice(0, 5)

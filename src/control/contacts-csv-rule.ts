@@ -1,4 +1,9 @@
-import { contactRowProblem, DuplicateRows, type ContactField } from '../contracts/index.js'
+import {
+  contactRowProblem,
+  DuplicateRows,
+  LONGEST_CAMPAIGN_ID,
+  type ContactField,
+} from '../contracts/index.js'
 import { maskPhone } from '../observability/mask.js'
 import type { ContactRow, ImportResult } from './port.js'
 
@@ -17,6 +22,12 @@ export interface ContactsCsvOptions {
   phoneColumn?: string
   idColumn?: string
   timezoneColumn?: string
+}
+
+/** What the reader needs beyond the operator's options: the campaign the rows go to (the size rule). */
+export interface ContactsCsvReading extends ContactsCsvOptions {
+  /** default: LONGEST_CAMPAIGN_ID, which refuses what any campaign would */
+  campaignId?: string
 }
 
 /** The file is unusable as a whole (no phone column, a named column missing): nothing is imported. */
@@ -81,7 +92,7 @@ export class ContactRecords {
   private header: string[] = []
   private readonly duplicates = new DuplicateRows()
 
-  constructor(private readonly options: ContactsCsvOptions) {}
+  constructor(private readonly options: ContactsCsvReading) {}
 
   /** Throws CsvHeaderError when a needed column is missing. */
   setHeader(record: string[]): void {
@@ -147,7 +158,7 @@ export class ContactRecords {
     })
     const row: ContactRow = { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata }
     // the same rules as the control API's contacts.import (src/contracts/contact-row.ts)
-    const problem = contactRowProblem(row)
+    const problem = contactRowProblem(row, this.options.campaignId ?? LONGEST_CAMPAIGN_ID)
     if (problem)
       return this.refuse(
         line,

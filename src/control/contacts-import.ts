@@ -7,7 +7,7 @@ import {
   ContactRecords,
   CsvHeaderError,
   detectDelimiter,
-  type ContactsCsvOptions,
+  type ContactsCsvReading,
 } from './contacts-csv-rule.js'
 
 export interface ParsedCsv {
@@ -22,6 +22,7 @@ export {
   PHONE_COLUMNS,
   TIMEZONE_COLUMNS,
   type ContactsCsvOptions,
+  type ContactsCsvReading,
 } from './contacts-csv-rule.js'
 
 /**
@@ -71,7 +72,7 @@ function skipped(error: Error & { lines?: number }, lines: LineCounter): ImportR
  * reported with their first line number (the header is line 1) and the field at fault; a missing
  * phone column is one error on line 1.
  */
-export function parseContactsCsv(text: string, options: ContactsCsvOptions = {}): ParsedCsv {
+export function parseContactsCsv(text: string, options: ContactsCsvReading = {}): ParsedCsv {
   const rows: ContactRow[] = []
   const invalid: ImportResult['invalid'] = []
   const lines = new LineCounter()
@@ -206,7 +207,7 @@ function before(pending: Invalid[], line: number): [Invalid[], Invalid[]] {
  */
 export async function* streamContactsCsv(
   input: AsyncIterable<Buffer | string>,
-  options: ContactsCsvOptions & { chunkSize?: number; start?: CsvStart } = {},
+  options: ContactsCsvReading & { chunkSize?: number; start?: CsvStart } = {},
 ): AsyncGenerator<CsvChunk> {
   const { start } = options
   const chunkSize = options.chunkSize ?? 5000

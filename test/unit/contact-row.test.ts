@@ -23,7 +23,7 @@ describe('contact rows', () => {
     ['a task over the size limit', { metadata: { note: 'x'.repeat(70_000) } }, 'row', /limit is 65536/],
   ]
   it.each(table)('%s', (_what, change, field, message) => {
-    const problem = contactRowProblem({ ...ok, ...change })
+    const problem = contactRowProblem({ ...ok, ...change }, 'camp')
     if (!field) expect(problem).toBeUndefined()
     else expect(problem).toEqual({ field, message: expect.stringMatching(message!) })
   })
@@ -42,12 +42,15 @@ describe('contact rows', () => {
 
   it('duplicates in one batch: the first line wins, later lines name it', () => {
     expect(
-      contactRowsProblems([
-        { line: 2, ...ok },
-        { line: 3, ...ok },
-        { line: 4, ...ok, id: 'k2' },
-        { line: 5, ...ok, id: 'k'.repeat(201) },
-      ]),
+      contactRowsProblems(
+        [
+          { line: 2, ...ok },
+          { line: 3, ...ok },
+          { line: 4, ...ok, id: 'k2' },
+          { line: 5, ...ok, id: 'k'.repeat(201) },
+        ],
+        'camp',
+      ),
     ).toEqual([
       { line: 3, field: 'id', message: 'duplicates line 2 (same id); the first line is kept' },
       { line: 4, field: 'phoneNumber', message: 'duplicates line 2 (same number); the first line is kept' },
