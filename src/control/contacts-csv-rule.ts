@@ -6,6 +6,7 @@ import {
 } from '../contracts/index.js'
 import { maskPhone } from '../observability/mask.js'
 import type { ContactRow, ImportResult } from './port.js'
+import { MAX_COLUMNS, MAX_HEADER_CELL } from './import-position.js'
 
 /**
  * The rule for one contacts CSV, whichever reader feeds it (contacts-import.ts: in memory or
@@ -97,6 +98,14 @@ export class ContactRecords {
   /** Throws CsvHeaderError when a needed column is missing. */
   setHeader(record: string[]): void {
     this.header = record.map((h) => h.trim())
+    const long = this.header.findIndex((h) => h.length > MAX_HEADER_CELL)
+    if (this.header.length > MAX_COLUMNS || long >= 0)
+      throw new CsvHeaderError(
+        long >= 0
+          ? `column ${long + 1} of the header is ${this.header[long]!.length} characters long (at most ${MAX_HEADER_CELL}); is the first line the header?`
+          : `the header has ${this.header.length} columns (at most ${MAX_COLUMNS}); is --delimiter right?`,
+        'header',
+      )
     const lower = this.header.map((h) => h.toLowerCase())
     const find = (flag: string, named: string | undefined, aliases: string[], required: boolean) => {
       if (named) {
