@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
@@ -420,6 +420,26 @@ describe('report and large imports through the function', () => {
       `SELECT count(*)::int AS n FROM contacts WHERE campaign_id = 'aws-steps'`,
     )
     expect(rows).toEqual([{ n: 16_001 }])
+  })
+
+  it('contacts import of a file over 5 GB: refused before anything is sent, naming the limit and how to split', async () => {
+    const huge = join(dir, 'huge.csv')
+    writeFileSync(huge, 'id,phone_number\n')
+    // sparse: 6 GiB on stat, no disk used; the CLI refuses on the size alone
+    truncateSync(huge, 6 * 1024 ** 3)
+    s3.requests.length = 0
+    invoked.length = 0
+    const run = await dialctl(['contacts', 'import', '--campaign', 'aws-big', huge, '--json'])
+    expect(run.exitCode).toBe(1)
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: {
+        code: 'FILE_TOO_LARGE',
+        message: `${huge} is 6.00 GiB; one upload to the stage takes at most 5 GiB (S3's single PutObject limit).`,
+        suggestion: expect.stringContaining('split -C 4G'),
+      },
+    })
+    expect(s3.requests).toEqual([])
+    expect(invoked).toEqual([])
   })
 })
 
