@@ -182,11 +182,7 @@ class ContactRecords {
   }
 
   /** A refusal naming the header column of `field` (the row itself for a whole-row problem). */
-  private refuse(
-    line: number,
-    field: ContactField,
-    message: string,
-  ): { invalid: ImportResult['invalid'][number] } {
+  refuse(line: number, field: ContactField, message: string): { invalid: ImportResult['invalid'][number] } {
     const column = {
       id: this.idCol,
       phoneNumber: this.phoneCol,
@@ -315,6 +311,8 @@ export interface CsvChunk {
   end: CsvStart
   /** the input has ended: nothing follows this chunk */
   final: boolean
+  /** a refusal of a row of this file, naming the header column of `field` (as the reader's own) */
+  refusal: (line: number, field: ContactField, message: string) => Invalid
 }
 
 type Invalid = ImportResult['invalid'][number]
@@ -393,6 +391,8 @@ export async function* streamContactsCsv(
   const base = start?.byteOffset ?? 0
   const lines = new LineCounter(start ? start.line - 1 : 0)
   const reader = new ContactRecords(options)
+  const refusal = (line: number, field: ContactField, message: string) =>
+    reader.refuse(line, field, message).invalid
   let pending: Invalid[] = []
   let consumed = 0
   const source = (async function* () {
@@ -438,7 +438,7 @@ export async function* streamContactsCsv(
       }
       if (rows.length >= chunkSize) {
         const [now, later] = before(pending, end.line)
-        yield { rows, invalid: now, bytes: base + consumed, end, final: false }
+        yield { rows, invalid: now, bytes: base + consumed, end, final: false, refusal }
         rows = []
         pending = later
       }
@@ -450,7 +450,14 @@ export async function* streamContactsCsv(
   }
   if (!header || !end) reader.setHeader([])
   const last = { ...end!, byteOffset: base + consumed }
-  yield { rows, invalid: before(pending, Infinity)[0], bytes: base + consumed, end: last, final: true }
+  yield {
+    rows,
+    invalid: before(pending, Infinity)[0],
+    bytes: base + consumed,
+    end: last,
+    final: true,
+    refusal,
+  }
 }
 
 /** The record delimiter csv-parse discovered (the first one outside quotes); LF before any is seen. */
