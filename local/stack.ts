@@ -8,7 +8,6 @@ import {
   startHeartbeat,
 } from '../src/calls/workers.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
-import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
@@ -20,6 +19,7 @@ import { createLogger, type Logger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS, type LimitStore } from '../src/pacing/limit-store.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 import { LocalPipe } from '../src/pipe/local-pipe.js'
+import { pipeTargetMetrics } from '../src/pipe/target-metrics.js'
 import { recordDeadLetteredTasks } from '../src/outcomes/dead-letter.js'
 import { ensureLocalQueues, type PgQueue } from '../src/queue/pg-queue.js'
 import { createWorker, type Worker } from '../worker/app.js'
@@ -164,8 +164,6 @@ export interface LocalStack {
   abandon(reason: string): Promise<number>
 }
 
-const noMetrics: MetricsPort = { addMetric: () => undefined }
-
 /** What every phase of the start shares: the options, loggers, and what to undo on failure. */
 export interface StartContext {
   options: LocalStackOptions
@@ -308,6 +306,8 @@ async function startWorker(ctx: StartContext, stores: Stores, workerId: string, 
 /** Phase 6: the Lambdas' handlers in-process — enrich and dialer — behind the local pipe. */
 async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, token: string) {
   const { options, log } = ctx
+  // the dialer's dial and worker-deferral counts, per minute in pipe_metrics (CloudWatch on AWS)
+  const late: { pipe?: LocalPipe<unknown> } = {}
   const dialer = createDialer(
     dialerDeps({
       redis: stores.redis,
@@ -315,7 +315,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
       // the same deferral path as the Lambda's SQS queue: refused tasks re-sent with a delay
       queue: stores.queue,
       logger: log('dialer-worker'),
-      metrics: noMetrics,
+      metrics: pipeTargetMetrics(() => late.pipe),
       tracer: stores.tracer,
       config: {
         WORKER_URL: workerUrl,
@@ -350,6 +350,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     },
     logger: log('pipe'),
   })
+  late.pipe = pipe
   await pipe.start()
   return pipe
 }
