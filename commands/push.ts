@@ -78,6 +78,9 @@ export default class Push extends ControlCommand<typeof Push> {
       { id: '0', task, ...(flags.timezone ? { timezone: flags.timezone } : {}) },
     ])
     const failure = result.failed[0]
+    // refused by the stage before sending (a conflicting contact, …): its own code, advice and exit code
+    if (failure?.suggestion !== undefined)
+      throw new OperatorError(failure.message, failure.suggestion, failure.exitCode ?? 1, failure.code)
     if (failure || !result.sent[0]) {
       throw new OperatorError(
         `The queue refused the task: ${failure?.code ?? 'unknown'} ${failure?.message ?? ''}`.trim(),

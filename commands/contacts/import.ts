@@ -56,12 +56,20 @@ export default class ContactsImport extends ControlCommand<typeof ContactsImport
     }
     const bar = this.spinner()
       ? new cliProgress.SingleBar(
-          { format: 'Importing {bar} {percentage}%  {rows} rows', stream: process.stderr, hideCursor: true },
+          { format: '{what} {bar} {percentage}%  {detail}', stream: process.stderr, hideCursor: true },
           cliProgress.Presets.shades_classic,
         )
       : undefined
     const plane = await this.control()
-    bar?.start(Math.max(1, size), 0, { rows: 0 })
+    // One bar per phase, started at its first progress: reading the file here (local stage, or
+    // rows sent inline), or uploading it then the stage importing it over its invocations.
+    const progress = { label: 'Importing', started: false }
+    const update = (bytes: number, rows: number) => {
+      if (!bar) return
+      if (!progress.started) bar.start(Math.max(1, size), 0, { what: progress.label, detail: '' })
+      progress.started = true
+      bar.update(bytes, rows ? { detail: `${rows} rows` } : {})
+    }
     let result: ImportTotals
     try {
       result = await plane.importContactsFile({
@@ -70,14 +78,12 @@ export default class ContactsImport extends ControlCommand<typeof ContactsImport
         size,
         csv,
         strict: flags.strict,
-        onProgress: (bytes, rows) => bar?.update(bytes, rows ? { rows } : {}),
-        // a new phase (the stage importing the upload): its own line, then the bar again from 0,
-        // one bar across the stage's steps (each step reports how far into the file it got)
-        onPhase: (phase) => {
-          bar?.stop()
+        onProgress: update,
+        onPhase: (phase, label) => {
           if (!bar) return
+          if (progress.started) bar.stop()
+          Object.assign(progress, { label, started: false })
           process.stderr.write(`${phase[0]!.toUpperCase()}${phase.slice(1)}…\n`)
-          bar.start(Math.max(1, size), 0, { rows: 0 })
         },
       })
     } finally {

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { AmdConfig, Campaign } from './campaign.js'
 import { IvrFlow } from './ivr.js'
 import { PhoneNumber } from './phone.js'
+import { MAX_TASK_ATTEMPTS } from '../tasks/limits.js'
 
 /**
  * C0 controls (NUL, ESC, …) and DEL. PostgreSQL's text and jsonb refuse NUL outright, and an
@@ -39,11 +40,8 @@ export const Metadata = z
   .record(z.string(), z.unknown())
   .refine((m) => !hasControlChars(m), { message: 'must not contain control characters (NUL, ESC, …)' })
 
-/**
- * Upper bound of DialTask.attempts. maxAttemptsPerContact is single digits in practice; the bound
- * only keeps a forged value from overflowing PostgreSQL's integer (attempts + 1) in the claim.
- */
-export const MAX_TASK_ATTEMPTS = 1000
+// Upper bound of DialTask.attempts: defined beside the task size rule, which measures a task at it.
+export { MAX_TASK_ATTEMPTS }
 
 /** The body of an SQS dial-tasks message (seed, "Initial Message"). */
 export const DialTask = z.object({

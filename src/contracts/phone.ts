@@ -12,8 +12,17 @@ export function isE164(value: string): boolean {
   return parsed !== undefined && parsed.isValid() && parsed.number === value
 }
 
+/**
+ * How an E.164 number is written, for error messages and hints. A description, not an example
+ * number: every message passes through the masker (src/observability/mask.ts keeps the last 2
+ * digits of any run of 7 or more, by design), which printed "e.g. +972501234567" as
+ * "e.g. +**********67" (issue #15). The short country codes stay readable.
+ */
+export const E164_FORMAT =
+  "'+', the country code, then the number without its leading 0 (a UK number starts +44, a US one +1)"
+
 export const PhoneNumber = z
   .string()
-  .refine(isE164, { message: 'must be a valid E.164 phone number, e.g. +972501234567' })
+  .refine(isE164, { message: `must be a valid E.164 phone number: ${E164_FORMAT}` })
 
 export type PhoneNumber = z.infer<typeof PhoneNumber>

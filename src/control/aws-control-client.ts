@@ -28,6 +28,7 @@ import {
   type ContactRow,
   type DataPort,
   type PushEntry,
+  PushRegistration,
 } from './port.js'
 
 /**
@@ -231,8 +232,8 @@ export class LambdaDataPort implements DataPort {
     }
     return total
   }
-  registerPushedContacts(entries: readonly PushEntry[]): Promise<number> {
-    return this.call('contacts.registerPushed', [entries], z.number().int())
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<PushRegistration> {
+    return this.call('contacts.registerPushed', [entries], PushRegistration)
   }
   runProgress(
     campaignId: string,

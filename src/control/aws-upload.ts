@@ -30,13 +30,15 @@ export class S3ContactUploader {
   ) {}
 
   async importFile(file: FileImport): Promise<ImportTotals> {
+    // Refused, not multipart: 5 GiB is ~90 million contacts, past any campaign (docs/deploy.md).
     if (file.size > S3_SINGLE_PUT_MAX_BYTES)
       throw new OperatorError(
-        `${file.path} is ${(file.size / 1024 ** 3).toFixed(1)} GB; one upload takes at most 5 GB.`,
-        'Split the file (e.g. `split -l 5000000`, repeating the header line), then import each part.',
+        `${file.path} is ${(file.size / 1024 ** 3).toFixed(2)} GiB; one upload to the stage takes at most 5 GiB (S3's single PutObject limit).`,
+        'Split it into parts under 5 GiB, each starting with the header line (GNU `split -C 4G` keeps lines whole), then import each part.',
         1,
         'FILE_TOO_LARGE',
       )
+    file.onPhase?.(`uploading ${file.path} to the stage bucket`, 'Uploading')
     const key = `${UPLOAD_PREFIX}${randomUUID()}.csv`
     const endpoint = s3EndpointFromEnv()
     await putObject(
@@ -52,6 +54,7 @@ export class S3ContactUploader {
       file.strict
         ? 'uploaded; checking every row on the stage (--strict)'
         : 'uploaded; importing on the stage',
+      'Importing',
     )
     return this.importSteps(file, key)
   }
@@ -80,7 +83,7 @@ export class S3ContactUploader {
         )
       const checked =
         (resume?.position.phase ?? (file.strict ? 'check' : 'import')) !== step.resume.position.phase
-      if (checked) file.onPhase?.('every row passed the --strict check; importing on the stage')
+      if (checked) file.onPhase?.('every row passed the --strict check; importing on the stage', 'Importing')
       resume = step.resume
       const { at, totals } = resume.position
       file.onProgress?.(at?.byteOffset ?? 0, totals.valid + totals.invalidCount)

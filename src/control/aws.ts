@@ -10,6 +10,7 @@ import { AwsPipe } from './aws-pipes.js'
 import { AwsQueues, type QueueNames } from './aws-sqs.js'
 import { INLINE_IMPORT_MAX_BYTES, type S3ContactUploader } from './aws-upload.js'
 import { DataBackedPlane } from './data-backed.js'
+import { pushRegistered } from './push.js'
 import type { ImportTotals } from './import-stream.js'
 import type {
   Alarm,
@@ -111,8 +112,11 @@ export class AwsControlPlane extends DataBackedPlane implements ControlPlane {
   }
   async pushTasks(entries: PushEntry[]): Promise<PushResult> {
     // The dial gate dials only contacts that exist: a pushed task brings its contact row.
-    await this.data.registerPushedContacts(entries)
-    return this.queues.push(entries)
+    return pushRegistered(
+      (e) => this.data.registerPushedContacts(e),
+      (e) => this.queues.push(e),
+      entries,
+    )
   }
 
   controllerInputs(): Promise<ControllerInputs> {

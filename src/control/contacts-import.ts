@@ -1,10 +1,15 @@
-import { contactRowProblem, DuplicateRows, type ContactField } from '../contracts/index.js'
+import {
+  contactRowProblem,
+  DuplicateRows,
+  LONGEST_CAMPAIGN_ID,
+  type ContactField,
+} from '../contracts/index.js'
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import { maskPhone } from '../observability/mask.js'
 import type { ContactRow, ImportResult } from './port.js'
 import { asError, errorMessage } from '../errors.js'
-import { RECORD_DELIMITERS, type RecordDelimiter } from './import-position.js'
+import { MAX_COLUMNS, MAX_HEADER_CELL, RECORD_DELIMITERS, type RecordDelimiter } from './import-position.js'
 
 export interface ParsedCsv {
   rows: ContactRow[]
@@ -21,6 +26,12 @@ export interface ContactsCsvOptions {
   phoneColumn?: string
   idColumn?: string
   timezoneColumn?: string
+}
+
+/** What the reader needs beyond the operator's options: the campaign the rows go to (the size rule). */
+export interface ContactsCsvReading extends ContactsCsvOptions {
+  /** default: LONGEST_CAMPAIGN_ID, which refuses what any campaign would */
+  campaignId?: string
 }
 
 /** The file is unusable as a whole (no phone column, a named column missing): nothing is imported. */
@@ -85,11 +96,19 @@ class ContactRecords {
   private header: string[] = []
   private readonly duplicates = new DuplicateRows()
 
-  constructor(private readonly options: ContactsCsvOptions) {}
+  constructor(private readonly options: ContactsCsvReading) {}
 
   /** Throws CsvHeaderError when a needed column is missing. */
   setHeader(record: string[]): void {
     this.header = record.map((h) => h.trim())
+    const long = this.header.findIndex((h) => h.length > MAX_HEADER_CELL)
+    if (this.header.length > MAX_COLUMNS || long >= 0)
+      throw new CsvHeaderError(
+        long >= 0
+          ? `column ${long + 1} of the header is ${this.header[long]!.length} characters long (at most ${MAX_HEADER_CELL}); is the first line the header?`
+          : `the header has ${this.header.length} columns (at most ${MAX_COLUMNS}); is --delimiter right?`,
+        'header',
+      )
     const lower = this.header.map((h) => h.toLowerCase())
     const find = (flag: string, named: string | undefined, aliases: string[], required: boolean) => {
       if (named) {
@@ -151,7 +170,7 @@ class ContactRecords {
     })
     const row: ContactRow = { line, id, phoneNumber: phone, ...(timezone ? { timezone } : {}), metadata }
     // the same rules as the control API's contacts.import (src/contracts/contact-row.ts)
-    const problem = contactRowProblem(row)
+    const problem = contactRowProblem(row, this.options.campaignId ?? LONGEST_CAMPAIGN_ID)
     if (problem)
       return this.refuse(
         line,
@@ -232,7 +251,7 @@ function skipped(error: Error & { lines?: number }, lines: LineCounter): ImportR
  * reported with their first line number (the header is line 1) and the field at fault; a missing
  * phone column is one error on line 1.
  */
-export function parseContactsCsv(text: string, options: ContactsCsvOptions = {}): ParsedCsv {
+export function parseContactsCsv(text: string, options: ContactsCsvReading = {}): ParsedCsv {
   const rows: ContactRow[] = []
   const invalid: ImportResult['invalid'] = []
   const lines = new LineCounter()
@@ -367,7 +386,7 @@ function before(pending: Invalid[], line: number): [Invalid[], Invalid[]] {
  */
 export async function* streamContactsCsv(
   input: AsyncIterable<Buffer | string>,
-  options: ContactsCsvOptions & { chunkSize?: number; start?: CsvStart } = {},
+  options: ContactsCsvReading & { chunkSize?: number; start?: CsvStart } = {},
 ): AsyncGenerator<CsvChunk> {
   const { start } = options
   const chunkSize = options.chunkSize ?? 5000

@@ -1,7 +1,7 @@
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import { withTransaction } from '../db/pool.js'
 import { asOperatorErrors, campaignModules, type DataContext } from './data-modules.js'
-import type { ContactResultsPage, ContactRow, ImportResult, PushEntry } from './port.js'
+import type { ContactResultsPage, ContactRow, ImportResult, PushEntry, PushRegistration } from './port.js'
 
 /** The contacts area of the data layer (DataPlane): imports, pushed contacts, per-contact results. */
 
@@ -15,7 +15,7 @@ export async function importContacts(
   rows: ContactRow[],
 ): Promise<Omit<ImportResult, 'invalid'>> {
   const { assertContactRows } = await import('../contracts/contact-row.js')
-  assertContactRows(rows)
+  assertContactRows(rows, campaignId)
   const { lockOpenForContacts, insertContacts, CampaignNotFoundError } = await campaignModules()
   return asOperatorErrors(() =>
     withTransaction(pool, async (client) => {
@@ -51,16 +51,11 @@ export async function contactResultsPage(
   return { rows, next: rows.length === limit ? rows.at(-1)!.contactId : null }
 }
 
-/** Contact rows for tasks about to be pushed (see registerPushedContacts); returns rows created. */
+/** Contact rows for tasks about to be pushed (see registerPushedContacts): what became of each entry. */
 export async function registerPushedContacts(
   { pool }: DataContext,
   entries: readonly PushEntry[],
-): Promise<number> {
+): Promise<PushRegistration> {
   const { registerPushedContacts } = await campaignModules()
-  let created = 0
-  for (const zone of new Set(entries.map((e) => e.timezone))) {
-    const tasks = entries.filter((e) => e.timezone === zone).map((e) => e.task)
-    created += await registerPushedContacts(pool, tasks, zone)
-  }
-  return created
+  return registerPushedContacts(pool, entries)
 }

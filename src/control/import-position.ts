@@ -22,14 +22,20 @@ export const ImportTotals = ImportResult.extend({
 })
 export type ImportTotals = z.infer<typeof ImportTotals>
 
-/** A header cell, a delimiter: what a continuation carries back of the file's first line. */
-const Cell = z.string().max(10_000)
+/**
+ * Header bounds, enforced by the CSV reader (contacts-import.ts): a header is carried in an
+ * import's continuation, both ways through Lambda's 6 MB payload, and its names become metadata
+ * keys of every contact; a line past these is not a header (no CRM export comes near them).
+ */
+export const MAX_COLUMNS = 1000
+export const MAX_HEADER_CELL = 1000
+const Cell = z.string().max(MAX_HEADER_CELL)
 /** CsvStart on the wire (a continuation comes back from the caller: checked, never trusted). */
 export const CsvStartSchema = z
   .object({
     byteOffset: z.number().int().positive(),
     line: z.number().int().min(2),
-    header: z.array(Cell).min(1).max(10_000),
+    header: z.array(Cell).min(1).max(MAX_COLUMNS),
     delimiter: z
       .string()
       .length(1)

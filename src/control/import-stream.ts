@@ -108,6 +108,7 @@ async function pass(options: ImportStreamOptions, position: ImportPosition): Pro
   let last: CsvStart | null = position.at
   const chunks = streamContactsCsv(options.open(last?.byteOffset ?? 0), {
     ...options.csv,
+    campaignId: options.campaignId,
     ...(last ? { start: last } : {}),
     ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
   })

@@ -4,6 +4,7 @@ import { DataBackedPlane } from './data-backed.js'
 import type { DataPlane } from './data.js'
 import type { LocalQueues, LocalPipe } from './local-modules.js'
 import { SQS_MAX_BATCH } from '../queue/port.js'
+import { pushRegistered } from './push.js'
 import type {
   Alarm,
   ControllerInputs,
@@ -103,9 +104,16 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
     return readTimeline(this.data.pool, callId)
   }
 
-  async pushTasks(entries: PushEntry[]): Promise<PushResult> {
+  pushTasks(entries: PushEntry[]): Promise<PushResult> {
     // The dial gate dials only contacts that exist: a pushed task brings its contact row.
-    await this.data.registerPushedContacts(entries)
+    return pushRegistered(
+      (e) => this.data.registerPushedContacts(e),
+      (e) => this.sendTasks(e),
+      entries,
+    )
+  }
+
+  private async sendTasks(entries: PushEntry[]): Promise<PushResult> {
     const { main } = await this.q()
     const result: PushResult = { sent: [], failed: [] }
     for (let i = 0; i < entries.length; i += SQS_MAX_BATCH) {

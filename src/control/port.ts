@@ -18,6 +18,7 @@ import type {
   PipeDescription,
   PipeMetrics,
   PushEntry,
+  PushRegistration,
   PushResult,
   QueueDepth,
   RedriveStatus,
@@ -77,8 +78,8 @@ export interface DataPort {
   contactResults(id: string): AsyncIterable<ContactResult>
   /** at most `limit` contacts' results after contact id `after` (null: from the start); `next`: the last id when more may follow */
   contactResultsPage(id: string, after: string | null, limit: number): Promise<ContactResultsPage>
-  /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts); rows created */
-  registerPushedContacts(entries: readonly PushEntry[]): Promise<number>
+  /** contact rows for tasks about to be pushed (the dial gate dials only existing contacts): created, existing, refused (send none of those) */
+  registerPushedContacts(entries: readonly PushEntry[]): Promise<PushRegistration>
 
   /** what happened to the tasks of one run (contact ids starting with contactPrefix) since `since` */
   runProgress(

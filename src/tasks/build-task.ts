@@ -41,7 +41,8 @@ export function buildDialTask(input: TaskInput): DialTask {
   if (!parsed.success) {
     throw usageError(
       `The dial task is invalid: ${describeZodError(parsed.error)}.`,
-      'Fix the flag named above; phone numbers are E.164, e.g. --phone +972501234567.',
+      // the format of a number is in the message (PhoneNumber's refusal), not an example number
+      'Fix the flag named above and push again.',
     )
   }
   const tooBig = taskSizeProblem(parsed.data)

@@ -10,14 +10,42 @@
 export const WORKER_MAX_BODY_BYTES = 256 * 1024
 export const MAX_DIAL_TASK_BYTES = 64 * 1024
 
+/**
+ * Upper bound of DialTask.attempts. maxAttemptsPerContact is single digits in practice; the bound
+ * only keeps a forged value from overflowing PostgreSQL's integer (attempts + 1) in the claim.
+ */
+export const MAX_TASK_ATTEMPTS = 1000
+
 /** UTF-8 size of `task` as the queue carries it (JSON). */
 export function taskBytes(task: unknown): number {
   return Buffer.byteLength(JSON.stringify(task), 'utf8')
 }
 
-/** A message naming the size and the limit when `task` is too big; undefined when it fits. */
-export function taskSizeProblem(task: unknown): string | undefined {
-  const bytes = taskBytes(task)
+/** The fields of a dial task the size rule reads (a DialTask, or the contact a task will be made of). */
+export interface SizedTask {
+  campaignId: string
+  contactId: string
+  phoneNumber: string
+  metadata?: Record<string, unknown> | undefined
+  attempts: number
+}
+
+/**
+ * The one size rule for a dial task, called where a task is made or accepted: `push` (buildDialTask,
+ * and registerPushedContacts for every push batch, the control API's included), `contacts import`
+ * (contactRowProblem, CSV and control API alike) and the dispatcher (buildTasks). The task is
+ * measured as the queue will carry it at its largest — `attempts` at MAX_TASK_ATTEMPTS — so a
+ * contact accepted at attempt 0 is not refused by the dispatcher on a retry, whoever made it.
+ * Returns a message naming the size and the limit when it is too big; undefined when it fits.
+ */
+export function taskSizeProblem(task: SizedTask): string | undefined {
+  const bytes = taskBytes({
+    campaignId: task.campaignId,
+    contactId: task.contactId,
+    phoneNumber: task.phoneNumber,
+    metadata: task.metadata,
+    attempts: Math.max(task.attempts, MAX_TASK_ATTEMPTS),
+  })
   if (bytes <= MAX_DIAL_TASK_BYTES) return undefined
   return `the dial task would be ${bytes} bytes; the limit is ${MAX_DIAL_TASK_BYTES} (the worker accepts ${WORKER_MAX_BODY_BYTES} for the task and its campaign's config together)`
 }

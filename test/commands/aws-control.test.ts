@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch'
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { DescribePipeCommand, PipesClient } from '@aws-sdk/client-pipes'
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Context } from 'aws-lambda'
@@ -256,6 +256,32 @@ describe('dialctl against an AWS stage through its control function (credentials
     expect(rows.map((r) => r.id)).toEqual(['k1', 'k2'])
   })
 
+  // Issue #15: push on AWS registers the contact through the function (contacts.registerPushed),
+  // then sends to SQS only what the function did not refuse.
+  it('push registers the contact through the function and sends it; a conflicting one is refused, exit 2, not sent', async () => {
+    const file = join(dir, 'campaign-push.json')
+    writeFileSync(file, JSON.stringify(seedCampaign({ id: 'aws-push', status: 'active' })))
+    expect((await dialctl(['campaign', 'create', '-f', file, '--no-audio-check'])).exitCode).toBe(0)
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-push' })
+    const push = (contact: string) =>
+      dialctl(['push', '--campaign', 'aws-push', '--phone', '+972501230001', '--contact', contact, '--json'])
+    const ok = await push('p1')
+    expect(ok.exitCode, ok.stderr).toBe(0)
+    expect(jsonOf(ok)).toMatchObject({ messageId: 'm-push', contactId: 'p1' })
+    expect(invoked.map((i) => i.op)).toContain('contacts.registerPushed')
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1)
+    const other = await push('p2')
+    expect(other.exitCode).toBe(2)
+    expect(jsonOf(other)).toMatchObject({
+      error: {
+        code: 'PUSH_CONTACT_CONFLICT',
+        message: expect.stringMatching(/is already contact p1 of campaign aws-push/),
+        suggestion: 'Push that number as --contact p1, or another number.',
+      },
+    })
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1)
+  })
+
   it('status and doctor reach the stores through the function (stores.ping) and AWS directly', async () => {
     const status = await dialctl(['status', '--json'])
     expect(status.exitCode, status.stderr).toBe(0)
@@ -394,6 +420,26 @@ describe('report and large imports through the function', () => {
       `SELECT count(*)::int AS n FROM contacts WHERE campaign_id = 'aws-steps'`,
     )
     expect(rows).toEqual([{ n: 16_001 }])
+  })
+
+  it('contacts import of a file over 5 GB: refused before anything is sent, naming the limit and how to split', async () => {
+    const huge = join(dir, 'huge.csv')
+    writeFileSync(huge, 'id,phone_number\n')
+    // sparse: 6 GiB on stat, no disk used; the CLI refuses on the size alone
+    truncateSync(huge, 6 * 1024 ** 3)
+    s3.requests.length = 0
+    invoked.length = 0
+    const run = await dialctl(['contacts', 'import', '--campaign', 'aws-big', huge, '--json'])
+    expect(run.exitCode).toBe(1)
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: {
+        code: 'FILE_TOO_LARGE',
+        message: `${huge} is 6.00 GiB; one upload to the stage takes at most 5 GiB (S3's single PutObject limit).`,
+        suggestion: expect.stringContaining('split -C 4G'),
+      },
+    })
+    expect(s3.requests).toEqual([])
+    expect(invoked).toEqual([])
   })
 })
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { saveCampaign } from '../../src/campaigns/repository.js'
 import { nextWindowOpening } from '../../src/campaigns/window.js'
+import { E164_FORMAT } from '../../src/contracts/index.js'
 import { demoCampaign } from '../../src/local-stack/demo.js'
 import { ensureLocalQueues, PgQueue } from '../../src/queue/pg-queue.js'
 import { MAX_DIAL_TASK_BYTES } from '../../src/tasks/limits.js'
@@ -151,6 +152,9 @@ describe('dialctl push (local stack)', () => {
     const run = await dialctl(['push', '--campaign', 'demo', '--phone', '050-1234567'])
     expect(run.exitCode).toBe(2)
     expect(run.stderr + (run.error?.message ?? '')).toMatch(/phoneNumber: must be a valid E\.164/)
+    // the hint describes the format: an example number would reach the operator masked (issue #15)
+    expect(run.stderr).toContain(`must be a valid E.164 phone number: ${E164_FORMAT}.`)
+    expect(run.stderr).not.toContain('*')
     expect((await queue.depth()).visible).toBe(before)
   })
 

@@ -50,7 +50,11 @@ describe('local stack on embedded services', () => {
       }),
     )
     // as `dialctl push` does: the dial gate dials only contacts that exist (issue #11)
-    await registerPushedContacts(stack.pool, pushed)
+    const registered = await registerPushedContacts(
+      stack.pool,
+      pushed.map((task, i) => ({ id: String(i), task })),
+    )
+    expect(registered.refused).toEqual([])
     const sent = await stack.queue.sendBatch(
       pushed.map((t, i) => ({ id: String(i), body: JSON.stringify(t) })),
     )

@@ -54,7 +54,11 @@ describe('local stack end to end', () => {
       JSON.stringify({ ...tasks[0], campaignId: 'no-such-campaign', contactId: 'orphan' }),
     ]
     // as `dialctl push` does: the dial gate dials only contacts that exist (issue #11)
-    await registerPushedContacts(stack.pool, tasks)
+    const registered = await registerPushedContacts(
+      stack.pool,
+      tasks.map((task, i) => ({ id: String(i), task })),
+    )
+    expect(registered.refused).toEqual([])
     const bodies = [...tasks.map((t) => JSON.stringify(t)), ...extra]
     for (let i = 0; i < bodies.length; i += 10) {
       const chunk = bodies.slice(i, i + 10).map((body, j) => ({ id: String(j), body }))

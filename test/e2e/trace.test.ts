@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startLocalStack, type LocalStack } from '../../local/stack.js'
-import { registerPushedContacts } from '../../src/control/contacts-import.js'
+import { registerPushedContacts } from '../../src/control/pushed-contacts.js'
 import { callIdFor } from '../../src/contracts/index.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
@@ -54,7 +54,11 @@ describe('one trace per dial task (local stack)', () => {
   it('queued → ended in one trace, in order, with plausible durations; no phone number recorded', async () => {
     const phone = testNumber(7)
     const task = buildDialTask({ campaignId: DEMO_CAMPAIGN_ID, contactId: 'trace-1', phoneNumber: phone })
-    await registerPushedContacts(stack.pool, [task])
+    const registered = await registerPushedContacts(
+      stack.pool,
+      [task].map((task, i) => ({ id: String(i), task })),
+    )
+    expect(registered.refused).toEqual([])
     const header = newTaskTraceHeader()
     const sent = await stack.queue.sendBatch([{ id: 'a', body: JSON.stringify(task), traceHeader: header }])
     expect(sent.failed).toEqual([])

@@ -51,6 +51,8 @@ interface PulumiSdk {
       stack: string,
       preview: boolean,
     ): Promise<void>
+    /** resolves once every registration Pulumi has queued is done (exported, marked internal) */
+    waitForRPCs(): Promise<void>
   }
   output: unknown
   interpolate: unknown
@@ -354,12 +356,13 @@ export async function loadProgram(options: LoadOptions = {}): Promise<LoadedProg
     outputs: Record<string, unknown>
   }
   const resolved = await resolveAll(outputs)
-  // Some resources register inside `apply` callbacks after the outputs above resolved:
-  // wait until registrations stop (no assertion depends on timing, only on completeness).
-  for (let stable = 0, last = -1; stable < 3;) {
-    await new Promise((r) => setTimeout(r, 50))
-    stable = resources.length === last ? stable + 1 : 0
+  // Some resources register inside `apply` callbacks after the outputs above resolved: wait for
+  // Pulumi's own queue of registrations to drain (runtime.waitForRPCs, which waits again while new
+  // ones join it), and again while a turn of the event loop brought more — a condition, not a time.
+  for (let last = -1; resources.length !== last;) {
     last = resources.length
+    await pulumi.runtime.waitForRPCs()
+    await new Promise((r) => setImmediate(r))
   }
 
   return {

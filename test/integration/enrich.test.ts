@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { saveCampaign } from '../../src/campaigns/repository.js'
-import { EnrichedDialTask } from '../../src/contracts/index.js'
+import { E164_FORMAT, EnrichedDialTask } from '../../src/contracts/index.js'
 import { createPool } from '../../src/db/pool.js'
 import type { Db } from '../../src/db/pool.js'
 import { createEnricher } from '../../src/enrich/enrich-batch.js'
@@ -182,7 +182,7 @@ describe('enrich batch', () => {
     const rows = await outcomes()
     expect(rows.map((r) => [r.message_id, r.contact_id, r.reason])).toEqual([
       ['m-nophone', 'c-2', 'malformed: phoneNumber: Invalid input: expected string, received undefined'],
-      ['m-badphone', 'c-3', 'malformed: phoneNumber: must be a valid E.164 phone number, e.g. +972501234567'],
+      ['m-badphone', 'c-3', `malformed: phoneNumber: must be a valid E.164 phone number: ${E164_FORMAT}`],
       ['m-attempts', 'c-4', 'malformed: attempts: Too small: expected number to be >=0'],
       [null, null, 'malformed: record messageId: Invalid input: expected string, received undefined'],
     ])

@@ -35,12 +35,21 @@ describe('redis limiter (admit-1.lua)', () => {
     const limit = 100
     const slots: number[] = []
     let refused = 0
-    const end = AbortSignal.timeout(3500)
+    // Callers run until the limiter has granted three whole seconds of slots (it grants them in
+    // order: one atomic script on one key), so every slot of the window checked below exists; the
+    // timeout only bounds a limiter that stops granting.
+    const granted = new AbortController()
+    const end = AbortSignal.any([granted.signal, AbortSignal.timeout(15_000)])
+    let firstSlot = Infinity
     const caller = async (id: number) => {
       while (!end.aborted) {
         const n = 1 + (id % 10)
         const a = await limiter.admit(n, limit)
         slots.push(...a.slotsMicros!)
+        for (const s of a.slotsMicros!) {
+          firstSlot = Math.min(firstSlot, s)
+          if (s >= firstSlot + 3_000_000) granted.abort()
+        }
         refused += n - a.delaysMs.length
         // As a dialer does: wait for the last slot granted, or until the limiter said to come back
         // (a deferral) — the limiter's own schedule, not a fixed pause. 200 callers keep demand

@@ -1,3 +1,4 @@
+import { E164_FORMAT } from '../../src/contracts/index.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { TelephonyDriver } from '../../src/telephony/driver.js'
 import { createLogger } from '../../src/observability/logger.js'
@@ -94,7 +95,7 @@ describe('worker HTTP API', () => {
     expect(badPhone.status).toBe(400)
     expect(badPhone.body).toEqual({
       error: 'invalid_dial_command',
-      message: 'phoneNumber: must be a valid E.164 phone number, e.g. +972501234567',
+      message: `phoneNumber: must be a valid E.164 phone number: ${E164_FORMAT}`,
     })
     const { ivrFlow: _drop, ...noFlow } = dialCommand(c)
     const missing = await post(noFlow)

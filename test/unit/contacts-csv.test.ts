@@ -68,6 +68,18 @@ const cases: Case[] = [
     invalid: [{ line: 2, field: 'name', message: /control character/ }],
   },
   {
+    name: 'a header of more than 1000 columns (a wrong delimiter, a data line): refused on line 1',
+    csv: ['phone', ...Array.from({ length: 1000 }, (_, i) => `c${i}`)].join(',') + '\n+442079460001\n',
+    rows: [],
+    invalid: [{ line: 1, field: 'header', message: /the header has 1001 columns \(at most 1000\)/ }],
+  },
+  {
+    name: 'a header name of more than 1000 characters: refused on line 1, naming the column',
+    csv: `phone,${'n'.repeat(1001)}\n+442079460001,x\n`,
+    rows: [],
+    invalid: [{ line: 1, field: 'header', message: /column 2 of the header is 1001 characters long/ }],
+  },
+  {
     name: 'missing phone column',
     csv: 'id,name\nk1,Ann\n',
     rows: [],

@@ -16,6 +16,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { explainAwsError } from '../../src/control/aws-errors.js'
 import { AwsControlPlane, createAwsClients, type AwsResources } from '../../src/control/aws.js'
 import { DataPlane } from '../../src/control/data.js'
+import { saveCampaign } from '../../src/campaigns/repository.js'
+import { demoCampaign } from '../../src/local-stack/demo.js'
 import { createPool } from '../../src/db/pool.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { createTestRedis, type TestRedis } from '../helpers/redis.js'
@@ -156,9 +158,20 @@ describe('AWS control plane', () => {
       Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}` })),
       Failed: [],
     }))
+    // the contacts are registered first (registerPushedContacts): the campaign exists, each number once
+    await saveCampaign(
+      db.pool,
+      { ...structuredClone(demoCampaign), id: 'c', status: 'active' },
+      { mode: 'insert' },
+    )
     const task = (i: number) => ({
       id: String(i),
-      task: { campaignId: 'c', contactId: `k${i}`, phoneNumber: '+442079460001', attempts: 0 },
+      task: {
+        campaignId: 'c',
+        contactId: `k${i}`,
+        phoneNumber: `+4420794600${String(i).padStart(2, '0')}`,
+        attempts: 0,
+      },
     })
     // Each pushed task starts its own trace (issue #19): the AWSTraceHeader message system attribute,
     // DataType String and an X-Ray trace header (SQS API reference, SendMessage
@@ -194,6 +207,14 @@ describe('AWS control plane', () => {
     const roots = new Set(entries.flat().map((e) => e.MessageSystemAttributes!.AWSTraceHeader!.StringValue))
     expect(roots.size).toBe(23)
     expect(many.sent).toHaveLength(23)
+    // a task the stage refuses before sending is not sent, and is reported (issue #15)
+    sqs.resetHistory()
+    const missing = await plane.pushTasks([{ id: '0', task: { ...task(30).task, campaignId: 'gone' } }])
+    expect(missing).toEqual({
+      sent: [],
+      failed: [expect.objectContaining({ id: '0', code: 'CAMPAIGN_NOT_FOUND', exitCode: 1 })],
+    })
+    expect(sqs.calls()).toHaveLength(0)
   })
 
   it('dlq list receives with VisibilityTimeout 0, de-duplicates, and masks phone numbers', async () => {

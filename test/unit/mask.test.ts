@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { maskPhone, maskPhonesIn } from '../../src/observability/mask.js'
 import { callIdFor } from '../../src/contracts/messages.js'
+import { contactRowProblem, E164_FORMAT, PhoneNumber } from '../../src/contracts/index.js'
+import type { OperatorError } from '../../src/errors.js'
+import { buildDialTask } from '../../src/tasks/build-task.js'
 
 // Issue #15: masking by rule, not by shape — at most the last 2 digits, with or without '+'.
 const numbers = [
@@ -245,5 +248,33 @@ describe('phone masking: UUIDs and hex ids stay intact', () => {
   ]
   it.each(phones)('%s is masked: %s', (_what, input, masked) => {
     expect(maskPhonesIn(input)).toBe(masked)
+  })
+})
+
+// Issue #15: a hint with an example number reached the operator as "e.g. +**********67" — every
+// message passes the masker. Hints describe the format instead, and the masker leaves them alone.
+describe('messages that say how to write a number', () => {
+  const hints: [string, string | undefined][] = [
+    ['E164_FORMAT', E164_FORMAT],
+    ['the PhoneNumber refusal', PhoneNumber.safeParse('0501234567').error?.issues[0]?.message],
+    [
+      "import's refusal of a number",
+      contactRowProblem({ id: 'k', phoneNumber: '0501234567', metadata: {} }, 'c')?.message,
+    ],
+    [
+      "push's refusal",
+      (() => {
+        try {
+          buildDialTask({ campaignId: 'c', phoneNumber: '0501234567' })
+        } catch (error) {
+          const { message, suggestion } = error as OperatorError
+          return `${message} ${suggestion}`
+        }
+      })(),
+    ],
+  ]
+  it.each(hints)('%s reads the same after the masker', (_what, hint) => {
+    expect(hint).toMatch(/E\.164|\+44/)
+    expect(maskPhonesIn(hint!)).toBe(hint)
   })
 })

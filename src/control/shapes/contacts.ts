@@ -14,8 +14,12 @@ export interface FileImport {
   strict: boolean
   /** bytes of the file read (or uploaded) so far, rows seen so far (0 while uploading) */
   onProgress?: (bytes: number, rows: number) => void
-  /** a step the operator waits on without a byte count (the stage importing an upload) */
-  onPhase?: (phase: string) => void
+  /**
+   * A new phase of the same file (uploading it, then the stage importing it over one or more
+   * invocations): `phase` a line for the operator, `label` the progress bar's for what follows;
+   * onProgress then counts from 0 again.
+   */
+  onPhase?: (phase: string, label: string) => void
 }
 
 export interface ContactResultsPage {

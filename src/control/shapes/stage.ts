@@ -88,11 +88,52 @@ export const Alarm = z.object({
 })
 export type Alarm = z.infer<typeof Alarm>
 
+/**
+ * A pushed batch: every entry is in `sent` or `failed` once. A failed entry the stage refused before
+ * sending (registerPushedContacts) carries what to do and the exit code `dialctl push` uses for it;
+ * one the queue refused has the queue's code and message only.
+ */
 export const PushResult = z.object({
   sent: z.array(z.object({ id: z.string(), messageId: z.string() })),
-  failed: z.array(z.object({ id: z.string(), code: z.string(), message: z.string() })),
+  failed: z.array(
+    z.object({
+      id: z.string(),
+      code: z.string(),
+      message: z.string(),
+      suggestion: z.string().optional(),
+      exitCode: z.number().int().optional(),
+    }),
+  ),
 })
 export type PushResult = z.infer<typeof PushResult>
+
+/**
+ * A pushed task that is not sent, and why. `exitCode` is what `dialctl push` exits with for it:
+ * 2 for the task itself (size, a conflict with a contact, a repeat in the batch), 1 for the stage
+ * (the campaign does not exist).
+ */
+export const PushRefusal = z.object({
+  id: z.string(),
+  code: z.enum(['PUSH_CONTACT_CONFLICT', 'PUSH_DUPLICATE_TASK', 'TASK_TOO_LARGE', 'CAMPAIGN_NOT_FOUND']),
+  message: z.string(),
+  suggestion: z.string(),
+  exitCode: z.number().int(),
+})
+export type PushRefusal = z.infer<typeof PushRefusal>
+
+/**
+ * What registerPushedContacts did with a batch; every entry is counted once:
+ * `inserted + existing + refused.length` is the number of entries.
+ */
+export const PushRegistration = z.object({
+  /** contact rows created, queued at the task's attempt */
+  inserted: z.number().int().nonnegative(),
+  /** entries whose contact already exists with the same number and attempt (a re-push, judged by the gate as a redelivery) */
+  existing: z.number().int().nonnegative(),
+  /** entries to send none of: nothing was written for them */
+  refused: z.array(PushRefusal),
+})
+export type PushRegistration = z.infer<typeof PushRegistration>
 
 /** One entry of a batch to push: `id` is the caller's (echoed back), the task is validated. */
 export interface PushEntry {

@@ -22,6 +22,8 @@ export async function freePort(): Promise<number> {
 export class Child {
   readonly proc: ChildProcess
   private out = ''
+  /** the process ended and its output streams are closed: `out` is complete */
+  private closed = false
   readonly exited: Promise<number | null>
 
   constructor(command: string, args: string[], env: Record<string, string>) {
@@ -33,6 +35,7 @@ export class Child {
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString('utf8')))
     this.proc.stderr!.on('data', (d: Buffer) => (this.out += d.toString('utf8')))
     this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)))
+    this.proc.once('close', () => (this.closed = true))
   }
 
   get output(): string {
@@ -43,17 +46,40 @@ export class Child {
     return this.proc.pid!
   }
 
-  /** Resolves when `pattern` appears in the output; rejects if the process exits or time runs out. */
-  async waitFor(pattern: RegExp, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!pattern.test(this.out)) {
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null)
-        throw new Error(
-          `process exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${pattern}:\n${this.tail()}`,
+  /**
+   * Resolves when `pattern` appears in the output; rejects if the process exits or time runs out.
+   * Checked on each chunk of output, not on a timer.
+   */
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error) => {
+        clearTimeout(timer)
+        this.proc.stdout!.off('data', check)
+        this.proc.stderr!.off('data', check)
+        this.proc.off('close', onExit)
+        if (error) reject(error)
+        else resolve()
+      }
+      // runs after the constructor's own 'data' listeners (added first), so `out` holds the chunk
+      const check = () => {
+        if (pattern.test(this.out)) finish()
+      }
+      const onExit = () =>
+        finish(
+          new Error(
+            `process exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${pattern}:\n${this.tail()}`,
+          ),
         )
-      if (Date.now() > deadline) throw new Error(`no ${pattern} after ${timeoutMs} ms:\n${this.tail()}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+      const timer = setTimeout(
+        () => finish(new Error(`no ${pattern} after ${timeoutMs} ms:\n${this.tail()}`)),
+        timeoutMs,
+      )
+      this.proc.stdout!.on('data', check)
+      this.proc.stderr!.on('data', check)
+      this.proc.once('close', onExit)
+      if (pattern.test(this.out)) finish()
+      else if (this.closed) onExit()
+    })
   }
 
   tail(lines = 30): string {

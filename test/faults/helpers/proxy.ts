@@ -1,5 +1,6 @@
 import net from 'node:net'
 import { once } from 'node:events'
+import { sleep } from '../../../src/clock.js'
 
 /**
  * A TCP proxy between the stack and a shared server (PostgreSQL, Redis) that a scenario can cut
@@ -38,6 +39,9 @@ export class TcpProxy {
       client.pipe(upstream).pipe(client)
     })
     // The port is ours until the cut; re-binding it right after close can race the kernel, so retry.
+    // The one pause in the fault helpers that is not a wait for a condition: the only sign the
+    // kernel has let go of the port is a bind that succeeds, so the bind itself is the check,
+    // asked again every 100 ms (at most 20 times) instead of polling something else.
     for (let tryNo = 0; ; tryNo++) {
       try {
         server.listen(this.port, '127.0.0.1')
@@ -45,7 +49,7 @@ export class TcpProxy {
         break
       } catch (error) {
         if (tryNo >= 20 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
-        await new Promise((r) => setTimeout(r, 100))
+        await sleep(100)
       }
     }
     this.server = server
