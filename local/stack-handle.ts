@@ -9,7 +9,8 @@ import type { LimitStore } from '../src/pacing/limit-store.js'
 import type { LocalPipe } from '../src/pipe/local-pipe.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import type { Worker } from '../worker/app.js'
-import type { LocalStack, LocalStackStatus, StartContext, Stores } from './stack.js'
+import type { Stores } from './stack.js'
+import type { LocalStack, LocalStackStatus, StartContext } from './stack-options.js'
 
 /** The started local stack's handle (stack.ts starts it in phases): status, a draining stop, the abandon. */
 

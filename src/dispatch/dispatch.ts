@@ -1,65 +1,31 @@
 import type pg from 'pg'
 import { isWithinCallingWindow, nextWindowOpening } from '../campaigns/window.js'
-import { holdClosedCallees } from './callee-window.js'
 import { transitionCampaignIn, CampaignTransitionError } from '../campaigns/lifecycle.js'
-import type { CampaignStatus, DialTask } from '../contracts/index.js'
+import type { CampaignStatus } from '../contracts/index.js'
 import { withTransaction } from '../db/pool.js'
-import type { Logger } from '../observability/logger.js'
-import { recordTaskOutcomes, type TaskOutcome } from '../outcomes/task-outcomes.js'
-import type { QueuePort } from '../queue/port.js'
 import { loadDispatchCampaigns, type DispatchCampaign } from './campaigns.js'
+import { campaignDemand, countByStatus, countQueuedAll } from './contacts.js'
+import { dispatchOpenWindow, NOTHING_DONE } from './open-window.js'
 import {
-  campaignDemand,
-  claimEligible,
-  compactCounts,
-  countByStatus,
-  countInflight,
-  countQueuedAll,
-  failQueued,
-  finalizeIneligible,
-  releaseQueued,
-  type ClaimedContact,
-} from './contacts.js'
-import { campaignCapacity, globalBudget } from './pacing.js'
-import { sendDialTasks } from './send.js'
-import { toDialTasks, type Rejected } from './tasks.js'
+  DEFAULT_HORIZON_SECONDS,
+  DEFAULT_MAX_WAIT_SECONDS,
+  DEFAULT_POLL_SECONDS,
+  type CampaignConfig,
+  type DispatchLimits,
+  type DispatchOptions,
+  type RunContext,
+} from './options.js'
+import { globalBudget } from './pacing.js'
 import { errorMessage } from '../errors.js'
 
-export interface DispatchLimits {
-  /** the live CPS limit (the pacing limit store in Redis; MAX_CPS when it holds none) */
-  getLimit(): Promise<number>
-  /** seconds of dialing the queue may hold ahead of the dialer; default 10 */
-  horizonSeconds?: number
-  /** at most this many contacts per campaign per run; default 10,000 */
-  maxPerRun?: number
-  /** wait suggested while work remains (eligible now or calls in flight); default 5 s */
-  pollSeconds?: number
-  /** longest wait suggested (closed window, retries due later); default 300 s */
-  maxWaitSeconds?: number
-  /** SendMessageBatch calls in flight at once; default 4 */
-  sendConcurrency?: number
-}
-
-export const DEFAULT_HORIZON_SECONDS = 10
-export const DEFAULT_MAX_PER_RUN = 10_000
-export const DEFAULT_POLL_SECONDS = 5
-export const DEFAULT_MAX_WAIT_SECONDS = 300
-
-export interface DispatchOptions {
-  db: pg.Pool
-  queue: QueuePort
-  limits: DispatchLimits
-  now?: Date
-  logger?: Logger
-  /** only this campaign (Step Functions runs one execution per campaign); else every active one */
-  campaignId?: string
-  /**
-   * false: never complete a campaign here. Otherwise an active campaign whose config says
-   * `autoComplete: true` moves to completed once every contact is done or failed; without it the
-   * campaign stays active (open to imports and pushes) until an operator completes it.
-   */
-  autoComplete?: boolean
-}
+export {
+  DEFAULT_HORIZON_SECONDS,
+  DEFAULT_MAX_PER_RUN,
+  DEFAULT_MAX_WAIT_SECONDS,
+  DEFAULT_POLL_SECONDS,
+  type DispatchLimits,
+  type DispatchOptions,
+} from './options.js'
 
 export interface CampaignDispatchResult {
   campaignId: string
@@ -105,10 +71,6 @@ export interface DispatchResult {
   released: number
 }
 
-// Advisory lock class for "dispatching campaign X" (ASCII 'disp'); the object id hashes the schema
-// and campaign, so test schemas sharing one database do not serialize each other.
-const DISPATCH_LOCK_CLASS = 0x64697370 & 0x7fffffff
-
 /**
  * One dispatcher run: for each active campaign whose calling window is open, claims up to the
  * paced capacity of eligible contacts (pending → queued), sends them as DialTasks (batches of 10)
@@ -139,13 +101,6 @@ export async function dispatchOnce(options: DispatchOptions): Promise<DispatchRe
     queued: results.reduce((n, r) => n + r.queued, 0),
     released: results.reduce((n, r) => n + r.released, 0),
   }
-}
-
-interface RunContext {
-  now: Date
-  cpsLimit: number
-  horizon: number
-  budget: number
 }
 
 function idle(
@@ -234,7 +189,6 @@ async function dispatchCampaign(
   }
 }
 
-type CampaignConfig = NonNullable<DispatchCampaign['config']>
 type Demand = Awaited<ReturnType<typeof campaignDemand>>
 
 const maxWaitOf = (limits: DispatchLimits) => limits.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS
@@ -259,172 +213,6 @@ function checkWindow(
   } catch (error) {
     return broken(errorMessage(error))
   }
-}
-
-/** What a run did to a campaign's contacts. */
-interface DispatchCounts {
-  /** contacts this run was allowed to claim (pacing) */
-  capacity: number
-  queued: number
-  released: number
-  invalid: number
-  finalized: number
-}
-
-const NOTHING_DONE: DispatchCounts = { capacity: 0, queued: 0, released: 0, invalid: 0, finalized: 0 }
-
-/**
- * Phase 2, inside the calling window: claim up to capacity, fail the invalid numbers, send the
- * rest, release what failed to send, finalize what can never be dialed; record every outcome.
- */
-async function dispatchOpenWindow(
-  options: DispatchOptions,
-  campaign: DispatchCampaign,
-  config: CampaignConfig,
-  ctx: RunContext,
-): Promise<DispatchCounts> {
-  const { db } = options
-  const maxAttempts = config.maxAttemptsPerContact
-  const claim = await claimContacts(options, campaign.id, config, ctx)
-  // The callee's own window (issue #11): contacts whose zone is closed wait for their opening.
-  const callees = await holdClosedCallees(db, campaign.id, claim.contacts, {
-    now: ctx.now,
-    windows: config.callingWindows,
-    campaignTimezone: campaign.timezone,
-  })
-  const { tasks, rejected } = toDialTasks(campaign.id, callees.send)
-  const invalid = await failInvalid(options, campaign.id, rejected, ctx.now)
-  const sent = await sendClaimed(options, campaign.id, tasks, ctx.now)
-  const finalized =
-    claim.capacity > 0 && claim.contacts.length < claim.capacity
-      ? await finalizeUndialable(db, campaign.id, maxAttempts, ctx.now)
-      : { count: 0, outcomes: [] }
-  await recordTaskOutcomes(db, [...invalid.outcomes, ...sent.outcomes, ...finalized.outcomes])
-  return {
-    capacity: claim.capacity,
-    queued: sent.queued,
-    released: sent.released,
-    invalid: invalid.count,
-    finalized: finalized.count,
-  }
-}
-
-/** pending → queued for up to the paced capacity, serialized per campaign. */
-async function claimContacts(
-  options: DispatchOptions,
-  campaignId: string,
-  config: CampaignConfig,
-  ctx: RunContext,
-): Promise<{ capacity: number; contacts: ClaimedContact[] }> {
-  return withTransaction(options.db, async (client) => {
-    // Serializes runs on one campaign: the inflight count and the claim see each other, so two
-    // dispatchers together never exceed the campaign's capacity. SKIP LOCKED in the claim still
-    // guards against any other writer of the rows.
-    await client.query(`SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || ':' || $2::text))`, [
-      DISPATCH_LOCK_CLASS,
-      campaignId,
-    ])
-    // Under the lock: one fold of the campaign's count deltas at a time (see compactCounts).
-    await compactCounts(client, campaignId)
-    const inflight = await countInflight(client, campaignId)
-    const capacity = Math.min(
-      ctx.budget,
-      campaignCapacity({
-        maxConcurrentCalls: config.maxConcurrentCalls,
-        cpsLimit: ctx.cpsLimit,
-        horizonSeconds: ctx.horizon,
-        inflight,
-        maxPerRun: options.limits.maxPerRun ?? DEFAULT_MAX_PER_RUN,
-      }),
-    )
-    const contacts = await claimEligible(client, campaignId, {
-      now: ctx.now,
-      maxAttempts: config.maxAttemptsPerContact,
-      limit: capacity,
-    })
-    return { capacity, contacts }
-  })
-}
-
-/**
- * Claimed contacts that cannot become a task (toDialTasks: bad number, bad field, too large):
- * failed with their reason as last_outcome, one `dropped` outcome each naming it.
- */
-async function failInvalid(
-  options: DispatchOptions,
-  campaignId: string,
-  rejected: Rejected[],
-  now: Date,
-): Promise<{ count: number; outcomes: TaskOutcome[] }> {
-  if (!rejected.length) return { count: 0, outcomes: [] }
-  let count = 0
-  for (const lastOutcome of new Set(rejected.map((r) => r.lastOutcome))) {
-    const ids = rejected.filter((r) => r.lastOutcome === lastOutcome).map((r) => r.contactId)
-    count += (await failQueued(options.db, campaignId, ids, lastOutcome, now)).length
-  }
-  const outcomes = rejected.map((r): TaskOutcome => ({
-    campaignId,
-    contactId: r.contactId,
-    attempt: r.attempts,
-    stage: 'dispatcher',
-    outcome: 'dropped',
-    reason: r.reason,
-  }))
-  options.logger?.warn('contacts that cannot be dial tasks marked failed', {
-    campaignId,
-    count: rejected.length,
-    reasons: [...new Set(rejected.map((r) => r.lastOutcome))],
-  })
-  return { count, outcomes }
-}
-
-/** SendMessageBatch the tasks; contacts whose entries failed go back to pending at once. */
-async function sendClaimed(
-  options: DispatchOptions,
-  campaignId: string,
-  tasks: DialTask[],
-  now: Date,
-): Promise<{ queued: number; released: number; outcomes: TaskOutcome[] }> {
-  if (!tasks.length) return { queued: 0, released: 0, outcomes: [] }
-  const sent = await sendDialTasks(options.queue, tasks, { concurrency: options.limits.sendConcurrency })
-  if (!sent.failed.length) return { queued: sent.sent.length, released: 0, outcomes: [] }
-  const ids = sent.failed.map((f) => f.contactId)
-  const released = (await releaseQueued(options.db, campaignId, ids, now)).length
-  const attemptsOf = new Map(tasks.map((t) => [t.contactId, t.attempts]))
-  const outcomes = sent.failed.map((f): TaskOutcome => ({
-    campaignId,
-    contactId: f.contactId,
-    attempt: attemptsOf.get(f.contactId),
-    stage: 'dispatcher',
-    outcome: 'failed',
-    reason: `SendMessageBatch entry failed (${f.code}: ${f.message}); released to pending`,
-  }))
-  options.logger?.warn('dial tasks not sent; contacts released to pending', {
-    campaignId,
-    released,
-    codes: [...new Set(sent.failed.map((f) => f.code))],
-  })
-  return { queued: sent.sent.length, released, outcomes }
-}
-
-/** The claim came up short: what is left due is (mostly) contacts that can never be dialed. */
-async function finalizeUndialable(
-  db: pg.Pool,
-  campaignId: string,
-  maxAttempts: number,
-  now: Date,
-): Promise<{ count: number; outcomes: TaskOutcome[] }> {
-  const done = await finalizeIneligible(db, campaignId, { now, maxAttempts })
-  const outcomes = done.map((f): TaskOutcome => ({
-    campaignId,
-    contactId: f.id,
-    attempt: f.attempts,
-    stage: 'dispatcher',
-    outcome: 'dropped',
-    reason:
-      f.lastOutcome === 'blacklisted' ? 'number is blacklisted' : `no attempt left (max ${maxAttempts})`,
-  }))
-  return { count: done.length, outcomes }
 }
 
 /** Phase 3: seconds until the next run is worth it, for a campaign with work left (1 to maxWait). */
