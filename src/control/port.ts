@@ -132,6 +132,8 @@ export interface ControlPlane
    */
   traceTimeline?(callId: string): Promise<Timeline>
   readonly kind: 'local' | 'aws'
+  /** where the dialers POST /dial (the stage's worker), when known: health names it */
+  readonly workerUrl?: string
   /**
    * `contacts import`: the file streamed through importCsvStream, valid rows saved chunk by chunk;
    * on an AWS stage a large file is uploaded to the stage bucket and imported by the control function.
