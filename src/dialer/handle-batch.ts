@@ -260,10 +260,10 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const valid = rejectInvalid(items, ledger, logger)
   const todo = await skipMarked(deps, valid, ledger)
   // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
-  const { admission, busy } = await admitAndDial(deps, todo, ledger, (item, slot) =>
+  const { admission, busy: workerDeferrals } = await admitAndDial(deps, todo, ledger, (item, slot) =>
     dialOne(deps, item, slot, ledger),
   )
-  await deferAll(deps, busy, ledger, '(Retry-After)')
+  await deferAll(deps, workerDeferrals, ledger, '(Retry-After)')
 
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
@@ -279,6 +279,8 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
+  // the worker's 429 / 503 draining: deferred (or, with the queue unable to take them, retried)
+  metrics.addMetric(MetricName.WorkerDeferrals, 'Count', workerDeferrals.length)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
   logger.info('Dial batch done', {
     tasks: items.length,
