@@ -8,7 +8,6 @@ import {
   startHeartbeat,
 } from '../src/calls/workers.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
-import type { MetricsPort } from '../src/dialer/ports.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
@@ -19,6 +18,7 @@ import { createLogger, type Logger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS, type LimitStore } from '../src/pacing/limit-store.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 import { LocalPipe } from '../src/pipe/local-pipe.js'
+import { pipeTargetMetrics } from '../src/pipe/target-metrics.js'
 import { recordDeadLetteredTasks } from '../src/outcomes/dead-letter.js'
 import { ensureLocalQueues } from '../src/queue/pg-queue.js'
 import { createWorker } from '../worker/app.js'
@@ -80,8 +80,6 @@ function localTracer(on: boolean | undefined, pool: pg.Pool, logger: Logger): Tr
     onExportError: (error) => logger.warn('spans not recorded', { error: errorMessage(error) }),
   })
 }
-
-const noMetrics: MetricsPort = { addMetric: () => undefined }
 
 /**
  * Phase 1: PostgreSQL and Redis (found or embedded), migrated; one pool, the dialer's Redis client,
@@ -214,6 +212,8 @@ async function startWorker(ctx: StartContext, stores: Stores, workerId: string, 
 /** Phase 6: the Lambdas' handlers in-process — enrich and dialer — behind the local pipe. */
 async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, token: string) {
   const { options, log } = ctx
+  // the dialer's dial and worker-deferral counts, per minute in pipe_metrics (CloudWatch on AWS)
+  const late: { pipe?: LocalPipe<unknown> } = {}
   const dialer = createDialer(
     dialerDeps({
       redis: stores.redis,
@@ -221,7 +221,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
       // the same deferral path as the Lambda's SQS queue: refused tasks re-sent with a delay
       queue: stores.queue,
       logger: log('dialer-worker'),
-      metrics: noMetrics,
+      metrics: pipeTargetMetrics(() => late.pipe),
       tracer: stores.tracer,
       config: {
         WORKER_URL: workerUrl,
@@ -256,6 +256,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     },
     logger: log('pipe'),
   })
+  late.pipe = pipe
   await pipe.start()
   return pipe
 }

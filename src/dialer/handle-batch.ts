@@ -349,12 +349,8 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
       return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger)
     }),
   )
-  await deferAll(
-    deps,
-    busy.filter((d): d is Deferral => d !== undefined),
-    ledger,
-    '(Retry-After)',
-  )
+  const workerDeferrals = busy.filter((d): d is Deferral => d !== undefined)
+  await deferAll(deps, workerDeferrals, ledger, '(Retry-After)')
 
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
@@ -370,6 +366,8 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
+  // the worker's 429 / 503 draining: deferred (or, with the queue unable to take them, retried)
+  metrics.addMetric(MetricName.WorkerDeferrals, 'Count', workerDeferrals.length)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
   logger.info('Dial batch done', {
     tasks: items.length,

@@ -40,6 +40,10 @@ export const PipeMetrics = z.object({
   windowMinutes: z.number().int().positive(),
   executions: z.number().nonnegative(),
   failures: z.number().nonnegative(),
+  /** the dialer's counts over the window: dials the worker accepted (absent: not measured) */
+  dialed: z.number().nonnegative().optional(),
+  /** ...and tasks deferred because the worker answered 429 / 503 draining (docs/health.md) */
+  workerDeferrals: z.number().nonnegative().optional(),
 })
 export type PipeMetrics = z.infer<typeof PipeMetrics>
 
