@@ -169,7 +169,7 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
           'Sent',
           'Dialed',
           'Not dialed',
-          'Deferred (no receive)',
+          'Re-queued for slot',
           'Retried (receive spent)',
           'DLQ',
           'Achieved CPS',

@@ -580,7 +580,7 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     const text = await dialctl(['load-test', '-n', '5', '--no-follow'])
     expect(text.exitCode).toBe(0)
     expect(text.stdout).toMatch(
-      /│ Sent +│ Dialed +│ Not dialed +│ Deferred \(no receive\) +│ Retried \(receive spent\) +│ DLQ +│/,
+      /│ Sent +│ Dialed +│ Not dialed +│ Re-queued for slot +│ Retried \(receive spent\) +│ DLQ +│/,
     )
     expect(text.stdout).not.toMatch(/rate-limited/i)
     await queue.purge()
