@@ -114,7 +114,13 @@ export type PushResult = z.infer<typeof PushResult>
  */
 export const PushRefusal = z.object({
   id: z.string(),
-  code: z.enum(['PUSH_CONTACT_CONFLICT', 'PUSH_DUPLICATE_TASK', 'TASK_TOO_LARGE', 'CAMPAIGN_NOT_FOUND']),
+  code: z.enum([
+    'PUSH_CONTACT_CONFLICT',
+    'PUSH_DUPLICATE_TASK',
+    'TASK_TOO_LARGE',
+    'CAMPAIGN_NOT_FOUND',
+    'CAMPAIGN_NOT_ACTIVE',
+  ]),
   message: z.string(),
   suggestion: z.string(),
   exitCode: z.number().int(),
