@@ -8,6 +8,8 @@ import {
   startHeartbeat,
 } from '../src/calls/workers.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
+import { deferralTiming } from '../src/dialer/admission.js'
+import { PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
@@ -212,10 +214,11 @@ async function startWorker(ctx: StartContext, stores: Stores, workerId: string, 
 /** Phase 6: the Lambdas' handlers in-process — enrich and dialer — behind the local pipe. */
 async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, token: string) {
   const { options, log } = ctx
+  const batchWindowSeconds = options.batchWindowSeconds ?? PIPE_BATCH_WINDOW_SECONDS
   // the dialer's dial and worker-deferral counts, per minute in pipe_metrics (CloudWatch on AWS)
   const late: { pipe?: LocalPipe<unknown> } = {}
-  const dialer = createDialer(
-    dialerDeps({
+  const dialer = createDialer({
+    ...dialerDeps({
       redis: stores.redis,
       db: stores.pool,
       // the same deferral path as the Lambda's SQS queue: refused tasks re-sent with a delay
@@ -232,7 +235,9 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
         DIALCTL_REDIS_PREFIX: stores.prefix,
       },
     }),
-  )
+    // deferred tasks come back through this pipe's batching window in time for their slots
+    ...deferralTiming(batchWindowSeconds),
+  })
   const enrich = createEnricher({ db: stores.pool, logger: log('enrich-dial-task'), tracer: stores.tracer })
   const pipe = new LocalPipe<unknown>({
     name: LOCAL_PIPE_NAME,
@@ -242,7 +247,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     enrich: (records) => enrich(records),
     target: async (events) => dialer(events),
     batchSize: options.batchSize ?? 10,
-    batchWindowSeconds: options.batchWindowSeconds ?? 5,
+    batchWindowSeconds,
     ...pipePollers(options),
     // On AWS a failed message reappears after the queue's visibility timeout (minutes); a 1 s
     // retry would spend a rate-limited task's three receives within seconds and send it to the
