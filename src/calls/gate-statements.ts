@@ -37,28 +37,32 @@ export interface GateFacts {
   existingCallId: string | null
 }
 
-/** The locked rows: campaign FOR SHARE, contact FOR UPDATE, in one statement. */
+/**
+ * The locked rows: campaign FOR SHARE, then contact FOR UPDATE, in one call (gate_lock, migration
+ * 0015_call_functions.sql: a function keeps its plan, an unnamed statement is planned each time).
+ */
 export async function lockFacts(
   client: pg.PoolClient,
   cmd: DialCommand,
 ): Promise<Pick<GateFacts, 'campaign' | 'contact'>> {
   const locked = await client.query<{ campaign: CampaignFacts | null; contact: ContactFacts | null }>(
-    `WITH cp AS (SELECT status, timezone, config FROM campaigns WHERE id = $1 FOR SHARE),
-          ct AS (SELECT phone_number, status, attempts, timezone, number_timezones
-                   FROM contacts WHERE campaign_id = $1 AND id = $2 FOR UPDATE)
-     SELECT (SELECT row_to_json(cp) FROM cp) AS campaign, (SELECT row_to_json(ct) FROM ct) AS contact`,
+    'SELECT campaign, contact FROM gate_lock($1, $2)',
     [cmd.campaignId, cmd.contactId],
   )
   return { campaign: locked.rows[0]?.campaign ?? null, contact: locked.rows[0]?.contact ?? null }
 }
 
 /**
- * Blacklist and an earlier call of this attempt, read after the locks are held (a fresh snapshot):
- * $1 phone number, $2 campaign, $3 contact, $4 attempt.
+ * gate_claim (migration 0015_call_functions.sql): the blacklist and an earlier call of this
+ * attempt, read after the locks are held (a fresh snapshot), and — when `admit` — the claim.
  */
-const SEEN = `SELECT EXISTS (SELECT 1 FROM blacklist WHERE phone_number = $1) AS blacklisted,
-                     (SELECT call_id FROM call_attempts
-                       WHERE campaign_id = $2 AND contact_id = $3 AND attempt = $4) AS call_id`
+const GATE_CLAIM = 'SELECT blacklisted, call_id, claimed FROM gate_claim($1, $2, $3, $4, $5, $6, $7)'
+
+interface SeenRow {
+  blacklisted: boolean
+  call_id: string | null
+  claimed: boolean
+}
 
 /** Locks first (one statement), then reads what others may have committed meanwhile. */
 export async function readFacts(
@@ -67,11 +71,15 @@ export async function readFacts(
   attempt: number,
 ): Promise<GateFacts> {
   const locked = await lockFacts(client, cmd)
-  const seen = await client.query<{ blacklisted: boolean; call_id: string | null }>(SEEN, [
+  // admit false: gate_claim only reads
+  const seen = await client.query<SeenRow>(GATE_CLAIM, [
     cmd.phoneNumber,
     cmd.campaignId,
     cmd.contactId,
     attempt,
+    cmd.callId,
+    null,
+    false,
   ])
   return {
     ...locked,
@@ -123,10 +131,10 @@ export interface Seen {
 }
 
 /**
- * SEEN, and — when `admit` (every rule but these two held) and neither blacklist nor an earlier
- * call says otherwise — the claim itself in the same statement: the call row, and the contact
- * queued/pending → dialing. One round trip instead of three; the reads still come after the locks
- * (this statement's snapshot is taken after lockFacts returned).
+ * The late reads, and — when `admit` (every rule but these two held) and neither blacklist nor an
+ * earlier call says otherwise — the claim itself in the same statement (gate_claim): the call row,
+ * and the contact queued/pending → dialing. One round trip instead of three; the reads still come
+ * after the locks (this statement's snapshot is taken after lockFacts returned).
  */
 export async function seeAndClaim(
   client: pg.PoolClient,
@@ -135,23 +143,15 @@ export async function seeAndClaim(
   workerId: string,
   admit: boolean,
 ): Promise<Seen> {
-  const { rows } = await client.query<{ blacklisted: boolean; call_id: string | null; claimed: boolean }>(
-    `WITH seen AS (${SEEN}),
-     call AS (
-       INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id)
-       SELECT $5, $2, $3, $4, $1, 'dialing', $6 FROM seen
-        WHERE $7::boolean AND NOT seen.blacklisted AND seen.call_id IS NULL
-       ON CONFLICT DO NOTHING
-       RETURNING 1
-     ), moved AS (
-       UPDATE contacts SET status = 'dialing', attempts = $4 + 1, status_changed_at = now()
-        WHERE campaign_id = $2 AND id = $3 AND attempts = $4 AND status IN ('queued', 'pending')
-          AND EXISTS (SELECT 1 FROM call)
-       RETURNING 1
-     )
-     SELECT seen.blacklisted, seen.call_id, EXISTS (SELECT 1 FROM call) AS claimed FROM seen`,
-    [cmd.phoneNumber, cmd.campaignId, cmd.contactId, attempt, cmd.callId, workerId, admit],
-  )
+  const { rows } = await client.query<SeenRow>(GATE_CLAIM, [
+    cmd.phoneNumber,
+    cmd.campaignId,
+    cmd.contactId,
+    attempt,
+    cmd.callId,
+    workerId,
+    admit,
+  ])
   const row = rows[0]!
   return { blacklisted: row.blacklisted, existingCallId: row.call_id, claimed: row.claimed }
 }

@@ -118,44 +118,28 @@ export interface FinishCallResult {
 }
 
 /**
- * The contact transition out of 'dialing', per docs/contact-states.md, reading
- * maxAttemptsPerContact and retryDelayMinutes from the campaign's config. `$answered`,
- * `$outcome` and the `src` relation (campaign_id, contact_id, attempt) are the caller's.
+ * The contact's move out of 'dialing' after a call (docs/contact-states.md): the SQL function
+ * contact_after_call (migration 0015_call_functions.sql), which reads maxAttemptsPerContact and
+ * retryDelayMinutes from the campaign's config with this module's defaults. Its arguments:
+ * campaign, contact, attempt, answered, outcome, then the two defaults.
  */
-const CONTACT_AFTER_CALL = `
-  UPDATE contacts c SET
-    status = CASE
-      WHEN src.answered THEN 'done'
-      WHEN c.attempts >= COALESCE((cp.config->>'maxAttemptsPerContact')::int, ${DEFAULT_MAX_ATTEMPTS}) THEN 'failed'
-      ELSE 'pending' END,
-    next_attempt_at = CASE
-      WHEN NOT src.answered
-        AND c.attempts < COALESCE((cp.config->>'maxAttemptsPerContact')::int, ${DEFAULT_MAX_ATTEMPTS})
-      THEN now() + make_interval(mins => COALESCE((cp.config->>'retryDelayMinutes')::int, ${DEFAULT_RETRY_DELAY_MINUTES}))
-      ELSE c.next_attempt_at END,
-    last_outcome = src.outcome,
-    status_changed_at = now()
-  FROM src, campaigns cp
-  WHERE c.campaign_id = src.campaign_id AND c.id = src.contact_id AND cp.id = c.campaign_id
-    -- only the attempt this call belongs to: a late finish must not move a newer attempt
-    AND c.status = 'dialing' AND c.attempts = src.attempt + 1
-  RETURNING c.status`
+const CONTACT_AFTER_CALL = (
+  campaign: string,
+  contact: string,
+  attempt: string,
+  answered: string,
+  outcome: string,
+) =>
+  `contact_after_call(${campaign}, ${contact}, ${attempt}, ${answered}, ${outcome}, ` +
+  `${DEFAULT_MAX_ATTEMPTS}, ${DEFAULT_RETRY_DELAY_MINUTES})`
 
-/** Records how the call ended and moves the contact on. Idempotent: a second finish changes nothing. */
+/**
+ * Records how the call ended and moves the contact on, in one call (finish_call, migration
+ * 0015_call_functions.sql). Idempotent: a second finish changes nothing.
+ */
 export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResult> {
-  const { rows } = await db.query<{ kind: string; status: string }>(
-    `WITH upd AS (
-       UPDATE call_attempts SET
-         status = $2, hangup_cause = $3, digit = $4, actions = $5::jsonb, error = $6,
-         answered_at = $7, ended_at = now(), duration_ms = $8, reason = $9, ended_by = $10
-       WHERE call_id = $1 AND status = 'dialing'
-       RETURNING call_id, campaign_id, contact_id, attempt,
-         -- a voicemail left on a machine reached the contact: done, like a human answer
-         ($2 = 'answered' OR ($2 = 'machine' AND $10 = 'voicemail-left')) AS answered, $2::text AS outcome
-     ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
-     SELECT 'call' AS kind, call_id AS status FROM upd
-     UNION ALL
-     SELECT 'contact', status FROM moved`,
+  const { rows } = await db.query<{ recorded: boolean; contact_status: string | null }>(
+    'SELECT recorded, contact_status FROM finish_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
     [
       f.callId,
       f.status,
@@ -167,12 +151,16 @@ export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResul
       f.durationMs === undefined ? null : Math.round(f.durationMs),
       f.reason ?? null,
       f.endedBy ?? null,
+      DEFAULT_MAX_ATTEMPTS,
+      DEFAULT_RETRY_DELAY_MINUTES,
     ],
   )
-  const contact = rows.find((r) => r.kind === 'contact')
+  const row = rows[0]
   return {
-    recorded: rows.some((r) => r.kind === 'call'),
-    ...(contact ? { contactStatus: contact.status as FinishCallResult['contactStatus'] } : {}),
+    recorded: row?.recorded === true,
+    ...(row?.contact_status
+      ? { contactStatus: row.contact_status as FinishCallResult['contactStatus'] }
+      : {}),
   }
 }
 
@@ -183,19 +171,18 @@ export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResul
  * Returns the call ids it closed.
  */
 export async function failOpenCalls(db: Db, workerId: string, reason: string): Promise<string[]> {
-  const { rows } = await db.query<{ kind: string; id: string }>(
+  const { rows } = await db.query<{ id: string }>(
     `WITH upd AS (
        UPDATE call_attempts SET status = 'failed', error = $2, ended_at = now(),
          duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
        WHERE worker_id = $1 AND status = 'dialing'
-       RETURNING call_id, campaign_id, contact_id, attempt, false AS answered, 'failed'::text AS outcome
-     ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
-     SELECT 'call' AS kind, call_id AS id FROM upd
-     UNION ALL
-     SELECT 'contact', status FROM moved`,
+       RETURNING call_id, campaign_id, contact_id, attempt
+     )
+     SELECT call_id AS id, ${CONTACT_AFTER_CALL('campaign_id', 'contact_id', 'attempt', 'false', "'failed'")} AS contact
+       FROM upd`,
     [workerId, reason],
   )
-  return rows.filter((r) => r.kind === 'call').map((r) => r.id)
+  return rows.map((r) => r.id)
 }
 
 /**
@@ -206,7 +193,7 @@ export async function failOpenCalls(db: Db, workerId: string, reason: string): P
  * 'dialing' moves. Returns whether it did.
  */
 export async function finishOrphanCall(db: Db, callId: string, answered: boolean): Promise<boolean> {
-  const { rows } = await db.query<{ kind: string }>(
+  const { rows } = await db.query(
     `WITH upd AS (
        UPDATE call_attempts SET
          status = CASE WHEN $2 THEN 'answered' ELSE 'failed' END,
@@ -214,10 +201,9 @@ export async function finishOrphanCall(db: Db, callId: string, answered: boolean
          error = $3, reason = CASE WHEN $2 THEN NULL ELSE 'worker-restart' END, ended_by = 'worker-restart',
          ended_at = now(), duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
        WHERE call_id = $1 AND status = 'dialing'
-       RETURNING call_id, campaign_id, contact_id, attempt, $2::boolean AS answered,
-         (CASE WHEN $2 THEN 'answered' ELSE 'failed' END)::text AS outcome
-     ), src AS (SELECT * FROM upd), moved AS (${CONTACT_AFTER_CALL})
-     SELECT 'call' AS kind FROM upd`,
+       RETURNING campaign_id, contact_id, attempt, status
+     )
+     SELECT ${CONTACT_AFTER_CALL('campaign_id', 'contact_id', 'attempt', '$2::boolean', 'status')} AS contact FROM upd`,
     [
       callId,
       answered,

@@ -15,6 +15,22 @@ export interface DialMarker {
 /** SQS keeps a message at most 14 days; a marker need not outlive it. */
 export const DEFAULT_MARKER_TTL_SECONDS = 14 * 24 * 3600
 
+/**
+ * SET key 1 EX ttl for every key: one command for a batch, where a pipeline of SETs made one
+ * command object, one encoding and one reply per key (the dialer's Redis CPU, issue #17).
+ */
+const MARK_LUA = `for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end return #KEYS`
+const MARK_COMMAND = 'dialctlMarkDialed'
+
+type MarkCommand = (numberOfKeys: number, ...args: (string | number)[]) => Promise<unknown>
+
+/** Registers the script on the client once (EVALSHA, falling back to EVAL after a SCRIPT FLUSH). */
+function defineMarkCommand(redis: Redis): MarkCommand {
+  const r = redis as unknown as Record<string, MarkCommand | undefined>
+  if (typeof r[MARK_COMMAND] !== 'function') redis.defineCommand(MARK_COMMAND, { lua: MARK_LUA })
+  return r[MARK_COMMAND]!.bind(redis)
+}
+
 export function createRedisDialMarker(options: {
   redis: Redis
   prefix?: string
@@ -22,6 +38,7 @@ export function createRedisDialMarker(options: {
 }): DialMarker {
   const keys = pacingKeys(options.prefix)
   const ttl = options.ttlSeconds ?? DEFAULT_MARKER_TTL_SECONDS
+  const markDialed = defineMarkCommand(options.redis)
   return {
     async marked(ids) {
       if (ids.length === 0) return []
@@ -30,11 +47,8 @@ export function createRedisDialMarker(options: {
     },
     async mark(ids) {
       if (ids.length === 0) return
-      const p = options.redis.pipeline()
-      for (const id of ids) p.set(keys.dialed(id), '1', 'EX', ttl)
-      const results = await p.exec()
-      const failed = results?.find(([error]) => error)
-      if (failed) throw failed[0]
+      // numberOfKeys given per call (no fixed count in defineCommand): the batch's keys, then the TTL
+      await markDialed(ids.length, ...ids.map((id) => keys.dialed(id)), ttl)
     },
   }
 }

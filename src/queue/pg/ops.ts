@@ -25,7 +25,7 @@ import {
   type SendOptions,
   type SendResult,
 } from '../port.js'
-import { moveToDeadLetter, named, parseHandles, receiveVisible, type DeadLetterHook } from './receive.js'
+import { moveToDeadLetter, parseHandles, receiveVisible, type DeadLetterHook } from './receive.js'
 import { redriveLocal, type LocalRedriveOptions, type MoveTask } from './redrive.js'
 import { wakeupsFor } from './wakeups.js'
 
@@ -112,21 +112,21 @@ export class PgQueue implements QueuePort {
     return { successful: entries.map((e, i) => ({ id: e.id, messageId: ids[i]! })), failed: [] }
   }
 
-  /** One statement; the queue's existence is checked once for it, not per row (no foreign key). */
+  /**
+   * One statement (queue_send, 0014_queue_functions.sql); the queue's existence is checked once
+   * for it, not per row (no foreign key).
+   */
   private async insert(messageIds: string[], bodies: string[], delays: number[], headers: (string | null)[]) {
     let inserted: number
     try {
-      const result = await this.pool.query(
-        named(
-          'send',
-          `INSERT INTO queue_messages (queue, message_id, body, visible_at, trace_header)
-           SELECT $1, id, body, now() + make_interval(secs => delay), header
-             FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::text[]) AS t(id, body, delay, header)
-            WHERE EXISTS (SELECT 1 FROM queues WHERE name = $1)`,
-          [this.name, messageIds, bodies, delays, headers],
-        ),
-      )
-      inserted = result.rowCount ?? 0
+      const { rows } = await this.pool.query<{ n: number }>('SELECT queue_send($1, $2, $3, $4, $5) AS n', [
+        this.name,
+        messageIds,
+        bodies,
+        delays,
+        headers,
+      ])
+      inserted = rows[0]?.n ?? 0
     } catch (error) {
       throw this.translate(error)
     }
@@ -281,15 +281,13 @@ export class PgQueue implements QueuePort {
   async deleteBatch(receiptHandles: string[], op = 'deleteBatch'): Promise<number> {
     if (receiptHandles.length === 0) return 0
     const { ids, uuids } = parseHandles(receiptHandles, this.name, op)
-    const result = await this.pool.query(
-      named(
-        'delete',
-        `DELETE FROM queue_messages m USING unnest($2::bigint[], $3::uuid[]) AS h(id, handle)
-          WHERE m.id = h.id AND m.receipt_handle = h.handle AND m.queue = $1`,
-        [this.name, ids, uuids],
-      ),
-    )
-    return result.rowCount ?? 0
+    // queue_delete (0014_queue_functions.sql): by primary key, the handle's uuid compared
+    const { rows } = await this.pool.query<{ n: number }>('SELECT queue_delete($1, $2, $3) AS n', [
+      this.name,
+      ids,
+      uuids,
+    ])
+    return rows[0]?.n ?? 0
   }
 
   async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<void> {
@@ -375,7 +373,8 @@ export class PgQueue implements QueuePort {
   private translate(error: unknown): unknown {
     const code = (error as { code?: string }).code
     if (code === '23503') return this.missing()
-    if (code === '42P01')
+    // 42P01 no such table, 42883 no such function: the migrations have not run on this schema
+    if (code === '42P01' || code === '42883')
       return new QueueError(
         'QueueDoesNotExist',
         'the local queue tables are missing: run the migrations (dialctl db migrate, or dialctl dev)',

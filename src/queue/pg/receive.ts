@@ -35,14 +35,6 @@ export function parseHandles(handles: readonly string[], queue: string, op: stri
   return { ids, uuids }
 }
 
-/**
- * The hot statements' query configs. Unnamed on purpose: a named (prepared) statement is tracked
- * per client by node-postgres, but the embedded PostgreSQL (src/local-stack/pglite-server.ts)
- * serves every connection from one session, where a second client's PREPARE of the same name
- * fails ("prepared statement already exists").
- */
-export const named = (_name: string, text: string, values: unknown[]): pg.QueryConfig => ({ text, values })
-
 interface ReceivedRow {
   id: string
   message_id: string | null
@@ -57,38 +49,13 @@ interface ReceivedRow {
 }
 
 /**
- * One statement: lock up to $2 visible messages of $1 (skipping rows other consumers hold) and
- * receive them — receive count + 1, a new handle, hidden for $3 s (the queue's own visibility
- * timeout when null) — except those already received maxReceiveCount times: they are only
- * reported (`due`), for moveToDeadLetter. Times come back as epoch ms (no timestamp parsing).
+ * One statement (the migration's queue_receive, whose plans PostgreSQL keeps per session: see
+ * 0014_queue_functions.sql): lock up to $2 visible messages of $1 (skipping rows other consumers
+ * hold) and receive them — receive count + 1, a new handle, hidden for $3 s (the queue's own
+ * visibility timeout when null) — except those already received maxReceiveCount times: they are
+ * only reported (`due`), for moveToDeadLetter. Times come back as epoch ms (no timestamp parsing).
  */
-const RECEIVE = `
-  WITH q AS (
-    SELECT dead_letter_queue AS dlq, max_receive_count AS mrc,
-           coalesce($3::float8, visibility_timeout_seconds) AS vis
-      FROM queues WHERE name = $1
-  ), picked AS (
-    SELECT m.id, (q.dlq IS NOT NULL AND m.receive_count >= q.mrc) AS due, q.vis
-      FROM queue_messages m, q
-     WHERE m.queue = $1 AND m.visible_at <= now()
-     ORDER BY m.visible_at, m.id
-     LIMIT $2
-     FOR UPDATE OF m SKIP LOCKED
-  ), got AS (
-    UPDATE queue_messages m
-       SET receive_count = m.receive_count + 1, receipt_handle = gen_random_uuid(),
-           first_received_at = coalesce(m.first_received_at, now()),
-           visible_at = now() + make_interval(secs => p.vis)
-      FROM picked p
-     WHERE m.id = p.id AND NOT p.due
-    RETURNING m.id, m.message_id, m.receipt_handle, m.body, m.receive_count,
-              (extract(epoch FROM m.sent_at) * 1000)::float8 AS sent_ms,
-              (extract(epoch FROM m.first_received_at) * 1000)::float8 AS first_ms, m.moved_from, m.trace_header
-  )
-  SELECT id, message_id, receipt_handle, body, receive_count, sent_ms, first_ms, moved_from, false AS due,
-         trace_header FROM got
-  UNION ALL
-  SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL FROM picked WHERE due`
+const RECEIVE = 'SELECT * FROM queue_receive($1, $2, $3)'
 
 function toMessage(row: ReceivedRow): QueueMessage {
   const sentAt = new Date(row.sent_ms!)
@@ -122,7 +89,7 @@ export async function receiveVisible(
   max: number,
   visibility: number | null,
 ): Promise<{ received: QueueMessage[]; due: string[] }> {
-  const { rows } = await db.query<ReceivedRow>(named('receive', RECEIVE, [queue, max, visibility]))
+  const { rows } = await db.query<ReceivedRow>(RECEIVE, [queue, max, visibility])
   const received: QueueMessage[] = []
   const due: string[] = []
   rows.sort((a, b) => Number(a.id) - Number(b.id))
