@@ -34,7 +34,7 @@ const orError = <T>(v: T | Error): T | { error: string } => (v instanceof Error 
 export default class Status extends ControlCommand<typeof Status> {
   static override summary = 'One screen: pipe, CPS vs limit, queue and DLQ, active campaigns, alarms'
   static override description =
-    'Exit code 0 when all is well, 3 when the pipe is unhealthy, pacing is degraded or stalled (tasks deferred while few are dialed), a limit cut or hold has starved demand for over 15 minutes, the DLQ is growing (on AWS: holds tasks), or an alarm is in ALARM. A backlog deferred and dialed at the limit is healthy. Run `dialctl doctor` for causes and fixes; docs/health.md has the rules.'
+    'Exit code 0 when all is well, 3 when the pipe is unhealthy, the worker refuses every dial (429 / 503 draining), pacing is degraded or stalled (tasks deferred while few are dialed), a limit cut or hold has starved demand for over 15 minutes, the DLQ is growing (on AWS: holds tasks), or an alarm is in ALARM. A backlog deferred and dialed at the limit is healthy. Run `dialctl doctor` for causes and fixes; docs/health.md has the rules.'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --stage prod --json',

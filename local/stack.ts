@@ -8,7 +8,8 @@ import {
   startHeartbeat,
 } from '../src/calls/workers.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
-import type { MetricsPort } from '../src/dialer/ports.js'
+import { deferralTiming } from '../src/dialer/admission.js'
+import { PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
@@ -19,6 +20,7 @@ import { createLogger, type Logger } from '../src/observability/logger.js'
 import { createLimitStore, DEFAULT_MAX_CPS, type LimitStore } from '../src/pacing/limit-store.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 import { LocalPipe } from '../src/pipe/local-pipe.js'
+import { pipeTargetMetrics } from '../src/pipe/target-metrics.js'
 import { recordDeadLetteredTasks } from '../src/outcomes/dead-letter.js'
 import { ensureLocalQueues } from '../src/queue/pg-queue.js'
 import { createWorker } from '../worker/app.js'
@@ -80,8 +82,6 @@ function localTracer(on: boolean | undefined, pool: pg.Pool, logger: Logger): Tr
     onExportError: (error) => logger.warn('spans not recorded', { error: errorMessage(error) }),
   })
 }
-
-const noMetrics: MetricsPort = { addMetric: () => undefined }
 
 /**
  * Phase 1: PostgreSQL and Redis (found or embedded), migrated; one pool, the dialer's Redis client,
@@ -214,14 +214,17 @@ async function startWorker(ctx: StartContext, stores: Stores, workerId: string, 
 /** Phase 6: the Lambdas' handlers in-process — enrich and dialer — behind the local pipe. */
 async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, token: string) {
   const { options, log } = ctx
-  const dialer = createDialer(
-    dialerDeps({
+  const batchWindowSeconds = options.batchWindowSeconds ?? PIPE_BATCH_WINDOW_SECONDS
+  // the dialer's dial and worker-deferral counts, per minute in pipe_metrics (CloudWatch on AWS)
+  const late: { pipe?: LocalPipe<unknown> } = {}
+  const dialer = createDialer({
+    ...dialerDeps({
       redis: stores.redis,
       db: stores.pool,
       // the same deferral path as the Lambda's SQS queue: refused tasks re-sent with a delay
       queue: stores.queue,
       logger: log('dialer-worker'),
-      metrics: noMetrics,
+      metrics: pipeTargetMetrics(() => late.pipe),
       tracer: stores.tracer,
       config: {
         WORKER_URL: workerUrl,
@@ -232,7 +235,9 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
         DIALCTL_REDIS_PREFIX: stores.prefix,
       },
     }),
-  )
+    // deferred tasks come back through this pipe's batching window in time for their slots
+    ...deferralTiming(batchWindowSeconds),
+  })
   const enrich = createEnricher({ db: stores.pool, logger: log('enrich-dial-task'), tracer: stores.tracer })
   const pipe = new LocalPipe<unknown>({
     name: LOCAL_PIPE_NAME,
@@ -242,7 +247,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     enrich: (records) => enrich(records),
     target: async (events) => dialer(events),
     batchSize: options.batchSize ?? 10,
-    batchWindowSeconds: options.batchWindowSeconds ?? 5,
+    batchWindowSeconds,
     ...pipePollers(options),
     // On AWS a failed message reappears after the queue's visibility timeout (minutes); a 1 s
     // retry would spend a rate-limited task's three receives within seconds and send it to the
@@ -256,6 +261,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     },
     logger: log('pipe'),
   })
+  late.pipe = pipe
   await pipe.start()
   return pipe
 }

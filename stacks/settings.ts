@@ -3,15 +3,16 @@
  * read them from here. Plain values (no SST globals) so tests can import them directly.
  */
 
+import { PIPE_BATCH_SIZE, PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
 import { DIAL_TASKS_FILTER } from '../src/pipe/dial-tasks-filter.js'
 import { DEFAULT_TRACE_SAMPLE_RATE } from '../src/tracing/stamp.js'
 
 export { metricNamespace, SERVICE } from '../src/observability/metrics.js'
 export { TIME_ZONE_DATA } from '../src/campaigns/time-zone-data.js'
 
-/** Seed: "Batch: 10 messages, 5 second window". */
-export const BATCH_SIZE = 10
-export const BATCH_WINDOW_SECONDS = 5
+/** Seed: "Batch: 10 messages, 5 second window" (src/pipe/batching.ts; the dialer's hold follows it). */
+export const BATCH_SIZE = PIPE_BATCH_SIZE
+export const BATCH_WINDOW_SECONDS = PIPE_BATCH_WINDOW_SECONDS
 
 /**
  * The queue moves a task to the DLQ on its 5th receive. AWS advises a maxReceiveCount of at least
@@ -24,7 +25,10 @@ export const MAX_RECEIVE_COUNT = 5
 /** Seed scenario 3: the dialer gives the worker 5 s per dial command. */
 export const DIAL_HTTP_TIMEOUT_SECONDS = 5
 
-/** Worst case the dialer waits on every dial of a full batch, plus headroom for Redis and PG. */
+/**
+ * Worst case the dialer waits on every dial of a full batch, plus headroom for Redis and PG (and
+ * for the hold of refused tasks, at most 7 s: src/dialer/admission.ts; the POSTs run concurrently).
+ */
 export const DIALER_TIMEOUT_SECONDS = DIAL_HTTP_TIMEOUT_SECONDS * BATCH_SIZE + 10
 export const ENRICH_TIMEOUT_SECONDS = 30
 export const DISPATCHER_TIMEOUT_SECONDS = 60

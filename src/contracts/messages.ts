@@ -50,6 +50,12 @@ export const DialTask = z.object({
   phoneNumber: PhoneNumber,
   metadata: Metadata.optional(),
   attempts: z.number().int().nonnegative().max(MAX_TASK_ATTEMPTS),
+  /**
+   * Additive (issue #12): set by the dialer when it defers the task, the slot the limiter promised
+   * it, epoch ms. The task comes back a little before it (through the pipe's batching window) and
+   * the dialer holds it until then instead of asking the limiter early (src/dialer/admission.ts).
+   */
+  deferredUntil: z.number().int().positive().optional(),
 })
 export type DialTask = z.infer<typeof DialTask>
 

@@ -1,7 +1,7 @@
 import { DescribePipeCommand, StartPipeCommand, StopPipeCommand } from '@aws-sdk/client-pipes'
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
 import type { PipesClient } from '@aws-sdk/client-pipes'
-import { AwsMetric } from '../observability/metrics.js'
+import { AwsMetric, customMetric, MetricName } from '../observability/metrics.js'
 import { latestMetricValues, metricQuery } from './aws-cloudwatch.js'
 import type { PipeDescription, PipeMetrics } from './port.js'
 
@@ -11,6 +11,8 @@ export class AwsPipe {
     private readonly pipes: PipesClient,
     private readonly cloudwatch: CloudWatchClient,
     private readonly names: { pipeName: string; queueArn: string },
+    /** the stage whose dialer metrics (namespace Dialctl/<stage>) are read with the pipe's */
+    private readonly stage: string,
     private readonly now: () => Date,
   ) {}
 
@@ -47,7 +49,10 @@ export class AwsPipe {
     return this.describe()
   }
 
-  /** Executions (`Invocations`, Pipes' documented count) and `ExecutionFailed` over the window. */
+  /**
+   * Executions (`Invocations`, Pipes' documented count) and `ExecutionFailed` over the window, and
+   * the dialer's `DialedTasks` and `WorkerDeferrals` (what health needs to tell a refusing worker).
+   */
   async metrics(windowMinutes: number): Promise<PipeMetrics> {
     const p = AwsMetric.pipes
     const metric = (name: string) => ({
@@ -60,10 +65,23 @@ export class AwsPipe {
       [
         metricQuery('executions', metric(p.Invocations), windowMinutes * 60, 'Sum'),
         metricQuery('failures', metric(p.ExecutionFailed), windowMinutes * 60, 'Sum'),
+        metricQuery('dialed', customMetric(this.stage, MetricName.DialedTasks), windowMinutes * 60, 'Sum'),
+        metricQuery(
+          'workerDeferrals',
+          customMetric(this.stage, MetricName.WorkerDeferrals),
+          windowMinutes * 60,
+          'Sum',
+        ),
       ],
       windowMinutes,
       this.now(),
     )
-    return { windowMinutes, executions: values.executions ?? 0, failures: values.failures ?? 0 }
+    return {
+      windowMinutes,
+      executions: values.executions ?? 0,
+      failures: values.failures ?? 0,
+      dialed: values.dialed ?? 0,
+      workerDeferrals: values.workerDeferrals ?? 0,
+    }
   }
 }

@@ -33,6 +33,8 @@ export { createAwsClients, type AwsClients } from './aws-clients.js'
 /** The deployed stage's resources dialctl acts on (a subset of the stage outputs). */
 export interface AwsResources extends QueueNames, WorkerServiceNames {
   pipeName: string
+  /** the worker's URL the dialers POST /dial to (stage output workerUrl) */
+  workerUrl?: string
   /** only alarms whose name starts with this (the stage's), else every alarm of the account */
   alarmPrefix?: string
 }
@@ -44,6 +46,7 @@ export interface AwsResources extends QueueNames, WorkerServiceNames {
  */
 export class AwsControlPlane extends DataBackedPlane implements ControlPlane {
   readonly kind = 'aws' as const
+  readonly workerUrl: string | undefined
   private readonly pipe: AwsPipe
   private readonly queues: AwsQueues
 
@@ -57,7 +60,8 @@ export class AwsControlPlane extends DataBackedPlane implements ControlPlane {
     private readonly uploader?: S3ContactUploader,
   ) {
     super(data)
-    this.pipe = new AwsPipe(clients.pipes, clients.cloudwatch, resources, now)
+    this.workerUrl = resources.workerUrl
+    this.pipe = new AwsPipe(clients.pipes, clients.cloudwatch, resources, stage, now)
     this.queues = new AwsQueues(clients.sqs, clients.cloudwatch, resources, now)
   }
 

@@ -179,11 +179,7 @@ export class ContactRecords {
   }
 
   /** A refusal naming the header column of `field` (the row itself for a whole-row problem). */
-  private refuse(
-    line: number,
-    field: ContactField,
-    message: string,
-  ): { invalid: ImportResult['invalid'][number] } {
+  refuse(line: number, field: ContactField, message: string): { invalid: ImportResult['invalid'][number] } {
     const column = {
       id: this.idCol,
       phoneNumber: this.phoneCol,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { ContactsCsvOptions } from './contacts-import.js'
 import type { ObjectImportResume, ObjectImportStep } from './control-ops.js'
 import { importCsvStep } from './import-stream.js'
@@ -58,6 +59,8 @@ export function s3ContactImports(
         throw new Error('the control function has no upload bucket (UPLOAD_BUCKET unset): redeploy the stage')
       const object: S3Object = { ...bucket, key }
       const read = new ObjectReader(object, s3, resume, remainingMs)
+      // one id across the import's steps: a later step refuses a row an earlier step's row repeats
+      const run = { id: resume?.importId ?? randomUUID() }
       try {
         const step = await importCsvStep(
           {
@@ -66,14 +69,17 @@ export function s3ContactImports(
             csv,
             strict,
             open: (from) => read.from(from),
-            save: (id, rows) => data.importContacts(id, rows),
+            save: (id, rows) => data.importContacts(id, rows, run),
             signal: read.signal,
             ...(remainingMs ? { remainingMs: () => remainingMs() - IMPORT_MARGIN_MS } : {}),
           },
           resume?.position ?? null,
         )
         if (step.done) return step
-        return { done: false, resume: { key, campaignId, ...read.identity(), position: step.position } }
+        return {
+          done: false,
+          resume: { key, campaignId, importId: run.id, ...read.identity(), position: step.position },
+        }
       } finally {
         read.close()
       }

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import type { ContactRow, ImportResult } from './port.js'
+import type { ContactField } from '../contracts/index.js'
 import { asError, errorMessage } from '../errors.js'
 import { RECORD_DELIMITERS, type RecordDelimiter } from './import-position.js'
 import {
@@ -136,6 +137,8 @@ export interface CsvChunk {
   end: CsvStart
   /** the input has ended: nothing follows this chunk */
   final: boolean
+  /** a refusal of a row of this file, naming the header column of `field` (as the reader's own) */
+  refusal: (line: number, field: ContactField, message: string) => Invalid
 }
 
 type Invalid = ImportResult['invalid'][number]
@@ -214,6 +217,8 @@ export async function* streamContactsCsv(
   const base = start?.byteOffset ?? 0
   const lines = new LineCounter(start ? start.line - 1 : 0)
   const reader = new ContactRecords(options)
+  const refusal = (line: number, field: ContactField, message: string) =>
+    reader.refuse(line, field, message).invalid
   let pending: Invalid[] = []
   let consumed = 0
   const source = (async function* () {
@@ -244,7 +249,8 @@ export async function* streamContactsCsv(
       info: { lines: number; bytes: number }
     }>) {
       const line = lines.startLine(item.record, item.info.lines)
-      if (!header) reader.setHeader((header = item.record))
+      // trimmed as the rule reads it: a continuation carries it (within MAX_HEADER_CELL)
+      if (!header) reader.setHeader((header = item.record.map((h) => h.trim())))
       else {
         const out = reader.read(item.record, line)
         if (out && 'row' in out) rows.push(out.row)
@@ -259,7 +265,7 @@ export async function* streamContactsCsv(
       }
       if (rows.length >= chunkSize) {
         const [now, later] = before(pending, end.line)
-        yield { rows, invalid: now, bytes: base + consumed, end, final: false }
+        yield { rows, invalid: now, bytes: base + consumed, end, final: false, refusal }
         rows = []
         pending = later
       }
@@ -271,7 +277,14 @@ export async function* streamContactsCsv(
   }
   if (!header || !end) reader.setHeader([])
   const last = { ...end!, byteOffset: base + consumed }
-  yield { rows, invalid: before(pending, Infinity)[0], bytes: base + consumed, end: last, final: true }
+  yield {
+    rows,
+    invalid: before(pending, Infinity)[0],
+    bytes: base + consumed,
+    end: last,
+    final: true,
+    refusal,
+  }
 }
 
 /** The record delimiter csv-parse discovered (the first one outside quotes); LF before any is seen. */

@@ -59,6 +59,8 @@ export const ObjectImportResume = z
   .object({
     key: UploadKey,
     campaignId: CampaignId,
+    /** this import's id, recorded on the contacts it inserts (insertContacts' ImportRun) */
+    importId: z.uuid(),
     etag: z.string().min(1).max(200),
     /** the object's size in bytes: a boundary at its end needs no read */
     size: z.number().int().nonnegative().max(S3_SINGLE_PUT_MAX_BYTES),

@@ -1,7 +1,8 @@
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import { withTransaction } from '../db/pool.js'
+import type { ImportRun, InsertResult } from './contacts-insert.js'
 import { asOperatorErrors, campaignModules, type DataContext } from './data-modules.js'
-import type { ContactResultsPage, ContactRow, ImportResult, PushEntry, PushRegistration } from './port.js'
+import type { ContactResultsPage, ContactRow, PushEntry, PushRegistration } from './port.js'
 
 /** The contacts area of the data layer (DataPlane): imports, pushed contacts, per-contact results. */
 
@@ -13,7 +14,8 @@ export async function importContacts(
   { pool }: DataContext,
   campaignId: string,
   rows: ContactRow[],
-): Promise<Omit<ImportResult, 'invalid'>> {
+  run?: ImportRun,
+): Promise<InsertResult> {
   const { assertContactRows } = await import('../contracts/contact-row.js')
   assertContactRows(rows, campaignId)
   const { lockOpenForContacts, insertContacts, CampaignNotFoundError } = await campaignModules()
@@ -21,7 +23,7 @@ export async function importContacts(
     withTransaction(pool, async (client) => {
       const status = await lockOpenForContacts(client, campaignId, 'import contacts into')
       if (status === undefined) throw new CampaignNotFoundError(campaignId)
-      return insertContacts(client, campaignId, rows)
+      return insertContacts(client, campaignId, rows, run)
     }),
   )
 }

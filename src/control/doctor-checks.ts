@@ -4,8 +4,8 @@ import { maskPhonesIn } from '../observability/mask.js'
 import { isWarningAlarm } from '../observability/metrics.js'
 import type { Check, Observations } from './doctor.js'
 import { PIPE_FAILURE_RATE_ALARM, pipeFailureRate, pipeHealth } from './health.js'
-import type { PipeDescription } from './port.js'
-import { judgeDlq, judgeRateLimiting, type Verdict } from './verdicts.js'
+import type { PipeDescription, PipeMetrics } from './port.js'
+import { judgeDlq, judgeRateLimiting, judgeWorker, type Verdict } from './verdicts.js'
 
 /**
  * The phases of `diagnose` (doctor.ts), one per troubleshooting entry of the seed. Each is pure:
@@ -101,6 +101,20 @@ function pipeAdvice(o: Observations, pipe: PipeDescription): { cause: string; fi
 }
 
 /** Messages stuck in the queue: pipe disabled, consumer errors, missing permissions. */
+/** A worker that answers 429 / 503 draining to every POST /dial (verdicts.ts judgeWorker). */
+function workerCheck(m: PipeMetrics, workerUrl: string | undefined): Check {
+  const v = judgeWorker(m, workerUrl)
+  return {
+    id: 'worker-refusing',
+    issue: 'messages-stuck',
+    title: 'Worker accepting dials',
+    status: v.status,
+    detail: v.detail,
+    ...(v.cause ? { cause: v.cause } : {}),
+    ...(v.fix ? { fix: v.fix } : {}),
+  }
+}
+
 export function pipeChecks(o: Observations): Check[] {
   if (o.pipe instanceof Error)
     return [
@@ -145,6 +159,7 @@ export function pipeChecks(o: Observations): Check[] {
         fix: logsHint(o),
       }),
     })
+    checks.push(workerCheck(m, o.workerUrl))
   }
   if (!(o.queue instanceof Error)) {
     const stuck = pipeHealth(pipe, undefined, o.queue, undefined).problems.some((p) =>

@@ -77,6 +77,8 @@ export interface Observations {
   audit?: AuditEntry[] | Error
   /** when the observations were made (the audit's "recent" is measured from it) */
   at?: Date
+  /** where the dialers POST /dial, when the stage knows it */
+  workerUrl?: string
 }
 
 /** Look-back of the media-failure check and of the outcomes read (minutes). */
@@ -122,6 +124,7 @@ export async function observe(plane: ControlPlane): Promise<Observations> {
     at,
     media,
     audio,
+    ...(plane.workerUrl ? { workerUrl: plane.workerUrl } : {}),
   }
 }
 

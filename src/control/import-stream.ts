@@ -6,6 +6,7 @@ import {
   type CsvStart,
 } from './contacts-import.js'
 import { MAX_LISTED, type ImportPosition, type ImportStep, type ImportTotals } from './import-position.js'
+import type { InsertResult } from './contacts-insert.js'
 import type { ContactRow, ImportResult } from './port.js'
 
 export { MAX_LISTED, ImportPosition, ImportTotals, type ImportStep } from './import-position.js'
@@ -20,7 +21,7 @@ export interface ImportStreamOptions {
   /** a fresh read of the input from byte `from` (twice under `strict`) */
   open: (from: number) => AsyncIterable<Buffer | string>
   /** stores one chunk of valid rows: DataPort.importContacts */
-  save: (campaignId: string, rows: ContactRow[]) => Promise<Omit<ImportResult, 'invalid'>>
+  save: (campaignId: string, rows: ContactRow[]) => Promise<InsertResult>
   /** bytes of the input read so far, rows seen so far */
   onProgress?: (bytes: number, rows: number) => void
   /**
@@ -56,9 +57,14 @@ export async function importCsvStream(options: ImportStreamOptions): Promise<Imp
  * most): from `from` (null: the start) until the end of the input, or until `remainingMs` runs out
  * — then it stops at a row boundary, with every row before it committed, and returns where to go
  * on. Steps chained from the same file add up to the totals one call would give: refusals keep
- * their file line numbers, and a step run twice imports nothing twice (a contact already in the
- * campaign is a duplicate). One difference: a row repeating the id or number of a row in an
- * earlier step is counted as a duplicate, not refused as one (an earlier step's rows are not kept).
+ * their file line numbers, a row repeating a row an earlier step inserted is refused naming that
+ * line (the save's run, insertContacts), and a step run twice imports nothing twice (its rows are
+ * then contacts already in the campaign: duplicates). Two rare cases differ from one call: a row
+ * repeating an earlier row that was itself a duplicate of a contact already in the campaign is a
+ * duplicate, not refused; and a --strict check spread over several steps does not see a row
+ * repeating a row of an earlier step — the import then refuses those rows by line and imports the
+ * rest (the check writes nothing, so it covers far more rows per step than the import; a file of
+ * many millions of rows can still need more than one).
  */
 export async function importCsvStep(
   options: ImportStreamOptions,
@@ -117,9 +123,14 @@ async function pass(options: ImportStreamOptions, position: ImportPosition): Pro
       // counted once saved: a step cut short after this point goes on from the previous boundary
       const saved =
         importing && chunk.rows.length ? await options.save(options.campaignId, chunk.rows) : undefined
-      result.valid += chunk.rows.length
-      result.invalidCount += chunk.invalid.length
-      for (const i of chunk.invalid) if (result.invalid.length < MAX_LISTED) result.invalid.push(i)
+      // rows an earlier step's rows duplicate (insertContacts with a run): refused, in line order
+      const refused = (saved?.refused ?? []).map((r) => chunk.refusal(r.line, r.field, r.message))
+      const invalid = refused.length
+        ? [...chunk.invalid, ...refused].sort((a, b) => a.line - b.line)
+        : chunk.invalid
+      result.valid += chunk.rows.length - refused.length
+      result.invalidCount += invalid.length
+      for (const i of invalid) if (result.invalid.length < MAX_LISTED) result.invalid.push(i)
       if (saved) {
         result.imported += saved.imported
         result.duplicates += saved.duplicates

@@ -111,6 +111,7 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
   })
   const resources: AwsResources = {
     pipeName: outputs.pipeName,
+    workerUrl: outputs.workerUrl,
     queueUrl: outputs.queueUrl,
     queueArn: outputs.queueArn,
     dlqUrl: outputs.dlqUrl,

@@ -150,7 +150,13 @@ export async function loadLocalPipe(pool: pg.Pool, name = DEFAULT_LOCAL_PIPE_NAM
     },
     async metrics(windowMinutes) {
       const m = await pipeCall(() => pipeMetrics(pool, name, windowMinutes))
-      return { windowMinutes, executions: m.executions, failures: m.failedExecutions }
+      return {
+        windowMinutes,
+        executions: m.executions,
+        failures: m.failedExecutions,
+        dialed: m.tasksDialed,
+        workerDeferrals: m.workerDeferrals,
+      }
     },
     async setDesiredState(state) {
       await pipeCall(() =>

@@ -44,7 +44,7 @@ export class LocalControlPlane extends DataBackedPlane<DataPlane> implements Con
 
   constructor(
     data: DataPlane,
-    private readonly workerUrl: string = DEFAULT_WORKER_URL,
+    readonly workerUrl: string = DEFAULT_WORKER_URL,
     /** the pipe `dialctl dev` registered; default DEFAULT_LOCAL_PIPE_NAME */
     private readonly pipeName?: string,
     private readonly now: () => Date = () => new Date(),

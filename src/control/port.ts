@@ -1,6 +1,7 @@
 import type { Timeline } from '../tracing/pg-sink.js'
 import type { CampaignReport, ContactResult } from '../campaigns/report.js'
 import type { SetLimitOptions } from '../pacing/limit-store.js'
+import type { ImportRun, InsertResult } from './contacts-insert.js'
 import type { ImportTotals } from './import-stream.js'
 import type {
   CampaignInput,
@@ -9,7 +10,7 @@ import type {
   CampaignSummary,
   CampaignTransition,
 } from './shapes/campaigns.js'
-import type { ContactResultsPage, ContactRow, FileImport, ImportResult } from './shapes/contacts.js'
+import type { ContactResultsPage, ContactRow, FileImport } from './shapes/contacts.js'
 import type { OutcomeCount, Reachability, RunProgress } from './shapes/outcomes.js'
 import type { AuditEntry, ControllerInputs, PacingSnapshot } from './shapes/pacing.js'
 import type {
@@ -71,7 +72,8 @@ export interface DataPort {
     actor: string,
   ): Promise<CampaignTransition>
   createCampaign(input: CampaignInput): Promise<CampaignSummary>
-  importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>>
+  /** with `run`: one step of a file imported over several calls (insertContacts: its refusals of repeated lines) */
+  importContacts(campaignId: string, rows: ContactRow[], run?: ImportRun): Promise<InsertResult>
   /** results of one campaign: outcomes, rates with their denominators, donations, opt-outs */
   campaignReport(id: string): Promise<CampaignReport>
   /** every contact's results, in id order, paged (the per-contact export) */
@@ -130,6 +132,8 @@ export interface ControlPlane
    */
   traceTimeline?(callId: string): Promise<Timeline>
   readonly kind: 'local' | 'aws'
+  /** where the dialers POST /dial (the stage's worker), when known: health names it */
+  readonly workerUrl?: string
   /**
    * `contacts import`: the file streamed through importCsvStream, valid rows saved chunk by chunk;
    * on an AWS stage a large file is uploaded to the stage bucket and imported by the control function.

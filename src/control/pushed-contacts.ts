@@ -19,7 +19,9 @@ import type { PushEntry, PushRefusal, PushRegistration } from './port.js'
  * - PUSH_CONTACT_CONFLICT: the contact exists with another number or attempt, or the number is
  *   another contact's of the campaign (contacts_campaign_phone_idx: one contact per number) —
  *   the gate would refuse the task after "Sent";
- * - CAMPAIGN_NOT_FOUND: the campaign does not exist (no contact can be written for it).
+ * - CAMPAIGN_NOT_FOUND: the campaign does not exist (no contact can be written for it);
+ * - CAMPAIGN_NOT_ACTIVE: it is draft, paused, completed or cancelled — enrich would drop the task
+ *   (the rule `dialctl push` and load-test check first, held here for every caller).
  * The conflict is read after the insert (ON CONFLICT DO NOTHING, then the row that won), so a
  * concurrent push of the same number under another id is refused too, not absorbed.
  * Throws a usage error when two entries share an `id` (the caller's echo key must be unique).
@@ -113,7 +115,7 @@ async function insertContacts(db: Db, entries: readonly PushEntry[]): Promise<Se
             ARRAY(SELECT jsonb_array_elements_text(r.zones))
        FROM jsonb_to_recordset($1::jsonb)
             AS r(campaign_id text, id text, phone text, metadata jsonb, attempts int, timezone text, zones jsonb)
-      WHERE EXISTS (SELECT 1 FROM campaigns c WHERE c.id = r.campaign_id)
+      WHERE EXISTS (SELECT 1 FROM campaigns c WHERE c.id = r.campaign_id AND c.status = 'active')
      ON CONFLICT DO NOTHING
      RETURNING campaign_id, id`,
     [
@@ -138,7 +140,8 @@ interface HeldContact {
   id: string | null
   phone_number: string | null
   attempts: number | null
-  campaign_exists: boolean
+  /** null: no such campaign */
+  campaign_status: string | null
 }
 
 /**
@@ -153,7 +156,7 @@ async function judgeNotInserted(
   // Per entry, the contact with its id first, else the one with its number (LATERAL … LIMIT 1).
   const { rows } = await db.query<HeldContact>(
     `SELECT r.entry, c.id, c.phone_number, c.attempts,
-            EXISTS (SELECT 1 FROM campaigns k WHERE k.id = r.campaign_id) AS campaign_exists
+            (SELECT k.status FROM campaigns k WHERE k.id = r.campaign_id) AS campaign_status
        FROM jsonb_to_recordset($1::jsonb) AS r(entry int, campaign_id text, id text, phone text)
        LEFT JOIN LATERAL (
          SELECT c.id, c.phone_number, c.attempts FROM contacts c
@@ -191,7 +194,20 @@ function heldRefusal(entry: PushEntry, held: HeldContact): PushRefusal | undefin
     suggestion,
     exitCode: 2,
   })
-  if (!held.campaign_exists)
+  if (held.campaign_status !== null && held.campaign_status !== 'active')
+    return {
+      id: entry.id,
+      code: 'CAMPAIGN_NOT_ACTIVE',
+      message: `Campaign ${t.campaignId} is ${held.campaign_status} and accepts no dial tasks; nothing was sent.`,
+      suggestion:
+        held.campaign_status === 'draft'
+          ? `Start it first: \`dialctl campaign start ${t.campaignId}\`.`
+          : held.campaign_status === 'paused'
+            ? `Resume it first: \`dialctl campaign resume ${t.campaignId}\`.`
+            : 'It is finished; push to an active campaign (`dialctl campaign list`).',
+      exitCode: 1,
+    }
+  if (held.campaign_status === null)
     return {
       id: entry.id,
       code: 'CAMPAIGN_NOT_FOUND',

@@ -2,7 +2,7 @@ import { isWarningAlarm } from '../observability/metrics.js'
 import type { Observations } from './doctor.js'
 import { pipeHealth } from './health.js'
 import { unreadableObservations } from './unreadable.js'
-import { judgeDlq, judgeRateLimiting } from './verdicts.js'
+import { judgeDlq, judgeRateLimiting, judgeWorker } from './verdicts.js'
 
 export interface StatusHealth {
   /** why the stage is unhealthy (`status` exits 3) */
@@ -13,7 +13,7 @@ export interface StatusHealth {
 
 /**
  * `status`'s one-line health, from the same observations and verdicts as `doctor` (verdicts.ts):
- * red for a pipe that does not deliver, unreadable stores, degraded or stalled pacing, a cut or
+ * red for a pipe that does not deliver, a worker refusing every dial, unreadable stores, degraded or stalled pacing, a cut or
  * hold starving demand, a growing DLQ, alarms; a backlog deferred and dialed at the limit is ok.
  * A store or worker down, or any observation unreadable (unreadable.ts), is red: unknown is not green.
  */
@@ -31,6 +31,11 @@ export function statusHealth(o: Observations): StatusHealth {
         undefined,
       ).problems,
     )
+  if (!(o.pipeMetrics instanceof Error)) {
+    const verdict = judgeWorker(o.pipeMetrics, o.workerUrl)
+    if (verdict.status === 'fail') problems.push(`worker refusing dials: ${verdict.detail} (${verdict.fix})`)
+    else if (verdict.status === 'warn') warnings.push(`worker busy: ${verdict.detail}`)
+  }
   if (o.pacing instanceof Error) problems.push(`pacing: ${o.pacing.message}`)
   else {
     if (o.pacing.degraded) problems.push('pacing degraded: dialers cannot reach Redis')

@@ -1,4 +1,4 @@
-import type { AuditEntry, OutcomeCount, PacingSnapshot, QueueDepth } from './port.js'
+import type { AuditEntry, OutcomeCount, PacingSnapshot, PipeMetrics, QueueDepth } from './port.js'
 
 /**
  * Health verdicts `status` and `doctor` share, so both say the same thing about the same state.
@@ -23,6 +23,12 @@ export const FAR_BELOW_DEMAND = 4
 export const LONG_CUT_MINUTES = 15
 /** The doctor's look-back of task outcomes (`recentOutcomes(15)`): "new" dead letters are this recent. */
 export const DLQ_GROWTH_MINUTES = 15
+
+/**
+ * Worker deferrals (429 / 503 draining) in the pipe metrics' window before the worker is judged:
+ * a handful is a busy moment (a burst at capacity, a rolling restart), not a worker refusing.
+ */
+export const WORKER_REFUSING_MIN = 10
 
 export type VerdictStatus = 'ok' | 'warn' | 'fail'
 
@@ -194,4 +200,42 @@ export function judgeDlq(
     cause: 'earlier failures wait for a redrive or a purge',
     fix,
   }
+}
+
+/**
+ * The worker verdict, from the dialer's counts over the pipe metrics' window (pipe_metrics
+ * locally, CloudWatch `DialedTasks` / `WorkerDeferrals` on AWS). A worker that answers 429 (at
+ * capacity) or 503 draining defers the task by its Retry-After without spending a receive
+ * (docs/pacing.md), so a worker that does so forever fails nothing and fills no DLQ: this is the
+ * rule that sees it.
+ * 1. `unmeasured` ok: the stage reported no such counts (an older deployment).
+ * 2. `refusing` fail: at least WORKER_REFUSING_MIN deferrals and not one dial accepted.
+ * 3. `busy` warn: at least WORKER_REFUSING_MIN deferrals, more than the dials accepted.
+ * 4. `accepting` ok.
+ */
+export function judgeWorker(metrics: PipeMetrics | undefined, workerUrl: string | undefined): Verdict {
+  const deferrals = metrics?.workerDeferrals
+  if (!metrics || deferrals === undefined)
+    return { status: 'ok', rule: 'unmeasured', detail: 'worker deferrals are not measured on this stage' }
+  const dialed = metrics.dialed ?? 0
+  const worker = workerUrl ? `the worker at ${workerUrl}` : 'the worker'
+  const counts = `${deferrals} task(s) deferred by ${worker} (429 at capacity / 503 draining), ${dialed} dial(s) accepted in the last ${metrics.windowMinutes} min`
+  const fix = `curl -s ${workerUrl ?? '<worker URL>'}/metrics (active calls against its capacity, draining?), then restart or scale the worker (locally: Ctrl-C, dialctl dev)`
+  if (deferrals >= WORKER_REFUSING_MIN && dialed === 0)
+    return {
+      status: 'fail',
+      rule: 'refusing',
+      detail: counts,
+      cause: `${worker} refuses every POST /dial (at capacity or draining): each task is deferred by its Retry-After, so none fails, none reaches the DLQ, and none is dialed`,
+      fix,
+    }
+  if (deferrals >= WORKER_REFUSING_MIN && deferrals > dialed)
+    return {
+      status: 'warn',
+      rule: 'busy',
+      detail: counts,
+      cause: `${worker} refuses most POST /dial (at capacity or draining): its tasks come back after its Retry-After`,
+      fix,
+    }
+  return { status: 'ok', rule: 'accepting', detail: counts }
 }

@@ -1,19 +1,12 @@
-import {
-  callIdFor,
-  describeZodError,
-  dialIdempotencyKey,
-  DialTask,
-  EnrichedDialTask,
-} from '../contracts/index.js'
+import { callIdFor, describeZodError, dialIdempotencyKey, EnrichedDialTask } from '../contracts/index.js'
 import type { Logger } from '../observability/logger.js'
 import { maskPhone } from '../observability/mask.js'
 import { MetricName } from '../observability/metrics.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
-import type { Admission, AdmissionLimiter } from '../pacing/limiter.js'
+import type { AdmissionLimiter } from '../pacing/limiter.js'
 import type { LimitStore } from '../pacing/limit-store.js'
 import type { DialMarker } from './dial-marker.js'
 import {
-  delaySecondsFor,
   realSleep,
   type DialerResponse,
   type TaskRequeue,
@@ -23,6 +16,7 @@ import {
 } from './ports.js'
 import { dialCommandFor, type WorkerClient, type WorkerDialResult } from './worker-client.js'
 import { Ledger, type Decision, type Item, type TaskItem } from './ledger.js'
+import { admitAndDial, deferAll, type Deferral, type DialSlot } from './admission.js'
 import { errorMessage } from '../errors.js'
 
 export interface DialerDeps {
@@ -37,6 +31,17 @@ export interface DialerDeps {
   sleep?: Sleep
   /** a slot never makes the dialer wait longer than this (the limiter's horizon is 1 s) */
   maxWaitMs?: number
+  /**
+   * A refused task whose next slot is at most this far (ms) stays in the batch and takes that
+   * slot, instead of being deferred through the queue. Default DEFAULT_HOLD_MS (7 s); 0 defers
+   * every refused task.
+   */
+  holdMs?: number
+  /**
+   * A deferred task is sent back this long (ms) before its promised slot, to cover the pipe's
+   * batching window on its way back. Default DEFAULT_RETURN_EARLY_MS (5 s window + 1 s).
+   */
+  returnEarlyMs?: number
   /**
    * Where tasks the limiter cannot admit go back, delayed to their next slot (deferral: no
    * receive spent). Without it they are returned as failures, as before (and can reach the DLQ).
@@ -121,91 +126,6 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
 }
 
 /**
- * Phase 4: the limiter admits a prefix of the tasks, each with its slot; the rest are deferred to
- * their next slot (re-queued delayed), or retried when the queue cannot take them.
- */
-async function admit(deps: DialerDeps, todo: TaskItem[], ledger: Ledger) {
-  const { limit, source } = await deps.limitStore.getLimit()
-  const admission: Admission = todo.length
-    ? await deps.limiter.admit(todo.length, limit)
-    : { delaysMs: [], deferDelaysMs: [], mode: 'redis', limit }
-  const decidedAtMs = (deps.nowMs ?? Date.now)()
-  const admitted = todo.slice(0, admission.delaysMs.length)
-  const why = `limit ${admission.limit} CPS (${admission.mode})`
-  const refused = todo
-    .slice(admission.delaysMs.length)
-    .map((item, j): Deferral => ({ item, delayMs: admission.deferDelaysMs[j] ?? 0, why }))
-  const deferred = await deferAll(deps, refused, ledger, 'at its next slot')
-  if (refused.length)
-    deps.logger.info('Rate limit reached: tasks deferred to their next slot', {
-      deferred,
-      returnedForRetry: refused.length - deferred,
-      admitted: admitted.length,
-      limit: admission.limit,
-      limitSource: source,
-      mode: admission.mode,
-    })
-  return { admission, admitted, decidedAtMs }
-}
-
-/** A task going back to the queue: in `delayMs`, because of `why` (the limiter, a busy worker). */
-interface Deferral {
-  item: TaskItem
-  delayMs: number
-  why: string
-  callId?: string
-}
-
-/**
- * Re-queues the tasks with their delays and records each one's fate: `deferred` (re-sent, no
- * receive spent) or, when the queue could not take it, an ordinary retry (`rate_limited`), which
- * is what happened before deferral existed. Returns how many were re-sent. Never throws.
- */
-async function deferAll(deps: DialerDeps, deferrals: Deferral[], ledger: Ledger, when: string) {
-  const sent = await requeue(deps, deferrals)
-  for (const d of deferrals) {
-    const seconds = sent.get(d.item.messageId)
-    if (seconds === undefined) ledger.record(d.item, 'rate_limited', d.why, d.callId)
-    else ledger.record(d.item, 'deferred', `${d.why}: back in ${seconds} s ${when}`, d.callId)
-  }
-  return sent.size
-}
-
-/**
- * Re-sends the deferred tasks to the dial-tasks queue with their delays. Returns messageId →
- * delay (s) of those re-sent; the others stay ordinary retries. Never throws: a queue that cannot
- * take them leaves them to the pipe's retry.
- */
-async function requeue(deps: DialerDeps, deferrals: Deferral[]): Promise<Map<string, number>> {
-  const done = new Map<string, number>()
-  if (!deps.requeue || deferrals.length === 0) return done
-  const entries = deferrals.map((d, j) => ({
-    id: `t${j}`,
-    // The task as the queue carried it (enrichment fields stripped): attempts unchanged, since
-    // a deferral is not an attempt.
-    body: JSON.stringify(DialTask.parse(d.item.task)),
-    delaySeconds: delaySecondsFor(d.delayMs),
-  }))
-  try {
-    const { failed } = await deps.requeue.requeue(entries)
-    const bad = new Set(failed)
-    entries.forEach((e, j) => {
-      if (!bad.has(e.id)) done.set(deferrals[j]!.item.messageId, e.delaySeconds)
-    })
-    if (failed.length)
-      deps.logger.warn('Some deferred tasks could not be re-queued; they are returned for retry', {
-        failed: failed.length,
-      })
-  } catch (error) {
-    deps.logger.error('Deferred tasks could not be re-queued; they are returned for retry', {
-      tasks: entries.length,
-      error: errorMessage(error),
-    })
-  }
-  return done
-}
-
-/**
  * Phase 5, per task: POSTs `leadMs` before its slot with the slot's absolute time (`notBefore`,
  * Redis clock; the local clock in degraded mode) and the limit, so the worker originates at the
  * slot; records what the worker answered.
@@ -213,7 +133,7 @@ async function requeue(deps: DialerDeps, deferrals: Deferral[]): Promise<Map<str
 async function dialOne(
   deps: DialerDeps,
   item: TaskItem,
-  slot: { delayMs: number; notBefore: number; limit: number },
+  slot: DialSlot,
   ledger: Ledger,
 ): Promise<Deferral | undefined> {
   const { logger } = deps
@@ -339,22 +259,11 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   const ledger = new Ledger()
   const valid = rejectInvalid(items, ledger, logger)
   const todo = await skipMarked(deps, valid, ledger)
-  const { admission, admitted, decidedAtMs } = await admit(deps, todo, ledger)
   // Each task is logged and recorded the moment its POST ends, so log times show the pacing.
-  const busy = await Promise.all(
-    admitted.map((item, i) => {
-      const delayMs = admission.delaysMs[i] ?? 0
-      const slotMicros = admission.slotsMicros?.[i]
-      const notBefore = slotMicros !== undefined ? slotMicros / 1000 : decidedAtMs + delayMs
-      return dialOne(deps, item, { delayMs, notBefore, limit: admission.limit }, ledger)
-    }),
+  const { admission, busy: workerDeferrals } = await admitAndDial(deps, todo, ledger, (item, slot) =>
+    dialOne(deps, item, slot, ledger),
   )
-  await deferAll(
-    deps,
-    busy.filter((d): d is Deferral => d !== undefined),
-    ledger,
-    '(Retry-After)',
-  )
+  await deferAll(deps, workerDeferrals, ledger, '(Retry-After)')
 
   const decided = ledger.ordered()
   const outcomes = decided.map((d) => d.outcome)
@@ -370,6 +279,8 @@ export async function handleDialBatch(deps: DialerDeps, event: unknown): Promise
   metrics.addMetric(MetricName.RateLimitedTasks, 'Count', counts.deferred + counts.rate_limited)
   metrics.addMetric(MetricName.DuplicateDials, 'Count', counts.duplicate)
   metrics.addMetric(MetricName.DialerWorkerErrors, 'Count', counts.failed)
+  // the worker's 429 / 503 draining: deferred (or, with the queue unable to take them, retried)
+  metrics.addMetric(MetricName.WorkerDeferrals, 'Count', workerDeferrals.length)
   metrics.addMetric(MetricName.RedisDegradedMode, 'Count', admission.mode === 'degraded' ? 1 : 0)
   logger.info('Dial batch done', {
     tasks: items.length,

@@ -79,9 +79,9 @@ class BatchSpans {
   /** Times the limiter's Redis call; its spans are recorded per admitted task, at its POST. */
   limiter(limiter: AdmissionLimiter): AdmissionLimiter {
     return {
-      admit: async (n, limit) => {
+      admit: async (n, limit, opts) => {
         const startMs = Date.now()
-        const a = await limiter.admit(n, limit)
+        const a = await limiter.admit(n, limit, opts)
         this.lastAdmit = {
           startMs,
           endMs: Date.now(),

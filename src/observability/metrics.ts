@@ -36,6 +36,12 @@ export const MetricName = {
   EnrichDropped: 'EnrichDropped',
   RedisDegradedMode: 'RedisDegradedMode',
   DuplicateDials: 'DuplicateDials',
+  /**
+   * tasks deferred because the worker answered 429 (at capacity) or 503 draining: a state of the
+   * worker, so no receive is spent and nothing reaches the DLQ — `status` and `doctor` read this
+   * to tell a worker refusing every dial (docs/health.md)
+   */
+  WorkerDeferrals: 'WorkerDeferrals',
   /** the live limit the dialer applied in the batch (the CPS alarm compares CurrentCPS against it) */
   CpsLimit: 'CpsLimit',
 } as const
@@ -52,6 +58,7 @@ export const METRIC_EMITTER: Record<MetricName, Service> = {
   EnrichLambdaErrors: SERVICE.enrich,
   RateLimitedTasks: SERVICE.dialer,
   RedisDegradedMode: SERVICE.dialer,
+  WorkerDeferrals: SERVICE.dialer,
 }
 
 export interface MetricId {

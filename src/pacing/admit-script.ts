@@ -28,6 +28,11 @@ export const ADMIT_LUA = String.raw`--[[
       ARGV[4] buckets     history ring size (seconds kept)
       ARGV[5] ttl         seconds the hash outlives the last call
       ARGV[6] deferMax    how far ahead a deferral may be promised, microseconds
+      ARGV[7] claim       '0' for tasks asking the first time, which may not overtake promised
+                          slots (below); '1' (or absent) for tasks back for their promised slots
+      ARGV[8] promise     '1' (or absent): the refused tasks will be deferred to the slots
+                          promised to them, so the cursor moves past them; '0': they will not
+                          (the caller cannot defer), nothing is promised
 
     Output: { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond, deferOffset }
       k admitted; slot i (0 <= i < k) is at now + firstOffset + i * interval microseconds.
@@ -41,6 +46,15 @@ export const ADMIT_LUA = String.raw`--[[
   are never further than deferMax ahead: a task beyond it returns at deferMax and asks again, so
   raising the limit takes effect within deferMax.
 
+  No overtaking: while slots are promised ('dtat' ahead of the next free slot), a task asking
+  the first time (claim = '0') is not admitted; it is promised a slot after the promised ones.
+  Tasks back for their promise (claim = '1') take the next free slots, in the order they come. Without this rule a
+  burst of new tasks takes the slots promised to deferred ones, those come back to find them gone
+  and are sent to the end of the line, and the backlog's last tasks wait seconds past the time
+  the limit allows (the bench: a 2.5 s gap at the end of 1,000 tasks at 50 CPS). Promises nobody
+  claims (a task dropped meanwhile) stop holding new tasks back once their time has passed
+  (at most deferMax).
+
   Missing state (new, expired, or lost with a Redis restart or failover): slots granted before the
   loss may lie up to 'horizon' ahead, unseen. The first slot is then put at now + horizon + interval,
   after every such slot and one interval more, so no 1000 ms window can hold more than 'limit'
@@ -53,6 +67,8 @@ local horizon = tonumber(ARGV[3])
 local buckets = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 local deferMax = tonumber(ARGV[6]) or 0
+local claim = ARGV[7] ~= '0'
+local promise = ARGV[8] ~= '0'
 
 if not limit or limit < 1 then
   return redis.error_reply('ERR dialctl admit: limit must be an integer >= 1')
@@ -87,7 +103,8 @@ if start < now then
 end
 
 local k = 0
-if n > 0 and start < now + horizon then
+local overtaking = not claim and dtat > start
+if n > 0 and start < now + horizon and not overtaking then
   k = math.ceil((now + horizon - start) / interval)
   if k > n then
     k = n
@@ -138,7 +155,7 @@ if n > k then
   if promised > now + deferMax then
     promised = now + deferMax
   end
-  if promised > dtat then
+  if promise and promised > dtat then
     redis.call('HSET', key, 'dtat', string.format('%.0f', promised))
   end
 end

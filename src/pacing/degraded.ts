@@ -24,15 +24,18 @@ export function createLocalLimiter(
   // the degraded limiter's own deferral cursor (see the Redis script's dtat)
   let dtat = 0
   return {
-    async admit(n, limit) {
+    async admit(n, limit, opts) {
       assertBatchSize(n)
       assertLimit(limit)
       const now = nowMicros()
-      const d = gcraAdmit(tat, now, n, limit, horizonMicros)
+      // no overtaking: new tasks wait behind promised slots (admit-script.ts)
+      const overtaking = opts?.claim === false && dtat > Math.max(tat, now)
+      const d = gcraAdmit(tat, now, overtaking ? 0 : n, limit, horizonMicros)
       tat = d.tatMicros
       const refused = n - d.admitted
       const deferStart = Math.max(dtat, tat, now)
-      if (refused > 0) dtat = Math.min(deferStart + refused * d.intervalMicros, now + deferHorizonMs * 1000)
+      if (refused > 0 && opts?.promise !== false)
+        dtat = Math.min(deferStart + refused * d.intervalMicros, now + deferHorizonMs * 1000)
       return {
         mode: 'degraded',
         limit,
@@ -80,9 +83,9 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
     get mode() {
       return mode
     },
-    async admit(n, limit) {
+    async admit(n, limit, opts) {
       try {
-        const admission = await options.primary.admit(n, limit)
+        const admission = await options.primary.admit(n, limit, opts)
         if (mode === 'degraded') {
           const period = { from: new Date(since).toISOString(), to: new Date(nowMs()).toISOString() }
           logger.info('Redis reachable again: pacing with the shared limit', { limit, degraded: period })
@@ -105,7 +108,7 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
           mode = 'degraded'
           since = nowMs()
         }
-        const admission: Admission = await fallback.admit(n, local)
+        const admission: Admission = await fallback.admit(n, local, opts)
         return admission
       }
     },

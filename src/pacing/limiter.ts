@@ -28,9 +28,23 @@ export interface Admission {
   deferDelaysMs: number[]
 }
 
+/**
+ * How the tasks asking stand in the deferral line (admit-script.ts). Without options: as claimants
+ * whose refusals are promised slots, the limiter's behaviour before the line had rules.
+ */
+export interface AdmitOptions {
+  /**
+   * false: the tasks ask for the first time and may not take slots promised to deferred tasks
+   * (no overtaking); true (default): they are back for a promised slot and take the next free one.
+   */
+  claim?: boolean
+  /** true (default): refused tasks will be deferred to their promised slots; false: they will not */
+  promise?: boolean
+}
+
 export interface AdmissionLimiter {
   /** admits up to `n` tasks against `limit` calls per second */
-  admit(n: number, limit: number): Promise<Admission>
+  admit(n: number, limit: number, options?: AdmitOptions): Promise<Admission>
 }
 
 export interface RedisLimiterOptions {
@@ -77,6 +91,8 @@ type AdmitCommand = (
   buckets: number,
   ttl: number,
   deferHorizonMicros: number,
+  claim: '0' | '1',
+  promise: '0' | '1',
 ) => Promise<unknown>
 
 const ScriptReply = z.tuple([
@@ -114,11 +130,21 @@ export function createRedisLimiter(options: RedisLimiterOptions): AdmissionLimit
   const deferHorizonMs = Math.min(options.deferHorizonMs ?? DEFAULT_DEFER_HORIZON_MS, 900_000)
   const admit = defineAdmitCommand(options.redis)
   return {
-    async admit(n, limit) {
+    async admit(n, limit, opts) {
       assertBatchSize(n)
       assertLimit(limit)
       const reply = ScriptReply.parse(
-        await admit(key, limit, n, horizonMicros, HISTORY_BUCKETS, ttl, deferHorizonMs * 1000),
+        await admit(
+          key,
+          limit,
+          n,
+          horizonMicros,
+          HISTORY_BUCKETS,
+          ttl,
+          deferHorizonMs * 1000,
+          opts?.claim === false ? '0' : '1',
+          opts?.promise === false ? '0' : '1',
+        ),
       )
       const [nowSec, nowMicros, k, firstOffsetMicros, intervalMicros, admittedThisSecond, deferOffset] = reply
       const now = nowSec * 1_000_000 + nowMicros

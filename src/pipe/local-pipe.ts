@@ -16,6 +16,7 @@ import {
   registerPipe,
   setPipeCurrentState,
   type DesiredState,
+  type PipeCounters,
 } from './state.js'
 import { bestEffort, errorMessage } from '../errors.js'
 
@@ -171,6 +172,15 @@ export class LocalPipe<E = PipeRecord> {
     this.control = undefined
     await this.deactivate('runner shut down', true)
     await this.counters.flush()
+  }
+
+  /**
+   * Counts the target reports about its own work (the dialer: dials accepted, worker deferrals),
+   * written with the pipe's counters of the same minute (pipe_metrics). On AWS the dialer emits
+   * the same counts as CloudWatch metrics.
+   */
+  addTargetCounters(counters: Partial<Pick<PipeCounters, 'tasksDialed' | 'workerDeferrals'>>): void {
+    this.counters.add(counters)
   }
 
   /** Writes the counters of the batches finished so far (they are otherwise written within countersFlushMs). */

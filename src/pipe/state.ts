@@ -187,6 +187,10 @@ export interface PipeCounters {
   messagesDropped: number
   messagesSucceeded: number
   messagesFailed: number
+  /** the target (dialer) reports: dials the worker accepted */
+  tasksDialed: number
+  /** the target (dialer) reports: tasks deferred because the worker answered 429 / 503 draining */
+  workerDeferrals: number
 }
 
 export const ZERO_COUNTERS: PipeCounters = {
@@ -197,14 +201,16 @@ export const ZERO_COUNTERS: PipeCounters = {
   messagesDropped: 0,
   messagesSucceeded: 0,
   messagesFailed: 0,
+  tasksDialed: 0,
+  workerDeferrals: 0,
 }
 
 export async function addPipeCounters(db: Db, name: string, c: Partial<PipeCounters>): Promise<void> {
   const v = { ...ZERO_COUNTERS, ...c }
   await db.query(
     `INSERT INTO pipe_metrics (pipe, minute, executions, failed_executions, messages_received, messages_filtered,
-                               messages_dropped, messages_succeeded, messages_failed)
-     VALUES ($1, date_trunc('minute', now()), $2, $3, $4, $5, $6, $7, $8)
+                               messages_dropped, messages_succeeded, messages_failed, tasks_dialed, worker_deferrals)
+     VALUES ($1, date_trunc('minute', now()), $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (pipe, minute) DO UPDATE SET
        executions = pipe_metrics.executions + EXCLUDED.executions,
        failed_executions = pipe_metrics.failed_executions + EXCLUDED.failed_executions,
@@ -212,7 +218,9 @@ export async function addPipeCounters(db: Db, name: string, c: Partial<PipeCount
        messages_filtered = pipe_metrics.messages_filtered + EXCLUDED.messages_filtered,
        messages_dropped = pipe_metrics.messages_dropped + EXCLUDED.messages_dropped,
        messages_succeeded = pipe_metrics.messages_succeeded + EXCLUDED.messages_succeeded,
-       messages_failed = pipe_metrics.messages_failed + EXCLUDED.messages_failed`,
+       messages_failed = pipe_metrics.messages_failed + EXCLUDED.messages_failed,
+       tasks_dialed = pipe_metrics.tasks_dialed + EXCLUDED.tasks_dialed,
+       worker_deferrals = pipe_metrics.worker_deferrals + EXCLUDED.worker_deferrals`,
     [
       name,
       v.executions,
@@ -222,6 +230,8 @@ export async function addPipeCounters(db: Db, name: string, c: Partial<PipeCount
       v.messagesDropped,
       v.messagesSucceeded,
       v.messagesFailed,
+      v.tasksDialed,
+      v.workerDeferrals,
     ],
   )
 }
@@ -246,6 +256,8 @@ export async function pipeMetrics(db: Db, name: string, sinceMinutes = 5): Promi
     messages_dropped: number
     messages_succeeded: number
     messages_failed: number
+    tasks_dialed: number
+    worker_deferrals: number
   }>(
     `SELECT * FROM pipe_metrics
      WHERE pipe = $1 AND minute > date_trunc('minute', now()) - make_interval(mins => $2)
@@ -261,6 +273,8 @@ export async function pipeMetrics(db: Db, name: string, sinceMinutes = 5): Promi
     messagesDropped: r.messages_dropped,
     messagesSucceeded: r.messages_succeeded,
     messagesFailed: r.messages_failed,
+    tasksDialed: r.tasks_dialed,
+    workerDeferrals: r.worker_deferrals,
   }))
   const total = { ...ZERO_COUNTERS }
   for (const m of perMinute)

@@ -1,6 +1,6 @@
 /**
  * Pacing at the trunk (issue #12), on the Lambdas' own code path: the local queue (PgQueue, SQS
- * semantics) → LocalPipe (batch 10, 5 pollers scaling to 20 with the backlog, as `dialctl dev`) →
+ * semantics) → LocalPipe (batch 10 / 5 s window, 5 pollers scaling to 20 with the backlog, as `dialctl dev`) →
  * the dialer handler (limiter, deferral, slot POSTs) → a stand-in worker that originates through
  * the real worker's trunk gate (src/pacing/slot-wait.ts), records the instant each call leaves and
  * answers then (as the real worker answers after its slot wait and claim). Real PostgreSQL and Redis,
@@ -26,6 +26,7 @@ import type { EnrichedDialTask } from '../../src/contracts/index.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
 import { migrate } from '../../src/db/migrate.js'
 import { createDialer } from '../../src/dialer/create-dialer.js'
+import { deferralTiming } from '../../src/dialer/admission.js'
 import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
 import { createPgOutcomeRecorder, queueRequeue } from '../../src/dialer/ports.js'
 import { createWorkerClient } from '../../src/dialer/worker-client.js'
@@ -43,6 +44,8 @@ import { lineChart } from './charts.js'
 import { QUICK, type BenchSection } from './types.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** the pipe's batching window, as `dialctl dev` and the AWS pipe run it (BENCH_PACING_WINDOW to vary) */
+const WINDOW_SECONDS = Number(process.env.BENCH_PACING_WINDOW ?? 5)
 const LIMITS = process.env.BENCH_PACING_LIMITS
   ? process.env.BENCH_PACING_LIMITS.split(',').map(Number)
   : QUICK
@@ -202,6 +205,7 @@ async function main(): Promise<BenchSection> {
     })
     const logger = silent()
     const dial = createDialer({
+      ...deferralTiming(WINDOW_SECONDS),
       limiter: createResilientLimiter({ primary: makeLimiter(prefix), logger }),
       limitStore: createLimitStore({ redis, prefix }),
       worker: createWorkerClient({ url: workerUrl, token: 'x', timeoutMs: 5000 }),
@@ -217,7 +221,7 @@ async function main(): Promise<BenchSection> {
       source: queue,
       enrich: enrichWith(campaign),
       target: (events) => dial(events),
-      batchWindowSeconds: 0.2,
+      batchWindowSeconds: WINDOW_SECONDS,
       concurrency: POLLERS,
       maxConcurrency: MAX_POLLERS,
       retryBackoff: { baseSeconds: 1, maxSeconds: 10 },
@@ -380,7 +384,7 @@ async function main(): Promise<BenchSection> {
   return {
     title: 'Pacing at the trunk (deferral, slot-timed origination)',
     markdown: [
-      `Local pipeline with the Lambdas' code (PgQueue → LocalPipe, batch 10, ${POLLERS} pollers scaling to ${MAX_POLLERS} with the backlog as Lambda's SQS poller does → dialer → limiter), a worker stand-in that originates through the real trunk gate and answers POST /dial when the call leaves, as the real worker does. Goals: achieved ÷ limit ≥ 0.98, run ÷ ideal ≤ 1.03, worst window ≤ limit, DLQ 0. The capacity anchor is the same pipeline with no limit, measured just before the highest limit: on this shared 2-core machine it says how much headroom that run had.`,
+      `Local pipeline with the Lambdas' code (PgQueue → LocalPipe, batch 10 / ${WINDOW_SECONDS} s batching window as on AWS and in \`dialctl dev\`, ${POLLERS} pollers scaling to ${MAX_POLLERS} with the backlog as Lambda's SQS poller does → dialer → limiter), a worker stand-in that originates through the real trunk gate and answers POST /dial when the call leaves, as the real worker does. Goals: achieved ÷ limit ≥ 0.98, run ÷ ideal ≤ 1.03, worst window ≤ limit, DLQ 0. The capacity anchor is the same pipeline with no limit, measured just before the highest limit: on this shared 2-core machine it says how much headroom that run had.`,
       '',
       '| limiter | limit | tasks | dials/s | achieved ÷ limit | run ÷ ideal | worst 1000 ms at worker | deferrals | DLQ | each dialed once | goals |',
       '|---|---|---|---|---|---|---|---|---|---|---|',

@@ -91,7 +91,8 @@ async function count(campaign: string): Promise<number> {
 }
 
 /**
- * 17,000 valid rows with CRLF records, three refusals and, at each chunk's end, a quoted note of
+ * 17,000 valid rows with CRLF records, five refusals (two repeat a row of an earlier invocation:
+ * the reader of that invocation takes them, the table refuses them) and, at each chunk's end, a quoted note of
  * several lines (LF and CRLF inside) whose second line reads like a row — a reader resuming at the
  * wrong line break would import it. `line` maps a marker to its line in the file.
  */
@@ -105,16 +106,23 @@ function buildFile() {
     at += (record.match(/\r\n|\n/g) ?? []).length + 1
   }
   let valid = 0
+  let chunked = 0
   for (let i = 0; valid < 17_000; i++) {
     if (i === 5000) add('bad-after-1st', 'bad1,0501234567,n') // right after the first boundary
     if (i === 7000) add('bad-columns', 'bad2,+972529999999') // too few fields
     if (i === 15_000) add('bad-after-3rd', 'bad3,+97252,n')
-    const edge = valid % 5000 === 4999
+    // rows repeating a row an earlier invocation imported: refused naming its line, as in one invocation
+    if (i === 12_000) add('dup-id', `k10,+972591234567,n`)
+    if (i === 16_000) add('dup-number', `zz1,+97252${String(1000000 + 20)},n`)
+    // the reader of a step counts those two in its chunk of 5,000
+    if (i === 12_000 || i === 16_000) chunked++
+    const edge = chunked % 5000 === 4999
     const note = edge
       ? `"ends chunk ${valid + 1}\r\nfake${i},+97253${String(1000000 + i)},x\nthird ""line"""`
       : `r${i}`
     add(`row-${i}`, `k${i},+97252${String(1000000 + i)},${note}`)
     valid++
+    chunked++
   }
   return { text: records.join('\r\n') + '\r\n', line }
 }
@@ -175,12 +183,18 @@ describe('contacts.importObject in steps (the real control handler, PostgreSQL, 
     expect(oneShot.done).toBe(true)
     const whole = (oneShot as Extract<ObjectImportStep, { done: true }>).totals
     expect({ ...totals, campaignId: 'x' }).toEqual({ ...whole, campaignId: 'x' })
-    expect(totals).toMatchObject({ imported: 17_000, duplicates: 0, valid: 17_000, invalidCount: 3 })
+    expect(totals).toMatchObject({ imported: 17_000, duplicates: 0, valid: 17_000, invalidCount: 5 })
     // the file's own lines (the header is 1), as the CLI's reader of a local file reports them
     expect(totals.invalid.map((i) => [i.line, i.field])).toEqual([
       [FILE.line.get('bad-after-1st'), 'phone_number'],
       [FILE.line.get('bad-columns'), 'row'],
+      [FILE.line.get('dup-id'), 'id'],
       [FILE.line.get('bad-after-3rd'), 'phone_number'],
+      [FILE.line.get('dup-number'), 'phone_number'],
+    ])
+    expect(totals.invalid.filter((i) => i.message.startsWith('duplicates')).map((i) => i.message)).toEqual([
+      `duplicates line ${FILE.line.get('row-10')} (same id); the first line is kept`,
+      `duplicates line ${FILE.line.get('row-20')} (same number); the first line is kept`,
     ])
     expect(totals.invalid).toEqual(parseContactsCsv(FILE.text).invalid)
     expect(await count('steps')).toBe(17_000)
@@ -248,6 +262,8 @@ describe('contacts.importObject in steps (the real control handler, PostgreSQL, 
       result: { done: false, resume: { position: { phase: 'check' } } },
     })
     await expect(importInSteps('strict', true)).rejects.toThrow(
+      // (3 here, not 5: a check spread over invocations does not see a row repeating one of an
+      // earlier invocation — a known gap, see importCsvStep)
       /IMPORT_REFUSED: 3 row\(s\) .* refused under --strict/,
     )
     expect(await count('strict')).toBe(0)

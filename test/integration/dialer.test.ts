@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { sleep } from '../../src/clock.js'
 import type { EnrichedDialTask } from '../../src/contracts/index.js'
 import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
 import { createDialer, dialerDeps } from '../../src/dialer/create-dialer.js'
@@ -163,7 +164,15 @@ afterAll(async () => {
 let prefixSeq = 0
 /** Real adapters (Redis, PostgreSQL, HTTP); each test its own key prefix. */
 async function setup(
-  options: { limit?: number; timeoutMs?: number; redis?: Redis; url?: string; requeue?: TaskRequeue } = {},
+  options: {
+    limit?: number
+    timeoutMs?: number
+    redis?: Redis
+    url?: string
+    requeue?: TaskRequeue
+    holdMs?: number
+    returnEarlyMs?: number
+  } = {},
 ) {
   const prefix = `${t.prefix}${++prefixSeq}:`
   // a limiter that has been running (a fresh one pauses a horizon first: see limiter.test.ts)
@@ -200,6 +209,10 @@ async function setup(
       return realSleep(ms)
     },
     ...(options.requeue ? { requeue: options.requeue } : {}),
+    // Refused tasks deferred at once, back at their slot: the deferral path alone. Holding and
+    // returning early (a pipe with a batching window) are tested in dialer-hold.test.ts.
+    holdMs: options.holdMs ?? 0,
+    returnEarlyMs: options.returnEarlyMs ?? 0,
   }
   return {
     deps,
@@ -323,15 +336,20 @@ describe('dialer handler', () => {
     // visible at the limiter's next free slots: 1000, 1333, 1667, 2000, … ms, to the nearest
     // whole second (SQS DelaySeconds; a task back up to 0.5 s early is within the 1 s horizon)
     const again = await queue.peek(10)
-    expect(again.map((m) => JSON.parse(m.body) as unknown)).toEqual(
+    const bodies = again.map((m) => JSON.parse(m.body) as { deferredUntil?: number })
+    expect(bodies).toEqual(
       batch.slice(3).map(({ campaignId, contactId, phoneNumber, metadata, attempts }) => ({
         campaignId,
         contactId,
         phoneNumber,
         metadata,
         attempts,
+        deferredUntil: expect.any(Number) as number,
       })),
     )
+    // each stamped with the slot promised to it: the limiter's next free slots, 1/3 s apart
+    const promised = bodies.map((b) => b.deferredUntil!)
+    for (const gap of promised.slice(1).map((p, i) => p - promised[i]!)) expect([333, 334]).toContain(gap)
     expect(again.map((m) => m.receiveCount)).toEqual(Array(7).fill(0))
     const delays = again.map((m) => Math.round((Number(m.attributes!.VisibleAt) - m.sentAt.getTime()) / 1000))
     expect(delays).toEqual([1, 1, 2, 2, 2, 3, 3])
@@ -679,5 +697,79 @@ describe('dialer handler', () => {
     const res = await createDialer(deps)([task('ok-m')])
     expect(res).toEqual({ batchItemFailures: [] })
     expect(await t.redis.exists(`${t.prefix}wired:dial:sent:call.c1.ok-m.0`)).toBe(1)
+  })
+})
+
+describe('dialer: holding refused tasks for their slot (a pipe with a batching window)', () => {
+  it('a batch keeps the refused tasks whose slot is within the hold and dials them at their slots: no deferral', async () => {
+    const s = await setup({ holdMs: 3000 })
+    await t.redis.set(`${s.prefix}cps:limit`, '5')
+    const batch = Array.from({ length: 10 }, (_, i) => task(`hold-a${i}`))
+    const res = await s.dial(batch)
+    expect(res.batchItemFailures).toEqual([])
+    const posts = postsFor('hold-a')
+    expect(posts).toHaveLength(10)
+    // each at its own slot, 200 ms apart: no 1000 ms window holds more than the limit
+    const slots = posts.map((p) => Number(p.body.notBefore)).sort((a, b) => a - b)
+    expect(slots.slice(1).map((v, i) => Math.round(v - slots[i]!))).toEqual(Array(9).fill(200))
+    const rows = await outcomesOf(batch.map((b) => b.messageId))
+    expect(rows.map((r) => r.outcome)).toEqual(Array(10).fill('dialed'))
+    expect(s.metrics).toMatchObject({ DialedTasks: 10, RateLimitedTasks: 0 })
+  })
+
+  it('tasks beyond the hold go back returnEarlyMs before their promised slot, stamped with it; back early, they wait for it', async () => {
+    const { queue } = await ensureLocalQueues(db.pool, {
+      queueName: `early-${prefixSeq}`,
+      dlqName: `early-${prefixSeq}-dlq`,
+    })
+    const s = await setup({ requeue: queueRequeue(queue), holdMs: 1500, returnEarlyMs: 2000 })
+    await t.redis.set(`${s.prefix}cps:limit`, '1')
+    const batch = Array.from({ length: 6 }, (_, i) => task(`early-b${i}`))
+    const started = Date.now()
+    const res = await s.dial(batch)
+    expect(res.batchItemFailures).toEqual([])
+    // 1 admitted now, 1 held for the next second's slot (within 1.5 s), 4 deferred (slots 2–5 s)
+    expect(postsFor('early-b')).toHaveLength(2)
+    const again = await queue.peek(10)
+    const bodies = again.map((m) => JSON.parse(m.body) as { contactId: string; deferredUntil: number })
+    expect(bodies.map((b) => b.contactId)).toEqual(['early-b2', 'early-b3', 'early-b4', 'early-b5'])
+    const promised = bodies.map((b) => b.deferredUntil - started)
+    for (const [i, p] of promised.entries()) expect(Math.abs(p - (2 + i) * 1000)).toBeLessThan(400)
+    // visible 2 s before the promise (to the nearest whole second): 0, 1, 2, 3 s
+    const delays = again.map((m) => Math.round((Number(m.attributes!.VisibleAt) - m.sentAt.getTime()) / 1000))
+    expect(delays).toEqual([0, 1, 2, 3])
+    // the first comes back at once, 2 s early: the next batch holds it and dials it at its slot
+    const back = batch[2]!
+    const held = await s.dial([
+      { ...back, messageId: 'm-early-b2-again', deferredUntil: bodies[0]!.deferredUntil },
+    ])
+    expect(held.batchItemFailures).toEqual([])
+    const post = postsFor('early-b2')
+    expect(post).toHaveLength(1)
+    expect(Number(post[0]!.body.notBefore)).toBeGreaterThanOrEqual(bodies[0]!.deferredUntil - 500)
+  })
+
+  it('a task back for its slot is not refused by new tasks that came meanwhile (no overtaking)', async () => {
+    const { queue } = await ensureLocalQueues(db.pool, {
+      queueName: `line-${prefixSeq}`,
+      dlqName: `line-${prefixSeq}-dlq`,
+    })
+    const s = await setup({ requeue: queueRequeue(queue), holdMs: 0, returnEarlyMs: 0 })
+    await t.redis.set(`${s.prefix}cps:limit`, '2')
+    // 2 admitted, 2 promised the next second's slots
+    await s.dial(Array.from({ length: 4 }, (_, i) => task(`line-c${i}`)))
+    const promised = (await queue.peek(10)).map((m) => JSON.parse(m.body) as { deferredUntil: number })
+    // new tasks arriving before the promised slots are promised later ones, not admitted
+    await sleep(Math.max(0, promised[0]!.deferredUntil - Date.now() - 600))
+    await s.dial([task('line-new0'), task('line-new1')])
+    expect(postsFor('line-new')).toHaveLength(0)
+    // the promised tasks, back at their time, take their slots
+    await sleep(Math.max(0, promised[0]!.deferredUntil - Date.now()))
+    const res = await s.dial(
+      [2, 3].map((i, j) => ({ ...task(`line-c${i}x`), deferredUntil: promised[j]!.deferredUntil })),
+    )
+    expect(res.batchItemFailures).toEqual([])
+    expect(postsFor('line-c2x')).toHaveLength(1)
+    expect(postsFor('line-c3x')).toHaveLength(1)
   })
 })

@@ -155,3 +155,35 @@ describe('redis limiter (admit-1.lua)', () => {
     await expect(limiter.admit(1, 0)).rejects.toThrow(/limit must be an integer >= 1/)
   })
 })
+
+describe('the deferral line (claim, promise)', () => {
+  it('a task asking the first time does not overtake slots promised to deferred ones; a claimant takes them', async () => {
+    const prefix = `${t.prefix}line:`
+    await primeLimiter(t.redis, prefix)
+    const limiter = createRedisLimiter({ redis: t.redis, prefix })
+    // 5 slots in the 1 s horizon at limit 5; the other 5 are promised the next second's slots
+    const first = await limiter.admit(10, 5, { claim: false })
+    expect(first.delaysMs).toHaveLength(5)
+    expect(first.deferDelaysMs).toHaveLength(5)
+    // a new task, even once the next slot is inside the horizon, is promised after the line
+    await sleep(250)
+    const newcomer = await limiter.admit(1, 5, { claim: false })
+    expect(newcomer.delaysMs).toEqual([])
+    expect(newcomer.deferDelaysMs[0]!).toBeGreaterThan(first.deferDelaysMs.at(-1)! - 250)
+    // a task back for its promise takes the next free slot
+    const claimant = await limiter.admit(1, 5, { claim: true })
+    expect(claimant.delaysMs).toHaveLength(1)
+    expect(claimant.slotsMicros![0]! - first.slotsMicros!.at(-1)!).toBe(200_000)
+  })
+
+  it('refusals the caller will not defer (promise: false) promise nothing, so nobody waits behind them', async () => {
+    const prefix = `${t.prefix}nopromise:`
+    await primeLimiter(t.redis, prefix)
+    const limiter = createRedisLimiter({ redis: t.redis, prefix })
+    await limiter.admit(10, 5, { claim: false, promise: false })
+    expect(await t.redis.hget(`${prefix}cps:pacer`, 'dtat')).toBeNull()
+    await sleep(250)
+    // the next free slot is inside the horizon again: a new task gets it
+    expect((await limiter.admit(1, 5, { claim: false })).delaysMs).toHaveLength(1)
+  })
+})

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { EnrichedDialTask } from '../../src/contracts/index.js'
+import { deferralTiming } from '../../src/dialer/admission.js'
 import { createDialer } from '../../src/dialer/create-dialer.js'
 import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
 import { createPgOutcomeRecorder, queueRequeue } from '../../src/dialer/ports.js'
@@ -134,6 +135,8 @@ async function pacedPipeline(options: {
     logger,
     metrics: { addMetric: () => undefined },
     requeue: queueRequeue(queue),
+    // deferred tasks come back through this pipe's 0.1 s batching window
+    ...deferralTiming(0.1),
   })
   const pipe = new LocalPipe<EnrichedDialTask>({
     name: `${name}-pipe`,

@@ -27,6 +27,7 @@ beforeAll(async () => {
   plane = new LocalControlPlane(data)
   ;({ queue } = await ensureLocalQueues(t.pool))
   await insertCampaign(t.pool, 'camp', { status: 'active' })
+  await insertCampaign(t.pool, 'camp-paused', { status: 'paused' })
 })
 afterAll(async () => {
   await t?.drop()
@@ -78,6 +79,7 @@ describe('a push batch with repeats and conflicts', () => {
       task('k7', N(91)), // 10: the number is contact `held2`'s
       task('held3', N(92), { attempts: 1 }), // 11: `held3` is at attempt 0
       task('held4', N(94)), // 12: `held4` has another number
+      task('k8', N(8), { campaignId: 'camp-paused' }), // 13: the campaign accepts no tasks
     )
     const registration = await data.registerPushedContacts(entries)
     expect(registration.inserted + registration.existing + registration.refused.length).toBe(entries.length)
@@ -93,6 +95,7 @@ describe('a push batch with repeats and conflicts', () => {
       '10': 'PUSH_CONTACT_CONFLICT',
       '11': 'PUSH_CONTACT_CONFLICT',
       '12': 'PUSH_CONTACT_CONFLICT',
+      '13': 'CAMPAIGN_NOT_ACTIVE',
     })
     const byId = new Map(registration.refused.map((f) => [f.id, f]))
     expect(byId.get('1')!.message).toMatch(
@@ -117,6 +120,11 @@ describe('a push batch with repeats and conflicts', () => {
       /contact held4 of campaign camp exists with another number \(\+\*{10}93\)/,
     )
     expect(byId.get('9')!.exitCode).toBe(1)
+    expect(byId.get('13')).toMatchObject({
+      message: 'Campaign camp-paused is paused and accepts no dial tasks; nothing was sent.',
+      suggestion: 'Resume it first: `dialctl campaign resume camp-paused`.',
+      exitCode: 1,
+    })
     // no message carries a number in full
     expect(JSON.stringify(registration)).not.toMatch(/\+44\d{6}/)
 
@@ -129,6 +137,7 @@ describe('a push batch with repeats and conflicts', () => {
       '10',
       '11',
       '12',
+      '13',
       '2',
       '4',
       '6',

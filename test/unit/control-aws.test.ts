@@ -299,21 +299,37 @@ describe('AWS control plane', () => {
     })
   })
 
-  it('pipe metrics: Invocations (Pipes has no ExecutionStarted) and ExecutionFailed sums over the window', async () => {
+  it("pipe metrics: Invocations (Pipes has no ExecutionStarted) and ExecutionFailed sums over the window, with the dialer's DialedTasks and WorkerDeferrals", async () => {
     cloudwatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
         { Id: 'executions', Values: [120] },
         { Id: 'failures', Values: [9] },
+        { Id: 'workerDeferrals', Values: [40] },
       ],
     })
-    expect(await plane.pipeMetrics(5)).toEqual({ windowMinutes: 5, executions: 120, failures: 9 })
+    expect(await plane.pipeMetrics(5)).toEqual({
+      windowMinutes: 5,
+      executions: 120,
+      failures: 9,
+      dialed: 0,
+      workerDeferrals: 40,
+    })
     const queries = cloudwatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!
     expect(
-      queries.map((q) => [q.MetricStat!.Metric!.MetricName, q.MetricStat!.Period, q.MetricStat!.Stat]),
+      queries.map((q) => [
+        q.MetricStat!.Metric!.Namespace,
+        q.MetricStat!.Metric!.MetricName,
+        q.MetricStat!.Period,
+        q.MetricStat!.Stat,
+      ]),
     ).toEqual([
-      ['Invocations', 300, 'Sum'],
-      ['ExecutionFailed', 300, 'Sum'],
+      ['AWS/EventBridge/Pipes', 'Invocations', 300, 'Sum'],
+      ['AWS/EventBridge/Pipes', 'ExecutionFailed', 300, 'Sum'],
+      ['Dialctl/prod', 'DialedTasks', 300, 'Sum'],
+      ['Dialctl/prod', 'WorkerDeferrals', 300, 'Sum'],
     ])
+    // as the dialer emits them (Powertools adds the service dimension)
+    expect(queries[3]!.MetricStat!.Metric!.Dimensions).toEqual([{ Name: 'service', Value: 'dialer-worker' }])
   })
 
   it('explains AWS errors with what to do next', () => {

@@ -24,9 +24,12 @@ describe('PipeCounterBuffer', () => {
     buffer.add({ executions: 1, messagesReceived: 10, messagesSucceeded: 9, messagesFailed: 1 })
     buffer.add({ executions: 1, messagesReceived: 3, messagesFiltered: 3 })
     buffer.add({ messagesReceived: 2, messagesDropped: 2 })
+    // the dialer's own counts (src/pipe/target-metrics.ts), between batches
+    buffer.add({ tasksDialed: 7, workerDeferrals: 2 })
+    buffer.add({ workerDeferrals: 1 })
     await buffer.flush()
-    // name, executions, failed executions, received, filtered, dropped, succeeded, failed
-    expect(writes).toEqual([['p', 2, 0, 15, 3, 2, 9, 1]])
+    // name, executions, failed executions, received, filtered, dropped, succeeded, failed, dialed, worker deferrals
+    expect(writes).toEqual([['p', 2, 0, 15, 3, 2, 9, 1, 7, 3]])
     await buffer.flush()
     expect(writes).toHaveLength(1)
   })
@@ -48,6 +51,6 @@ describe('PipeCounterBuffer', () => {
     expect(errors).toHaveLength(1)
     buffer.add({ executions: 1, messagesSucceeded: 1 })
     await buffer.flush()
-    expect(writes).toEqual([['p', 2, 0, 0, 0, 0, 5, 0]])
+    expect(writes).toEqual([['p', 2, 0, 0, 0, 0, 5, 0, 0, 0]])
   })
 })

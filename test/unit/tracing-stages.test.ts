@@ -125,6 +125,10 @@ describe('dialer: dialer, admitted, deferred, dial-request, postgres', () => {
         admit: async () => ({ delaysMs: [40], deferDelaysMs: [3000], mode: 'redis', limit: 7 }),
       },
       limitStore: { getLimit: async () => ({ limit: 7, source: 'redis' as const }) },
+      // the refused task goes straight back to the queue (no hold), due at its slot, so its
+      // deferral span shows
+      holdMs: 0,
+      returnEarlyMs: 0,
       worker: {
         dial: async (command, options) => {
           dials.push({ command, ...(options?.traceHeader ? { traceHeader: options.traceHeader } : {}) })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { AuditEntry, PacingControlInfo, PacingSnapshot } from '../../src/control/port.js'
-import { judgeDlq, judgeRateLimiting, limitDecision } from '../../src/control/verdicts.js'
+import {
+  judgeDlq,
+  judgeRateLimiting,
+  judgeWorker,
+  limitDecision,
+  WORKER_REFUSING_MIN,
+} from '../../src/control/verdicts.js'
 
 const NOW = new Date('2026-01-05T12:00:00Z')
 
@@ -236,5 +242,38 @@ describe('DLQ verdict', () => {
   ])('$name → $status', (c) => {
     const v = judgeDlq(dlq(c.n, 'age' in c ? c.age : undefined), c.outcomes, c.kind)
     expect([v.status, v.rule]).toEqual([c.status, c.rule])
+  })
+})
+
+describe('worker verdict (429 / 503 draining defer without failing: the rule that sees a refusing worker)', () => {
+  const metrics = (workerDeferrals: number | undefined, dialed?: number) => ({
+    windowMinutes: 5,
+    executions: 10,
+    failures: 0,
+    ...(workerDeferrals !== undefined ? { workerDeferrals } : {}),
+    ...(dialed !== undefined ? { dialed } : {}),
+  })
+  const URL = 'http://127.0.0.1:8787'
+  it.each([
+    ['not measured (an older stage)', metrics(undefined), 'ok', 'unmeasured'],
+    ['no deferral', metrics(0, 50), 'ok', 'accepting'],
+    ['a few 429s while dialing', metrics(3, 40), 'ok', 'accepting'],
+    ['a few 429s and nothing else yet', metrics(WORKER_REFUSING_MIN - 1, 0), 'ok', 'accepting'],
+    ['every POST refused', metrics(WORKER_REFUSING_MIN, 0), 'fail', 'refusing'],
+    ['every POST refused, dialed not reported', metrics(40), 'fail', 'refusing'],
+    ['most POSTs refused', metrics(30, 5), 'warn', 'busy'],
+    ['many refused, more dialed', metrics(30, 300), 'ok', 'accepting'],
+  ] as const)('%s → %s (%s)', (_name, m, status, rule) => {
+    expect(judgeWorker(m, URL)).toMatchObject({ status, rule })
+  })
+
+  it('names the worker and the next command', () => {
+    const v = judgeWorker(metrics(12, 0), URL)
+    expect(v.detail).toBe(
+      '12 task(s) deferred by the worker at http://127.0.0.1:8787 (429 at capacity / 503 draining), 0 dial(s) accepted in the last 5 min',
+    )
+    expect(v.cause).toMatch(/refuses every POST \/dial .*none reaches the DLQ/)
+    expect(v.fix).toMatch(/^curl -s http:\/\/127\.0\.0\.1:8787\/metrics /)
+    expect(judgeWorker(metrics(12, 0), undefined).fix).toMatch(/^curl -s <worker URL>\/metrics/)
   })
 })

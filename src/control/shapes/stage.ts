@@ -40,6 +40,10 @@ export const PipeMetrics = z.object({
   windowMinutes: z.number().int().positive(),
   executions: z.number().nonnegative(),
   failures: z.number().nonnegative(),
+  /** the dialer's counts over the window: dials the worker accepted (absent: not measured) */
+  dialed: z.number().nonnegative().optional(),
+  /** ...and tasks deferred because the worker answered 429 / 503 draining (docs/health.md) */
+  workerDeferrals: z.number().nonnegative().optional(),
 })
 export type PipeMetrics = z.infer<typeof PipeMetrics>
 
@@ -110,7 +114,13 @@ export type PushResult = z.infer<typeof PushResult>
  */
 export const PushRefusal = z.object({
   id: z.string(),
-  code: z.enum(['PUSH_CONTACT_CONFLICT', 'PUSH_DUPLICATE_TASK', 'TASK_TOO_LARGE', 'CAMPAIGN_NOT_FOUND']),
+  code: z.enum([
+    'PUSH_CONTACT_CONFLICT',
+    'PUSH_DUPLICATE_TASK',
+    'TASK_TOO_LARGE',
+    'CAMPAIGN_NOT_FOUND',
+    'CAMPAIGN_NOT_ACTIVE',
+  ]),
   message: z.string(),
   suggestion: z.string(),
   exitCode: z.number().int(),
