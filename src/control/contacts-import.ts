@@ -249,7 +249,8 @@ export async function* streamContactsCsv(
       info: { lines: number; bytes: number }
     }>) {
       const line = lines.startLine(item.record, item.info.lines)
-      if (!header) reader.setHeader((header = item.record))
+      // trimmed as the rule reads it: a continuation carries it (within MAX_HEADER_CELL)
+      if (!header) reader.setHeader((header = item.record.map((h) => h.trim())))
       else {
         const out = reader.read(item.record, line)
         if (out && 'row' in out) rows.push(out.row)
