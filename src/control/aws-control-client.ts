@@ -9,9 +9,9 @@ import { CampaignReportSchema, ContactResultsPageSchema } from './report-schema.
 
 import { presignCallerProof } from './caller-presign.js'
 import { ControlResponse, type ControlOp } from './control-api.js'
-import { ObjectImportStep, RESULTS_PAGE_MAX, type ObjectImportResume } from './control-ops.js'
+import { ObjectImportStep, RESULTS_PAGE_MAX } from './control-ops.js'
 import { IMPORT_CHUNK_ROWS } from './contact-row.js'
-import type { ContactsCsvOptions } from './contacts-import.js'
+import type { ContactImportPort } from './contacts-import-object.js'
 import {
   AuditEntry,
   CampaignMedia,
@@ -202,20 +202,8 @@ export class LambdaDataPort implements DataPort {
    * One step of importing a file already in the stage's upload bucket (one Invoke, up to the
    * function's 15 minutes): the totals, or the continuation to send back for the next step.
    */
-  importContactsObject(
-    campaignId: string,
-    key: string,
-    csv: ContactsCsvOptions,
-    strict: boolean,
-    resume: ObjectImportResume | null,
-  ): Promise<ObjectImportStep> {
-    return this.call(
-      'contacts.importObject',
-      [campaignId, key, csv, strict, resume],
-      ObjectImportStep,
-      IMPORT_STEP_INVOKE_TIMEOUT_MS,
-    )
-  }
+  readonly importContactsObject: ContactImportPort['importContactsObject'] = (...args) =>
+    this.call('contacts.importObject', args, ObjectImportStep, IMPORT_STEP_INVOKE_TIMEOUT_MS)
 
   /** In chunks of IMPORT_CHUNK_ROWS (one Invoke each); the counts and lists add up. */
   async importContacts(campaignId: string, rows: ContactRow[]): Promise<Omit<ImportResult, 'invalid'>> {

@@ -103,12 +103,14 @@ export async function admitAndDial(
   dial: DialAtSlot,
 ): Promise<{ admission: Admission; busy: Deferral[] }> {
   const now = deps.nowMs ?? Date.now
-  const holdUntil = now() + (deps.holdMs ?? DEFAULT_HOLD_MS)
+  const startedAt = now()
+  const holdUntil = startedAt + (deps.holdMs ?? DEFAULT_HOLD_MS)
   const dials: Array<Promise<Deferral | undefined>> = []
-  // Back from a deferral before its slot: held until then, not asked for early.
+  // Back from a deferral before its slot: held until then, not asked for early. Judged against
+  // one reading of the clock, so a task is either held or asks now, never both (dialed twice).
   const early = (t: TaskItem) => {
     const until = t.task.deferredUntil
-    return until !== undefined && until > now() + DUE_WITHIN_MS && until <= holdUntil
+    return until !== undefined && until > startedAt + DUE_WITHIN_MS && until <= holdUntil
   }
   let held: Held[] = todo.filter(early).map((item) => ({ item, at: item.task.deferredUntil ?? 0 }))
   let admission: Admission | undefined
