@@ -81,6 +81,16 @@ describe('PgQueue send / receive / delete', () => {
     await vi.waitFor(async () => expect(await queue.receive()).toHaveLength(1), expiry)
   })
 
+  it('deleteBatch holding a stale handle, then the current one, of one message deletes it (SQS)', async () => {
+    const { queue } = await pair()
+    await queue.send('twice')
+    const [stale] = await queue.receive({ visibilityTimeoutSeconds: 0 })
+    const [current] = await queue.receive({ visibilityTimeoutSeconds: 30 })
+    expect(current!.messageId).toBe(stale!.messageId)
+    expect(await queue.deleteBatch([stale!.receiptHandle, current!.receiptHandle])).toBe(1)
+    expect(await queue.depth()).toMatchObject({ visible: 0, inFlight: 0 })
+  })
+
   it('changeVisibility(0) makes a message visible at once; a stale handle is refused with the reason', async () => {
     const { queue } = await pair()
     await queue.send('a')
