@@ -90,6 +90,12 @@ export default class Dev extends BaseCommand<typeof Dev> {
       driver: flags.driver as 'sim' | 'ari',
       trace: flags.trace,
     })
+    if (stack.replacedStackFile) {
+      const old = stack.replacedStackFile
+      this.logToStderr(
+        `Note: replaced ${relative(process.cwd(), join(dataDir, 'stack.json')) || 'stack.json'}, left by a stack that is no longer running${old.pid ? ` (pid ${old.pid}${old.startedAt ? `, started ${old.startedAt}` : ''})` : ''}.`,
+      )
+    }
     this.printBanner(stack, logFile, dataDir)
     if (flags.demo > 0) {
       const added = await addDemoContacts(stack.pool, flags.demo)

@@ -140,12 +140,12 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
       ])
       progress = p
       dlqGrowth = Math.max(0, dlq.visible + dlq.inFlight - (dlqBefore.visible + dlqBefore.inFlight))
-      const key = `${p.dialed}/${p.rateLimited}/${p.dropped}/${dlqGrowth}`
+      const key = `${p.dialed}/${p.deferred}/${p.rateLimited}/${p.dropped}/${dlqGrowth}`
       if (key !== lastKey) {
         lastKey = key
         lastMoveAt = Date.now()
       }
-      const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  deferred ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
+      const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  deferred ${p.deferred}  retried ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
       if (interactive) process.stderr.write(`\r${line}   `)
       const done = p.dialed + p.dropped + Math.max(p.dlq, dlqGrowth) >= send.sent
       if (done || Date.now() - lastMoveAt > opts.idleTimeoutS * 1000) {
@@ -169,7 +169,8 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
           'Sent',
           'Dialed',
           'Not dialed',
-          'Deferred retries',
+          'Re-queued for slot',
+          'Retried (receive spent)',
           'DLQ',
           'Achieved CPS',
           'p50 send→dial',
@@ -180,7 +181,8 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
             `${summary.sent}/${summary.requested}`,
             summary.dialed,
             summary.notDialed.reduce((n, r) => n + r.count, 0),
-            summary.rateLimitedRetries,
+            summary.deferred,
+            summary.retried,
             summary.dlq,
             summary.achievedCps === null ? '—' : `${summary.achievedCps.toFixed(1)} (limit ${summary.limit})`,
             ms(summary.sendToDialMs.p50),

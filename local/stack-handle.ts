@@ -87,6 +87,7 @@ export function stackHandle(ctx: StartContext, p: Parts): LocalStack {
     tracer: p.tracer,
     ...(p.dispatcher ? { dispatcher: p.dispatcher } : {}),
     demoSeeded: p.demoSeeded,
+    ...(ctx.replacedStackFile ? { replacedStackFile: ctx.replacedStackFile } : {}),
     mediaUrl: p.media.audioUrl,
     status: () => readStatus(p),
     async abandon(reason: string) {

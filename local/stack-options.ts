@@ -1,3 +1,4 @@
+import type { StaleStackFile } from '../src/local-stack/stack-file.js'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { DispatcherLoop } from '../src/dispatch/loop.js'
@@ -99,6 +100,8 @@ export interface LocalStack {
   tracer: Tracer
   dispatcher?: DispatcherLoop
   demoSeeded: boolean
+  /** the stack.json this start replaced, left by a stack whose process is gone (undefined: none) */
+  replacedStackFile?: StaleStackFile
   status(): Promise<LocalStackStatus>
   /** stops taking work, lets in-flight batches and calls finish, closes everything */
   stop(): Promise<void>
@@ -117,6 +120,8 @@ export interface StartContext {
   log: (component: string) => Logger
   logger: Logger
   services: ServiceHandle[]
+  /** a stale stack.json found before the start (see claimStackFile) */
+  replacedStackFile?: StaleStackFile
   /** what to undo if the start fails half-way (undone newest first) */
   undo: (() => Promise<unknown> | void)[]
 }

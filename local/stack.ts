@@ -35,7 +35,7 @@ import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis } from '../src/local-stack/services.js'
-import { localDataDir, writeStackFile } from '../src/local-stack/stack-file.js'
+import { claimStackFile, localDataDir, writeStackFile } from '../src/local-stack/stack-file.js'
 import { createPgSpanSink } from '../src/tracing/pg-sink.js'
 import { stampingQueue } from '../src/tracing/stamp.js'
 import { createTracer, NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
@@ -330,6 +330,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     logger: log('local-stack'),
     services: [],
     undo: [],
+  }
+  // Before anything starts: another live stack here keeps its file, and its port (issue #16).
+  if (options.announce !== false) {
+    const stale = await claimStackFile(ctx.dataDir)
+    if (stale) ctx.replacedStackFile = stale
   }
   try {
     const stores = await startStores(ctx)

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Args, Flags } from '@oclif/core'
 import { parseCampaignFileText } from '../../src/campaigns/campaign-file.js'
 import { ControlCommand } from '../../src/cli/control-command.js'
+import { inputFile } from '../../src/cli/input-file.js'
 import { campaignDetail } from '../../src/cli/campaign-view.js'
 import { campaignNextStep } from '../../src/campaigns/next-step.js'
 import { OperatorError } from '../../src/errors.js'
@@ -49,6 +50,7 @@ export default class CampaignCreate extends ControlCommand<typeof CampaignCreate
         2,
         'USAGE',
       )
+    await inputFile(path, 'campaign file', 'dialctl campaign create examples/donation-drive-jerusalem.jsonc')
     let doc: unknown
     try {
       doc = parseCampaignFileText(await readFile(path, 'utf8'))

@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises'
 import { Args, Flags } from '@oclif/core'
 import cliProgress from 'cli-progress'
 import { ControlCommand } from '../../src/cli/control-command.js'
+import { inputFile } from '../../src/cli/input-file.js'
 import { OperatorError, usageError } from '../../src/errors.js'
 import { colors, table } from '../../src/cli/render.js'
 import type { ContactsCsvOptions } from '../../src/control/contacts-import.js'
@@ -37,17 +37,11 @@ export default class ContactsImport extends ControlCommand<typeof ContactsImport
           'Use e.g. --delimiter ";" or --delimiter tab.',
         )
     }
-    let size: number
-    try {
-      size = (await stat(args.file)).size
-    } catch (error) {
-      throw new OperatorError(
-        `Cannot read ${args.file} (${(error as NodeJS.ErrnoException).code}).`,
-        'Check the path.',
-        1,
-        'BAD_FILE',
-      )
-    }
+    const size = await inputFile(
+      args.file,
+      'CSV file',
+      `dialctl contacts import --campaign ${flags.campaign} contacts.csv`,
+    )
     const csv: ContactsCsvOptions = {
       ...(flags.delimiter ? { delimiter: flags.delimiter } : {}),
       ...(flags['phone-column'] ? { phoneColumn: flags['phone-column'] } : {}),

@@ -4,6 +4,7 @@ import { sleep } from '../../src/clock.js'
 import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval, percent } from '../../src/cli/render.js'
 import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
+import { inputFile } from '../../src/cli/input-file.js'
 import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'
 
 export interface CpsAutoResult {
@@ -36,6 +37,12 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
 
   async run(): Promise<CpsAutoResult> {
     const { flags } = await this.parse(CpsAuto)
+    if (flags.policy)
+      await inputFile(
+        flags.policy,
+        'pacing policy file (JSON)',
+        'dialctl cps auto --policy pacing-policy.json',
+      )
     let policy: PacingPolicy
     let intervalMs: number
     try {

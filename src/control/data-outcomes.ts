@@ -46,6 +46,7 @@ export async function runProgress(
   return {
     dialed: Math.max(count('dialed'), dials.length),
     rateLimited: count('rate_limited'),
+    deferred: count('deferred'),
     failed: count('failed'),
     dropped: count('dropped') + count('filtered'),
     dlq: count('dlq'),

@@ -210,7 +210,10 @@ export const LoadTestSummary = z.object({
   sendFailures: z.number().int(),
   sendSeconds: z.number(),
   dialed: z.number().int(),
-  rateLimitedRetries: z.number().int(),
+  /** deferrals to the next slot: re-sent with a delay, no receive spent (outcome deferred) */
+  deferred: z.number().int(),
+  /** limiter refusals that became ordinary retries, one receive spent each (outcome rate_limited) */
+  retried: z.number().int(),
   failed: z.number().int(),
   dropped: z.number().int(),
   dlq: z.number().int(),
@@ -253,7 +256,8 @@ export function summarize(
     sendFailures: send.failed.length,
     sendSeconds: (send.finishedAt - send.startedAt) / 1000,
     dialed: progress.dialed,
-    rateLimitedRetries: progress.rateLimited,
+    deferred: progress.deferred,
+    retried: progress.rateLimited,
     failed: progress.failed,
     dropped: progress.dropped,
     dlq,

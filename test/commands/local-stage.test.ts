@@ -579,7 +579,9 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     // The summary speaks of deferral, as status and doctor do (docs/health.md): waiting for the limit is not failure.
     const text = await dialctl(['load-test', '-n', '5', '--no-follow'])
     expect(text.exitCode).toBe(0)
-    expect(text.stdout).toMatch(/│ Sent +│ Dialed +│ Not dialed +│ Deferred retries +│ DLQ +│/)
+    expect(text.stdout).toMatch(
+      /│ Sent +│ Dialed +│ Not dialed +│ Re-queued for slot +│ Retried \(receive spent\) +│ DLQ +│/,
+    )
     expect(text.stdout).not.toMatch(/rate-limited/i)
     await queue.purge()
   })

@@ -28,3 +28,47 @@ describe('usage errors (exit 2)', () => {
     expect(jsonOf(run)).toMatchObject({ error: { code: 'USAGE', message: expect.any(String) } })
   })
 })
+
+/**
+ * Input files named on the command line (issue #16: `contacts import --campaign x examples/`
+ * printed a raw EISDIR): a directory or a missing path is a usage error naming the path, with a
+ * → line, before any store is reached.
+ */
+describe('input file paths that are not files (exit 2, BAD_FILE)', () => {
+  const cases: [string, string[], string][] = [
+    [
+      'contacts import, a directory',
+      ['contacts', 'import', '--campaign', 'x', 'examples'],
+      'examples is a directory',
+    ],
+    [
+      'contacts import, no such file',
+      ['contacts', 'import', '--campaign', 'x', 'nope.csv'],
+      'nope.csv does not exist',
+    ],
+    ['campaign create, a directory', ['campaign', 'create', 'examples'], 'examples is a directory'],
+    [
+      'campaign create --file, no such file',
+      ['campaign', 'create', '--file', 'nope.jsonc'],
+      'nope.jsonc does not exist',
+    ],
+    [
+      'cps auto --policy, a directory',
+      ['cps', 'auto', '--once', '--policy', 'examples'],
+      'examples is a directory',
+    ],
+  ]
+
+  it.each(cases)('%s', async (_what, args, message) => {
+    const run = await dialctl(args)
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toContain(message)
+    expect(run.stderr).toMatch(/→ .*e\.g\./)
+    expect(run.stderr).not.toMatch(/EISDIR|ENOENT/)
+    const json = await dialctl([...args, '--json'])
+    expect(json.exitCode).toBe(2)
+    expect(jsonOf(json)).toMatchObject({
+      error: { code: 'BAD_FILE', message: expect.stringContaining(message) },
+    })
+  })
+})

@@ -47,6 +47,9 @@ describe('runProgress: what happened to a load-test run', () => {
         'received 3 times (maxReceiveCount 3): moved from dial-tasks to dial-tasks-dlq',
       ),
       o('lt-r1-5', 'enrich', 'dropped', 'campaign_paused'),
+      o('lt-r1-6', 'dialer', 'deferred', 'rate_limit: back in 1 s at its next slot'),
+      o('lt-r1-6', 'dialer', 'deferred', 'rate_limit: back in 1 s at its next slot'),
+      o('lt-r1-6', 'dialer', 'rate_limited', 'rate_limit'),
       o('lt-r1-6', 'dialer', 'dialed'),
       // another run's task: not counted
       o('lt-r2-1', 'dialer', 'dropped', 'blacklisted'),
@@ -58,7 +61,8 @@ describe('runProgress: what happened to a load-test run', () => {
       defaultLimit: 5,
     })
     const p = await data.runProgress('load-test', 'lt-r1-', new Date(Date.now() - 60_000), new Map())
-    expect(p).toMatchObject({ dialed: 1, failed: 1, dropped: 4, dlq: 1 })
+    // deferrals (no receive spent) and limiter retries (a receive spent) are counted apart
+    expect(p).toMatchObject({ dialed: 1, deferred: 2, rateLimited: 1, failed: 1, dropped: 4, dlq: 1 })
     expect(p.notDialed).toEqual([
       { stage: 'enrich', outcome: 'dropped', reason: 'outside_calling_window', count: 2 },
       // most first, then by outcome, stage, reason

@@ -363,6 +363,7 @@ describe('load test', () => {
       {
         dialed: 100,
         rateLimited: 30,
+        deferred: 46,
         failed: 0,
         dropped: 0,
         dlq: 0,
@@ -374,6 +375,9 @@ describe('load test', () => {
       { dlqGrowth: 0, limit: 25 },
     )
     expect(s).toMatchObject({
+      // deferrals (no receive spent) and limiter retries (a receive spent) are counted apart
+      deferred: 46,
+      retried: 30,
       achievedCps: 25,
       sendSeconds: 2,
       complete: true,
@@ -398,6 +402,7 @@ describe('load test', () => {
       {
         dialed: 90,
         rateLimited: 0,
+        deferred: 0,
         failed: 1,
         dropped: 7,
         dlq: 1,

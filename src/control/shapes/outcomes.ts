@@ -4,7 +4,16 @@ import { z } from 'zod'
 
 export const RunProgress = z.object({
   dialed: z.number().int(),
+  /**
+   * Tasks the limiter refused that went back to the queue as ordinary retries (outcome
+   * rate_limited): each spent one receive of maxReceiveCount.
+   */
   rateLimited: z.number().int(),
+  /**
+   * Deferrals (outcome deferred): tasks re-sent with a delay to their next slot, no receive spent;
+   * one task may be deferred more than once. Default 0 for older control Lambdas.
+   */
+  deferred: z.number().int().default(0),
   failed: z.number().int(),
   dropped: z.number().int(),
   dlq: z.number().int(),
