@@ -57,10 +57,15 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
       if (flags.reason.trim() === '')
         throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier is fine again"')
       const ended = await plane.resumeAuto(flags.reason, this.actor())
+      // No scheduled pacer runs on the local stack: say what the limit does instead.
+      const steers =
+        plane.kind === 'local'
+          ? `no pacer runs locally, so the limit stays at ${(await plane.pacing()).limit.limit} cps (one pacer step: dialctl cps auto --once)`
+          : 'the adaptive pacer steers the limit again'
       this.log(
         ended
-          ? `${colors().green('✓')} hold ended on ${plane.stage}: the adaptive pacer steers the limit again`
-          : `Nothing was held on ${plane.stage}: the adaptive pacer already steers the limit.`,
+          ? `${colors().green('✓')} hold ended on ${plane.stage}: ${steers}`
+          : `Nothing was held on ${plane.stage}: ${plane.kind === 'local' ? steers : 'the adaptive pacer already steers the limit'}.`,
       )
       if (flags.once || flags.iterations === undefined)
         return { stage: plane.stage, dryRun: false, steps: [] }

@@ -23,14 +23,18 @@ export default class CpsGet extends ControlCommand<typeof CpsGet> {
         ? 'live (Redis)'
         : snap.limit.source === 'postgres'
           ? 'restored from PostgreSQL (Redis had lost it)'
-          : 'default (MAX_CPS): nobody has set one'
+          : plane.kind === 'local'
+            ? "default: the running dialctl dev's start limit (--max-cps, else MAX_CPS, else 100); nobody has set one"
+            : 'default (MAX_CPS): nobody has set one'
     const control = snap.control
     const mode =
       control?.mode === 'held'
         ? c.yellow(
             `held by ${control.heldBy ?? '?'} ${control.heldUntil ? `until ${control.heldUntil}` : 'until `dialctl cps auto --resume`'}`,
           )
-        : 'auto (the adaptive pacer may change it)'
+        : plane.kind === 'local'
+          ? `auto: no pacer runs locally, the limit stays at ${snap.limit.limit} cps (one pacer step: dialctl cps auto --once)`
+          : 'auto (the adaptive pacer may change it)'
     const last = control?.lastChange
     const ceiling = cpsCeiling()
     const history = snap.last60.map((s) => s.admitted)

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { errorMessage } from '../errors.js'
 import type { ContactsCsvOptions } from './contacts-import.js'
 import type { ObjectImportResume, ObjectImportStep } from './control-ops.js'
 import { importCsvStep } from './import-stream.js'
@@ -71,6 +72,7 @@ export function s3ContactImports(
             open: (from) => read.from(from),
             save: (id, rows) => data.importContacts(id, rows, run),
             signal: read.signal,
+            resumable: (error) => error instanceof UploadReadError,
             ...(remainingMs ? { remainingMs: () => remainingMs() - IMPORT_MARGIN_MS } : {}),
           },
           resume?.position ?? null,
@@ -84,6 +86,14 @@ export function s3ContactImports(
         read.close()
       }
     },
+  }
+}
+
+/** The read of an upload's body failed part-way (not by the step's own signal). */
+export class UploadReadError extends Error {
+  constructor(cause: unknown) {
+    super(`the read of the upload failed part-way: ${errorMessage(cause)}`, { cause })
+    this.name = 'UploadReadError'
   }
 }
 
@@ -121,7 +131,12 @@ class ObjectReader {
     })
     this.etag ??= got.etag
     this.size ??= got.size
-    yield* got.body
+    try {
+      yield* got.body
+    } catch (error) {
+      // the body's connection failed (S3, or the network, dropped it): the next step reads again
+      throw this.signal.aborted ? error : new UploadReadError(error)
+    }
   }
 
   identity(): { etag: string; size: number } {

@@ -34,6 +34,11 @@ export interface ImportStreamOptions {
    * returns the last committed boundary instead of the read's error.
    */
   signal?: AbortSignal
+  /**
+   * A failed read of the input worth going on from (the connection dropped mid-body): after a
+   * committed chunk, the step answers that boundary instead of failing, and the next step reads again.
+   */
+  resumable?: (error: unknown) => boolean
   /** rows per chunk (a transaction's worth; default 5000) */
   chunkSize?: number
 }
@@ -46,7 +51,7 @@ export interface ImportStreamOptions {
  * Throws OperatorError CSV_HEADER (nothing imported) and, under `strict`, IMPORT_REFUSED.
  */
 export async function importCsvStream(options: ImportStreamOptions): Promise<ImportTotals> {
-  const { remainingMs: _never, signal: _none, ...untimed } = options
+  const { remainingMs: _never, signal: _none, resumable: _once, ...untimed } = options
   const step = await importCsvStep(untimed, null)
   if (!step.done) throw new Error('an import without a deadline stopped early')
   return step.totals
@@ -163,7 +168,8 @@ function stopped(
       1,
       'CSV_HEADER',
     )
-  if (options.signal?.aborted && last && last !== position.at)
+  const cut = options.signal?.aborted || options.resumable?.(error)
+  if (cut && last && last !== position.at)
     return { done: false, position: { phase: position.phase, at: last, totals: result } }
   if (options.signal?.aborted)
     throw new OperatorError(

@@ -65,12 +65,15 @@ function demandOf(p: PacingSnapshot) {
 
 /**
  * The operator's decision that set the live limit below what it was, if one is in effect: the
- * newest cut in the audit whose old limit is still above the live one, or the hold. Times are ISO.
+ * newest cut in the audit whose old limit is still above the live one, or the hold; none while the
+ * live limit is the default (no audited change set it). Times are ISO.
  */
 export function limitDecision(
   input: Pick<RateLimitInput, 'pacing' | 'audit'>,
 ): { at: string; cause: string; fix: string } | undefined {
   const live = input.pacing.limit.limit
+  // A default limit (nobody set one, or the store lost it) was decided by no audited change.
+  if (input.pacing.limit.source === 'default') return undefined
   // The newest cut (later entries, if any, are raises); it explains only while the live limit is below where it cut from.
   const cut = input.audit?.find((e) => e.oldLimit !== null && e.newLimit < e.oldLimit)
   if (cut && live < cut.oldLimit!)

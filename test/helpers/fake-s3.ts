@@ -68,6 +68,9 @@ export async function startFakeS3(): Promise<FakeS3> {
       } else serve(s3, request, res)
     })
   })
+  // S3 keeps a connection open while its client reads slowly (an import commits between reads);
+  // Node's default would close it 5 s after the last write, cutting the read
+  server.keepAliveTimeout = 0
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
   const s3: FakeS3 = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -759,7 +759,9 @@ describe('dialer: holding refused tasks for their slot (a pipe with a batching w
     // 2 admitted, 2 promised the next second's slots
     await s.dial(Array.from({ length: 4 }, (_, i) => task(`line-c${i}`)))
     const promised = (await queue.peek(10)).map((m) => JSON.parse(m.body) as { deferredUntil: number })
-    // new tasks arriving before the promised slots are promised later ones, not admitted
+    // new tasks arriving before the promised slots are promised later ones, not admitted. (Not
+    // fixed sleeps: both waits run to the time the dialer itself promised, deferredUntil, as a
+    // re-queued task's delay does; that moment is what the test is about.)
     await sleep(Math.max(0, promised[0]!.deferredUntil - Date.now() - 600))
     await s.dial([task('line-new0'), task('line-new1')])
     expect(postsFor('line-new')).toHaveLength(0)

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { sleep } from '../../src/clock.js'
 import { readCpsHistory } from '../../src/pacing/history.js'
 import { createRedisLimiter } from '../../src/pacing/limiter.js'
@@ -165,8 +165,9 @@ describe('the deferral line (claim, promise)', () => {
     const first = await limiter.admit(10, 5, { claim: false })
     expect(first.delaysMs).toHaveLength(5)
     expect(first.deferDelaysMs).toHaveLength(5)
-    // a new task, even once the next slot is inside the horizon, is promised after the line
-    await sleep(250)
+    // a new task, even once the next slot is inside the horizon, is promised after the line:
+    // wait on Redis's clock until the second slot is past (the next free one is then < 1 s ahead)
+    await vi.waitUntil(async () => (await redisNowMicros()) > first.slotsMicros![1]!, { interval: 10 })
     const newcomer = await limiter.admit(1, 5, { claim: false })
     expect(newcomer.delaysMs).toEqual([])
     expect(newcomer.deferDelaysMs[0]!).toBeGreaterThan(first.deferDelaysMs.at(-1)! - 250)
@@ -180,10 +181,11 @@ describe('the deferral line (claim, promise)', () => {
     const prefix = `${t.prefix}nopromise:`
     await primeLimiter(t.redis, prefix)
     const limiter = createRedisLimiter({ redis: t.redis, prefix })
-    await limiter.admit(10, 5, { claim: false, promise: false })
+    const refused = await limiter.admit(10, 5, { claim: false, promise: false })
     expect(await t.redis.hget(`${prefix}cps:pacer`, 'dtat')).toBeNull()
-    await sleep(250)
-    // the next free slot is inside the horizon again: a new task gets it
+    // once the second slot is past on Redis's clock, the next free slot is inside the horizon again
+    await vi.waitUntil(async () => (await redisNowMicros()) > refused.slotsMicros![1]!, { interval: 10 })
+    // a new task gets it
     expect((await limiter.admit(1, 5, { claim: false })).delaysMs).toHaveLength(1)
   })
 })

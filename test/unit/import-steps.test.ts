@@ -70,6 +70,30 @@ describe('importCsvStep', () => {
     expect(run.saved.map((rows) => rows.map((r) => r.id))).toEqual([['k1', 'k2']])
   })
 
+  it('a read that fails part-way after a committed chunk: answers that boundary when the error is resumable, fails otherwise', async () => {
+    const dropped = new Error('other side closed')
+    // the connection drops once the first chunk is committed (the rest of the body never comes)
+    let committed = () => {}
+    const failing = () =>
+      (async function* () {
+        const saved = new Promise<void>((resolve) => (committed = resolve))
+        yield Buffer.from(HEADER + row(1) + row(2) + row(3))
+        await saved
+        throw dropped
+      })()
+    const resumable = options([], { open: failing, resumable: (e) => e === dropped })
+    const save = resumable.options.save
+    resumable.options.save = (id, rows) => save(id, rows).finally(() => committed())
+    await expect(importCsvStep(resumable.options, null)).resolves.toMatchObject({
+      done: false,
+      position: { at: { line: 4 }, totals: { imported: 2 } },
+    })
+    const other = options([], { open: failing })
+    const otherSave = other.options.save
+    other.options.save = (id, rows) => otherSave(id, rows).finally(() => committed())
+    await expect(importCsvStep(other.options, null)).rejects.toBe(dropped)
+  })
+
   it('cut short before a chunk is committed: IMPORT_STALLED, not a continuation that goes nowhere', async () => {
     const stop = new AbortController()
     const run = options([HEADER + row(1)], { signal: stop.signal, hang: true })

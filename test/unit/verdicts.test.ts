@@ -182,6 +182,12 @@ describe('rate limiting verdict (deferral is not failure; docs/operations.md "He
     )
     expect(limitDecision({ pacing: pacing(5, 5, 40) })).toBeUndefined()
   })
+
+  it('a default limit is blamed on no audited cut (issue #16: `npm start --max-cps 5` after a cut from 25)', () => {
+    const dflt = pacing(5, 5, 40)
+    dflt.limit = { ...dflt.limit, source: 'default' }
+    expect(limitDecision({ pacing: dflt, audit: [cut(1, 25, 10)] })).toBeUndefined()
+  })
 })
 
 describe('DLQ verdict', () => {
