@@ -2,8 +2,12 @@ import { Command, Flags, Interfaces } from '@oclif/core'
 import { ExitCode } from '../exit-codes.js'
 import { explainConnectionError, OperatorError } from '../errors.js'
 import { maskPhonesIn } from '../observability/mask.js'
+import { describeParseError } from './parse-errors.js'
 
 type Parsed = Record<string, unknown>
+
+/** A terminal colour sequence (ESC [ … m), from the code point so the source holds no control character. */
+const ANSI_SGR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g')
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -90,27 +94,24 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // Usage errors were marked by parse() above.
     // A usage error a person reads: one line naming the argument or flag, and the → line (oclif's
     // own is indented, often unnamed — "Expected an integer but received: abc" — and has no next step).
-    if (
-      !this.jsonEnabled() &&
-      error.oclif?.exit === ExitCode.Usage &&
-      !/Missing \d+ required arg/.test(error.message)
-    ) {
-      this.logToStderr(
-        `Error: ${maskPhonesIn(this.describeUsageError(error.message))}\n  → ${this.usageHint()}`,
+    const usage = error.oclif?.exit === ExitCode.Usage
+    if (usage) {
+      const flagNames = Object.keys({ ...this.ctor.flags, ...(this.ctor as typeof BaseCommand).baseFlags })
+      const message = maskPhonesIn(
+        describeParseError(error, [...flagNames, 'json']) ?? this.describeUsageError(error.message),
       )
+      if (this.jsonEnabled())
+        this.logJson({ error: { code: 'USAGE', message, suggestion: this.usageHint() } })
+      else this.logToStderr(`Error: ${message}\n  → ${this.usageHint()}`)
       this.exit(ExitCode.Usage)
     }
     // Under --json, a short error document and the right exit code (oclif's default dumps the
     // whole error object, config included, and exits 0 from a parse error).
     if (this.jsonEnabled()) {
-      const usage = error.oclif?.exit === ExitCode.Usage
       this.logJson({
-        error: {
-          code: usage ? 'USAGE' : ((error as { code?: string }).code ?? 'ERROR'),
-          message: maskPhonesIn(error.message),
-        },
+        error: { code: (error as { code?: string }).code ?? 'ERROR', message: maskPhonesIn(error.message) },
       })
-      this.exit(usage ? ExitCode.Usage : ExitCode.Error)
+      this.exit(ExitCode.Error)
     }
     return super.catch(error)
   }
@@ -118,7 +119,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** "LIMIT: Expected an integer but received: abc" — the positional argument named when oclif did not. */
   private describeUsageError(message: string): string {
     const text = message
+      // oclif colours parts of some messages (theme `dim`)
+      .replace(ANSI_SGR, '')
       .replace(/See more help with --help/g, '')
+      .replace(/^The following errors? occurred:/, '')
       .replace(/\s+/g, ' ')
       .trim()
       .replace(/^Parsing (--[\w-]+) /, '$1: ')

@@ -72,3 +72,32 @@ describe('input file paths that are not files (exit 2, BAD_FILE)', () => {
     })
   })
 })
+
+/**
+ * oclif's parse errors read as one line naming the flag or argument, with the → line, in both
+ * modes (issue #16: `--json` printed oclif's raw "The following error occurred:\n  Missing
+ * required flag reason\nSee more help with --help", with no suggestion).
+ */
+describe('parse errors name what is wrong, with a → line, plain and --json', () => {
+  const cases: [string, string[], string][] = [
+    ['a missing required flag', ['cps', 'set', '30'], 'Missing required flag: --reason'],
+    ['a missing argument', ['campaign', 'show'], 'Missing argument: ID (campaign id).'],
+    ['an unexpected argument', ['campaign', 'show', 'a', 'b'], 'Unexpected argument: b.'],
+    ['a mistyped flag', ['cps', 'set', '30', '--reasn', 'x'], 'Unknown flag --reasn; did you mean --reason?'],
+  ]
+
+  it.each(cases)('%s', async (_what, args, message) => {
+    const plain = await dialctl(args)
+    expect(plain.exitCode).toBe(2)
+    expect(plain.stderr).toContain(`Error: ${message}`)
+    expect(plain.stderr).toMatch(/→ Run `dialctl [a-z ]+ --help`/)
+    expect(plain.stderr).not.toMatch(/following error|See more help/)
+    const json = await dialctl([...args, '--json'])
+    expect(json.exitCode).toBe(2)
+    const doc = jsonOf(json) as { error: { code: string; message: string; suggestion: string } }
+    expect(doc.error.code).toBe('USAGE')
+    expect(doc.error.message).toContain(message)
+    expect(doc.error.message).not.toMatch(/\n|See more help/)
+    expect(doc.error.suggestion).toMatch(/^Run `dialctl [a-z ]+ --help`/)
+  })
+})
