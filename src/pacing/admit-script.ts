@@ -51,9 +51,11 @@ export const ADMIT_LUA = String.raw`--[[
   Tasks back for their promise (claim = '1') take the next free slots, in the order they come. Without this rule a
   burst of new tasks takes the slots promised to deferred ones, those come back to find them gone
   and are sent to the end of the line, and the backlog's last tasks wait seconds past the time
-  the limit allows (the bench: a 2.5 s gap at the end of 1,000 tasks at 50 CPS). Promises nobody
-  claims (a task dropped meanwhile) stop holding new tasks back once their time has passed
-  (at most deferMax).
+  the limit allows (the bench: a 2.5 s gap at the end of 1,000 tasks at 50 CPS). The rule holds
+  only while the line moves: once no slot has been taken for a horizon ('tat' more than a horizon
+  in the past), the promised tasks are not coming (their campaign was paused and enrichment
+  dropped them, the queue was purged, a re-send failed) and new tasks take the free slots, so a
+  dead line stalls them for about a second, not until its promises expire (up to deferMax).
 
   Missing state (new, expired, or lost with a Redis restart or failover): slots granted before the
   loss may lie up to 'horizon' ahead, unseen. The first slot is then put at now + horizon + interval,
@@ -103,7 +105,7 @@ if start < now then
 end
 
 local k = 0
-local overtaking = not claim and dtat > start
+local overtaking = not claim and dtat > start and tat >= now - horizon
 if n > 0 and start < now + horizon and not overtaking then
   k = math.ceil((now + horizon - start) / interval)
   if k > n then

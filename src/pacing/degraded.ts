@@ -28,8 +28,8 @@ export function createLocalLimiter(
       assertBatchSize(n)
       assertLimit(limit)
       const now = nowMicros()
-      // no overtaking: new tasks wait behind promised slots (admit-script.ts)
-      const overtaking = opts?.claim === false && dtat > Math.max(tat, now)
+      // no overtaking of a moving line: new tasks wait behind promised slots (admit-script.ts)
+      const overtaking = opts?.claim === false && dtat > Math.max(tat, now) && tat >= now - horizonMicros
       const d = gcraAdmit(tat, now, overtaking ? 0 : n, limit, horizonMicros)
       tat = d.tatMicros
       const refused = n - d.admitted

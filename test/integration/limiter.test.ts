@@ -177,6 +177,23 @@ describe('the deferral line (claim, promise)', () => {
     expect(claimant.slotsMicros![0]! - first.slotsMicros!.at(-1)!).toBe(200_000)
   })
 
+  it('a dead line (promises nobody claims: a paused campaign, a purged queue) holds new tasks back about a second, not until the promises expire', async () => {
+    const prefix = `${t.prefix}deadline:`
+    await primeLimiter(t.redis, prefix)
+    const limiter = createRedisLimiter({ redis: t.redis, prefix })
+    // 10 admitted, 290 promised up to 30 s ahead; none of them will come back
+    const first = await limiter.admit(300, 10, { claim: false })
+    expect(first.delaysMs).toHaveLength(10)
+    expect(first.deferDelaysMs.at(-1)!).toBeGreaterThan(20_000)
+    // while the admitted slots run, the line moves: a new task waits behind the promises
+    expect((await limiter.admit(1, 10, { claim: false })).delaysMs).toEqual([])
+    // a horizon after the last slot taken, nobody has claimed one: the line is dead, new tasks go
+    const lastSlot = first.slotsMicros!.at(-1)!
+    await sleep(Math.max(0, (lastSlot - (await redisNowMicros())) / 1000 + 1100))
+    const newcomer = await limiter.admit(1, 10, { claim: false })
+    expect(newcomer.delaysMs).toHaveLength(1)
+  })
+
   it('refusals the caller will not defer (promise: false) promise nothing, so nobody waits behind them', async () => {
     const prefix = `${t.prefix}nopromise:`
     await primeLimiter(t.redis, prefix)
