@@ -3,7 +3,7 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval } from '../../src/cli/render.js'
 import type { AuditEntry } from '../../src/control/port.js'
-import { cpsCeiling, DEFAULT_CPS_CEILING } from '../../src/pacing/limit-store.js'
+import { cpsCeiling, DEFAULT_CPS_CEILING, holdEnd } from '../../src/pacing/limit-store.js'
 import { SettableCpsLimit } from '../../src/pacing/settable-limit.js'
 
 export interface CpsSetResult {
@@ -52,16 +52,18 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
       )
     if (flags.reason.trim() === '')
       throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier asked"')
-    let holdMs: number | undefined
+    let until: number | null = null
     if (flags.for !== undefined) {
       try {
-        holdMs = parseInterval(flags.for)
+        until = holdEnd(parseInterval(flags.for))
       } catch (error) {
-        throw usageError(`--for: ${errorMessage(error)}`, 'Use e.g. --for 30m or --for 2h.')
+        throw usageError(
+          `--for ${flags.for}: ${errorMessage(error)}`,
+          'Use e.g. --for 30m or --for 2h, or leave --for out to hold until `dialctl cps auto --resume`.',
+        )
       }
     }
     const plane = await this.control()
-    const until = holdMs === undefined ? null : Date.now() + holdMs
     const change = await plane.setLimit(args.limit, flags.reason, this.actor(), 'cli', {
       hold: { untilMs: until },
     })

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Db } from '../db/pool.js'
-import { errorMessage } from '../errors.js'
+import { errorMessage, usageError } from '../errors.js'
 import { pacingKeys } from './keys.js'
 import {
   appendAudit,
@@ -78,6 +78,19 @@ function checkedChange(change: LimitChange, what: string): LimitChange {
     if (typeof change[field] !== 'string' || change[field].length === 0)
       throw new Error(`${what}: ${field}: must not be empty`)
   return change
+}
+
+const holdEndRule = 'a hold must last longer than 0'
+
+/**
+ * When a hold of `durationMs` (ms) started at `now` (epoch ms) ends. The rule: a hold lasts a
+ * positive time — one that has already ended would be reported as held while the pacer moves the
+ * limit at once (issue #16: `cps set 30 --for 0s`). Throws an Error saying so otherwise.
+ */
+export function holdEnd(durationMs: number, now = Date.now()): number {
+  if (!Number.isFinite(durationMs) || durationMs <= 0)
+    throw new Error(`${holdEndRule} (got ${durationMs} ms)`)
+  return Math.ceil(now + durationMs)
 }
 
 export interface SetLimitOptions {
@@ -248,6 +261,13 @@ class RedisPgLimitStore implements LimitStore {
     const who = checkedChange(change, 'limit change refused')
     const db = this.needDb('setLimit')
     const now = this.nowMs()
+    const untilMs = setOptions.hold?.untilMs
+    if (untilMs !== undefined && untilMs !== null && untilMs <= now)
+      throw usageError(
+        `The hold ends at ${new Date(untilMs).toISOString()}, which is not after now (${new Date(now).toISOString()}): ${holdEndRule}.`,
+        'Hold for a positive time (e.g. cps set N --reason … --for 30m), or with no end (until `cps auto --resume`).',
+        'BAD_HOLD',
+      )
     const result = await inTransaction(db, (tx) => this.writeChange(tx, n, who, setOptions, now)).catch(
       (error: unknown) => {
         // PostgreSQL first: when it cannot record the change, nothing changed anywhere.

@@ -84,13 +84,18 @@ describe('parse errors name what is wrong, with a → line, plain and --json', (
     ['a missing argument', ['campaign', 'show'], 'Missing argument: ID (campaign id).'],
     ['an unexpected argument', ['campaign', 'show', 'a', 'b'], 'Unexpected argument: b.'],
     ['a mistyped flag', ['cps', 'set', '30', '--reasn', 'x'], 'Unknown flag --reasn; did you mean --reason?'],
+    [
+      'a hold of no time',
+      ['cps', 'set', '30', '--reason', 'x', '--for', '0s'],
+      '--for 0s: a hold must last longer than 0',
+    ],
   ]
 
   it.each(cases)('%s', async (_what, args, message) => {
     const plain = await dialctl(args)
     expect(plain.exitCode).toBe(2)
     expect(plain.stderr).toContain(`Error: ${message}`)
-    expect(plain.stderr).toMatch(/→ Run `dialctl [a-z ]+ --help`/)
+    expect(plain.stderr).toMatch(/→ (Run `dialctl [a-z ]+ --help`|Use e\.g\.)/)
     expect(plain.stderr).not.toMatch(/following error|See more help/)
     const json = await dialctl([...args, '--json'])
     expect(json.exitCode).toBe(2)
@@ -98,6 +103,6 @@ describe('parse errors name what is wrong, with a → line, plain and --json', (
     expect(doc.error.code).toBe('USAGE')
     expect(doc.error.message).toContain(message)
     expect(doc.error.message).not.toMatch(/\n|See more help/)
-    expect(doc.error.suggestion).toMatch(/^Run `dialctl [a-z ]+ --help`/)
+    expect(doc.error.suggestion).toMatch(/^(Run `dialctl [a-z ]+ --help`|Use e\.g\.)/)
   })
 })

@@ -72,6 +72,11 @@ describe('live limit store', () => {
     await expect(store.setLimit(5, { ...change, actor: '' })).rejects.toThrow(
       /refused: actor: must not be empty/,
     )
+    // a hold that has already ended (issue #16: `cps set 30 --for 0s`), as the control API sends it
+    await expect(store.setLimit(5, change, { hold: { untilMs: Date.now() - 1 } })).rejects.toMatchObject({
+      code: 'BAD_HOLD',
+      message: expect.stringMatching(/is not after now.*a hold must last longer than 0/),
+    })
     expect(await t.redis.get(`${prefix}cps:limit`)).toBeNull()
     expect((await listPacingAudit(db.pool, { limit: 1000 })).length).toBe(before)
   })
