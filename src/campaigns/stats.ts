@@ -43,8 +43,14 @@ export interface CampaignStats {
     avgCallSeconds: number
     /** calls per second the concurrency allows: maxConcurrentCalls / avgCallSeconds */
     concurrencyRate: number
-    /** dials per second over the last OBSERVED_RATE_WINDOW_SECONDS; null when none was placed */
+    /**
+     * dials per second over `observedSeconds`: the last OBSERVED_RATE_WINDOW_SECONDS, or since the
+     * first dial in it when that is shorter (a campaign dialing for 20 s is not averaged over 5 min);
+     * null when none was placed
+     */
     observedRate: number | null
+    /** the span observedRate is measured over (seconds, at least 1); null when none was placed */
+    observedSeconds: number | null
     /**
      * the rate the ETA uses: the observed rate while the campaign is dialing (it already includes
      * pacing, concurrency, the queue and retries), else min(cpsLimit, concurrencyRate)
@@ -91,6 +97,7 @@ interface StatsRow {
   machines: string
   avg_ms: string | null
   recent: string
+  recent_first: Date | null
   donations: string
 }
 
@@ -108,7 +115,7 @@ export async function campaignStats(
   const r = await readStatsRow(db, campaignId, now)
   const config = CampaignConfig.safeParse(r.config)
   const window = config.success ? windowState(now, config.data, r.timezone) : { open: false, opening: null }
-  const pace = paceOf(r, config.success ? config.data.maxConcurrentCalls : 0, options.cpsLimit)
+  const pace = paceOf(r, now, config.success ? config.data.maxConcurrentCalls : 0, options.cpsLimit)
   const remaining = { min: Number(r.remaining_min), max: Number(r.remaining_max ?? 0) }
   const open = Number(r.pending) + Number(r.queued) + Number(r.dialing)
   // Placing the last dial is not the end: its call still runs for about one average call.
@@ -167,7 +174,9 @@ async function readStatsRow(db: Db, campaignId: string, now: Date): Promise<Stat
               count(*) FILTER (WHERE status = 'machine') AS machines,
               avg(duration_ms) FILTER (WHERE status <> 'dialing' AND duration_ms IS NOT NULL) AS avg_ms,
               count(*) FILTER (WHERE started_at > $2::timestamptz - make_interval(secs => $3)
-                                 AND started_at <= $2::timestamptz) AS recent
+                                 AND started_at <= $2::timestamptz) AS recent,
+              min(started_at) FILTER (WHERE started_at > $2::timestamptz - make_interval(secs => $3)
+                                 AND started_at <= $2::timestamptz) AS recent_first
          FROM call_attempts WHERE campaign_id = $1
      )
      SELECT camp.name, camp.status, camp.timezone, camp.config,
@@ -181,7 +190,7 @@ async function readStatsRow(db: Db, campaignId: string, now: Date): Promise<Stat
             (SELECT sum(greatest(camp.max_attempts - attempts, 1)) FROM ct
               WHERE status IN ('pending', 'queued', 'dialing') AND NOT listed) AS remaining_max,
             (SELECT count(*) FROM ct WHERE listed) AS blacklisted,
-            ca.attempts, ca.finished, ca.answered, ca.machines, ca.avg_ms, ca.recent,
+            ca.attempts, ca.finished, ca.answered, ca.machines, ca.avg_ms, ca.recent, ca.recent_first,
             (SELECT count(*) FROM donations WHERE campaign_id = $1) AS donations
        FROM camp, ca`,
     [campaignId, now, OBSERVED_RATE_WINDOW_SECONDS],
@@ -209,21 +218,27 @@ function windowState(
 }
 
 /** The dialing rate the ETA uses: observed while active and dialing, else the configured bound. */
-function paceOf(r: StatsRow, maxConcurrentCalls: number, cpsLimit: number): CampaignStats['pace'] {
+function paceOf(r: StatsRow, now: Date, maxConcurrentCalls: number, cpsLimit: number): CampaignStats['pace'] {
   const avgCallSeconds = r.avg_ms === null ? DEFAULT_CALL_SECONDS : Math.max(Number(r.avg_ms) / 1000, 1)
   const concurrencyRate = maxConcurrentCalls / avgCallSeconds
   const configuredRate = Math.min(Math.max(cpsLimit, 0), concurrencyRate)
   const recent = Number(r.recent)
+  // Over the window, or since the first dial in it when that is shorter (at least 1 s).
+  const observedSeconds =
+    recent > 0 && r.recent_first
+      ? Math.min(OBSERVED_RATE_WINDOW_SECONDS, Math.max(1, (now.getTime() - r.recent_first.getTime()) / 1000))
+      : null
   // A campaign that is dialing shows what it really achieves (retries, queue wait, call length);
   // before its first dials the configured bound is all there is.
   if (recent > 0 && r.status === 'active') {
-    const observedRate = recent / OBSERVED_RATE_WINDOW_SECONDS
+    const observedRate = recent / (observedSeconds ?? OBSERVED_RATE_WINDOW_SECONDS)
     return {
       cpsLimit,
       maxConcurrentCalls,
       avgCallSeconds,
       concurrencyRate,
       observedRate,
+      observedSeconds,
       rate: Math.min(observedRate, configuredRate || observedRate),
       rateSource: 'observed',
     }
@@ -233,7 +248,8 @@ function paceOf(r: StatsRow, maxConcurrentCalls: number, cpsLimit: number): Camp
     maxConcurrentCalls,
     avgCallSeconds,
     concurrencyRate,
-    observedRate: recent > 0 ? recent / OBSERVED_RATE_WINDOW_SECONDS : null,
+    observedRate: recent > 0 ? recent / (observedSeconds ?? OBSERVED_RATE_WINDOW_SECONDS) : null,
+    observedSeconds,
     rate: configuredRate,
     rateSource: 'configured',
   }

@@ -80,7 +80,7 @@ export function campaignDetail(c: CampaignSummary, now: Date = new Date()): stri
     [
       'Pace',
       c.pace.rateSource === 'observed'
-        ? `${c.pace.rate.toFixed(2)} dials/s observed over the last 5 min (limit ${c.pace.cpsLimit} CPS, concurrency ${c.pace.maxConcurrentCalls} ÷ ${c.pace.avgCallSeconds.toFixed(0)} s/call)`
+        ? `${c.pace.rate.toFixed(2)} dials/s observed over the last ${span(c.pace.observedSeconds)} (limit ${c.pace.cpsLimit} CPS, concurrency ${c.pace.maxConcurrentCalls} ÷ ${c.pace.avgCallSeconds.toFixed(0)} s/call)`
         : `${c.pace.rate.toFixed(1)} calls/s at most (limit ${c.pace.cpsLimit} CPS, concurrency ${c.pace.maxConcurrentCalls} ÷ ${c.pace.avgCallSeconds.toFixed(0)} s/call; nothing dialed in the last 5 min)`,
     ],
     [
@@ -89,6 +89,12 @@ export function campaignDetail(c: CampaignSummary, now: Date = new Date()): stri
     ],
   )
   return keyValues(rows)
+}
+
+/** The span a pace was observed over: "20 s", "5 min"; the window when unknown (older Lambdas). */
+function span(seconds: number | null): string {
+  if (seconds === null) return '5 min'
+  return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`
 }
 
 /** `campaign start|pause|resume|complete|cancel`: the move made, by whom and why. */

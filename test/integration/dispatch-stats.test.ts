@@ -110,7 +110,8 @@ describe('campaign stats (dialctl campaign show)', () => {
       phoneOffset: 200,
     })
     const now = new Date('2026-01-05T12:00:00Z')
-    // 30 dials in the last 5 minutes (0.1/s), one older dial outside the window, 10 s calls.
+    // 30 dials over the last 270 s (the first in the window 270 s ago: 1/9 per s), one older dial
+    // outside the window, 10 s calls.
     const values = Array.from({ length: 30 }, (_, i) => {
       const at = new Date(now.getTime() - (i + 1) * 9_000).toISOString()
       return `('o${i}', 'obs', 'ct-${i}', 0, '+972500000000', 'answered', 10000, '${at}')`
@@ -122,9 +123,34 @@ describe('campaign stats (dialctl campaign show)', () => {
     )
     // The limit (100 CPS) and the concurrency (100 ÷ 10 s = 10/s) would promise 1 s; 0.1/s is the truth.
     const s = await campaignStats(t.pool, 'obs', { cpsLimit: 100, now })
-    expect(s.pace).toMatchObject({ rateSource: 'observed', observedRate: 0.1, rate: 0.1 })
-    expect(s.etaSeconds).toBe(Math.ceil(10 / 0.1 + 10))
+    expect(s.pace).toMatchObject({ rateSource: 'observed', observedSeconds: 270 })
+    expect(s.pace.observedRate).toBeCloseTo(1 / 9, 9)
+    expect(s.etaSeconds).toBe(Math.ceil(10 * 9 + 10))
     expect(s).toMatchObject({ attempts: 31, finishedDials: 31, answered: 30 })
+  })
+
+  it('a campaign dialing for 20 s is paced over those 20 s, not the whole 5-minute window (issue #16)', async () => {
+    await insertCampaign(t.pool, 'young', { config: { maxConcurrentCalls: 100 } })
+    await insertContacts(t.pool, 'young', 60, (i) => ({ status: i < 30 ? 'done' : 'pending' }), {
+      phoneOffset: 400,
+    })
+    const now = new Date('2026-01-05T12:00:00Z')
+    // 30 dials in the last 20 s: 1.5/s (over 5 min it would read 0.10/s)
+    const values = Array.from({ length: 30 }, (_, i) => {
+      const at = new Date(now.getTime() - 20_000 + i * 500).toISOString()
+      return `('y${i}', 'young', 'ct-${i}', 0, '+972500000000', 'answered', 10000, '${at}')`
+    })
+    await t.pool.query(
+      `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, duration_ms, started_at)
+       VALUES ${values.join(', ')}`,
+    )
+    const s = await campaignStats(t.pool, 'young', { cpsLimit: 100, now })
+    expect(s.pace).toMatchObject({
+      rateSource: 'observed',
+      observedSeconds: 20,
+      observedRate: 1.5,
+      rate: 1.5,
+    })
   })
 
   it('a campaign whose contacts are all done or failed reports it (and stays active)', async () => {

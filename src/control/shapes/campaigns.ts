@@ -54,6 +54,8 @@ export const CampaignSummary = z.object({
     avgCallSeconds: z.number(),
     concurrencyRate: z.number(),
     observedRate: z.number().nullable(),
+    /** the span observedRate is measured over (s); default null for older control Lambdas */
+    observedSeconds: z.number().nullable().default(null),
     rate: z.number(),
     rateSource: z.enum(['observed', 'configured']),
   }),
