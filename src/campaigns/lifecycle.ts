@@ -251,7 +251,8 @@ export async function startCampaign(
         throw new CampaignTransitionError(
           'INVALID_CONFIG',
           `Campaign "${campaignId}" has an invalid config: ${describeZodError(parsed.error)}.`,
-          'Fix the campaign file and save it again (dialctl campaign create --file …).',
+          // There is no update: a stored campaign is replaced by a fixed copy under a new id.
+          `A stored campaign cannot be edited: fix the file, give it a new "id", create it (dialctl campaign create --file …), and cancel this one (dialctl campaign cancel ${campaignId} --reason "invalid config").`,
           campaignId,
           undefined,
           'active',

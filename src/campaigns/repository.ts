@@ -15,7 +15,7 @@ export class CampaignValidationError extends Error {
 /** `saveCampaign(..., {mode: 'insert'})` found a campaign with that id already. */
 export class CampaignExistsError extends Error {
   constructor(readonly campaignId: string) {
-    super(`campaign "${campaignId}" already exists; pick another id, or update it instead of creating it`)
+    super(`campaign "${campaignId}" already exists; pick another id`)
     this.name = 'CampaignExistsError'
   }
 }
@@ -27,7 +27,7 @@ export class StoredCampaignInvalidError extends Error {
     readonly detail: string,
   ) {
     super(
-      `stored campaign "${campaignId}" does not match the schema (${detail}); fix it with campaign create --file`,
+      `stored campaign "${campaignId}" does not match the schema (${detail}); create a fixed copy under a new id (dialctl campaign create --file …) and cancel this one`,
     )
     this.name = 'StoredCampaignInvalidError'
   }

@@ -153,7 +153,7 @@ export async function createCampaign(ctx: CampaignContext, input: CampaignInput)
     if (error instanceof CampaignExistsError)
       throw new OperatorError(
         `Campaign "${campaign.id}" already exists.`,
-        'Choose another id in the file, or inspect the existing one with `dialctl campaign show`.',
+        `Choose another "id" in the file, or inspect the existing one: dialctl campaign show ${campaign.id}`,
         1,
         'CAMPAIGN_EXISTS',
       )

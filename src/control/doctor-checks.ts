@@ -260,7 +260,8 @@ export function enrichmentChecks(o: Observations): Check[] {
       }
     : {
         cause: 'a stored campaign or the tasks do not match the schema',
-        fix: 'dialctl campaign show ID; re-save it with dialctl campaign create --file …',
+        // No update command exists: create refuses an existing id, so the fix is a copy under a new id.
+        fix: 'dialctl campaign show ID; fix its file under a new "id" and create that (dialctl campaign create --file …), then dialctl campaign cancel ID --reason "invalid config"',
       }
   return [
     {

@@ -294,6 +294,8 @@ describe('campaigns and contacts (local stack)', () => {
     const again = await dialctl(['campaign', 'create', '--file', join(dir, 'c.json'), '--no-audio-check'])
     expect(again.exitCode).toBe(1)
     expect(again.stderr).toContain('already exists')
+    // the next command names that campaign (issue #16): no update exists, so no "save it again"
+    expect(again.stderr).toContain('dialctl campaign show camp-1')
 
     const noContacts = await dialctl(['campaign', 'start', 'camp-1'])
     expect(noContacts.exitCode).toBe(1)
