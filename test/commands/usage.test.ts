@@ -106,3 +106,21 @@ describe('parse errors name what is wrong, with a → line, plain and --json', (
     expect(doc.error.suggestion).toMatch(/^(Run `dialctl [a-z ]+ --help`|Use e\.g\.)/)
   })
 })
+
+/** An unknown command (issue #16): the closest command when it looks like a typo, and a → line. */
+describe('an unknown command (exit 2)', () => {
+  it.each([
+    [['campain', 'list'], 'did you mean "campaign list"?'],
+    [['zzz'], '"zzz" is not a dialctl command.'],
+  ])('%j', async (args, message) => {
+    const plain = await dialctl(args)
+    expect(plain.exitCode).toBe(2)
+    expect(plain.stderr).toContain(message)
+    expect(plain.stderr).toMatch(/→ Run `dialctl/)
+    const json = await dialctl([...args, '--json'])
+    expect(json.exitCode).toBe(2)
+    expect(jsonOf(json)).toMatchObject({
+      error: { code: 'USAGE', message: expect.stringContaining(message) },
+    })
+  })
+})
