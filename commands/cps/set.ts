@@ -39,7 +39,8 @@ export default class CpsSet extends ControlCommand<typeof CpsSet> {
     const valid = SettableCpsLimit.safeParse(args.limit)
     if (!valid.success)
       throw usageError(
-        `The limit ${valid.error.issues[0]?.message ?? 'is invalid'} (got ${args.limit}).`,
+        // The rule's own aside (how to stop dialing) is the suggestion below, given once with its commands.
+        `The limit ${(valid.error.issues[0]?.message ?? 'is invalid').replace(/ \(.*\)$/, '')} (got ${args.limit}).`,
         args.limit < 1
           ? 'To stop dialing, pause the campaigns (dialctl campaign pause ID --reason …) or stop the pipe (dialctl pipe stop).'
           : 'Give a whole number of calls per second within the bounds above.',

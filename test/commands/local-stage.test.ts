@@ -93,7 +93,9 @@ describe('cps (local stack)', () => {
   it('cps set refuses N <= 0 and N above the ceiling without --force (usage, exit 2)', async () => {
     const zero = await dialctl(['cps', 'set', '0', '--reason', 'x'])
     expect(zero.exitCode).toBe(2)
-    expect(zero.stderr).toContain('at least 1 call per second')
+    expect(zero.stderr).toContain('at least 1 call per second (got 0).')
+    // the way to stop dialing is said once, in the suggestion with its commands (issue #16)
+    expect(zero.stderr.match(/to stop dialing/gi)).toHaveLength(1)
     const high = await dialctl(['cps', 'set', '501', '--reason', 'x', '--json'])
     expect(high.exitCode).toBe(2)
     expect(jsonOf(high)).toMatchObject({ error: { code: 'ABOVE_CEILING' } })
