@@ -306,6 +306,12 @@ function announce(ctx: StartContext, stores: Stores, workerUrl: string): void {
       workerUrl,
       pipeName: LOCAL_PIPE_NAME,
       maxCps: stores.maxCps,
+      maxCpsFrom:
+        ctx.options.maxCps !== undefined
+          ? '--max-cps'
+          : process.env.MAX_CPS !== undefined
+            ? 'MAX_CPS'
+            : 'built-in default',
       ...(stores.schema ? { schema: stores.schema } : {}),
       redisPrefix: stores.prefix,
       ...(ctx.options.logFile ? { logFile: ctx.options.logFile } : {}),

@@ -2,6 +2,7 @@ import { ControlCommand } from '../../src/cli/control-command.js'
 import { colors, keyValues, percent, sparkline } from '../../src/cli/render.js'
 import type { PacingSnapshot } from '../../src/control/port.js'
 import { cpsCeiling } from '../../src/pacing/limit-store.js'
+import { runningLocalStack } from '../../src/local-stack/stack-file.js'
 
 export type CpsGetResult = PacingSnapshot & { stage: string }
 
@@ -17,6 +18,8 @@ export default class CpsGet extends ControlCommand<typeof CpsGet> {
   async run(): Promise<CpsGetResult> {
     const plane = await this.control()
     const snap = await plane.pacing()
+    // The local default is the running stack's start limit: name where it came from.
+    const from = plane.kind === 'local' ? (await runningLocalStack())?.maxCpsFrom : undefined
     const c = colors()
     const source =
       snap.limit.source === 'redis'
@@ -24,7 +27,7 @@ export default class CpsGet extends ControlCommand<typeof CpsGet> {
         : snap.limit.source === 'postgres'
           ? 'restored from PostgreSQL (Redis had lost it)'
           : plane.kind === 'local'
-            ? "default: the running dialctl dev's start limit (--max-cps, else MAX_CPS, else 100); nobody has set one"
+            ? `default (${from === '--max-cps' ? 'dialctl dev --max-cps' : (from ?? "the running dialctl dev's start limit")}): nobody has set one`
             : 'default (MAX_CPS): nobody has set one'
     const control = snap.control
     const mode =

@@ -15,6 +15,8 @@ export const StackFile = z.object({
   pipeName: z.string(),
   /** the stack's default limit (`dev --max-cps`), used while Redis holds none */
   maxCps: z.number().int().positive().optional(),
+  /** where maxCps came from: `dialctl dev --max-cps`, the MAX_CPS variable, or the built-in default */
+  maxCpsFrom: z.enum(['--max-cps', 'MAX_CPS', 'built-in default']).optional(),
   /** PostgreSQL schema of the stack's tables (DATABASE_SCHEMA); absent = the default search_path */
   schema: z.string().optional(),
   /** key prefix of its pacing state in Redis (DIALCTL_REDIS_PREFIX); "" = none */
