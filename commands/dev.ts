@@ -106,14 +106,19 @@ export default class Dev extends BaseCommand<typeof Dev> {
 
     const ticker = this.startStatusTicker(stack, live)
 
+    // `on`, not `once`: kept until the second Ctrl-C's handler is in place (drainOrAbandon), so a
+    // quick second Ctrl-C never meets Node's default action (kill, database left untrue).
+    const stop = () => undefined
     await new Promise<void>((resolve) => {
-      const stop = () => resolve()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+      process.on('SIGINT', stop).once('SIGINT', () => resolve())
+      process.on('SIGTERM', stop).once('SIGTERM', () => resolve())
     })
     ticker.stop()
     if (live) process.stderr.write('\n')
-    await this.drainOrAbandon(stack)
+    await this.drainOrAbandon(stack, () => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    })
     const last = ticker.last()
     return { stopped: true, ...(last ? { last } : {}) }
   }
@@ -163,17 +168,21 @@ export default class Dev extends BaseCommand<typeof Dev> {
    * First Ctrl-C: drain, saying what is being waited for. Second: abandon, but leave the database
    * true (open calls closed as failed), so the next start has nothing to recover. Exits 130 when abandoned.
    */
-  private async drainOrAbandon(stack: LocalStack): Promise<void> {
-    const calls = stack.worker.activeCalls
-    this.logToStderr(
-      `Stopping: draining ${calls} call${calls === 1 ? '' : 's'} and the batches in flight — Ctrl-C again to abandon.`,
-    )
+  private async drainOrAbandon(stack: LocalStack, releaseFirstHandler: () => void): Promise<void> {
+    // The second Ctrl-C's handler is in place before the first one's goes and before the message
+    // that invites it: with no SIGINT listener Node restores the default action, and a quick
+    // second Ctrl-C killed the process with the database untrue (seen in CI).
     const abandoned = new Promise<number>((resolve) => {
       const again = () =>
         void stack.abandon('abandoned by the operator (second Ctrl-C in dialctl dev)').then(resolve)
       process.once('SIGINT', again)
       process.once('SIGTERM', again)
     })
+    releaseFirstHandler()
+    const calls = stack.worker.activeCalls
+    this.logToStderr(
+      `Stopping: draining ${calls} call${calls === 1 ? '' : 's'} and the batches in flight — Ctrl-C again to abandon.`,
+    )
     const outcome = await Promise.race([stack.stop().then(() => undefined), abandoned])
     setLogDestination(undefined)
     if (outcome !== undefined) {
