@@ -40,7 +40,12 @@ describe('fault: the reply to the call-row INSERT is lost', () => {
             Object.assign(client, {
               query: async (...args: unknown[]) => {
                 const result = await query(...args)
-                if (typeof args[0] === 'string' && args[0].includes('INSERT INTO call_attempts'))
+                // the claim's call row is inserted by gate_claim (migration 0015), which says so
+                if (
+                  typeof args[0] === 'string' &&
+                  args[0].includes('gate_claim(') &&
+                  (result as { rows?: Array<{ claimed?: boolean }> }).rows?.[0]?.claimed === true
+                )
                   claimed = true
                 if (args[0] === 'COMMIT' && claimed && failNext > 0) {
                   claimed = false
