@@ -187,9 +187,10 @@ describe('the deferral line (claim, promise)', () => {
     expect(first.deferDelaysMs.at(-1)!).toBeGreaterThan(20_000)
     // while the admitted slots run, the line moves: a new task waits behind the promises
     expect((await limiter.admit(1, 10, { claim: false })).delaysMs).toEqual([])
-    // a horizon after the last slot taken, nobody has claimed one: the line is dead, new tasks go
-    const lastSlot = first.slotsMicros!.at(-1)!
-    await sleep(Math.max(0, (lastSlot - (await redisNowMicros())) / 1000 + 1100))
+    // a horizon after the next free slot, nobody has claimed it: the line is dead, new tasks go
+    // (the next free slot is one interval, 100 ms, after the last admitted one; 200 ms to spare)
+    const nextFree = first.slotsMicros!.at(-1)! + 100_000
+    await sleep(Math.max(0, (nextFree - (await redisNowMicros())) / 1000 + 1000 + 200))
     const newcomer = await limiter.admit(1, 10, { claim: false })
     expect(newcomer.delaysMs).toHaveLength(1)
   })
