@@ -9,7 +9,7 @@ import {
 } from '../src/calls/workers.js'
 import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import { deferralTiming } from '../src/dialer/admission.js'
-import { PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
+import { PIPE_BATCH_SIZE, PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
 import { createEnricher } from '../src/enrich/enrich-batch.js'
 import { asError, bestEffort, errorMessage, OperatorError } from '../src/errors.js'
@@ -246,7 +246,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     filter: DIAL_TASKS_FILTER,
     enrich: (records) => enrich(records),
     target: async (events) => dialer(events),
-    batchSize: options.batchSize ?? 10,
+    batchSize: options.batchSize ?? PIPE_BATCH_SIZE,
     batchWindowSeconds,
     ...pipePollers(options),
     // On AWS a failed message reappears after the queue's visibility timeout (minutes); a 1 s

@@ -19,6 +19,7 @@ import {
   type PipeCounters,
 } from './state.js'
 import { bestEffort, errorMessage } from '../errors.js'
+import { PIPE_BATCH_SIZE, PIPE_BATCH_WINDOW_SECONDS } from './batching.js'
 
 export type { PipeRecord } from './records.js'
 
@@ -97,8 +98,8 @@ export class LocalPipe<E = PipeRecord> {
   constructor(private readonly options: LocalPipeOptions<E>) {
     const parsed = Options.safeParse({
       name: options.name,
-      batchSize: options.batchSize ?? 10,
-      batchWindowSeconds: options.batchWindowSeconds ?? 5,
+      batchSize: options.batchSize ?? PIPE_BATCH_SIZE,
+      batchWindowSeconds: options.batchWindowSeconds ?? PIPE_BATCH_WINDOW_SECONDS,
       concurrency: options.concurrency ?? 2,
       maxConcurrency: Math.max(options.maxConcurrency ?? 0, options.concurrency ?? 2),
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
