@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ControlCommand } from '../src/cli/control-command.js'
-import { IanaTimeZone, MAX_TASK_ATTEMPTS } from '../src/contracts/index.js'
+import { notAcceptingTasksError } from '../src/campaigns/lifecycle.js'
+import { IanaTimeZone, MAX_TASK_ATTEMPTS, type CampaignStatus } from '../src/contracts/index.js'
 import { OperatorError, usageError } from '../src/errors.js'
 import { maskPhone } from '../src/observability/mask.js'
 import { buildDialTask } from '../src/tasks/build-task.js'
@@ -73,7 +74,12 @@ export default class Push extends ControlCommand<typeof Push> {
         )
       throw error
     })
-    if (campaign.status !== 'active') throw notAccepting(task.campaignId, campaign.status)
+    const refusal = notAcceptingTasksError(task.campaignId, campaign.status as CampaignStatus, {
+      hasContacts: campaign.contacts.total > 0,
+      isTest: campaign.isTest,
+      autoComplete: campaign.autoComplete,
+    })
+    if (refusal) throw new OperatorError(refusal.message, refusal.suggestion, 1, refusal.code)
     const result = await plane.pushTasks([
       { id: '0', task, ...(flags.timezone ? { timezone: flags.timezone } : {}) },
     ])
@@ -102,20 +108,6 @@ export default class Push extends ControlCommand<typeof Push> {
     if (window && !window.open) this.log(windowLine(window))
     return out
   }
-}
-
-/** A campaign that is not active accepts no task (enrich drops it): what to do instead. */
-function notAccepting(id: string, status: string): OperatorError {
-  const next: Record<string, string> = {
-    draft: `start it first: \`dialctl campaign start ${id}\``,
-    paused: `resume it first: \`dialctl campaign resume ${id}\``,
-  }
-  return new OperatorError(
-    `Campaign ${id} is ${status} and accepts no dial tasks; nothing was sent.`,
-    next[status] ?? 'It is finished; push to an active campaign (`dialctl campaign list`).',
-    1,
-    'CAMPAIGN_NOT_ACTIVE',
-  )
 }
 
 /** A closed window, as the operator reads it: when it opens for the callee, in their zone and the campaign's. */

@@ -3,7 +3,7 @@ import type { DispatcherLoop } from '../src/dispatch/loop.js'
 import { bestEffort } from '../src/errors.js'
 import type { startMediaServer } from '../src/local-stack/demo-audio.js'
 import type { ServiceHandle } from '../src/local-stack/services.js'
-import { removeStackFile } from '../src/local-stack/stack-file.js'
+import { releaseStackClaim } from '../src/local-stack/stack-file.js'
 import { readCpsHistory } from '../src/pacing/history.js'
 import type { LimitStore } from '../src/pacing/limit-store.js'
 import type { LocalPipe } from '../src/pipe/local-pipe.js'
@@ -68,7 +68,7 @@ export function stackHandle(ctx: StartContext, p: Parts): LocalStack {
   const release = async () => {
     await p.tracer.close()
     await p.deregister()
-    if (options.announce !== false) removeStackFile(dataDir)
+    if (options.announce !== false) releaseStackClaim(dataDir)
     p.redis.disconnect()
   }
   return {

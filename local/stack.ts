@@ -35,7 +35,12 @@ import type { TelephonyDriver } from '../src/telephony/driver.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis } from '../src/local-stack/services.js'
-import { claimStackFile, localDataDir, writeStackFile } from '../src/local-stack/stack-file.js'
+import {
+  claimStackFile,
+  localDataDir,
+  releaseStackClaim,
+  writeStackFile,
+} from '../src/local-stack/stack-file.js'
 import { createPgSpanSink } from '../src/tracing/pg-sink.js'
 import { stampingQueue } from '../src/tracing/stamp.js'
 import { createTracer, NO_TRACER, type Tracer } from '../src/tracing/tracer.js'
@@ -379,6 +384,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         'the start failure is rethrown; undo the other steps whatever this one does',
       )
     await stopServices(ctx.services)
+    // the directory is free again: the next start must not meet this process's lock
+    if (options.announce !== false) releaseStackClaim(ctx.dataDir)
     throw error
   }
 }

@@ -11,6 +11,15 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const given = createHash('sha256')
     .update(match?.[1] ?? '')
     .digest()
-  const expected = createHash('sha256').update(token).digest()
-  return timingSafeEqual(given, expected) && match !== null
+  return timingSafeEqual(given, expectedDigest(token)) && match !== null
+}
+
+/**
+ * The token's digest, kept for the token last asked about: a worker has one token, and hashing it
+ * again on every POST /dial was a second SHA-256 per request for the same answer.
+ */
+let expected: { token: string; digest: Buffer } | undefined
+function expectedDigest(token: string): Buffer {
+  if (expected?.token !== token) expected = { token, digest: createHash('sha256').update(token).digest() }
+  return expected.digest
 }

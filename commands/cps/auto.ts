@@ -4,6 +4,7 @@ import { sleep } from '../../src/clock.js'
 import { errorMessage, usageError } from '../../src/errors.js'
 import { colors, parseInterval, percent } from '../../src/cli/render.js'
 import { autoStep, initialState, type AutoStep } from '../../src/control/auto.js'
+import { localPacerNote, pacerSteers } from '../../src/control/verdicts.js'
 import { inputFile } from '../../src/cli/input-file.js'
 import { loadPacingPolicy, type PacingPolicy } from '../../src/pacing/policy.js'
 
@@ -58,14 +59,13 @@ export default class CpsAuto extends ControlCommand<typeof CpsAuto> {
         throw usageError('--reason is empty.', 'Say why, e.g. --reason "carrier is fine again"')
       const ended = await plane.resumeAuto(flags.reason, this.actor())
       // No scheduled pacer runs on the local stack: say what the limit does instead.
-      const steers =
-        plane.kind === 'local'
-          ? `no pacer runs locally, so the limit stays at ${(await plane.pacing()).limit.limit} cps (one pacer step: dialctl cps auto --once)`
-          : 'the adaptive pacer steers the limit again'
+      const steers = pacerSteers(plane.kind)
+        ? 'the adaptive pacer steers the limit again'
+        : localPacerNote((await plane.pacing()).limit.limit)
       this.log(
         ended
           ? `${colors().green('✓')} hold ended on ${plane.stage}: ${steers}`
-          : `Nothing was held on ${plane.stage}: ${plane.kind === 'local' ? steers : 'the adaptive pacer already steers the limit'}.`,
+          : `Nothing was held on ${plane.stage}: ${pacerSteers(plane.kind) ? 'the adaptive pacer already steers the limit' : steers}.`,
       )
       if (flags.once || flags.iterations === undefined)
         return { stage: plane.stage, dryRun: false, steps: [] }

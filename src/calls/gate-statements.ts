@@ -45,10 +45,22 @@ export async function lockFacts(
   client: pg.PoolClient,
   cmd: DialCommand,
 ): Promise<Pick<GateFacts, 'campaign' | 'contact'>> {
-  const locked = await client.query<{ campaign: CampaignFacts | null; contact: ContactFacts | null }>(
-    'SELECT campaign, contact FROM gate_lock($1, $2)',
-    [cmd.campaignId, cmd.contactId],
-  )
+  const { text, values } = lockStatement(cmd)
+  return lockedFacts(await client.query<LockedRow>(text, values))
+}
+
+export interface LockedRow {
+  campaign: CampaignFacts | null
+  contact: ContactFacts | null
+}
+
+/** lockFacts' statement, for a transaction that sends it with its BEGIN (inTransactionFrom). */
+export function lockStatement(cmd: DialCommand): { text: string; values: string[] } {
+  return { text: 'SELECT campaign, contact FROM gate_lock($1, $2)', values: [cmd.campaignId, cmd.contactId] }
+}
+
+/** lockFacts' answer read from its statement's result. */
+export function lockedFacts(locked: pg.QueryResult<LockedRow>): Pick<GateFacts, 'campaign' | 'contact'> {
   return { campaign: locked.rows[0]?.campaign ?? null, contact: locked.rows[0]?.contact ?? null }
 }
 
@@ -157,7 +169,7 @@ export async function seeAndClaim(
 }
 
 /** One transaction on a pool or on the caller's client (src/db/pool.ts). */
-export { inTransaction } from '../db/pool.js'
+export { inTransaction, inTransactionFrom } from '../db/pool.js'
 
 /** A refused adoption's contact move: out of 'dialing' (the lost claim put it there at attempt + 1). */
 export async function applyAdoptionEffect(

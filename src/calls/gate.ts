@@ -13,13 +13,16 @@ import {
   applyAdoptionEffect,
   applyEffect,
   inTransaction,
-  lockFacts,
+  inTransactionFrom,
+  lockedFacts,
+  lockStatement,
   readFacts,
   seeAndClaim,
   type CampaignFacts,
   type ContactEffect,
   type ContactFacts,
   type GateFacts,
+  type LockedRow,
 } from './gate-statements.js'
 
 export type { ContactEffect } from './gate-statements.js'
@@ -194,9 +197,10 @@ function checkAtInstant(
 
 /**
  * Claims the dial of `cmd` for `workerId`, or says why not. One transaction of two statements
- * (lockFacts, then seeAndClaim); the clock is read once, after the locks are held. The verdict
- * is decide()'s on every fact: the rules that need neither the blacklist nor the call rows are
- * judged between the two statements, and the claim is written only when they all hold. Throws
+ * (the locking read, sent with its BEGIN, then seeAndClaim); the clock is read once, after the
+ * locks are held. The verdict is decide()'s on every fact: the rules that need neither the
+ * blacklist nor the call rows are judged between the two statements, and the claim is written
+ * only when they all hold. Throws
  * only when PostgreSQL fails (the caller answers 503 and the task is retried; nothing was
  * committed).
  */
@@ -207,8 +211,8 @@ export async function claimDial(
   workerId: string,
   options: GateOptions,
 ): Promise<ClaimResult> {
-  return inTransaction(db, async (client) => {
-    const locked = await lockFacts(client, cmd)
+  return inTransactionFrom<LockedRow, ClaimResult>(db, lockStatement(cmd), async (client, lockResult) => {
+    const locked = lockedFacts(lockResult)
     const now = (options.now ?? (() => new Date()))()
     const max = options.defaultMaxAttempts
     const before = decide({ ...locked, blacklisted: false, existingCallId: null }, cmd, attempt, now, max)

@@ -29,6 +29,7 @@ export function canMove(from: CampaignStatus, to: CampaignStatus): boolean {
 export type CampaignTransitionErrorCode =
   | 'ALREADY_IN_STATE'
   | 'CAMPAIGN_CLOSED'
+  | 'CAMPAIGN_NOT_ACTIVE'
   | 'CAMPAIGN_NOT_FOUND'
   | 'INVALID_CONFIG'
   | 'MOVE_REFUSED'
@@ -226,12 +227,69 @@ export async function transitionCampaign(
   return withTransaction(pool, (client) => transitionCampaignIn(client, campaignId, to, options))
 }
 
+/** What `campaign start` asks of a draft besides its status (see `noContactsError`). */
+export interface StartNeeds {
+  hasContacts: boolean
+  isTest: boolean
+  /** the config's `autoComplete: true` */
+  autoComplete: boolean
+}
+
 /**
- * draft → active. Refuses a campaign without contacts — it would have nothing to dial, or, with
- * `autoComplete: true`, complete at once; never what the operator meant — except a test campaign
- * without autoComplete: its contacts come with the tasks `load-test` and `push` send (they register
- * them), so it is started empty and stays open. Refuses a config that no longer parses (saved by
- * an older version, or edited by hand in the database).
+ * The NO_CONTACTS refusal of `startCampaign`, or undefined when the draft may start: a campaign
+ * without contacts would have nothing to dial, or, with `autoComplete: true`, complete at once —
+ * never what the operator meant — except a test campaign without autoComplete: its contacts come
+ * with the tasks `load-test` and `push` send (they register them), so it is started empty and
+ * stays open. `dialctl push`'s advice for a draft asks the same question (`notAcceptingTasksError`).
+ */
+export function noContactsError(campaignId: string, needs: StartNeeds): CampaignTransitionError | undefined {
+  if (needs.hasContacts || (needs.isTest && !needs.autoComplete)) return undefined
+  return new CampaignTransitionError(
+    'NO_CONTACTS',
+    `Campaign "${campaignId}" has no contacts; ${needs.autoComplete ? 'starting it would complete it at once (autoComplete: true)' : 'it would have nothing to dial'}.`,
+    `Import contacts first: ${importCommand(campaignId)} (FILE: a CSV with a phone_number column, E.164)`,
+    campaignId,
+    'draft',
+    'active',
+  )
+}
+
+/**
+ * The refusal of a dial task pushed to a campaign that is not active (enrich would drop it), or
+ * undefined when it is active. The advice is the command that would make it accept tasks, and
+ * only one that would succeed: a draft that `campaign start` refuses for want of contacts (see
+ * `noContactsError`) is told to import them first, then start; a paused one to resume; a completed
+ * or cancelled one is final. Used by `dialctl push` before sending and by the push registration
+ * (src/control/pushed-contacts.ts) for every caller of the control API.
+ */
+export function notAcceptingTasksError(
+  campaignId: string,
+  status: CampaignStatus,
+  needs: StartNeeds,
+): CampaignTransitionError | undefined {
+  if (status === 'active') return undefined
+  const start = `dialctl campaign start ${campaignId}`
+  const next =
+    status === 'draft'
+      ? noContactsError(campaignId, needs)
+        ? `It has no contacts, and \`campaign start\` refuses a campaign without them: import them first (${importCommand(campaignId)}; FILE: a CSV with a phone_number column, E.164), then start it (${start}).`
+        : `Start it first: ${start}`
+      : status === 'paused'
+        ? `Resume it first: dialctl campaign resume ${campaignId}`
+        : `${status} is final: push to an active campaign (dialctl campaign list), or create a new one (dialctl campaign create --file …).`
+  return new CampaignTransitionError(
+    'CAMPAIGN_NOT_ACTIVE',
+    `Campaign ${campaignId} is ${status} and accepts no dial tasks; nothing was sent.`,
+    next,
+    campaignId,
+    status,
+    'active',
+  )
+}
+
+/**
+ * draft → active. Refuses a campaign without contacts (`noContactsError`) and a config that no
+ * longer parses (saved by an older version, or edited by hand in the database).
  */
 export async function startCampaign(
   pool: pg.Pool,
@@ -239,8 +297,8 @@ export async function startCampaign(
   options: Omit<TransitionOptions, 'from'>,
 ): Promise<TransitionResult> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ config: unknown; is_test: boolean; contacts: string }>(
-      `SELECT c.config, c.is_test, (SELECT count(*) FROM contacts WHERE campaign_id = c.id) AS contacts
+    const { rows } = await client.query<{ config: unknown; is_test: boolean; has_contacts: boolean }>(
+      `SELECT c.config, c.is_test, EXISTS (SELECT 1 FROM contacts WHERE campaign_id = c.id) AS has_contacts
          FROM campaigns c WHERE c.id = $1`,
       [campaignId],
     )
@@ -258,17 +316,12 @@ export async function startCampaign(
           'active',
         )
       }
-      const autoComplete = parsed.data.autoComplete === true
-      if (Number(row.contacts) === 0 && (autoComplete || !row.is_test)) {
-        throw new CampaignTransitionError(
-          'NO_CONTACTS',
-          `Campaign "${campaignId}" has no contacts; ${autoComplete ? 'starting it would complete it at once (autoComplete: true)' : 'it would have nothing to dial'}.`,
-          `Import contacts first: ${importCommand(campaignId)} (FILE: a CSV with a phone_number column, E.164)`,
-          campaignId,
-          'draft',
-          'active',
-        )
-      }
+      const refusal = noContactsError(campaignId, {
+        hasContacts: row.has_contacts,
+        isTest: row.is_test,
+        autoComplete: parsed.data.autoComplete === true,
+      })
+      if (refusal) throw refusal
     }
     return transitionCampaignIn(client, campaignId, 'active', { ...options, from: ['draft'] })
   })

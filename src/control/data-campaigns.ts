@@ -97,10 +97,14 @@ export async function showCampaign(ctx: CampaignContext, id: string): Promise<Ca
 async function summary({ pool, now }: DataContext, id: string, cpsLimit: number): Promise<CampaignSummary> {
   const { campaignStats } = await campaignModules()
   const stats = await asOperatorErrors(() => campaignStats(pool, id, { cpsLimit, now: now() }))
-  const { rows } = await pool.query<{ is_test: boolean }>('SELECT is_test FROM campaigns WHERE id = $1', [id])
+  const { rows } = await pool.query<{ is_test: boolean; auto_complete: boolean }>(
+    `SELECT is_test, coalesce(config->>'autoComplete' = 'true', false) AS auto_complete FROM campaigns WHERE id = $1`,
+    [id],
+  )
   return {
     ...stats,
     isTest: rows[0]?.is_test ?? false,
+    autoComplete: rows[0]?.auto_complete ?? false,
     nextWindowOpening: stats.nextWindowOpening?.toISOString() ?? null,
   }
 }

@@ -209,6 +209,7 @@ export function pacingChecks(o: Observations): Check[] {
     ...(o.audit && !(o.audit instanceof Error) ? { audit: o.audit } : {}),
     active: active.map((c) => c.campaignId),
     now: o.at ?? new Date(),
+    kind: o.kind,
   })
   return [
     {

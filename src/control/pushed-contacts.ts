@@ -1,4 +1,6 @@
 import { zonesOfNumber } from '../campaigns/callee-zones.js'
+import { notAcceptingTasksError } from '../campaigns/lifecycle.js'
+import type { CampaignStatus } from '../contracts/index.js'
 import type { Db } from '../db/pool.js'
 import { usageError } from '../errors.js'
 import { maskPhone } from '../observability/mask.js'
@@ -141,7 +143,11 @@ interface HeldContact {
   phone_number: string | null
   attempts: number | null
   /** null: no such campaign */
-  campaign_status: string | null
+  campaign_status: CampaignStatus | null
+  /** what `campaign start` asks of a draft (null unless the campaign is a draft) */
+  is_test: boolean | null
+  auto_complete: boolean | null
+  has_contacts: boolean | null
 }
 
 /**
@@ -155,9 +161,12 @@ async function judgeNotInserted(
   if (!entries.length) return { existing: 0, refused: [] }
   // Per entry, the contact with its id first, else the one with its number (LATERAL … LIMIT 1).
   const { rows } = await db.query<HeldContact>(
-    `SELECT r.entry, c.id, c.phone_number, c.attempts,
-            (SELECT k.status FROM campaigns k WHERE k.id = r.campaign_id) AS campaign_status
+    `SELECT r.entry, c.id, c.phone_number, c.attempts, k.status AS campaign_status,
+            CASE WHEN k.status = 'draft' THEN k.is_test END AS is_test,
+            CASE WHEN k.status = 'draft' THEN coalesce(k.config->>'autoComplete' = 'true', false) END AS auto_complete,
+            CASE WHEN k.status = 'draft' THEN EXISTS (SELECT 1 FROM contacts x WHERE x.campaign_id = k.id) END AS has_contacts
        FROM jsonb_to_recordset($1::jsonb) AS r(entry int, campaign_id text, id text, phone text)
+       LEFT JOIN campaigns k ON k.id = r.campaign_id
        LEFT JOIN LATERAL (
          SELECT c.id, c.phone_number, c.attempts FROM contacts c
           WHERE c.campaign_id = r.campaign_id AND (c.id = r.id OR c.phone_number = r.phone)
@@ -194,17 +203,20 @@ function heldRefusal(entry: PushEntry, held: HeldContact): PushRefusal | undefin
     suggestion,
     exitCode: 2,
   })
-  if (held.campaign_status !== null && held.campaign_status !== 'active')
+  const notActive =
+    held.campaign_status === null
+      ? undefined
+      : notAcceptingTasksError(t.campaignId, held.campaign_status, {
+          hasContacts: held.has_contacts === true,
+          isTest: held.is_test === true,
+          autoComplete: held.auto_complete === true,
+        })
+  if (notActive)
     return {
       id: entry.id,
       code: 'CAMPAIGN_NOT_ACTIVE',
-      message: `Campaign ${t.campaignId} is ${held.campaign_status} and accepts no dial tasks; nothing was sent.`,
-      suggestion:
-        held.campaign_status === 'draft'
-          ? `Start it first: \`dialctl campaign start ${t.campaignId}\`.`
-          : held.campaign_status === 'paused'
-            ? `Resume it first: \`dialctl campaign resume ${t.campaignId}\`.`
-            : 'It is finished; push to an active campaign (`dialctl campaign list`).',
+      message: notActive.message,
+      suggestion: notActive.suggestion,
       exitCode: 1,
     }
   if (held.campaign_status === null)

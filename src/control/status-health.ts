@@ -47,6 +47,7 @@ export function statusHealth(o: Observations): StatusHealth {
           ? []
           : o.campaigns.filter((x) => x.status === 'active').map((x) => x.campaignId),
       now: o.at ?? new Date(),
+      kind: o.kind,
     })
     if (verdict.status === 'fail')
       problems.push(`rate limiting ${verdict.rule}: ${verdict.cause ?? verdict.detail} (dialctl doctor)`)

@@ -48,6 +48,8 @@ export interface RateLimitInput {
   /** ids of the active campaigns */
   active: string[]
   now: Date
+  /** the stage's kind: whether a pacer steers the limit once a hold ends (`pacerSteers`) */
+  kind: 'local' | 'aws'
 }
 
 /** Sums of the last 60 s: attempts, admissions, and the seconds that had any demand. */
@@ -64,12 +66,26 @@ function demandOf(p: PacingSnapshot) {
 }
 
 /**
+ * Whether an adaptive pacer steers the limit on a stage of this kind once no hold stops it: an AWS
+ * stage runs the Pacer Lambda on a schedule (stacks/functions.ts, PACER_SCHEDULE); the local stack
+ * starts none (local/stack.ts) — there `dialctl cps auto` is a pacer only while it runs in a terminal.
+ */
+export function pacerSteers(kind: 'local' | 'aws'): boolean {
+  return kind === 'aws'
+}
+
+/** What the limit does on the local stack when nothing holds it (`cps auto --resume`, the verdicts). */
+export function localPacerNote(limit: number): string {
+  return `no pacer runs locally, so the limit stays at ${limit} cps (one pacer step: dialctl cps auto --once)`
+}
+
+/**
  * The operator's decision that set the live limit below what it was, if one is in effect: the
  * newest cut in the audit whose old limit is still above the live one, or the hold; none while the
  * live limit is the default (no audited change set it). Times are ISO.
  */
 export function limitDecision(
-  input: Pick<RateLimitInput, 'pacing' | 'audit'>,
+  input: Pick<RateLimitInput, 'pacing' | 'audit' | 'kind'>,
 ): { at: string; cause: string; fix: string } | undefined {
   const live = input.pacing.limit.limit
   // A default limit (nobody set one, or the store lost it) was decided by no audited change.
@@ -86,8 +102,10 @@ export function limitDecision(
   if (control?.mode === 'held' && control.lastChange)
     return {
       at: control.lastChange.at,
-      cause: `the limit is held at ${live} cps by ${control.heldBy ?? control.lastChange.actor}${control.holdReason ? ` (${control.holdReason})` : ''}${control.heldUntil ? ` until ${control.heldUntil}` : ''}: the adaptive pacer cannot raise it`,
-      fix: 'dialctl cps auto --resume --reason "…" (the pacer steers again), or dialctl cps set N --reason "…"',
+      cause: `the limit is held at ${live} cps by ${control.heldBy ?? control.lastChange.actor}${control.holdReason ? ` (${control.holdReason})` : ''}${control.heldUntil ? ` until ${control.heldUntil}` : ''}: ${pacerSteers(input.kind) ? 'the adaptive pacer cannot raise it' : 'only an operator changes it (the local stack runs no pacer)'}`,
+      fix: pacerSteers(input.kind)
+        ? 'dialctl cps auto --resume --reason "…" (the adaptive pacer steers again), or dialctl cps set N --reason "…"'
+        : `dialctl cps set N --reason "…" (ending the hold with dialctl cps auto --resume changes nothing here: ${localPacerNote(live)})`,
     }
   return undefined
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { operatorError } from '../errors.js'
+import { operatorError, type OperatorError } from '../errors.js'
+import { acquireLock, releaseLock } from './stack-lock.js'
 import type { StackFile } from './stack-file-schema.js'
 
 export type { StackFile } from './stack-file-schema.js'
@@ -39,30 +40,33 @@ export interface StaleStackFile {
   startedAt?: string
 }
 
+/** The lock that makes one process the owner of `dataDir` (src/local-stack/stack-lock.ts). */
+function stackLockPath(dataDir: string): string {
+  return join(dataDir, 'stack.lock')
+}
+
 /**
- * Before a local stack starts in `dataDir`: throws an OperatorError when stack.json belongs to a
- * live process (another `dialctl dev` here — starting would take over its file and leave every
- * command in this directory on the wrong schema/prefix, issue #16). Returns the stale file's
- * owner when one was left by a process that is gone (the new stack replaces it), else undefined.
+ * Before a local stack starts in `dataDir`: makes this process the directory's owner, atomically
+ * (stack.lock, src/local-stack/stack-lock.ts: of two `dialctl dev` started in the same instant,
+ * exactly one gets it; a lock left by a dead process is taken over). Throws an OperatorError
+ * (STACK_RUNNING) when a live process owns it — starting would take over its stack.json and
+ * leave every command in this directory on the wrong schema/prefix (issue #16). Returns the stale
+ * stack.json's owner when one was left by a process that is gone (the new stack replaces it),
+ * else undefined. The owner gives the claim back with `releaseStackClaim`.
  */
 export async function claimStackFile(dataDir = localDataDir()): Promise<StaleStackFile | undefined> {
+  mkdirSync(dataDir, { recursive: true })
+  const lock = acquireLock(stackLockPath(dataDir))
+  if (!lock.acquired) throw stackRunning(dataDir, lock.holder, await runningLocalStack(dataDir))
+  // The lock is ours; a stack.json of another live process is one started without the lock (an
+  // older dialctl): it owns the directory all the same.
+  const running = await runningLocalStack(dataDir)
+  if (running && running.pid !== process.pid) {
+    releaseLock(stackLockPath(dataDir))
+    throw stackRunning(dataDir, running.pid, running)
+  }
   const path = stackFilePath(dataDir)
   if (!existsSync(path)) return undefined
-  const running = await runningLocalStack(dataDir)
-  if (running) {
-    const where = [
-      `pid ${running.pid}`,
-      `schema ${running.schema ?? 'public (default search_path)'}`,
-      `Redis prefix ${running.redisPrefix ? JSON.stringify(running.redisPrefix) : '(none)'}`,
-      `worker ${running.workerUrl}`,
-      `started ${running.startedAt}`,
-    ].join(', ')
-    throw operatorError(
-      `A local stack is already running from ${dataDir} (${where}).`,
-      `Use that one (other terminals here act on it), stop it first (Ctrl-C in its terminal, or kill ${running.pid}), or run a second stack from another directory (or with DIALCTL_HOME set to another folder).`,
-      'STACK_RUNNING',
-    )
-  }
   try {
     const old = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; startedAt?: unknown }
     return {
@@ -72,6 +76,35 @@ export async function claimStackFile(dataDir = localDataDir()): Promise<StaleSta
   } catch {
     return {}
   }
+}
+
+/**
+ * Gives back what `claimStackFile` took, when this process holds it: stack.json first, then the
+ * lock — the other order would let the next owner find this stack.json while this process still
+ * lives, and refuse to start.
+ */
+export function releaseStackClaim(dataDir = localDataDir()): void {
+  removeStackFile(dataDir)
+  releaseLock(stackLockPath(dataDir))
+}
+
+/** The refusal to start a second stack in `dataDir`, naming the one that owns it. */
+function stackRunning(dataDir: string, pid: number, running: StackFile | undefined): OperatorError {
+  const info = running?.pid === pid ? running : undefined
+  const where = info
+    ? [
+        `pid ${pid}`,
+        `schema ${info.schema ?? 'public (default search_path)'}`,
+        `Redis prefix ${info.redisPrefix ? JSON.stringify(info.redisPrefix) : '(none)'}`,
+        `worker ${info.workerUrl}`,
+        `started ${info.startedAt}`,
+      ].join(', ')
+    : `pid ${pid}, still starting`
+  return operatorError(
+    `A local stack is already running from ${dataDir} (${where}).`,
+    `Use that one (other terminals here act on it), stop it first (Ctrl-C in its terminal, or kill ${pid}), or run a second stack from another directory (or with DIALCTL_HOME set to another folder).`,
+    'STACK_RUNNING',
+  )
 }
 
 function alive(pid: number): boolean {

@@ -12,15 +12,23 @@ import {
 /** Per-instance CPS when Redis is unreachable (env DEGRADED_CPS). Small on purpose: N instances → N × this. */
 export const DEFAULT_DEGRADED_CPS = 5
 
-/** The same slot scheduling as the Redis script, in process memory, on the local clock. */
+/**
+ * The same slot scheduling as the Redis script, in process memory, on the local clock.
+ * `lineStartsInMs`: the first slot it may grant is that many ms after its creation (0: at once).
+ */
 export function createLocalLimiter(
-  options: { horizonMs?: number; deferHorizonMs?: number; nowMicros?: () => number } = {},
+  options: {
+    horizonMs?: number
+    deferHorizonMs?: number
+    nowMicros?: () => number
+    lineStartsInMs?: number
+  } = {},
 ): AdmissionLimiter {
   const horizonMicros = (options.horizonMs ?? 1000) * 1000
   const deferHorizonMs = options.deferHorizonMs ?? DEFAULT_DEFER_HORIZON_MS
   const nowMicros =
     options.nowMicros ?? (() => Math.round((performance.timeOrigin + performance.now()) * 1000))
-  let tat = 0
+  let tat = options.lineStartsInMs ? nowMicros() + options.lineStartsInMs * 1000 : 0
   // the degraded limiter's own deferral cursor (see the Redis script's dtat)
   let dtat = 0
   return {
@@ -51,7 +59,17 @@ export interface ResilientLimiterOptions {
   /** per-instance limit while Redis is unreachable; never above the live limit last seen */
   degradedCps?: number
   logger: Logger
+  /**
+   * the limiter for a degraded period; default: a local one whose line starts `primaryHorizonMs`
+   * after Redis failed, made anew for each period
+   */
   fallback?: AdmissionLimiter
+  /**
+   * how far ahead the shared limiter grants slots (ms, default 1000: createRedisLimiter's horizon).
+   * Slots it granted before failing are still dialed during that time, so the local line starts
+   * after them: the transition never puts local slots into a second Redis already filled.
+   */
+  primaryHorizonMs?: number
   /** called once Redis answers again, with the degraded period (e.g. to record it for `cps get`) */
   onRecover?: (period: DegradedPeriod) => Promise<void>
   nowMs?: () => number
@@ -74,8 +92,8 @@ export interface ResilientLimiter extends AdmissionLimiter {
 export function createResilientLimiter(options: ResilientLimiterOptions): ResilientLimiter {
   const degradedCps = options.degradedCps ?? DEFAULT_DEGRADED_CPS
   assertLimit(degradedCps)
-  const fallback = options.fallback ?? createLocalLimiter()
   const { logger } = options
+  let fallback = options.fallback ?? createLocalLimiter()
   const nowMs = options.nowMs ?? Date.now
   let mode: 'redis' | 'degraded' = 'redis'
   let since = 0
@@ -107,6 +125,8 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
           })
           mode = 'degraded'
           since = nowMs()
+          fallback =
+            options.fallback ?? createLocalLimiter({ lineStartsInMs: options.primaryHorizonMs ?? 1000 })
         }
         const admission: Admission = await fallback.admit(n, local, opts)
         return admission

@@ -52,7 +52,9 @@ interface Setup {
 /** One schema holding one campaign of `contacts` contacts, loaded as fast as PostgreSQL allows. */
 async function setUp(contacts: number): Promise<Setup> {
   const db = await createTestDb(`benchdisp${contacts}`)
-  const pool = createPool({ schema: db.schema, max: 6 })
+  // Loading 10 M rows and rebuilding their indexes takes minutes on a busy machine: the pool's
+  // default 30 s statement bound is for the pipeline's statements, not for this bulk load.
+  const pool = createPool({ schema: db.schema, max: 6, queryTimeoutMs: 20 * 60_000 })
   const { queue } = await ensureLocalQueues(pool)
   await pool.query(
     `INSERT INTO campaigns (id, name, status, config, timezone) VALUES ('big', 'Bench', 'active', $1, 'UTC')`,

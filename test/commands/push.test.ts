@@ -29,6 +29,7 @@ beforeAll(async () => {
     ['campaign-123', 'active'],
     ['demo', 'active'],
     ['c-draft', 'draft'],
+    ['c-draft-ready', 'draft'],
     ['c-paused', 'paused'],
     ['c-done', 'completed'],
     ['c-cancelled', 'cancelled'],
@@ -38,6 +39,11 @@ beforeAll(async () => {
   const night = campaign('c-later', 'active')
   night.config.callingWindows = [{ dayOfWeek: [laterDay], startHour: 9, endHour: 17 }]
   await saveCampaign(db.pool, night, { mode: 'insert' })
+  // a test campaign starts empty (its contacts come with pushed tasks); a draft with a contact starts
+  await saveCampaign(db.pool, campaign('c-draft-test', 'draft'), { mode: 'insert', isTest: true })
+  await db.pool.query(
+    "INSERT INTO contacts (campaign_id, id, phone_number, status, attempts) VALUES ('c-draft-ready', 'k1', '+12125550109', 'pending', 0)",
+  )
   Object.assign(process.env, {
     ...db.env,
     DIALCTL_STAGE: 'local',
@@ -160,18 +166,44 @@ describe('dialctl push (local stack)', () => {
 
   it.each([
     ['nope', /does not exist on stage local; nothing was sent/, /dialctl campaign list/],
-    ['c-draft', /is draft and accepts no dial tasks/, /dialctl campaign start c-draft/],
+    [
+      'c-draft',
+      /is draft and accepts no dial tasks/,
+      /no contacts.*import them first \(dialctl contacts import --campaign c-draft FILE; .*\), then start it \(dialctl campaign start c-draft\)/,
+    ],
+    [
+      'c-draft-ready',
+      /is draft and accepts no dial tasks/,
+      /Start it first: dialctl campaign start c-draft-ready$/m,
+    ],
+    [
+      'c-draft-test',
+      /is draft and accepts no dial tasks/,
+      /Start it first: dialctl campaign start c-draft-test$/m,
+    ],
     ['c-paused', /is paused and accepts no dial tasks/, /dialctl campaign resume c-paused/],
     ['c-done', /is completed and accepts no dial tasks/, /active campaign/],
     ['c-cancelled', /is cancelled and accepts no dial tasks/, /active campaign/],
   ])('refuses a task for campaign %s before sending it: exit 1 with what to do', async (id, what, todo) => {
     const before = (await queue.depth()).visible
     const run = await dialctl(['push', '--campaign', id, '--phone', '+12125550100'])
-    expect(run.exitCode).toBe(1)
+    expect(run.exitCode, run.stderr).toBe(1)
     expect(run.stderr).toMatch(what)
     expect(run.stderr).toMatch(todo)
     expect(run.stdout).not.toMatch(/Sent/)
     expect((await queue.depth()).visible).toBe(before)
+  })
+
+  it('the draft advice is true: start refuses the empty draft as push said, and takes the ones push told to start', async () => {
+    const empty = await dialctl(['campaign', 'start', 'c-draft', '--no-audio-check', '--json'])
+    expect(empty.exitCode).toBe(1)
+    expect((jsonOf(empty) as { error: { code: string } }).error.code).toBe('NO_CONTACTS')
+    for (const id of ['c-draft-ready', 'c-draft-test']) {
+      const started = await dialctl(['campaign', 'start', id, '--no-audio-check'])
+      expect(started.exitCode, started.stderr).toBe(0)
+      const push = await dialctl(['push', '--campaign', id, '--phone', '+12125550100'])
+      expect(push.exitCode, push.stderr).toBe(0)
+    }
   })
 
   it('refuses a task larger than the worker accepts, naming the limit, before sending it', async () => {

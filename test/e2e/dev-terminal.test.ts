@@ -110,6 +110,7 @@ describe('dialctl dev: the terminal, stack.json, Ctrl-C', () => {
     expect(await count(`SELECT count(*) AS n FROM call_attempts WHERE status = 'dialing'`)).toBe(0)
     expect(await count(`SELECT count(*) AS n FROM contacts WHERE status = 'dialing'`)).toBe(0)
     expect(existsSync(join(home, 'stack.json'))).toBe(false)
+    expect(existsSync(join(home, 'stack.lock'))).toBe(false)
   }, 120_000)
 
   it('after the demo contacts are all finished, the demo campaign stays active and a push dials', async () => {

@@ -61,11 +61,13 @@ describe('stack.json has one live owner', () => {
     expect(readFileSync(file, 'utf8')).toBe(before)
   })
 
-  it('only the owner removes the file', async () => {
+  it('only the owner removes the file; stop releases the directory', async () => {
     removeStackFile(dataDir, process.pid + 1)
     expect(existsSync(file)).toBe(true)
     await first!.stop()
     first = undefined
     expect(existsSync(file)).toBe(false)
+    // the claim is given back with it: the next start here is not refused
+    expect(existsSync(join(dataDir, 'stack.lock'))).toBe(false)
   }, 60_000)
 })

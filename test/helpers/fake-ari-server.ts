@@ -9,11 +9,15 @@ import { WebSocketServer, type WebSocket } from 'ws'
  */
 
 export type CalleeScript =
-  /** rings, answers after `afterMs`, presses `digits` (ms after answer), maybe hangs up */
+  /**
+   * rings, answers after `afterMs`, presses `digits` (`afterMs` after answer, or with `from:
+   * 'prompt'` after the first prompt on the channel starts playing — a person answering what they
+   * heard, whatever ran before it, e.g. AMD), maybe hangs up
+   */
   | {
       kind: 'answer'
       afterMs?: number
-      digits?: Array<{ digit: string; afterMs: number }>
+      digits?: Array<{ digit: string; afterMs: number; from?: 'answer' | 'prompt' }>
       /** the callee hangs up this long after answering */
       hangupAfterMs?: number
       /**
@@ -63,6 +67,8 @@ interface FakeChannel {
   timers: NodeJS.Timeout[]
   dialStatus: string
   script?: CalleeScript
+  /** the script's `from: 'prompt'` digits were scheduled (at the first PlaybackStarted) */
+  promptDigitsPressed?: boolean
   /** dialplan location while outside Stasis (after /continue) */
   context?: string
 }
@@ -182,7 +188,9 @@ export class FakeAriServer {
   /** The callee presses a key now (on an answered channel). */
   pressDigit(channelId: string, digit: string): void {
     const ch = this.channels.get(channelId)
-    if (ch && ch.state === 'Up')
+    // Asterisk sends an application the events of channels in it: a digit pressed while the
+    // channel runs dialplan (AMD) reaches no one
+    if (ch && ch.state === 'Up' && ch.inStasis)
       this.emit(ch.app, 'ChannelDtmfReceived', { digit, duration_ms: 120, channel: this.snapshot(ch) })
   }
 
@@ -428,7 +436,8 @@ export class FakeAriServer {
           this.setState(ch, 'Up')
           ch.inStasis = true
           this.emit(ch.app, 'StasisStart', { args: ch.appArgs, channel: this.snapshot(ch) })
-          for (const d of script.digits ?? []) later(d.afterMs, () => this.pressDigit(ch.id, d.digit))
+          for (const d of script.digits ?? [])
+            if (d.from !== 'prompt') later(d.afterMs, () => this.pressDigit(ch.id, d.digit))
           if (script.hangupAfterMs !== undefined)
             later(script.hangupAfterMs, () => this.calleeHangup(ch.id, 16))
         })
@@ -520,11 +529,20 @@ export class FakeAriServer {
       if (!this.playbacks.has(playbackId)) return
       pb.state = 'playing'
       this.emit(ch.app, 'PlaybackStarted', { playback: this.playbackSnapshot(pb) })
+      this.pressPromptDigits(ch)
       pb.timer = setTimeout(
         () => this.finishPlayback(pb, failed ? 'failed' : 'done'),
         failed ? 1 : (this.options.playbackMs ?? 30),
       )
     }, 1)
+  }
+
+  /** The script's digits pressed in answer to the first prompt, once per channel. */
+  private pressPromptDigits(ch: FakeChannel): void {
+    if (ch.promptDigitsPressed || ch.script?.kind !== 'answer') return
+    ch.promptDigitsPressed = true
+    for (const d of ch.script.digits ?? [])
+      if (d.from === 'prompt') ch.timers.push(setTimeout(() => this.pressDigit(ch.id, d.digit), d.afterMs))
   }
 
   private finishPlayback(pb: FakePlayback, state: string, channelApp?: string): void {

@@ -116,7 +116,8 @@ describe('AMD through ARI (fake Asterisk, real PostgreSQL)', () => {
     await dial(
       'human',
       '+972504440001',
-      { kind: 'answer', afterMs: 10, digits: [{ digit: '1', afterMs: 150 }] },
+      // presses 1 on hearing the prompt: a digit pressed while AMD listened would reach no one
+      { kind: 'answer', afterMs: 10, digits: [{ digit: '1', afterMs: 20, from: 'prompt' }] },
       {
         mode: 'hangup',
       },

@@ -122,7 +122,7 @@ describe('a push batch with repeats and conflicts', () => {
     expect(byId.get('9')!.exitCode).toBe(1)
     expect(byId.get('13')).toMatchObject({
       message: 'Campaign camp-paused is paused and accepts no dial tasks; nothing was sent.',
-      suggestion: 'Resume it first: `dialctl campaign resume camp-paused`.',
+      suggestion: 'Resume it first: dialctl campaign resume camp-paused',
       exitCode: 1,
     })
     // no message carries a number in full
@@ -155,6 +155,38 @@ describe('a push batch with repeats and conflicts', () => {
       `k1 ${N(1)}`,
       `k3 ${N(3)}`,
     ])
+  })
+
+  it('a draft: the advice is the command `campaign start` would accept — import first when it has no contacts', async () => {
+    await insertCampaign(t.pool, 'camp-draft', { status: 'draft' })
+    await insertCampaign(t.pool, 'camp-draft-auto', { status: 'draft', config: { autoComplete: true } })
+    await t.pool.query("UPDATE campaigns SET is_test = true WHERE id = 'camp-draft-auto'")
+    const push = async (campaignId: string) => {
+      const { refused } = await data.registerPushedContacts(batch(task('d1', N(50), { campaignId })))
+      expect(refused).toHaveLength(1)
+      return refused[0]!
+    }
+    // no contacts: `campaign start` refuses it (NO_CONTACTS), so start is not the advice
+    const empty = await push('camp-draft')
+    expect(empty).toMatchObject({
+      code: 'CAMPAIGN_NOT_ACTIVE',
+      message: 'Campaign camp-draft is draft and accepts no dial tasks; nothing was sent.',
+      exitCode: 1,
+    })
+    expect(empty.suggestion).toBe(
+      'It has no contacts, and `campaign start` refuses a campaign without them: import them first (dialctl contacts import --campaign camp-draft FILE; FILE: a CSV with a phone_number column, E.164), then start it (dialctl campaign start camp-draft).',
+    )
+    // a test campaign with autoComplete: true is refused empty too
+    expect((await push('camp-draft-auto')).suggestion).toMatch(
+      /import them first .*--campaign camp-draft-auto/,
+    )
+    // with a contact, start is what it needs
+    await t.pool.query(
+      "INSERT INTO contacts (campaign_id, id, phone_number, status, attempts) VALUES ('camp-draft', 'x', $1, 'pending', 0)",
+      [N(51)],
+    )
+    expect((await push('camp-draft')).suggestion).toBe('Start it first: dialctl campaign start camp-draft')
+    expect(await contacts()).toEqual([])
   })
 
   it('two pushes of one number under two ids at once: one is sent, the other refused (not absorbed)', async () => {

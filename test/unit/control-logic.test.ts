@@ -211,6 +211,36 @@ describe('doctor: the seed troubleshooting guide as checks', () => {
     expect(cut!.fix).toMatch(/^dialctl cps history; if the cut is no longer needed: dialctl cps set 50/)
   })
 
+  it('a held limit: doctor and status promise the pacer only where one runs (AWS), never on the local stack', () => {
+    const at = new Date('2026-01-05T12:00:00Z')
+    const held = {
+      ...busy(5, 5, 40),
+      control: {
+        mode: 'held' as const,
+        heldBy: 'ops@host',
+        lastChange: {
+          at: new Date(at.getTime() - 60_000).toISOString(),
+          actor: 'ops@host',
+          source: 'cli',
+          reason: 'x',
+        },
+      },
+    }
+    const local = check(observations({ kind: 'local', pacing: held, at }), 'rate-limiting')!
+    expect(local.status).toBe('warn')
+    expect(local.cause).toMatch(
+      /held at 5 cps by ops@host: only an operator changes it \(the local stack runs no pacer\)$/,
+    )
+    expect(local.fix).toMatch(
+      /^dialctl cps set N --reason "…" \(ending the hold with dialctl cps auto --resume changes nothing here: no pacer runs locally/,
+    )
+    expect(local.fix).not.toMatch(/steers again/)
+    expect(statusHealth(observations({ kind: 'local', pacing: held, at })).warnings).toContain(local.cause)
+    const aws = check(observations({ kind: 'aws', pacing: held, at }), 'rate-limiting')!
+    expect(aws.fix).toMatch(/^dialctl cps auto --resume --reason "…" \(the adaptive pacer steers again\)/)
+    expect(aws.cause).toMatch(/the adaptive pacer cannot raise it$/)
+  })
+
   it('the DLQ: growing fails, old dead letters warn; the title says what it holds', () => {
     const dlq = { visible: 96, inFlight: 0, oldestAgeSeconds: 42 }
     const moved = { stage: 'queue', outcome: 'dlq', reason: 'received 3 times', campaignId: 'c1', count: 4 }

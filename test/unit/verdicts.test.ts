@@ -167,26 +167,50 @@ describe('rate limiting verdict (deferral is not failure; docs/operations.md "He
       ...(c.audit ? { audit: c.audit } : {}),
       active: c.active ?? ['a'],
       now: NOW,
+      kind: 'aws',
     })
     expect([v.status, v.rule]).toEqual([c.status, c.rule])
     if (c.cause) expect(v.cause).toMatch(c.cause)
     if (v.status !== 'ok') expect(v.fix).toMatch(/^dialctl /)
   })
 
-  it('the hold fix resumes the pacer; the cut fix restores the old limit', () => {
-    expect(limitDecision({ pacing: pacing(5, 5, 40, { control: held(1) }) })!.fix).toMatch(
-      /^dialctl cps auto --resume/,
+  it('on AWS the hold fix resumes the pacer (the scheduled Pacer Lambda); the cut fix restores the old limit', () => {
+    const hold = limitDecision({ pacing: pacing(5, 5, 40, { control: held(1) }), kind: 'aws' })!
+    expect(hold.fix).toBe(
+      'dialctl cps auto --resume --reason "…" (the adaptive pacer steers again), or dialctl cps set N --reason "…"',
     )
-    expect(limitDecision({ pacing: pacing(2, 2, 40), audit: [cut(1, 50, 2)] })!.fix).toContain(
-      'dialctl cps set 50',
+    expect(hold.cause).toMatch(/: the adaptive pacer cannot raise it$/)
+    for (const kind of ['aws', 'local'] as const) {
+      expect(limitDecision({ pacing: pacing(2, 2, 40), audit: [cut(1, 50, 2)], kind })!.fix).toContain(
+        'dialctl cps set 50',
+      )
+      expect(limitDecision({ pacing: pacing(5, 5, 40), kind })).toBeUndefined()
+    }
+  })
+
+  it('on the local stack, which runs no pacer, the hold fix sets the limit and does not promise a pacer', () => {
+    const hold = limitDecision({ pacing: pacing(5, 5, 40, { control: held(1) }), kind: 'local' })!
+    expect(hold.fix).toBe(
+      'dialctl cps set N --reason "…" (ending the hold with dialctl cps auto --resume changes nothing here: no pacer runs locally, so the limit stays at 5 cps (one pacer step: dialctl cps auto --once))',
     )
-    expect(limitDecision({ pacing: pacing(5, 5, 40) })).toBeUndefined()
+    expect(hold.fix).not.toMatch(/pacer steers/)
+    expect(hold.cause).toBe(
+      'the limit is held at 5 cps by ops@host (trunk maintenance): only an operator changes it (the local stack runs no pacer)',
+    )
+    // what status and doctor show: the verdict carries the same words
+    const verdict = judgeRateLimiting({
+      pacing: pacing(5, 5, 40, { control: held(30) }),
+      active: ['a'],
+      now: NOW,
+      kind: 'local',
+    })
+    expect(verdict).toMatchObject({ rule: 'starved', fix: hold.fix, cause: hold.cause })
   })
 
   it('a default limit is blamed on no audited cut (issue #16: `npm start --max-cps 5` after a cut from 25)', () => {
     const dflt = pacing(5, 5, 40)
     dflt.limit = { ...dflt.limit, source: 'default' }
-    expect(limitDecision({ pacing: dflt, audit: [cut(1, 25, 10)] })).toBeUndefined()
+    expect(limitDecision({ pacing: dflt, audit: [cut(1, 25, 10)], kind: 'local' })).toBeUndefined()
   })
 })
 

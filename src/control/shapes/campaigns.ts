@@ -18,6 +18,8 @@ export const CampaignSummary = z.object({
   name: z.string(),
   status: z.string(),
   isTest: z.boolean(),
+  /** the config's `autoComplete: true` (`campaign start` and push's advice need it); false from older control Lambdas */
+  autoComplete: z.boolean().default(false),
   timezone: z.string(),
   contacts: ContactsByState.extend({ total: z.number().int() }),
   attempts: z.number().int(),
