@@ -56,10 +56,7 @@ export async function releaseStuckContacts(db: Db, options: ReleaseStuckOptions)
     id: string
     from_status: 'queued' | 'dialing'
     attempts: number
-  }>(
-    RELEASE_STUCK_SQL,
-    [cutoff, now, callCutoff],
-  )
+  }>(RELEASE_STUCK_SQL, [cutoff, now, callCutoff])
   return rows.map((r) => ({
     campaignId: r.campaign_id,
     contactId: r.id,

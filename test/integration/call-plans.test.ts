@@ -65,7 +65,10 @@ function command(contactId: string, i: number): DialCommand {
     campaignId: 'c',
     contactId,
     audioFileUrl: 'https://example.test/a.mp3',
-    ivrFlow: { startNodeId: 'n1', nodes: [{ id: 'n1', type: 'play_audio', audioUrl: 'https://example.test/a.mp3' }] },
+    ivrFlow: {
+      startNodeId: 'n1',
+      nodes: [{ id: 'n1', type: 'play_audio', audioUrl: 'https://example.test/a.mp3' }],
+    },
     metadata: {},
     attempt: 0,
   }
@@ -79,7 +82,7 @@ async function dialAll(pool: pg.Pool, ids: string[], offset: number): Promise<vo
     expect(claim.kind).toBe('claimed')
     const call = { callId: cmd.callId, campaignId: 'c', contactId: id, phoneNumber: cmd.phoneNumber }
     await recordDonation(pool, call, { digit: '1' })
-    const done = await finishCall(pool, { callId: cmd.callId, status: 'answered', digit: '1' })
+    const done = await finishCall(pool, { ...call, attempt: 0, status: 'answered', digit: '1' })
     expect(done).toEqual({ recorded: true, contactStatus: 'done' })
   }
 }
@@ -88,7 +91,10 @@ async function dialAll(pool: pg.Pool, ids: string[], offset: number): Promise<vo
 function expectKeyLookups(plans: PlanNode[]): void {
   const reads = plans
     .flatMap(nodes)
-    .filter((n) => n['Relation Name'] !== undefined && n['Relation Name'] in KEYS && n['Node Type'] !== 'ModifyTable')
+    .filter(
+      (n) =>
+        n['Relation Name'] !== undefined && n['Relation Name'] in KEYS && n['Node Type'] !== 'ModifyTable',
+    )
   expect(reads.length).toBeGreaterThan(0)
   for (const n of reads) {
     const where = `${n['Node Type']} on ${n['Relation Name']} via ${n['Index Name'] ?? '-'}`
@@ -114,9 +120,15 @@ describe('the per-call statements (gate_lock, gate_claim, donation, finish_call)
   })
 
   it('on a table of 20,000 contacts and calls, analyzed', async () => {
-    await insertContacts(t.pool, 'c', 20_000, (i) => ({ id: `bg-${i}`, status: i % 3 ? 'done' : 'pending' }), {
-      phoneOffset: 100,
-    })
+    await insertContacts(
+      t.pool,
+      'c',
+      20_000,
+      (i) => ({ id: `bg-${i}`, status: i % 3 ? 'done' : 'pending' }),
+      {
+        phoneOffset: 100,
+      },
+    )
     await t.pool.query(
       `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number, status, worker_id, ended_at)
        SELECT 'bg-call-' || g, 'c', 'bg-' || g, 0, '+1303' || lpad(g::text, 7, '0'),
