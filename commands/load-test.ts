@@ -5,7 +5,9 @@ import { colors, table } from '../src/cli/render.js'
 import { transitionLine } from '../src/cli/campaign-view.js'
 import {
   LoadTestSummary,
+  followLine,
   newRunId,
+  runFigures,
   sendLoad,
   summarize,
   testCampaignFor,
@@ -145,9 +147,9 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
         lastKey = key
         lastMoveAt = Date.now()
       }
-      const line = `CPS ${snap.cpsNow}/${snap.limit.limit}  dialed ${p.dialed}/${send.sent}  deferred ${p.deferred}  retried ${p.rateLimited}  dropped ${p.dropped}  DLQ ${dlqGrowth}`
+      const line = followLine(p, send.sent, dlqGrowth, { cpsNow: snap.cpsNow, limit: snap.limit.limit })
       if (interactive) process.stderr.write(`\r${line}   `)
-      const done = p.dialed + p.dropped + Math.max(p.dlq, dlqGrowth) >= send.sent
+      const { done } = runFigures(p, send.sent, dlqGrowth)
       if (done || Date.now() - lastMoveAt > opts.idleTimeoutS * 1000) {
         if (interactive) process.stderr.write('\n')
         if (!done)
@@ -168,6 +170,7 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
         [
           'Sent',
           'Dialed',
+          'Waiting',
           'Not dialed',
           'Re-queued for slot',
           'Retried (receive spent)',
@@ -180,6 +183,7 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
           [
             `${summary.sent}/${summary.requested}`,
             summary.dialed,
+            summary.waiting,
             summary.notDialed.reduce((n, r) => n + r.count, 0),
             summary.deferred,
             summary.retried,
@@ -198,7 +202,11 @@ export default class LoadTest extends ControlCommand<typeof LoadTest> {
           summary.notDialed.map((r) => [r.reason, r.where, r.count]),
         )}`,
       )
-    if (!summary.complete && follow)
-      this.log(colors().yellow('Incomplete: not every task reached an outcome.'))
+    if (summary.waiting > 0)
+      this.log(
+        colors().yellow(
+          `${follow ? 'Incomplete' : 'Not followed (--no-follow)'}: ${summary.waiting} task(s) waiting, with no outcome yet — in the queue, or held in the dialer until their slot; not lost: they are dialed as their slots come (dialctl status shows the queue draining).`,
+        ),
+      )
   }
 }

@@ -218,6 +218,13 @@ export const LoadTestSummary = z.object({
   dropped: z.number().int(),
   dlq: z.number().int(),
   /**
+   * Sent tasks without a final outcome yet (`runFigures`): in the queue (not received yet, or
+   * re-queued for their slot), held in a dialer batch until their promised slot (src/dialer/admission.ts:
+   * a refused task whose slot is within the hold stays in its batch, recording nothing until it is
+   * dialed), or being dialed. Neither dialed nor lost nor counted as deferred; 0 once `complete`.
+   */
+  waiting: z.number().int(),
+  /**
    * Tasks not dialed, one row per place and reason, most first: the send (the queue refused it),
    * the pipe filter, enrich (campaign not active, blacklisted, window closed …), the dial gate (its
    * GATE_REFUSALS code), the DLQ (failed every receive). From the recorded outcomes of this run.
@@ -238,6 +245,39 @@ export function percentileOf(values: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
+/**
+ * Where a run's sent tasks are, from its recorded outcomes: `dialed`, `ended` without a dial (dropped,
+ * filtered, DLQ — the larger of the recorded dead letters and `dlqGrowth`, the DLQ's growth, which
+ * on AWS stands for those SQS moved unrecorded), and `waiting`: the rest, which have no final
+ * outcome yet. A task held in the dialer until its slot records nothing while it waits, and one
+ * deferred to the queue records `deferred` (not final: it comes back), so both are waiting — never
+ * lost and never "not dialed". `done` when none is waiting.
+ */
+export function runFigures(
+  progress: Pick<RunProgress, 'dialed' | 'dropped' | 'dlq'>,
+  sent: number,
+  dlqGrowth: number,
+): { dialed: number; ended: number; waiting: number; done: boolean } {
+  const ended = progress.dropped + Math.max(progress.dlq, dlqGrowth)
+  const waiting = Math.max(0, sent - progress.dialed - ended)
+  return { dialed: progress.dialed, ended, waiting, done: waiting === 0 }
+}
+
+/**
+ * The live line `load-test` redraws while it follows a run: CPS against the limit, then the run's
+ * tasks — dialed, waiting (`runFigures`), ended without a dial — and the deferral counts (events:
+ * one task may be deferred more than once).
+ */
+export function followLine(
+  progress: RunProgress,
+  sent: number,
+  dlqGrowth: number,
+  pace: { cpsNow: number; limit: number },
+): string {
+  const f = runFigures(progress, sent, dlqGrowth)
+  return `CPS ${pace.cpsNow}/${pace.limit}  dialed ${f.dialed}/${sent}  waiting ${f.waiting} (queued or held for their slot)  not dialed ${f.ended}  re-queued ${progress.deferred}  retried ${progress.rateLimited}  DLQ ${dlqGrowth}`
+}
+
 export function summarize(
   plan: LoadPlan,
   send: SendOutcome,
@@ -248,6 +288,7 @@ export function summarize(
   const last = progress.lastDialAt ? Date.parse(progress.lastDialAt) : null
   const spanSeconds = first !== null && last !== null ? (last - first) / 1000 : 0
   const dlq = Math.max(progress.dlq, extra.dlqGrowth)
+  const figures = runFigures(progress, send.sent, extra.dlqGrowth)
   return {
     runId: plan.runId,
     campaignId: plan.campaignId,
@@ -261,6 +302,7 @@ export function summarize(
     failed: progress.failed,
     dropped: progress.dropped,
     dlq,
+    waiting: figures.waiting,
     notDialed: notDialedRows(progress, send.failed, extra.dlqGrowth),
     achievedCps: spanSeconds > 0 ? progress.dialed / spanSeconds : null,
     limit: extra.limit,
@@ -268,6 +310,6 @@ export function summarize(
       p50: percentileOf(progress.sendToDialMs, 50),
       p99: percentileOf(progress.sendToDialMs, 99),
     },
-    complete: progress.dialed + progress.dropped + dlq >= send.sent,
+    complete: figures.done,
   }
 }

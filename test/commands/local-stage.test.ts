@@ -569,6 +569,7 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
       sent: 25,
       sendFailures: 0,
       dialed: 0,
+      waiting: 25,
       limit: 40,
     })
     const { rows } = await db.pool.query(`SELECT is_test, status FROM campaigns WHERE id = 'load-test'`)
@@ -584,8 +585,11 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     const text = await dialctl(['load-test', '-n', '5', '--no-follow'])
     expect(text.exitCode).toBe(0)
     expect(text.stdout).toMatch(
-      /│ Sent +│ Dialed +│ Not dialed +│ Re-queued for slot +│ Retried \(receive spent\) +│ DLQ +│/,
+      /│ Sent +│ Dialed +│ Waiting +│ Not dialed +│ Re-queued for slot +│ Retried \(receive spent\) +│ DLQ +│/,
     )
+    // not followed: the 5 sent are waiting (queued), said so — not lost, not "not dialed"
+    expect(text.stdout).toMatch(/│ 5\/5 +│ 0 +│ 5 +│ 0 +│/)
+    expect(text.stdout).toContain('Not followed (--no-follow): 5 task(s) waiting, with no outcome yet')
     expect(text.stdout).not.toMatch(/rate-limited/i)
     await queue.purge()
   })

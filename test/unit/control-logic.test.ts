@@ -411,6 +411,7 @@ describe('load test', () => {
       achievedCps: 25,
       sendSeconds: 2,
       complete: true,
+      waiting: 0,
       sendToDialMs: { p50: 100, p99: 200 },
       notDialed: [],
     })
@@ -430,7 +431,7 @@ describe('load test', () => {
         finishedAt: 2000,
       },
       {
-        dialed: 90,
+        dialed: 88,
         rateLimited: 0,
         deferred: 0,
         failed: 1,
@@ -454,6 +455,9 @@ describe('load test', () => {
       { where: 'queue', reason: 'dlq (failed every receive)', count: 3 },
       { where: 'send', reason: 'InvalidParameterValue', count: 2 },
     ])
+    // 98 sent: 88 dialed, 7 dropped, 3 in the DLQ (the growth) — none waiting; each of the 100 requested in one column
+    expect(s).toMatchObject({ waiting: 0, complete: true })
+    expect(s.dialed + s.waiting + s.notDialed.reduce((n, r) => n + r.count, 0)).toBe(s.requested)
     expect(LoadTestSummary.parse(s)).toEqual(s)
   })
 })
