@@ -19,7 +19,7 @@ import type { PushEntry, PushRefusal, PushRegistration } from './port.js'
  * - PUSH_DUPLICATE_TASK / PUSH_CONTACT_CONFLICT for a repeat inside the batch: the same contact id
  *   or the same number of one campaign a second time (the first entry goes ahead, as in import);
  * - PUSH_CONTACT_CONFLICT: the contact exists with another number or attempt, or the number is
- *   another contact's of the campaign (contacts_campaign_phone_idx: one contact per number) —
+ *   another contact's of the campaign (contacts_phone_campaign_idx: one contact per number) —
  *   the gate would refuse the task after "Sent";
  * - CAMPAIGN_NOT_FOUND: the campaign does not exist (no contact can be written for it);
  * - CAMPAIGN_NOT_ACTIVE: it is draft, paused, completed or cancelled — enrich would drop the task

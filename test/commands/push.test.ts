@@ -274,7 +274,7 @@ describe('dialctl push (local stack)', () => {
         suggestion: expect.stringMatching(/another --contact/),
       },
     })
-    // the same number under another id: absorbed by contacts_campaign_phone_idx, refused by the gate
+    // the same number under another id: absorbed by contacts_phone_campaign_idx, refused by the gate
     const sameNumber = await dialctl([
       'push',
       '--campaign',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLAIM_SQL } from '../../src/dispatch/contacts.js'
+import { RELEASE_STUCK_SQL } from '../../src/dispatch/recovery.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { insertCampaign } from './dispatch-fixtures.js'
 
@@ -78,11 +79,11 @@ describe('query plans on 100k contacts', () => {
     expect(onContacts(plan).map((n) => n['Node Type'])).toContain('Tid Scan')
   })
 
-  it('the per-campaign in-flight count uses contacts_campaign_inflight_idx', async () => {
-    const plan = await explain(
-      `SELECT count(*) AS n FROM contacts WHERE campaign_id = $1 AND status IN ('queued', 'dialing')`,
-      ['big'],
-    )
-    expect(onContacts(plan).map((n) => n['Index Name'])).toEqual(['contacts_campaign_inflight_idx'])
+  it('crash recovery finds stuck contacts through contacts_inflight_idx, never a sequential scan', async () => {
+    const now = new Date()
+    const plan = await explain(RELEASE_STUCK_SQL, [new Date(now.getTime() - 900_000), now, new Date(0)])
+    // the stuck scan (Index Scan or a bitmap) through the in-flight index; the update by key
+    expect(plan.map((n) => n['Index Name'])).toContain('contacts_inflight_idx')
+    expect(onContacts(plan).filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([])
   })
 })
