@@ -6,6 +6,7 @@ import type { ServiceHandle } from '../src/local-stack/services.js'
 import { releaseStackClaim } from '../src/local-stack/stack-file.js'
 import { readCpsHistory } from '../src/pacing/history.js'
 import type { LimitStore } from '../src/pacing/limit-store.js'
+import type { EnrichedDialTask } from '../src/contracts/index.js'
 import type { LocalPipe } from '../src/pipe/local-pipe.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
 import type { Worker } from '../worker/app.js'
@@ -28,7 +29,7 @@ export interface Parts extends Stores {
   driver: TelephonyDriver
   worker: Worker
   workerUrl: string
-  pipe: LocalPipe<unknown>
+  pipe: LocalPipe<EnrichedDialTask>
   limitStore: LimitStore
   dispatcher: DispatcherLoop | undefined
 }

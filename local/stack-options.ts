@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { DispatcherLoop } from '../src/dispatch/loop.js'
 import type { ServiceHandle } from '../src/local-stack/services.js'
 import type { Logger } from '../src/observability/logger.js'
+import type { EnrichedDialTask } from '../src/contracts/index.js'
 import type { LocalPipe } from '../src/pipe/local-pipe.js'
 import type { PgQueue } from '../src/queue/pg-queue.js'
 import type { Tracer } from '../src/tracing/tracer.js'
@@ -95,7 +96,7 @@ export interface LocalStack {
   queue: PgQueue
   dlq: PgQueue
   worker: Worker
-  pipe: LocalPipe<unknown>
+  pipe: LocalPipe<EnrichedDialTask>
   /** NO_TRACER unless started with `trace` */
   tracer: Tracer
   dispatcher?: DispatcherLoop

@@ -7,7 +7,7 @@ import {
   resolveWorkerId,
   startHeartbeat,
 } from '../src/calls/workers.js'
-import { createDialer, dialerDeps } from '../src/dialer/create-dialer.js'
+import { createInProcessDialer, dialerDeps } from '../src/dialer/create-dialer.js'
 import { deferralTiming } from '../src/dialer/admission.js'
 import { PIPE_BATCH_SIZE, PIPE_BATCH_WINDOW_SECONDS } from '../src/pipe/batching.js'
 import { createDispatcherLoop, type DispatcherLoop } from '../src/dispatch/loop.js'
@@ -32,6 +32,7 @@ import {
   wireCrashRecovery,
 } from '../worker/drivers/ari/index.js'
 import type { TelephonyDriver } from '../src/telephony/driver.js'
+import type { EnrichedDialTask } from '../src/contracts/index.js'
 import { seedDemoCampaign } from '../src/local-stack/demo.js'
 import { startMediaServer } from '../src/local-stack/demo-audio.js'
 import { ensurePostgres, ensureRedis } from '../src/local-stack/services.js'
@@ -221,8 +222,9 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
   const { options, log } = ctx
   const batchWindowSeconds = options.batchWindowSeconds ?? PIPE_BATCH_WINDOW_SECONDS
   // the dialer's dial and worker-deferral counts, per minute in pipe_metrics (CloudWatch on AWS)
-  const late: { pipe?: LocalPipe<unknown> } = {}
-  const dialer = createDialer({
+  const late: { pipe?: LocalPipe<EnrichedDialTask> } = {}
+  // the enrichment's tasks handed over typed: parsed where they entered (the queue body), not again
+  const dialer = createInProcessDialer({
     ...dialerDeps({
       redis: stores.redis,
       db: stores.pool,
@@ -244,7 +246,7 @@ async function startPipe(ctx: StartContext, stores: Stores, workerUrl: string, t
     ...deferralTiming(batchWindowSeconds),
   })
   const enrich = createEnricher({ db: stores.pool, logger: log('enrich-dial-task'), tracer: stores.tracer })
-  const pipe = new LocalPipe<unknown>({
+  const pipe = new LocalPipe<EnrichedDialTask>({
     name: LOCAL_PIPE_NAME,
     pool: stores.pool,
     source: stores.queue,

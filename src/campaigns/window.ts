@@ -16,9 +16,20 @@ function localDayOfWeek(local: DateTime): number {
   return local.weekday % 7 // luxon: 1 = Monday … 7 = Sunday
 }
 
+/**
+ * Zones found valid. Whether luxon knows a zone does not change while the process runs, and the
+ * check built a DateTime and computed its offset — half of a window check's cost, paid by enrich
+ * and again by the dial gate for every task (issue #17). Only valid zones are kept, bounded.
+ */
+const knownZones = new Set<string>()
+const KNOWN_ZONES_MAX = 1000
+
 function assertZone(tz: string): void {
+  if (knownZones.has(tz)) return
   if (!DateTime.now().setZone(tz).isValid)
     throw new Error(`timezone "${tz}" is not an IANA time zone; use one such as Asia/Jerusalem`)
+  if (knownZones.size >= KNOWN_ZONES_MAX) knownZones.clear()
+  knownZones.add(tz)
 }
 
 function earliest(local: DateTime): DateTime {

@@ -3,7 +3,7 @@ import { z } from 'zod'
 
 /**
  * Numbers found valid lately. A task's number is checked where it enters each hop (the queue body,
- * the dialer's event, the worker's POST), three times in one process locally; libphonenumber's
+ * the dialer's event on AWS, the worker's POST), twice in one process locally; libphonenumber's
  * parse is most of a check's cost, and the answer for a string never changes. Bounded: cleared
  * when full.
  */

@@ -8,8 +8,9 @@ import { recordDegradedPeriod } from '../pacing/history.js'
 import { createLimitStore, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import { createRedisLimiter } from '../pacing/limiter.js'
 import { createRedisDialMarker } from './dial-marker.js'
-import { handleDialBatch, type DialerDeps } from './handle-batch.js'
+import { handleDialBatch, handleEnrichedTasks, type DialerDeps } from './handle-batch.js'
 import { tracedDialerDeps } from './trace.js'
+import type { EnrichedDialTask } from '../contracts/index.js'
 import type { QueuePort } from '../queue/port.js'
 import type { Tracer } from '../tracing/tracer.js'
 import {
@@ -97,11 +98,23 @@ export function dialerDeps(clients: DialerClients): DialerDeps & { tracer?: Trac
   }
 }
 
-/** The handler the Lambda and the local stack both call: `(enriched list) → batchItemFailures`. */
+/** The Lambda's handler: `(enriched list, as Pipes sends it) → batchItemFailures`; parses its event. */
 export function createDialer(
   deps: DialerDeps & { tracer?: Tracer },
 ): (event: unknown) => Promise<DialerResponse> {
   const { tracer } = deps
   // tracing on: this batch's ports wrapped to record each task's spans (trace.ts); off: untouched
   return (event) => handleDialBatch(tracer?.enabled ? tracedDialerDeps(deps, tracer, event) : deps, event)
+}
+
+/**
+ * The same dialer for a caller in the enrichment's own process (the local stack's pipe): it takes
+ * the enrichment's typed output as it is (handleEnrichedTasks), where the Lambda parses the event
+ * Pipes sends it. Same phases, ports and tracing as createDialer.
+ */
+export function createInProcessDialer(
+  deps: DialerDeps & { tracer?: Tracer },
+): (tasks: readonly EnrichedDialTask[]) => Promise<DialerResponse> {
+  const { tracer } = deps
+  return (tasks) => handleEnrichedTasks(tracer?.enabled ? tracedDialerDeps(deps, tracer, tasks) : deps, tasks)
 }

@@ -237,7 +237,8 @@ function enrichOne(v: ValidTask, step: EnrichStep): EnrichedDialTask | undefined
     return undefined
   }
   // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
-  // parsed again. The dialer parses it once more where it enters (the pipe's target input).
+  // parsed again. On AWS the dialer Lambda parses it where it enters (the Pipes event); the local
+  // pipe hands it to the dialer as it is (createInProcessDialer).
   const enriched = { ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn }
   if (!droppedTooLarge(enriched, dropTask)) return enriched
   moves.tooLarge.push(ref)

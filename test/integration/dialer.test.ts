@@ -7,9 +7,9 @@ import { DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { sleep } from '../../src/clock.js'
-import type { EnrichedDialTask } from '../../src/contracts/index.js'
+import { EnrichedDialTask } from '../../src/contracts/index.js'
 import { createRedisDialMarker } from '../../src/dialer/dial-marker.js'
-import { createDialer, dialerDeps } from '../../src/dialer/create-dialer.js'
+import { createDialer, createInProcessDialer, dialerDeps } from '../../src/dialer/create-dialer.js'
 import type { DialerDeps } from '../../src/dialer/handle-batch.js'
 import {
   createPgOutcomeRecorder,
@@ -610,6 +610,30 @@ describe('dialer handler', () => {
     await expect(s.dial([task('ok-j0'), noId])).rejects.toThrow(/item 1 has no messageId/)
     await expect(s.dial({ Records: [] })).rejects.toThrow(/the event must be the enrichment's list of tasks/)
     expect(postsFor('ok-j')).toHaveLength(0)
+  })
+
+  it('in process (the local pipe): typed tasks are dialed as the Lambda dials its event, without a second parse', async () => {
+    const s = await setup()
+    const parse = vi.spyOn(EnrichedDialTask, 'safeParse')
+    try {
+      const batch = [task('ok-p1'), task('ok-p2', { attempts: 1 })]
+      expect(await createInProcessDialer(s.deps)(batch)).toEqual({ batchItemFailures: [] })
+      expect(parse).not.toHaveBeenCalled()
+      expect(
+        postsFor('ok-p')
+          .map((p) => p.body.callId)
+          .sort(),
+      ).toEqual(['call.c1.ok-p1.0', 'call.c1.ok-p2.1'])
+      expect(await outcomesOf(batch.map((b) => b.messageId))).toEqual([
+        { message_id: 'm-ok-p1', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-p1.0' },
+        { message_id: 'm-ok-p2', outcome: 'dialed', reason: null, call_id: 'call.c1.ok-p2.1' },
+      ])
+      // the Lambda's entry still parses what Pipes sends it, once per task
+      await s.dial([task('ok-p3')])
+      expect(parse).toHaveBeenCalledTimes(1)
+    } finally {
+      parse.mockRestore()
+    }
   })
 
   it('Redis unreachable: still dials, at the degraded pace, and reports RedisDegradedMode', async () => {

@@ -58,6 +58,17 @@ describe('isWithinCallingWindow', () => {
       /Mars\/Olympus/,
     )
   })
+
+  it('remembers only zones found valid: a bad zone is refused every time, a known one still answers per instant', () => {
+    // valid zones are cached (issue #17); the cache must never turn a refusal into an answer
+    for (let i = 0; i < 3; i++) {
+      expect(() => isWithinCallingWindow(at('2024-01-15T07:00:00Z'), seed, 'Mars/Olympus')).toThrow(
+        /Mars\/Olympus/,
+      )
+      expect(isWithinCallingWindow(at('2024-01-15T07:00:00Z'), seed, 'Asia/Jerusalem')).toBe(true)
+      expect(isWithinCallingWindow(at('2024-01-15T15:00:00Z'), seed, 'Asia/Jerusalem')).toBe(false)
+    }
+  })
 })
 
 describe('nextWindowOpening', () => {
