@@ -9,13 +9,13 @@ import type { DialCommand } from '../contracts/index.js'
 
 /** What a refusal does to the contact (docs/contact-states.md). */
 export type ContactEffect =
-  /** stale, forged, over the limit: the task is dropped, the contact is not ours to move */
+  /** stale, forged: the task is dropped, the contact is not ours to move */
   | { kind: 'untouched' }
   /** campaign not active: queued → pending, not counted as an attempt */
   | { kind: 'released' }
   /** window closed: → pending with next_attempt_at at the callee's next opening */
   | { kind: 'rescheduled'; at: Date }
-  /** blacklisted, or a window that never opens in every zone: → failed */
+  /** blacklisted, a window that never opens in every zone, or no attempt left: → failed */
   | { kind: 'failed'; lastOutcome: string }
 
 export interface CampaignFacts {

@@ -113,7 +113,12 @@ function checkIdentity(
   const max = (campaign.config as { maxAttemptsPerContact?: unknown } | null)?.maxAttemptsPerContact
   const limit = typeof max === 'number' ? max : defaultMax
   if (attempt >= limit)
-    return refuse(attempt, 'max_attempts', `attempt ${attempt} is not below maxAttemptsPerContact ${limit}`)
+    // The contact has had every attempt the campaign allows: failed, as the dispatcher and the
+    // recorder fail it (docs/contact-states.md); left queued, no task would ever come (#16).
+    return refuse(attempt, 'max_attempts', `attempt ${attempt} is not below maxAttemptsPerContact ${limit}`, {
+      kind: 'failed',
+      lastOutcome: 'max_attempts',
+    })
   return null
 }
 

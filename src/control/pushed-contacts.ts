@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_ATTEMPTS } from '../calls/recorder.js'
 import { zonesOfNumber } from '../campaigns/callee-zones.js'
 import { notAcceptingTasksError } from '../campaigns/lifecycle.js'
 import type { CampaignStatus } from '../contracts/index.js'
@@ -16,6 +17,8 @@ import type { PushEntry, PushRefusal, PushRegistration } from './port.js'
  * Each entry is judged on its own (issue #15: nothing silently dropped or doubled); a refused one
  * is in `refused` with the reason, and the caller sends only the others:
  * - TASK_TOO_LARGE: over MAX_DIAL_TASK_BYTES (taskSizeProblem, the rule import and the dispatcher use);
+ * - PUSH_ATTEMPTS_EXHAUSTED: the task's attempt is not below the campaign's maxAttemptsPerContact —
+ *   the dial gate would drop it (`max_attempts`), so it is refused here with the limit (issue #16);
  * - PUSH_DUPLICATE_TASK / PUSH_CONTACT_CONFLICT for a repeat inside the batch: the same contact id
  *   or the same number of one campaign a second time (the first entry goes ahead, as in import);
  * - PUSH_CONTACT_CONFLICT: the contact exists with another number or attempt, or the number is
@@ -39,7 +42,10 @@ export async function registerPushedContacts(
       'Number the entries of the batch (0, 1, 2, …).',
       'PUSH_BATCH_IDS',
     )
-  const { accepted, refused } = screenBatch(entries)
+  const screened = screenBatch(entries)
+  const exhausted = await attemptsRefusals(db, screened.accepted)
+  const refused = [...screened.refused, ...exhausted]
+  const accepted = screened.accepted.filter((e) => !exhausted.some((r) => r.id === e.id))
   const inserted = await insertContacts(db, accepted)
   const left = accepted.filter((e) => !inserted.has(key(e.task.campaignId, e.task.contactId)))
   const judged = await judgeNotInserted(db, left)
@@ -78,6 +84,35 @@ function screenBatch(entries: readonly PushEntry[]): { accepted: PushEntry[]; re
     accepted.push(entry)
   }
   return { accepted, refused }
+}
+
+/**
+ * Entries whose attempt is at or past their campaign's maxAttemptsPerContact (DEFAULT_MAX_ATTEMPTS
+ * when the config omits it, as at the gate): the gate would drop such a task and its contact would
+ * sit queued with nothing to dial it. An unknown campaign is left to the later checks.
+ */
+async function attemptsRefusals(db: Db, entries: readonly PushEntry[]): Promise<PushRefusal[]> {
+  if (!entries.length) return []
+  const ids = [...new Set(entries.map((e) => e.task.campaignId))]
+  const { rows } = await db.query<{ id: string; max: unknown }>(
+    `SELECT id, config->'maxAttemptsPerContact' AS max FROM campaigns WHERE id = ANY($1::text[])`,
+    [ids],
+  )
+  const limits = new Map(rows.map((r) => [r.id, typeof r.max === 'number' ? r.max : DEFAULT_MAX_ATTEMPTS]))
+  return entries.flatMap((entry): PushRefusal[] => {
+    const { campaignId, attempts } = entry.task
+    const max = limits.get(campaignId)
+    if (max === undefined || attempts < max) return []
+    return [
+      {
+        id: entry.id,
+        code: 'PUSH_ATTEMPTS_EXHAUSTED',
+        message: `--attempts ${attempts} is not below campaign ${campaignId}'s maxAttemptsPerContact ${max}: the dial gate would drop the task and never dial it; nothing was sent.`,
+        suggestion: `Push with --attempts between 0 and ${max - 1} (the attempts made so far), or raise maxAttemptsPerContact in the campaign file.`,
+        exitCode: 2,
+      },
+    ]
+  })
 }
 
 function repeatRefusal(entry: PushEntry, first: PushEntry): PushRefusal {

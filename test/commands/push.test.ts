@@ -314,4 +314,30 @@ describe('dialctl push (local stack)', () => {
         .exitCode,
     ).toBe(0)
   })
+
+  it("refuses --attempts at or past the campaign's maxAttemptsPerContact, naming both (usage, exit 2), sending nothing (#16)", async () => {
+    const before = (await queue.depth()).visible
+    const run = await dialctl([
+      'push',
+      '--campaign',
+      'demo',
+      '--phone',
+      '+12125550120',
+      '--attempts',
+      '5',
+      '--json',
+    ])
+    expect(run.exitCode).toBe(2)
+    expect(jsonOf(run)).toMatchObject({
+      error: {
+        code: 'PUSH_ATTEMPTS_EXHAUSTED',
+        message: expect.stringMatching(/--attempts 5 is not below campaign demo's maxAttemptsPerContact 3/),
+      },
+    })
+    expect((await queue.depth()).visible).toBe(before)
+    const { rows } = await db.pool.query(
+      "SELECT 1 FROM contacts WHERE campaign_id = 'demo' AND phone_number = '+12125550120'",
+    )
+    expect(rows).toEqual([])
+  })
 })

@@ -132,11 +132,30 @@ describe('the dial gate: rules at the claim', () => {
     expect(await callCount('g-paused')).toBe(0)
   })
 
-  it('forged, stale, over-limit and different-number tasks: refused, recorded, contact untouched', async () => {
+  it('a task at maxAttemptsPerContact: refused, and the contact fails (max_attempts) instead of staying queued with no task (#16)', async () => {
+    await campaign('g-max', { max: 3 })
+    await contact('g-max', 'full', '+12125550113', { attempts: 3 })
+    await contact('g-max', 'over', '+12125550116', { attempts: 5 })
+    const full = await claimCall(tdb.pool, cmd('g-max', 'full', '+12125550113', 3), 'w1')
+    const over = await claimCall(tdb.pool, cmd('g-max', 'over', '+12125550116', 5), 'w1')
+    expect(full).toMatchObject({ kind: 'refused', reason: 'max_attempts', effect: { kind: 'failed' } })
+    expect(over).toMatchObject({ kind: 'refused', reason: 'max_attempts' })
+    expect(await contactState('g-max', 'full')).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+      last_outcome: 'max_attempts',
+    })
+    expect(await contactState('g-max', 'over')).toMatchObject({
+      status: 'failed',
+      last_outcome: 'max_attempts',
+    })
+    expect(await callCount('g-max')).toBe(0)
+  })
+
+  it('forged, stale and different-number tasks: refused, recorded, contact untouched', async () => {
     await campaign('g-forged', { max: 3 })
     await contact('g-forged', 'done1', '+12125550111', { status: 'done', attempts: 1 })
     await contact('g-forged', 'q2', '+12125550112', { attempts: 2 })
-    await contact('g-forged', 'full', '+12125550113', { attempts: 3 })
     await contact('g-forged', 'num', '+12125550114')
     const before = await tdb.pool.query('SELECT * FROM contacts WHERE campaign_id = $1 ORDER BY id', [
       'g-forged',
@@ -145,7 +164,6 @@ describe('the dial gate: rules at the claim', () => {
       await claimCall(tdb.pool, cmd('g-forged', 'done1', '+12125550111', 1), 'w1'),
       await claimCall(tdb.pool, cmd('g-forged', 'done1', '+12125550111', 7), 'w1'),
       await claimCall(tdb.pool, cmd('g-forged', 'q2', '+12125550112', 0), 'w1'),
-      await claimCall(tdb.pool, cmd('g-forged', 'full', '+12125550113', 3), 'w1'),
       await claimCall(tdb.pool, cmd('g-forged', 'num', '+12125550199', 0), 'w1'),
       await claimCall(tdb.pool, cmd('g-forged', 'ghost', '+12125550115', 0), 'w1'),
       await claimCall(tdb.pool, cmd('g-nope', 'ghost', '+12125550115', 0), 'w1'),
@@ -154,7 +172,6 @@ describe('the dial gate: rules at the claim', () => {
       'contact_not_dialable',
       'stale_attempt',
       'stale_attempt',
-      'max_attempts',
       'number_mismatch',
       'contact_unknown',
       'campaign_unknown',

@@ -240,4 +240,41 @@ describe('a push batch with repeats and conflicts', () => {
     expect(twice).toMatchObject({ ok: false, error: { code: 'PUSH_BATCH_IDS', exitCode: 2 } })
     expect(await contacts()).toEqual([`c1 ${N(10)}`])
   })
+
+  it('an attempt at or past maxAttemptsPerContact (3) is refused with the limit, on the plane and the control API; nothing written or sent (#16)', async () => {
+    const entries = batch(
+      task('a2', N(20), { attempts: 2 }), // the last attempt allowed: sent
+      task('a3', N(21), { attempts: 3 }),
+      task('a5', N(22), { attempts: 5 }),
+    )
+    const result = await plane.pushTasks(entries)
+    expect(result.sent.map((s) => s.id)).toEqual(['0'])
+    expect(result.failed).toEqual([
+      expect.objectContaining({ id: '1', code: 'PUSH_ATTEMPTS_EXHAUSTED', exitCode: 2 }),
+      expect.objectContaining({ id: '2', code: 'PUSH_ATTEMPTS_EXHAUSTED', exitCode: 2 }),
+    ])
+    expect(result.failed[1]?.message).toMatch(
+      /--attempts 5 is not below campaign camp's maxAttemptsPerContact 3/,
+    )
+    expect(result.failed[1]?.suggestion).toMatch(/--attempts between 0 and 2/)
+    expect(await queued()).toEqual(['a2'])
+    expect(await contacts()).toEqual([`a2 ${N(20)}`])
+
+    const served = await serveControl(
+      {
+        data,
+        imports: s3ContactImports(data, undefined, {
+          credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+        }),
+      },
+      { op: 'contacts.registerPushed', args: [batch(task('b4', N(23), { attempts: 4 }))], proof: {} },
+      async () => ({ arn: 'arn:aws:iam::123456789012:user/t', account: '123456789012', userId: 't' }),
+    )
+    expect(PushRegistration.parse((served as { result: unknown }).result)).toMatchObject({
+      inserted: 0,
+      existing: 0,
+      refused: [{ id: '0', code: 'PUSH_ATTEMPTS_EXHAUSTED', exitCode: 2 }],
+    })
+    expect(await contacts()).toEqual([`a2 ${N(20)}`])
+  })
 })

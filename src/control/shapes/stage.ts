@@ -117,6 +117,7 @@ export const PushRefusal = z.object({
   code: z.enum([
     'PUSH_CONTACT_CONFLICT',
     'PUSH_DUPLICATE_TASK',
+    'PUSH_ATTEMPTS_EXHAUSTED',
     'TASK_TOO_LARGE',
     'CAMPAIGN_NOT_FOUND',
     'CAMPAIGN_NOT_ACTIVE',
