@@ -152,3 +152,19 @@ describe('the per-call statements (gate_lock, gate_claim, donation, finish_call)
     expectKeyLookups(plans)
   }, 60_000)
 })
+
+describe('the status checks (migration 0020: one array constant each)', () => {
+  it('still refuse a status outside the lists', async () => {
+    await insertContacts(t.pool, 'c', 1, () => ({ id: 'chk', status: 'queued' }), { phoneOffset: 90_000 })
+    await t.pool.query(
+      `INSERT INTO call_attempts (call_id, campaign_id, contact_id, attempt, phone_number) VALUES ('chk-call', 'c', 'chk', 0, $1)`,
+      [phoneFor(90_000)],
+    )
+    await expect(
+      t.pool.query(`UPDATE contacts SET status = 'lost' WHERE campaign_id = 'c' AND id = 'chk'`),
+    ).rejects.toThrow(/contacts_status_check/)
+    await expect(
+      t.pool.query(`UPDATE call_attempts SET status = 'lost' WHERE call_id = 'chk-call'`),
+    ).rejects.toThrow(/call_attempts_status_check/)
+  })
+})
