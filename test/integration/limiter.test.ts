@@ -83,6 +83,21 @@ describe('redis limiter (admit-1.lua)', () => {
     expect(b.delaysMs.length).toBeLessThanOrEqual(1)
   })
 
+  it('a new or lost state pauses one horizon, and that pause is not counted as rate limiting', async () => {
+    const prefix = `${t.prefix}fresh:`
+    const limiter = createRedisLimiter({ redis: t.redis, prefix })
+    // no state: slots granted before a loss may lie up to a horizon ahead, so none now
+    const first = await limiter.admit(2, 100)
+    expect(first.delaysMs).toEqual([])
+    expect(first.deferDelaysMs[0]).toBeGreaterThanOrEqual(1000)
+    // ...which is not demand above the limit: status and doctor read the history as that
+    expect((await readCpsHistory(t.redis, 60, { prefix })).rateLimited).toBe(0)
+    // with state, a refusal is rate limiting and counted
+    const second = await limiter.admit(5, 100)
+    expect(second.delaysMs).toEqual([])
+    expect((await readCpsHistory(t.redis, 60, { prefix })).rateLimited).toBe(5)
+  })
+
   it('records admitted and rate-limited counts per second for readCpsHistory', async () => {
     const prefix = `${t.prefix}hist:`
     await primeLimiter(t.redis, prefix)
