@@ -8,6 +8,8 @@ import { waitForRedrive } from '../../src/control/wait.js'
 export interface DlqRedriveResult {
   stage: string
   redrive: RedriveStatus | null
+  /** messages moved back so far (0: the DLQ was empty, nothing started) */
+  redriven: number
 }
 
 export default class DlqRedrive extends ControlCommand<typeof DlqRedrive> {
@@ -39,11 +41,14 @@ export default class DlqRedrive extends ControlCommand<typeof DlqRedrive> {
     if (flags.status) {
       const status = (await plane.dlqRedriveStatus()) ?? null
       this.log(status ? describe(status) : 'No redrive has run on this DLQ.')
-      return { stage: plane.stage, redrive: status }
+      return { stage: plane.stage, redrive: status, redriven: status?.moved ?? 0 }
     }
     const depth = await plane.dlqDepth()
-    if (depth.visible + depth.inFlight === 0)
-      throw new OperatorError('The DLQ is empty: nothing to redrive.', 'Nothing to do.', 1, 'DLQ_EMPTY')
+    // A runbook step run when there is nothing to do succeeds (issue #16): nothing started.
+    if (depth.visible + depth.inFlight === 0) {
+      this.log('DLQ empty: nothing to redrive.')
+      return { stage: plane.stage, redrive: null, redriven: 0 }
+    }
     let status = await plane.dlqRedrive(
       flags['max-per-second'] ? { maxPerSecond: flags['max-per-second'] } : {},
     )
@@ -68,7 +73,7 @@ export default class DlqRedrive extends ControlCommand<typeof DlqRedrive> {
         1,
         'REDRIVE_FAILED',
       )
-    return { stage: plane.stage, redrive: status }
+    return { stage: plane.stage, redrive: status, redriven: status.moved }
   }
 }
 

@@ -99,5 +99,6 @@ function span(seconds: number | null): string {
 
 /** `campaign start|pause|resume|complete|cancel`: the move made, by whom and why. */
 export function transitionLine(move: CampaignTransition): string {
+  if (!move.changed) return `${colors().green('✓')} Campaign ${move.id} is already ${move.to}: nothing to do.`
   return `${colors().green('✓')} Campaign ${move.id}: ${move.from} → ${move.to} (by ${move.actor}${move.reason ? `: ${move.reason}` : ''})`
 }

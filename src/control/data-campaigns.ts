@@ -126,7 +126,16 @@ export async function transitionCampaign(
     complete: completeCampaign,
     cancel: cancelCampaign,
   } as const
-  const result: TransitionResult = await asOperatorErrors(() => moves[move](pool, id, options))
+  const { CampaignTransitionError } = await campaignModules()
+  const result: TransitionResult = await asOperatorErrors(() =>
+    moves[move](pool, id, options).catch((error: unknown) => {
+      // A runbook step repeated (pause a paused campaign) is done, not failed (issue #16): the
+      // state asked for holds, nothing is recorded, and `changed: false` says so.
+      if (error instanceof CampaignTransitionError && error.code === 'ALREADY_IN_STATE' && error.from)
+        return { campaignId: id, from: error.from, to: error.from, at: options.now, actor, reason: null }
+      throw error
+    }),
+  )
   return {
     id: result.campaignId,
     from: result.from,
@@ -134,6 +143,7 @@ export async function transitionCampaign(
     at: result.at.toISOString(),
     reason: result.reason,
     actor: result.actor,
+    changed: result.from !== result.to,
   }
 }
 

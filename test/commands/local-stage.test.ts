@@ -371,8 +371,16 @@ describe('campaigns and contacts (local stack)', () => {
     const pause = await dialctl(['campaign', 'pause', 'camp-1', '--reason', 'carrier complaint'])
     expect(pause.exitCode).toBe(0)
     expect(pause.stdout).toContain('camp-1: active → paused (by tester: carrier complaint)')
+    // a repeated runbook step is done, not failed: exit 0, nothing moved, nothing recorded (#16)
     const pauseAgain = await dialctl(['campaign', 'pause', 'camp-1', '--reason', 'again'])
-    expect(pauseAgain.exitCode).toBe(1)
+    expect(pauseAgain.exitCode).toBe(0)
+    expect(pauseAgain.stdout).toContain('Campaign camp-1 is already paused: nothing to do.')
+    const pauseAgainJson = await dialctl(['campaign', 'pause', 'camp-1', '--reason', 'again', '--json'])
+    expect(CampaignTransition.parse(jsonOf(pauseAgainJson))).toMatchObject({
+      from: 'paused',
+      to: 'paused',
+      changed: false,
+    })
     const resume = await dialctl(['campaign', 'resume', 'camp-1'])
     expect(resume.exitCode).toBe(0)
     const { rows: events } = await db.pool.query(
@@ -477,12 +485,17 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     expect(redrive.exitCode).toBe(0)
     const r = z.object({ stage: z.string(), redrive: RedriveStatus }).parse(jsonOf(redrive))
     expect(r.redrive).toMatchObject({ status: 'COMPLETED', moved: 4, toMove: 4 })
+    expect(jsonOf(redrive)).toMatchObject({ redriven: 4 })
     expect((await queue.depth()).visible).toBe(4)
     const status = await dialctl(['dlq', 'redrive', '--status', '--json'])
     expect(jsonOf(status)).toMatchObject({ redrive: { status: 'COMPLETED', moved: 4 } })
+    // nothing to redrive is a success, not a failure (a runbook step run twice, #16)
     const empty = await dialctl(['dlq', 'redrive'])
-    expect(empty.exitCode).toBe(1)
-    expect(empty.stderr).toContain('DLQ is empty')
+    expect(empty.exitCode).toBe(0)
+    expect(empty.stdout.trim()).toBe('DLQ empty: nothing to redrive.')
+    const emptyJson = await dialctl(['dlq', 'redrive', '--json'])
+    expect(emptyJson.exitCode).toBe(0)
+    expect(jsonOf(emptyJson)).toEqual({ stage: 'local', redrive: null, redriven: 0 })
 
     await dlq.send('{"campaignId":"x"}')
     const refused = await dialctl(['dlq', 'purge'])
@@ -536,6 +549,10 @@ describe('queues, pipe, load test, status, doctor (local stack)', () => {
     expect(jsonOf(stop)).toMatchObject({ pipe: { desiredState: 'STOPPED' }, waited: false })
     const { rows } = await db.pool.query(`SELECT desired_state FROM pipes WHERE name = 'test-pipe'`)
     expect(rows[0].desired_state).toBe('STOPPED')
+    // stop when stopped: the state asked for holds, exit 0 (idempotent like dlq redrive, #16)
+    const stopAgain = await dialctl(['pipe', 'stop', '--json'])
+    expect(stopAgain.exitCode).toBe(0)
+    expect(jsonOf(stopAgain)).toMatchObject({ pipe: { desiredState: 'STOPPED' } })
 
     // the runner follows: current state STOPPED → unhealthy, exit 3, with the JSON still printed
     await setPipeCurrentState(db.pool, 'test-pipe', 'STOPPED')

@@ -95,6 +95,8 @@ export const CampaignTransition = z.object({
   at: z.string(),
   reason: z.string().nullable(),
   actor: z.string(),
+  /** false: the campaign was already in the state asked for (nothing moved, nothing recorded) */
+  changed: z.boolean().default(true), // a control API from before this field moved always
 })
 export type CampaignTransition = z.infer<typeof CampaignTransition>
 
