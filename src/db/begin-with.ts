@@ -63,7 +63,9 @@ export function beginWith<R extends pg.QueryResultRow>(
 ): Promise<pg.QueryResult<R>> {
   if (values.length === 0) throw new Error('beginWith: the first statement must take parameters')
   return new Promise((resolve, reject) => {
-    const query = new BeginThenQuery({ text, values: [...values] }, (error, result) =>
+    // text and values apart, not as a config object: node-postgres copies a config object's
+    // property descriptors on every query
+    const query = new BeginThenQuery(text, [...values], (error, result) =>
       error ? reject(error) : resolve(result as unknown as pg.QueryResult<R>),
     )
     client.query(query)

@@ -50,7 +50,28 @@ export function createLogger(component: string, options: { level?: string } = {}
       typeof value === 'string' ? maskPhonesIn(value) : value,
   })
   if (!process.env.POWERTOOLS_DEV) (logger as unknown as { console: Console }).console = sharedConsole
+  skipBelowLevel(logger)
   return logger
+}
+
+/** Powertools' LogLevelThreshold of the levels under WARN (its constants.js). */
+const QUIET_LEVELS = { trace: 6, debug: 8, info: 12 } as const
+
+/**
+ * A trace / debug / info call below the logger's level returns at once. Powertools reads
+ * `_X_AMZN_TRACE_ID` from the environment on every call before it compares the level (for its
+ * log buffer, which createLogger never enables), and the local pipeline makes several such calls
+ * per task at WARN or ERROR (issue #17). `logger.level` is the level Powertools itself compares
+ * (per invocation, sampling and setLogLevel included), so what is printed does not change.
+ */
+function skipBelowLevel(logger: Logger): void {
+  for (const [method, threshold] of Object.entries(QUIET_LEVELS)) {
+    const target = logger as unknown as Record<string, (...args: unknown[]) => void>
+    const log = target[method]!.bind(logger)
+    target[method] = (...args: unknown[]) => {
+      if (threshold >= logger.level) log(...args)
+    }
+  }
 }
 
 export type { Logger }
