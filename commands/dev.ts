@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { Flags } from '@oclif/core'
 import { setLogDestination } from '../src/observability/logger.js'
 import { localDataDir } from '../src/local-stack/stack-file.js'
 import { BaseCommand } from '../src/cli/base-command.js'
+import { otherTerminalsLine, shownPath } from '../src/cli/shown-path.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
 import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
 
@@ -93,7 +94,7 @@ export default class Dev extends BaseCommand<typeof Dev> {
     if (stack.replacedStackFile) {
       const old = stack.replacedStackFile
       this.logToStderr(
-        `Note: replaced ${relative(process.cwd(), join(dataDir, 'stack.json')) || 'stack.json'}, left by a stack that is no longer running${old.pid ? ` (pid ${old.pid}${old.startedAt ? `, started ${old.startedAt}` : ''})` : ''}.`,
+        `Note: replaced ${shownPath(join(dataDir, 'stack.json'))}, left by a stack that is no longer running${old.pid ? ` (pid ${old.pid}${old.startedAt ? `, started ${old.startedAt}` : ''})` : ''}.`,
       )
     }
     this.printBanner(stack, logFile, dataDir)
@@ -135,8 +136,8 @@ export default class Dev extends BaseCommand<typeof Dev> {
         `  pipe        dial-tasks → filter → enrich → dialer → worker`,
         `  tracing     ${flags.trace ? "on: each task's spans in PostgreSQL; read one with `dialctl trace CALL_ID`" : "off (--trace records each task's spans)"}`,
         `  schema      ${stack.schema ?? 'default search_path (public)'} · Redis prefix ${stack.redisPrefix === '' ? '(none)' : JSON.stringify(stack.redisPrefix)}`,
-        `  logs        ${logFile ? `${relative(process.cwd(), logFile) || logFile} (follow: tail -f ${relative(process.cwd(), logFile) || logFile}, or run with --logs)` : 'stdout (JSON lines)'}`,
-        `  Other terminals in this directory use these (${relative(process.cwd(), join(dataDir, 'stack.json')) || 'stack.json'}); no exports needed.`,
+        `  logs        ${logFile ? `${shownPath(logFile)} (follow: tail -f ${shownPath(logFile)}, or run with --logs)` : 'stdout (JSON lines)'}`,
+        `  ${otherTerminalsLine(dataDir, process.env.DIALCTL_HOME)}`,
         `  demo campaign "${DEMO_CAMPAIGN_ID}" ${stack.demoSeeded ? 'created' : 'ready'}`,
         `Try, in another terminal: ./bin/run.js push --campaign ${DEMO_CAMPAIGN_ID} --phone +12025550199`,
         'Ctrl-C to stop.',
