@@ -13,7 +13,7 @@ export default class Doctor extends ControlCommand<typeof Doctor> {
   ]
 
   async run(): Promise<DoctorReport> {
-    const plane = await this.control()
+    const plane = await this.control(ExitCode.Unhealthy)
     const report = diagnose(await observe(plane))
     const c = colors()
     const mark = { ok: c.green('✓'), warn: c.yellow('!'), fail: c.red('✗'), skip: c.dim('-') }

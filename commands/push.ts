@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core'
+import { ExitCode } from '../src/exit-codes.js'
 import { ControlCommand } from '../src/cli/control-command.js'
 import { notAcceptingTasksError } from '../src/campaigns/lifecycle.js'
 import { IanaTimeZone, MAX_TASK_ATTEMPTS, type CampaignStatus } from '../src/contracts/index.js'
@@ -61,7 +62,7 @@ export default class Push extends ControlCommand<typeof Push> {
         `--timezone "${flags.timezone}" is not an IANA time zone.`,
         'Use a zone name such as --timezone America/New_York.',
       )
-    const plane = await this.control()
+    const plane = await this.control(ExitCode.Error)
     // The queue takes any task; enrich later drops one whose campaign is missing or not active.
     // Say so now, with the command that fixes it, instead of "Sent" for a task that goes nowhere.
     const campaign = await plane.showCampaign(task.campaignId).catch((error: OperatorError) => {

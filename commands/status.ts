@@ -52,7 +52,7 @@ export default class Status extends ControlCommand<typeof Status> {
   }
 
   async run(): Promise<StatusResult> {
-    const plane = await this.control()
+    const plane = await this.control(ExitCode.Unhealthy)
     if (!this.flags.watch || this.jsonEnabled()) {
       const { text, result } = await this.screen(plane)
       this.log(text)

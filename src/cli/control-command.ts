@@ -5,6 +5,7 @@ import { controlPlaneFor, currentActor } from '../control/index.js'
 import type { ControlPlane } from '../control/port.js'
 import { BaseCommand } from './base-command.js'
 import { bestEffort } from '../errors.js'
+import { noLocalStackError } from '../local-stack/stack-file.js'
 
 /**
  * A command that acts on a stage through its control plane (local stack or AWS). The plane is
@@ -13,7 +14,17 @@ import { bestEffort } from '../errors.js'
 export abstract class ControlCommand<T extends typeof Command> extends BaseCommand<T> {
   private plane?: ControlPlane
 
-  protected async control(): Promise<ControlPlane> {
+  /**
+   * `needsStack`: the command acts on or checks the running local stack (push, status, doctor);
+   * on stage local with no stack and no stores named in the environment it stops with one line
+   * saying so (NO_LOCAL_STACK), exiting `needsStack` (1 for an act, 3 for a check), instead of
+   * answering for the default schema that no stack uses (issue #16).
+   */
+  protected async control(needsStack?: number): Promise<ControlPlane> {
+    if (needsStack !== undefined && !this.plane && this.flags.stage === 'local') {
+      const missing = await noLocalStackError(needsStack)
+      if (missing) throw missing
+    }
     return (this.plane ??= await controlPlaneFor(this.flags))
   }
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { operatorError, type OperatorError } from '../errors.js'
+import { isAbsolute, join, relative } from 'node:path'
+import { OperatorError, operatorError } from '../errors.js'
 import { acquireLock, releaseLock } from './stack-lock.js'
 import type { StackFile } from './stack-file-schema.js'
 
@@ -127,4 +127,49 @@ export async function runningLocalStack(dataDir = localDataDir()): Promise<Stack
   } catch {
     return undefined
   }
+}
+
+/**
+ * The environment variables that point a command at local stores itself (README "Local stack"):
+ * with any of them set, a command acts where they say, stack or no stack.
+ */
+const EXPLICIT_LOCAL_ENV = [
+  'DATABASE_URL',
+  'PGHOST',
+  'DATABASE_SCHEMA',
+  'REDIS_URL',
+  'REDIS_HOST',
+  'DIALCTL_REDIS_PREFIX',
+  'DIALCTL_WORKER_URL',
+] as const
+
+/**
+ * Why a command that needs the running local stack (push to local, status, doctor) cannot act, or
+ * undefined when it can: a stack runs from `dataDir`, or the environment names the stores. Without
+ * this, such a command fell back to the default schema and prefix and answered for data no stack
+ * uses: "Sent … to stage local." with nothing running, a Health line repeating one hint (issue #16).
+ * `exitCode`: 1 for a command that acts, 3 (unhealthy) for a check.
+ */
+export async function noLocalStackError(
+  exitCode: number,
+  dataDir = localDataDir(),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<OperatorError | undefined> {
+  if (EXPLICIT_LOCAL_ENV.some((name) => env[name] !== undefined && env[name] !== '')) return undefined
+  if (await runningLocalStack(dataDir)) return undefined
+  const file = stackFilePath(dataDir)
+  const shown = displayPath(file)
+  const why = existsSync(file) ? `${shown} names a stack that is no longer running` : `no ${shown}`
+  return new OperatorError(
+    `No local stack is running from ${dataDir === join(process.cwd(), '.dialctl') ? process.cwd() : dataDir} (${why}) — start it with \`dialctl dev\`.`,
+    'Run `dialctl dev` here (other terminals then find it), or point the command at your stores with DATABASE_URL, DATABASE_SCHEMA and DIALCTL_REDIS_PREFIX.',
+    exitCode,
+    'NO_LOCAL_STACK',
+  )
+}
+
+/** Relative inside the working directory, absolute outside it (an operator can use either). */
+function displayPath(path: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, path)
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel
 }
