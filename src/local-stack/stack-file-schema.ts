@@ -8,6 +8,9 @@ import { z } from 'zod'
  */
 export const StackFile = z.object({
   pid: z.number().int(),
+  /** the owner's start time beside its pid (/proc/<pid>/stat field 22, clock ticks since boot;
+   * src/local-stack/process-identity.ts); absent where none is readable (macOS) */
+  pidStartTime: z.string().optional(),
   startedAt: z.string(),
   databaseUrl: z.string(),
   redisUrl: z.string(),

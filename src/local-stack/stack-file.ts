@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { operatorError, type OperatorError } from '../errors.js'
+import { liveness, ownStartTime } from './process-identity.js'
 import { acquireLock, releaseLock } from './stack-lock.js'
 import type { StackFile } from './stack-file-schema.js'
 
@@ -14,9 +15,17 @@ function stackFilePath(dataDir = localDataDir()): string {
   return join(dataDir, 'stack.json')
 }
 
+/**
+ * Writes stack.json. When it names this process, its start time goes with the pid
+ * (src/local-stack/process-identity.ts): readers must not take an unrelated process that got the
+ * pid later for the stack.
+ */
 export function writeStackFile(info: StackFile, dataDir = localDataDir()): void {
   mkdirSync(dataDir, { recursive: true })
-  writeFileSync(stackFilePath(dataDir), JSON.stringify(info, null, 2) + '\n')
+  const start = info.pid === process.pid ? ownStartTime() : undefined
+  const file =
+    start !== undefined && info.pidStartTime === undefined ? { ...info, pidStartTime: start } : info
+  writeFileSync(stackFilePath(dataDir), JSON.stringify(file, null, 2) + '\n')
 }
 
 /**
@@ -56,14 +65,21 @@ function stackLockPath(dataDir: string): string {
  */
 export async function claimStackFile(dataDir = localDataDir()): Promise<StaleStackFile | undefined> {
   mkdirSync(dataDir, { recursive: true })
-  const lock = acquireLock(stackLockPath(dataDir))
-  if (!lock.acquired) throw stackRunning(dataDir, lock.holder, await runningLocalStack(dataDir))
+  const lockPath = stackLockPath(dataDir)
+  const lock = acquireLock(lockPath)
+  if (!lock.acquired)
+    throw stackRunning(dataDir, await runningLocalStack(dataDir), {
+      pid: lock.holder,
+      verified: lock.verified,
+      file: lockPath,
+    })
   // The lock is ours; a stack.json of another live process is one started without the lock (an
   // older dialctl): it owns the directory all the same.
   const running = await runningLocalStack(dataDir)
   if (running && running.pid !== process.pid) {
-    releaseLock(stackLockPath(dataDir))
-    throw stackRunning(dataDir, running.pid, running)
+    releaseLock(lockPath)
+    const verified = liveness(running.pid, running.pidStartTime) === 'verified'
+    throw stackRunning(dataDir, running, { pid: running.pid, verified, file: stackFilePath(dataDir) })
   }
   const path = stackFilePath(dataDir)
   if (!existsSync(path)) return undefined
@@ -88,8 +104,28 @@ export function releaseStackClaim(dataDir = localDataDir()): void {
   releaseLock(stackLockPath(dataDir))
 }
 
+/**
+ * Who owns a directory: `pid` as read from `file`; `verified` when its start time matched, so it is
+ * the process that wrote the file and not an unrelated one that got its pid since.
+ */
+interface Owner {
+  pid: number
+  verified: boolean
+  file: string
+}
+
+/**
+ * How to stop the owner. `kill` is advised only for a verified owner: an unverified pid may be
+ * any process (where no start time can be read, e.g. macOS), so the operator is told to check it first.
+ */
+function stopAdvice({ pid, verified, file }: Owner): string {
+  if (verified) return `stop it first (Ctrl-C in its terminal, or kill ${pid})`
+  return `stop it first: check that pid ${pid} is a dialctl dev (ps -p ${pid} -o command) and if it is, press Ctrl-C in its terminal — if it is not, its pid was reused and ${file} is stale: remove that file and start again`
+}
+
 /** The refusal to start a second stack in `dataDir`, naming the one that owns it. */
-function stackRunning(dataDir: string, pid: number, running: StackFile | undefined): OperatorError {
+function stackRunning(dataDir: string, running: StackFile | undefined, owner: Owner): OperatorError {
+  const { pid } = owner
   const info = running?.pid === pid ? running : undefined
   const where = info
     ? [
@@ -102,18 +138,9 @@ function stackRunning(dataDir: string, pid: number, running: StackFile | undefin
     : `pid ${pid}, still starting`
   return operatorError(
     `A local stack is already running from ${dataDir} (${where}).`,
-    `Use that one (other terminals here act on it), stop it first (Ctrl-C in its terminal, or kill ${pid}), or run a second stack from another directory (or with DIALCTL_HOME set to another folder).`,
+    `Use that one (other terminals here act on it), ${stopAdvice(owner)}; or run a second stack from another directory (or with DIALCTL_HOME set to another folder).`,
     'STACK_RUNNING',
   )
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** The running local stack's endpoints, or undefined when none runs from this directory. */
@@ -123,7 +150,7 @@ export async function runningLocalStack(dataDir = localDataDir()): Promise<Stack
   try {
     const { StackFile } = await import('./stack-file-schema.js')
     const info = StackFile.parse(JSON.parse(readFileSync(path, 'utf8')))
-    return alive(info.pid) ? info : undefined
+    return liveness(info.pid, info.pidStartTime) === 'dead' ? undefined : info
   } catch {
     return undefined
   }

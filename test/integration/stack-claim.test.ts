@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
 import { OperatorError } from '../../src/errors.js'
+import { processStartTime } from '../../src/local-stack/process-identity.js'
 import { claimStackFile, releaseStackClaim } from '../../src/local-stack/stack-file.js'
 import { ROOT } from '../faults/helpers/processes.js'
 
@@ -32,7 +33,7 @@ process.stdin.once('data', async () => {
     const stale = await claimStackFile(dir)
     process.stdout.write(JSON.stringify({ pid: process.pid, won: true, stale: stale ?? null }) + '\\n')
   } catch (error) {
-    process.stdout.write(JSON.stringify({ pid: process.pid, won: false, code: error.code, message: error.message }) + '\\n')
+    process.stdout.write(JSON.stringify({ pid: process.pid, won: false, code: error.code, message: error.message, suggestion: error.suggestion }) + '\\n')
   }
 })
 process.stdin.on('end', () => process.exit(0))
@@ -44,11 +45,19 @@ interface ClaimResult {
   stale?: { pid?: number } | null
   code?: string
   message?: string
+  suggestion?: string
 }
 
 const dirs: string[] = []
 const children: ChildProcess[] = []
+const sleepers: ChildProcess[] = []
 afterEach(async () => {
+  for (const s of sleepers.splice(0)) {
+    if (s.exitCode === null && s.signalCode === null) {
+      s.kill()
+      await once(s, 'exit')
+    }
+  }
   for (const c of children.splice(0)) {
     if (c.exitCode === null) {
       c.stdin?.end()
@@ -88,6 +97,37 @@ async function race(dir: string, n: number): Promise<ClaimResult[]> {
 /** A pid that belonged to a process that has exited. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!
 
+/**
+ * A live process that is no dialctl at all (`sleep 30`, killed after the test): what a stale
+ * lock's pid may belong to once the kernel has reused it. Resolves once it runs, with its start time.
+ */
+async function unrelatedProcess(): Promise<{ pid: number; start: string }> {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' })
+  sleepers.push(child)
+  await once(child, 'spawn')
+  const start = processStartTime(child.pid!)
+  expect(start, '/proc/<pid>/stat is readable on Linux').toMatch(/^\d+$/)
+  return { pid: child.pid!, start: start! }
+}
+
+/** A start time other than `start`: the one the lock's real (dead) owner had. */
+const otherThan = (start: string) => String(Number(start) + 1)
+
+/** A full stack.json naming `pid`, as `dialctl dev` writes it. */
+const stackJson = (pid: number, pidStartTime?: string) =>
+  JSON.stringify({
+    pid,
+    ...(pidStartTime ? { pidStartTime } : {}),
+    startedAt: 'earlier',
+    databaseUrl: 'postgres://127.0.0.1:1/x',
+    redisUrl: 'redis://127.0.0.1:1',
+    workerUrl: 'http://127.0.0.1:1',
+    pipeName: 'local',
+  })
+
+/** A `kill` in advice: only ever for an owner whose identity was verified. */
+const KILL = /\bkill\b/
+
 /** The lock's owner pid as written in the file. */
 const lockPid = (dir: string) => Number(readFileSync(join(dir, 'stack.lock'), 'utf8').split(/\s+/)[0])
 
@@ -103,6 +143,8 @@ describe('claimStackFile: one owner per directory, whatever the timing', () => {
       for (const loser of results.filter((r) => !r.won)) {
         expect(loser.code).toBe('STACK_RUNNING')
         expect(loser.message).toContain(`pid ${winner.pid}`)
+        // the winner's start time was checked: it is the owner, and may be stopped by its pid
+        expect(loser.suggestion).toContain(`kill ${winner.pid}`)
       }
       expect(lockPid(dir)).toBe(winner.pid)
     }
@@ -164,7 +206,7 @@ describe('claimStackFile: one owner per directory, whatever the timing', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'stack.lock'), content())
     await expect(claimStackFile(dir)).resolves.toBeUndefined()
-    expect(readFileSync(join(dir, 'stack.lock'), 'utf8')).toMatch(new RegExp(`^${process.pid} \\S+\\n$`))
+    expect(readFileSync(join(dir, 'stack.lock'), 'utf8')).toMatch(new RegExp(`^${process.pid} \\S+ \\d+\\n$`))
     releaseStackClaim(dir)
   })
 
@@ -186,4 +228,65 @@ describe('claimStackFile: one owner per directory, whatever the timing', () => {
     releaseStackClaim(dir)
     expect(lockPid(dir)).toBe(winner!.pid)
   }, 30_000)
+
+  it('a lock whose pid now runs an unrelated process (pid reused, other start time) is taken over', async () => {
+    const dir = tempDir()
+    const other = await unrelatedProcess()
+    writeFileSync(join(dir, 'stack.lock'), `${other.pid} token-of-the-dead-owner ${otherThan(other.start)}\n`)
+    writeFileSync(join(dir, 'stack.json'), stackJson(other.pid, otherThan(other.start)))
+    await expect(claimStackFile(dir)).resolves.toEqual({ pid: other.pid, startedAt: 'earlier' })
+    expect(lockPid(dir)).toBe(process.pid)
+    expect(sleepers[0]!.exitCode).toBeNull() // the unrelated process was left alone
+    releaseStackClaim(dir)
+  })
+
+  it('a takeover guard whose pid now runs an unrelated process does not block the next start', async () => {
+    const dir = tempDir()
+    const dead = deadPid()
+    const other = await unrelatedProcess()
+    writeFileSync(join(dir, 'stack.lock'), `${dead}\n`)
+    writeFileSync(join(dir, `stack.lock.takeover-${dead}-`), `${other.pid} t ${otherThan(other.start)}\n`)
+    await expect(claimStackFile(dir)).resolves.toBeUndefined()
+    expect(lockPid(dir)).toBe(process.pid)
+    expect(readdirSync(dir)).toEqual(['stack.lock'])
+    releaseStackClaim(dir)
+  })
+
+  it('a stack.json (no lock: an older dialctl) whose pid now runs an unrelated process is stale', async () => {
+    const dir = tempDir()
+    const other = await unrelatedProcess()
+    writeFileSync(join(dir, 'stack.json'), stackJson(other.pid, otherThan(other.start)))
+    await expect(claimStackFile(dir)).resolves.toEqual({ pid: other.pid, startedAt: 'earlier' })
+    releaseStackClaim(dir)
+  })
+
+  it.each([
+    ['a lock', (pid: number) => [['stack.lock', `${pid} token-of-an-older-dialctl\n`]]],
+    ['a stack.json', (pid: number) => [['stack.json', stackJson(pid)]]],
+  ])(
+    '%s naming a live pid with no start time (macOS, an older dialctl) is refused, advising a check, never a bare kill',
+    async (_what, files) => {
+      const dir = tempDir()
+      const other = await unrelatedProcess()
+      for (const [name, content] of files(other.pid)) writeFileSync(join(dir, name!), content!)
+      const refused = await claimStackFile(dir).catch((e: unknown) => e)
+      expect(refused).toBeInstanceOf(OperatorError)
+      const { code, message, suggestion } = refused as OperatorError
+      expect(code).toBe('STACK_RUNNING')
+      expect(message).toContain(`pid ${other.pid}`)
+      expect(suggestion).toContain(`ps -p ${other.pid} -o command`)
+      expect(suggestion).not.toMatch(KILL)
+      expect(sleepers[0]!.exitCode).toBeNull()
+    },
+  )
+
+  it('stack.json written by this process carries its start time, and so identifies it', async () => {
+    const dir = tempDir()
+    await claimStackFile(dir)
+    const { writeStackFile } = await import('../../src/local-stack/stack-file.js')
+    writeStackFile(JSON.parse(stackJson(process.pid)) as Parameters<typeof writeStackFile>[0], dir)
+    const written = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { pidStartTime?: string }
+    expect(written.pidStartTime).toBe(processStartTime(process.pid))
+    releaseStackClaim(dir)
+  })
 })
