@@ -6,6 +6,7 @@ import { setLogDestination } from '../src/observability/logger.js'
 import { localDataDir } from '../src/local-stack/stack-file.js'
 import { BaseCommand } from '../src/cli/base-command.js'
 import { otherTerminalsLine, shownPath } from '../src/cli/shown-path.js'
+import { maxCpsNote } from '../src/cli/max-cps-note.js'
 import { addDemoContacts, DEMO_CAMPAIGN_ID } from '../src/local-stack/demo.js'
 import { startLocalStack, type LocalStackStatus } from '../local/stack.js'
 
@@ -98,6 +99,11 @@ export default class Dev extends BaseCommand<typeof Dev> {
       )
     }
     this.printBanner(stack, logFile, dataDir)
+    const note = maxCpsNote(
+      flags['max-cps'],
+      await stack.status().catch(() => ({ cpsLimit: 0, limitSource: 'default' })),
+    )
+    if (note) this.logToStderr(note)
     if (flags.demo > 0) {
       const added = await addDemoContacts(stack.pool, flags.demo)
       this.logToStderr(
