@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { ControlCommand } from '../../src/cli/control-command.js'
-import { keyValues, shareOf, table } from '../../src/cli/render.js'
+import { keyValues, percent, shareOf, table } from '../../src/cli/render.js'
 import {
   contactResultsCsv,
   type CampaignReport as Report,
@@ -10,8 +10,20 @@ import {
 
 const PAGE = 1000
 
+/** A rate first, then its count and denominator: "40.0% (2 of 5 finished dials)" (issue #16). */
 function line(s: Share, what: string): string {
-  return `${s.count} (${shareOf(s.count, s.of, what)})`
+  return s.of > 0 ? `${percent(s.count / s.of)} (${s.count} of ${s.of} ${what})` : `no ${what} yet`
+}
+
+/** Dials per contact dialed; a campaign with no contact dialed has no mean and no histogram to show. */
+function dialsPerContact(r: Report): string {
+  const { mean, histogram } = r.attemptsPerContact
+  if (mean === null) return '— (no contact dialed yet)'
+  const hist = Object.entries(histogram)
+    .filter(([dials]) => dials !== '0')
+    .map(([dials, n]) => `${n} × ${dials}`)
+    .join(', ')
+  return `${mean.toFixed(2)} per contact dialed${hist ? ` (contacts × dials: ${hist})` : ''}`
 }
 
 export default class CampaignReport extends ControlCommand<typeof CampaignReport> {
@@ -70,22 +82,20 @@ export function renderReport(r: Report): string {
   const states = Object.entries(r.contacts.byState)
     .map(([k, v]) => `${v} ${k}`)
     .join(', ')
-  const hist = Object.entries(r.attemptsPerContact.histogram)
-    .map(([dials, n]) => `${n} × ${dials}`)
-    .join(', ')
+  const inProgress = r.dials.byOutcome['dialing'] ?? 0
   return [
     keyValues([
       ['Campaign', `${r.campaignId}  ${r.name}  (${r.status})`],
       ['Contacts', `${r.contacts.total}${states ? `: ${states}` : ''}`],
       ['Dials', `${r.dials.total}, ${r.dials.finished} finished`],
       ['Answer rate', line(r.answerRate, 'finished dials')],
-      ['Reached', `${line(r.contactsReached, 'contacts dialed')} answered at least once`],
+      [
+        'Reached',
+        `${r.contactsReached.of > 0 ? `${line(r.contactsReached, 'contacts dialed')} answered at least once` : 'no contact dialed yet'}${inProgress ? ` (${inProgress} dial${inProgress === 1 ? '' : 's'} still in progress)` : ''}`,
+      ],
       ['Donations', line(r.donations, 'answered calls')],
       ['Opt-outs', line(r.optOuts, 'answered calls')],
-      [
-        'Dials/contact',
-        `${r.attemptsPerContact.mean === null ? '—' : r.attemptsPerContact.mean.toFixed(2)} per contact dialed${hist ? ` (contacts × dials: ${hist})` : ''}`,
-      ],
+      ['Dials/contact', dialsPerContact(r)],
     ]),
     outcomes.length
       ? table(

@@ -83,9 +83,15 @@ describe('dialctl campaign report', () => {
   it('the table states every denominator', async () => {
     const run = await dialctl(['campaign', 'report', 'rep'])
     expect(run.exitCode).toBe(0)
-    expect(run.stdout).toContain('Answer rate    2 (40.0% of 5 finished dials)')
-    expect(run.stdout).toContain('Donations      1 (50.0% of 2 answered calls)')
-    expect(run.stdout).toContain('Opt-outs       1 (50.0% of 2 answered calls)')
+    // the rate first, under its label, with its count and denominator (#16)
+    expect(run.stdout).toContain('Answer rate    40.0% (2 of 5 finished dials)')
+    expect(run.stdout).toContain('Donations      50.0% (1 of 2 answered calls)')
+    expect(run.stdout).toContain('Opt-outs       50.0% (1 of 2 answered calls)')
+    expect(run.stdout).toContain(
+      'Reached        50.0% (2 of 4 contacts dialed) answered at least once (1 dial still in progress)',
+    )
+    // the undialed contact (0 dials) is not in a per-contact-dialed histogram
+    expect(run.stdout).toContain('Dials/contact  1.50 per contact dialed (contacts × dials: 2 × 1, 2 × 2)')
     expect(run.stdout).toMatch(/│ dialing +│ 1 +│ in progress/)
   })
 
