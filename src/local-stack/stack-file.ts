@@ -160,7 +160,7 @@ export async function runningLocalStack(dataDir = localDataDir()): Promise<Stack
  * The environment variables that point a command at local stores itself (README "Local stack"):
  * with any of them set, a command acts where they say, stack or no stack.
  */
-const EXPLICIT_LOCAL_ENV = [
+export const EXPLICIT_LOCAL_ENV = [
   'DATABASE_URL',
   'PGHOST',
   'DATABASE_SCHEMA',

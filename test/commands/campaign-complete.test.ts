@@ -64,11 +64,18 @@ describe('dialctl campaign complete', () => {
       { from_status: 'active', to_status: 'completed', reason: 'season over', actor: 'tester' },
     ])
 
-    // completed is final: resuming or completing again is refused (exit 1), the status unchanged
+    // completed is final: resuming is refused (exit 1); completing again has nothing to do (exit 0,
+    // as every move to the state a campaign is already in), records nothing; the status unchanged
     expect((await dialctl(['campaign', 'resume', 'camp-done'])).exitCode).toBe(1)
-    expect((await dialctl(['campaign', 'complete', 'camp-done', '--reason', 'again'])).exitCode).toBe(1)
+    const again = await dialctl(['campaign', 'complete', 'camp-done', '--reason', 'again'])
+    expect(again.exitCode).toBe(0)
+    expect(again.stdout).toContain('already completed')
     const { rows: status } = await db.pool.query(`SELECT status FROM campaigns WHERE id = 'camp-done'`)
     expect(status).toEqual([{ status: 'completed' }])
+    const { rows: events } = await db.pool.query(
+      `SELECT count(*)::int AS n FROM campaign_events WHERE campaign_id = 'camp-done' AND to_status = 'completed'`,
+    )
+    expect(events).toEqual([{ n: 1 }])
   })
 
   it('needs --reason (usage, exit 2) and names an unknown campaign (exit 1)', async () => {

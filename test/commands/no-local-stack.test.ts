@@ -2,21 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { EXPLICIT_LOCAL_ENV } from '../../src/local-stack/stack-file.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
 import { dialctl, jsonOf } from './helpers.js'
 
 // Issue #16: once `dialctl dev` stopped (stack.json removed), push said "Sent … to stage local."
 // and status/doctor answered for the default schema that no stack uses. Now each says, first and
 // once, that no stack runs and how to start one; explicit store variables still win.
-const STORE_VARS = [
-  'DATABASE_URL',
-  'PGHOST',
-  'DATABASE_SCHEMA',
-  'REDIS_URL',
-  'REDIS_HOST',
-  'DIALCTL_REDIS_PREFIX',
-  'DIALCTL_WORKER_URL',
-]
 const saved = { ...process.env }
 let home: string
 let db: TestDb
@@ -32,7 +24,7 @@ afterAll(async () => {
 
 function noStores(): void {
   process.env = { ...saved, DIALCTL_HOME: home, DIALCTL_STAGE: 'local', NO_COLOR: '1' }
-  for (const name of STORE_VARS) delete process.env[name]
+  for (const name of EXPLICIT_LOCAL_ENV) delete process.env[name]
 }
 
 describe('commands that need the running local stack, with none running', () => {
