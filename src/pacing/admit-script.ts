@@ -33,6 +33,8 @@ export const ADMIT_LUA = String.raw`--[[
       ARGV[8] promise     '1' (or absent): the refused tasks will be deferred to the slots
                           promised to them, so the cursor moves past them; '0': they will not
                           (the caller cannot defer), nothing is promised
+      ARGV[9] notBefore   no slot sooner than now + this, microseconds (0 or absent: no floor);
+                          a dialer back from degraded mode whose local slots still lie ahead
 
     Output: { nowSec, nowMicros, k, firstOffset, interval, admittedThisSecond, deferOffset }
       k admitted; slot i (0 <= i < k) is at now + firstOffset + i * interval microseconds.
@@ -60,9 +62,9 @@ export const ADMIT_LUA = String.raw`--[[
   Missing state (new, expired, or lost with a Redis restart or failover): slots granted before the
   loss may lie up to 'horizon' ahead, unseen. The first slot is then put at now + horizon + interval,
   after every such slot and one interval more, so no 1000 ms window can hold more than 'limit'
-  (a pause of about one horizon, once). Tasks refused by that pause are not counted as
-  rate-limited in the history: a new stack's first two tasks read as "50 % deferred, demand above
-  the limit" in status and doctor (found by a new user at 100 CPS).
+  (a pause of about one horizon, once). Tasks refused during that pause (field 'pause' holds its
+  end) are not counted as rate-limited in the history: a new stack's first tasks read as "50 %
+  deferred, demand above the limit" in status and doctor (found by a new user at 100 CPS).
 ]]
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
@@ -73,6 +75,7 @@ local ttl = tonumber(ARGV[5])
 local deferMax = tonumber(ARGV[6]) or 0
 local claim = ARGV[7] ~= '0'
 local promise = ARGV[8] ~= '0'
+local notBefore = tonumber(ARGV[9]) or 0
 
 if not limit or limit < 1 then
   return redis.error_reply('ERR dialctl admit: limit must be an integer >= 1')
@@ -87,12 +90,15 @@ local interval = math.ceil(1000000 / limit)
 -- One read for the common case (most calls under overload are refusals): the next free slot
 -- and the current second's bucket.
 local cur = nowSec % buckets
-local vals = redis.call('HMGET', key, 'tat', 's' .. cur, 'a' .. cur, 'dtat')
+local vals = redis.call('HMGET', key, 'tat', 's' .. cur, 'a' .. cur, 'dtat', 'pause')
 local tat = tonumber(vals[1])
 local fresh = tat == nil
 if fresh then
   tat = now + horizon + interval
 end
+-- the missing-state pause ends at 'pause'; refusals before then are the pause's, not the limit's
+local pauseEnd = tonumber(vals[5])
+local pausing = fresh or (pauseEnd ~= nil and now < pauseEnd)
 local dtat = tonumber(vals[4]) or 0
 local held = {}
 held[nowSec] = tonumber(vals[2]) == nowSec
@@ -104,6 +110,9 @@ end
 local start = tat
 if start < now then
   start = now
+end
+if notBefore > 0 and start < now + notBefore then
+  start = now + notBefore
 end
 
 local k = 0
@@ -139,6 +148,9 @@ local nextFree = start + k * interval
 if k > 0 or fresh then
   -- %.0f: Lua's default number formatting keeps 14 digits, too few for microseconds since 1970.
   redis.call('HSET', key, 'tat', string.format('%.0f', nextFree))
+  if fresh then
+    redis.call('HSET', key, 'pause', string.format('%.0f', nextFree))
+  end
   -- The k slots cover at most two or three seconds (horizon <= a few seconds): count each one.
   local i = 0
   while i < k do
@@ -153,7 +165,7 @@ local deferStart = nextFree
 if n > k then
   -- The missing-state pause refuses what the limit would admit: not rate limiting (demand above
   -- the limit), so the history, which status and doctor read as such, does not count it.
-  if not fresh then
+  if not pausing then
     bump('r', nowSec, n - k)
   end
   if dtat > deferStart then

@@ -61,18 +61,22 @@ export interface ResilientLimiterOptions {
   logger: Logger
   /**
    * the limiter for a degraded period; default: a local one whose line starts `primaryHorizonMs`
-   * after Redis failed, made anew for each period
+   * and one interval after Redis failed, made anew for each period
    */
   fallback?: AdmissionLimiter
   /**
    * how far ahead the shared limiter grants slots (ms, default 1000: createRedisLimiter's horizon).
    * Slots it granted before failing are still dialed during that time, so the local line starts
-   * after them: the transition never puts local slots into a second Redis already filled.
+   * after them (one interval of the limit later); and when Redis answers again, the shared line
+   * resumes one interval after the last local slot (`notBeforeMs`). Either way no 1000 ms window
+   * holds more than the limit across the transition (for this instance; docs/pacing.md).
    */
   primaryHorizonMs?: number
   /** called once Redis answers again, with the degraded period (e.g. to record it for `cps get`) */
   onRecover?: (period: DegradedPeriod) => Promise<void>
   nowMs?: () => number
+  /** the default local limiter's clock (µs; tests), as createLocalLimiter's `nowMicros` */
+  localNowMicros?: () => number
 }
 
 export interface DegradedPeriod {
@@ -95,15 +99,25 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
   const { logger } = options
   let fallback = options.fallback ?? createLocalLimiter()
   const nowMs = options.nowMs ?? Date.now
+  const horizonMs = options.primaryHorizonMs ?? 1000
   let mode: 'redis' | 'degraded' = 'redis'
   let since = 0
+  // the last slot granted locally (ms, nowMs clock): the shared line resumes one interval after it
+  let localLineEndMs = 0
   return {
     get mode() {
       return mode
     },
     async admit(n, limit, opts) {
+      const askedAt = nowMs()
       try {
-        const admission = await options.primary.admit(n, limit, opts)
+        const floor = localLineEndMs - askedAt
+        const admission = await options.primary.admit(
+          n,
+          limit,
+          // + 1 ms: nowMs reads whole ms
+          floor > 0 ? { ...opts, notBeforeMs: floor + Math.ceil(1000 / limit) + 1 } : opts,
+        )
         if (mode === 'degraded') {
           const period = { from: new Date(since).toISOString(), to: new Date(nowMs()).toISOString() }
           logger.info('Redis reachable again: pacing with the shared limit', { limit, degraded: period })
@@ -126,9 +140,17 @@ export function createResilientLimiter(options: ResilientLimiterOptions): Resili
           mode = 'degraded'
           since = nowMs()
           fallback =
-            options.fallback ?? createLocalLimiter({ lineStartsInMs: options.primaryHorizonMs ?? 1000 })
+            // after the last slot Redis may have granted (< now + horizon) and one interval of the
+            // shared limit more, as the script's missing-state pause does
+            options.fallback ??
+            createLocalLimiter({
+              lineStartsInMs: horizonMs + Math.ceil(1000 / limit),
+              ...(options.localNowMicros ? { nowMicros: options.localNowMicros } : {}),
+            })
         }
         const admission: Admission = await fallback.admit(n, local, opts)
+        const last = admission.delaysMs.at(-1)
+        if (last !== undefined) localLineEndMs = Math.max(localLineEndMs, askedAt + last)
         return admission
       }
     },

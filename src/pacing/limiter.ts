@@ -40,6 +40,12 @@ export interface AdmitOptions {
   claim?: boolean
   /** true (default): refused tasks will be deferred to their promised slots; false: they will not */
   promise?: boolean
+  /**
+   * No slot sooner than this many ms from now. The resilient limiter passes it when Redis answers
+   * again while slots it granted locally (degraded mode) still lie ahead, so the shared line
+   * resumes after the local one instead of beside it (src/pacing/degraded.ts).
+   */
+  notBeforeMs?: number
 }
 
 export interface AdmissionLimiter {
@@ -93,6 +99,7 @@ type AdmitCommand = (
   deferHorizonMicros: number,
   claim: '0' | '1',
   promise: '0' | '1',
+  notBeforeMicros: number,
 ) => Promise<unknown>
 
 const ScriptReply = z.tuple([
@@ -144,6 +151,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): AdmissionLimit
           deferHorizonMs * 1000,
           opts?.claim === false ? '0' : '1',
           opts?.promise === false ? '0' : '1',
+          Math.max(0, Math.round((opts?.notBeforeMs ?? 0) * 1000)),
         ),
       )
       const [nowSec, nowMicros, k, firstOffsetMicros, intervalMicros, admittedThisSecond, deferOffset] = reply

@@ -148,3 +148,76 @@ describe('degraded mode (Redis unreachable)', () => {
     await proxy.down()
   })
 })
+
+describe('no 1000 ms window over the limit across a transition (one instance)', () => {
+  it('Redis → degraded: the local line starts one horizon and one interval after the failure', async () => {
+    let nowMs = 1_000_000
+    const clock = { nowMs: () => nowMs, localNowMicros: () => nowMs * 1000 }
+    // the shared line, stood in by the same scheduler on the same clock, then failing
+    const shared = createLocalLimiter({ nowMicros: clock.localNowMicros })
+    let up = true
+    const limiter = createResilientLimiter({
+      primary: {
+        admit: (n, l, o) => (up ? shared.admit(n, l, o) : Promise.reject(new Error('ECONNREFUSED'))),
+      },
+      degradedCps: 10,
+      logger: createLogger('test-degraded', { level: 'SILENT' }),
+      ...clock,
+    })
+    const slots: number[] = []
+    const take = async (n: number) => {
+      const a = await limiter.admit(n, 10)
+      slots.push(...a.delaysMs.map((d) => nowMs + d))
+      return a
+    }
+    await take(20) // the shared line granted to its horizon: 0, 100, …, 900 ms
+    nowMs += 1
+    up = false
+    expect((await take(10)).delaysMs).toEqual([])
+    nowMs += 1100
+    await take(10)
+    expect(Math.min(...slots.slice(10))).toBe(1_000_000 + 1 + 1000 + 100)
+    expect(worstWindow(slots)).toBeLessThanOrEqual(10)
+  })
+
+  it('degraded → Redis: the shared line is asked for no slot before one interval after the last local one', async () => {
+    let nowMs = 1_000_000
+    const asked: Array<number | undefined> = []
+    let up = false
+    const limiter = createResilientLimiter({
+      primary: {
+        admit: async (n, limit, o) => {
+          if (!up) throw new Error('ECONNREFUSED')
+          asked.push(o?.notBeforeMs)
+          return { mode: 'redis', limit, delaysMs: [], deferDelaysMs: Array(n).fill(1000) }
+        },
+      },
+      degradedCps: 5,
+      logger: createLogger('test-degraded', { level: 'SILENT' }),
+      nowMs: () => nowMs,
+      localNowMicros: () => nowMs * 1000,
+    })
+    await limiter.admit(1, 10) // fails over: the local line opens 1100 ms later
+    nowMs += 1100
+    const local = await limiter.admit(10, 10) // 5 CPS: slots at 0, 200, …, 800 ms
+    expect(local.delaysMs).toEqual([0, 200, 400, 600, 800])
+    nowMs += 300
+    up = true
+    await limiter.admit(5, 10)
+    // last local slot 800 ms after the local call, now 300 ms after it: 500 ms + 100 ms + 1 ms
+    expect(asked).toEqual([601])
+    nowMs += 1000
+    await limiter.admit(5, 10)
+    expect(asked).toEqual([601, undefined])
+  })
+})
+
+function worstWindow(slots: number[]): number {
+  const sorted = [...slots].sort((a, b) => a - b)
+  let worst = 0
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++
+    worst = Math.max(worst, j - i)
+  }
+  return worst
+}

@@ -83,7 +83,7 @@ describe('redis limiter (admit-1.lua)', () => {
     expect(b.delaysMs.length).toBeLessThanOrEqual(1)
   })
 
-  it('a new or lost state pauses one horizon, and that pause is not counted as rate limiting', async () => {
+  it('a new or lost state pauses one horizon, and refusals during that pause are not counted as rate limiting', async () => {
     const prefix = `${t.prefix}fresh:`
     const limiter = createRedisLimiter({ redis: t.redis, prefix })
     // no state: slots granted before a loss may lie up to a horizon ahead, so none now
@@ -92,10 +92,33 @@ describe('redis limiter (admit-1.lua)', () => {
     expect(first.deferDelaysMs[0]).toBeGreaterThanOrEqual(1000)
     // ...which is not demand above the limit: status and doctor read the history as that
     expect((await readCpsHistory(t.redis, 60, { prefix })).rateLimited).toBe(0)
-    // with state, a refusal is rate limiting and counted
+    // a second batch during the pause is refused by it too, not by the limit
     const second = await limiter.admit(5, 100)
-    expect(second.delaysMs).toEqual([])
-    expect((await readCpsHistory(t.redis, 60, { prefix })).rateLimited).toBe(5)
+    expect(second.delaysMs.length).toBeLessThan(5)
+    expect((await readCpsHistory(t.redis, 60, { prefix })).rateLimited).toBe(0)
+  })
+
+  it('after the missing-state pause, a refusal is rate limiting and counted', async () => {
+    const prefix = `${t.prefix}fresh2:`
+    // a short horizon: the pause lasts 100 ms + one interval
+    const limiter = createRedisLimiter({ redis: t.redis, prefix, horizonMs: 100 })
+    const first = await limiter.admit(1, 100)
+    // the limiter's own schedule: back when the pause's end (its promised slot) has passed
+    await sleep(first.deferDelaysMs[0]! + 20)
+    const a = await limiter.admit(50, 100)
+    expect(a.delaysMs.length).toBeGreaterThan(0)
+    expect((await readCpsHistory(t.redis, 60, { prefix })).rateLimited).toBe(50 - a.delaysMs.length)
+  })
+
+  it('grants no slot before notBeforeMs (the shared line resuming after a degraded local one)', async () => {
+    const prefix = `${t.prefix}floor:`
+    await primeLimiter(t.redis, prefix)
+    const limiter = createRedisLimiter({ redis: t.redis, prefix })
+    const a = await limiter.admit(10, 10, { notBeforeMs: 600 })
+    // slots from 600 ms, within the 1 s horizon: 600, 700, 800, 900
+    expect(a.delaysMs).toHaveLength(4)
+    expect(a.delaysMs[0]).toBeGreaterThanOrEqual(600)
+    expect(a.delaysMs[0]).toBeLessThan(610)
   })
 
   it('records admitted and rate-limited counts per second for readCpsHistory', async () => {
