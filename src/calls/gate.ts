@@ -90,6 +90,15 @@ const refuse = (
   effect: ContactEffect = { kind: 'untouched' },
 ): Verdict => ({ kind: 'refused', attempt, reason, detail, effect })
 
+/**
+ * A campaign's maxAttemptsPerContact: its config's value, else `defaultMax` (the worker's
+ * DEFAULT_MAX_ATTEMPTS). The gate refuses an attempt at or past it; push refuses such a task first.
+ */
+export function maxAttemptsOf(config: unknown, defaultMax: number): number {
+  const max = (config as { maxAttemptsPerContact?: unknown } | null)?.maxAttemptsPerContact
+  return typeof max === 'number' ? max : defaultMax
+}
+
 /** Checks that do not depend on time: the task must name this contact's next attempt. */
 function checkIdentity(
   facts: GateFacts,
@@ -110,8 +119,7 @@ function checkIdentity(
     )
   if (!DIALABLE.has(contact.status))
     return refuse(attempt, 'contact_not_dialable', `contact is ${contact.status}`)
-  const max = (campaign.config as { maxAttemptsPerContact?: unknown } | null)?.maxAttemptsPerContact
-  const limit = typeof max === 'number' ? max : defaultMax
+  const limit = maxAttemptsOf(campaign.config, defaultMax)
   if (attempt >= limit)
     // The contact has had every attempt the campaign allows: failed, as the dispatcher and the
     // recorder fail it (docs/contact-states.md); left queued, no task would ever come (#16).

@@ -1,3 +1,4 @@
+import { maxAttemptsOf } from '../calls/gate.js'
 import { DEFAULT_MAX_ATTEMPTS } from '../calls/recorder.js'
 import { zonesOfNumber } from '../campaigns/callee-zones.js'
 import { notAcceptingTasksError } from '../campaigns/lifecycle.js'
@@ -94,11 +95,11 @@ function screenBatch(entries: readonly PushEntry[]): { accepted: PushEntry[]; re
 async function attemptsRefusals(db: Db, entries: readonly PushEntry[]): Promise<PushRefusal[]> {
   if (!entries.length) return []
   const ids = [...new Set(entries.map((e) => e.task.campaignId))]
-  const { rows } = await db.query<{ id: string; max: unknown }>(
-    `SELECT id, config->'maxAttemptsPerContact' AS max FROM campaigns WHERE id = ANY($1::text[])`,
+  const { rows } = await db.query<{ id: string; config: unknown }>(
+    `SELECT id, config FROM campaigns WHERE id = ANY($1::text[])`,
     [ids],
   )
-  const limits = new Map(rows.map((r) => [r.id, typeof r.max === 'number' ? r.max : DEFAULT_MAX_ATTEMPTS]))
+  const limits = new Map(rows.map((r) => [r.id, maxAttemptsOf(r.config, DEFAULT_MAX_ATTEMPTS)]))
   return entries.flatMap((entry): PushRefusal[] => {
     const { campaignId, attempts } = entry.task
     const max = limits.get(campaignId)
