@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
-import { isAbsolute, join, relative } from 'node:path'
+import { join } from 'node:path'
 import { OperatorError, operatorError } from '../errors.js'
 import { liveness, ownStartTime } from './process-identity.js'
 import { acquireLock, releaseLock } from './stack-lock.js'
+import { shownPath } from './shown-path.js'
 import type { StackFile } from './stack-file-schema.js'
 
 export type { StackFile } from './stack-file-schema.js'
@@ -185,7 +186,7 @@ export async function noLocalStackError(
   if (EXPLICIT_LOCAL_ENV.some((name) => env[name] !== undefined && env[name] !== '')) return undefined
   if (await runningLocalStack(dataDir)) return undefined
   const file = stackFilePath(dataDir)
-  const shown = displayPath(file)
+  const shown = shownPath(file)
   const why = existsSync(file) ? `${shown} names a stack that is no longer running` : `no ${shown}`
   return new OperatorError(
     `No local stack is running from ${dataDir === join(process.cwd(), '.dialctl') ? process.cwd() : dataDir} (${why}) — start it with \`dialctl dev\`.`,
@@ -193,10 +194,4 @@ export async function noLocalStackError(
     exitCode,
     'NO_LOCAL_STACK',
   )
-}
-
-/** Relative inside the working directory, absolute outside it (an operator can use either). */
-function displayPath(path: string, cwd = process.cwd()): string {
-  const rel = relative(cwd, path)
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { otherTerminalsLine, shownPath } from '../../src/cli/shown-path.js'
+import { otherTerminalsLine, shownPath } from '../../src/local-stack/shown-path.js'
 
 // Issue #16: the dev banner said "no exports needed" with DIALCTL_HOME set (other terminals then
 // read ./.dialctl and find no stack), and printed ../../../tmp/… for a home outside the clone.
