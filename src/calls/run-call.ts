@@ -4,6 +4,7 @@ import type { IvrAction } from '../contracts/ivr.js'
 import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import { runIvr, type ActionRunner, type IvrRunResult } from '../ivr/runner.js'
+import { logsAt } from '../observability/logger.js'
 import { maskPhone } from '../observability/mask.js'
 import type { AmdConfig } from '../contracts/campaign.js'
 import type {
@@ -275,8 +276,9 @@ async function recordOutcome(deps: RunCallDeps, record: FinishCall, delays: numb
   }
 }
 
-/** The one log line of a call (the number masked). */
+/** The one log line of a call (the number masked); nothing is built when INFO is off (issue #17). */
 function logCallEnded(logger: Logger, cmd: DialCommand, summary: CallSummary): void {
+  if (!logsAt(logger, 'info')) return
   logger.info('call ended', {
     callId: cmd.callId,
     campaignId: cmd.campaignId,

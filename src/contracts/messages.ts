@@ -105,8 +105,12 @@ export type DialCommand = z.infer<typeof DialCommand>
 /** Longest readable call id; longer ids fall back to the hashed form (Asterisk keeps 150 bytes). */
 const MAX_READABLE_CALL_ID = 120
 
+const PLAIN_ID_PART = /^[A-Za-z0-9-]*$/
+
 /** Keeps [A-Za-z0-9-]; every other UTF-8 byte (including "_" and ".") becomes _XX (hex). */
 function escapeIdPart(value: string): string {
+  // most ids need no escape: returned as they are, without a Buffer and a regex test per byte
+  if (PLAIN_ID_PART.test(value)) return value
   let out = ''
   for (const byte of Buffer.from(value, 'utf8')) {
     const c = String.fromCharCode(byte)

@@ -1,5 +1,5 @@
-import { callIdFor, describeZodError, dialIdempotencyKey, EnrichedDialTask } from '../contracts/index.js'
-import type { Logger } from '../observability/logger.js'
+import { describeZodError, dialIdempotencyKey, EnrichedDialTask } from '../contracts/index.js'
+import { logsAt, type Logger } from '../observability/logger.js'
 import { maskPhone } from '../observability/mask.js'
 import { MetricName } from '../observability/metrics.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
@@ -120,7 +120,8 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
   valid.forEach((item, i) => {
     if (marked[i] || seen.has(item.key)) {
       const why = marked[i] ? 'already dialed (marker)' : 'same task twice in one batch'
-      ledger.record(item, 'duplicate', why, callIdFor(item.task))
+      // the key is the task's call id (dialIdempotencyKey)
+      ledger.record(item, 'duplicate', why, item.key)
       return
     }
     seen.add(item.key)
@@ -144,41 +145,44 @@ async function dialOne(
   const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
   await (deps.sleep ?? realSleep)(Math.min(Math.max(0, slot.delayMs - leadMs), deps.maxWaitMs ?? 1100))
   const t = item.task
-  const command = { ...dialCommandFor(t), notBefore: slot.notBefore, cpsLimit: slot.limit }
+  // item.key is the task's call id (dialIdempotencyKey): not computed a second time
+  const command = { ...dialCommandFor(t, item.key), notBefore: slot.notBefore, cpsLimit: slot.limit }
   let result: WorkerDialResult
   try {
     result = await deps.worker.dial(command)
   } catch (error) {
     result = { kind: 'error', message: errorMessage(error) }
   }
-  const context = {
+  // Built only for a line that is printed: most tasks end at INFO, which a busy pipeline runs
+  // without (issue #17: a masked number per task for nothing).
+  const context = () => ({
     callId: command.callId,
     campaignId: t.campaignId,
     contactId: t.contactId,
     attempt: t.attempts,
     phoneNumber: maskPhone(t.phoneNumber),
-  }
+  })
   switch (result.kind) {
     case 'accepted':
-      logger.info('Dial command sent successfully', context)
+      if (logsAt(logger, 'info')) logger.info('Dial command sent successfully', context())
       ledger.accepted.push(item.key)
       ledger.record(item, 'dialed', undefined, command.callId)
       return undefined
     case 'duplicate':
-      logger.info('Worker reports this attempt was dialed already', context)
+      if (logsAt(logger, 'info')) logger.info('Worker reports this attempt was dialed already', context())
       ledger.accepted.push(item.key)
       ledger.record(item, 'duplicate', 'worker: already dialed', command.callId)
       return undefined
     case 'refused':
       // The dial gate's decision is final: recorded with its reason, never retried.
-      logger.warn('Dial gate refused the dial; task dropped', { ...context, reason: result.reason })
+      logger.warn('Dial gate refused the dial; task dropped', { ...context(), reason: result.reason })
       ledger.record(item, 'dropped', result.reason, command.callId)
       return undefined
     case 'busy':
       // At capacity or draining: a state of the worker, so deferred like a limiter refusal
       // (spends no receive), back after the worker's Retry-After.
       logger.warn('Worker busy; task deferred', {
-        ...context,
+        ...context(),
         status: result.status,
         error: result.message,
         retryAfterSeconds: result.retryAfterSeconds,
@@ -191,7 +195,7 @@ async function dialOne(
       }
     case 'error':
       logger.error('Dial command failed; task returned for retry', {
-        ...context,
+        ...context(),
         status: result.status,
         error: result.message,
       })
@@ -227,23 +231,38 @@ function warnLastReceives(deps: DialerDeps, items: Item[], decided: Decision[]):
   }
 }
 
-/** Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. */
+/**
+ * Phase 6: markers and outcome rows; neither failure may undo or repeat the dials. The two are
+ * written at once (Redis and PostgreSQL, neither reads the other): the batch waits for the slower
+ * of the two round trips instead of their sum, and still for both before it answers.
+ */
 async function persist(deps: DialerDeps, ledger: Ledger, outcomes: TaskOutcome[]): Promise<void> {
+  await Promise.all([
+    settle(
+      () => deps.marker.mark(ledger.accepted),
+      (error) =>
+        deps.logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
+          error: errorMessage(error),
+        }),
+    ),
+    settle(
+      () => deps.outcomes.record(outcomes),
+      // The dials happened; failing the batch now would only redeliver them. Say so loudly.
+      (error) =>
+        deps.logger.error('Task outcomes not recorded (PostgreSQL?)', {
+          error: errorMessage(error),
+          outcomes: outcomes.length,
+        }),
+    ),
+  ])
+}
+
+/** Runs `write` (started at once), handing a failure, thrown or rejected, to `onError`. */
+async function settle(write: () => Promise<void>, onError: (error: unknown) => void): Promise<void> {
   try {
-    await deps.marker.mark(ledger.accepted)
+    await write()
   } catch (error) {
-    deps.logger.warn('Dial markers not written; a redelivery will be refused by the worker instead', {
-      error: errorMessage(error),
-    })
-  }
-  try {
-    await deps.outcomes.record(outcomes)
-  } catch (error) {
-    // The dials happened; failing the batch now would only redeliver them. Say so loudly.
-    deps.logger.error('Task outcomes not recorded (PostgreSQL?)', {
-      error: errorMessage(error),
-      outcomes: outcomes.length,
-    })
+    onError(error)
   }
 }
 

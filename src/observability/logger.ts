@@ -56,20 +56,55 @@ export function createLogger(component: string, options: { level?: string } = {}
 
 /** Powertools' LogLevelThreshold of the levels under WARN (its constants.js). */
 const QUIET_LEVELS = { trace: 6, debug: 8, info: 12 } as const
+export type QuietLevel = keyof typeof QUIET_LEVELS
+
+/** Whether a logger of createLogger prints at a level, without reading the environment. */
+const levelChecks = new WeakMap<Logger, (threshold: number) => boolean>()
+
+/**
+ * True when `logger` prints `level` lines. A caller whose context costs something to build (a
+ * masked phone number, a mapped list) asks first, so nothing is built for a line that is not
+ * printed (issue #17: the local pipeline runs at ERROR). A logger not made by createLogger (a
+ * test's) answers true: the caller builds its context as before.
+ */
+export function logsAt(logger: Logger, level: QuietLevel): boolean {
+  const check = levelChecks.get(logger)
+  return check ? check(QUIET_LEVELS[level]) : true
+}
 
 /**
  * A trace / debug / info call below the logger's level returns at once. Powertools reads
  * `_X_AMZN_TRACE_ID` from the environment on every call before it compares the level (for its
  * log buffer, which createLogger never enables), and the local pipeline makes several such calls
- * per task at WARN or ERROR (issue #17). `logger.level` is the level Powertools itself compares
- * (per invocation, sampling and setLogLevel included), so what is printed does not change.
+ * per task at WARN or ERROR (issue #17).
+ *
+ * The level compared is Powertools' own (`logger.level`: sampling and setLogLevel included), kept
+ * here because reading it reads the environment too (AWS_LAMBDA_MAX_CONCURRENCY, on every read).
+ * Outside Lambda's concurrent mode the level is one value per logger that only setLogLevel changes
+ * (debug sampling and refreshSampleRateCalculation call it too), so the copy is refreshed there.
+ * In concurrent mode (that variable set, as the runtime sets it before the process starts) each
+ * invocation may have its own level: it is read on every call, as Powertools does.
  */
 function skipBelowLevel(logger: Logger): void {
+  const target = logger as unknown as Record<string, (...args: unknown[]) => void>
+  let level = logger.level
+  const perInvocation = (process.env.AWS_LAMBDA_MAX_CONCURRENCY ?? '') !== ''
+  const setLogLevel = target.setLogLevel!.bind(logger)
+  target.setLogLevel = (...args: unknown[]) => {
+    try {
+      setLogLevel(...args)
+    } finally {
+      level = logger.level
+    }
+  }
+  const prints = perInvocation
+    ? (threshold: number) => threshold >= logger.level
+    : (threshold: number) => threshold >= level
+  levelChecks.set(logger, prints)
   for (const [method, threshold] of Object.entries(QUIET_LEVELS)) {
-    const target = logger as unknown as Record<string, (...args: unknown[]) => void>
     const log = target[method]!.bind(logger)
     target[method] = (...args: unknown[]) => {
-      if (threshold >= logger.level) log(...args)
+      if (prints(threshold)) log(...args)
     }
   }
 }

@@ -19,11 +19,23 @@
 
 /** "+972501234567" → "+**********67"; a leading '+' is kept, every digit but the last 2 hidden. */
 export function maskPhone(phone: string): string {
-  const digits = (phone.match(/\d/g) ?? []).length
-  let seen = 0
+  // Two passes over the characters, no regex: this runs for every task's log context (issue #17,
+  // about 5× faster than a match and a replace with a callback). A digit is ASCII 0-9, as \d.
+  let digits = 0
+  for (let i = 0; i < phone.length; i++) if (isDigit(phone.charCodeAt(i))) digits++
   // on short strings keep nothing: 2 visible digits of a 4-digit string is half of it
-  const keep = digits > 4 ? 2 : 0
-  return phone.replace(/\d/g, (d) => (++seen > digits - keep ? d : '*'))
+  const hidden = digits > 4 ? digits - 2 : digits
+  let out = ''
+  let seen = 0
+  for (let i = 0; i < phone.length; i++) {
+    const c = phone.charCodeAt(i)
+    out += isDigit(c) && seen++ < hidden ? '*' : phone[i]!
+  }
+  return out
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57
 }
 
 /**

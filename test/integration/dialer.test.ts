@@ -245,7 +245,9 @@ function postsFor(contactPrefix: string) {
 describe('dialer handler', () => {
   it('POSTs the DialCommand with the bearer token and records the tasks dialed (one insert per batch)', async () => {
     const s = await setup()
-    const info = vi.spyOn(s.logger, 'info')
+    // INFO on, so the dialer builds the line; the spy keeps it out of the test's output
+    s.logger.setLogLevel('INFO')
+    const info = vi.spyOn(s.logger, 'info').mockImplementation(() => undefined)
     const batch = [task('ok-a1'), task('ok-a2', { attempts: 2 }), task('ok-a3')]
     const res = await s.dial(batch)
 
@@ -294,6 +296,14 @@ describe('dialer handler', () => {
       attempt: 2,
       phoneNumber: '+' + '*'.repeat(batch[1]!.phoneNumber.length - 3) + batch[1]!.phoneNumber.slice(-2),
     })
+  })
+
+  it('below INFO the per-task lines are not built at all (issue #17: no masked number for nothing)', async () => {
+    const s = await setup()
+    const info = vi.spyOn(s.logger, 'info')
+    expect(await s.dial([task('quiet-a1'), task('quiet-a2')])).toEqual({ batchItemFailures: [] })
+    expect(postsFor('quiet-a')).toHaveLength(2)
+    expect(info).not.toHaveBeenCalledWith('Dial command sent successfully', expect.anything())
   })
 
   it('admits k of n at the live limit, spread over the second; the rest are rate-limited and retried', async () => {

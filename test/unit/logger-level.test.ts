@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createLogger, setLogDestination } from '../../src/observability/logger.js'
+import { Logger } from '@aws-lambda-powertools/logger'
+import { createLogger, logsAt, setLogDestination } from '../../src/observability/logger.js'
 
 /**
  * createLogger returns at once from calls below the level (issue #17: Powertools read the
@@ -54,6 +55,23 @@ describe('createLogger levels', () => {
     logger.info('hidden again')
     logger.warn('w')
     expect(out.lines().map((l) => l.message)).toEqual(['d', 'i', 'w'])
+  })
+
+  it('logsAt says what the logger prints, a level set later included', () => {
+    const out = capture()
+    const logger = createLogger('t', { level: 'ERROR' })
+    expect([logsAt(logger, 'debug'), logsAt(logger, 'info')]).toEqual([false, false])
+    logger.setLogLevel('INFO')
+    expect([logsAt(logger, 'debug'), logsAt(logger, 'info')]).toEqual([false, true])
+    logger.setLogLevel('DEBUG')
+    expect([logsAt(logger, 'trace'), logsAt(logger, 'debug')]).toEqual([false, true])
+    expect(() => logger.setLogLevel('LOUD' as 'INFO')).toThrow(/Invalid log level/)
+    logger.debug('still debug')
+    expect(out.lines().map((l) => l.message)).toEqual(['still debug'])
+  })
+
+  it('logsAt of a logger createLogger did not make is true: its caller builds the context', () => {
+    expect(logsAt(new Logger({ logLevel: 'ERROR' }), 'info')).toBe(true)
   })
 
   it('keeps the masking of an info line it prints', () => {

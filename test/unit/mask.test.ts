@@ -21,6 +21,28 @@ describe('phone masking', () => {
     expect(masked).toBe('+' + '*'.repeat(n.length - 3) + n.slice(-2))
   })
 
+  // maskPhone lost its regexes (issue #17): the rule they wrote stays the reference.
+  const byRegex = (phone: string) => {
+    const digits = (phone.match(/\d/g) ?? []).length
+    let seen = 0
+    const keep = digits > 4 ? 2 : 0
+    return phone.replace(/\d/g, (d) => (++seen > digits - keep ? d : '*'))
+  }
+  it.each([
+    ...numbers,
+    '',
+    'abc',
+    '1234',
+    '12345',
+    '+1 (212) 555-0101',
+    '212.555.0101',
+    '٣٤٥٦٧٨٩٠١٢',
+    '+9725😀01234567',
+    '0044 20 7946 0958',
+  ])('%j is masked as the regex rule masks it', (text) => {
+    expect(maskPhone(text)).toBe(byRegex(text))
+  })
+
   it.each(numbers)('%s is masked inside text in every form it appears', (n) => {
     const bare = n.slice(1)
     const forms = [

@@ -62,3 +62,43 @@ describe('worker client', () => {
     }
   })
 })
+
+/**
+ * The deadline bounds the whole exchange, a body that stalls after its headers included (issue
+ * #17 replaced AbortSignal.timeout with a cheaper timer; the bound must not move).
+ */
+describe('worker client deadline', () => {
+  let stalling: Server
+  let stallUrl: string
+  beforeAll(async () => {
+    stalling = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        // the stall is chosen by the trace header, the one header the client lets a caller set
+        if (req.headers['x-amzn-trace-id'] === 'headers') return
+        res.writeHead(202, { 'content-type': 'application/json' })
+        res.write('{"callId":')
+      })
+    })
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve))
+    stallUrl = `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    stalling.closeAllConnections()
+    await new Promise((resolve) => stalling.close(resolve))
+  })
+
+  it.each(['headers', 'body'])('a worker that stalls its %s is an error after timeoutMs', async (stall) => {
+    const agent = workerAgent()
+    const client = createWorkerClient({ url: stallUrl, token: 't', timeoutMs: 150, dispatcher: agent })
+    try {
+      const started = Date.now()
+      const result = await client.dial(command(1), { traceHeader: stall })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140)
+      expect(Date.now() - started).toBeLessThan(2000)
+      expect(result).toEqual({ kind: 'error', message: 'worker did not answer POST /dial within 150 ms' })
+    } finally {
+      await agent.destroy()
+    }
+  })
+})
