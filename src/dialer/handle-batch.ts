@@ -131,6 +131,21 @@ async function skipMarked(deps: DialerDeps, valid: TaskItem[], ledger: Ledger): 
 }
 
 /**
+ * The fields of a task's log lines, the number masked. Built only for a line that is printed:
+ * most tasks end at INFO, which a busy pipeline runs without (issue #17: a masked number per task
+ * for nothing). A function of the module, not a closure per task.
+ */
+function logContext(callId: string, t: EnrichedDialTask) {
+  return {
+    callId,
+    campaignId: t.campaignId,
+    contactId: t.contactId,
+    attempt: t.attempts,
+    phoneNumber: maskPhone(t.phoneNumber),
+  }
+}
+
+/**
  * Phase 5, per task: POSTs `leadMs` before its slot with the slot's absolute time (`notBefore`,
  * Redis clock; the local clock in degraded mode) and the limit, so the worker originates at the
  * slot; records what the worker answered.
@@ -153,36 +168,31 @@ async function dialOne(
   } catch (error) {
     result = { kind: 'error', message: errorMessage(error) }
   }
-  // Built only for a line that is printed: most tasks end at INFO, which a busy pipeline runs
-  // without (issue #17: a masked number per task for nothing).
-  const context = () => ({
-    callId: command.callId,
-    campaignId: t.campaignId,
-    contactId: t.contactId,
-    attempt: t.attempts,
-    phoneNumber: maskPhone(t.phoneNumber),
-  })
   switch (result.kind) {
     case 'accepted':
-      if (logsAt(logger, 'info')) logger.info('Dial command sent successfully', context())
+      if (logsAt(logger, 'info')) logger.info('Dial command sent successfully', logContext(command.callId, t))
       ledger.accepted.push(item.key)
       ledger.record(item, 'dialed', undefined, command.callId)
       return undefined
     case 'duplicate':
-      if (logsAt(logger, 'info')) logger.info('Worker reports this attempt was dialed already', context())
+      if (logsAt(logger, 'info'))
+        logger.info('Worker reports this attempt was dialed already', logContext(command.callId, t))
       ledger.accepted.push(item.key)
       ledger.record(item, 'duplicate', 'worker: already dialed', command.callId)
       return undefined
     case 'refused':
       // The dial gate's decision is final: recorded with its reason, never retried.
-      logger.warn('Dial gate refused the dial; task dropped', { ...context(), reason: result.reason })
+      logger.warn('Dial gate refused the dial; task dropped', {
+        ...logContext(command.callId, t),
+        reason: result.reason,
+      })
       ledger.record(item, 'dropped', result.reason, command.callId)
       return undefined
     case 'busy':
       // At capacity or draining: a state of the worker, so deferred like a limiter refusal
       // (spends no receive), back after the worker's Retry-After.
       logger.warn('Worker busy; task deferred', {
-        ...context(),
+        ...logContext(command.callId, t),
         status: result.status,
         error: result.message,
         retryAfterSeconds: result.retryAfterSeconds,
@@ -195,7 +205,7 @@ async function dialOne(
       }
     case 'error':
       logger.error('Dial command failed; task returned for retry', {
-        ...context(),
+        ...logContext(command.callId, t),
         status: result.status,
         error: result.message,
       })

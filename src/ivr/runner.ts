@@ -73,45 +73,56 @@ export async function runIvr(
   const nodes = new Map<string, IvrNode>(flow.nodes.map((n) => [n.id, n]))
   const result: IvrRunResult = { digits: [], actions: [], endedBy: 'completed', steps: 0 }
 
-  const end = async (endedBy: IvrEndReason, error?: string): Promise<IvrRunResult> => {
-    // The callee may have hung up while we were deciding; report what really ended the call.
-    result.endedBy =
-      call.endReason === 'telephony-restart'
-        ? 'telephony-restart'
-        : call.hungUp && endedBy !== 'hangup-action' && endedBy !== 'media-failure'
-          ? 'callee-hangup'
-          : endedBy
-    if (error) result.error = error
-    if (!call.hungUp) await call.hangup()
-    return result
-  }
-
   let nodeId: string | undefined = flow.startNodeId
   while (nodeId !== undefined) {
-    if (call.hungUp) return end('callee-hangup')
+    if (call.hungUp) return endRun(call, result, 'callee-hangup')
     if (result.steps >= maxSteps)
-      return end('step-limit', `stopped after ${maxSteps} steps (loop in the flow?)`)
+      return endRun(call, result, 'step-limit', `stopped after ${maxSteps} steps (loop in the flow?)`)
     const node = nodes.get(nodeId)
-    if (!node) return end('error', `ivrFlow: node "${nodeId}" does not exist`)
+    if (!node) return endRun(call, result, 'error', `ivrFlow: node "${nodeId}" does not exist`)
     result.steps++
 
     if (node.type === 'play_audio') {
       const played = await call.play(node.audioUrl)
       if (!played.completed) {
         if (played.mediaFailed)
-          return end('media-failure', played.error ?? `the audio of node "${node.id}" could not be played`)
-        if (call.hungUp) return end('callee-hangup')
-        return end('error', played.error ?? `playback of node "${node.id}" did not complete`)
+          return endRun(
+            call,
+            result,
+            'media-failure',
+            played.error ?? `the audio of node "${node.id}" could not be played`,
+          )
+        if (call.hungUp) return endRun(call, result, 'callee-hangup')
+        return endRun(call, result, 'error', played.error ?? `playback of node "${node.id}" did not complete`)
       }
       nodeId = node.nextNodeId
       continue
     }
 
     const step = await captureStep(node, call, actions, result)
-    if (step.end) return end(step.end, step.error)
+    if (step.end) return endRun(call, result, step.end, step.error)
     nodeId = step.next
   }
-  return end('completed')
+  return endRun(call, result, 'completed')
+}
+
+/** Ends a run: records what ended it, and hangs up unless the callee already did. */
+async function endRun(
+  call: ActiveCall,
+  result: IvrRunResult,
+  endedBy: IvrEndReason,
+  error?: string,
+): Promise<IvrRunResult> {
+  // The callee may have hung up while we were deciding; report what really ended the call.
+  result.endedBy =
+    call.endReason === 'telephony-restart'
+      ? 'telephony-restart'
+      : call.hungUp && endedBy !== 'hangup-action' && endedBy !== 'media-failure'
+        ? 'callee-hangup'
+        : endedBy
+  if (error) result.error = error
+  if (!call.hungUp) await call.hangup()
+  return result
 }
 
 type CaptureStep =

@@ -109,15 +109,30 @@ function inRange(random: () => number, [min, max]: readonly [number, number]): n
   return min + (max - min) * random()
 }
 
+/**
+ * A key of `weights` drawn by weight (those of weight 0 never). Two passes over the keys, with no
+ * arrays of entries (it runs at every prompt of every simulated call, issue #17); the same sums in
+ * the same order as before, so a seed draws the same keys.
+ */
 function pickWeighted(random: () => number, weights: Record<string, number>): string {
-  const entries = Object.entries(weights).filter(([, w]) => w > 0)
-  const total = entries.reduce((sum, [, w]) => sum + w, 0)
+  const keys = Object.keys(weights)
+  let total = 0
+  let last = ''
+  for (const key of keys) {
+    const w = weights[key]!
+    if (w > 0) {
+      total += w
+      last = key
+    }
+  }
   let r = random() * total
-  for (const [key, w] of entries) {
+  for (const key of keys) {
+    const w = weights[key]!
+    if (w <= 0) continue
     r -= w
     if (r < 0) return key
   }
-  return entries[entries.length - 1]![0]
+  return last
 }
 
 class SimCall implements ActiveCall {
