@@ -23,8 +23,7 @@ import { recordTaskOutcomes } from '../outcomes/task-outcomes.js'
 import type { TaskOutcome } from '../outcomes/task-outcomes.js'
 import { contactKey, lookupBatch } from './lookup.js'
 import { errorMessage } from '../errors.js'
-import { dialCommandFor } from '../dialer/worker-client.js'
-import { dialCommandSizeProblem } from '../tasks/limits.js'
+import { dialCommandTooLarge } from './command-size.js'
 import type { TraceContext } from '../tracing/context.js'
 import type { Tracer } from '../tracing/tracer.js'
 import { traceEnrich } from './trace.js'
@@ -115,7 +114,15 @@ export async function enrichBatch(batch: unknown, deps: EnricherDeps): Promise<E
       valid.map((v) => v.task.phoneNumber),
       valid.map((v) => v.task),
     )
-    const step: EnrichStep = { logger, drop, now, enrichedAt: now.toISOString(), lookup, moves }
+    const step: EnrichStep = {
+      logger,
+      drop,
+      now,
+      enrichedAt: now.toISOString(),
+      lookup,
+      moves,
+      windowChecks: new Map(),
+    }
     for (const v of valid) {
       const enriched = enrichOne(v, step)
       if (enriched) kept.push(enriched)
@@ -152,14 +159,16 @@ interface EnrichStep {
   enrichedAt: string
   lookup: Awaited<ReturnType<typeof lookupBatch>>
   moves: Moves
+  /** checkWindow's answers in this batch, by campaign id, callee zones and their source (checkWindowOnce) */
+  windowChecks: Map<string, WindowCheck>
 }
 
 /** Phase 1: each record parsed; a malformed one is logged and dropped (no contact move: its ids are unsure). */
 function parseAll(batch: unknown[], logger: Logger, drop: DropFn): ValidTask[] {
   const valid: ValidTask[] = []
   batch.forEach((raw, index) => {
-    const parsed = parseRecord(raw)
-    if (parsed.ok) return valid.push({ index, ...parsed.valid })
+    const parsed = parseRecord(raw, index)
+    if (parsed.ok) return valid.push(parsed.valid)
     const reason = `${DropReason.Malformed}: ${parsed.error}`
     logger.error('dropping malformed dial task', {
       messageId: parsed.messageId,
@@ -179,70 +188,111 @@ function parseAll(batch: unknown[], logger: Logger, drop: DropFn): ValidTask[] {
  * logged, recorded, and its contact move queued in `step.moves`.
  */
 function enrichOne(v: ValidTask, step: EnrichStep): EnrichedDialTask | undefined {
-  const { logger, drop, now, enrichedAt, lookup, moves } = step
-  const { index, messageId, task, ...passOn } = v
-  const ref: ContactRef = {
-    campaignId: task.campaignId,
-    contactId: task.contactId,
-    attempts: task.attempts,
-  }
-  const context = {
-    messageId,
-    campaignId: task.campaignId,
-    contactId: task.contactId,
-    attempt: task.attempts,
-  }
-  const dropTask = (reason: string, level: 'info' | 'warn' | 'error' = 'info') => {
-    logger[level]('dropping dial task', { ...context, phoneNumber: maskPhone(task.phoneNumber), reason })
-    drop(index, { ...context, reason })
-  }
+  const { enrichedAt, lookup, moves } = step
+  const { task, messageId } = v
+  // No closure, log context or contact ref per task: most tasks are kept; a drop builds its own.
   const found = lookup.campaigns.get(task.campaignId)
   if (!found) {
     // Seed scenario 2: no campaign, so no contact row either (contacts reference campaigns).
-    dropTask(DropReason.CampaignNotFound, 'warn')
+    dropOne(v, step, DropReason.CampaignNotFound, 'warn')
     return undefined
   }
   if (!found.ok) {
     // A stored config that no longer parses cannot be dialed; keep the contact for after the fix.
-    dropTask(`${DropReason.CampaignInvalid}: ${found.error}`, 'error')
-    moves.release.push(ref)
+    dropOne(v, step, `${DropReason.CampaignInvalid}: ${found.error}`, 'error')
+    moves.release.push(refOf(task))
     return undefined
   }
   const campaign = found.campaign
   if (campaign.status !== 'active') {
-    dropTask(`${DropReason.CampaignNotActive}${campaign.status}`)
-    moves.release.push(ref)
+    dropOne(v, step, `${DropReason.CampaignNotActive}${campaign.status}`)
+    moves.release.push(refOf(task))
     return undefined
   }
   if (lookup.blacklisted.has(task.phoneNumber)) {
-    dropTask(DropReason.Blacklisted)
-    moves.blacklist.push(ref)
+    dropOne(v, step, DropReason.Blacklisted)
+    moves.blacklist.push(refOf(task))
     return undefined
   }
   const callee = calleeZones(
     lookup.contactZones.get(contactKey(task.campaignId, task.contactId)) ?? {},
     campaign.timezone,
   )
-  const windowCheck = checkWindow(now, campaign, callee)
+  const windowCheck = checkWindowOnce(step, campaign, callee)
   if (windowCheck.ok === false) {
     if (windowCheck.nextOpening) {
-      dropTask(
+      dropOne(
+        v,
+        step,
         `${DropReason.OutsideCallingWindow}: closed in ${describeZones(callee)}; next opening ${windowCheck.nextOpening.toISOString()}`,
       )
-      moves.reschedule.push({ ...ref, nextAttemptAt: windowCheck.nextOpening })
+      moves.reschedule.push({ ...refOf(task), nextAttemptAt: windowCheck.nextOpening })
     } else {
-      dropTask(`${DropReason.OutsideCallingWindow}: ${windowCheck.error}`, 'error')
-      moves.release.push(ref)
+      dropOne(v, step, `${DropReason.OutsideCallingWindow}: ${windowCheck.error}`, 'error')
+      moves.release.push(refOf(task))
     }
     return undefined
   }
   // Built from values parsed where they entered (the SQS body, the campaign row): typed, not
   // parsed again. On AWS the dialer Lambda parses it where it enters (the Pipes event); the local
   // pipe hands it to the dialer as it is (createInProcessDialer).
-  const enriched = { ...task, campaign: seedShape(campaign), enrichedAt, messageId, ...passOn }
-  if (!droppedTooLarge(enriched, dropTask)) return enriched
-  moves.tooLarge.push(ref)
+  // Object.assign, not `{ ...task, campaign, … }`: V8 (Node 20) builds a spread followed by more
+  // keys on a slow path, microseconds a task (issue #17). Same keys, same order; a DialTask's keys
+  // are the schema's (zod drops any other), so no setter or __proto__ is met.
+  const shape = seedShape(campaign)
+  const enriched: EnrichedDialTask = Object.assign(
+    {},
+    task,
+    v.receiveCount === undefined
+      ? { campaign: shape, enrichedAt, messageId }
+      : { campaign: shape, enrichedAt, messageId, receiveCount: v.receiveCount },
+  )
+  // The dial command's size, checked here where its content is complete: the dialer adds only its
+  // slot (`notBefore`, `cpsLimit`), counted at its widest (command-size.ts). A command over the
+  // worker's body limit would be a 413, retried into the DLQ (issue #15 review F4).
+  const tooLarge = dialCommandTooLarge(enriched)
+  if (tooLarge === undefined) return enriched
+  dropOne(v, step, `${DropReason.TaskTooLarge}: ${tooLarge}`, 'error')
+  moves.tooLarge.push(refOf(task))
   return undefined
+}
+
+/** Logs and records the drop of one valid task (its ids known); the contact move is the caller's. */
+function dropOne(
+  v: ValidTask,
+  step: EnrichStep,
+  reason: string,
+  level: 'info' | 'warn' | 'error' = 'info',
+): void {
+  const { task, messageId, index } = v
+  const context = {
+    messageId,
+    campaignId: task.campaignId,
+    contactId: task.contactId,
+    attempt: task.attempts,
+  }
+  step.logger[level]('dropping dial task', { ...context, phoneNumber: maskPhone(task.phoneNumber), reason })
+  step.drop(index, { ...context, reason })
+}
+
+function refOf(task: DialTask): ContactRef {
+  return { campaignId: task.campaignId, contactId: task.contactId, attempts: task.attempts }
+}
+
+/**
+ * checkWindow, once per campaign and callee zones in a batch: its answer depends on nothing else
+ * (the batch has one clock reading), and a batch's tasks mostly share both.
+ */
+function checkWindowOnce(step: EnrichStep, campaign: Campaign, callee: CalleeZones): WindowCheck {
+  // The source is part of the key: it is named in the error of a window that never opens. NUL
+  // cannot occur in the ids or zones (they come from PostgreSQL text), so the key is unambiguous.
+  const key = `${campaign.id}\u0000${callee.source}\u0000${callee.zones.join('\u0000')}`
+  let check = step.windowChecks.get(key)
+  if (!check) {
+    check = checkWindow(step.now, campaign, callee)
+    step.windowChecks.set(key, check)
+  }
+  return check
 }
 
 /** The contact moves of a batch and its outcome rows: independent statements; any failure fails the batch. */
@@ -269,19 +319,17 @@ function droppedInOrder(
 }
 
 type ParsedRecord =
-  | { ok: true; valid: Omit<ValidTask, 'index'> }
+  | { ok: true; valid: ValidTask }
   | { ok: false; messageId?: string; error: string; hint: { campaignId?: string; contactId?: string } }
 
 /** Record → DialTask; on failure, what was wrong (field named) and whatever ids could be read. */
-function parseRecord(raw: unknown): ParsedRecord {
-  const record = PipeSqsRecord.safeParse(raw)
-  const rawId = (raw as { messageId?: unknown } | null)?.messageId
-  const messageId = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined
-  if (!record.success)
-    return { ok: false, messageId, error: `record ${describeZodError(record.error)}`, hint: {} }
+function parseRecord(raw: unknown, index: number): ParsedRecord {
+  const record = readRecord(raw)
+  if (!record.ok) return { ok: false, messageId: record.messageId, error: record.error, hint: {} }
+  const { messageId, receiveCount } = record
   let body: unknown
   try {
-    body = JSON.parse(record.data.body)
+    body = JSON.parse(record.body)
   } catch (error) {
     // JSON.parse messages may quote the body: mask any number it contains.
     return {
@@ -293,9 +341,56 @@ function parseRecord(raw: unknown): ParsedRecord {
   }
   const task = DialTask.safeParse(body)
   if (!task.success) return { ok: false, messageId, error: describeZodError(task.error), hint: idsOf(body) }
+  return {
+    ok: true,
+    valid: receiveCount
+      ? { index, messageId, task: task.data, receiveCount }
+      : { index, messageId, task: task.data },
+  }
+}
+
+/** The fields enrich reads from a record that PipeSqsRecord accepts, or why it does not. */
+export type ReadRecord =
+  | { ok: true; messageId: string; body: string; receiveCount?: number }
+  | { ok: false; messageId?: string; error: string }
+
+/**
+ * A Pipes SQS record as PipeSqsRecord reads it. The usual record — messageId and body strings,
+ * attributes absent or carrying a receive count in plain decimal digits, as SQS writes it — is
+ * read directly: PipeSqsRecord accepts exactly such a record, with these values, and zod's walk of
+ * it was a third of the record's parse (issue #17). Any other record goes through PipeSqsRecord,
+ * which decides and names what is wrong.
+ */
+export function readRecord(raw: unknown): ReadRecord {
+  const usual = usualRecord(raw)
+  if (usual) return usual
+  const rawId = (raw as { messageId?: unknown } | null)?.messageId
+  const messageId = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined
+  const record = PipeSqsRecord.safeParse(raw)
+  if (!record.success) return { ok: false, messageId, error: `record ${describeZodError(record.error)}` }
   const receiveCount = record.data.attributes?.ApproximateReceiveCount
-  const valid = { messageId: record.data.messageId, task: task.data }
-  return { ok: true, valid: receiveCount ? { ...valid, receiveCount } : valid }
+  const read = { ok: true as const, messageId: record.data.messageId, body: record.data.body }
+  return receiveCount === undefined ? read : { ...read, receiveCount }
+}
+
+/** A positive count that Number() reads exactly (at most 15 digits: below 2^53), no sign, no zero first. */
+const PLAIN_COUNT = /^[1-9]\d{0,14}$/
+
+function usualRecord(raw: unknown): (ReadRecord & { ok: true }) | undefined {
+  if (!isPlainObject(raw)) return undefined
+  const { messageId, body, attributes } = raw
+  if (typeof messageId !== 'string' || messageId.length === 0 || typeof body !== 'string') return undefined
+  if (attributes === undefined) return { ok: true, messageId, body }
+  if (!isPlainObject(attributes)) return undefined
+  const count = attributes.ApproximateReceiveCount
+  if (count === undefined) return { ok: true, messageId, body }
+  if (typeof count !== 'string' || !PLAIN_COUNT.test(count)) return undefined
+  return { ok: true, messageId, body, receiveCount: Number(count) }
+}
+
+/** What zod's z.object accepts as an object (its util.isObject). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function idsOf(body: unknown): { campaignId?: string; contactId?: string } {
@@ -306,12 +401,10 @@ function idsOf(body: unknown): { campaignId?: string; contactId?: string } {
   }
 }
 
+type WindowCheck = { ok: true } | { ok: false; nextOpening?: Date; error?: string }
+
 /** The callee rule (window.ts), the same the dispatcher and the dial gate apply. */
-function checkWindow(
-  now: Date,
-  campaign: Campaign,
-  callee: CalleeZones,
-): { ok: true } | { ok: false; nextOpening?: Date; error?: string } {
+function checkWindow(now: Date, campaign: Campaign, callee: CalleeZones): WindowCheck {
   const { callingWindows } = campaign.config
   try {
     if (isCalleeWindowOpen(now, callingWindows, callee)) return { ok: true }
@@ -324,21 +417,6 @@ function checkWindow(
   } catch (error) {
     return { ok: false, error: errorMessage(error) }
   }
-}
-
-/**
- * Drops the task (true) when the dial command it becomes is over the worker's body limit
- * (src/tasks/limits.ts); checked here, where the command's content is complete: the dialer adds only its slot (`notBefore`, `cpsLimit`), counted at
- * their widest. Sending it would be a 413 from the worker, retried into the DLQ (issue #15 review F4).
- */
-function droppedTooLarge(
-  task: EnrichedDialTask,
-  dropTask: (reason: string, level: 'error') => void,
-): boolean {
-  const widestSlot = { notBefore: Number.MAX_VALUE, cpsLimit: Number.MAX_VALUE }
-  const problem = dialCommandSizeProblem({ ...dialCommandFor(task), ...widestSlot })
-  if (problem) dropTask(`${DropReason.TaskTooLarge}: ${problem}`, 'error')
-  return problem !== undefined
 }
 
 /** Exactly the seed's campaign keys, whatever else a row may carry. */

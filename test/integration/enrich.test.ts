@@ -8,7 +8,7 @@ import { createLogger } from '../../src/observability/logger.js'
 import { createTestDb } from '../helpers/db.js'
 import type { TestDb } from '../helpers/db.js'
 import { seedCampaign } from '../helpers/fixtures.js'
-import { CampaignConfig } from '../../src/contracts/campaign.js'
+import { Campaign, CampaignConfig } from '../../src/contracts/campaign.js'
 import {
   MAX_CAMPAIGN_CONFIG_BYTES,
   MAX_DIAL_TASK_BYTES,
@@ -321,6 +321,38 @@ describe('enrich batch', () => {
     statements.length = 0
     expect(await enrich([])).toEqual([])
     expect(statements).toEqual([])
+  })
+
+  it('a campaign changed in the database is seen by the very next batch (its parse is cached by row text)', async () => {
+    await queueContacts('campaign-123', 'k1', 'k2', 'k3', 'k4')
+    const { enrich } = enricher()
+    const parse = vi.spyOn(Campaign, 'safeParse')
+    try {
+      expect(await enrich([record('m-1', task('k1'))])).toHaveLength(1)
+      const parsesOfRow = parse.mock.calls.length
+      expect(parsesOfRow).toBeLessThanOrEqual(1)
+      expect(await enrich([record('m-2', task('k2'))])).toHaveLength(1)
+      // the same row text: not parsed again
+      expect(parse.mock.calls.length).toBe(parsesOfRow)
+
+      // changed behind enrich's back (no updated_at, no notification): paused at once
+      await t.pool.query(
+        `UPDATE campaigns SET status = 'paused', name = 'paused behind enrich' WHERE id = 'campaign-123'`,
+      )
+      expect(await enrich([record('m-3', task('k3'))])).toEqual([])
+      expect((await outcomes()).map((o) => o.reason)).toEqual(['campaign_paused'])
+
+      // active again with another config value: that value is the one dialed
+      await t.pool.query(
+        `UPDATE campaigns SET status = 'active', config = jsonb_set(config, '{maxConcurrentCalls}', '7')
+          WHERE id = 'campaign-123'`,
+      )
+      const [kept] = await enrich([record('m-4', task('k4'))])
+      expect(kept?.campaign.config.maxConcurrentCalls).toBe(7)
+      expect(parse.mock.calls.length).toBe(parsesOfRow + 2)
+    } finally {
+      parse.mockRestore()
+    }
   })
 
   it('a PostgreSQL error throws the batch (the pipe retries it) instead of dropping messages', async () => {
