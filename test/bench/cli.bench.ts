@@ -10,12 +10,10 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createTestDb } from '../helpers/db.js'
+import { buildOnce, root } from './built.js'
 import { fmt, QUICK, stats, type BenchSection, type Stats } from './types.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const RUNS = QUICK ? 5 : 10
 
 function spawnMs(args: string[], env: NodeJS.ProcessEnv): number {
@@ -38,8 +36,7 @@ function interleaved(commands: Record<string, string[]>, env: NodeJS.ProcessEnv)
 }
 
 export async function run(): Promise<BenchSection> {
-  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, encoding: 'utf8' })
-  if (build.status !== 0) console.warn('cli.bench: build reported errors; timing the emitted code')
+  buildOnce('cli.bench')
   // a fresh migrated schema: `cps get` reads its pacing_state table (no row: mode auto)
   const db = await createTestDb('bench_cli')
   const env = {

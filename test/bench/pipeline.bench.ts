@@ -2,6 +2,9 @@
  * End-to-end local pipeline, on the real PostgreSQL and Redis with the Lambdas' own handler code
  * (`startLocalStack`: local queue → pipe (filter, batch, enrich) → dialer (limiter) → worker with
  * a sim callee answering at once → outcomes in PostgreSQL), in its own schema and Redis prefix.
+ * The stack is the emitted code in dist/ (built once per run), as `dialctl dev` and the Lambda
+ * bundles run it; the minimal pipeline is bench code under tsx, whose keepNames wrappers touch its
+ * few named functions once at load.
  *
  * 1. Throughput, limiter effectively unlimited: tasks/s from the first push to the last recorded
  *    call outcome (call_attempts.ended_at), against the raw local queue's send + receive + delete
@@ -17,11 +20,12 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
-import { startLocalStack, type LocalStack } from '../../local/stack.js'
+import type { LocalStack } from '../../local/stack.js'
 import { readCpsHistory } from '../../src/pacing/history.js'
 import { createLimitStore } from '../../src/pacing/limit-store.js'
 import { ensureLocalQueues, type PgQueue } from '../../src/queue/pg-queue.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
+import { importBuilt } from './built.js'
 import { lineChart } from './charts.js'
 import { startMinimalPipeline, type MinimalPipeline } from './minimal-pipeline.js'
 import { fmt, percentile, QUICK, stats, type BenchSection, type Stats } from './types.js'
@@ -319,6 +323,11 @@ export async function run(): Promise<BenchSection> {
   let stack: LocalStack | undefined
   let minimal: MinimalPipeline | undefined
   try {
+    // what `dialctl dev` runs: the emitted code, without tsx's per-definition __name wrappers
+    const { startLocalStack } = await importBuilt<typeof import('../../local/stack.js')>(
+      'local/stack.ts',
+      'pipeline.bench',
+    )
     stack = await startLocalStack({
       schema,
       redisPrefix: prefix,
