@@ -2,7 +2,7 @@ import type { Db } from '../db/pool.js'
 import { campaignFromRow } from '../campaigns/repository.js'
 import type { BatchCampaign, CampaignRow } from '../campaigns/repository.js'
 import type { ContactZoneFields } from '../campaigns/window.js'
-import { ParsedTextCache } from './parsed-text-cache.js'
+import { ParsedTextCache } from '../parsed-text-cache.js'
 
 export interface BatchLookup {
   /** campaigns by id; ids with no row are absent */
@@ -34,17 +34,9 @@ const parsedRows = new ParsedTextCache<ParsedCampaignRow>(100, 4_000_000)
 export function parsedCampaignRow(text: string): ParsedCampaignRow {
   return parsedRows.get(text, (t) => {
     const row = JSON.parse(t) as CampaignRow
-    // Frozen: one parse is shared by every batch (and every task) that reads this row text.
-    return deepFreeze({ id: row.id, campaign: campaignFromRow(row) })
+    // frozen by the cache: one parse is shared by every batch (and every task) that reads this row text
+    return { id: row.id, campaign: campaignFromRow(row) }
   })
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
 }
 
 /**
