@@ -1,5 +1,7 @@
 import type pg from 'pg'
-import type { DialCommand } from '../contracts/index.js'
+import { z } from 'zod'
+import { CallingWindow, type DialCommand } from '../contracts/index.js'
+import { ParsedTextCache } from '../parsed-text-cache.js'
 
 /**
  * The dial gate's statements (gate.ts holds the rules and the order they run in): the locking
@@ -21,7 +23,10 @@ export type ContactEffect =
 export interface CampaignFacts {
   status: string
   timezone: string
+  /** the config's keys the gate reads, as stored (gate_lock sends no others) */
   config: unknown
+  /** config.callingWindows as GateConfig reads it; null when the config is not a GateConfig */
+  windows: readonly CallingWindow[] | null
 }
 export interface ContactFacts {
   phone_number: string
@@ -37,6 +42,37 @@ export interface GateFacts {
   existingCallId: string | null
 }
 
+/** Only what the gate reads from a campaign's config; the rest is not its business. */
+const GateConfig = z.object({
+  callingWindows: z.array(CallingWindow).min(1),
+  maxAttemptsPerContact: z.number().int().positive().optional(),
+})
+
+/**
+ * The gate's campaign rows, keyed by the exact JSON text gate_lock rendered (the statement casts
+ * it to text, so pg does not parse it either): a campaign's row is the same for every dial of it,
+ * and GateConfig's zod parse on every dial was most of the gate's own CPU (~190 ms of a 27k-task
+ * profile, issue #17). Any change to the row (status, zone, windows, attempts) changes its text,
+ * so it is read afresh at once. The text holds only the keys gate_lock selects (a few hundred
+ * characters for usual windows); 100 rows and 1 M characters at most. Values are frozen by the
+ * cache: every dial shares them.
+ */
+const campaignRows = new ParsedTextCache<CampaignFacts>(100, 1_000_000)
+
+/** The campaign facts of one gate_lock campaign text (its `campaign` column as text). */
+export function campaignFacts(text: string): CampaignFacts {
+  return campaignRows.get(text, (t) => {
+    const row = JSON.parse(t) as { status: string; timezone: string; config: unknown }
+    const config = GateConfig.safeParse(row.config)
+    return {
+      status: row.status,
+      timezone: row.timezone,
+      config: row.config,
+      windows: config.success ? config.data.callingWindows : null,
+    }
+  })
+}
+
 /**
  * The locked rows: campaign FOR SHARE, then contact FOR UPDATE, in one call (gate_lock, migration
  * 0015_call_functions.sql: a function keeps its plan, an unnamed statement is planned each time).
@@ -50,18 +86,26 @@ export async function lockFacts(
 }
 
 export interface LockedRow {
-  campaign: CampaignFacts | null
+  /** the campaign row as JSON text (campaignFacts' key), not parsed by pg */
+  campaign: string | null
   contact: ContactFacts | null
 }
 
 /** lockFacts' statement, for a transaction that sends it with its BEGIN (inTransactionFrom). */
 export function lockStatement(cmd: DialCommand): { text: string; values: string[] } {
-  return { text: 'SELECT campaign, contact FROM gate_lock($1, $2)', values: [cmd.campaignId, cmd.contactId] }
+  return {
+    text: 'SELECT campaign::text AS campaign, contact FROM gate_lock($1, $2)',
+    values: [cmd.campaignId, cmd.contactId],
+  }
 }
 
 /** lockFacts' answer read from its statement's result. */
 export function lockedFacts(locked: pg.QueryResult<LockedRow>): Pick<GateFacts, 'campaign' | 'contact'> {
-  return { campaign: locked.rows[0]?.campaign ?? null, contact: locked.rows[0]?.contact ?? null }
+  const row = locked.rows[0]
+  return {
+    campaign: row?.campaign != null ? campaignFacts(row.campaign) : null,
+    contact: row?.contact ?? null,
+  }
 }
 
 /**

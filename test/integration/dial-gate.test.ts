@@ -246,6 +246,36 @@ describe('the dial gate: rules at the claim', () => {
     expect(open.kind).toBe('claimed')
   })
 
+  it('a change to the campaign row applies at the next dial: its parse is kept per row text, never stale', async () => {
+    // the gate parses a campaign row once per distinct text (campaignFacts, issue #17)
+    await campaign('g-edit', { tz: 'America/New_York', windows: NINE_TO_NINE, max: 3 })
+    const phone = (id: string) => `+1212555014${id.slice(1)}`
+    for (const id of ['e1', 'e2', 'e3', 'e4', 'e5', 'e6']) await contact('g-edit', id, phone(id))
+    const noon = { now: at('2026-06-15T16:00:00Z') } // 12:00 EDT
+    const dial = (id: string, attempts = 0) =>
+      claimCall(tdb.pool, cmd('g-edit', id, phone(id), attempts), 'w1', noon)
+    const setConfig = (windows: unknown, max = 3) =>
+      tdb.pool.query('UPDATE campaigns SET config = $2 WHERE id = $1', [
+        'g-edit',
+        JSON.stringify(config(windows, max)),
+      ])
+    expect((await dial('e1')).kind).toBe('claimed')
+    await setConfig([{ dayOfWeek: [0, 1, 2, 3, 4, 5, 6], startHour: 13, endHour: 21 }])
+    expect(refusal(await dial('e2'))).toBe('outside_calling_window')
+    await setConfig([]) // not a GateConfig: refused, the contact released
+    expect(await dial('e3')).toMatchObject({ reason: 'campaign_invalid', effect: { kind: 'released' } })
+    await setConfig(NINE_TO_NINE)
+    await tdb.pool.query(`UPDATE campaigns SET status = 'paused' WHERE id = 'g-edit'`)
+    expect(refusal(await dial('e4'))).toBe('campaign_not_active')
+    await tdb.pool.query(`UPDATE campaigns SET status = 'active' WHERE id = 'g-edit'`)
+    expect((await dial('e4')).kind).toBe('claimed')
+    await tdb.pool.query(`UPDATE contacts SET attempts = 1 WHERE campaign_id = 'g-edit' AND id = 'e5'`)
+    await setConfig(NINE_TO_NINE, 1)
+    expect(refusal(await dial('e5', 1))).toBe('max_attempts')
+    await setConfig(NINE_TO_NINE, 3)
+    expect((await dial('e6')).kind).toBe('claimed')
+  })
+
   it('a toll-free number spanning zones that never share a window is failed, not dialed', async () => {
     // +1 800 maps to every NANP zone, Guam to Adak: 09:00–12:00 never holds in all of them at once
     await campaign('g-never', {
