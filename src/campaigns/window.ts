@@ -32,15 +32,67 @@ function assertZone(tz: string): void {
   knownZones.add(tz)
 }
 
+/** The local wall clock at an instant in a zone: day of week (0 = Sunday), hour, minute. */
+export interface WallClock {
+  readonly day: number
+  readonly hour: number
+  readonly minute: number
+}
+
+/**
+ * Each zone's wall clock for the last UTC minute it was read in: the window rule reads the clock
+ * of `now`, so for each dial task in turn; luxon's conversion (a formatToParts per call) was most
+ * of the dial gate's window check (245 ms of a 27k-task profile, issue #17), now paid once per
+ * zone per minute. Bounded by zones: cleared past WALL_CLOCKS_MAX.
+ */
+const wallClocks = new Map<string, { minuteStart: number; clock: WallClock }>()
+export const WALL_CLOCKS_MAX = 1000
+const MINUTE_MS = 60_000
+
+/**
+ * The wall clock of `now` in `tz`, as luxon reads it (DST-correct). Throws for a zone that is not
+ * IANA (assertZone). Kept per (zone, UTC minute) when the minute's start and end have one offset of
+ * whole minutes: then every instant of the UTC minute shows the same local minute, so the kept
+ * clock is exact for all of them — zones with a :30 or :45 offset (Asia/Kathmandu +05:45, Lord
+ * Howe's 30-minute DST) included, which is why the minute, not the hour, is the key. An offset
+ * with seconds (local mean time before a zone's standard time, e.g. Africa/Monrovia −00:44:30
+ * until 1972) or a change inside the minute is read by luxon at `now` itself and not kept.
+ */
+export function localWallClock(now: Date, tz: string): WallClock {
+  const ms = now.getTime()
+  const minuteStart = Math.floor(ms / MINUTE_MS) * MINUTE_MS
+  const kept = wallClocks.get(tz)
+  if (kept !== undefined && kept.minuteStart === minuteStart) return kept.clock
+  assertZone(tz)
+  const start = DateTime.fromMillis(minuteStart, { zone: tz })
+  const offset = start.offset
+  if (
+    !Number.isInteger(offset) ||
+    DateTime.fromMillis(minuteStart + MINUTE_MS - 1, { zone: tz }).offset !== offset
+  )
+    return wallClockOf(DateTime.fromJSDate(now, { zone: tz }))
+  const clock = wallClockOf(start)
+  if (kept === undefined && wallClocks.size >= WALL_CLOCKS_MAX) wallClocks.clear()
+  wallClocks.set(tz, { minuteStart, clock })
+  return clock
+}
+
+/** How many zones' wall clocks are kept (at most WALL_CLOCKS_MAX): for tests and diagnostics. */
+export function keptWallClocks(): number {
+  return wallClocks.size
+}
+
+function wallClockOf(local: DateTime): WallClock {
+  return Object.freeze({ day: localDayOfWeek(local), hour: local.hour, minute: local.minute })
+}
+
 function earliest(local: DateTime): DateTime {
   return local.getPossibleOffsets().reduce((a, b) => (b < a ? b : a), local)
 }
 
 export function isWithinCallingWindow(now: Date, windows: readonly CallingWindow[], tz: string): boolean {
-  assertZone(tz)
-  const local = DateTime.fromJSDate(now, { zone: tz })
-  const day = localDayOfWeek(local)
-  return windows.some((w) => w.dayOfWeek.includes(day) && local.hour >= w.startHour && local.hour < w.endHour)
+  const { day, hour } = localWallClock(now, tz)
+  return windows.some((w) => w.dayOfWeek.includes(day) && hour >= w.startHour && hour < w.endHour)
 }
 
 /**

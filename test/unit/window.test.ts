@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest'
-import { isWithinCallingWindow, nextWindowOpening } from '../../src/campaigns/window.js'
+import { DateTime } from 'luxon'
+import { describe, expect, it, vi } from 'vitest'
+import {
+  isWithinCallingWindow,
+  keptWallClocks,
+  localWallClock,
+  nextWindowOpening,
+  WALL_CLOCKS_MAX,
+} from '../../src/campaigns/window.js'
 import type { CallingWindow } from '../../src/contracts/index.js'
 
 const EVERY_DAY = [0, 1, 2, 3, 4, 5, 6]
@@ -161,5 +168,88 @@ describe('nextWindowOpening', () => {
     expect(nextWindowOpening(at('2024-01-18T15:00:00Z'), seed, 'Asia/Jerusalem').toISOString()).toBe(
       '2024-01-21T07:00:00.000Z',
     )
+  })
+})
+
+/** The wall clock as luxon reads it at `t`, uncached: what localWallClock must equal. */
+function luxonClock(t: Date, tz: string) {
+  const local = DateTime.fromJSDate(t, { zone: tz })
+  return { day: local.weekday % 7, hour: local.hour, minute: local.minute }
+}
+
+describe('localWallClock (kept per zone and UTC minute)', () => {
+  // instants where the offset changes: DST both ways, 30-minute DST (Lord Howe), a :45 zone's
+  // change of offset (Kathmandu +05:30 → +05:45), and offsets with seconds (local mean time)
+  const transitions: Array<[string, string]> = [
+    ['America/New_York', '2026-03-08T07:00:00Z'], // 02:00 EST → 03:00 EDT
+    ['America/New_York', '2026-11-01T06:00:00Z'], // 02:00 EDT → 01:00 EST
+    ['Europe/London', '2026-03-29T01:00:00Z'],
+    ['Europe/London', '2026-10-25T01:00:00Z'],
+    ['Australia/Lord_Howe', '2026-04-04T15:00:00Z'], // 02:00 +11 → 01:30 +10:30
+    ['Australia/Lord_Howe', '2026-10-03T15:30:00Z'], // 02:00 +10:30 → 02:30 +11
+    ['Asia/Kathmandu', '1985-12-31T18:30:00Z'], // +05:30 → +05:45
+    ['Asia/Kathmandu', '2026-06-01T03:15:00Z'], // no change: 09:00 at a quarter past the UTC hour
+    ['Africa/Monrovia', '1972-01-07T00:44:30Z'], // −00:44:30 → GMT: the local minute turns at :30 s
+    ['America/New_York', '1883-11-18T17:00:00Z'], // LMT −04:56:02 → EST
+  ]
+  // within a minute: its start (a miss), then instants the kept clock answers (hits)
+  const withinMinute = [0, 1_000, 29_999, 30_000, 44_999, 59_999]
+
+  it.each(transitions)('equals luxon minute by minute around the offset change: %s %s', (tz, iso) => {
+    const change = Date.parse(iso)
+    const minutes: number[] = []
+    for (let m = -180; m <= 180; m++) minutes.push(Math.floor(change / 60_000) * 60_000 + m * 60_000)
+    // forwards (each minute's first call reads luxon, the rest are kept), then backwards
+    for (const start of [...minutes, ...minutes.reverse()])
+      for (const ms of withinMinute) {
+        const t = new Date(start + ms)
+        expect(localWallClock(t, tz), `${tz} ${t.toISOString()}`).toEqual(luxonClock(t, tz))
+      }
+  })
+
+  it('every zone has whole-minute offsets today, so each is kept; local mean time had seconds', () => {
+    // (a scan of every zone every 10 days from 1973 to 2040 found none with seconds; it takes 13 s)
+    for (const tz of Intl.supportedValuesOf('timeZone'))
+      for (const iso of ['2026-01-15T00:00:00Z', '2026-07-15T00:00:00Z'])
+        expect(Number.isInteger(DateTime.fromISO(iso, { zone: tz }).offset), `${tz} ${iso}`).toBe(true)
+    // the case the fallback is for: read by luxon at the instant itself, not kept (tested above)
+    expect(DateTime.fromISO('1971-06-01T00:00:00Z', { zone: 'Africa/Monrovia' }).offset).toBe(-44.5)
+  })
+
+  it('reads luxon once per zone and minute; the clock is frozen and shared within the minute', () => {
+    const fromMillis = vi.spyOn(DateTime, 'fromMillis')
+    const fromJSDate = vi.spyOn(DateTime, 'fromJSDate')
+    try {
+      const tz = 'Pacific/Chatham' // +12:45 / +13:45, used by no other test here
+      const first = localWallClock(new Date('2026-06-01T10:00:05Z'), tz)
+      const reads = fromMillis.mock.calls.length + fromJSDate.mock.calls.length
+      expect(reads).toBeGreaterThan(0)
+      expect(localWallClock(new Date('2026-06-01T10:00:59.999Z'), tz)).toBe(first)
+      expect(fromMillis.mock.calls.length + fromJSDate.mock.calls.length).toBe(reads)
+      expect(first).toEqual({ day: 1, hour: 22, minute: 45 })
+      expect(Object.isFrozen(first)).toBe(true)
+      // the next minute is read again
+      expect(localWallClock(new Date('2026-06-01T10:01:00Z'), tz)).toEqual({ day: 1, hour: 22, minute: 46 })
+      expect(fromMillis.mock.calls.length + fromJSDate.mock.calls.length).toBeGreaterThan(reads)
+    } finally {
+      fromMillis.mockRestore()
+      fromJSDate.mockRestore()
+    }
+  })
+
+  it('keeps at most WALL_CLOCKS_MAX zones, and answers right past the bound', () => {
+    // fixed-offset zones luxon knows ("UTC+5:07"): enough distinct zones to pass the bound
+    const t = new Date('2026-06-01T10:00:00Z')
+    for (let i = 0; i <= WALL_CLOCKS_MAX + 10; i++) {
+      const minutes = (i % 1680) - 840 // −14:00 … +13:59
+      const tz = `UTC${minutes < 0 ? '-' : '+'}${Math.floor(Math.abs(minutes) / 60)}:${String(Math.abs(minutes) % 60).padStart(2, '0')}`
+      expect(localWallClock(t, tz)).toEqual(luxonClock(t, tz))
+      expect(keptWallClocks()).toBeLessThanOrEqual(WALL_CLOCKS_MAX)
+    }
+  })
+
+  it('refuses a zone that is not IANA, kept or not', () => {
+    for (let i = 0; i < 2; i++)
+      expect(() => localWallClock(new Date('2026-06-01T10:00:00Z'), 'Mars/Olympus')).toThrow(/Mars\/Olympus/)
   })
 })
