@@ -4,7 +4,8 @@ import { adoptOrphanCall, claimCall } from '../src/calls/recorder.js'
 import { runCall, type RunCallOptions } from '../src/calls/run-call.js'
 import { describeZodError } from '../src/contracts/errors.js'
 import { DRAINING } from '../src/dialer/worker-client.js'
-import { DialCommand } from '../src/contracts/messages.js'
+import { parseDialCommand } from '../src/contracts/dial-command.js'
+import type { DialCommand } from '../src/contracts/messages.js'
 import type { Db } from '../src/db/pool.js'
 import type { Logger } from '../src/observability/logger.js'
 import { maskPhone, maskPhonesIn } from '../src/observability/mask.js'
@@ -117,8 +118,9 @@ async function readCommand(
     )
     return null
   }
-  // tasks are sized against this limit where they are made (src/tasks/limits.ts)
-  const parsed = DialCommand.safeParse(await readJson(req, WORKER_MAX_BODY_BYTES))
+  // tasks are sized against this limit where they are made (src/tasks/limits.ts); the whole body
+  // is validated here, its IVR flow once per distinct flow text (parseDialCommand)
+  const parsed = await readJson(req, WORKER_MAX_BODY_BYTES, parseDialCommand)
   if (!parsed.success) {
     ctx.stats.rejected.invalid++
     throw new HttpError(400, 'invalid_dial_command', describeZodError(parsed.error))
