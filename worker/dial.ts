@@ -222,11 +222,17 @@ function answerNoCall(
 ): void {
   const { stats, logger } = ctx
   ctx.calls.release(cmd.campaignId)
-  const ids = { callId: cmd.callId, campaignId: cmd.campaignId, contactId: cmd.contactId }
+  // log fields as literals, not `{ ...ids, more keys }` (a slow path in V8, issue #17)
+  const { callId, campaignId, contactId } = cmd
   switch (result.kind) {
     case 'unavailable':
       stats.rejected.unavailable++
-      logger.error('could not record the call start; not dialing', { ...ids, error: result.error })
+      logger.error('could not record the call start; not dialing', {
+        callId,
+        campaignId,
+        contactId,
+        error: result.error,
+      })
       return send(
         res,
         503,
@@ -235,14 +241,16 @@ function answerNoCall(
       )
     case 'duplicate':
       stats.rejected.duplicate++
-      logger.info('duplicate dial ignored', { ...ids, callId: result.callId })
+      logger.info('duplicate dial ignored', { callId: result.callId, campaignId, contactId })
       return send(res, 200, { callId: result.callId, duplicate: true })
     case 'refused': {
       if (result.reason === 'blacklisted') stats.rejected.blacklisted++
       else stats.rejected.gate++
       const reason = result.reason === 'blacklisted' ? 'blacklisted' : refusalReason(result)
       logger.warn('dial gate refused the dial: not dialing', {
-        ...ids,
+        callId,
+        campaignId,
+        contactId,
         attempt: result.attempt,
         reason,
         contact: result.effect.kind,

@@ -160,8 +160,12 @@ async function dialOne(
   const leadMs = deps.leadMs ?? DEFAULT_LEAD_MS
   await (deps.sleep ?? realSleep)(Math.min(Math.max(0, slot.delayMs - leadMs), deps.maxWaitMs ?? 1100))
   const t = item.task
-  // item.key is the task's call id (dialIdempotencyKey): not computed a second time
-  const command = { ...dialCommandFor(t, item.key), notBefore: slot.notBefore, cpsLimit: slot.limit }
+  // item.key is the task's call id (dialIdempotencyKey): not computed a second time. The slot's
+  // keys are set on the fresh command, last as before: `{ ...command, more keys }` is a slow path
+  // in V8 (Node 20: ~3 µs per task, issue #17).
+  const command = dialCommandFor(t, item.key)
+  command.notBefore = slot.notBefore
+  command.cpsLimit = slot.limit
   let result: WorkerDialResult
   try {
     result = await deps.worker.dial(command)

@@ -35,6 +35,18 @@ export function newTaskTraceHeader(options: StampOptions = {}): string {
 }
 
 /**
+ * A copy of `entry` with its trace header, a new one when it has none. Object.assign and a set,
+ * not `{ ...entry, traceHeader }`: V8 (Node 20) builds a spread with an added key on a slow path
+ * (~0.7 µs a message, issue #17). Same keys in the same order: entries are plain objects of ours,
+ * with no `__proto__` key for assign's set and the spread's define to differ on.
+ */
+function stamped<T extends { traceHeader?: string }>(entry: T, stamp: StampOptions): T {
+  const copy = Object.assign({}, entry)
+  copy.traceHeader = entry.traceHeader ?? newTaskTraceHeader(stamp)
+  return copy
+}
+
+/**
  * The queue, with a new trace header on every message sent without one (SQS carries it as the
  * AWSTraceHeader system attribute, the local queue in its trace_header column); a header the
  * caller gives is kept. For producers of new tasks — the dispatcher — when tracing is on; every
@@ -43,12 +55,8 @@ export function newTaskTraceHeader(options: StampOptions = {}): string {
 export function stampingQueue(queue: QueuePort, stamp: StampOptions = {}): QueuePort {
   return {
     name: queue.name,
-    send: (body, options = {}) =>
-      queue.send(body, { ...options, traceHeader: options.traceHeader ?? newTaskTraceHeader(stamp) }),
-    sendBatch: (entries) =>
-      queue.sendBatch(
-        entries.map((e) => ({ ...e, traceHeader: e.traceHeader ?? newTaskTraceHeader(stamp) })),
-      ),
+    send: (body, options = {}) => queue.send(body, stamped(options, stamp)),
+    sendBatch: (entries) => queue.sendBatch(entries.map((e) => stamped(e, stamp))),
     receive: (options) => queue.receive(options),
     delete: (handle) => queue.delete(handle),
     changeVisibility: (handle, seconds) => queue.changeVisibility(handle, seconds),
