@@ -77,8 +77,10 @@ export async function autoStep(
       action: decision.action,
       limit: decision.limit,
       target: decision.target,
+      // A held limit names the hold also when the controller only waits for its cooldown: "hold
+      // 20 (raise to 100 in 119 s, cooldown)" alone promised a raise the hold will not allow.
       reason:
-        heldBy && !change && decision.limit !== currentLimit
+        heldBy && !change && (decision.limit !== currentLimit || decision.target !== currentLimit)
           ? `held by ${heldBy}: not applied (${decision.reason})`
           : decision.reason,
       applied: change && !options.dryRun,

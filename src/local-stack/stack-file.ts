@@ -158,6 +158,26 @@ export async function runningLocalStack(dataDir = localDataDir()): Promise<Stack
 }
 
 /**
+ * Where `dialctl db migrate` applies the migrations, the way every other local command finds its
+ * stores: DATABASE_URL (or PGHOST) and DATABASE_SCHEMA when the environment sets them, else the
+ * database and schema of the stack running from `dataDir` (stack.json). Each field left out means
+ * migrate()'s own default (DATABASE_URL, else the built-in URL; schema `public`). Without this,
+ * `db migrate` in a second terminal created every table in `public` while the stack ran in its own
+ * schema, and said "Applied 18 migration(s) to schema public".
+ */
+export async function migrateTarget(
+  dataDir = localDataDir(),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ connectionString?: string; schema?: string }> {
+  const running = await runningLocalStack(dataDir)
+  if (!running) return {}
+  return {
+    ...(!env.DATABASE_URL && !env.PGHOST ? { connectionString: running.databaseUrl } : {}),
+    ...(!env.DATABASE_SCHEMA && running.schema ? { schema: running.schema } : {}),
+  }
+}
+
+/**
  * The environment variables that point a command at local stores itself (README "Local stack"):
  * with any of them set, a command acts where they say, stack or no stack.
  */

