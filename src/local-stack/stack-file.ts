@@ -159,22 +159,24 @@ export async function runningLocalStack(dataDir = localDataDir()): Promise<Stack
 
 /**
  * Where `dialctl db migrate` applies the migrations, the way every other local command finds its
- * stores: DATABASE_URL (or PGHOST) and DATABASE_SCHEMA when the environment sets them, else the
- * database and schema of the stack running from `dataDir` (stack.json). Each field left out means
- * migrate()'s own default (DATABASE_URL, else the built-in URL; schema `public`). Without this,
- * `db migrate` in a second terminal created every table in `public` while the stack ran in its own
- * schema, and said "Applied 18 migration(s) to schema public".
+ * stores: where the environment says when it names a database or schema at all (DATABASE_URL,
+ * PGHOST or DATABASE_SCHEMA; migrate() fills in the rest with its own defaults), else the database
+ * and schema of the stack running from `dataDir` (stack.json). Never a mix of the two: a
+ * DATABASE_URL for another database with the local stack's schema would create that schema there.
+ * Without this, `db migrate` in a second terminal created every table in `public` while the stack
+ * ran in its own schema, and said "Applied 18 migration(s) to schema public".
  */
 export async function migrateTarget(
   dataDir = localDataDir(),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ connectionString?: string; schema?: string }> {
+  if (
+    ['DATABASE_URL', 'PGHOST', 'DATABASE_SCHEMA'].some((name) => env[name] !== undefined && env[name] !== '')
+  )
+    return {}
   const running = await runningLocalStack(dataDir)
   if (!running) return {}
-  return {
-    ...(!env.DATABASE_URL && !env.PGHOST ? { connectionString: running.databaseUrl } : {}),
-    ...(!env.DATABASE_SCHEMA && running.schema ? { schema: running.schema } : {}),
-  }
+  return { connectionString: running.databaseUrl, ...(running.schema ? { schema: running.schema } : {}) }
 }
 
 /**

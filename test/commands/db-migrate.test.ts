@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPool, DEFAULT_DATABASE_URL, quoteIdent } from '../../src/db/pool.js'
+import { migrateTarget } from '../../src/local-stack/stack-file.js'
 import { dialctl, jsonOf, ROOT } from './helpers.js'
 
 const schema = `cmdmigrate_${randomBytes(5).toString('hex')}`
@@ -80,10 +81,16 @@ describe('dialctl db migrate', () => {
       // the environment still wins over the stack
       process.env.DATABASE_SCHEMA = schema
       expect(jsonOf(await dialctl(['db', 'migrate', '--json']))).toMatchObject({ schema })
+      // and is never mixed with it: a DATABASE_URL alone (another database, say production's)
+      // gets migrate's default schema there, not the local stack's schema created in it
+      delete process.env.DATABASE_SCHEMA
+      process.env.DATABASE_URL = url ?? DEFAULT_DATABASE_URL
+      expect(await migrateTarget(home)).toEqual({})
     } finally {
       process.env.DATABASE_SCHEMA = schema
       delete process.env.DIALCTL_HOME
       if (url !== undefined) process.env.DATABASE_URL = url
+      else delete process.env.DATABASE_URL
       rmSync(home, { recursive: true, force: true })
     }
   })
