@@ -1,6 +1,5 @@
-import fc from 'fast-check'
 import { describe, expect, it, vi } from 'vitest'
-import { jsonMemberText, parseDialCommand } from '../../src/contracts/dial-command.js'
+import { parseDialCommand } from '../../src/contracts/dial-command.js'
 import { DialCommand, describeZodError, IvrFlow } from '../../src/contracts/index.js'
 import { seedCampaign } from '../helpers/fixtures.js'
 
@@ -59,6 +58,12 @@ describe('parseDialCommand (the worker reads POST /dial)', () => {
       // an escaped key is ivrFlow to JSON.parse
       JSON.stringify(command()).replace('"ivrFlow":', '"ivr\\u0046low":{"nodes":[]},"ivrFlow":'),
       withMember(JSON.stringify(command()), '"ivr\\u0046low":{"nodes":[]}'),
+      // numbers past a double's range are Infinity to JSON.parse (null in the flow's key)
+      withMember(
+        JSON.stringify(command({ ivrFlow: { ...flow, extra: 1 } })).replace('"extra":1', '"extra":1e400'),
+        '"z":0',
+      ),
+      JSON.stringify(command()).replace(`"startNodeId":"${flow.startNodeId}"`, '"startNodeId":1e400'),
       '[]',
       'null',
       '"text"',
@@ -95,14 +100,14 @@ describe('parseDialCommand (the worker reads POST /dial)', () => {
       const badNumber = parseDialCommand(JSON.stringify(command({ ivrFlow: unique, phoneNumber: '+1555' })))
       expect(badNumber.success).toBe(false)
 
-      // the same flow written with other spacing is another text: validated again, same answer
+      // the same flow written with other spacing is the same flow: kept
       const spaced = parseDialCommand(JSON.stringify(command({ ivrFlow: unique }), null, 1))
-      expect(flowParse).toHaveBeenCalledTimes(2)
-      expect(spaced.data!.ivrFlow).toEqual(first.data!.ivrFlow)
+      expect(flowParse).toHaveBeenCalledTimes(1)
+      expect(spaced.data!.ivrFlow).toBe(first.data!.ivrFlow)
 
       // a changed flow is never answered from the cache
       const other = parseDialCommand(JSON.stringify(command({ ivrFlow: { ...unique, startNodeId: 'x' } })))
-      expect(flowParse).toHaveBeenCalledTimes(3)
+      expect(flowParse).toHaveBeenCalledTimes(2)
       expect(other.data!.ivrFlow.startNodeId).toBe('x')
       const invalid = parseDialCommand(JSON.stringify(command({ ivrFlow: { ...unique, nodes: [] } })))
       expect(invalid.success).toBe(false)
@@ -111,49 +116,5 @@ describe('parseDialCommand (the worker reads POST /dial)', () => {
     } finally {
       flowParse.mockRestore()
     }
-  })
-})
-
-describe('jsonMemberText', () => {
-  it('is the text JSON.parse reads the member from: the last of duplicates; undefined when unsure', () => {
-    expect(jsonMemberText('{"a":1,"ivrFlow":{"x":[1,"]}"]},"b":2}', 'ivrFlow')).toBe('{"x":[1,"]}"]}')
-    expect(jsonMemberText(' { "ivrFlow" : "a\\"b" , "c" : null } ', 'ivrFlow')).toBe('"a\\"b"')
-    expect(jsonMemberText('{"ivrFlow":1,"ivrFlow":2}', 'ivrFlow')).toBe('2')
-    expect(jsonMemberText('{"ivrFlow":"\\\\","z":true}', 'ivrFlow')).toBe('"\\\\"')
-    expect(jsonMemberText('{"a":1}', 'ivrFlow')).toBeUndefined()
-    expect(jsonMemberText('{"ivrFlow":1,"ivr\\u0046low":2}', 'ivrFlow')).toBeUndefined()
-    expect(jsonMemberText('[{"ivrFlow":1}]', 'ivrFlow')).toBeUndefined()
-    expect(jsonMemberText('{"a":{"ivrFlow":1}}', 'ivrFlow')).toBeUndefined()
-    // not JSON: an answer or undefined, never a hang
-    for (const broken of ['{"ivrFlow":[1,2', '{"ivrFlow":"abc', '{"ivrFlow', '{'])
-      expect(() => jsonMemberText(broken, 'ivrFlow')).not.toThrow()
-  })
-
-  it('agrees with JSON.parse on generated objects, spacing and duplicate members', () => {
-    // keys as they are written in the text: escapes included (JSON.parse reads "ivr\u0046low" as ivrFlow)
-    const key = fc.oneof(
-      fc.constantFrom('"ivrFlow"', '"ivrflow"', '"ivrFlow "', '"ivr\\u0046low"', '"\\"ivrFlow"'),
-      fc.string({ unit: 'binary', maxLength: 8 }).map((k) => JSON.stringify(k)),
-    )
-    const member = fc.tuple(key, fc.jsonValue())
-    fc.assert(
-      fc.property(fc.array(member, { maxLength: 8 }), fc.constantFrom(0, 1, 2, '\t'), (members, space) => {
-        // members joined by hand, so duplicate keys stay in the text as a client could send them
-        const parts = members.map(([k, v]) => `${k}:${JSON.stringify(v, null, space)}`)
-        const text = space === 0 ? `{${parts.join(',')}}` : `{\n ${parts.join(' ,\n ')} \n}`
-        const parsed = JSON.parse(text) as Record<string, unknown>
-        const found = jsonMemberText(text, 'ivrFlow')
-        const escapedKey = members.some(([k]) => k.includes('\\'))
-        if (!Object.prototype.hasOwnProperty.call(parsed, 'ivrFlow') || escapedKey) {
-          // absent, or a key holds an escape (maybe ivrFlow in disguise): the slow path
-          if (found !== undefined) expect(JSON.parse(found)).toEqual(parsed.ivrFlow)
-          if (!escapedKey) expect(found).toBeUndefined()
-          return
-        }
-        expect(found).toBeDefined()
-        expect(JSON.parse(found!)).toEqual(parsed.ivrFlow)
-      }),
-      { numRuns: 500 },
-    )
   })
 })
