@@ -5,7 +5,7 @@ import { migrateTarget } from '../../src/local-stack/stack-file.js'
 export default class DbMigrate extends BaseCommand<typeof DbMigrate> {
   static override summary = 'Apply pending PostgreSQL migrations'
   static override description =
-    "Applies the forward-only SQL migrations in src/db/migrations to DATABASE_URL, schema DATABASE_SCHEMA (default public). While `dialctl dev` runs from this directory and neither is set, the stack's own database and schema (stack.json), as for every other command. Safe to run repeatedly."
+    "Applies the forward-only SQL migrations in src/db/migrations to DATABASE_URL, schema DATABASE_SCHEMA (default public). While `dialctl dev` runs from this directory, what the environment leaves unset comes from the stack (stack.json), as for every other command; the stack's schema only in the stack's database. Safe to run repeatedly."
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     'DATABASE_URL=postgres://dialer@db.internal/dialer <%= config.bin %> <%= command.id %> --json',

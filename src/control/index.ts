@@ -10,7 +10,7 @@ import {
 import { cpsFromEnv, DEFAULT_MAX_CPS } from '../pacing/limit-store.js'
 import type { AwsClients, AwsResources } from './aws.js'
 import { DataPlane } from './data.js'
-import { runningLocalStack } from '../local-stack/stack-file.js'
+import { runningLocalStack, stackDatabase } from '../local-stack/stack-file.js'
 import { DEFAULT_WORKER_URL, LocalControlPlane } from './local.js'
 import { OperatorError } from '../errors.js'
 import type { StageOutputs } from './stage-outputs.js'
@@ -78,17 +78,17 @@ export async function controlPlaneFor(flags: StageFlags): Promise<ControlPlane> 
     // Redis may be embedded on private ports, its data in a schema and key prefix of its own:
     // a second terminal without the same exports must act on the same data); else the defaults.
     const running = await runningLocalStack()
+    const database = stackDatabase(running)
     return new LocalControlPlane(
       dataPlane({
-        postgres:
-          !process.env.DATABASE_URL && !process.env.PGHOST && running
-            ? parseDatabaseUrl(running.databaseUrl, 'the running dialctl dev')
-            : pgSettingsFromEnv(),
+        postgres: database.databaseUrl
+          ? parseDatabaseUrl(database.databaseUrl, 'the running dialctl dev')
+          : pgSettingsFromEnv(),
         redis:
           !process.env.REDIS_URL && !process.env.REDIS_HOST && running
             ? parseRedisUrl(running.redisUrl, 'the running dialctl dev')
             : redisSettingsFromEnv(),
-        ...(!process.env.DATABASE_SCHEMA && running?.schema ? { schema: running.schema } : {}),
+        ...(database.schema ? { schema: database.schema } : {}),
         ...(process.env.DIALCTL_REDIS_PREFIX === undefined && running?.redisPrefix !== undefined
           ? { redisPrefix: running.redisPrefix }
           : {}),

@@ -157,26 +157,42 @@ export async function runningLocalStack(dataDir = localDataDir()): Promise<Stack
   }
 }
 
+/** Whether the environment sets `name` (an empty value counts as unset, as a shell's `X=` means). */
+const envSets = (env: NodeJS.ProcessEnv, name: string) => env[name] !== undefined && env[name] !== ''
+
 /**
- * Where `dialctl db migrate` applies the migrations, the way every other local command finds its
- * stores: where the environment says when it names a database or schema at all (DATABASE_URL,
- * PGHOST or DATABASE_SCHEMA; migrate() fills in the rest with its own defaults), else the database
- * and schema of the stack running from `dataDir` (stack.json). Never a mix of the two: a
- * DATABASE_URL for another database with the local stack's schema would create that schema there.
- * Without this, `db migrate` in a second terminal created every table in `public` while the stack
- * ran in its own schema, and said "Applied 18 migration(s) to schema public".
+ * The PostgreSQL database and schema a local command takes from the running stack (stack.json),
+ * each only where the environment names none: the stack's database unless DATABASE_URL or PGHOST
+ * is set; the stack's schema unless DATABASE_SCHEMA is set — and only in the stack's own database.
+ * A field left out means the caller's own default (pgSettingsFromEnv, DATABASE_SCHEMA, `public`).
+ * One rule for every local command (the control plane, `db migrate`): a DATABASE_URL for another
+ * database (production's, say) never gets the dev stack's schema, which `db migrate` would create
+ * there; a DATABASE_SCHEMA alone is a schema of the stack's database (its PostgreSQL may be
+ * embedded, on a private port).
+ */
+export function stackDatabase(
+  running: StackFile | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { databaseUrl?: string; schema?: string } {
+  if (!running || envSets(env, 'DATABASE_URL') || envSets(env, 'PGHOST')) return {}
+  return {
+    databaseUrl: running.databaseUrl,
+    ...(!envSets(env, 'DATABASE_SCHEMA') && running.schema ? { schema: running.schema } : {}),
+  }
+}
+
+/**
+ * Where `dialctl db migrate` applies the migrations: stackDatabase of the stack running from
+ * `dataDir`, as for every other local command. Without it, `db migrate` in a second terminal
+ * created every table in `public` while the stack ran in its own schema, and said "Applied 18
+ * migration(s) to schema public".
  */
 export async function migrateTarget(
   dataDir = localDataDir(),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ connectionString?: string; schema?: string }> {
-  if (
-    ['DATABASE_URL', 'PGHOST', 'DATABASE_SCHEMA'].some((name) => env[name] !== undefined && env[name] !== '')
-  )
-    return {}
-  const running = await runningLocalStack(dataDir)
-  if (!running) return {}
-  return { connectionString: running.databaseUrl, ...(running.schema ? { schema: running.schema } : {}) }
+  const { databaseUrl, schema } = stackDatabase(await runningLocalStack(dataDir), env)
+  return { ...(databaseUrl ? { connectionString: databaseUrl } : {}), ...(schema ? { schema } : {}) }
 }
 
 /**
@@ -205,7 +221,7 @@ export async function noLocalStackError(
   dataDir = localDataDir(),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<OperatorError | undefined> {
-  if (EXPLICIT_LOCAL_ENV.some((name) => env[name] !== undefined && env[name] !== '')) return undefined
+  if (EXPLICIT_LOCAL_ENV.some((name) => envSets(env, name))) return undefined
   if (await runningLocalStack(dataDir)) return undefined
   const file = stackFilePath(dataDir)
   const shown = shownPath(file)
