@@ -27,10 +27,11 @@ import type { AddressInfo } from 'node:net'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { Agent, request } from 'undici'
+import { burstRate, type BurstRate } from './types.js'
 
 export interface MinimalPipeline {
-  /** tasks/s from the first send to the last ended call, for n tasks (contacts set up before) */
-  run(n: number): Promise<number>
+  /** the rates of a burst of n tasks, from the first send to the ended calls (contacts set up before) */
+  run(n: number): Promise<BurstRate>
   close(): Promise<void>
 }
 
@@ -199,14 +200,22 @@ export async function startMinimalPipeline(
           }
         }),
       ])
-      // the rate ends at the last ended call, as the pipeline's does
+      // timed from the ended calls, as the pipeline's rate is
       for (;;) {
-        const { rows } = await pool.query<{ done: string; last: string | null }>(
-          `SELECT count(*) AS done, extract(epoch FROM max(ended_at)) * 1000 AS last
-             FROM mini_calls WHERE call_id LIKE $1 AND ended_at IS NOT NULL`,
+        const { rows } = await pool.query<{ done: string }>(
+          `SELECT count(*) AS done FROM mini_calls WHERE call_id LIKE $1 AND ended_at IS NOT NULL`,
           [`call-${run}-%`],
         )
-        if (Number(rows[0]!.done) >= n) return n / ((Number(rows[0]!.last) - started) / 1000)
+        if (Number(rows[0]!.done) >= n) {
+          const ended = await pool.query<{ ms: string }>(
+            `SELECT extract(epoch FROM ended_at) * 1000 AS ms FROM mini_calls WHERE call_id LIKE $1`,
+            [`call-${run}-%`],
+          )
+          return burstRate(
+            ended.rows.map((r) => Number(r.ms)),
+            started,
+          )
+        }
         if (refused.n > 0)
           throw new Error(`minimal pipeline: ${refused.n} dials refused; its contacts are wrong`)
         await new Promise((r) => setTimeout(r, 20))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { escapeXml, lineChart, niceTicks } from '../bench/charts.js'
 import { cpuTrace, replay, seedTable, summarize, type Step } from '../bench/controller.bench.js'
+import { burstRate } from '../bench/types.js'
 
 /** Tag balance of the chart's SVG (the charts use no CDATA or comments): catches broken markup. */
 function assertBalanced(svg: string): void {
@@ -212,5 +213,26 @@ describe('bench:doc', () => {
       `# Doc\n\n## Results\n\n<!-- bench-results:start -->\n\n${part}\n\n<!-- bench-results:end -->\n`,
     )
     expect(() => replaceResults('# Doc without markers', part)).toThrow(/markers/)
+  })
+})
+
+describe('burstRate', () => {
+  it('times the steady rate to the 95th percentile outcome and reports a held last batch as the tail', () => {
+    // 100 tasks ending 10 ms apart from 10 ms after the start, the last 3 held 1 s by a batch window
+    const ended = Array.from({ length: 100 }, (_, i) => 1_000 + (i + 1) * 10 + (i >= 97 ? 1_000 : 0))
+    const r = burstRate([...ended].reverse(), 1_000)
+    expect(r.steady).toBeCloseTo(95 / 0.95, 6) // the 95th outcome at +950 ms
+    expect(r.endToEnd).toBeCloseTo(100 / 2.0, 6) // the last at +2000 ms
+    expect(r.tailMs).toBe(1_050)
+  })
+
+  it('counts every task of a small burst: the 95th percentile of 10 is the 10th', () => {
+    const r = burstRate([110, 120, 130, 140, 150, 160, 170, 180, 190, 200], 100)
+    expect(r.steady).toBe(r.endToEnd)
+    expect(r.tailMs).toBe(0)
+  })
+
+  it('refuses a burst where no task ended', () => {
+    expect(() => burstRate([], 0)).toThrow(/no task ended/)
   })
 })
