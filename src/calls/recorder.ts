@@ -1,3 +1,4 @@
+import pg from 'pg'
 import type { DialCommand } from '../contracts/messages.js'
 import type { Db } from '../db/pool.js'
 import type { ActionRecord } from '../ivr/runner.js'
@@ -134,34 +135,112 @@ const CONTACT_AFTER_CALL = (
   `${DEFAULT_MAX_ATTEMPTS}, ${DEFAULT_RETRY_DELAY_MINUTES})`
 
 /**
- * Records how the call ended and moves the contact on, in one call (finish_call, migration
+ * Records how the call ended and moves the contact on (finish_call, migration
  * 0015_call_functions.sql). Idempotent: a second finish changes nothing.
+ *
+ * Group commit (finish_calls, migration 0022_finish_calls.sql): per database handle, one finish
+ * statement is written at a time, and finishes that arrive meanwhile go together in the next one
+ * (at most FINISH_BATCH_MAX). A lone finish is written at once, so a quiet worker adds no latency;
+ * a busy one pays one round trip, pool checkout and commit (a WAL flush) per statement instead of
+ * per call. Each caller gets its own call's answer. A statement the server refused (a
+ * constraint, a deadlock: the whole statement rolled back) is retried call by call, so one bad
+ * finish fails only its own caller; any other error (connection lost, timeout) rejects each
+ * finish of the statement, as it would have rejected each one alone.
+ * @throws what the statement threw (pg errors; the pool's query timeout bounds the wait)
  */
-export async function finishCall(db: Db, f: FinishCall): Promise<FinishCallResult> {
-  const { rows } = await db.query<{ recorded: boolean; contact_status: string | null }>(
-    'SELECT recorded, contact_status FROM finish_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+export function finishCall(db: Db, f: FinishCall): Promise<FinishCallResult> {
+  let queue = finishQueues.get(db)
+  if (!queue) {
+    queue = { waiting: [], writing: false }
+    finishQueues.set(db, queue)
+  }
+  const q = queue
+  return new Promise((resolve, reject) => {
+    q.waiting.push({ f, resolve, reject })
+    if (!q.writing) void writeFinishes(db, q)
+  })
+}
+
+/**
+ * Finishes per statement at most: 100 calls' rows are a few tens of kB of JSON and a statement of
+ * a few ms, so a caller never waits long behind one.
+ */
+export const FINISH_BATCH_MAX = 100
+
+interface WaitingFinish {
+  f: FinishCall
+  resolve: (result: FinishCallResult) => void
+  reject: (error: unknown) => void
+}
+interface FinishQueue {
+  waiting: WaitingFinish[]
+  /** a statement of this handle's finishes is being written */
+  writing: boolean
+}
+const finishQueues = new WeakMap<Db, FinishQueue>()
+
+async function writeFinishes(db: Db, q: FinishQueue): Promise<void> {
+  q.writing = true
+  try {
+    while (q.waiting.length > 0) await settleFinishes(db, q.waiting.splice(0, FINISH_BATCH_MAX))
+  } finally {
+    q.writing = false
+  }
+}
+
+/** Writes the finishes as one statement and settles each caller's promise; never throws. */
+async function settleFinishes(db: Db, batch: WaitingFinish[]): Promise<void> {
+  let results: FinishCallResult[]
+  try {
+    results = await finishCalls(
+      db,
+      batch.map((w) => w.f),
+    )
+  } catch (error) {
+    if (batch.length > 1 && error instanceof pg.DatabaseError) {
+      for (const w of batch) await settleFinishes(db, [w])
+    } else {
+      for (const w of batch) w.reject(error)
+    }
+    return
+  }
+  batch.forEach((w, i) => w.resolve(results[i]!))
+}
+
+/** finish_calls: the finishes in order, one statement; their answers in the same order. */
+async function finishCalls(db: Db, finishes: FinishCall[]): Promise<FinishCallResult[]> {
+  const { rows } = await db.query<{ ord: string; recorded: boolean; contact_status: string | null }>(
+    'SELECT ord, recorded, contact_status FROM finish_calls($1, $2, $3)',
     [
-      f.callId,
-      f.status,
-      f.hangupCause ?? null,
-      f.digit ?? null,
-      JSON.stringify(f.actions ?? []),
-      f.error ?? null,
-      f.answeredAt ?? null,
-      f.durationMs === undefined ? null : Math.round(f.durationMs),
-      f.reason ?? null,
-      f.endedBy ?? null,
+      JSON.stringify(
+        finishes.map((f) => ({
+          call_id: f.callId,
+          status: f.status,
+          hangup_cause: f.hangupCause ?? null,
+          digit: f.digit ?? null,
+          actions: f.actions ?? [],
+          error: f.error ?? null,
+          answered_at: f.answeredAt ?? null,
+          duration_ms: f.durationMs === undefined ? null : Math.round(f.durationMs),
+          reason: f.reason ?? null,
+          ended_by: f.endedBy ?? null,
+        })),
+      ),
       DEFAULT_MAX_ATTEMPTS,
       DEFAULT_RETRY_DELAY_MINUTES,
     ],
   )
-  const row = rows[0]
-  return {
-    recorded: row?.recorded === true,
-    ...(row?.contact_status
-      ? { contactStatus: row.contact_status as FinishCallResult['contactStatus'] }
-      : {}),
-  }
+  if (rows.length !== finishes.length)
+    throw new Error(`finish_calls answered ${rows.length} rows for ${finishes.length} finishes`)
+  const answers: FinishCallResult[] = []
+  for (const row of rows)
+    answers[Number(row.ord) - 1] = {
+      recorded: row.recorded === true,
+      ...(row.contact_status
+        ? { contactStatus: row.contact_status as FinishCallResult['contactStatus'] }
+        : {}),
+    }
+  return answers
 }
 
 /**

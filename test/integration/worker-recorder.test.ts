@@ -172,3 +172,117 @@ describe('call recorder', () => {
     expect(await failOpenCalls(tdb.pool, 'w-crashed', 'again')).toEqual([])
   })
 })
+
+describe('finishCall group commit (finish_calls, migration 0022)', () => {
+  /** The pool, counting the statements finishCall sends through it (a handle of its own). */
+  function countingDb(fail?: (statement: number) => Error | undefined) {
+    const db = {
+      statements: 0,
+      query: (...args: Parameters<typeof tdb.pool.query>) => {
+        db.statements++
+        const error = fail?.(db.statements)
+        return error ? Promise.reject(error) : tdb.pool.query(...args)
+      },
+    }
+    return db
+  }
+  const asDb = (db: ReturnType<typeof countingDb>) => db as unknown as Parameters<typeof finishCall>[0]
+
+  async function dialing(n: number) {
+    const cmds = []
+    for (let i = 0; i < n; i++) {
+      const cmd = dialCommand(await contact())
+      await beginCall(tdb.pool, cmd, 'w1')
+      cmds.push(cmd)
+    }
+    return cmds
+  }
+
+  it('finishes arriving while one is written go together in the next statement, each with its own answer', async () => {
+    const cmds = await dialing(30)
+    const db = countingDb()
+    const results = await Promise.all(
+      cmds.map((cmd, i) => finishCall(asDb(db), finishOf(cmd, i % 2 ? 'busy' : 'answered'))),
+    )
+    // the first alone at once, the 29 that queued behind it in one more
+    expect(db.statements).toBe(2)
+    results.forEach((r, i) =>
+      expect(r).toEqual({ recorded: true, contactStatus: i % 2 ? 'pending' : 'done' }),
+    )
+    for (const [i, cmd] of cmds.entries()) {
+      expect(await contactRow(tdb.pool, 'camp-1', cmd.contactId)).toMatchObject({
+        status: i % 2 ? 'pending' : 'done',
+      })
+    }
+    const { rows } = await tdb.pool.query<{ status: string }>(
+      'SELECT status FROM call_attempts WHERE call_id = ANY($1) ORDER BY call_id',
+      [cmds.map((c) => c.callId)],
+    )
+    expect(rows.filter((r) => r.status === 'dialing')).toEqual([])
+  })
+
+  it('one finish the server refuses fails only its own caller: the refused statement is retried call by call', async () => {
+    const cmds = await dialing(5)
+    const db = countingDb()
+    const settled = await Promise.allSettled(
+      cmds.map((cmd, i) =>
+        finishCall(asDb(db), {
+          ...finishOf(cmd, 'answered'),
+          // not a call status: call_attempts_status_check refuses it
+          ...(i === 3 ? { status: 'exploded' as 'answered' } : {}),
+        }),
+      ),
+    )
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ])
+    expect(String((settled[3] as PromiseRejectedResult).reason)).toMatch(/call_attempts_status_check/)
+    // the first alone, the refused four, then each of the four alone
+    expect(db.statements).toBe(6)
+    for (const [i, cmd] of cmds.entries()) {
+      expect(await contactRow(tdb.pool, 'camp-1', cmd.contactId)).toMatchObject({
+        status: i === 3 ? 'dialing' : 'done',
+      })
+    }
+  })
+
+  it('a statement lost with its connection rejects each of its finishes, retried by none', async () => {
+    const cmds = await dialing(4)
+    const lost = new Error('Connection terminated unexpectedly')
+    const db = countingDb((n) => (n === 2 ? lost : undefined))
+    const settled = await Promise.allSettled(
+      cmds.map((cmd) => finishCall(asDb(db), finishOf(cmd, 'answered'))),
+    )
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected'])
+    expect(settled.slice(1).map((s) => (s as PromiseRejectedResult).reason)).toEqual([lost, lost, lost])
+    expect(db.statements).toBe(2)
+    // the caller's retry (run-call.ts recordOutcome) records them
+    expect(
+      await Promise.all(cmds.slice(1).map((cmd) => finishCall(asDb(db), finishOf(cmd, 'answered')))),
+    ).toEqual([
+      { recorded: true, contactStatus: 'done' },
+      { recorded: true, contactStatus: 'done' },
+      { recorded: true, contactStatus: 'done' },
+    ])
+  })
+
+  it('the same call finished twice in one statement is recorded once, the first in order', async () => {
+    const [cmd, other] = await dialing(2)
+    const db = countingDb()
+    const results = await Promise.all([
+      finishCall(asDb(db), finishOf(other!, 'busy')),
+      finishCall(asDb(db), finishOf(cmd!, 'answered')),
+      finishCall(asDb(db), finishOf(cmd!, 'busy')),
+    ])
+    expect(db.statements).toBe(2)
+    expect(results).toEqual([
+      { recorded: true, contactStatus: 'pending' },
+      { recorded: true, contactStatus: 'done' },
+      { recorded: false },
+    ])
+  })
+})
