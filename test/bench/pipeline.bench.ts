@@ -53,6 +53,11 @@ const THROUGHPUT_RUNS = QUICK ? 2 : 9
  * Lambda container or the worker runs for hours —, so both sides warm up alike, by the same count.
  */
 const WARM_UP_TASKS = QUICK ? 500 : 3000
+/**
+ * A pause after each timed run, so neither side's run pays for work the other left behind (the
+ * pipe's last deletes and outcome rows, its pollers backing off, a batch of finishes committing).
+ */
+const SETTLE_MS = 1000
 const UNLIMITED = 100_000
 const PACED_LIMIT = 25
 const PACED_TASKS = QUICK ? 150 : 300
@@ -380,13 +385,22 @@ export async function run(): Promise<BenchSection> {
     const mini: BurstRate[] = []
     for (let r = 0; r < THROUGHPUT_RUNS; r++) {
       raw.push(await rawQueueRate(rawQueue, `raw${r}`, THROUGHPUT_TASKS))
+      await sleep(SETTLE_MS)
       // alternate which goes first, so a drift in the machine's load hits both alike
+      const runPipeline = async () => {
+        pipeline.push(await pipelineRate(stack!, `pl${r}`, THROUGHPUT_TASKS))
+        await sleep(SETTLE_MS)
+      }
+      const runMinimal = async () => {
+        mini.push(await minimal!.run(THROUGHPUT_TASKS))
+        await sleep(SETTLE_MS)
+      }
       if (r % 2 === 0) {
-        pipeline.push(await pipelineRate(stack, `pl${r}`, THROUGHPUT_TASKS))
-        mini.push(await minimal.run(THROUGHPUT_TASKS))
+        await runPipeline()
+        await runMinimal()
       } else {
-        mini.push(await minimal.run(THROUGHPUT_TASKS))
-        pipeline.push(await pipelineRate(stack, `pl${r}`, THROUGHPUT_TASKS))
+        await runMinimal()
+        await runPipeline()
       }
     }
 
