@@ -142,10 +142,11 @@ const CONTACT_AFTER_CALL = (
  * statement is written at a time, and finishes that arrive meanwhile go together in the next one
  * (at most FINISH_BATCH_MAX). A lone finish is written at once, so a quiet worker adds no latency;
  * a busy one pays one round trip, pool checkout and commit (a WAL flush) per statement instead of
- * per call. Each caller gets its own call's answer. A statement the server refused (a
- * constraint, a deadlock: the whole statement rolled back) is retried call by call, so one bad
- * finish fails only its own caller; any other error (connection lost, timeout) rejects each
- * finish of the statement, as it would have rejected each one alone.
+ * per call. Each caller gets its own call's answer. A statement refused for what one finish
+ * can cause alone (bad data, a constraint, a deadlock: the whole statement rolled back) is
+ * retried call by call, so one bad finish fails only its own caller; any other error (connection
+ * lost, timeout, shutdown) rejects each finish of the statement, as it would have rejected each
+ * one alone, and run-call.ts retries them.
  * @throws what the statement threw (pg errors; the pool's query timeout bounds the wait)
  */
 export function finishCall(db: Db, f: FinishCall): Promise<FinishCallResult> {
@@ -197,7 +198,7 @@ async function settleFinishes(db: Db, batch: WaitingFinish[]): Promise<void> {
       batch.map((w) => w.f),
     )
   } catch (error) {
-    if (batch.length > 1 && error instanceof pg.DatabaseError) {
+    if (batch.length > 1 && isOneFinishFault(error)) {
       for (const w of batch) await settleFinishes(db, [w])
     } else {
       for (const w of batch) w.reject(error)
@@ -205,6 +206,16 @@ async function settleFinishes(db: Db, batch: WaitingFinish[]): Promise<void> {
     return
   }
   batch.forEach((w, i) => w.resolve(results[i]!))
+}
+
+/**
+ * A refusal one finish of a statement can cause on its own, where the rest of the statement
+ * deserves its own try: a data exception (SQLSTATE class 22), an integrity constraint violation
+ * (23), a deadlock its lock set walked into (40P01). A timeout, a cancel, a server shutting down
+ * (57…) or a lost connection would only repeat per call, as many times over.
+ */
+function isOneFinishFault(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && /^(2[23]|40P01)/.test(error.code ?? '')
 }
 
 /** finish_calls: the finishes in order, one statement; their answers in the same order. */
@@ -230,9 +241,7 @@ async function finishCalls(db: Db, finishes: FinishCall[]): Promise<FinishCallRe
       DEFAULT_RETRY_DELAY_MINUTES,
     ],
   )
-  if (rows.length !== finishes.length)
-    throw new Error(`finish_calls answered ${rows.length} rows for ${finishes.length} finishes`)
-  const answers: FinishCallResult[] = []
+  const answers = Array.from<FinishCallResult | undefined>({ length: finishes.length })
   for (const row of rows)
     answers[Number(row.ord) - 1] = {
       recorded: row.recorded === true,
@@ -240,7 +249,11 @@ async function finishCalls(db: Db, finishes: FinishCall[]): Promise<FinishCallRe
         ? { contactStatus: row.contact_status as FinishCallResult['contactStatus'] }
         : {}),
     }
-  return answers
+  if (rows.length !== finishes.length || answers.length !== finishes.length || answers.includes(undefined))
+    throw new Error(
+      `finish_calls answered rows ${rows.map((r) => r.ord).join(', ')} for ${finishes.length} finishes`,
+    )
+  return answers as FinishCallResult[]
 }
 
 /**

@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { beginCall, failOpenCalls, finishCall } from '../../src/calls/recorder.js'
 import { createTestDb, type TestDb } from '../helpers/db.js'
@@ -268,6 +269,18 @@ describe('finishCall group commit (finish_calls, migration 0022)', () => {
       { recorded: true, contactStatus: 'done' },
       { recorded: true, contactStatus: 'done' },
     ])
+  })
+
+  it('a statement the server cancelled (timeout, shutdown) rejects each of its finishes, retried by none', async () => {
+    const cmds = await dialing(3)
+    const cancelled = Object.assign(
+      new pg.DatabaseError('canceling statement due to statement timeout', 0, 'error'),
+      { code: '57014' },
+    )
+    const db = countingDb((n) => (n === 2 ? cancelled : undefined))
+    const settled = await Promise.allSettled(cmds.map((cmd) => finishCall(asDb(db), finishOf(cmd, 'busy'))))
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected'])
+    expect(db.statements).toBe(2)
   })
 
   it('the same call finished twice in one statement is recorded once, the first in order', async () => {

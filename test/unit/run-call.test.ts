@@ -39,14 +39,18 @@ function fakeDriver(originate: TelephonyDriver['originate']): TelephonyDriver {
   return { name: 'fake', originate, healthy: () => true, close: async () => {} }
 }
 
-/** A PostgreSQL that records each finishCall's parameters; `failures` first tries throw. */
+/**
+ * A PostgreSQL that records each finish_calls statement's one finish (its JSON element, by
+ * finish_call's argument names); the first `failures` tries throw.
+ */
 function fakeDb(failures = 0) {
-  const params: unknown[][] = []
+  const params: Array<Record<string, unknown>> = []
   const db = {
     query: async (_sql: string, values: unknown[]) => {
-      params.push(values)
+      const finishes = JSON.parse(values[0] as string) as Array<Record<string, unknown>>
+      params.push(...finishes)
       if (params.length <= failures) throw new Error('connection terminated')
-      return { rows: [{ kind: 'call', status: 'call-1' }] }
+      return { rows: finishes.map((_, i) => ({ ord: String(i + 1), recorded: true, contact_status: null })) }
     },
   }
   return { db: db as unknown as Db, params }
@@ -71,8 +75,8 @@ describe('runCall', () => {
     const summary = await runCall(d, cmd(), 1)
     expect(summary).toMatchObject({ status: 'failed', error: 'driver fake: boom', recorded: true })
     expect(params).toHaveLength(1)
-    expect(params[0]![1]).toBe('failed')
-    expect(params[0]![6]).toBeNull() // answered_at
+    expect(params[0]!.status).toBe('failed')
+    expect(params[0]!.answered_at).toBeNull()
   })
 
   it('a driver that throws after the answer: the call stays answered, with its answer time', async () => {
@@ -90,7 +94,7 @@ describe('runCall', () => {
     const summary = await runCall(d, cmd({ amd: { mode: 'hangup' } }), 1)
     expect(summary.status).toBe('answered')
     expect(summary.error).toBe('driver fake: channel gone')
-    expect(params[0]![6]).toBeInstanceOf(Date)
+    expect(Date.parse(params[0]!.answered_at as string)).not.toBeNaN()
   })
 
   it('an answer without a call is the driver’s fault: failed, saying so', async () => {
@@ -121,7 +125,7 @@ describe('runCall', () => {
       1,
     )
     expect(withAmd).toMatchObject({ status: 'machine', endedBy: 'amd-hangup', hangupCause: 16 })
-    expect(on.params[0]![9]).toBe('amd-hangup')
+    expect(on.params[0]!.ended_by).toBe('amd-hangup')
     const off = fakeDb()
     const withoutAmd = await runCall(
       deps(
