@@ -218,6 +218,15 @@ function isOneFinishFault(error: unknown): boolean {
   return error instanceof pg.DatabaseError && /^(2[23]|40P01)/.test(error.code ?? '')
 }
 
+/**
+ * Unpaired UTF-16 surrogates as U+FFFD, as the UTF-8 encoding of a text parameter makes them: in
+ * JSON they are `\udXXX` escapes that jsonb refuses, which would fail that finish on every retry.
+ */
+const wellFormed = (_key: string, value: unknown) =>
+  typeof value === 'string'
+    ? value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+    : value
+
 /** finish_calls: the finishes in order, one statement; their answers in the same order. */
 async function finishCalls(db: Db, finishes: FinishCall[]): Promise<FinishCallResult[]> {
   const { rows } = await db.query<{ ord: string; recorded: boolean; contact_status: string | null }>(
@@ -236,6 +245,7 @@ async function finishCalls(db: Db, finishes: FinishCall[]): Promise<FinishCallRe
           reason: f.reason ?? null,
           ended_by: f.endedBy ?? null,
         })),
+        wellFormed,
       ),
       DEFAULT_MAX_ATTEMPTS,
       DEFAULT_RETRY_DELAY_MINUTES,

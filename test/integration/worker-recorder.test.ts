@@ -283,6 +283,21 @@ describe('finishCall group commit (finish_calls, migration 0022)', () => {
     expect(db.statements).toBe(2)
   })
 
+  it('an unpaired surrogate in a text field is written as U+FFFD, as the single statement did, not refused as JSON', async () => {
+    const [first, cmd] = await dialing(2)
+    const db = countingDb()
+    const results = await Promise.all([
+      finishCall(asDb(db), finishOf(first!, 'busy')),
+      finishCall(asDb(db), { ...finishOf(cmd!, 'failed'), error: 'driver ari: cut \ud83d', digit: '\udc00' }),
+    ])
+    expect(db.statements).toBe(2)
+    expect(results[1]).toEqual({ recorded: true, contactStatus: 'pending' })
+    const { rows } = await tdb.pool.query('SELECT error, digit FROM call_attempts WHERE call_id = $1', [
+      cmd!.callId,
+    ])
+    expect(rows).toEqual([{ error: 'driver ari: cut \ufffd', digit: '\ufffd' }])
+  })
+
   it('the same call finished twice in one statement is recorded once, the first in order', async () => {
     const [cmd, other] = await dialing(2)
     const db = countingDb()
