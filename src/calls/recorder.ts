@@ -146,7 +146,9 @@ const CONTACT_AFTER_CALL = (
  * can cause alone (bad data, a constraint, a deadlock: the whole statement rolled back) is
  * retried call by call, so one bad finish fails only its own caller; any other error (connection
  * lost, timeout, shutdown) rejects each finish of the statement, as it would have rejected each
- * one alone, and run-call.ts retries them.
+ * one alone, and run-call.ts retries them. A finish waits behind the statement being written, so
+ * one held up by a lock delays the handle's later finishes too (each statement is bounded by the
+ * pool's query timeout).
  * @throws what the statement threw (pg errors; the pool's query timeout bounds the wait)
  */
 export function finishCall(db: Db, f: FinishCall): Promise<FinishCallResult> {
@@ -219,13 +221,12 @@ function isOneFinishFault(error: unknown): boolean {
 }
 
 /**
- * Unpaired UTF-16 surrogates as U+FFFD, as the UTF-8 encoding of a text parameter makes them: in
- * JSON they are `\udXXX` escapes that jsonb refuses, which would fail that finish on every retry.
+ * Unpaired UTF-16 surrogates as U+FFFD (String.prototype.toWellFormed), as the UTF-8 encoding of
+ * a text parameter makes them: in JSON they are `\udXXX` escapes that jsonb refuses, which would
+ * fail that finish on every retry.
  */
 const wellFormed = (_key: string, value: unknown) =>
-  typeof value === 'string'
-    ? value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
-    : value
+  typeof value === 'string' ? value.toWellFormed() : value
 
 /** finish_calls: the finishes in order, one statement; their answers in the same order. */
 async function finishCalls(db: Db, finishes: FinishCall[]): Promise<FinishCallResult[]> {

@@ -12,7 +12,7 @@ import { dialCommand, insertCampaign, insertContact } from './worker-fixtures.js
 let tdb: TestDb
 let seq = 0
 beforeAll(async () => {
-  tdb = await createTestDb('fc_review')
+  tdb = await createTestDb('finish_calls')
   await insertCampaign(tdb.pool, 'camp-1', { maxAttemptsPerContact: 3 })
 })
 afterAll(async () => {
@@ -28,7 +28,7 @@ async function dialingCmd() {
   return cmd
 }
 
-/** The statement finishCall sent before 8743b67. */
+/** The single statement finishCall sent before the group commit (one finish_call per call). */
 async function oldFinish(f: FinishCall) {
   const { rows } = await tdb.pool.query<{ recorded: boolean; contact_status: string | null }>(
     'SELECT recorded, contact_status FROM finish_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
