@@ -41,7 +41,7 @@ import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
 import { DEFAULT_PIPE_MAX_POLLERS, DEFAULT_PIPE_POLLERS } from '../../local/stack.js'
 import { enrichWith } from '../helpers/pacing.js'
 import { lineChart } from './charts.js'
-import { QUICK, type BenchSection } from './types.js'
+import { deleteKeys, QUICK, type BenchSection } from './types.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** the pipe's batching window, as `dialctl dev` and the AWS pipe run it (BENCH_PACING_WINDOW to vary) */
@@ -279,6 +279,7 @@ async function main(): Promise<BenchSection> {
        FROM task_outcomes WHERE contact_id LIKE $1`,
       [`${current}-%`],
     )
+    await deleteKeys(redis, prefix) // the limiter's and the dial markers' keys (a 14-day TTL)
     const perSecond: number[] = []
     for (const t of times) {
       const i = Math.floor((t - first) / 1000)

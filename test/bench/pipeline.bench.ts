@@ -31,6 +31,7 @@ import { lineChart } from './charts.js'
 import { startMinimalPipeline, type MinimalPipeline } from './minimal-pipeline.js'
 import {
   burstRate,
+  deleteKeys,
   fmt,
   percentile,
   QUICK,
@@ -333,12 +334,7 @@ export function cpsChart(run: PacedRun, limit: number): string {
 async function dropPrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
   try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length) await redis.del(...keys)
-    } while (cursor !== '0')
+    await deleteKeys(redis, prefix)
   } finally {
     redis.disconnect()
   }
