@@ -41,7 +41,8 @@ import { ensureLocalQueues } from '../../src/queue/pg-queue.js'
 import { DEFAULT_PIPE_MAX_POLLERS, DEFAULT_PIPE_POLLERS } from '../../local/stack.js'
 import { enrichWith } from '../helpers/pacing.js'
 import { lineChart } from './charts.js'
-import { deleteKeys, QUICK, type BenchSection } from './types.js'
+import { QUICK, type BenchSection } from './types.js'
+import { deleteKeys } from '../helpers/redis.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** the pipe's batching window, as `dialctl dev` and the AWS pipe run it (BENCH_PACING_WINDOW to vary) */

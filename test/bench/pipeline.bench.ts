@@ -18,7 +18,6 @@
  *    (20 tasks/s) whose send → dial time is the pipeline's own latency, not the backlog's.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
 import type { LocalStack } from '../../local/stack.js'
@@ -31,7 +30,6 @@ import { lineChart } from './charts.js'
 import { startMinimalPipeline, type MinimalPipeline } from './minimal-pipeline.js'
 import {
   burstRate,
-  deleteKeys,
   fmt,
   percentile,
   QUICK,
@@ -41,8 +39,8 @@ import {
   type BurstRate,
   type Stats,
 } from './types.js'
+import { dropKeys } from '../helpers/redis.js'
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const THROUGHPUT_TASKS = QUICK ? 500 : 2000
 const THROUGHPUT_RUNS = QUICK ? 2 : 9
 /**
@@ -331,15 +329,6 @@ export function cpsChart(run: PacedRun, limit: number): string {
   })
 }
 
-async function dropPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-  try {
-    await deleteKeys(redis, prefix)
-  } finally {
-    redis.disconnect()
-  }
-}
-
 export async function run(): Promise<BenchSection> {
   const schema = `bench_pipeline_${randomBytes(4).toString('hex')}`
   const prefix = `bench:pipeline:${randomBytes(4).toString('hex')}:`
@@ -545,6 +534,6 @@ export async function run(): Promise<BenchSection> {
     const admin = createPool({ max: 1 })
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)
     await admin.end()
-    await dropPrefix(prefix)
+    await dropKeys(prefix)
   }
 }

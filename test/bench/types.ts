@@ -1,5 +1,3 @@
-import type { Redis } from 'ioredis'
-
 /** One benchmark's share of the report. */
 export interface BenchSection {
   title: string
@@ -78,14 +76,4 @@ export interface BurstRate {
   endToEnd: number
   /** ms from the STEADY_SHARE quantile's outcome to the last */
   tailMs: number
-}
-
-/** Deletes every Redis key under a bench's own `prefix`, so a run leaves nothing behind. */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    cursor = next
-    if (keys.length) await redis.del(...keys)
-  } while (cursor !== '0')
 }

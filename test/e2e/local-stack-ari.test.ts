@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
+import { dropKeys } from '../helpers/redis.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
@@ -32,6 +33,7 @@ describe('local stack with --driver ari', () => {
     const admin = createPool({ max: 1 })
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)
     await admin.end()
+    await dropKeys(prefix)
   })
 
   const start = () =>

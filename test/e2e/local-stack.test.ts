@@ -6,6 +6,7 @@ import { readCpsHistory } from '../../src/pacing/history.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
+import { dropKeys } from '../helpers/redis.js'
 import { registerPushedContacts } from '../../src/control/pushed-contacts.js'
 
 /**
@@ -40,6 +41,7 @@ describe('local stack end to end', () => {
     const admin = createPool({ max: 1 })
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)
     await admin.end()
+    await dropKeys(prefix)
   })
 
   it(`dials ${TASKS} tasks at ${LIMIT} CPS: each ends in one outcome, no second over the limit`, async () => {

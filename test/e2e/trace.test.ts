@@ -4,6 +4,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack.js'
 import { registerPushedContacts } from '../../src/control/pushed-contacts.js'
 import { callIdFor } from '../../src/contracts/index.js'
 import { createPool, quoteIdent } from '../../src/db/pool.js'
+import { dropKeys } from '../helpers/redis.js'
 import { DEMO_CAMPAIGN_ID } from '../../src/local-stack/demo.js'
 import { buildDialTask } from '../../src/tasks/build-task.js'
 import { testNumber } from '../../src/tasks/test-numbers.js'
@@ -49,6 +50,7 @@ describe('one trace per dial task (local stack)', () => {
     const admin = createPool({ max: 1 })
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)
     await admin.end()
+    await dropKeys(prefix)
   })
 
   it('queued → ended in one trace, in order, with plausible durations; no phone number recorded', async () => {
